@@ -1,0 +1,161 @@
+package mailverify
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/mailverify/mailverify"
+
+// rule says what one package of the module may import (DESIGN.md section 2,
+// STYLE.md section 1): dependencies point one way, from verify down.
+type rule struct {
+	internal []string // module packages it may import, relative to the module root
+	external []string // third-party import path prefixes it may import
+	pure     bool     // no network, process or file-system packages from the standard library
+}
+
+// rules is keyed by the package path relative to the module root; a key
+// ending in "/" covers every package below it. Each package of the module
+// must have a rule, so a new package gets a deliberate one.
+var rules = map[string]rule{
+	"":                    {},
+	"syntax":              {external: []string{"golang.org/x/net/idna", "golang.org/x/text/"}, pure: true},
+	"syntax/internal/gen": {},
+	"disposable":          {external: []string{"golang.org/x/net/publicsuffix"}, pure: true},
+	"suggest":             {external: []string{"golang.org/x/net/publicsuffix"}, pure: true},
+	"mx":                  {external: []string{"github.com/miekg/dns", "golang.org/x/sync/"}},
+	"smtpprobe":           {external: []string{"golang.org/x/net/proxy"}},
+	"catchall":            {internal: []string{"smtpprobe"}, external: []string{"golang.org/x/sync/"}},
+	"internal/testsmtp":   {},
+	"verify": {
+		internal: []string{"syntax", "disposable", "suggest", "mx", "smtpprobe", "catchall"},
+		external: []string{"golang.org/x/sync/", "golang.org/x/time/rate"},
+	},
+	"cmd/mailverify": {internal: []string{"verify", "syntax", "disposable", "suggest", "mx", "smtpprobe"}},
+	"examples/": {
+		internal: []string{"verify", "syntax", "disposable", "suggest", "mx", "smtpprobe", "catchall"},
+		external: []string{"golang.org/x/net/proxy"},
+	},
+}
+
+// impure are the standard-library packages a pure package may not import.
+var impure = []string{"net", "net/http", "net/smtp", "os", "os/exec", "syscall"}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Standard   bool
+}
+
+func ruleFor(rel string) (rule, bool) {
+	if r, ok := rules[rel]; ok {
+		return r, true
+	}
+	for k, r := range rules {
+		if strings.HasSuffix(k, "/") && strings.HasPrefix(rel+"/", k) {
+			return r, true
+		}
+	}
+	return rule{}, false
+}
+
+// violations lists every import that breaks the rules.
+func violations(pkgs []pkg, std func(string) bool) []string {
+	var out []string
+	for _, p := range pkgs {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		r, ok := ruleFor(rel)
+		if !ok {
+			out = append(out, p.ImportPath+": no dependency rule; add one to deps_test.go")
+			continue
+		}
+		for _, imp := range p.Imports {
+			switch {
+			case imp == module || strings.HasPrefix(imp, module+"/"):
+				dep := strings.TrimPrefix(strings.TrimPrefix(imp, module), "/")
+				if strings.HasPrefix(dep, rel+"/") { // its own sub-packages
+					continue
+				}
+				if !slices.Contains(r.internal, dep) {
+					out = append(out, p.ImportPath+" must not import "+imp)
+				}
+			case std(imp):
+				if r.pure && slices.Contains(impure, imp) {
+					out = append(out, p.ImportPath+" is pure and must not import "+imp)
+				}
+			default:
+				if !slices.ContainsFunc(r.external, func(pre string) bool {
+					return imp == strings.TrimSuffix(pre, "/") || strings.HasPrefix(imp, pre) && strings.HasSuffix(pre, "/")
+				}) {
+					out = append(out, p.ImportPath+" must not import "+imp)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestDependencyDirection(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json", "./...")
+	outp, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(outp)))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 2 {
+		t.Fatalf("go list found %d packages; expected the whole module", len(pkgs))
+	}
+	std := func(path string) bool {
+		first, _, _ := strings.Cut(path, "/")
+		return !strings.Contains(first, ".")
+	}
+	for _, v := range violations(pkgs, std) {
+		t.Error(v)
+	}
+}
+
+// TestViolationsCatches proves the checker fails on the imports it bans.
+func TestViolationsCatches(t *testing.T) {
+	std := func(path string) bool { return !strings.Contains(path, ".") }
+	bad := []pkg{
+		{ImportPath: module + "/syntax", Imports: []string{"net", "golang.org/x/text/unicode/norm"}},
+		{ImportPath: module + "/mx", Imports: []string{module + "/smtpprobe", "github.com/miekg/dns"}},
+		{ImportPath: module + "/smtpprobe", Imports: []string{"github.com/emersion/go-smtp"}},
+		{ImportPath: module + "/newpkg"},
+		{ImportPath: module + "/examples/signup", Imports: []string{module + "/internal/testsmtp"}},
+	}
+	got := violations(bad, std)
+	want := []string{
+		module + "/syntax is pure and must not import net",
+		module + "/mx must not import " + module + "/smtpprobe",
+		module + "/smtpprobe must not import github.com/emersion/go-smtp",
+		module + "/newpkg: no dependency rule; add one to deps_test.go",
+		module + "/examples/signup must not import " + module + "/internal/testsmtp",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations:\n got %q\nwant %q", got, want)
+	}
+	good := []pkg{
+		{ImportPath: module + "/verify", Imports: []string{module + "/mx", module + "/syntax", "context", "golang.org/x/sync/errgroup"}},
+		{ImportPath: module + "/syntax", Imports: []string{"net/netip", "golang.org/x/net/idna"}},
+	}
+	if v := violations(good, std); len(v) != 0 {
+		t.Errorf("allowed imports reported: %q", v)
+	}
+}

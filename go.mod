@@ -1,0 +1,8 @@
+module github.com/mailverify/mailverify
+
+go 1.25.0
+
+require (
+	golang.org/x/net v0.58.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
+)
