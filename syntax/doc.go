@@ -28,9 +28,11 @@
 // per label and 253 for the domain in A-label form, 254 for the address.
 //
 // Every failure is an [*Error] that wraps one of the Err* sentinels, with
-// the byte offset of the problem. No input makes Parse panic, and no
-// accepted address contains a control character, so an [Address] is safe
-// to put on an SMTP command line.
+// the byte offset of the problem. No input makes Parse panic. No policy
+// accepts an ASCII control character (CR, LF, NUL, TAB, DEL, ...), so an
+// [Address] cannot inject an SMTP command; a non-Verbatim policy such as
+// Default also rejects C1 controls and invisible characters, which Strict
+// accepts in a local part because the RFC 6531 grammar does.
 //
 // Out of scope: whether the domain exists or takes mail (package mx), and
 // RFC 5322 header syntax (display names, comments, groups): use net/mail to

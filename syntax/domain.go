@@ -89,7 +89,8 @@ func (p Policy) asciiDomain(d string, off int) (domain, *Error) {
 		lower = strings.ToLower(d)
 	}
 	if !xn {
-		return p.finishDomain(lower, lower, nlabels, lastLabel(lower), off)
+		tld := lastLabel(lower)
+		return p.finishDomain(lower, lower, nlabels, tld, off+len(d)-len(tld), off)
 	}
 	// Some labels are A-labels: validate them and build the U-label form.
 	labels := make([]label, 0, nlabels)
@@ -195,6 +196,7 @@ func (p Policy) idnLabel(l string, pos int) (label, *Error) {
 	if l == "" {
 		return label{}, fault(pos, ErrDots, "empty label")
 	}
+	orig := l
 	if !p.Verbatim && !isASCII(l) {
 		m, err := mapper.ToUnicode(l)
 		if err != nil {
@@ -205,6 +207,16 @@ func (p Policy) idnLabel(l string, pos int) (label, *Error) {
 		}
 		l = m
 	}
+	lb, e := checkLabel(l, pos)
+	if e != nil && l != orig {
+		e.Pos = pos // an offset into the mapped label means nothing in the input
+	}
+	return lb, e
+}
+
+// checkLabel judges a label after any mapping: an LDH label or A-label
+// (ASCII), or a U-label.
+func checkLabel(l string, pos int) (label, *Error) {
 	if isASCII(l) {
 		upper, xn, e := ldhLabel(l, pos)
 		if e != nil {
@@ -263,7 +275,8 @@ func (p Policy) joinLabels(labels []label, off int) (domain, *Error) {
 		u.WriteString(l.u)
 		a.WriteString(l.a)
 	}
-	return p.finishDomain(u.String(), a.String(), len(labels), labels[len(labels)-1].a, off)
+	last := labels[len(labels)-1]
+	return p.finishDomain(u.String(), a.String(), len(labels), last.a, last.pos, off)
 }
 
 func lastLabel(d string) string {
@@ -272,8 +285,8 @@ func lastLabel(d string) string {
 
 // finishDomain applies the whole-domain rules: label count (P5d), numeric
 // (P5e) and special-use (P5f) TLDs, and the 253-octet limit (S6, P5g).
-func (p Policy) finishDomain(u, a string, nlabels int, tld string, off int) (domain, *Error) {
-	tldPos := off + len(a) - len(tld)
+// tldPos is the input offset of the last label, off that of the domain.
+func (p Policy) finishDomain(u, a string, nlabels int, tld string, tldPos, off int) (domain, *Error) {
 	if nlabels == 1 && !p.AllowSingleLabel {
 		return domain{}, fault(off, ErrSingleLabel, "the domain needs at least two labels")
 	}

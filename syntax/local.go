@@ -2,6 +2,7 @@ package syntax
 
 import (
 	"fmt"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 
@@ -51,12 +52,14 @@ func (p Policy) parseLocal(l string, ascii bool) (string, flags, *Error) {
 		if !p.AllowUTF8Local {
 			return "", 0, fault(firstNonASCII(l), ErrUTF8Local, "")
 		}
-		fl |= flagUTF8Local
 		if !p.Verbatim {
 			var e *Error
 			if l, e = practicalLocal(l); e != nil {
 				return "", 0, e
 			}
+		}
+		if !isASCII(l) { // NFC may have made it ASCII (U+212A KELVIN SIGN is K)
+			fl |= flagUTF8Local
 		}
 	}
 	if len(l) > maxLocal {
@@ -101,19 +104,54 @@ func practicalLocal(l string) (string, *Error) {
 		}
 		i += n
 	}
+	n := l
 	if !norm.NFC.IsNormalString(l) {
-		l = norm.NFC.String(l)
+		n = norm.NFC.String(l)
+		// NFC can turn a non-ASCII character into ASCII punctuation
+		// (U+037E GREEK QUESTION MARK becomes ";"): judge the grammar again.
+		if e := nfcGrammar(l, n); e != nil {
+			return "", e
+		}
 	}
-	if _, err := identifier.String(l); err != nil {
+	if _, err := identifier.String(n); err != nil {
 		return "", fault(badIdentifierRune(l), ErrBadChar, "not a PRECIS identifier character")
 	}
-	return l, nil
+	return n, nil
 }
 
-// badIdentifierRune returns the offset of the first code point of l that
-// makes it fail the PRECIS IdentifierClass on its own, or 0 when only the
-// context rules fail. The offset is in the NFC form, which differs from the
-// input only when the input was not NFC.
+// nfcGrammar checks that n, the NFC form of local part l, still has the
+// grammar l had: a dot-atom, or one whole quoted string.
+func nfcGrammar(l, n string) *Error {
+	var e *Error
+	if n[0] == '"' {
+		end, qe := quotedEnd(n)
+		if qe == nil && end != len(n) {
+			qe = fault(0, ErrQuoted, "")
+		}
+		e = qe
+	} else {
+		e = dotAtom(n)
+	}
+	if e == nil {
+		return nil
+	}
+	// Blame the first character whose NFC form is ASCII but not atext.
+	pos := 0
+	for i, r := range l {
+		if r < utf8.RuneSelf {
+			continue
+		}
+		if f := norm.NFC.String(string(r)); isASCII(f) && !atext[f[0]] {
+			pos = i
+			break
+		}
+	}
+	return fault(pos, e.Err, "NFC turns the local part into "+strconv.Quote(n)+": "+e.Detail)
+}
+
+// badIdentifierRune returns the offset in the input local part l of the
+// first code point that fails the PRECIS IdentifierClass on its own, or 0
+// when only the context rules fail.
 func badIdentifierRune(l string) int {
 	for i, r := range l {
 		if r < utf8.RuneSelf {

@@ -1,0 +1,5 @@
+package syntax
+
+import "unicode"
+
+func unicodeVersionOfGo() string { return unicode.Version }
