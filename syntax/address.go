@@ -14,7 +14,6 @@ type Address struct {
 	addr  string // local + "@" + domain in U-label form
 	at    int    // index of the '@' in addr
 	ascii string // the domain in A-label form
-	ip    netip.Addr
 	flags flags
 }
 
@@ -74,7 +73,13 @@ func (a Address) IsLiteral() bool { return a.flags&flagLiteral != 0 }
 
 // IP returns the address of an address-literal domain, and the zero
 // netip.Addr otherwise.
-func (a Address) IP() netip.Addr { return a.ip }
+func (a Address) IP() netip.Addr {
+	if !a.IsLiteral() {
+		return netip.Addr{}
+	}
+	ip, _ := literalIP(a.ascii)
+	return ip
+}
 
 // IsZero reports whether a is the zero Address.
 func (a Address) IsZero() bool { return a.addr == "" }

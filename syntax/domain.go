@@ -2,7 +2,6 @@ package syntax
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"unicode/utf8"
 
@@ -13,7 +12,6 @@ import (
 type domain struct {
 	unicode string
 	ascii   string
-	ip      netip.Addr
 	flags   flags
 }
 
@@ -35,9 +33,6 @@ var mapper = idna.New(
 	idna.CheckHyphens(false),
 	idna.CheckJoiners(false),
 )
-
-// specialUse lists the top-level names of P5f.
-var specialUse = [...]string{"test", "example", "invalid", "localhost", "local", "onion", "alt", "internal", "arpa"}
 
 // parseDomain validates the domain d found at offset off of the input.
 func (p Policy) parseDomain(d string, off int) (domain, *Error) {
@@ -293,12 +288,8 @@ func (p Policy) finishDomain(u, a string, nlabels int, tld string, tldPos, off i
 	if !p.AllowNumericTLD && allDigits(tld) {
 		return domain{}, fault(tldPos, ErrNumericTLD, "")
 	}
-	if !p.AllowSpecialUse {
-		for _, s := range specialUse {
-			if tld == s {
-				return domain{}, fault(tldPos, ErrSpecialUse, "."+s+" is reserved and never delivers mail")
-			}
-		}
+	if !p.AllowSpecialUse && isSpecialUse(tld) {
+		return domain{}, fault(tldPos, ErrSpecialUse, "."+tld+" is reserved and never delivers mail")
 	}
 	if len(a) > maxDomain {
 		return domain{}, fault(off, ErrDomainTooLong, fmt.Sprintf("%d octets in A-label form, at most %d", len(a), maxDomain))

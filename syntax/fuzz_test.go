@@ -57,6 +57,14 @@ func TestCrashers(t *testing.T) {
 
 func checkParseProperties(t *testing.T, p Policy, s string) {
 	a, err := p.Parse(s)
+	// The fast path only declines; what it accepts, the general path
+	// accepts identically.
+	if fa, ok := p.parseFast(s); ok {
+		ga, e := p.parse(s)
+		if e != nil || ga != fa {
+			t.Fatalf("Parse(%q): fast path %#v, general path %#v, %v", s, fa, ga, e)
+		}
+	}
 	if err != nil {
 		var se *Error
 		if !errors.As(err, &se) || se.Input != s || se.Pos < 0 || se.Pos > len(s) {

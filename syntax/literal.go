@@ -12,25 +12,30 @@ func parseLiteral(d string, off int) (domain, *Error) {
 	if len(d) < 2 || d[len(d)-1] != ']' {
 		return domain{}, fault(off, ErrLiteral, "unterminated address literal")
 	}
-	in := d[1 : len(d)-1]
-	if len(in) >= 5 && strings.EqualFold(in[:5], "IPv6:") {
-		ip, ok := ipv6Literal(in[5:])
-		if !ok {
+	if _, ok := literalIP(d); !ok {
+		in := d[1 : len(d)-1]
+		switch {
+		case len(in) >= 5 && strings.EqualFold(in[:5], "IPv6:"):
 			return domain{}, fault(off+6, ErrLiteral, "not an RFC 5321 IPv6 address")
+		case strings.ContainsRune(in, ':'):
+			return domain{}, fault(off+1, ErrLiteral, "unknown address-literal tag (only IPv6: is registered)")
 		}
-		if in[:5] != "IPv6:" {
-			d = "[IPv6:" + in[5:] + "]"
-		}
-		return domain{unicode: d, ascii: d, ip: ip, flags: flagLiteral}, nil
-	}
-	if strings.ContainsRune(in, ':') {
-		return domain{}, fault(off+1, ErrLiteral, "unknown address-literal tag (only IPv6: is registered)")
-	}
-	v4, ok := ipv4Literal(in)
-	if !ok {
 		return domain{}, fault(off+1, ErrLiteral, "not an IPv4 address")
 	}
-	return domain{unicode: d, ascii: d, ip: netip.AddrFrom4(v4), flags: flagLiteral}, nil
+	if len(d) > 6 && d[1:6] != "IPv6:" && strings.EqualFold(d[1:6], "IPv6:") {
+		d = "[IPv6:" + d[6:]
+	}
+	return domain{unicode: d, ascii: d, flags: flagLiteral}, nil
+}
+
+// literalIP parses a bracketed address literal.
+func literalIP(d string) (netip.Addr, bool) {
+	in := d[1 : len(d)-1]
+	if len(in) >= 5 && strings.EqualFold(in[:5], "IPv6:") {
+		return ipv6Literal(in[5:])
+	}
+	v4, ok := ipv4Literal(in)
+	return netip.AddrFrom4(v4), ok
 }
 
 // ipv4Literal parses four Snum (1 to 3 digits, at most 255) joined by dots.

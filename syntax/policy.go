@@ -79,6 +79,9 @@ const (
 // it normalized. It never trims or guesses: surrounding space, a display
 // name or angle brackets make s invalid. The error is always an *Error.
 func (p Policy) Parse(s string) (Address, error) {
+	if a, ok := p.parseFast(s); ok {
+		return a, nil
+	}
 	a, e := p.parse(s)
 	if e != nil {
 		e.Input = s
@@ -147,7 +150,7 @@ func (p Policy) parse(s string) (Address, *Error) {
 	if local != s[:at] || d.unicode != s[at+1:] {
 		addr = local + "@" + d.unicode
 	}
-	return Address{addr: addr, at: len(local), ascii: d.ascii, ip: d.ip, flags: fl}, nil
+	return Address{addr: addr, at: len(local), ascii: d.ascii, flags: fl}, nil
 }
 
 // screen checks the encoding (P1/S1) and, unless p.Verbatim, the character
