@@ -603,3 +603,34 @@ func TestLengthHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDomain(t *testing.T) {
+	t.Parallel()
+	p := Policy{AllowSpecialUse: true, AllowSingleLabel: true}
+	for _, tc := range []struct {
+		in, u, a string
+		want     error
+	}{
+		{"Example.COM", "example.com", "example.com", nil},
+		{"B\u00dcCHER.de", "b\u00fccher.de", "xn--bcher-kva.de", nil},
+		{"xn--bcher-kva.de", "b\u00fccher.de", "xn--bcher-kva.de", nil},
+		{"mx.example.test", "mx.example.test", "mx.example.test", nil},
+		{"localhost", "localhost", "localhost", nil},
+		{"xn--a.com", "", "", ErrIDNA},
+		{"exa mple.com", "", "", ErrBadChar},
+		{"example.com\r\n", "", "", ErrControl},
+		{"", "", "", ErrEmptyDomain},
+		{"a..b", "", "", ErrDots},
+		{"[192.0.2.1]", "", "", ErrLiteral},
+		{domainOfLen(254), "", "", ErrDomainTooLong},
+		{rep("a", 5000), "", "", ErrDomainTooLong},
+	} {
+		u, a, err := p.ParseDomain(tc.in)
+		if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) || u != tc.u || a != tc.a {
+			t.Errorf("ParseDomain(%q) = %q, %q, %v; want %q, %q, %v", trim(tc.in), u, a, err, tc.u, tc.a, tc.want)
+		}
+		if err != nil {
+			checkError(t, tc.in, err)
+		}
+	}
+}

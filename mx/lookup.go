@@ -1,0 +1,420 @@
+package mx
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mailverify/mailverify/syntax"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
+)
+
+// Status is the outcome of a lookup: whether the domain has mail servers
+// to try, and if not, why not.
+type Status int
+
+const (
+	// Found: Result.Hosts holds at least one host with a routable address.
+	Found Status = iota
+	// DomainNotFound: the domain does not exist (NXDOMAIN).
+	DomainNotFound
+	// NoMailServer: no MX records and no A/AAAA records for an implicit MX;
+	// or MX records whose hosts all do not exist.
+	NoMailServer
+	// NullMX: the domain publishes "MX 0 ." (RFC 7505): it accepts no mail,
+	// and there is no fallback to its A/AAAA records.
+	NullMX
+	// Unroutable: the mail hosts resolve only to loopback, private or
+	// reserved addresses, which the SSRF guard refuses (see [Routable]).
+	Unroutable
+	// Temporary: a DNS failure (SERVFAIL, timeout, refusal) left the answer
+	// unknown; Result.Err holds the cause. Never a verdict on the domain.
+	Temporary
+)
+
+var statusNames = [...]string{"found", "domain_not_found", "no_mail_server", "null_mx", "unroutable", "temporary"}
+
+func (s Status) String() string {
+	if s >= 0 && int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// MarshalText implements encoding.TextMarshaler with the snake_case name.
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// A Host is one mail server of a domain.
+type Host struct {
+	Name string // host name in A-label form, without the trailing dot
+	Pref uint16 // MX preference; 0 for an implicit MX
+	// Addrs are the addresses to connect to, IPv6 first, that passed the
+	// SSRF guard.
+	Addrs []netip.Addr
+	// Refused are the addresses the SSRF guard dropped.
+	Refused []netip.Addr
+	// Err is why the host could not be resolved (a *net.DNSError), or nil.
+	Err error
+}
+
+// A Result is what a lookup learned about a domain's mail servers. Its
+// slices are shared with the cache: do not modify them.
+type Result struct {
+	Domain string // the domain looked up, in A-label form
+	Status Status
+	// Hosts are the mail servers in the order to try them: by preference,
+	// equal preferences shuffled (RFC 5321 section 5.1). Hosts that did not
+	// resolve, or resolved only to refused addresses, are included with Err
+	// or Refused set, after the usable ones of their preference.
+	Hosts []Host
+	// Implicit reports that the domain has no MX records and Hosts is the
+	// domain itself, from its A/AAAA records (RFC 5321 section 5.1).
+	Implicit bool
+	// Provider is identified from the MX host names; "" when unknown.
+	Provider Provider
+	// Err is the DNS failure behind a Temporary status, or nil.
+	Err error
+	// TTL is how long the answer may be cached, from the records' TTLs or,
+	// for a negative answer, the SOA minimum (RFC 2308).
+	TTL time.Duration
+}
+
+// Usable returns the hosts that have addresses to connect to.
+func (r Result) Usable() []Host {
+	var out []Host
+	for _, h := range r.Hosts {
+		if len(h.Addrs) > 0 {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// A Client finds the mail servers of domains. The zero value is ready to
+// use: it asks the servers of /etc/resolv.conf, refuses non-public
+// addresses, and caches answers for their TTL. A Client is safe for
+// concurrent use and must not be changed after first use.
+type Client struct {
+	// Resolver answers the DNS questions; nil means a [*DNS] with its
+	// defaults. A *net.Resolver works too, without TTLs (see DefaultTTL).
+	Resolver Resolver
+	// AllowPrivate turns the SSRF guard off: mail hosts on loopback,
+	// private and reserved addresses are kept. For tests and for
+	// verifying addresses on a private network.
+	AllowPrivate bool
+	// MaxHosts bounds how many MX hosts are resolved and returned. Zero
+	// means 10: real domains rarely publish more, and a hostile one could
+	// publish hundreds.
+	MaxHosts int
+	// Timeout bounds one lookup's DNS work, which is shared by every caller
+	// asking for the same domain at once. Zero means 15s. A caller's own
+	// context may end its wait sooner; the shared work goes on for the
+	// others and fills the cache.
+	Timeout time.Duration
+	// CacheSize bounds the number of domains cached. Zero means 10,000;
+	// negative disables the cache.
+	CacheSize int
+	// MaxTTL caps how long any answer is cached. Zero means 1h, so a
+	// changed MX is seen within the hour whatever TTL it was published
+	// with.
+	MaxTTL time.Duration
+	// DefaultTTL is the cache time for answers from a resolver that reports
+	// no TTL, such as *net.Resolver. Zero means 5m.
+	DefaultTTL time.Duration
+
+	initOnce sync.Once
+	res      ttlResolver
+	cache    *cache
+	group    singleflight.Group
+	now      func() time.Time // for tests
+}
+
+// The Policy that judges the domains given to Lookup: any valid domain,
+// including single-label and special-use names (tests use .test zones).
+var lookupPolicy = syntax.Policy{AllowSingleLabel: true, AllowSpecialUse: true, AllowNumericTLD: true}
+
+func (c *Client) init() {
+	c.initOnce.Do(func() {
+		switch r := c.Resolver.(type) {
+		case nil:
+			c.res = &DNS{}
+		case ttlResolver:
+			c.res = r
+		default:
+			ttl := c.DefaultTTL
+			if ttl <= 0 {
+				ttl = 5 * time.Minute
+			}
+			c.res = ttlOf{r: r, ttl: ttl}
+		}
+		size := c.CacheSize
+		if size == 0 {
+			size = 10000
+		}
+		if size > 0 {
+			c.cache = newCache(size)
+		}
+		if c.now == nil {
+			c.now = time.Now
+		}
+	})
+}
+
+func (c *Client) maxHosts() int {
+	if c.MaxHosts > 0 {
+		return c.MaxHosts
+	}
+	return 10
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return 15 * time.Second
+}
+
+func (c *Client) maxTTL() time.Duration {
+	if c.MaxTTL > 0 {
+		return c.MaxTTL
+	}
+	return time.Hour
+}
+
+// Lookup returns the mail servers of domain (U-label or A-label form, any
+// case, with or without the trailing dot). DNS failures are a Temporary
+// Result, not an error: the error is non-nil only when domain is not a
+// valid domain name (a *syntax.Error, before any query) or ctx ended first.
+func (c *Client) Lookup(ctx context.Context, domain string) (Result, error) {
+	c.init()
+	_, ascii, err := lookupPolicy.ParseDomain(strings.TrimSuffix(domain, "."))
+	if err != nil {
+		return Result{}, err
+	}
+	if c.cache != nil {
+		if r, ok := c.cache.get(ascii, c.now()); ok {
+			return shuffled(r), nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	ch := c.group.DoChan(ascii, func() (any, error) {
+		// The work is shared: it runs without the first caller's
+		// cancellation, under its own deadline.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout())
+		defer cancel()
+		r := c.resolve(wctx, ascii)
+		r.TTL = min(r.TTL, c.maxTTL())
+		if c.cache != nil && r.Status != Temporary && r.TTL > 0 {
+			c.cache.put(ascii, r, c.now().Add(r.TTL))
+		}
+		return r, nil
+	})
+	select {
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	case res := <-ch:
+		return shuffled(res.Val.(Result)), nil
+	}
+}
+
+// shuffled returns r with hosts of equal preference in random order, as
+// RFC 5321 section 5.1 asks of clients to spread the load.
+func shuffled(r Result) Result {
+	if len(r.Hosts) < 2 {
+		return r
+	}
+	hosts := slices.Clone(r.Hosts)
+	for i := 0; i < len(hosts); {
+		j := i + 1
+		for j < len(hosts) && hosts[j].Pref == hosts[i].Pref {
+			j++
+		}
+		group := hosts[i:j]
+		// Usable hosts stay ahead of unusable ones within a preference.
+		n := 0
+		for n < len(group) && len(group[n].Addrs) > 0 {
+			n++
+		}
+		rand.Shuffle(n, func(a, b int) { group[a], group[b] = group[b], group[a] })
+		i = j
+	}
+	r.Hosts = hosts
+	return r
+}
+
+// resolve does the DNS work of one lookup.
+func (c *Client) resolve(ctx context.Context, domain string) Result {
+	r := Result{Domain: domain}
+	mxs, ttl, err := c.res.lookupMX(ctx, domain)
+	if notFound, nxdomain := isNotFound(err); nxdomain {
+		r.Status, r.TTL = DomainNotFound, ttl
+		return r
+	} else if err != nil && !notFound {
+		return temporary(r, err)
+	}
+	var real []*net.MX
+	null := false
+	for _, mx := range mxs {
+		if mx == nil {
+			continue
+		}
+		if mx.Host == "." || mx.Host == "" {
+			null = true
+			continue
+		}
+		real = append(real, mx)
+	}
+	switch {
+	case len(real) == 0 && null:
+		// RFC 7505: the domain takes no mail. A null MX alongside other MX
+		// records is a misconfiguration; the other records are used then.
+		r.Status, r.TTL = NullMX, ttl
+		return r
+	case len(real) == 0:
+		return c.implicit(ctx, r)
+	}
+	slices.SortStableFunc(real, func(a, b *net.MX) int { return cmp.Compare(a.Pref, b.Pref) })
+	real = slices.CompactFunc(real, func(a, b *net.MX) bool {
+		return a.Pref == b.Pref && strings.EqualFold(strings.TrimSuffix(a.Host, "."), strings.TrimSuffix(b.Host, "."))
+	})
+	if len(real) > c.maxHosts() {
+		real = real[:c.maxHosts()]
+	}
+	r.Hosts = make([]Host, len(real))
+	ttls := make([]time.Duration, len(real))
+	var g errgroup.Group
+	g.SetLimit(4)
+	for i, mx := range real {
+		name := strings.ToLower(strings.TrimSuffix(mx.Host, "."))
+		r.Hosts[i] = Host{Name: name, Pref: mx.Pref}
+		g.Go(func() error {
+			ttls[i] = c.resolveHost(ctx, &r.Hosts[i])
+			return nil
+		})
+	}
+	g.Wait()
+	r.TTL = ttl
+	for _, t := range ttls {
+		r.TTL = min(r.TTL, t)
+	}
+	for _, h := range r.Hosts {
+		if p := ProviderOf(h.Name); p != "" {
+			r.Provider = p
+			break
+		}
+	}
+	// Within each preference, usable hosts first.
+	slices.SortStableFunc(r.Hosts, func(a, b Host) int {
+		if c := cmp.Compare(a.Pref, b.Pref); c != 0 {
+			return c
+		}
+		return cmp.Compare(usableRank(a), usableRank(b))
+	})
+	return judge(r)
+}
+
+func usableRank(h Host) int {
+	if len(h.Addrs) > 0 {
+		return 0
+	}
+	return 1
+}
+
+// judge sets the status of a result with hosts: Found if any host is
+// usable; otherwise Temporary if any failed for a reason other than
+// not-found, Unroutable if any resolved only to refused addresses, and
+// NoMailServer if none exists.
+func judge(r Result) Result {
+	var tempErr error
+	refused := false
+	for _, h := range r.Hosts {
+		switch {
+		case len(h.Addrs) > 0:
+			r.Status = Found
+			return r
+		case len(h.Refused) > 0:
+			refused = true
+		case h.Err != nil:
+			if nf, _ := isNotFound(h.Err); !nf && tempErr == nil {
+				tempErr = h.Err
+			}
+		}
+	}
+	switch {
+	case tempErr != nil:
+		return temporary(r, tempErr)
+	case refused:
+		r.Status = Unroutable
+	default:
+		r.Status = NoMailServer
+	}
+	return r
+}
+
+func temporary(r Result, err error) Result {
+	r.Status, r.Err, r.TTL = Temporary, err, 0
+	return r
+}
+
+// implicit applies the implicit MX rule of RFC 5321 section 5.1: with no MX
+// records, the domain's own A/AAAA records are its mail server.
+func (c *Client) implicit(ctx context.Context, r Result) Result {
+	h := Host{Name: r.Domain}
+	ttl := c.resolveHost(ctx, &h)
+	if h.Err != nil {
+		nf, nx := isNotFound(h.Err)
+		switch {
+		case nx:
+			r.Status, r.TTL = DomainNotFound, ttl
+		case nf:
+			r.Status, r.TTL = NoMailServer, ttl
+		default:
+			r = temporary(r, h.Err)
+		}
+		return r
+	}
+	r.Implicit, r.Hosts, r.TTL = true, []Host{h}, ttl
+	return judge(r)
+}
+
+// resolveHost fills in h's addresses, applying the SSRF guard, and returns
+// the answer's TTL.
+func (c *Client) resolveHost(ctx context.Context, h *Host) time.Duration {
+	var ips []netip.Addr
+	var ttl time.Duration
+	if ip, err := netip.ParseAddr(h.Name); err == nil {
+		// Some domains publish an address as the MX host; RFC 5321 forbids
+		// it, but mail software follows it, and so do we.
+		ips, ttl = []netip.Addr{ip}, time.Duration(1<<63-1)
+	} else {
+		ips, ttl, err = c.res.lookupNetIP(ctx, "ip", h.Name)
+		if err != nil {
+			h.Err = err
+			return ttl
+		}
+	}
+	ips = slices.Clone(ips)
+	// IPv6 first, then IPv4, each in the resolver's order.
+	slices.SortStableFunc(ips, func(a, b netip.Addr) int { return cmp.Compare(b.Unmap().BitLen(), a.Unmap().BitLen()) })
+	for _, ip := range slices.Compact(ips) {
+		if c.AllowPrivate && ip.IsValid() || Routable(ip) {
+			h.Addrs = append(h.Addrs, ip.Unmap())
+		} else {
+			h.Refused = append(h.Refused, ip)
+		}
+	}
+	if len(h.Addrs) == 0 && len(h.Refused) == 0 {
+		h.Err = &net.DNSError{Err: "no addresses", Name: h.Name, IsNotFound: true, UnwrapErr: ErrNoData}
+	}
+	return ttl
+}
