@@ -238,12 +238,26 @@ func (d *DNS) query(ctx context.Context, name string, t uint16) ([]dns.RR, time.
 	if r.Rcode == dns.RcodeNameError {
 		return nil, negativeTTL(r), &net.DNSError{Err: "no such host", Name: name, Server: server, IsNotFound: true, UnwrapErr: ErrNoSuchDomain}
 	}
+	out, ttl := answerRecords(r, qname, t)
+	if len(out) == 0 {
+		return nil, negativeTTL(r), noData(name, server)
+	}
+	return out, ttl, nil
+}
+
+// answerRecords returns the records of type t that answer qname in r,
+// following a CNAME chain of at most maxCNAMEs links inside the answer, and
+// the smallest TTL along the way.
+func answerRecords(r *dns.Msg, qname string, t uint16) ([]dns.RR, time.Duration) {
 	var out []dns.RR
 	ttl := time.Duration(-1)
 	owner := qname
 	for hops := 0; hops <= maxCNAMEs; hops++ {
 		next := ""
 		for _, rr := range r.Answer {
+			if rr == nil {
+				continue
+			}
 			h := rr.Header()
 			if !strings.EqualFold(h.Name, owner) {
 				continue
@@ -253,8 +267,10 @@ func (d *DNS) query(ctx context.Context, name string, t uint16) ([]dns.RR, time.
 				out = append(out, rr)
 				ttl = minTTL(ttl, time.Duration(h.Ttl)*time.Second)
 			case h.Rrtype == dns.TypeCNAME && next == "":
-				next = rr.(*dns.CNAME).Target
-				ttl = minTTL(ttl, time.Duration(h.Ttl)*time.Second)
+				if c, ok := rr.(*dns.CNAME); ok {
+					next = c.Target
+					ttl = minTTL(ttl, time.Duration(h.Ttl)*time.Second)
+				}
 			}
 		}
 		if len(out) > 0 || next == "" {
@@ -262,10 +278,7 @@ func (d *DNS) query(ctx context.Context, name string, t uint16) ([]dns.RR, time.
 		}
 		owner = next
 	}
-	if len(out) == 0 {
-		return nil, negativeTTL(r), noData(name, server)
-	}
-	return out, ttl, nil
+	return out, max(ttl, 0)
 }
 
 func noData(name, server string) error {
