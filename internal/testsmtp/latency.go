@@ -1,0 +1,60 @@
+package testsmtp
+
+import (
+	"context"
+	"net"
+	"time"
+)
+
+// Latency, when set, makes DialContext put a simulated network between
+// client and server: every byte arrives Latency/2 after it was written, in
+// each direction, so one round trip costs Latency while pipelined writes
+// travel together. It works with real time and inside a synctest bubble.
+func (s *Server) dialWithLatency(ctx context.Context, rtt time.Duration) (net.Conn, error) {
+	client, near := net.Pipe()
+	far, server := net.Pipe()
+	s.ServeConn(server)
+	oneWay := rtt / 2
+	s.wg.Go(func() { forward(near, far, oneWay) })
+	s.wg.Go(func() { forward(far, near, oneWay) })
+	return client, nil
+}
+
+// forward copies from src to dst, delivering each chunk delay after it was
+// read, without holding up later chunks.
+func forward(src, dst net.Conn, delay time.Duration) {
+	type chunk struct {
+		b  []byte
+		at time.Time
+	}
+	ch := make(chan chunk, 1024)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := range ch {
+			if d := time.Until(c.at); d > 0 {
+				time.Sleep(d)
+			}
+			if _, err := dst.Write(c.b); err != nil {
+				for range ch {
+				}
+				return
+			}
+		}
+		dst.Close()
+	}()
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			ch <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(delay)}
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(ch)
+	<-done
+	src.Close()
+	dst.Close()
+}

@@ -1,0 +1,105 @@
+package testsmtp
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// address extracts the address from a "TO:<a@b> PARAMS" argument.
+func address(arg string) string {
+	_, rest, _ := strings.Cut(arg, ":")
+	rest = strings.TrimSpace(rest)
+	if i := strings.IndexByte(rest, '>'); strings.HasPrefix(rest, "<") && i > 0 {
+		return strings.ToLower(rest[1:i])
+	}
+	return strings.ToLower(rest)
+}
+
+// Mailboxes accepts the listed recipients and rejects the others with
+// Postfix's 550 5.1.1 "User unknown".
+func Mailboxes(addrs ...string) *Server {
+	known := map[string]bool{}
+	for _, a := range addrs {
+		known[strings.ToLower(a)] = true
+	}
+	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
+		a := address(cmd.Arg)
+		if known[a] {
+			return R(250, "2.1.5", "Ok")
+		}
+		return R(550, "5.1.1", "<"+a+">: Recipient address rejected: User unknown in virtual mailbox table")
+	}}}
+}
+
+// Greylist answers the first RCPT for each recipient with postgrey's 450
+// 4.2.0 and accepts it from then on, on any connection.
+func Greylist() *Server {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
+		a := address(cmd.Arg)
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[a] {
+			return R(250, "2.1.5", "Ok")
+		}
+		seen[a] = true
+		return R(450, "4.2.0", "<"+a+">: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/example.test.html")
+	}}}
+}
+
+// CannotVerify answers every RCPT with 252, as servers that will not
+// disclose their mailboxes do.
+func CannotVerify() *Server {
+	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
+		return R(252, "2.1.5", "Cannot VRFY user, but will accept message and attempt delivery")
+	}}}
+}
+
+// TooManyRecipients accepts n recipients per transaction, then answers
+// 452 4.5.3 as Microsoft 365 does.
+func TooManyRecipients(n int) *Server {
+	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
+		if c.Rcpts >= n {
+			return R(452, "4.5.3", "Too many recipients")
+		}
+		return R(250, "2.1.5", "Ok")
+	}}}
+}
+
+// Refused greets with 554 (RFC 5321 section 3.1), as a server that blocks
+// the client's address does.
+func Refused() *Server {
+	return &Server{Banner: R(554, "5.7.1", "Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org")}
+}
+
+// CloseAfter accepts n recipients per connection, then answers 421 and
+// closes the connection.
+func CloseAfter(n int) *Server {
+	counts := map[int]int{}
+	var mu sync.Mutex
+	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		counts[c.Index]++
+		if counts[c.Index] > n {
+			return R(421, "4.7.0", "testsmtp Error: too many connections from your address; try again later")
+		}
+		return R(250, "2.1.5", "Ok")
+	}}}
+}
+
+// Postfix rejects unknown recipients like Mailboxes and applies Postfix's
+// default error limits: after 10 errors it sleeps 1s before each reply,
+// after 20 it disconnects.
+func Postfix(addrs ...string) *Server {
+	s := Mailboxes(addrs...)
+	s.SoftErrorLimit, s.HardErrorLimit, s.ErrorSleep = 10, 20, time.Second
+	return s
+}
+
+// Tarpit delays the banner and every reply by d.
+func Tarpit(d time.Duration) *Server {
+	return &Server{Banner: Reply{Code: 220, Lines: []string{"slow ESMTP"}, Delay: d}, ReplyDelay: d}
+}

@@ -1,0 +1,447 @@
+// Package testsmtp is a scripted, in-process SMTP server for tests: every
+// command gets a reply from a handler, with optional delays, hangs, drops
+// and raw garbage, and the conversation is recorded. It serves a listener
+// (127.0.0.1:0 in tests) or a single net.Conn, such as one end of
+// net.Pipe inside a testing/synctest bubble.
+//
+// It is the project's harness, not API: it implements just enough of RFC
+// 5321 to talk to a client that never sends DATA content.
+package testsmtp
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Reply is what the server answers to one command.
+type Reply struct {
+	Code     int      // e.g. 250
+	Enhanced string   // e.g. "2.1.5"; "" for none
+	Lines    []string // text lines; a multi-line reply has several
+	Delay    time.Duration
+	// Hang: never answer; the connection stays open until the client or
+	// the server's context gives up.
+	Hang bool
+	// Drop: close the connection instead of answering.
+	Drop bool
+	// Raw, when not empty, is written verbatim instead of a formatted reply
+	// (garbage, huge or endless replies).
+	Raw string
+	// Drip writes the reply one byte per Drip interval.
+	Drip time.Duration
+	// Reset closes the connection after writing half of the reply.
+	Reset bool
+}
+
+// R builds a one-line reply.
+func R(code int, enhanced, text string) Reply {
+	return Reply{Code: code, Enhanced: enhanced, Lines: []string{text}}
+}
+
+func (r Reply) format() string {
+	if r.Raw != "" {
+		return r.Raw
+	}
+	lines := r.Lines
+	if len(lines) == 0 {
+		lines = []string{""}
+	}
+	var b strings.Builder
+	for i, l := range lines {
+		sep := "-"
+		if i == len(lines)-1 {
+			sep = " "
+		}
+		text := l
+		if r.Enhanced != "" {
+			text = r.Enhanced + " " + l
+		}
+		fmt.Fprintf(&b, "%d%s%s\r\n", r.Code, sep, strings.TrimRight(text, " "))
+	}
+	return b.String()
+}
+
+// A Command is one command line the client sent.
+type Command struct {
+	Verb string // upper case: EHLO, MAIL, RCPT, ...
+	Arg  string // the rest of the line after the verb and a space
+}
+
+// A Conn is the server's view of one client connection, given to handlers.
+type Conn struct {
+	Index    int  // 0 for the server's first connection, and so on
+	TLS      bool // STARTTLS has completed
+	Errors   int  // 4xx and 5xx replies sent on this connection
+	Rcpts    int  // RCPT commands in the current transaction
+	HaveMail bool // a MAIL command was accepted in the current transaction
+	Helo     string
+	server   *Server
+}
+
+// A Handler answers one command.
+type Handler func(c *Conn, cmd Command) Reply
+
+// Server is a scripted SMTP server. Set its fields before serving; a zero
+// Server accepts every recipient.
+type Server struct {
+	// Banner is the greeting; zero means 220 testsmtp ESMTP.
+	Banner Reply
+	// Extensions are advertised in the EHLO reply; nil means PIPELINING,
+	// 8BITMIME, SMTPUTF8 and SIZE. STARTTLS is added when TLS is set.
+	Extensions []string
+	// TLS enables STARTTLS with this configuration; see SelfSigned.
+	TLS *tls.Config
+	// Handlers override the default answer per verb (upper case).
+	Handlers map[string]Handler
+	// SoftErrorLimit and HardErrorLimit mimic Postfix's smtpd_soft_error_limit
+	// (sleep ErrorSleep before each reply once reached) and
+	// smtpd_hard_error_limit (disconnect once reached). Zero disables them.
+	SoftErrorLimit, HardErrorLimit int
+	ErrorSleep                     time.Duration
+	// ReplyDelay is added before every reply.
+	ReplyDelay time.Duration
+	// Latency is the round-trip time DialContext simulates between client
+	// and server (see dialWithLatency); zero connects them directly.
+	Latency time.Duration
+
+	conns     atomic.Int32 // connections served so far
+	open      atomic.Int32 // connections open now
+	mu        sync.Mutex
+	lines     []string // transcript, "C: ..." and "S: ..."
+	wg        sync.WaitGroup
+	listeners []net.Listener
+	ctx       context.Context // cancelled by Close
+	cancel    context.CancelFunc
+}
+
+// Connections returns how many connections the server has accepted.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
+
+// Open returns how many connections are open now.
+func (s *Server) Open() int { return int(s.open.Load()) }
+
+// Transcript returns the conversation so far, one "C: " or "S: " line per
+// protocol line.
+func (s *Server) Transcript() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.lines...)
+}
+
+// Count returns how many commands with the verb the server received.
+func (s *Server) Count(verb string) int {
+	n := 0
+	for _, l := range s.Transcript() {
+		if strings.HasPrefix(strings.ToUpper(l), "C: "+verb) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) record(prefix, line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lines) < 100000 {
+		s.lines = append(s.lines, prefix+line)
+	}
+}
+
+// base returns the context that Close cancels.
+func (s *Server) base() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+	}
+	return s.ctx
+}
+
+// Serve accepts connections on l until Close. It returns at once; the
+// connections are served in goroutines that Close waits for.
+func (s *Server) Serve(l net.Listener) {
+	done := s.base()
+	s.mu.Lock()
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	s.wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s.wg.Go(func() { s.serveConn(c, done) })
+		}
+	})
+}
+
+// ServeConn serves one connection in a goroutine that Close waits for.
+func (s *Server) ServeConn(c net.Conn) {
+	done := s.base()
+	s.wg.Go(func() { s.serveConn(c, done) })
+}
+
+// Listen serves on a new listener on 127.0.0.1:0 and returns its address.
+func (s *Server) Listen() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	s.Serve(l)
+	return l.Addr().String(), nil
+}
+
+// Close stops the listeners, ends every connection and waits for the
+// server's goroutines.
+func (s *Server) Close() {
+	s.base()
+	s.mu.Lock()
+	s.cancel()
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// Pipe returns the client end of a net.Pipe whose server end this server
+// serves; for tests in a testing/synctest bubble.
+func (s *Server) Pipe() net.Conn {
+	client, server := net.Pipe()
+	s.ServeConn(server)
+	return client
+}
+
+// DialContext makes the Server a dialer: every dial gets a new net.Pipe
+// served by it, whatever the address.
+func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.Latency > 0 {
+		return s.dialWithLatency(ctx, s.Latency)
+	}
+	return s.Pipe(), nil
+}
+
+// maxLine bounds the command lines the server reads.
+const maxLine = 4096
+
+func (s *Server) serveConn(nc net.Conn, done context.Context) {
+	idx := int(s.conns.Add(1)) - 1
+	s.open.Add(1)
+	defer s.open.Add(-1)
+	c := &Conn{Index: idx, server: s}
+	stop := context.AfterFunc(done, func() { nc.Close() })
+	defer stop()
+	defer nc.Close()
+
+	br := bufio.NewReader(nc)
+	banner := s.Banner
+	if banner.Code == 0 && banner.Raw == "" && !banner.Hang && !banner.Drop {
+		banner = R(220, "", "testsmtp ESMTP ready")
+	}
+	switch {
+	case !s.reply(nc, c, banner, done):
+		return
+	case banner.Code == 554: // refused: wait for QUIT (RFC 5321 section 3.1)
+		s.drainQuit(nc, br, c, done)
+		return
+	case banner.Code >= 400: // 421: closing
+		return
+	}
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return
+		}
+		s.record("C: ", line)
+		verb, arg, _ := strings.Cut(line, " ")
+		cmd := Command{Verb: strings.ToUpper(verb), Arg: arg}
+		r := s.answer(c, cmd)
+		if s.SoftErrorLimit > 0 && c.Errors >= s.SoftErrorLimit {
+			r.Delay += s.ErrorSleep
+		}
+		if r.Code >= 400 {
+			c.Errors++
+		}
+		if !s.reply(nc, c, r, done) {
+			return
+		}
+		if s.HardErrorLimit > 0 && c.Errors >= s.HardErrorLimit {
+			s.reply(nc, c, R(421, "4.7.0", "Too many errors"), done)
+			return
+		}
+		switch {
+		case cmd.Verb == "QUIT" || r.Code == 421:
+			return
+		case cmd.Verb == "STARTTLS" && r.Code == 220 && s.TLS != nil && !c.TLS:
+			tc := tls.Server(nc, s.TLS)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			nc, br, c.TLS = tc, bufio.NewReader(tc), true
+			c.Helo, c.HaveMail, c.Rcpts = "", false, 0
+		}
+	}
+}
+
+// drainQuit answers QUIT after a refusing banner (RFC 5321 section 3.1).
+func (s *Server) drainQuit(nc net.Conn, br *bufio.Reader, c *Conn, done context.Context) {
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return
+		}
+		s.record("C: ", line)
+		if strings.EqualFold(strings.TrimSpace(line), "QUIT") {
+			s.reply(nc, c, R(221, "2.0.0", "Bye"), done)
+			return
+		}
+		if !s.reply(nc, c, R(503, "5.5.1", "Bad sequence of commands"), done) {
+			return
+		}
+	}
+}
+
+func readLine(br *bufio.Reader) (string, error) {
+	var b []byte
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if err != nil {
+			return "", err
+		}
+		b = append(b, chunk...)
+		if len(b) > maxLine {
+			return "", io.ErrShortBuffer
+		}
+		if !isPrefix {
+			return string(b), nil
+		}
+	}
+}
+
+// reply writes r and reports whether the connection goes on.
+func (s *Server) reply(nc net.Conn, c *Conn, r Reply, done context.Context) bool {
+	wait := func(d time.Duration) bool {
+		if d <= 0 {
+			return true
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-done.Done():
+			return false
+		}
+	}
+	if !wait(r.Delay + s.ReplyDelay) {
+		return false
+	}
+	if r.Hang {
+		<-done.Done()
+		return false
+	}
+	if r.Drop {
+		return false
+	}
+	text := r.format()
+	s.record("S: ", strings.TrimRight(text, "\r\n"))
+	switch {
+	case r.Reset:
+		nc.Write([]byte(text[:len(text)/2]))
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		return false
+	case r.Drip > 0:
+		for i := 0; i < len(text); i++ {
+			if _, err := nc.Write([]byte{text[i]}); err != nil || !wait(r.Drip) {
+				return false
+			}
+		}
+		return true
+	}
+	_, err := io.WriteString(nc, text)
+	return err == nil
+}
+
+func (s *Server) answer(c *Conn, cmd Command) Reply {
+	if h, ok := s.Handlers[cmd.Verb]; ok {
+		r := h(c, cmd)
+		s.track(c, cmd, r)
+		return r
+	}
+	var r Reply
+	switch cmd.Verb {
+	case "EHLO":
+		lines := []string{"testsmtp greets " + cmd.Arg}
+		ext := s.Extensions
+		if ext == nil {
+			ext = []string{"PIPELINING", "8BITMIME", "SMTPUTF8", "SIZE 10240000"}
+		}
+		lines = append(lines, ext...)
+		if s.TLS != nil && !c.TLS {
+			lines = append(lines, "STARTTLS")
+		}
+		r = Reply{Code: 250, Lines: lines}
+	case "HELO":
+		r = R(250, "", "testsmtp")
+	case "STARTTLS":
+		if s.TLS == nil || c.TLS {
+			r = R(502, "5.5.1", "Command not implemented")
+		} else {
+			r = R(220, "2.0.0", "Ready to start TLS")
+		}
+	case "MAIL":
+		r = R(250, "2.1.0", "Ok")
+	case "RCPT":
+		if !c.HaveMail {
+			r = R(503, "5.5.1", "Error: need MAIL command")
+		} else {
+			r = R(250, "2.1.5", "Ok")
+		}
+	case "RSET":
+		r = R(250, "2.0.0", "Ok")
+	case "NOOP":
+		r = R(250, "2.0.0", "Ok")
+	case "QUIT":
+		r = R(221, "2.0.0", "Bye")
+	case "DATA":
+		r = R(554, "5.5.1", "Error: no valid recipients; testsmtp never takes DATA")
+	default:
+		r = R(502, "5.5.2", "Error: command not recognized")
+	}
+	s.track(c, cmd, r)
+	return r
+}
+
+// track keeps the transaction state of c in step with an answer.
+func (s *Server) track(c *Conn, cmd Command, r Reply) {
+	ok := r.Code >= 200 && r.Code < 300
+	switch cmd.Verb {
+	case "EHLO", "HELO":
+		if ok {
+			c.Helo, c.HaveMail, c.Rcpts = cmd.Arg, false, 0
+		}
+	case "MAIL":
+		if ok {
+			c.HaveMail, c.Rcpts = true, 0
+		}
+	case "RCPT":
+		if ok {
+			c.Rcpts++
+		}
+	case "RSET":
+		c.HaveMail, c.Rcpts = false, 0
+	}
+}

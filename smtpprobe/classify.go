@@ -1,0 +1,140 @@
+package smtpprobe
+
+import "strings"
+
+// Classify turns a reply to RCPT into an Outcome: by the reply code first,
+// the RFC 3463 enhanced code second, the text last (see rules.go). Two
+// guarantees hold whatever the text says: a 4xx reply never classifies as
+// a permanent verdict on the mailbox, and a 5.7.x reply or a blocklist
+// text never classifies as MailboxNotFound.
+func Classify(r Reply) Outcome {
+	class := r.Code / 100
+	switch class {
+	case 2:
+		if r.Code == 252 {
+			return CannotVerify
+		}
+		return Accepted
+	case 4, 5:
+	default:
+		return ProtocolError
+	}
+	out := byCode(r.Code)
+	// 521 and 556 (RFC 7504) mean the domain takes no mail at all; RFC 7505
+	// pairs 556 with 5.1.10, which Microsoft uses for unknown recipients.
+	if e := r.Enhanced; !e.IsZero() && e.Class == class && out != DomainRejectsMail {
+		if o, ok := byEnhanced(e); ok {
+			out = o
+		}
+	}
+	if o, ok := byText(strings.ToLower(r.Text()), class); ok {
+		out = refine(out, o, class)
+	}
+	if r.Code == 421 && out != Blocked {
+		return RateLimited // the server is closing the channel, whatever else it says
+	}
+	return out
+}
+
+// byCode is the meaning of the basic reply code (RFC 5321 section 4.2.2).
+func byCode(code int) Outcome {
+	switch code {
+	case 421:
+		return RateLimited // service closing the channel
+	case 450, 451, 452, 455:
+		return TemporaryFailure
+	case 550, 551, 553:
+		return MailboxNotFound // "mailbox unavailable", "user not local", "mailbox name not allowed"
+	case 552:
+		return MailboxFull // "exceeded storage allocation"
+	case 521, 556:
+		return DomainRejectsMail // RFC 7504: does not accept mail
+	case 530, 535, 538:
+		return Blocked // authentication or encryption demanded of us
+	}
+	if code/100 == 4 {
+		return TemporaryFailure
+	}
+	return ProtocolError // 500-504, 554 without more to go on, others
+}
+
+// byEnhanced is the meaning of the RFC 3463 enhanced code.
+func byEnhanced(e EnhancedCode) (Outcome, bool) {
+	perm := e.Class == 5
+	switch {
+	case e.Subject == 7:
+		if perm {
+			return Blocked, true
+		}
+		return TemporaryFailure, true // 4.7.x: greylisting, rate or block: the text decides
+	case e.Subject == 1:
+		switch e.Detail {
+		case 0, 1, 3, 6, 10: // bad mailbox, syntax, moved; 5.1.10 is Microsoft's RecipientNotFound
+			if perm {
+				return MailboxNotFound, true
+			}
+		case 2:
+			if perm {
+				return DomainRejectsMail, true
+			}
+		case 8: // bad sender domain: our MAIL FROM
+			return Blocked, true
+		}
+	case e.Subject == 2:
+		switch e.Detail {
+		case 0:
+			if !perm {
+				return Greylisted, true // 4.2.0: postgrey and kin
+			}
+		case 1:
+			if perm {
+				return MailboxDisabled, true
+			}
+			return RateLimited, true // Gmail 4.2.1: receiving mail too fast
+		case 2:
+			return MailboxFull, true
+		case 4:
+			if perm {
+				return MailboxNotFound, true // OpenSMTPD answers unknown users with 524 5.2.4
+			}
+		}
+	case e.Subject == 5:
+		if e.Detail == 3 {
+			return RateLimited, true // too many recipients
+		}
+		if perm {
+			return ProtocolError, true
+		}
+	case e.Subject == 4 && !perm:
+		return TemporaryFailure, true
+	}
+	return 0, false
+}
+
+// refine applies a text rule's outcome t to the outcome from the codes.
+func refine(cur, t Outcome, class int) Outcome {
+	switch {
+	case t == Blocked:
+		return Blocked // a policy block beats everything the codes said
+	case cur == Blocked:
+		return Blocked // and text never lifts one
+	case class == 4 && (t == MailboxNotFound || t == MailboxDisabled || t == DomainRejectsMail):
+		return cur // a 4xx is never a permanent verdict
+	case class == 5 && (t == Greylisted || t == RateLimited || t == TemporaryFailure):
+		return cur // a 5xx is never temporary
+	}
+	return t
+}
+
+// byText finds the first text rule that matches lower-case text.
+func byText(text string, class int) (Outcome, bool) {
+	for _, r := range textRules {
+		if r.class != 0 && r.class != class {
+			continue
+		}
+		if strings.Contains(text, r.substr) {
+			return r.outcome, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,328 @@
+package smtpprobe
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// A Session is one SMTP connection to one mail server, used to probe many
+// recipients: MAIL FROM once per transaction, then RCPT per address. It
+// reconnects by itself when the server closes the channel (421), before
+// the server's error limits, and after a broken connection. A Session is
+// not safe for concurrent use.
+type Session struct {
+	p       *Prober
+	host    string // MX host name: TLS server name, transcript
+	address string // "ip:port"
+
+	conn   net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	banner Reply
+	ext    map[string]string // EHLO keywords (upper case) -> parameters
+	tls    *tls.ConnectionState
+	noTLS  bool // the handshake failed once: opportunistic fallback
+
+	inTx    bool // MAIL FROM accepted
+	txUTF8  bool // the transaction was opened with SMTPUTF8
+	txRcpts int  // recipients accepted in the transaction
+	maxRcpt int  // current cap, lowered by 452 4.5.3
+	errors  int  // 4xx/5xx replies on this connection
+	broken  bool // the connection is unusable
+	conns   int  // connections made
+	secret  []string
+}
+
+// Banner returns the greeting of the current connection.
+func (s *Session) Banner() Reply { return s.banner }
+
+// Extension reports whether the server advertised the EHLO keyword (such
+// as "PIPELINING" or "SMTPUTF8") and its parameters.
+func (s *Session) Extension(name string) (string, bool) {
+	v, ok := s.ext[strings.ToUpper(name)]
+	return v, ok
+}
+
+// TLS returns the TLS state when STARTTLS is in force, or nil.
+func (s *Session) TLS() *tls.ConnectionState { return s.tls }
+
+// Connections returns how many connections the session has made.
+func (s *Session) Connections() int { return s.conns }
+
+// Close ends the session politely with QUIT and closes the connection.
+func (s *Session) Close() error {
+	if s.conn == nil {
+		return nil
+	}
+	if !s.broken {
+		ctx, cancel := context.WithTimeout(context.Background(), min(s.p.commandTimeout(), 5*time.Second))
+		s.cmd(ctx, "QUIT", "QUIT")
+		cancel()
+	}
+	err := s.conn.Close()
+	s.conn, s.broken = nil, true
+	return err
+}
+
+// watch expires the connection when ctx ends, so that no read or write
+// outlives the caller (once connected, the dial context no longer governs
+// the conn). The returned func stops watching.
+func (s *Session) watch(ctx context.Context) func() bool {
+	conn := s.conn
+	return context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+}
+
+// deadline sets the connection deadline for the next exchange: d from now,
+// or ctx's deadline when earlier.
+func (s *Session) deadline(ctx context.Context, d time.Duration) {
+	t := time.Now().Add(d)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
+		t = dl
+	}
+	s.conn.SetDeadline(t)
+}
+
+// fail marks the connection broken, closes it and returns err, mapped to
+// ctx.Err() when the context ended it.
+func (s *Session) fail(ctx context.Context, err error) error {
+	s.broken = true
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if ctx.Err() != nil && isTimeout(err) {
+		return ctx.Err()
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// checkLine refuses a command line that could smuggle a second command.
+func checkLine(line string) error {
+	if strings.ContainsAny(line, "\r\n\x00") {
+		return ErrInjection
+	}
+	return nil
+}
+
+// send writes command lines in one flush (one round trip when pipelined).
+func (s *Session) send(ctx context.Context, lines ...string) error {
+	for _, l := range lines {
+		if err := checkLine(l); err != nil {
+			return err
+		}
+	}
+	s.deadline(ctx, s.p.commandTimeout())
+	for _, l := range lines {
+		s.trace("C: ", l)
+		s.bw.WriteString(l)
+		s.bw.WriteString("\r\n")
+	}
+	if err := s.bw.Flush(); err != nil {
+		return s.fail(ctx, err)
+	}
+	return nil
+}
+
+// read reads one reply within the command timeout.
+func (s *Session) read(ctx context.Context, timeout time.Duration) (Reply, error) {
+	s.deadline(ctx, timeout)
+	r, err := readReply(s.br, s.p.maxLine(), s.p.maxLines())
+	if err != nil {
+		return Reply{}, s.fail(ctx, err)
+	}
+	for i, l := range r.Lines {
+		prefix := fmt.Sprintf("S: %d-", r.Code)
+		if i == len(r.Lines)-1 {
+			prefix = fmt.Sprintf("S: %d ", r.Code)
+		}
+		if i == 0 && !r.Enhanced.IsZero() {
+			l = r.Enhanced.String() + " " + l
+		}
+		s.trace(prefix, l)
+	}
+	if r.Code >= 400 {
+		s.errors++
+	}
+	return r, nil
+}
+
+// cmd sends one command and reads its reply.
+func (s *Session) cmd(ctx context.Context, verb, line string) (Reply, error) {
+	if err := s.send(ctx, line); err != nil {
+		return Reply{}, err
+	}
+	return s.read(ctx, s.p.commandTimeout())
+}
+
+// trace writes one transcript line, redacting the local parts of the
+// addresses probed in this session.
+func (s *Session) trace(prefix, line string) {
+	if s.p.Transcript == nil {
+		return
+	}
+	if !s.p.ShowLocalParts {
+		for _, l := range s.secret {
+			line = replaceFold(line, l+"@", "***@")
+		}
+	}
+	io.WriteString(s.p.Transcript, prefix+line+"\n")
+}
+
+// replaceFold replaces every case-insensitive occurrence of old in s.
+func replaceFold(s, old, new string) string {
+	if old == "" {
+		return s
+	}
+	lower, lold := strings.ToLower(s), strings.ToLower(old)
+	if !strings.Contains(lower, lold) || len(lower) != len(s) {
+		return strings.ReplaceAll(s, old, new)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, lold)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(new)
+		s, lower = s[i+len(old):], lower[i+len(old):]
+	}
+}
+
+// connect opens a connection and brings it to the state where MAIL FROM
+// can be sent: banner, EHLO (or HELO), STARTTLS per policy.
+func (s *Session) connect(ctx context.Context) error {
+	s.conns++
+	s.inTx, s.txUTF8, s.txRcpts, s.errors, s.broken, s.tls = false, false, 0, 0, false, nil
+	if s.maxRcpt == 0 {
+		s.maxRcpt = s.p.maxRcpts()
+	}
+	clear(s.ext)
+	dctx, cancel := context.WithTimeout(ctx, s.p.connectTimeout())
+	conn, err := s.p.dialer().DialContext(dctx, "tcp", s.address)
+	cancel()
+	if err != nil {
+		s.broken = true
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	s.conn, s.br, s.bw = conn, bufio.NewReader(conn), bufio.NewWriter(conn)
+	stop := s.watch(ctx)
+	defer func() { stop() }()
+	s.trace("", "* connected to "+s.host+" ["+s.address+"]")
+
+	if s.banner, err = s.read(ctx, s.p.greetingTimeout()); err != nil {
+		return err
+	}
+	if s.banner.Code != 220 {
+		if s.banner.Code == 554 {
+			s.cmd(ctx, "QUIT", "QUIT") // RFC 5321 section 3.1: the client should QUIT
+		}
+		s.fail(ctx, nil)
+		return &ReplyError{Cmd: "CONNECT", Reply: s.banner}
+	}
+	if err := s.hello(ctx); err != nil {
+		return err
+	}
+	if _, ok := s.ext["STARTTLS"]; !ok || s.p.TLS == TLSNever || s.noTLS {
+		if s.p.TLS == TLSRequired {
+			s.quit(ctx)
+			return ErrTLSRequired
+		}
+		s.logOpen(ctx)
+		return nil
+	}
+	r, err := s.cmd(ctx, "STARTTLS", "STARTTLS")
+	if err != nil {
+		return err
+	}
+	if r.Code != 220 {
+		if s.p.TLS == TLSRequired {
+			s.quit(ctx)
+			return &ReplyError{Cmd: "STARTTLS", Reply: r}
+		}
+		s.logOpen(ctx)
+		return nil // 454 and kin: go on in the clear
+	}
+	tc := tls.Client(s.conn, s.p.tlsConfig(s.host))
+	s.deadline(ctx, s.p.commandTimeout())
+	if err := tc.HandshakeContext(ctx); err != nil {
+		s.fail(ctx, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if s.p.TLS == TLSRequired {
+			return &HandshakeError{Err: err}
+		}
+		s.noTLS = true
+		s.trace("", "* TLS handshake failed ("+err.Error()+"); reconnecting without TLS")
+		return s.connect(ctx)
+	}
+	state := tc.ConnectionState()
+	s.conn, s.br, s.bw, s.tls = tc, bufio.NewReader(tc), bufio.NewWriter(tc), &state
+	stop()
+	stop = s.watch(ctx)
+	if err := s.hello(ctx); err != nil {
+		return err
+	}
+	s.logOpen(ctx)
+	return nil
+}
+
+// A HandshakeError is a failed STARTTLS handshake under TLSRequired.
+type HandshakeError struct{ Err error }
+
+func (e *HandshakeError) Error() string { return "smtpprobe: TLS handshake: " + e.Err.Error() }
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// hello sends EHLO, and HELO when EHLO is refused with 5xx.
+func (s *Session) hello(ctx context.Context) error {
+	clear(s.ext)
+	r, err := s.cmd(ctx, "EHLO", "EHLO "+s.p.helo())
+	if err != nil {
+		return err
+	}
+	if r.Code == 250 {
+		for _, l := range r.Lines[1:] {
+			k, v, _ := strings.Cut(l, " ")
+			s.ext[strings.ToUpper(k)] = v
+		}
+		return nil
+	}
+	if r.Code/100 != 5 {
+		s.quit(ctx)
+		return &ReplyError{Cmd: "EHLO", Reply: r}
+	}
+	r, err = s.cmd(ctx, "HELO", "HELO "+s.p.helo())
+	if err != nil {
+		return err
+	}
+	if r.Code != 250 {
+		s.quit(ctx)
+		return &ReplyError{Cmd: "HELO", Reply: r}
+	}
+	return nil
+}
+
+// quit says QUIT, ignoring the answer, and closes the connection.
+func (s *Session) quit(ctx context.Context) {
+	if !s.broken {
+		s.cmd(ctx, "QUIT", "QUIT")
+	}
+	s.fail(ctx, nil)
+}

@@ -1,0 +1,276 @@
+package smtpprobe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"strings"
+	"unicode/utf8"
+)
+
+// A Result is the outcome of probing one recipient.
+type Result struct {
+	Address string  `json:"address"`
+	Outcome Outcome `json:"outcome"`
+	// Reply is the deciding reply: to RCPT, or to the command that ended
+	// the session (banner, EHLO, MAIL). Nil when there was none.
+	Reply *Reply `json:"reply,omitempty"`
+	// Err is the failure behind an outcome without a reply (timeout,
+	// broken connection, TLS), or nil.
+	Err error `json:"-"`
+}
+
+// Probe asks the server about each address with RCPT TO and returns one
+// Result per address, in order. Addresses must be in the form to send:
+// A-label domains, and a non-ASCII local part only when SMTPUTF8 is meant
+// (the session then asks for it, and reports NeedsSMTPUTF8 where the
+// server lacks it).
+//
+// Probe manages transactions: MAIL FROM before the first RCPT and again
+// after RSET when a transaction reaches MaxRcpts or needs SMTPUTF8; RCPTs
+// in pipelined batches when offered. It reconnects when the server closes
+// the channel (421), before MaxErrors, and after a broken connection,
+// trying each address at most twice. When ctx ends, the addresses not yet
+// answered get Timeout with ctx's error.
+func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
+	results := make([]Result, len(addrs))
+	for i, a := range addrs {
+		results[i].Address = a
+	}
+	tries := make([]int, len(addrs))
+	for i := 0; i < len(addrs); {
+		if err := ctx.Err(); err != nil {
+			failRest(results[i:], Timeout, nil, err)
+			break
+		}
+		if s.broken || s.conn == nil || s.errors >= s.p.maxErrors() {
+			if !s.broken && s.conn != nil {
+				s.quit(ctx) // before the server's error limits
+			}
+			if err := s.connect(ctx); err != nil {
+				failRest(results[i:], OutcomeOf(err), replyOf(err), err)
+				break
+			}
+		}
+		a := addrs[i]
+		s.remember(a)
+		if err := checkLine(a); err != nil || a == "" {
+			results[i].Outcome, results[i].Err = ProtocolError, ErrInjection
+			i++
+			continue
+		}
+		utf8Needed := !isASCII(a)
+		if _, ok := s.ext["SMTPUTF8"]; utf8Needed && !ok {
+			results[i].Outcome, results[i].Err = NeedsSMTPUTF8, ErrNoSMTPUTF8
+			i++
+			continue
+		}
+		if err := s.transaction(ctx, utf8Needed); err != nil {
+			if s.broken && ctx.Err() == nil && tries[i] == 0 && (!isReply(err) || replyOf(err).Code == 421) {
+				tries[i]++
+				continue // reconnect and try again
+			}
+			failRest(results[i:], OutcomeOf(err), replyOf(err), err)
+			break
+		}
+		// The batch: consecutive valid addresses of the same kind, within
+		// the transaction's room and the pipelining cap.
+		n := 1
+		if _, ok := s.ext["PIPELINING"]; ok {
+			// Every reply may be an error: stay within the error budget.
+			room := min(s.p.pipelineBatch(), s.maxRcpt-s.txRcpts, len(addrs)-i, s.p.maxErrors()-s.errors)
+			for n < room {
+				b := addrs[i+n]
+				if checkLine(b) != nil || b == "" || isASCII(b) == utf8Needed {
+					break
+				}
+				n++
+			}
+		}
+		done := s.rcptBatch(ctx, addrs[i:i+n], results[i:i+n], tries[i:i+n])
+		i += done
+	}
+	return results
+}
+
+// rcptBatch sends RCPT for each address in one flush and reads the replies.
+// It returns how many addresses have a final result; the rest are retried.
+func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Result, tries []int) int {
+	stop := s.watch(ctx)
+	defer stop()
+	lines := make([]string, len(addrs))
+	for j, a := range addrs {
+		lines[j] = "RCPT TO:<" + a + ">"
+	}
+	if err := s.send(ctx, lines...); err != nil {
+		return s.brokenAt(ctx, err, results, tries, 0)
+	}
+	for j := range addrs {
+		r, err := s.read(ctx, s.p.commandTimeout())
+		if err != nil {
+			return s.brokenAt(ctx, err, results, tries, j)
+		}
+		switch o := Classify(r); {
+		case r.Code == 421:
+			// The server closes the channel: reconnect and try again once.
+			s.fail(ctx, nil)
+			if tries[j] == 0 {
+				tries[j]++
+				return j
+			}
+			results[j].Outcome, results[j].Reply = o, &r
+			return j + 1
+		case r.Code == 452 && o == RateLimited && s.txRcpts > 0:
+			// Too many recipients: the transaction is full. The rest of the
+			// batch gets the same answer; retry them in a new transaction.
+			s.maxRcpt = s.txRcpts
+			s.drain(ctx, len(addrs)-j-1)
+			if !s.broken {
+				s.endTransaction(ctx)
+			}
+			return j
+		default:
+			results[j].Outcome, results[j].Reply, results[j].Err = o, &r, nil
+			if r.Code/100 == 2 {
+				s.txRcpts++
+			}
+			s.logRcpt(ctx, results[j])
+		}
+	}
+	return len(addrs)
+}
+
+// drain reads n pipelined replies that no longer matter.
+func (s *Session) drain(ctx context.Context, n int) {
+	for range n {
+		if s.broken {
+			return
+		}
+		s.read(ctx, s.p.commandTimeout())
+	}
+}
+
+// brokenAt handles a connection that broke at batch index j: those
+// addresses are retried once on a new connection, then fail.
+func (s *Session) brokenAt(ctx context.Context, err error, results []Result, tries []int, j int) int {
+	if ctx.Err() == nil && tries[j] == 0 {
+		for k := j; k < len(tries); k++ {
+			tries[k]++
+		}
+		return j
+	}
+	failRest(results[j:j+1], OutcomeOf(err), nil, err)
+	return j + 1
+}
+
+// transaction makes sure a transaction with room is open, with SMTPUTF8
+// when needed (RFC 6531 section 3.4).
+func (s *Session) transaction(ctx context.Context, utf8Needed bool) error {
+	if s.inTx && s.txRcpts < s.maxRcpt && s.txUTF8 == utf8Needed {
+		return nil
+	}
+	stop := s.watch(ctx)
+	defer stop()
+	if s.inTx {
+		if err := s.endTransaction(ctx); err != nil {
+			return err
+		}
+	}
+	line := "MAIL FROM:<" + s.p.MailFrom + ">"
+	if utf8Needed {
+		line += " SMTPUTF8"
+	}
+	r, err := s.cmd(ctx, "MAIL", line)
+	if err != nil {
+		return err
+	}
+	if r.Code == 421 {
+		s.fail(ctx, nil) // the server is closing the channel
+	}
+	if r.Code/100 != 2 {
+		return &ReplyError{Cmd: "MAIL", Reply: r}
+	}
+	s.inTx, s.txUTF8, s.txRcpts = true, utf8Needed, 0
+	return nil
+}
+
+// endTransaction sends RSET.
+func (s *Session) endTransaction(ctx context.Context) error {
+	s.inTx, s.txRcpts = false, 0
+	r, err := s.cmd(ctx, "RSET", "RSET")
+	if err != nil {
+		return err
+	}
+	if r.Code/100 != 2 {
+		s.quit(ctx) // a server that refuses RSET is reset by reconnecting
+	}
+	return nil
+}
+
+// remember notes an address's local part for transcript redaction.
+func (s *Session) remember(a string) {
+	if i := strings.LastIndexByte(a, '@'); i > 0 && s.p.Transcript != nil && !s.p.ShowLocalParts {
+		s.secret = append(s.secret, a[:i])
+	}
+}
+
+func failRest(rs []Result, o Outcome, r *Reply, err error) {
+	for i := range rs {
+		rs[i].Outcome, rs[i].Reply, rs[i].Err = o, r, err
+	}
+}
+
+func isReply(err error) bool {
+	var re *ReplyError
+	return errors.As(err, &re)
+}
+
+func replyOf(err error) *Reply {
+	var re *ReplyError
+	if errors.As(err, &re) {
+		r := re.Reply
+		return &r
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// OutcomeOf classifies an error from [Prober.Open] or a session: a refusal
+// of the session itself (banner, EHLO, MAIL FROM) is Blocked when
+// permanent, since the server judged the client, not a mailbox; its 4xx is
+// classified like a RCPT reply. Network errors are Timeout or
+// ConnectionFailed, TLS failures TLSError, malformed replies ProtocolError.
+func OutcomeOf(err error) Outcome {
+	var re *ReplyError
+	var he *HandshakeError
+	var recErr tls.RecordHeaderError
+	switch {
+	case err == nil:
+		return Accepted
+	case errors.As(err, &re):
+		switch {
+		case re.Cmd == "STARTTLS":
+			return TLSError
+		case re.Cmd != "RCPT" && re.Reply.Code/100 == 5:
+			return Blocked
+		}
+		return Classify(re.Reply)
+	case errors.Is(err, ErrTLSRequired), errors.As(err, &he), errors.As(err, &recErr):
+		return TLSError
+	case errors.Is(err, ErrLineTooLong), errors.Is(err, ErrTooManyLines), errors.Is(err, ErrMalformed), errors.Is(err, ErrInjection):
+		return ProtocolError
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isTimeout(err):
+		return Timeout
+	case errors.Is(err, ErrNoSMTPUTF8):
+		return NeedsSMTPUTF8
+	}
+	return ConnectionFailed // refused, reset, EOF, unreachable
+}
