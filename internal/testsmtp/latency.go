@@ -3,6 +3,7 @@ package testsmtp
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,14 +16,17 @@ func (s *Server) dialWithLatency(ctx context.Context, rtt time.Duration) (net.Co
 	far, server := net.Pipe()
 	s.ServeConn(server)
 	oneWay := rtt / 2
-	s.wg.Go(func() { forward(near, far, oneWay) })
-	s.wg.Go(func() { forward(far, near, oneWay) })
+	s.wg.Go(func() { forward(near, far, oneWay, &s.flushes) })
+	s.wg.Go(func() { forward(far, near, oneWay, nil) })
 	return client, nil
 }
 
 // forward copies from src to dst, delivering each chunk delay after it was
 // read, without holding up later chunks.
-func forward(src, dst net.Conn, delay time.Duration) {
+// Each chunk read from src counts one in chunks when it is not nil: from
+// the client, a chunk is one flush, so the count is the round trips the
+// client started.
+func forward(src, dst net.Conn, delay time.Duration, chunks *atomic.Int64) {
 	type chunk struct {
 		b  []byte
 		at time.Time
@@ -47,6 +51,9 @@ func forward(src, dst net.Conn, delay time.Duration) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			if chunks != nil {
+				chunks.Add(1)
+			}
 			ch <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(delay)}
 		}
 		if err != nil {
@@ -58,3 +65,8 @@ func forward(src, dst net.Conn, delay time.Duration) {
 	src.Close()
 	dst.Close()
 }
+
+// Flushes returns how many separate writes clients have sent through the
+// simulated network (Latency > 0): each is a round trip the client waited
+// on, except a final QUIT.
+func (s *Server) Flushes() int { return int(s.flushes.Load()) }

@@ -112,6 +112,7 @@ type Server struct {
 	// and server (see dialWithLatency); zero connects them directly.
 	Latency time.Duration
 
+	flushes   atomic.Int64 // client writes through the simulated network
 	conns     atomic.Int32 // connections served so far
 	open      atomic.Int32 // connections open now
 	mu        sync.Mutex

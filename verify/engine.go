@@ -1,0 +1,440 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mailverify/mailverify/catchall"
+	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/role"
+	"github.com/mailverify/mailverify/smtpprobe"
+	"github.com/mailverify/mailverify/suggest"
+	"golang.org/x/sync/errgroup"
+)
+
+// job is one address on its way through the pipeline.
+type job struct {
+	i     int
+	start time.Time
+	res   Result
+	wire  string // the address as sent in RCPT: A-label domain
+	out   *smtpprobe.Result
+	host  string // the MX host that gave out
+	tries int    // hosts tried
+}
+
+// acceptAllProviders accept every RCPT and bounce later, so a probe there
+// says nothing: their verdict is unknown/cannot_verify without one.
+var acceptAllProviders = map[mx.Provider]bool{mx.Yahoo: true}
+
+// maxHostsTried bounds the MX hosts one address is tried on.
+const maxHostsTried = 3
+
+// run verifies addrs and sends each result to out.
+func (v *Verifier) run(ctx context.Context, addrs []string, out chan<- indexed) {
+	send := func(j *job) {
+		j.res.Duration = Millis(time.Since(j.start))
+		out <- indexed{j.i, j.res} // VerifyAll reads or drains out to the end
+	}
+	var order []string
+	groups := map[string][]*job{}
+	for i, a := range addrs {
+		j := &job{i: i, start: time.Now(), res: Result{Input: a}}
+		if v.precheck(j) {
+			send(j)
+			continue
+		}
+		d := j.res.DomainASCII
+		if _, ok := groups[d]; !ok {
+			order = append(order, d)
+		}
+		groups[d] = append(groups[d], j)
+	}
+	var g errgroup.Group
+	g.SetLimit(orDefault(v.Concurrency, 16))
+	for _, d := range order {
+		jobs := groups[d]
+		g.Go(func() error {
+			v.domain(ctx, d, jobs)
+			for _, j := range jobs {
+				send(j)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+}
+
+// precheck applies the layers that need no network: syntax, flags, lists.
+// It reports whether the verdict is final.
+func (v *Verifier) precheck(j *job) bool {
+	a, err := v.policy().Parse(j.res.Input)
+	if err != nil {
+		j.res.Status, j.res.Reason, j.res.Err = Undeliverable, ReasonInvalidSyntax, err
+		return true
+	}
+	r := &j.res
+	r.Address, r.Local, r.Domain, r.DomainASCII = a.String(), a.Local(), a.Domain(), a.DomainASCII()
+	r.SMTPUTF8 = a.SMTPUTF8()
+	_, _, r.Subaddress = a.Subaddress()
+	r.RoleAccount = !a.IsQuoted() && role.Is(a.Local())
+	j.wire = a.ASCII()
+	if a.IsLiteral() {
+		r.Status, r.Reason = Unknown, ReasonSMTPNotChecked
+		return true
+	}
+	r.FreeProvider = v.freeList().Contains(r.DomainASCII)
+	r.Suggestion = suggest.Domain(r.DomainASCII)
+	if v.disposableList().Contains(r.DomainASCII) && !v.relayList().Contains(r.DomainASCII) {
+		// Lists also carry typo domains (gmial.com); "did you mean" is the
+		// more useful verdict there.
+		r.Disposable = true
+		r.Status, r.Reason = Risky, ReasonDisposable
+		if r.Suggestion != "" {
+			r.Reason = ReasonPossibleTypo
+		}
+		return true
+	}
+	return false
+}
+
+// domain verifies the jobs of one domain: DNS, then SMTP on its mail
+// servers, then the verdicts.
+func (v *Verifier) domain(ctx context.Context, domain string, jobs []*job) {
+	log := v.logger().With(slog.String("domain", domain))
+	mr, err := v.mxc.Lookup(ctx, domain)
+	if err != nil {
+		setAll(jobs, Unknown, ReasonTimeout, err)
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			setAll(jobs, Unknown, ReasonDNSError, err)
+		}
+		finish(jobs)
+		return
+	}
+	for _, j := range jobs {
+		j.res.Provider = string(mr.Provider)
+	}
+	log.LogAttrs(ctx, slog.LevelDebug, "mx lookup", slog.String("status", mr.Status.String()), slog.Int("hosts", len(mr.Hosts)))
+	switch mr.Status {
+	case mx.DomainNotFound:
+		setAll(jobs, Undeliverable, ReasonDomainNotFound, nil)
+	case mx.NoMailServer:
+		setAll(jobs, Undeliverable, ReasonNoMailServer, nil)
+	case mx.NullMX:
+		setAll(jobs, Undeliverable, ReasonNullMX, nil)
+	case mx.Unroutable:
+		setAll(jobs, Undeliverable, ReasonUnroutableMX, nil)
+	case mx.Temporary:
+		setAll(jobs, Unknown, ReasonDNSError, mr.Err)
+		retryAfter(jobs, 5*time.Minute)
+	case mx.Found:
+		switch {
+		case v.SkipSMTP:
+			setAll(jobs, Unknown, ReasonSMTPNotChecked, nil)
+		case acceptAllProviders[mr.Provider]:
+			setAll(jobs, Unknown, ReasonCannotVerify, nil)
+		default:
+			v.smtp(ctx, domain, mr, jobs)
+		}
+	}
+	finish(jobs)
+}
+
+func setAll(jobs []*job, s Status, r Reason, err error) {
+	for _, j := range jobs {
+		j.res.Status, j.res.Reason, j.res.Err = s, r, err
+	}
+}
+
+func retryAfter(jobs []*job, d time.Duration) {
+	for _, j := range jobs {
+		j.res.RetryAfter = Seconds(d)
+	}
+}
+
+// finish applies the typo rule: an address at a likely misspelt domain
+// that is not undeliverable is risky/possible_typo.
+func finish(jobs []*job) {
+	for _, j := range jobs {
+		if j.res.Suggestion != "" && j.res.Status != Undeliverable {
+			j.res.Status, j.res.Reason = Risky, ReasonPossibleTypo
+		}
+	}
+}
+
+// smtp probes the jobs on the domain's mail hosts in preference order. A
+// host that cannot be reached or refuses the session passes the jobs to
+// the next; an answer about the mailbox ends them.
+func (v *Verifier) smtp(ctx context.Context, domain string, mr mx.Result, jobs []*job) {
+	hosts := mr.Usable()
+	for _, j := range jobs {
+		for _, h := range hosts {
+			j.res.MXHosts = appendHost(j.res.MXHosts, h.Name)
+		}
+	}
+	pending := jobs
+	var greylisted []*job
+	var greyHost mx.Host
+	for n, h := range hosts {
+		if n == maxHostsTried || len(pending) == 0 {
+			break
+		}
+		last := n == len(hosts)-1 || n == maxHostsTried-1
+		var next []*job
+		grey := v.probeHost(ctx, domain, mr, h, pending, func(j *job) { next = append(next, j) }, last)
+		if len(grey) > 0 {
+			greylisted, greyHost = append(greylisted, grey...), h
+		}
+		pending = next
+	}
+	if len(greylisted) > 0 {
+		v.greylist(ctx, domain, mr, greyHost, greylisted)
+	}
+	for _, j := range jobs {
+		v.verdict(j)
+	}
+}
+
+func appendHost(hs []string, h string) []string {
+	for _, x := range hs {
+		if x == h {
+			return hs
+		}
+	}
+	return append(hs, h)
+}
+
+// hostLevel reports outcomes that say nothing about the mailbox and may
+// differ on another MX host.
+func hostLevel(o smtpprobe.Outcome) bool {
+	switch o {
+	case smtpprobe.ConnectionFailed, smtpprobe.Timeout, smtpprobe.TLSError, smtpprobe.ProtocolError, smtpprobe.Blocked, smtpprobe.RateLimited, smtpprobe.TemporaryFailure:
+		return true
+	}
+	return false
+}
+
+// probeHost opens a session on host and probes the jobs. Jobs whose
+// outcome is host-level are handed to retry (unless this is the last host
+// to try); greylisted jobs are returned.
+func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h mx.Host, jobs []*job, retry func(*job), last bool) []*job {
+	var tr *strings.Builder
+	if v.Transcript {
+		tr = &strings.Builder{}
+	}
+	s, addr, release, err := v.open(ctx, h, tr)
+	if err != nil {
+		o := smtpprobe.OutcomeOf(err)
+		var reply *smtpprobe.Reply
+		var re *smtpprobe.ReplyError
+		if errors.As(err, &re) {
+			reply = &re.Reply
+		}
+		for _, j := range jobs {
+			j.out, j.host = &smtpprobe.Result{Address: j.wire, Outcome: o, Reply: reply, Err: err}, h.Name
+			if ctx.Err() == nil && !last {
+				retry(j)
+			}
+		}
+		return nil
+	}
+	defer release()
+	defer s.Close()
+	_, limiter := v.hostLimits(addr)
+	var grey []*job
+	accepted := false
+	for start := 0; start < len(jobs); start += batchSize {
+		batch := jobs[start:min(start+batchSize, len(jobs))]
+		if err := limiter.WaitN(ctx, len(batch)); err != nil {
+			for _, j := range jobs[start:] {
+				j.out, j.host = &smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: err}, h.Name
+			}
+			break
+		}
+		wires := make([]string, len(batch))
+		for k, j := range batch {
+			wires[k] = j.wire
+		}
+		for k, r := range s.Probe(ctx, wires...) {
+			j := batch[k]
+			j.out, j.host = &r, h.Name
+			switch {
+			case r.Outcome == smtpprobe.Greylisted:
+				grey = append(grey, j)
+			case hostLevel(r.Outcome) && !last && ctx.Err() == nil:
+				retry(j)
+			case r.Outcome == smtpprobe.Accepted:
+				accepted = true
+			}
+		}
+	}
+	// Probe catch-all after the real addresses. When some were greylisted,
+	// probing now starts the greylisting clock for the probe address too,
+	// so that the retry can judge it.
+	if accepted || len(grey) > 0 {
+		v.catchAll(ctx, domain, mr, s, jobs)
+	}
+	if tr != nil {
+		lines := strings.Split(strings.TrimRight(tr.String(), "\n"), "\n")
+		for _, j := range jobs {
+			j.res.Transcript = append(j.res.Transcript, lines...)
+		}
+	}
+	return grey
+}
+
+// open connects to the first reachable address of host, within the
+// per-host session limit; release frees the slot after the session closes.
+func (v *Verifier) open(ctx context.Context, h mx.Host, tr *strings.Builder) (s *smtpprobe.Session, addr string, release func(), err error) {
+	p := v.prober()
+	if tr != nil {
+		p.Transcript = tr
+		p.ShowLocalParts = true
+	}
+	for _, ip := range h.Addrs {
+		addr = v.dialAddr(ip.String())
+		sem, _ := v.hostLimits(addr)
+		if err = sem.Acquire(ctx, 1); err != nil {
+			return nil, addr, nil, err
+		}
+		s, err = p.Open(ctx, h.Name, addr)
+		if err == nil {
+			return s, addr, func() { sem.Release(1) }, nil
+		}
+		sem.Release(1)
+		var re *smtpprobe.ReplyError
+		if errors.As(err, &re) || ctx.Err() != nil {
+			return nil, addr, nil, err // the server answered: its other addresses will too
+		}
+	}
+	if err == nil {
+		err = errors.New("verify: no address for " + h.Name)
+	}
+	return nil, addr, nil, err
+}
+
+func (v *Verifier) prober() *smtpprobe.Prober {
+	return &smtpprobe.Prober{
+		Dialer: v.Dialer, HELO: v.HELO, MailFrom: v.MailFrom, TLS: v.TLS,
+		ConnectTimeout: v.ConnectTimeout, CommandTimeout: v.CommandTimeout,
+		MaxRcpts: v.MaxRcpts, PipelineBatch: batchSize, Logger: v.Logger,
+	}
+}
+
+// catchAll probes, after the real addresses, whether the domain accepts
+// every recipient, unless its provider is known not to.
+func (v *Verifier) catchAll(ctx context.Context, domain string, mr mx.Result, s *smtpprobe.Session, jobs []*job) {
+	st := catchall.Unknown
+	switch {
+	case v.SkipCatchAll:
+	case catchall.KnownNotCatchAll(string(mr.Provider)):
+		st = catchall.No
+	default:
+		st, _ = v.detector.Check(ctx, s, domain)
+	}
+	for _, j := range jobs {
+		j.res.CatchAll = st
+	}
+}
+
+// greylist retries greylisted jobs on new sessions with exponential
+// backoff while the context and GreylistMaxWait allow.
+func (v *Verifier) greylist(ctx context.Context, domain string, mr mx.Result, h mx.Host, jobs []*job) {
+	delay := orDefault(v.GreylistDelay, time.Minute)
+	budget := orDefault(v.GreylistMaxWait, 5*time.Minute)
+	waited := time.Duration(0)
+	for len(jobs) > 0 {
+		if waited+delay > budget || !fits(ctx, delay) {
+			retryAfter(jobs, delay)
+			return
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			retryAfter(jobs, delay)
+			return
+		case <-t.C:
+		}
+		waited += delay
+		v.logger().LogAttrs(ctx, slog.LevelDebug, "greylist retry", slog.String("domain", domain), slog.Int("addresses", len(jobs)))
+		jobs = v.probeHost(ctx, domain, mr, h, jobs, func(*job) {}, true)
+		delay *= 2
+	}
+}
+
+// fits reports whether ctx leaves time to wait d and then probe.
+func fits(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) > d+time.Second
+}
+
+// verdict turns a job's SMTP outcome into its status and reason.
+func (v *Verifier) verdict(j *job) {
+	r := &j.res
+	o := j.out
+	if o == nil {
+		r.Status, r.Reason = Unknown, ReasonSMTPNotChecked
+		return
+	}
+	r.Err = o.Err
+	if o.Reply != nil {
+		r.SMTP = &SMTPReply{Code: o.Reply.Code, EnhancedCode: o.Reply.Enhanced.String(), Message: o.Reply.Text(), Host: j.host}
+	}
+	switch o.Outcome {
+	case smtpprobe.Accepted:
+		switch r.CatchAll {
+		case catchall.No:
+			r.Status, r.Reason = Deliverable, ReasonAccepted
+		case catchall.Yes:
+			r.Status, r.Reason = Risky, ReasonCatchAll
+		default:
+			if v.SkipCatchAll {
+				r.Status, r.Reason = Deliverable, ReasonAccepted
+			} else {
+				r.Status, r.Reason = Unknown, ReasonCannotVerify
+			}
+		}
+	case smtpprobe.CannotVerify:
+		r.Status, r.Reason = Unknown, ReasonCannotVerify
+	case smtpprobe.MailboxNotFound:
+		r.Status, r.Reason = Undeliverable, ReasonMailboxNotFound
+	case smtpprobe.MailboxDisabled:
+		r.Status, r.Reason = Undeliverable, ReasonMailboxDisabled
+	case smtpprobe.DomainRejectsMail:
+		r.Status, r.Reason = Undeliverable, ReasonDomainRejectsMail
+	case smtpprobe.MailboxFull:
+		r.Status, r.Reason = Risky, ReasonMailboxFull
+	case smtpprobe.Greylisted:
+		r.Status, r.Reason = Unknown, ReasonGreylisted
+		if r.RetryAfter == 0 {
+			r.RetryAfter = Seconds(orDefault(v.GreylistDelay, time.Minute))
+		}
+	case smtpprobe.RateLimited:
+		r.Status, r.Reason, r.RetryAfter = Unknown, ReasonRateLimited, Seconds(15*time.Minute)
+	case smtpprobe.Blocked:
+		r.Status, r.Reason = Unknown, ReasonBlocked
+	case smtpprobe.TemporaryFailure:
+		r.Status, r.Reason, r.RetryAfter = Unknown, ReasonTemporaryFailure, Seconds(5*time.Minute)
+	case smtpprobe.Timeout:
+		r.Status, r.Reason = Unknown, ReasonTimeout
+	case smtpprobe.ConnectionFailed:
+		r.Status, r.Reason = Unknown, ReasonConnectionFailed
+	case smtpprobe.TLSError:
+		r.Status, r.Reason = Unknown, ReasonTLSError
+	case smtpprobe.NeedsSMTPUTF8:
+		r.Status, r.Reason = Unknown, ReasonSMTPUTF8Unsupported
+	default:
+		r.Status, r.Reason = Unknown, ReasonProtocolError
+	}
+}
+
+func (v *Verifier) logger() *slog.Logger {
+	if v.Logger != nil {
+		return v.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}

@@ -1,0 +1,67 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/mailverify/mailverify/catchall"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestResultJSONSchema pins the JSON form of Result: field names, value
+// encodings and what is omitted. Changing it breaks wrappers; regenerate
+// with -update only on purpose.
+func TestResultJSONSchema(t *testing.T) {
+	results := []Result{
+		{
+			Input: "Jane.Doe+news@Example.COM", Status: Deliverable, Reason: ReasonAccepted,
+			Address: "Jane.Doe+news@example.com", Local: "Jane.Doe+news", Domain: "example.com", DomainASCII: "example.com",
+			FreeProvider: false, RoleAccount: false, CatchAll: catchall.No, Subaddress: true, Provider: "google",
+			MXHosts: []string{"aspmx.l.google.com", "alt1.aspmx.l.google.com"},
+			SMTP:    &SMTPReply{Code: 250, EnhancedCode: "2.1.5", Message: "OK", Host: "aspmx.l.google.com"},
+			Duration: Millis(1234 * time.Millisecond),
+		},
+		{
+			Input: "jane@grey.example", Status: Unknown, Reason: ReasonGreylisted, Address: "jane@grey.example",
+			Local: "jane", Domain: "grey.example", DomainASCII: "grey.example", CatchAll: catchall.Unknown,
+			RetryAfter: Seconds(90 * time.Second), Duration: Millis(20 * time.Millisecond),
+			SMTP:       &SMTPReply{Code: 450, EnhancedCode: "4.2.0", Message: "Greylisted", Host: "mx.grey.example"},
+			Transcript: []string{"S: 220 mx ESMTP", "C: EHLO verifier.example.net"},
+			Err:        errors.New("not in JSON"),
+		},
+		{
+			Input: "用户@例子.广告", Status: Risky, Reason: ReasonPossibleTypo, Address: "用户@例子.广告", Local: "用户",
+			Domain: "例子.广告", DomainASCII: "xn--fsqu00a.xn--4rr70v", SMTPUTF8: true, Disposable: true,
+			Suggestion: "example.com",
+		},
+		{Input: "not an address", Status: Undeliverable, Reason: ReasonInvalidSyntax},
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	for _, r := range results {
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const path = "testdata/result.golden"
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("JSON of Result changed; if on purpose, run go test -run TestResultJSONSchema -update ./verify\ngot:\n%s", buf.String())
+	}
+}

@@ -1,0 +1,236 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mailverify/mailverify/catchall"
+	"github.com/mailverify/mailverify/disposable"
+	"github.com/mailverify/mailverify/freemail"
+	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/smtpprobe"
+	"github.com/mailverify/mailverify/syntax"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
+)
+
+// A Verifier tells whether email addresses can receive mail, without
+// sending any. The zero value works: it checks syntax with syntax.Default,
+// the embedded lists, DNS from /etc/resolv.conf, and probes port 25 with
+// the defaults documented per field.
+//
+// A Verifier is safe for concurrent use and must not be changed after its
+// first use: its caches (DNS, catch-all) and limits are shared by all
+// calls.
+type Verifier struct {
+	// Syntax is the address policy; nil means syntax.Default.
+	Syntax *syntax.Policy
+	// Resolver answers DNS questions; nil means an mx.DNS reading
+	// /etc/resolv.conf.
+	Resolver mx.Resolver
+	// Dialer opens SMTP connections; nil means a net.Dialer. Set a SOCKS5
+	// dialer (golang.org/x/net/proxy) to probe from another address.
+	Dialer smtpprobe.Dialer
+	// Disposable, Free and Relays are the lists; nil means the embedded
+	// ones (disposable.Default, freemail.Default, disposable.Relays).
+	Disposable, Free, Relays disposable.List
+
+	// HELO and MailFrom identify the verifier; see smtpprobe.Prober for
+	// their defaults and why a HELO name with matching PTR matters.
+	HELO, MailFrom string
+	// Port is the SMTP port; zero means 25.
+	Port int
+	// ConnectTimeout and CommandTimeout bound each SMTP connect and
+	// command; zero means smtpprobe's defaults (10s, 30s). The context
+	// given to Verify bounds the whole verification, and the earliest
+	// deadline wins.
+	ConnectTimeout, CommandTimeout time.Duration
+	// TLS is the STARTTLS policy; the zero value is opportunistic.
+	TLS smtpprobe.TLSPolicy
+	// SkipSMTP stops after DNS: verdicts are at best unknown/smtp_not_checked.
+	SkipSMTP bool
+	// SkipCatchAll skips the catch-all probe; an accepted address is then
+	// deliverable with catch_all "unknown".
+	SkipCatchAll bool
+	// AllowPrivate lets mail hosts on loopback and private addresses be
+	// probed (the SSRF guard of package mx is on by default).
+	AllowPrivate bool
+
+	// Concurrency bounds the domains verified at once by VerifyAll (each
+	// holds at most one SMTP session at a time); zero means 16.
+	Concurrency int
+	// PerHost bounds the concurrent sessions to one mail server address;
+	// zero means 2. Servers throttle and blocklist clients that open many.
+	PerHost int
+	// PerHostRate bounds the RCPT commands per second to one mail server
+	// address; zero means 10, a pace busy receivers tolerate.
+	PerHostRate float64
+	// MaxRcpts caps recipients per SMTP transaction; zero means 20.
+	MaxRcpts int
+
+	// GreylistDelay is the first wait before retrying a greylisted address
+	// on a new session; each further retry waits twice as long. Zero means
+	// 1 minute. GreylistMaxWait bounds the total waiting per verification;
+	// zero means 5 minutes, and the caller's context may cut it shorter.
+	// Past it the verdict is unknown/greylisted with retry_after.
+	GreylistDelay, GreylistMaxWait time.Duration
+
+	// Logger receives Debug records of the steps; nil means silent.
+	// Records name domains and hosts, never local parts.
+	Logger *slog.Logger
+	// Transcript puts in each Result the SMTP conversation of the session
+	// that decided it, which includes the other addresses of the same
+	// domain probed in that session.
+	Transcript bool
+
+	once     sync.Once
+	mxc      *mx.Client
+	detector catchall.Detector
+	mu       sync.Mutex
+	sems     map[string]*semaphore.Weighted
+	limiters map[string]*rate.Limiter
+}
+
+// ErrConfig reports a Verifier field with an impossible value.
+var ErrConfig = errors.New("verify: invalid configuration")
+
+func (v *Verifier) init() {
+	v.once.Do(func() {
+		v.mxc = &mx.Client{Resolver: v.Resolver, AllowPrivate: v.AllowPrivate}
+		v.sems = map[string]*semaphore.Weighted{}
+		v.limiters = map[string]*rate.Limiter{}
+	})
+}
+
+func (v *Verifier) policy() syntax.Policy {
+	if v.Syntax != nil {
+		return *v.Syntax
+	}
+	return syntax.Default
+}
+
+func (v *Verifier) disposableList() disposable.List {
+	if v.Disposable != nil {
+		return v.Disposable
+	}
+	return disposable.Default()
+}
+
+func (v *Verifier) freeList() disposable.List {
+	if v.Free != nil {
+		return v.Free
+	}
+	return freemail.Default()
+}
+
+func (v *Verifier) relayList() disposable.List {
+	if v.Relays != nil {
+		return v.Relays
+	}
+	return disposable.Relays()
+}
+
+func orDefault[T int | float64 | time.Duration](x, def T) T {
+	if x > 0 {
+		return x
+	}
+	return def
+}
+
+func (v *Verifier) port() string { return strconv.Itoa(orDefault(v.Port, 25)) }
+
+func (v *Verifier) check() error {
+	switch {
+	case v.Port < 0 || v.Port > 65535:
+		return errors.New("verify: invalid configuration: Port out of range")
+	case v.Concurrency < 0, v.PerHost < 0, v.PerHostRate < 0, v.MaxRcpts < 0:
+		return errors.Join(ErrConfig, errors.New("negative limit"))
+	}
+	return nil
+}
+
+// hostLimits returns the session semaphore and RCPT rate limiter of one
+// mail server address.
+func (v *Verifier) hostLimits(addr string) (*semaphore.Weighted, *rate.Limiter) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s, ok := v.sems[addr]
+	if !ok {
+		s = semaphore.NewWeighted(int64(orDefault(v.PerHost, 2)))
+		v.sems[addr] = s
+	}
+	l, ok := v.limiters[addr]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(orDefault(v.PerHostRate, 10)), batchSize)
+		v.limiters[addr] = l
+	}
+	return s, l
+}
+
+// batchSize is how many RCPTs go to the server between rate-limiter waits;
+// it is also the pipelining batch.
+const batchSize = 10
+
+// Verify verifies one address. Verdicts are data: the error is non-nil
+// only when there is no verdict at all, because ctx was already done or
+// the Verifier is misconfigured. A verification that runs out of time
+// returns unknown/timeout.
+func (v *Verifier) Verify(ctx context.Context, address string) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{Input: address}, err
+	}
+	if err := v.check(); err != nil {
+		return Result{Input: address}, err
+	}
+	for _, r := range v.VerifyAll(ctx, []string{address}) {
+		return r, nil
+	}
+	return Result{Input: address}, ctx.Err()
+}
+
+// VerifyAll verifies many addresses and yields each index of addrs with
+// its Result exactly once, in the order the results are ready (not input
+// order: addresses decided by syntax or lists come first). Addresses of
+// one domain share DNS lookups and SMTP sessions: one session per mail
+// server carries many RCPTs. Breaking out of the loop cancels the work
+// still running. A misconfigured Verifier yields nothing.
+func (v *Verifier) VerifyAll(ctx context.Context, addrs []string) iter.Seq2[int, Result] {
+	return func(yield func(int, Result) bool) {
+		if v.check() != nil {
+			return
+		}
+		v.init()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		out := make(chan indexed)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			v.run(ctx, addrs, out)
+			close(out)
+		}()
+		for r := range out {
+			if !yield(r.i, r.res) {
+				cancel()
+				for range out {
+				}
+				break
+			}
+		}
+		<-done
+	}
+}
+
+type indexed struct {
+	i   int
+	res Result
+}
+
+// dialAddr joins an IP address and the port.
+func (v *Verifier) dialAddr(ip string) string { return net.JoinHostPort(ip, v.port()) }

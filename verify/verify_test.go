@@ -1,0 +1,317 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mailverify/mailverify/catchall"
+	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/mx/mxtest"
+	"github.com/mailverify/mailverify/syntax"
+)
+
+// router dials the testsmtp server registered for an "ip:port"; other
+// addresses are refused, as a closed port is.
+type router map[string]*testsmtp.Server
+
+func (r router) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if s, ok := r[addr]; ok {
+		return s.DialContext(ctx, network, addr)
+	}
+	return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+}
+
+func (r router) close() {
+	for _, s := range r {
+		s.Close()
+	}
+}
+
+func reply(code int, enh, text string) testsmtp.Handler {
+	return func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply { return testsmtp.R(code, enh, text) }
+}
+
+// world is a fake Internet: one domain per behaviour, its MX host on a
+// loopback address, and a scripted server there.
+type world struct {
+	res    *mxtest.Resolver
+	router router
+	n      int
+}
+
+func newWorld() *world {
+	return &world{res: &mxtest.Resolver{MX: map[string][]*net.MX{}, IP: map[string][]netip.Addr{}, Errs: map[string]error{}}, router: router{}}
+}
+
+// add gives domain an MX host served by srv and returns the host name.
+func (w *world) add(domain string, srv *testsmtp.Server) string {
+	w.n++
+	host := "mx." + domain
+	ip := netip.AddrFrom4([4]byte{127, 0, 1, byte(w.n)})
+	w.res.MX[domain] = []*net.MX{{Host: host, Pref: 10}}
+	w.res.IP[host] = []netip.Addr{ip}
+	if srv != nil {
+		w.router[netip.AddrPortFrom(ip, 25).String()] = srv
+	}
+	return host
+}
+
+func (w *world) verifier() *Verifier {
+	return &Verifier{Resolver: w.res, Dialer: w.router, AllowPrivate: true, HELO: "verifier.example.net",
+		GreylistMaxWait: time.Nanosecond, CommandTimeout: 5 * time.Second}
+}
+
+func standardWorld() *world {
+	w := newWorld()
+	w.add("example.com", testsmtp.Mailboxes("jane@example.com", "info@example.com", "jane+news@example.com"))
+	w.add("catchall.com", &testsmtp.Server{})
+	w.add("disabled.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(550, "5.2.1", "The email account that you tried to reach is disabled.")}})
+	w.add("full.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(552, "5.2.2", "Mailbox full")}})
+	w.add("rejects.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(550, "", "Relaying denied")}})
+	w.add("cannot.com", testsmtp.CannotVerify())
+	w.add("grey.com", testsmtp.Greylist())
+	w.add("ratelimit.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(450, "4.7.1", "Rate limit exceeded, slow down")}})
+	w.add("tempfail.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(451, "4.3.0", "Temporary local problem")}})
+	w.add("tarpit.com", testsmtp.Tarpit(time.Hour))
+	w.add("closed.com", nil)
+	w.add("blocked.com", testsmtp.Refused())
+	w.add("garbage.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+		return testsmtp.Reply{Raw: "999 what\r\n"}
+	}}})
+	w.add("noutf8.com", &testsmtp.Server{Extensions: []string{"PIPELINING"}})
+	w.add("gmial.com", &testsmtp.Server{})
+	w.add("gmail.com", testsmtp.Mailboxes("jane@gmail.com"))
+	w.res.MX["gmail.com"][0].Host = "gmail-smtp-in.l.google.com"
+	w.res.IP["gmail-smtp-in.l.google.com"] = w.res.IP["mx.gmail.com"]
+	w.add("yahoo.com", &testsmtp.Server{})
+	w.res.MX["yahoo.com"][0].Host = "mta5.am0.yahoodns.net"
+	w.res.IP["mta5.am0.yahoodns.net"] = w.res.IP["mx.yahoo.com"]
+	w.res.MX["nullmx.com"] = []*net.MX{{Host: ".", Pref: 0}}
+	w.res.MX["nomail.com"] = []*net.MX{}
+	w.res.MX["private.com"] = []*net.MX{{Host: "mx.private.com", Pref: 10}}
+	w.res.IP["mx.private.com"] = []netip.Addr{netip.MustParseAddr("10.0.0.25")}
+	w.res.Errs["servfail.com"] = &net.DNSError{Err: "server misbehaving", Name: "servfail.com", IsTemporary: true}
+	return w
+}
+
+func TestVerifyEveryReason(t *testing.T) {
+	for _, tc := range []struct {
+		addr   string
+		status Status
+		reason Reason
+		tweak  func(*Verifier)
+	}{
+		{"jane@example.com", Deliverable, ReasonAccepted, nil},
+		{"not an address", Undeliverable, ReasonInvalidSyntax, nil},
+		{"jane@missing.com", Undeliverable, ReasonDomainNotFound, nil},
+		{"jane@nomail.com", Undeliverable, ReasonNoMailServer, nil},
+		{"jane@nullmx.com", Undeliverable, ReasonNullMX, nil},
+		{"jane@private.com", Undeliverable, ReasonUnroutableMX, func(v *Verifier) { v.AllowPrivate = false }},
+		{"nobody@example.com", Undeliverable, ReasonMailboxNotFound, nil},
+		{"jane@disabled.com", Undeliverable, ReasonMailboxDisabled, nil},
+		{"jane@rejects.com", Undeliverable, ReasonDomainRejectsMail, nil},
+		{"jane@catchall.com", Risky, ReasonCatchAll, nil},
+		{"jane@full.com", Risky, ReasonMailboxFull, nil},
+		{"jane@mailinator.com", Risky, ReasonDisposable, nil},
+		{"jane@gmial.com", Risky, ReasonPossibleTypo, nil},
+		{"jane@cannot.com", Unknown, ReasonCannotVerify, nil},
+		{"jane@yahoo.com", Unknown, ReasonCannotVerify, nil},
+		{"jane@grey.com", Unknown, ReasonGreylisted, nil},
+		{"jane@ratelimit.com", Unknown, ReasonRateLimited, nil},
+		{"jane@tempfail.com", Unknown, ReasonTemporaryFailure, nil},
+		{"jane@tarpit.com", Unknown, ReasonTimeout, func(v *Verifier) { v.CommandTimeout = time.Second }},
+		{"jane@closed.com", Unknown, ReasonConnectionFailed, nil},
+		{"jane@blocked.com", Unknown, ReasonBlocked, nil},
+		{"jane@servfail.com", Unknown, ReasonDNSError, nil},
+		{"jane@example.com", Unknown, ReasonTLSError, func(v *Verifier) { v.TLS = 2 /* smtpprobe.TLSRequired */ }},
+		{"jane@garbage.com", Unknown, ReasonProtocolError, nil},
+		{"jane@example.com", Unknown, ReasonSMTPNotChecked, func(v *Verifier) { v.SkipSMTP = true }},
+		{"jörg@noutf8.com", Unknown, ReasonSMTPUTF8Unsupported, nil},
+	} {
+		t.Run(string(tc.reason)+"/"+tc.addr, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := standardWorld()
+				defer w.router.close()
+				v := w.verifier()
+				if tc.tweak != nil {
+					tc.tweak(v)
+				}
+				r, err := v.Verify(t.Context(), tc.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Status != tc.status || r.Reason != tc.reason {
+					t.Errorf("Verify(%q) = %v/%v (err %v, smtp %+v), want %v/%v", tc.addr, r.Status, r.Reason, r.Err, r.SMTP, tc.status, tc.reason)
+				}
+			})
+		})
+	}
+}
+
+func TestVerifyResultDetails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := standardWorld()
+		defer w.router.close()
+		v := w.verifier()
+		v.Transcript = true
+		r, _ := v.Verify(t.Context(), "Info@Example.COM")
+		if r.Status != Deliverable || r.Address != "Info@example.com" || !r.RoleAccount || r.CatchAll != catchall.No {
+			t.Errorf("info@: %+v", r)
+		}
+		if r.SMTP == nil || r.SMTP.Code != 250 || r.SMTP.Host != "mx.example.com" || len(r.MXHosts) != 1 {
+			t.Errorf("evidence: %+v %v", r.SMTP, r.MXHosts)
+		}
+		if len(r.Transcript) == 0 || !strings.Contains(strings.Join(r.Transcript, "\n"), "RCPT TO:<Info@example.com>") {
+			t.Errorf("transcript: %q", r.Transcript)
+		}
+		r, _ = v.Verify(t.Context(), "jane+news@example.com")
+		if !r.Subaddress || r.RoleAccount {
+			t.Errorf("subaddress flags: %+v", r)
+		}
+		r, _ = v.Verify(t.Context(), "jane@gmail.com")
+		if r.Status != Deliverable || r.Provider != "google" || !r.FreeProvider || r.CatchAll != catchall.No {
+			t.Errorf("gmail: %+v", r)
+		}
+		r, _ = v.Verify(t.Context(), "jane@gmial.com")
+		if r.Suggestion != "gmail.com" {
+			t.Errorf("suggestion %q", r.Suggestion)
+		}
+		r, _ = v.Verify(t.Context(), "jane@grey.com")
+		if r.RetryAfter <= 0 {
+			t.Errorf("greylisted without retry_after: %+v", r)
+		}
+		r, _ = v.Verify(t.Context(), "bad@@example.com")
+		var se *syntax.Error
+		if !errors.As(r.Err, &se) || !errors.Is(r.Err, syntax.ErrManyAt) {
+			t.Errorf("syntax error not kept: %v", r.Err)
+		}
+	})
+}
+
+// TestVerifyGreylistRetry checks that a greylisted address is retried on a
+// new session after the delay, within the caller's budget.
+func TestVerifyGreylistRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := standardWorld()
+		defer w.router.close()
+		v := w.verifier()
+		v.GreylistDelay, v.GreylistMaxWait = time.Minute, 10*time.Minute
+		start := time.Now()
+		r, _ := v.Verify(t.Context(), "jane@grey.com")
+		if r.Status != Risky || r.Reason != ReasonCatchAll || r.CatchAll != catchall.Yes { // the greylist preset accepts everyone after the delay
+			t.Errorf("after the retry: %v/%v", r.Status, r.Reason)
+		}
+		if el := time.Since(start); el < time.Minute || el > 3*time.Minute {
+			t.Errorf("retry after %v", el)
+		}
+		// A caller whose deadline leaves no room for the delay gets
+		// greylisted at once, with retry_after.
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		r, _ = v.Verify(ctx, "other@grey.com")
+		if r.Reason != ReasonGreylisted || r.RetryAfter != Seconds(time.Minute) {
+			t.Errorf("short deadline: %v, retry_after %v", r.Reason, time.Duration(r.RetryAfter))
+		}
+	})
+}
+
+// TestSignupDeadline is the signup-handler case: a 2 s budget against a
+// tarpit returns unknown/timeout within the deadline plus 100 ms.
+func TestSignupDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := standardWorld()
+		defer w.router.close()
+		v := w.verifier()
+		v.CommandTimeout = time.Minute
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		r, err := v.Verify(ctx, "jane@tarpit.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el > 2*time.Second+100*time.Millisecond {
+			t.Errorf("took %v", el)
+		}
+		if r.Status != Unknown || r.Reason != ReasonTimeout {
+			t.Errorf("%v/%v", r.Status, r.Reason)
+		}
+	})
+}
+
+func TestVerifyErrors(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := (&Verifier{}).Verify(ctx, "a@example.com"); !errors.Is(err, context.Canceled) {
+		t.Errorf("done context: %v", err)
+	}
+	if _, err := (&Verifier{Port: 70000}).Verify(t.Context(), "a@example.com"); err == nil {
+		t.Error("bad port accepted")
+	}
+}
+
+func TestVerifyAll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := standardWorld()
+		defer w.router.close()
+		v := w.verifier()
+		addrs := []string{"jane@example.com", "bad", "nobody@example.com", "x@catchall.com", "jane@mailinator.com", "y@catchall.com", "info@example.com"}
+		seen := map[int]Result{}
+		for i, r := range v.VerifyAll(t.Context(), addrs) {
+			if _, dup := seen[i]; dup {
+				t.Fatalf("index %d twice", i)
+			}
+			if r.Input != addrs[i] {
+				t.Fatalf("index %d carries input %q", i, r.Input)
+			}
+			seen[i] = r
+		}
+		if len(seen) != len(addrs) {
+			t.Fatalf("%d results for %d inputs", len(seen), len(addrs))
+		}
+		want := []Reason{ReasonAccepted, ReasonInvalidSyntax, ReasonMailboxNotFound, ReasonCatchAll, ReasonDisposable, ReasonCatchAll, ReasonAccepted}
+		for i, r := range want {
+			if seen[i].Reason != r {
+				t.Errorf("%s: %v, want %v", addrs[i], seen[i].Reason, r)
+			}
+		}
+		srv := w.router["127.0.1.1:25"]
+		if srv.Connections() != 1 || srv.Count("MAIL") != 1 {
+			t.Errorf("example.com: %d connections, %d MAIL for 3 addresses; want 1 and 1", srv.Connections(), srv.Count("MAIL"))
+		}
+		// Breaking out early cancels the rest without leaking goroutines
+		// (synctest fails the test if any is left).
+		for range v.VerifyAll(t.Context(), addrs) {
+			break
+		}
+	})
+}
+
+func ExampleVerifier_Verify() {
+	// A fake DNS and a scripted SMTP server stand in for the Internet; the
+	// zero Verifier uses /etc/resolv.conf and port 25.
+	w := newWorld()
+	w.add("example.com", testsmtp.Mailboxes("jane@example.com"))
+	defer w.router.close()
+	v := &Verifier{Resolver: w.res, Dialer: w.router, AllowPrivate: true, HELO: "verifier.example.net"}
+	for _, a := range []string{"jane@example.com", "john@example.com", "jane@example..com"} {
+		r, err := v.Verify(context.Background(), a)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(a, r.Status, r.Reason)
+	}
+	// Output:
+	// jane@example.com deliverable accepted
+	// john@example.com undeliverable mailbox_not_found
+	// jane@example..com undeliverable invalid_syntax
+}
