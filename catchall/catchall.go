@@ -172,4 +172,3 @@ func classify(o smtpprobe.Outcome) Status {
 	}
 	return Unknown
 }
-

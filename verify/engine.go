@@ -23,7 +23,6 @@ type job struct {
 	wire  string // the address as sent in RCPT: A-label domain
 	out   *smtpprobe.Result
 	host  string // the MX host that gave out
-	tries int    // hosts tried
 }
 
 // acceptAllProviders accept every RCPT and bounce later, so a probe there

@@ -23,8 +23,8 @@ func TestResultJSONSchema(t *testing.T) {
 			Input: "Jane.Doe+news@Example.COM", Status: Deliverable, Reason: ReasonAccepted,
 			Address: "Jane.Doe+news@example.com", Local: "Jane.Doe+news", Domain: "example.com", DomainASCII: "example.com",
 			FreeProvider: false, RoleAccount: false, CatchAll: catchall.No, Subaddress: true, Provider: "google",
-			MXHosts: []string{"aspmx.l.google.com", "alt1.aspmx.l.google.com"},
-			SMTP:    &SMTPReply{Code: 250, EnhancedCode: "2.1.5", Message: "OK", Host: "aspmx.l.google.com"},
+			MXHosts:  []string{"aspmx.l.google.com", "alt1.aspmx.l.google.com"},
+			SMTP:     &SMTPReply{Code: 250, EnhancedCode: "2.1.5", Message: "OK", Host: "aspmx.l.google.com"},
 			Duration: Millis(1234 * time.Millisecond),
 		},
 		{
