@@ -97,6 +97,11 @@ func (v *Verifier) precheck(j *job) bool {
 		}
 		return true
 	}
+	if v.Offline {
+		r.Status, r.Reason = Unknown, ReasonSMTPNotChecked
+		finish([]*job{j})
+		return true
+	}
 	return false
 }
 

@@ -55,6 +55,9 @@ type Verifier struct {
 	TLS smtpprobe.TLSPolicy
 	// SkipSMTP stops after DNS: verdicts are at best unknown/smtp_not_checked.
 	SkipSMTP bool
+	// Offline stops after syntax and the lists, with no network at all:
+	// verdicts are at best unknown/smtp_not_checked.
+	Offline bool
 	// SkipCatchAll skips the catch-all probe; an accepted address is then
 	// deliverable with catch_all "unknown".
 	SkipCatchAll bool

@@ -134,6 +134,8 @@ func TestVerifyEveryReason(t *testing.T) {
 		{"jane@example.com", Unknown, ReasonTLSError, func(v *Verifier) { v.TLS = 2 /* smtpprobe.TLSRequired */ }},
 		{"jane@garbage.com", Unknown, ReasonProtocolError, nil},
 		{"jane@example.com", Unknown, ReasonSMTPNotChecked, func(v *Verifier) { v.SkipSMTP = true }},
+		{"jane@example.com", Unknown, ReasonSMTPNotChecked, func(v *Verifier) { v.Offline = true }},
+		{"jane@gmial.com", Risky, ReasonPossibleTypo, func(v *Verifier) { v.Offline = true }},
 		{"jörg@noutf8.com", Unknown, ReasonSMTPUTF8Unsupported, nil},
 	} {
 		t.Run(string(tc.reason)+"/"+tc.addr, func(t *testing.T) {
@@ -243,6 +245,23 @@ func TestSignupDeadline(t *testing.T) {
 		}
 		if r.Status != Unknown || r.Reason != ReasonTimeout {
 			t.Errorf("%v/%v", r.Status, r.Reason)
+		}
+	})
+}
+
+func TestOfflineTouchesNoNetwork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := standardWorld()
+		defer w.router.close()
+		v := w.verifier()
+		v.Offline = true
+		for range v.VerifyAll(t.Context(), []string{"jane@example.com", "x@catchall.com", "bad"}) {
+		}
+		if n := w.res.Queries("MX", "example.com") + w.res.Queries("MX", "catchall.com"); n != 0 {
+			t.Errorf("offline verification made %d DNS queries", n)
+		}
+		if c := w.router["127.0.1.1:25"].Connections(); c != 0 {
+			t.Errorf("offline verification made %d SMTP connections", c)
 		}
 	})
 }
