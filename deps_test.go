@@ -38,6 +38,7 @@ var rules = map[string]rule{
 	"smtpprobe":           {external: []string{"golang.org/x/net/proxy"}},
 	"catchall":            {internal: []string{"smtpprobe"}, external: []string{"golang.org/x/sync/"}},
 	"internal/testsmtp":   {},
+	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
 	"verify": {
 		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall"},
 		external: []string{"golang.org/x/sync/", "golang.org/x/time/rate"},

@@ -113,10 +113,8 @@ func TestDNSTruncationFallsBackToTCP(t *testing.T) {
 	if err != nil || len(mxs) != 40 {
 		t.Fatalf("big.test: %d records, %v; want 40", len(mxs), err)
 	}
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.tcp != 1 {
-		t.Errorf("TCP queries = %d, want 1", z.tcp)
+	if n := z.TCPQueries(); n != 1 {
+		t.Errorf("TCP queries = %d, want 1", n)
 	}
 }
 
@@ -131,7 +129,7 @@ func TestDNSTimeoutAndRetries(t *testing.T) {
 	if !errors.As(err, &de) || !de.IsTimeout || de.IsNotFound {
 		t.Fatalf("err = %#v, want a timeout", err)
 	}
-	if n := z.count(dns.TypeMX, "slow.test"); n != 3 {
+	if n := z.Count(dns.TypeMX, "slow.test"); n != 3 {
 		t.Errorf("server asked %d times, want 3 (Attempts)", n)
 	}
 	if el := time.Since(start); el > 2*time.Second {

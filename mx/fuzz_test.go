@@ -11,12 +11,12 @@ import (
 // never report a negative TTL.
 func FuzzAnswer(f *testing.F) {
 	z := standardZone(f)
-	for name := range z.records {
+	for name := range z.Records {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeMX)
 		r := new(dns.Msg)
 		r.SetReply(m)
-		r.Answer = z.records[name]
+		r.Answer = z.Records[name]
 		if b, err := r.Pack(); err == nil {
 			f.Add(b)
 		}

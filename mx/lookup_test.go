@@ -131,7 +131,7 @@ func TestLookupShufflesEqualPreferences(t *testing.T) {
 	if first["mx1.example.test"] < 40 || first["mx3.example.test"] < 40 {
 		t.Errorf("equal-preference hosts not shuffled: first host counts %v over 200 lookups", first)
 	}
-	if n := z.count(dns.TypeMX, "example.test"); n != 1 {
+	if n := z.Count(dns.TypeMX, "example.test"); n != 1 {
 		t.Errorf("MX queried %d times for 200 lookups, want 1 (cached)", n)
 	}
 }
@@ -147,10 +147,8 @@ func TestLookupBadInputNeverQueries(t *testing.T) {
 			t.Errorf("Lookup(%q): err = %v, want *syntax.Error", d, err)
 		}
 	}
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if len(z.queries) != 0 {
-		t.Errorf("invalid names reached the server: %v", z.queries)
+	if n := z.Queries(); n != 0 {
+		t.Errorf("invalid names reached the server: %d queries", n)
 	}
 }
 
@@ -172,10 +170,10 @@ func TestLookupMergesConcurrentCalls(t *testing.T) {
 	if failures.Load() != 0 {
 		t.Errorf("%d of 1000 concurrent lookups failed", failures.Load())
 	}
-	if n := z.count(dns.TypeMX, "example.test"); n != 1 {
+	if n := z.Count(dns.TypeMX, "example.test"); n != 1 {
 		t.Errorf("1000 concurrent lookups made %d MX queries, want 1", n)
 	}
-	if n := z.count(dns.TypeA, "mx1.example.test"); n != 1 {
+	if n := z.Count(dns.TypeA, "mx1.example.test"); n != 1 {
 		t.Errorf("1000 concurrent lookups made %d A queries for mx1, want 1", n)
 	}
 }
@@ -196,12 +194,12 @@ func TestLookupCacheExpiresWithTTL(t *testing.T) {
 	lookup()
 	now.Add(int64(119 * time.Second))
 	lookup()
-	if n := z.count(dns.TypeMX, "example.test"); n != 1 {
+	if n := z.Count(dns.TypeMX, "example.test"); n != 1 {
 		t.Fatalf("within the TTL: %d MX queries, want 1", n)
 	}
 	now.Add(int64(2 * time.Second)) // past the 120s TTL
 	lookup()
-	if n := z.count(dns.TypeMX, "example.test"); n != 2 {
+	if n := z.Count(dns.TypeMX, "example.test"); n != 2 {
 		t.Errorf("after the TTL: %d MX queries, want 2", n)
 	}
 
@@ -209,7 +207,7 @@ func TestLookupCacheExpiresWithTTL(t *testing.T) {
 	for range 3 {
 		c.Lookup(ctx, "servfail.test")
 	}
-	if n := z.count(dns.TypeMX, "servfail.test"); n != 3 {
+	if n := z.Count(dns.TypeMX, "servfail.test"); n != 3 {
 		t.Errorf("SERVFAIL answers cached: %d queries for 3 lookups", n)
 	}
 
@@ -304,7 +302,7 @@ func TestLookupMaxHosts(t *testing.T) {
 	z := standardZone(t)
 	c := &Client{Resolver: testDNS(serve(t, z)), MaxHosts: 5}
 	for i := range 40 {
-		z.records["mx"+string(rune('a'+i%26))+string(rune('a'+i/26))+".big.test."] = nil
+		z.Records["mx"+string(rune('a'+i%26))+string(rune('a'+i/26))+".big.test."] = nil
 	}
 	r, err := c.Lookup(t.Context(), "big.test")
 	if err != nil || len(r.Hosts) != 5 {
