@@ -43,7 +43,10 @@ var rules = map[string]rule{
 		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall"},
 		external: []string{"golang.org/x/sync/", "golang.org/x/time/rate"},
 	},
-	"cmd/mailverify": {internal: []string{"verify", "syntax", "disposable", "suggest", "mx", "smtpprobe"}},
+	"cmd/mailverify": {
+		internal: []string{"verify", "syntax", "disposable", "suggest", "mx", "smtpprobe"},
+		external: []string{"golang.org/x/net/proxy"},
+	},
 	"examples/": {
 		internal: []string{"verify", "syntax", "disposable", "suggest", "mx", "smtpprobe", "catchall"},
 		external: []string{"golang.org/x/net/proxy"},

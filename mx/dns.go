@@ -406,3 +406,23 @@ func (d *DNS) roundTrip(ctx context.Context, network string, m *dns.Msg, server 
 	}
 	return r, nil
 }
+
+// LookupAddr returns the names of the PTR records of an IP address (the
+// signature of net.Resolver.LookupAddr), without trailing dots.
+func (d *DNS) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	arpa, err := dns.ReverseAddr(addr)
+	if err != nil {
+		return nil, &net.DNSError{Err: "unrecognized address", Name: addr}
+	}
+	rrs, _, err := d.query(ctx, strings.TrimSuffix(arpa, "."), dns.TypePTR)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, rr := range rrs {
+		if p, ok := rr.(*dns.PTR); ok {
+			names = append(names, strings.TrimSuffix(strings.ToLower(p.Ptr), "."))
+		}
+	}
+	return names, nil
+}

@@ -262,3 +262,20 @@ func TestDNSResolvConf(t *testing.T) {
 		t.Error("missing resolv.conf gave no error")
 	}
 }
+
+func TestDNSLookupAddr(t *testing.T) {
+	t.Parallel()
+	z := standardZone(t)
+	z.Add("4.3.2.1.in-addr.arpa. 300 IN PTR MX1.Example.TEST.")
+	d := testDNS(serve(t, z))
+	names, err := d.LookupAddr(t.Context(), "1.2.3.4")
+	if err != nil || len(names) != 1 || names[0] != "mx1.example.test" {
+		t.Errorf("LookupAddr = %q, %v", names, err)
+	}
+	if _, err := d.LookupAddr(t.Context(), "1.2.3.5"); !errors.Is(err, ErrNoSuchDomain) {
+		t.Errorf("no PTR: %v", err)
+	}
+	if _, err := d.LookupAddr(t.Context(), "not-an-ip"); err == nil {
+		t.Error("bad address accepted")
+	}
+}

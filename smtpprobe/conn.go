@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"strings"
@@ -50,6 +51,10 @@ func (s *Session) Extension(name string) (string, bool) {
 	v, ok := s.ext[strings.ToUpper(name)]
 	return v, ok
 }
+
+// Extensions returns the EHLO keywords the server advertised, upper case,
+// with their parameters.
+func (s *Session) Extensions() map[string]string { return maps.Clone(s.ext) }
 
 // TLS returns the TLS state when STARTTLS is in force, or nil.
 func (s *Session) TLS() *tls.ConnectionState { return s.tls }

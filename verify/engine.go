@@ -36,6 +36,9 @@ const maxHostsTried = 3
 func (v *Verifier) run(ctx context.Context, addrs []string, out chan<- indexed) {
 	send := func(j *job) {
 		j.res.Duration = Millis(time.Since(j.start))
+		if j.res.Err != nil {
+			j.res.Error = j.res.Err.Error()
+		}
 		out <- indexed{j.i, j.res} // VerifyAll reads or drains out to the end
 	}
 	var order []string
@@ -57,6 +60,13 @@ func (v *Verifier) run(ctx context.Context, addrs []string, out chan<- indexed) 
 	for _, d := range order {
 		jobs := groups[d]
 		g.Go(func() error {
+			ctx := ctx
+			if v.Timeout > 0 {
+				rounds := (len(jobs) + orDefault(v.MaxRcpts, 20) - 1) / orDefault(v.MaxRcpts, 20)
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, v.Timeout*time.Duration(rounds))
+				defer cancel()
+			}
 			v.domain(ctx, d, jobs)
 			for _, j := range jobs {
 				send(j)

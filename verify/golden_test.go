@@ -40,7 +40,8 @@ func TestResultJSONSchema(t *testing.T) {
 			Domain: "例子.广告", DomainASCII: "xn--fsqu00a.xn--4rr70v", SMTPUTF8: true, Disposable: true,
 			Suggestion: "example.com",
 		},
-		{Input: "not an address", Status: Undeliverable, Reason: ReasonInvalidSyntax},
+		{Input: "not an address", Status: Undeliverable, Reason: ReasonInvalidSyntax,
+			Error: `syntax: parse "not an address": character not allowed (space) at offset 3`},
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -114,6 +114,8 @@ type Result struct {
 	// Transcript is the SMTP conversation, when Verifier.Transcript is set.
 	Transcript []string `json:"transcript,omitempty"`
 
+	// Error is Err's message, for people reading the JSON.
+	Error string `json:"error,omitempty"`
 	// Err is the failure behind an Unknown or an invalid_syntax verdict (a
 	// *syntax.Error, *net.DNSError, *smtpprobe.ReplyError, ...), for
 	// errors.As; it is not part of the JSON.

@@ -51,6 +51,11 @@ type Verifier struct {
 	// given to Verify bounds the whole verification, and the earliest
 	// deadline wins.
 	ConnectTimeout, CommandTimeout time.Duration
+	// Timeout, when positive, bounds each verification: one address in
+	// Verify; in VerifyAll, a domain's addresses together get Timeout for
+	// every MaxRcpts of them. Greylisting retries count. Zero means only
+	// the caller's context bounds it.
+	Timeout time.Duration
 	// TLS is the STARTTLS policy; the zero value is opportunistic.
 	TLS smtpprobe.TLSPolicy
 	// SkipSMTP stops after DNS: verdicts are at best unknown/smtp_not_checked.

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/smtpprobe"
+	"github.com/mailverify/mailverify/syntax"
+	"github.com/mailverify/mailverify/verify"
+	"golang.org/x/net/proxy"
+)
+
+// common are the flags shared by check and diagnose.
+type common struct {
+	helo, from, dns, socks5 string
+	port                    int
+	allowPrivate            bool
+	timeout                 time.Duration
+	tls                     string
+	specialUse              bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.helo, "helo", "", "HELO/EHLO `name`; use one whose A record and PTR match this machine's IP (default: the host name)")
+	fs.StringVar(&c.from, "from", "", "MAIL FROM `address` (default: the null sender <>)")
+	fs.IntVar(&c.port, "port", 25, "SMTP `port` of the mail servers")
+	fs.StringVar(&c.dns, "dns", "", "ask this DNS server, `host[:port]`, instead of /etc/resolv.conf")
+	fs.BoolVar(&c.allowPrivate, "allow-private", false, "permit mail hosts on loopback and private addresses")
+	fs.DurationVar(&c.timeout, "timeout", time.Minute, "time budget per address, greylisting retries included")
+	fs.StringVar(&c.socks5, "socks5", "", "connect to mail servers through this SOCKS5 proxy, `host:port`")
+	fs.StringVar(&c.tls, "starttls", "opportunistic", "STARTTLS policy: opportunistic, never or required")
+	fs.BoolVar(&c.specialUse, "allow-special-use", false, "accept special-use domains such as .test (for test setups)")
+}
+
+func (c *common) resolver() mx.Resolver {
+	if c.dns == "" {
+		return nil
+	}
+	return &mx.DNS{Servers: []string{c.dns}}
+}
+
+func (c *common) dialer() (smtpprobe.Dialer, error) {
+	if c.socks5 == "" {
+		return nil, nil
+	}
+	if _, _, err := net.SplitHostPort(c.socks5); err != nil {
+		return nil, fmt.Errorf("--socks5 %q: %v", c.socks5, err)
+	}
+	d, err := proxy.SOCKS5("tcp", c.socks5, nil, proxy.Direct)
+	if err != nil {
+		return nil, err
+	}
+	cd, ok := d.(proxy.ContextDialer)
+	if !ok {
+		return nil, errors.New("the SOCKS5 dialer cannot take a context")
+	}
+	return cd, nil
+}
+
+func (c *common) tlsPolicy() (smtpprobe.TLSPolicy, error) {
+	switch c.tls {
+	case "opportunistic", "":
+		return smtpprobe.TLSOpportunistic, nil
+	case "never":
+		return smtpprobe.TLSNever, nil
+	case "required":
+		return smtpprobe.TLSRequired, nil
+	}
+	return 0, fmt.Errorf("--starttls %q: want opportunistic, never or required", c.tls)
+}
+
+func (c *common) policy() *syntax.Policy {
+	p := syntax.Default
+	p.AllowSpecialUse = c.specialUse
+	return &p
+}
+
+// verifier builds the Verifier the flags describe.
+func (c *common) verifier() (*verify.Verifier, error) {
+	if c.port <= 0 || c.port > 65535 {
+		return nil, fmt.Errorf("--port %d: out of range", c.port)
+	}
+	d, err := c.dialer()
+	if err != nil {
+		return nil, err
+	}
+	tlsp, err := c.tlsPolicy()
+	if err != nil {
+		return nil, err
+	}
+	return &verify.Verifier{
+		Syntax: c.policy(), Resolver: c.resolver(), Dialer: d, HELO: c.helo, MailFrom: c.from,
+		Port: c.port, AllowPrivate: c.allowPrivate, Timeout: c.timeout, TLS: tlsp,
+	}, nil
+}
+
+func usageError(stderr io.Writer, format string, args ...any) int {
+	fmt.Fprintf(stderr, "mailverify: "+format+"\n", args...)
+	return exitConfig
+}

@@ -1,0 +1,48 @@
+// Command mailverify tells whether email addresses can receive mail,
+// without sending any.
+//
+//	mailverify [flags] [address ...]
+//	mailverify diagnose [flags] DOMAIN
+//
+// With no address arguments it reads addresses from stdin (or --input),
+// one per line, or from a CSV column with --csv. It writes one JSON object
+// per address (the verify.Result schema) to stdout or -o FILE, in input
+// order, or CSV with --format csv. With -o FILE --resume it skips the
+// addresses FILE already holds, so an interrupted run continues where it
+// stopped. It exits 0 when every input was processed (verdicts are data),
+// 2 on a usage or configuration error, 1 when output cannot be written.
+//
+// Run "mailverify -h" for the flags.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills at once
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitIO     = 1
+	exitConfig = 2
+)
+
+// run is the whole command, testable in-process.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "diagnose" {
+		return diagnose(ctx, args[1:], stdout, stderr)
+	}
+	return check(ctx, args, stdin, stdout, stderr)
+}

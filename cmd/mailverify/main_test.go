@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailverify/mailverify/internal/testdns"
+	"github.com/mailverify/mailverify/internal/testsmtp"
+)
+
+// setup starts a DNS server for the .test zone and an SMTP server, both on
+// loopback, and returns the flags that point the CLI at them.
+func setup(t *testing.T, srv *testsmtp.Server) (flags []string, zone *testdns.Zone) {
+	t.Helper()
+	smtpAddr, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(smtpAddr)
+	zone, err = testdns.NewZone(
+		"example.test. 300 IN MX 10 mx.example.test.",
+		"mx.example.test. 300 IN A 127.0.0.1",
+		"1.0.0.127.in-addr.arpa. 300 IN PTR mx.example.test.",
+		"nullmx.test. 300 IN MX 0 .",
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr, stop, err := testdns.Start(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return []string{"--dns", dnsAddr, "--port", port, "--allow-private", "--allow-special-use", "--progress=false", "--helo", "verifier.example.net"}, zone
+}
+
+type line struct {
+	Input  string `json:"input"`
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+func runCLI(t *testing.T, ctx context.Context, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(ctx, args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func parseLines(t *testing.T, s string) []line {
+	t.Helper()
+	var out []line
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l == "" {
+			continue
+		}
+		var x line
+		if err := json.Unmarshal([]byte(l), &x); err != nil {
+			t.Fatalf("output line %q: %v", l, err)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func TestCheckArgsAndStdin(t *testing.T) {
+	flags, _ := setup(t, testsmtp.Mailboxes("jane@example.test", "postmaster@example.test"))
+	code, out, errs := runCLI(t, t.Context(), "", append(flags, "jane@example.test", "nobody@example.test", "not an address", "x@nullmx.test", "jane@missing.test")...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	got := parseLines(t, out)
+	want := []line{
+		{"jane@example.test", "deliverable", "accepted"},
+		{"nobody@example.test", "undeliverable", "mailbox_not_found"},
+		{"not an address", "undeliverable", "invalid_syntax"},
+		{"x@nullmx.test", "undeliverable", "null_mx"},
+		{"jane@missing.test", "undeliverable", "domain_not_found"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(got), len(want), out)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// Stdin, with blank lines skipped and a bad line kept in its place.
+	code, out, _ = runCLI(t, t.Context(), "jane@example.test\n\n  \nbad line\r\nnobody@example.test\n", flags...)
+	got = parseLines(t, out)
+	if code != exitOK || len(got) != 3 || got[1].Reason != "invalid_syntax" || got[2].Reason != "mailbox_not_found" {
+		t.Errorf("stdin: exit %d, %+v", code, got)
+	}
+}
+
+func TestCheckCSV(t *testing.T) {
+	flags, _ := setup(t, testsmtp.Mailboxes("jane@example.test"))
+	in := "name,email,company\nJane,jane@example.test,Acme\nBob,,Acme\nNo One,nobody@example.test,X\n"
+	code, out, errs := runCLI(t, t.Context(), in, append(flags, "--csv", "--column", "Email", "--format", "csv")...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0][0] != "input" || recs[1][0] != "jane@example.test" || recs[1][1] != "deliverable" || recs[2][2] != "mailbox_not_found" {
+		t.Errorf("CSV output:\n%s", out)
+	}
+	if code, _, errs := runCLI(t, t.Context(), in, append(flags, "--csv", "--column", "phone")...); code != exitConfig || !strings.Contains(errs, "phone") {
+		t.Errorf("missing column: exit %d, %q", code, errs)
+	}
+}
+
+func TestCheckOffline(t *testing.T) {
+	flags, zone := setup(t, &testsmtp.Server{})
+	code, out, _ := runCLI(t, t.Context(), "", append(flags, "--offline", "jane@example.test", "jane@gmial.com")...)
+	got := parseLines(t, out)
+	if code != exitOK || len(got) != 2 || got[0].Reason != "smtp_not_checked" || got[1].Reason != "possible_typo" {
+		t.Errorf("offline: %+v", got)
+	}
+	if n := zone.Queries(); n != 0 {
+		t.Errorf("--offline made %d DNS queries", n)
+	}
+}
+
+func TestCheckResume(t *testing.T) {
+	flags, _ := setup(t, testsmtp.Mailboxes("a@example.test", "c@example.test"))
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	input := "a@example.test\nb@example.test\nc@example.test\nd@example.test\n"
+
+	// An interrupted run: the context is cancelled before any result.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	code, _, errs := runCLI(t, ctx, input, append(flags, "-o", out, "--resume")...)
+	if code != exitOK || !strings.Contains(errs, "interrupted") {
+		t.Errorf("interrupted run: exit %d, %q", code, errs)
+	}
+	// A crash left one whole line and half of another.
+	first := `{"input":"a@example.test","status":"deliverable","reason":"accepted"}` + "\n"
+	if err := os.WriteFile(out, []byte(first+`{"input":"b@exa`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = runCLI(t, t.Context(), input, append(flags, "-o", out, "--resume")...)
+	if code != exitOK || !strings.Contains(errs, "1 of 4 addresses already") {
+		t.Fatalf("resume: exit %d, %q", code, errs)
+	}
+	data, _ := os.ReadFile(out)
+	got := parseLines(t, string(data))
+	if len(got) != 4 || got[0].Input != "a@example.test" || got[1].Input != "b@example.test" || got[3].Input != "d@example.test" {
+		t.Errorf("after resume:\n%s", data)
+	}
+	// Everything done: a further resume verifies nothing.
+	code, _, errs = runCLI(t, t.Context(), input, append(flags, "-o", out, "--resume")...)
+	data2, _ := os.ReadFile(out)
+	if code != exitOK || !bytes.Equal(data, data2) || !strings.Contains(errs, "4 of 4") {
+		t.Errorf("second resume changed the file or said %q", errs)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--format", "xml", "a@b.com"},
+		{"--resume", "a@b.com"},
+		{"--column", "x", "a@b.com"},
+		{"--port", "0", "a@b.com"},
+		{"--starttls", "sometimes", "a@b.com"},
+		{"--socks5", "nope", "a@b.com"},
+		{"--no-such-flag"},
+		{"diagnose"},
+	} {
+		if code, _, _ := runCLI(t, t.Context(), "", args...); code != exitConfig {
+			t.Errorf("%q: exit %d, want %d", args, code, exitConfig)
+		}
+	}
+}
+
+func TestDiagnose(t *testing.T) {
+	cfg, err := testsmtp.SelfSigned("mx.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := testsmtp.Mailboxes("postmaster@example.test")
+	srv.TLS = cfg
+	flags, _ := setup(t, srv)
+	diagFlags := make([]string, 0, len(flags))
+	for _, f := range flags {
+		if f != "--progress=false" {
+			diagFlags = append(diagFlags, f)
+		}
+	}
+	code, out, errs := runCLI(t, t.Context(), "", append(append([]string{"diagnose", "--json"}, diagFlags...), "example.test")...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if rep.Status != "found" || len(rep.Hosts) != 1 || len(rep.Hosts[0].Servers) != 1 {
+		t.Fatalf("report: %+v", rep)
+	}
+	s := rep.Hosts[0].Servers[0]
+	if s.TLS == nil || s.TLS.Version == "" || s.TLS.ChainValid || len(s.TLS.Names) == 0 || s.TLS.Names[0] != "mx.example.test" {
+		t.Errorf("TLS report: %+v", s.TLS)
+	}
+	if s.Postmaster != "accepted" || !s.FCrDNS || len(s.PTR) != 1 || !strings.Contains(s.Banner, "220") || len(s.Extensions) == 0 || len(s.Transcript) < 5 {
+		t.Errorf("server report: %+v", s)
+	}
+	code, out, _ = runCLI(t, t.Context(), "", append(append([]string{"diagnose"}, diagFlags...), "example.test")...)
+	for _, want := range []string{"MX 10 mx.example.test", "STARTTLS: TLS 1.3", "forward-confirmed: yes", "RCPT postmaster@example.test: accepted"} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("human report lacks %q:\n%s", want, out)
+		}
+	}
+}

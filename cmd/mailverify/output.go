@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailverify/mailverify/verify"
+)
+
+type resultWriter interface{ write(verify.Result) error }
+
+// newWriter returns a writer of JSON lines or CSV rows; appending says the
+// file already has a CSV header.
+func newWriter(w io.Writer, format string, appending bool) resultWriter {
+	if format == "csv" {
+		return &csvWriter{w: csv.NewWriter(w), headerDone: appending}
+	}
+	return &jsonWriter{w: w}
+}
+
+type jsonWriter struct{ w io.Writer }
+
+func (j *jsonWriter) write(r verify.Result) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	_, err := j.w.Write(buf.Bytes()) // one write per result: a crash leaves whole lines
+	return err
+}
+
+// csvColumns are the CSV output columns: the Result fields, flattened.
+var csvColumns = []string{"input", "status", "reason", "address", "domain", "disposable", "role_account",
+	"free_provider", "catch_all", "smtputf8", "subaddress", "suggestion", "provider", "mx_hosts",
+	"smtp_code", "smtp_enhanced_code", "smtp_message", "smtp_host", "retry_after", "duration_ms"}
+
+type csvWriter struct {
+	w          *csv.Writer
+	headerDone bool
+}
+
+func (c *csvWriter) write(r verify.Result) error {
+	if !c.headerDone {
+		c.w.Write(csvColumns)
+		c.headerDone = true
+	}
+	var code, enh, msg, host string
+	if r.SMTP != nil {
+		code, enh, msg, host = strconv.Itoa(r.SMTP.Code), r.SMTP.EnhancedCode, r.SMTP.Message, r.SMTP.Host
+	}
+	c.w.Write([]string{r.Input, r.Status.String(), string(r.Reason), r.Address, r.Domain,
+		strconv.FormatBool(r.Disposable), strconv.FormatBool(r.RoleAccount), strconv.FormatBool(r.FreeProvider),
+		r.CatchAll.String(), strconv.FormatBool(r.SMTPUTF8), strconv.FormatBool(r.Subaddress), r.Suggestion,
+		r.Provider, strings.Join(r.MXHosts, " "), code, enh, msg, host,
+		strconv.Itoa(int(time.Duration(r.RetryAfter).Seconds())), strconv.FormatInt(time.Duration(r.Duration).Milliseconds(), 10)})
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// openOutput opens the output file for appending (resume) or writing, and
+// returns the inputs it already holds. A last line cut short by a crash is
+// removed first.
+func openOutput(path, format string, resume bool) (*os.File, map[string]bool, error) {
+	if !resume {
+		f, err := os.Create(path)
+		return f, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if i := bytes.LastIndexByte(data, '\n'); i+1 != len(data) {
+		data = data[:i+1]
+		if err := f.Truncate(int64(len(data))); err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	seen, err := inputsIn(data, format)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return f, seen, nil
+}
+
+func inputsIn(data []byte, format string) (map[string]bool, error) {
+	seen := map[string]bool{}
+	if format == "csv" {
+		recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+		if err != nil {
+			return nil, err
+		}
+		for i, rec := range recs {
+			if i > 0 && len(rec) > 0 {
+				seen[rec[0]] = true
+			}
+		}
+		return seen, nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	for sc.Scan() {
+		var r struct {
+			Input *string `json:"input"`
+		}
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Input != nil {
+			seen[*r.Input] = true
+		}
+	}
+	return seen, sc.Err()
+}
