@@ -11,6 +11,8 @@ package catchall
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -39,6 +41,21 @@ func (s Status) String() string {
 
 // MarshalText implements encoding.TextMarshaler: "yes", "no" or "unknown".
 func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Status) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "yes":
+		*s = Yes
+	case "no":
+		*s = No
+	case "unknown":
+		*s = Unknown
+	default:
+		return errors.New("catchall: unknown status " + strconv.Quote(string(b)))
+	}
+	return nil
+}
 
 // notCatchAll names the providers (mx.Provider values) whose servers are
 // known to reject unknown recipients at RCPT for every domain they host,

@@ -52,6 +52,21 @@ func TestResultJSONSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The JSON decodes back to the same Results (less Err, which is not
+	// in it), so Go programs can read the CLI's output.
+	dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
+	for i, want := range results {
+		var got Result
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("decoding result %d: %v", i, err)
+		}
+		want.Err = nil
+		a, _ := json.Marshal(got)
+		b, _ := json.Marshal(want)
+		if !bytes.Equal(a, b) {
+			t.Errorf("result %d does not survive a round trip:\n%s\n%s", i, a, b)
+		}
+	}
 	const path = "testdata/result.golden"
 	if *update {
 		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {

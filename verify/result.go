@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -34,6 +35,18 @@ func (s Status) String() string {
 
 // MarshalText implements encoding.TextMarshaler.
 func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler, so that programs
+// wrapping the CLI can decode its JSON.
+func (s *Status) UnmarshalText(b []byte) error {
+	for i, n := range statusNames {
+		if n == string(b) {
+			*s = Status(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("verify: unknown status %q", b)
+}
 
 // Reason is the one precise reason behind a Status. The values are part of
 // the JSON contract; see DESIGN.md section 3.
@@ -131,10 +144,30 @@ func (s Seconds) MarshalJSON() ([]byte, error) {
 	return fmt.Appendf(nil, "%d", int64((d+time.Second-1)/time.Second)), nil
 }
 
+// UnmarshalJSON reads a number of seconds.
+func (s *Seconds) UnmarshalJSON(b []byte) error {
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*s = Seconds(time.Duration(n) * time.Second)
+	return nil
+}
+
 // Millis is a duration that encodes in JSON as milliseconds.
 type Millis time.Duration
 
 // MarshalJSON writes the number of milliseconds.
 func (m Millis) MarshalJSON() ([]byte, error) {
 	return fmt.Appendf(nil, "%d", time.Duration(m).Milliseconds()), nil
+}
+
+// UnmarshalJSON reads a number of milliseconds.
+func (m *Millis) UnmarshalJSON(b []byte) error {
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*m = Millis(time.Duration(n) * time.Millisecond)
+	return nil
 }
