@@ -6,17 +6,24 @@
 //
 //  1. [github.com/mailverify/mailverify/syntax]: RFC 5321/5322 address
 //     syntax with internationalized addresses (RFC 6531, IDNA2008), length
-//     limits and normalization.
-//  2. Lists: disposable domains, role accounts, free providers, typo hints.
-//  3. DNS: MX lookup with implicit MX and null MX (RFC 7505).
-//  4. SMTP probe: EHLO, STARTTLS, MAIL FROM, RCPT TO, then QUIT; never DATA.
-//  5. Catch-all detection with an improbable address at the same domain.
+//     limits and normalization; [github.com/mailverify/mailverify/suggest]
+//     for typo hints.
+//  2. Lists: [github.com/mailverify/mailverify/disposable],
+//     [github.com/mailverify/mailverify/freemail] and
+//     [github.com/mailverify/mailverify/role].
+//  3. DNS: [github.com/mailverify/mailverify/mx], MX lookup with implicit
+//     MX and null MX (RFC 7505), caching and an SSRF guard.
+//  4. SMTP probe: [github.com/mailverify/mailverify/smtpprobe], EHLO,
+//     STARTTLS, MAIL FROM, RCPT TO, then QUIT; never DATA.
+//  5. Catch-all detection: [github.com/mailverify/mailverify/catchall].
+//
+// [github.com/mailverify/mailverify/verify] composes them: its Verifier is
+// what most programs use, and cmd/mailverify is the command-line tool.
 //
 // The result is a verdict (deliverable, undeliverable, risky or unknown)
 // with one precise reason and the evidence. Where the protocol cannot know
 // (catch-all domains, greylisting, a blocked client IP) the verdict says
 // unknown or risky, never invalid.
 //
-// This package holds no code; it documents the module. The layers live in
-// the packages linked above; the ones not linked yet are being built.
+// This package holds no code; it documents the module.
 package mailverify
