@@ -39,6 +39,7 @@ var rules = map[string]rule{
 	"catchall":            {internal: []string{"smtpprobe"}, external: []string{"golang.org/x/sync/"}},
 	"internal/testsmtp":   {},
 	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
+	"integration":         {},
 	"verify": {
 		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall"},
 		external: []string{"golang.org/x/sync/", "golang.org/x/time/rate"},

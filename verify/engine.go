@@ -192,20 +192,22 @@ func (v *Verifier) smtp(ctx context.Context, domain string, mr mx.Result, jobs [
 	pending := jobs
 	var greylisted []*job
 	var greyHost mx.Host
+	deferred := false // the catch-all probe was greylisted
 	for n, h := range hosts {
 		if n == maxHostsTried || len(pending) == 0 {
 			break
 		}
 		last := n == len(hosts)-1 || n == maxHostsTried-1
 		var next []*job
-		grey := v.probeHost(ctx, domain, mr, h, pending, func(j *job) { next = append(next, j) }, last)
-		if len(grey) > 0 {
+		grey, def := v.probeHost(ctx, domain, mr, h, pending, jobs, func(j *job) { next = append(next, j) }, last)
+		if len(grey) > 0 || def {
 			greylisted, greyHost = append(greylisted, grey...), h
+			deferred = deferred || def
 		}
 		pending = next
 	}
-	if len(greylisted) > 0 {
-		v.greylist(ctx, domain, mr, greyHost, greylisted)
+	if len(greylisted) > 0 || deferred {
+		v.greylist(ctx, domain, mr, greyHost, jobs, greylisted, deferred)
 	}
 	for _, j := range jobs {
 		v.verdict(j)
@@ -233,8 +235,9 @@ func hostLevel(o smtpprobe.Outcome) bool {
 
 // probeHost opens a session on host and probes the jobs. Jobs whose
 // outcome is host-level are handed to retry (unless this is the last host
-// to try); greylisted jobs are returned.
-func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h mx.Host, jobs []*job, retry func(*job), last bool) []*job {
+// to try); greylisted jobs are returned, and whether the catch-all probe,
+// whose answer goes to all of the domain's jobs, was greylisted.
+func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h mx.Host, jobs, all []*job, retry func(*job), last bool) (grey []*job, deferred bool) {
 	var tr *strings.Builder
 	if v.Transcript {
 		tr = &strings.Builder{}
@@ -253,12 +256,11 @@ func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h
 				retry(j)
 			}
 		}
-		return nil
+		return nil, false
 	}
 	defer release()
 	defer s.Close()
 	_, limiter := v.hostLimits(addr)
-	var grey []*job
 	accepted := false
 	for start := 0; start < len(jobs); start += batchSize {
 		batch := jobs[start:min(start+batchSize, len(jobs))]
@@ -289,7 +291,7 @@ func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h
 	// probing now starts the greylisting clock for the probe address too,
 	// so that the retry can judge it.
 	if accepted || len(grey) > 0 {
-		v.catchAll(ctx, domain, mr, s, jobs)
+		deferred = v.catchAll(ctx, domain, mr, s, all)
 	}
 	if tr != nil {
 		lines := strings.Split(strings.TrimRight(tr.String(), "\n"), "\n")
@@ -297,7 +299,7 @@ func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h
 			j.res.Transcript = append(j.res.Transcript, lines...)
 		}
 	}
-	return grey
+	return grey, deferred
 }
 
 // open connects to the first reachable address of host, within the
@@ -339,28 +341,34 @@ func (v *Verifier) prober() *smtpprobe.Prober {
 }
 
 // catchAll probes, after the real addresses, whether the domain accepts
-// every recipient, unless its provider is known not to.
-func (v *Verifier) catchAll(ctx context.Context, domain string, mr mx.Result, s *smtpprobe.Session, jobs []*job) {
+// every recipient, unless its provider is known not to. It reports whether
+// the probe was greylisted, so that it is worth asking again later.
+func (v *Verifier) catchAll(ctx context.Context, domain string, mr mx.Result, s *smtpprobe.Session, jobs []*job) (deferred bool) {
 	st := catchall.Unknown
 	switch {
 	case v.SkipCatchAll:
 	case catchall.KnownNotCatchAll(string(mr.Provider)):
 		st = catchall.No
 	default:
-		st, _ = v.detector.Check(ctx, s, domain)
+		var r *smtpprobe.Result
+		st, r = v.detector.Check(ctx, s, domain)
+		deferred = r != nil && r.Outcome == smtpprobe.Greylisted
 	}
 	for _, j := range jobs {
 		j.res.CatchAll = st
 	}
+	return deferred
 }
 
-// greylist retries greylisted jobs on new sessions with exponential
-// backoff while the context and GreylistMaxWait allow.
-func (v *Verifier) greylist(ctx context.Context, domain string, mr mx.Result, h mx.Host, jobs []*job) {
+// greylist retries greylisted jobs, and a greylisted catch-all probe, on
+// new sessions with exponential backoff while the context and
+// GreylistMaxWait allow. all are the domain's jobs, whose catch-all status
+// a later probe updates.
+func (v *Verifier) greylist(ctx context.Context, domain string, mr mx.Result, h mx.Host, all, jobs []*job, deferred bool) {
 	delay := orDefault(v.GreylistDelay, time.Minute)
 	budget := orDefault(v.GreylistMaxWait, 5*time.Minute)
 	waited := time.Duration(0)
-	for len(jobs) > 0 {
+	for len(jobs) > 0 || deferred {
 		if waited+delay > budget || !fits(ctx, delay) {
 			retryAfter(jobs, delay)
 			return
@@ -375,9 +383,25 @@ func (v *Verifier) greylist(ctx context.Context, domain string, mr mx.Result, h 
 		}
 		waited += delay
 		v.logger().LogAttrs(ctx, slog.LevelDebug, "greylist retry", slog.String("domain", domain), slog.Int("addresses", len(jobs)))
-		jobs = v.probeHost(ctx, domain, mr, h, jobs, func(*job) {}, true)
+		if len(jobs) > 0 {
+			jobs, deferred = v.probeHost(ctx, domain, mr, h, jobs, all, func(*job) {}, true)
+		} else {
+			deferred = v.recheckCatchAll(ctx, domain, mr, h, all)
+		}
 		delay *= 2
 	}
+}
+
+// recheckCatchAll runs only the catch-all probe on a new session, for a
+// domain whose addresses are decided but whose probe was greylisted.
+func (v *Verifier) recheckCatchAll(ctx context.Context, domain string, mr mx.Result, h mx.Host, all []*job) bool {
+	s, _, release, err := v.open(ctx, h, nil)
+	if err != nil {
+		return false
+	}
+	defer release()
+	defer s.Close()
+	return v.catchAll(ctx, domain, mr, s, all)
 }
 
 // fits reports whether ctx leaves time to wait d and then probe.

@@ -334,3 +334,31 @@ func ExampleVerifier_Verify() {
 	// john@example.com undeliverable mailbox_not_found
 	// jane@example..com undeliverable invalid_syntax
 }
+
+// TestCatchAllProbeGreylisted covers a domain whose real address is
+// accepted at once while the catch-all probe is greylisted: the probe is
+// asked again after the delay, and the verdict waits for it.
+func TestCatchAllProbeGreylisted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seen := map[string]bool{}
+		srv := &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(_ *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
+			switch {
+			case strings.Contains(cmd.Arg, "<jane@"):
+				return testsmtp.R(250, "2.1.5", "Ok")
+			case !seen[cmd.Arg]:
+				seen[cmd.Arg] = true
+				return testsmtp.R(450, "4.2.0", "Greylisted")
+			}
+			return testsmtp.R(550, "5.1.1", "User unknown")
+		}}}
+		w := newWorld()
+		w.add("probe.com", srv)
+		defer w.router.close()
+		v := w.verifier()
+		v.GreylistDelay, v.GreylistMaxWait = time.Minute, 10*time.Minute
+		r, _ := v.Verify(t.Context(), "jane@probe.com")
+		if r.Status != Deliverable || r.CatchAll != catchall.No || srv.Connections() != 2 {
+			t.Errorf("%v/%v catch_all %v after %d connections; want deliverable, no, 2", r.Status, r.Reason, r.CatchAll, srv.Connections())
+		}
+	})
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Integration harness: real DNS (NSD), Postfix and postgrey in a Linux
+# network namespace, on loopback addresses only. Needs root and Debian's
+# postfix, postgrey, nsd, openssl and iproute2.
+#
+#   integration/harness.sh install   # apt-get the packages
+#   integration/harness.sh up        # start everything (idempotent)
+#   integration/harness.sh test      # go test -tags integration inside the namespace
+#   integration/harness.sh down      # stop everything, delete the namespace (idempotent)
+#   integration/harness.sh check-clean  # fail if any process or the namespace is left
+set -euo pipefail
+
+NS=${MAILVERIFY_IT_NS:-mailverify-it}
+DIR=${MAILVERIFY_IT_DIR:-/tmp/mailverify-it}
+HERE=$(cd "$(dirname "$0")" && pwd)
+in_ns() { ip netns exec "$NS" "$@"; }
+
+install() {
+	export DEBIAN_FRONTEND=noninteractive
+	if ! command -v postfix >/dev/null || ! command -v nsd >/dev/null || ! command -v postgrey >/dev/null || ! command -v openssl >/dev/null; then
+		apt-get update -qq
+		# Debian's postinst scripts would start the daemons on the host; forbid it.
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+		apt-get install -y -qq postfix postgrey nsd openssl iproute2 >/dev/null
+		rm -f /usr/sbin/policy-rc.d
+	fi
+}
+
+zone() {
+	cat <<'ZONE'
+$ORIGIN it.test.
+$TTL 60
+@            IN SOA ns.it.test. hostmaster.it.test. 1 3600 600 86400 30
+@            IN NS  ns.it.test.
+ns           IN A   127.0.0.53
+mailbox      IN MX 10 mx-mailbox.it.test.
+mx-mailbox   IN A   127.0.0.10
+catchall     IN MX 10 mx-open.it.test.
+mx-open      IN A   127.0.0.11
+implicit     IN A   127.0.0.11
+access       IN MX 10 mx-access.it.test.
+mx-access    IN A   127.0.0.12
+grey         IN MX 10 mx-grey.it.test.
+mx-grey      IN A   127.0.0.13
+tls          IN MX 10 mx-tls.it.test.
+mx-tls       IN A   127.0.0.14
+slow         IN MX 10 mx-slow.it.test.
+mx-slow      IN A   127.0.0.15
+limit        IN MX 10 mx-limit.it.test.
+mx-limit     IN A   127.0.0.16
+nullmx       IN MX 0 .
+closed       IN MX 10 mx-closed.it.test.
+mx-closed    IN A   127.0.0.20
+deadhost     IN MX 10 nohost.it.test.
+ipv6         IN MX 10 mx6.it.test.
+mx6          IN AAAA ::1
+backup       IN MX 10 mx-closed.it.test.
+backup       IN MX 20 mx-mailbox.it.test.
+ZONE
+}
+
+postfix_conf() {
+	mkdir -p "$DIR/postfix" "$DIR/spool" "$DIR/data"
+	chown postfix:postfix "$DIR/data"
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=mx-tls.it.test -days 2 \
+		-keyout "$DIR/tls.key" -out "$DIR/tls.crt" 2>/dev/null
+	cat >"$DIR/postfix/main.cf" <<CONF
+compatibility_level = 3.6
+myhostname = mx.it.test
+mydomain = it.test
+mydestination =
+# Nothing is trusted: the verifier connects from 127.0.0.1 and must meet the restrictions.
+mynetworks = 192.0.2.1/32
+inet_interfaces = all
+inet_protocols = all
+queue_directory = $DIR/spool
+data_directory = $DIR/data
+maillog_file = $DIR/maillog
+maillog_file_prefixes = $DIR
+alias_maps =
+alias_database =
+smtpd_banner = \$myhostname ESMTP
+smtpd_tls_cert_file = $DIR/tls.crt
+smtpd_tls_key_file = $DIR/tls.key
+smtpd_tls_security_level = may
+# relay_domains is read by trivial-rewrite, so it lists every test domain
+# here; the listeners differ in their recipient maps and restrictions.
+relay_domains = mailbox.it.test, backup.it.test, catchall.it.test, implicit.it.test, ipv6.it.test,
+  access.it.test, grey.it.test, tls.it.test, slow.it.test, limit.it.test
+relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok }
+relay_transport = discard
+smtpd_soft_error_limit = 10
+smtpd_hard_error_limit = 20
+# Per-listener settings, used by master.cf (whose -o values cannot hold spaces).
+known_rcpts = inline:{ jane@access.it.test=ok, full@access.it.test=ok, disabled@access.it.test=ok, jane@grey.it.test=ok, jane@tls.it.test=ok, jane@slow.it.test=ok }
+access_restrictions = check_recipient_access inline:{ { full@access.it.test = 552 5.2.2 Mailbox full }, { disabled@access.it.test = 550 5.2.1 Mailbox disabled } }, reject_unauth_destination
+grey_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10023
+slow_restrictions = sleep 2, reject_unauth_destination
+CONF
+	cat >"$DIR/postfix/master.cf" <<'CONF'
+127.0.0.10:smtp inet n - n - - smtpd -o syslog_name=postfix/mailbox
+127.0.0.11:smtp inet n - n - - smtpd -o syslog_name=postfix/open -o relay_recipient_maps=
+[::1]:smtp      inet n - n - - smtpd -o syslog_name=postfix/ipv6 -o relay_recipient_maps=
+127.0.0.12:smtp inet n - n - - smtpd -o syslog_name=postfix/access -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$access_restrictions
+127.0.0.13:smtp inet n - n - - smtpd -o syslog_name=postfix/grey -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$grey_restrictions
+127.0.0.14:smtp inet n - n - - smtpd -o syslog_name=postfix/tls -o relay_recipient_maps=$known_rcpts -o smtpd_tls_security_level=encrypt
+127.0.0.15:smtp inet n - n - - smtpd -o syslog_name=postfix/slow -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$slow_restrictions
+127.0.0.16:smtp inet n - n - - smtpd -o syslog_name=postfix/limit -o relay_recipient_maps= -o smtpd_recipient_limit=3
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CONF
+}
+
+wait_port() { # ip port
+	for _ in $(seq 1 100); do
+		if in_ns bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	echo "harness: nothing listens on $1:$2" >&2
+	return 1
+}
+
+up() {
+	down >/dev/null 2>&1 || true
+	mkdir -p "$DIR"
+	ip netns add "$NS"
+	in_ns ip link set lo up
+
+	zone >"$DIR/it.test.zone"
+	cat >"$DIR/nsd.conf" <<CONF
+server:
+  ip-address: 127.0.0.53
+  port: 53
+  username: ""
+  chroot: ""
+  zonesdir: "$DIR"
+  pidfile: "$DIR/nsd.pid"
+  database: ""
+  xfrdfile: "$DIR/xfrd.state"
+  zonelistfile: "$DIR/zone.list"
+  logfile: "$DIR/nsd.log"
+  verbosity: 1
+remote-control:
+  control-enable: no
+zone:
+  name: it.test
+  zonefile: it.test.zone
+CONF
+	in_ns nsd -c "$DIR/nsd.conf"
+
+	mkdir -p "$DIR/postgrey"
+	chown postgrey "$DIR/postgrey" 2>/dev/null || true
+	in_ns postgrey --inet=127.0.0.1:10023 --delay=3 --dbdir="$DIR/postgrey" --pidfile="$DIR/postgrey.pid" --daemonize
+
+	postfix_conf
+	in_ns postfix -c "$DIR/postfix" start
+	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 ::1; do
+		wait_port "$ip" 25
+	done
+	wait_port 127.0.0.1 10023
+	echo "harness: up in namespace $NS, state in $DIR"
+}
+
+down() {
+	if ip netns list | grep -qw "$NS"; then
+		in_ns postfix -c "$DIR/postfix" stop 2>/dev/null || true
+	fi
+	for pid in "$DIR/nsd.pid" "$DIR/postgrey.pid"; do
+		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+	done
+	# Anything still running in the namespace goes too.
+	if ip netns list | grep -qw "$NS"; then
+		for pid in $(ip netns pids "$NS"); do kill "$pid" 2>/dev/null || true; done
+		sleep 0.5
+		for pid in $(ip netns pids "$NS"); do kill -9 "$pid" 2>/dev/null || true; done
+		ip netns del "$NS"
+	fi
+	rm -rf "$DIR"
+}
+
+check_clean() {
+	local bad=0
+	if ip netns list | grep -qw "$NS"; then echo "harness: namespace $NS left behind" >&2; bad=1; fi
+	if pgrep -f "$DIR" >/dev/null; then echo "harness: processes left behind:" >&2; pgrep -af "$DIR" >&2; bad=1; fi
+	return $bad
+}
+
+run_tests() {
+	cd "$HERE/.."
+	in_ns env MAILVERIFY_IT_DIR="$DIR" MAILVERIFY_IT_DNS=127.0.0.53:53 go test -tags integration -count=1 -v ./integration
+}
+
+case "${1:-}" in
+install) install ;;
+up) up ;;
+down) down ;;
+test) run_tests ;;
+check-clean) check_clean ;;
+*) echo "usage: $0 install|up|test|down|check-clean" >&2; exit 2 ;;
+esac
