@@ -3,6 +3,8 @@ package verify
 import (
 	"context"
 	"errors"
+	"io"
+	"regexp"
 	"log/slog"
 	"strings"
 	"time"
@@ -306,9 +308,15 @@ func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h
 // per-host session limit; release frees the slot after the session closes.
 func (v *Verifier) open(ctx context.Context, h mx.Host, tr *strings.Builder) (s *smtpprobe.Session, addr string, release func(), err error) {
 	p := v.prober()
-	if tr != nil {
-		p.Transcript = tr
-		p.ShowLocalParts = true
+	switch {
+	case tr != nil && v.tap != nil:
+		// One stream with local parts for the Result, one redacted for
+		// the shared tap.
+		p.Transcript, p.ShowLocalParts = io.MultiWriter(tr, &redactTo{w: v.tap}), true
+	case tr != nil:
+		p.Transcript, p.ShowLocalParts = tr, true
+	case v.tap != nil:
+		p.Transcript = v.tap
 	}
 	for _, ip := range h.Addrs {
 		addr = v.dialAddr(ip.String())
@@ -475,4 +483,18 @@ func (v *Verifier) logger() *slog.Logger {
 		return v.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// localPart matches the local part of an address in a transcript line.
+var localPart = regexp.MustCompile(`[^\s<>:"]+@`)
+
+// redactTo writes transcript lines with every local part replaced by
+// "***", for the shared tap when the session itself shows them.
+type redactTo struct{ w io.Writer }
+
+func (r *redactTo) Write(p []byte) (int, error) {
+	if _, err := r.w.Write(localPart.ReplaceAll(p, []byte("***@"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

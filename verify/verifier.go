@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"io"
 	"iter"
 	"log/slog"
 	"net"
@@ -96,8 +97,13 @@ type Verifier struct {
 	// that decided it, which includes the other addresses of the same
 	// domain probed in that session.
 	Transcript bool
+	// TranscriptWriter, when set, receives the conversation of every
+	// session, a whole line at a time, with local parts of the probed
+	// addresses replaced by "***" (addresses are personal data).
+	TranscriptWriter io.Writer
 
 	once     sync.Once
+	tap      io.Writer // TranscriptWriter, serialized
 	mxc      *mx.Client
 	detector catchall.Detector
 	mu       sync.Mutex
@@ -111,6 +117,9 @@ var ErrConfig = errors.New("verify: invalid configuration")
 func (v *Verifier) init() {
 	v.once.Do(func() {
 		v.mxc = &mx.Client{Resolver: v.Resolver, AllowPrivate: v.AllowPrivate}
+		if v.TranscriptWriter != nil {
+			v.tap = &lockedWriter{w: v.TranscriptWriter}
+		}
 		v.sems = map[string]*semaphore.Weighted{}
 		v.limiters = map[string]*rate.Limiter{}
 	})
@@ -238,6 +247,19 @@ func (v *Verifier) VerifyAll(ctx context.Context, addrs []string) iter.Seq2[int,
 type indexed struct {
 	i   int
 	res Result
+}
+
+// lockedWriter serializes writes from concurrent sessions; smtpprobe
+// writes one line per call.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // dialAddr joins an IP address and the port.

@@ -174,6 +174,13 @@ func TestVerifyResultDetails(t *testing.T) {
 		if len(r.Transcript) == 0 || !strings.Contains(strings.Join(r.Transcript, "\n"), "RCPT TO:<Info@example.com>") {
 			t.Errorf("transcript: %q", r.Transcript)
 		}
+		var tap strings.Builder
+		v2 := w.verifier()
+		v2.Transcript, v2.TranscriptWriter = true, &tap
+		r, _ = v2.Verify(t.Context(), "nobody@example.com")
+		if !strings.Contains(strings.Join(r.Transcript, "\n"), "nobody@example.com") || strings.Contains(tap.String(), "nobody@") || !strings.Contains(tap.String(), "RCPT TO:<***@example.com>") {
+			t.Errorf("transcript %q, tap %q", r.Transcript, tap.String())
+		}
 		r, _ = v.Verify(t.Context(), "jane+news@example.com")
 		if !r.Subaddress || r.RoleAccount {
 			t.Errorf("subaddress flags: %+v", r)
