@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
-	"regexp"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
