@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailverify/mailverify/internal/ctxerr"
 	"github.com/miekg/dns"
 )
 
@@ -308,7 +309,7 @@ func (d *DNS) exchange(ctx context.Context, qname string, t uint16) (*dns.Msg, s
 	var lastServer string
 	for range d.attempts() {
 		for _, server := range servers {
-			if err := ctxDone(ctx); err != nil {
+			if err := ctxerr.Of(ctx); err != nil {
 				return nil, server, ctxError(err, qname, server)
 			}
 			m := new(dns.Msg)
@@ -333,23 +334,10 @@ func (d *DNS) exchange(ctx context.Context, qname string, t uint16) (*dns.Msg, s
 			}
 		}
 	}
-	if err := ctxDone(ctx); err != nil {
+	if err := ctxerr.Of(ctx); err != nil {
 		return nil, lastServer, ctxError(err, qname, lastServer)
 	}
 	return nil, lastServer, last
-}
-
-// ctxDone is ctx.Err(), also reporting a deadline that has passed before
-// the context's timer has fired: a read that timed out at the context's
-// deadline is the context's timeout, not the server's.
-func ctxDone(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-		return context.DeadlineExceeded
-	}
-	return nil
 }
 
 func ctxError(err error, name, server string) error {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mailverify/mailverify/internal/ctxerr"
 )
 
 // A Session is one SMTP connection to one mail server, used to probe many
@@ -102,23 +104,10 @@ func (s *Session) fail(ctx context.Context, err error) error {
 	if s.conn != nil {
 		s.conn.Close()
 	}
-	if cerr := ctxErr(ctx); cerr != nil && isTimeout(err) {
+	if cerr := ctxerr.Of(ctx); cerr != nil && isTimeout(err) {
 		return cerr
 	}
 	return err
-}
-
-// ctxErr is ctx.Err(), also reporting a deadline that has passed before
-// the context's timer fired: a read that timed out at the context's
-// deadline is the context's timeout, not the server's.
-func ctxErr(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-		return context.DeadlineExceeded
-	}
-	return nil
 }
 
 func isTimeout(err error) bool {

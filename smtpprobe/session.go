@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mailverify/mailverify/internal/ctxerr"
 )
 
 // A Result is the outcome of probing one recipient.
@@ -39,7 +41,7 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 	}
 	tries := make([]int, len(addrs))
 	for i := 0; i < len(addrs); {
-		if err := ctxErr(ctx); err != nil {
+		if err := ctxerr.Of(ctx); err != nil {
 			failRest(results[i:], Timeout, nil, err)
 			break
 		}
@@ -66,7 +68,7 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 			continue
 		}
 		if err := s.transaction(ctx, utf8Needed); err != nil {
-			if s.broken && ctxErr(ctx) == nil && tries[i] == 0 && (!isReply(err) || replyOf(err).Code == 421) {
+			if s.broken && ctxerr.Of(ctx) == nil && tries[i] == 0 && (!isReply(err) || replyOf(err).Code == 421) {
 				tries[i]++
 				continue // reconnect and try again
 			}
@@ -153,7 +155,7 @@ func (s *Session) drain(ctx context.Context, n int) {
 // brokenAt handles a connection that broke at batch index j: those
 // addresses are retried once on a new connection, then fail.
 func (s *Session) brokenAt(ctx context.Context, err error, results []Result, tries []int, j int) int {
-	if ctxErr(ctx) == nil && tries[j] == 0 {
+	if ctxerr.Of(ctx) == nil && tries[j] == 0 {
 		for k := j; k < len(tries); k++ {
 			tries[k]++
 		}

@@ -122,11 +122,8 @@ func (v *Verifier) precheck(j *job) bool {
 func (v *Verifier) domain(ctx context.Context, domain string, jobs []*job) {
 	log := v.logger().With(slog.String("domain", domain))
 	mr, err := v.mxc.Lookup(ctx, domain)
-	if err != nil {
+	if err != nil { // the context ended: the domain was parsed already
 		setAll(jobs, Unknown, ReasonTimeout, err)
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			setAll(jobs, Unknown, ReasonDNSError, err)
-		}
 		finish(jobs)
 		return
 	}

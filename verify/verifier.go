@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"log/slog"
@@ -165,9 +166,9 @@ func (v *Verifier) port() string { return strconv.Itoa(orDefault(v.Port, 25)) }
 func (v *Verifier) check() error {
 	switch {
 	case v.Port < 0 || v.Port > 65535:
-		return errors.New("verify: invalid configuration: Port out of range")
+		return fmt.Errorf("%w: Port %d out of range", ErrConfig, v.Port)
 	case v.Concurrency < 0, v.PerHost < 0, v.PerHostRate < 0, v.MaxRcpts < 0:
-		return errors.Join(ErrConfig, errors.New("negative limit"))
+		return fmt.Errorf("%w: negative limit", ErrConfig)
 	}
 	return nil
 }

@@ -279,8 +279,8 @@ func TestVerifyErrors(t *testing.T) {
 	if _, err := (&Verifier{}).Verify(ctx, "a@example.com"); !errors.Is(err, context.Canceled) {
 		t.Errorf("done context: %v", err)
 	}
-	if _, err := (&Verifier{Port: 70000}).Verify(t.Context(), "a@example.com"); err == nil {
-		t.Error("bad port accepted")
+	if _, err := (&Verifier{Port: 70000}).Verify(t.Context(), "a@example.com"); !errors.Is(err, ErrConfig) {
+		t.Errorf("bad port: %v, want ErrConfig", err)
 	}
 }
 
