@@ -20,9 +20,13 @@ install() {
 	if ! command -v postfix >/dev/null || ! command -v nsd >/dev/null || ! command -v postgrey >/dev/null || ! command -v openssl >/dev/null; then
 		apt-get update -qq
 		# Debian's postinst scripts would start the daemons on the host; forbid it.
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+		local own_policy=0
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+			own_policy=1
+		fi
 		apt-get install -y -qq postfix postgrey nsd openssl iproute2 >/dev/null
-		rm -f /usr/sbin/policy-rc.d
+		[ $own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
 	fi
 }
 
