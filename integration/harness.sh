@@ -26,7 +26,7 @@ install() {
 			own_policy=1
 		fi
 		apt-get install -y -qq postfix postgrey nsd openssl iproute2 >/dev/null
-		[ $own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+		if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 	fi
 }
 
