@@ -29,6 +29,7 @@ const (
 	Yes                   // the server accepted the random address
 )
 
+// String returns "yes", "no" or "unknown".
 func (s Status) String() string {
 	switch s {
 	case No:

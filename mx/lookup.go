@@ -42,6 +42,7 @@ const (
 
 var statusNames = [...]string{"found", "domain_not_found", "no_mail_server", "null_mx", "unroutable", "temporary"}
 
+// String returns the snake_case name used in JSON.
 func (s Status) String() string {
 	if s >= 0 && int(s) < len(statusNames) {
 		return statusNames[s]

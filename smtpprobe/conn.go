@@ -294,7 +294,9 @@ func (s *Session) connect(ctx context.Context) error {
 // A HandshakeError is a failed STARTTLS handshake under TLSRequired.
 type HandshakeError struct{ Err error }
 
+// Error describes the failed handshake.
 func (e *HandshakeError) Error() string { return "smtpprobe: TLS handshake: " + e.Err.Error() }
+// Unwrap returns the crypto/tls error.
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
 // hello sends EHLO, and HELO when EHLO is refused with 5xx.

@@ -53,6 +53,7 @@ var outcomeNames = [...]string{
 	"protocol_error", "tls_error", "timeout", "connection_failed", "needs_smtputf8",
 }
 
+// String returns the snake_case name used in JSON.
 func (o Outcome) String() string {
 	if o >= 0 && int(o) < len(outcomeNames) {
 		return outcomeNames[o]

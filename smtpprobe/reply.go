@@ -18,6 +18,7 @@ type EnhancedCode struct {
 // IsZero reports whether the reply carried no enhanced code.
 func (e EnhancedCode) IsZero() bool { return e == EnhancedCode{} }
 
+// String returns "class.subject.detail", or "" for none.
 func (e EnhancedCode) String() string {
 	if e.IsZero() {
 		return ""
@@ -79,6 +80,7 @@ func (r Reply) Text() string { return strings.Join(r.Lines, " ") }
 // Transient reports a 4xx reply: the same command may succeed later.
 func (r Reply) Transient() bool { return r.Code/100 == 4 }
 
+// String returns the reply as one line: code, enhanced code, text.
 func (r Reply) String() string {
 	s := strconv.Itoa(r.Code)
 	if !r.Enhanced.IsZero() {
@@ -96,6 +98,7 @@ type ReplyError struct {
 	Reply Reply
 }
 
+// Error names the refused command and the reply.
 func (e *ReplyError) Error() string {
 	return "smtpprobe: " + e.Cmd + " refused: " + e.Reply.String()
 }

@@ -81,6 +81,8 @@ type Error struct {
 // maxQuoted bounds how much of Input an error message repeats.
 const maxQuoted = 80
 
+// Error formats the problem as `syntax: parse "<input>": <what> (<detail>) at
+// offset N`, shortening a long input.
 func (e *Error) Error() string {
 	in := e.Input
 	if len(in) > maxQuoted {

@@ -26,6 +26,8 @@ const (
 
 var statusNames = [...]string{"unknown", "deliverable", "undeliverable", "risky"}
 
+// String returns the name used in JSON: "deliverable", "undeliverable",
+// "risky" or "unknown".
 func (s Status) String() string {
 	if s >= 0 && int(s) < len(statusNames) {
 		return statusNames[s]
