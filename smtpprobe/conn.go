@@ -296,6 +296,7 @@ type HandshakeError struct{ Err error }
 
 // Error describes the failed handshake.
 func (e *HandshakeError) Error() string { return "smtpprobe: TLS handshake: " + e.Err.Error() }
+
 // Unwrap returns the crypto/tls error.
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
