@@ -37,7 +37,7 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	fs.StringVar(&f.out, "o", "", "write results to `file` (appended, flushed per result)")
 	fs.BoolVar(&f.resume, "resume", false, "with -o: skip addresses already in the file")
 	fs.BoolVar(&f.csvIn, "csv", false, "read the input as CSV with a header row")
-	fs.StringVar(&f.column, "column", "", "with --csv: the column holding addresses (default: the first)")
+	fs.StringVar(&f.column, "column", "", "the CSV column holding addresses; implies --csv (default: the first column)")
 	fs.StringVar(&f.input, "input", "", "read addresses from `file` instead of stdin")
 	fs.BoolVar(&f.progress, "progress", isTerminal(stderr), "show a progress bar on stderr")
 	fs.Usage = func() {
@@ -50,13 +50,14 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		}
 		return exitConfig
 	}
+	if f.column != "" {
+		f.csvIn = true
+	}
 	switch {
 	case f.format != "json" && f.format != "csv":
 		return usageError(stderr, "--format %q: want json or csv", f.format)
 	case f.resume && f.out == "":
 		return usageError(stderr, "--resume needs -o FILE")
-	case f.column != "" && !f.csvIn:
-		return usageError(stderr, "--column needs --csv")
 	case fs.NArg() > 0 && (f.input != "" || f.csvIn):
 		return usageError(stderr, "give addresses as arguments or as input, not both")
 	case f.concurrency <= 0 || f.perHost <= 0 || f.rate <= 0:

@@ -104,7 +104,7 @@ func TestCheckArgsAndStdin(t *testing.T) {
 func TestCheckCSV(t *testing.T) {
 	flags, _ := setup(t, testsmtp.Mailboxes("jane@example.test"))
 	in := "name,email,company\nJane,jane@example.test,Acme\nBob,,Acme\nNo One,nobody@example.test,X\n"
-	code, out, errs := runCLI(t, t.Context(), in, append(flags, "--csv", "--column", "Email", "--format", "csv")...)
+	code, out, errs := runCLI(t, t.Context(), in, append(flags, "--column", "Email", "--format", "csv")...)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
