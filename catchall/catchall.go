@@ -154,6 +154,7 @@ func (d *Detector) Check(ctx context.Context, s *smtpprobe.Session, domain strin
 			if d.cache == nil {
 				d.cache = make(map[string]entry)
 			}
+			d.prune()
 			d.cache[domain] = entry{st, d.clock().Add(ttl)}
 			delete(d.probes, domain)
 			d.mu.Unlock()
@@ -161,6 +162,30 @@ func (d *Detector) Check(ctx context.Context, s *smtpprobe.Session, domain strin
 		return st, nil
 	})
 	return v.(Status), mine
+}
+
+// maxEntries bounds the cache and the pending probe addresses, so a
+// long-running Verifier does not grow without bound.
+const maxEntries = 50000
+
+// prune drops expired answers when the cache is full, and half of the
+// rest if that is not enough. d.mu is held.
+func (d *Detector) prune() {
+	if len(d.cache) < maxEntries {
+		return
+	}
+	now := d.clock()
+	for k, e := range d.cache {
+		if !now.Before(e.expires) {
+			delete(d.cache, k)
+		}
+	}
+	for k := range d.cache {
+		if len(d.cache) < maxEntries/2 {
+			break
+		}
+		delete(d.cache, k)
+	}
 }
 
 // probeAddress returns the random address probed at domain. It stays the
@@ -175,6 +200,9 @@ func (d *Detector) probeAddress(domain string) string {
 	}
 	a, ok := d.probes[domain]
 	if !ok {
+		if len(d.probes) >= maxEntries {
+			clear(d.probes) // only greylisting continuity is lost
+		}
 		a = RandomLocalPart() + "@" + domain
 		d.probes[domain] = a
 	}

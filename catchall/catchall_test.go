@@ -1,6 +1,7 @@
 package catchall
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -117,5 +118,26 @@ func TestKnownNotCatchAll(t *testing.T) {
 	}
 	if b, _ := Yes.MarshalText(); string(b) != "yes" || Unknown.String() != "unknown" || No.String() != "no" {
 		t.Error("text forms")
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	var d Detector
+	d.cache = map[string]entry{}
+	future := time.Now().Add(time.Hour)
+	for i := range maxEntries {
+		d.cache[fmt.Sprint("d", i, ".example")] = entry{Yes, future}
+	}
+	d.mu.Lock()
+	d.prune()
+	d.mu.Unlock()
+	if n := len(d.cache); n >= maxEntries || n < maxEntries/2-1 {
+		t.Errorf("after prune: %d entries", n)
+	}
+	for i := range maxEntries + 10 {
+		d.probeAddress(fmt.Sprint("p", i, ".example"))
+	}
+	if len(d.probes) > maxEntries {
+		t.Errorf("%d pending probe addresses", len(d.probes))
 	}
 }

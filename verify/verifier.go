@@ -108,8 +108,7 @@ type Verifier struct {
 	mxc      *mx.Client
 	detector catchall.Detector
 	mu       sync.Mutex
-	sems     map[string]*semaphore.Weighted
-	limiters map[string]*rate.Limiter
+	hosts    map[string]*hostState
 }
 
 // ErrConfig reports a Verifier field with an impossible value.
@@ -121,8 +120,7 @@ func (v *Verifier) init() {
 		if v.TranscriptWriter != nil {
 			v.tap = &lockedWriter{w: v.TranscriptWriter}
 		}
-		v.sems = map[string]*semaphore.Weighted{}
-		v.limiters = map[string]*rate.Limiter{}
+		v.hosts = map[string]*hostState{}
 	})
 }
 
@@ -178,17 +176,42 @@ func (v *Verifier) check() error {
 func (v *Verifier) hostLimits(addr string) (*semaphore.Weighted, *rate.Limiter) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	s, ok := v.sems[addr]
+	h, ok := v.hosts[addr]
 	if !ok {
-		s = semaphore.NewWeighted(int64(orDefault(v.PerHost, 2)))
-		v.sems[addr] = s
+		v.pruneHosts()
+		h = &hostState{
+			sem: semaphore.NewWeighted(int64(orDefault(v.PerHost, 2))),
+			lim: rate.NewLimiter(rate.Limit(orDefault(v.PerHostRate, 10)), batchSize),
+		}
+		v.hosts[addr] = h
 	}
-	l, ok := v.limiters[addr]
-	if !ok {
-		l = rate.NewLimiter(rate.Limit(orDefault(v.PerHostRate, 10)), batchSize)
-		v.limiters[addr] = l
+	h.last = time.Now()
+	return h.sem, h.lim
+}
+
+// hostState is the per-address limits.
+type hostState struct {
+	sem  *semaphore.Weighted
+	lim  *rate.Limiter
+	last time.Time
+}
+
+// maxHosts bounds the per-address state a long-running Verifier keeps.
+const maxHosts = 10000
+
+// pruneHosts forgets addresses idle for ten minutes with no session open,
+// once the map is full. v.mu is held.
+func (v *Verifier) pruneHosts() {
+	if len(v.hosts) < maxHosts {
+		return
 	}
-	return s, l
+	full := int64(orDefault(v.PerHost, 2))
+	for k, h := range v.hosts {
+		if time.Since(h.last) > 10*time.Minute && h.sem.TryAcquire(full) {
+			h.sem.Release(full)
+			delete(v.hosts, k)
+		}
+	}
 }
 
 // batchSize is how many RCPTs go to the server between rate-limiter waits;
