@@ -25,6 +25,7 @@ type job struct {
 	wire  string // the address as sent in RCPT: A-label domain
 	out   *smtpprobe.Result
 	host  string // the MX host that gave out
+	sent  bool   // the result has gone out
 }
 
 // acceptAllProviders accept every RCPT and bounce later, so a probe there
@@ -37,6 +38,7 @@ const maxHostsTried = 3
 // run verifies addrs and sends each result to out.
 func (v *Verifier) run(ctx context.Context, addrs []string, out chan<- indexed) {
 	send := func(j *job) {
+		j.sent = true
 		j.res.Duration = Millis(time.Since(j.start))
 		if j.res.Err != nil {
 			j.res.Error = j.res.Err.Error()
@@ -69,9 +71,11 @@ func (v *Verifier) run(ctx context.Context, addrs []string, out chan<- indexed) 
 				ctx, cancel = context.WithTimeout(ctx, v.Timeout*time.Duration(rounds))
 				defer cancel()
 			}
-			v.domain(ctx, d, jobs)
+			v.domain(ctx, d, jobs, send)
 			for _, j := range jobs {
-				send(j)
+				if !j.sent {
+					send(j)
+				}
 			}
 			return nil
 		})
@@ -118,8 +122,10 @@ func (v *Verifier) precheck(j *job) bool {
 }
 
 // domain verifies the jobs of one domain: DNS, then SMTP on its mail
-// servers, then the verdicts.
-func (v *Verifier) domain(ctx context.Context, domain string, jobs []*job) {
+// servers, then the verdicts. Jobs decided during the SMTP work go to send
+// at once, so a large domain streams its results; the caller sends the
+// rest.
+func (v *Verifier) domain(ctx context.Context, domain string, jobs []*job, send func(*job)) {
 	log := v.logger().With(slog.String("domain", domain))
 	mr, err := v.mxc.Lookup(ctx, domain)
 	if err != nil { // the context ended: the domain was parsed already
@@ -150,7 +156,7 @@ func (v *Verifier) domain(ctx context.Context, domain string, jobs []*job) {
 		case acceptAllProviders[mr.Provider]:
 			setAll(jobs, Unknown, ReasonCannotVerify, nil)
 		default:
-			v.smtp(ctx, domain, mr, jobs)
+			v.smtp(ctx, domain, mr, jobs, send)
 		}
 	}
 	finish(jobs)
@@ -172,7 +178,7 @@ func retryAfter(jobs []*job, d time.Duration) {
 // that is not undeliverable is risky/possible_typo.
 func finish(jobs []*job) {
 	for _, j := range jobs {
-		if j.res.Suggestion != "" && j.res.Status != Undeliverable {
+		if !j.sent && j.res.Suggestion != "" && j.res.Status != Undeliverable {
 			j.res.Status, j.res.Reason = Risky, ReasonPossibleTypo
 		}
 	}
@@ -181,12 +187,17 @@ func finish(jobs []*job) {
 // smtp probes the jobs on the domain's mail hosts in preference order. A
 // host that cannot be reached or refuses the session passes the jobs to
 // the next; an answer about the mailbox ends them.
-func (v *Verifier) smtp(ctx context.Context, domain string, mr mx.Result, jobs []*job) {
+func (v *Verifier) smtp(ctx context.Context, domain string, mr mx.Result, jobs []*job, send func(*job)) {
 	hosts := mr.Usable()
 	for _, j := range jobs {
 		for _, h := range hosts {
 			j.res.MXHosts = appendHost(j.res.MXHosts, h.Name)
 		}
+	}
+	emit := func(j *job) {
+		v.verdict(j)
+		finish([]*job{j})
+		send(j)
 	}
 	pending := jobs
 	var greylisted []*job
@@ -198,7 +209,7 @@ func (v *Verifier) smtp(ctx context.Context, domain string, mr mx.Result, jobs [
 		}
 		last := n == len(hosts)-1 || n == maxHostsTried-1
 		var next []*job
-		grey, def := v.probeHost(ctx, domain, mr, h, pending, jobs, func(j *job) { next = append(next, j) }, last)
+		grey, def := v.probeHost(ctx, domain, mr, h, pending, jobs, func(j *job) { next = append(next, j) }, emit, last)
 		if len(grey) > 0 || def {
 			greylisted, greyHost = append(greylisted, grey...), h
 			deferred = deferred || def
@@ -206,10 +217,12 @@ func (v *Verifier) smtp(ctx context.Context, domain string, mr mx.Result, jobs [
 		pending = next
 	}
 	if len(greylisted) > 0 || deferred {
-		v.greylist(ctx, domain, mr, greyHost, jobs, greylisted, deferred)
+		v.greylist(ctx, domain, mr, greyHost, jobs, greylisted, deferred, emit)
 	}
 	for _, j := range jobs {
-		v.verdict(j)
+		if !j.sent {
+			v.verdict(j)
+		}
 	}
 }
 
@@ -234,9 +247,11 @@ func hostLevel(o smtpprobe.Outcome) bool {
 
 // probeHost opens a session on host and probes the jobs. Jobs whose
 // outcome is host-level are handed to retry (unless this is the last host
-// to try); greylisted jobs are returned, and whether the catch-all probe,
-// whose answer goes to all of the domain's jobs, was greylisted.
-func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h mx.Host, jobs, all []*job, retry func(*job), last bool) (grey []*job, deferred bool) {
+// to try); greylisted jobs are returned, with whether the catch-all probe,
+// whose answer goes to all of the domain's jobs, was greylisted. Jobs
+// decided here go to emit, except accepted ones while the catch-all
+// answer is still to come.
+func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h mx.Host, jobs, all []*job, retry, emit func(*job), last bool) (grey []*job, deferred bool) {
 	var tr *strings.Builder
 	if v.Transcript {
 		tr = &strings.Builder{}
@@ -260,7 +275,8 @@ func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h
 	defer release()
 	defer s.Close()
 	_, limiter := v.hostLimits(addr)
-	accepted := false
+	checked := false // the catch-all question was asked on this session
+	var decided []*job
 	for start := 0; start < len(jobs); start += batchSize {
 		batch := jobs[start:min(start+batchSize, len(jobs))]
 		if err := limiter.WaitN(ctx, len(batch)); err != nil {
@@ -273,6 +289,7 @@ func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h
 		for k, j := range batch {
 			wires[k] = j.wire
 		}
+		accepted, final := false, []*job(nil)
 		for k, r := range s.Probe(ctx, wires...) {
 			j := batch[k]
 			j.out, j.host = &r, h.Name
@@ -281,16 +298,21 @@ func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h
 				grey = append(grey, j)
 			case hostLevel(r.Outcome) && !last && ctx.Err() == nil:
 				retry(j)
-			case r.Outcome == smtpprobe.Accepted:
-				accepted = true
+			default:
+				final = append(final, j)
+				accepted = accepted || r.Outcome == smtpprobe.Accepted
 			}
 		}
-	}
-	// Probe catch-all after the real addresses. When some were greylisted,
-	// probing now starts the greylisting clock for the probe address too,
-	// so that the retry can judge it.
-	if accepted || len(grey) > 0 {
-		deferred = v.catchAll(ctx, domain, mr, s, all)
+		// Ask about catch-all after the first real addresses. When some
+		// were greylisted, asking now starts the greylisting clock for the
+		// probe address too, so that the retry can judge it.
+		if !checked && (accepted || len(grey) > 0) {
+			deferred, checked = v.catchAll(ctx, domain, mr, s, all), true
+		}
+		decided = append(decided, final...)
+		if tr == nil { // stream; with transcripts, wait for the whole session
+			decided = emitDecided(decided, deferred, emit)
+		}
 	}
 	if tr != nil {
 		lines := strings.Split(strings.TrimRight(tr.String(), "\n"), "\n")
@@ -298,7 +320,22 @@ func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h
 			j.res.Transcript = append(j.res.Transcript, lines...)
 		}
 	}
+	emitDecided(decided, deferred, emit)
 	return grey, deferred
+}
+
+// emitDecided emits the decided jobs, except accepted ones while the
+// catch-all answer is deferred, and returns those it held back.
+func emitDecided(decided []*job, deferred bool, emit func(*job)) []*job {
+	var held []*job
+	for _, j := range decided {
+		if deferred && j.out.Outcome == smtpprobe.Accepted {
+			held = append(held, j)
+			continue
+		}
+		emit(j)
+	}
+	return held
 }
 
 // open connects to the first reachable address of host, within the
@@ -369,7 +406,7 @@ func (v *Verifier) catchAll(ctx context.Context, domain string, mr mx.Result, s 
 // new sessions with exponential backoff while the context and
 // GreylistMaxWait allow. all are the domain's jobs, whose catch-all status
 // a later probe updates.
-func (v *Verifier) greylist(ctx context.Context, domain string, mr mx.Result, h mx.Host, all, jobs []*job, deferred bool) {
+func (v *Verifier) greylist(ctx context.Context, domain string, mr mx.Result, h mx.Host, all, jobs []*job, deferred bool, emit func(*job)) {
 	delay := orDefault(v.GreylistDelay, time.Minute)
 	budget := orDefault(v.GreylistMaxWait, 5*time.Minute)
 	waited := time.Duration(0)
@@ -389,7 +426,7 @@ func (v *Verifier) greylist(ctx context.Context, domain string, mr mx.Result, h 
 		waited += delay
 		v.logger().LogAttrs(ctx, slog.LevelDebug, "greylist retry", slog.String("domain", domain), slog.Int("addresses", len(jobs)))
 		if len(jobs) > 0 {
-			jobs, deferred = v.probeHost(ctx, domain, mr, h, jobs, all, func(*job) {}, true)
+			jobs, deferred = v.probeHost(ctx, domain, mr, h, jobs, all, func(*job) {}, emit, true)
 		} else {
 			deferred = v.recheckCatchAll(ctx, domain, mr, h, all)
 		}

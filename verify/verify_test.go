@@ -386,3 +386,34 @@ func TestHostStateIsBounded(t *testing.T) {
 		t.Errorf("%d host entries after pruning, want the busy one and the new one", n)
 	}
 }
+
+// TestVerifyAllStreamsLargeDomains checks that a domain's results come out
+// batch by batch, not all when the domain is done.
+func TestVerifyAllStreamsLargeDomains(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		w.add("big.com", testsmtp.Mailboxes("user0@big.com"))
+		defer w.router.close()
+		v := w.verifier() // 10 RCPTs per second per host by default
+		var addrs []string
+		for i := range 40 {
+			addrs = append(addrs, fmt.Sprintf("user%d@big.com", i))
+		}
+		start := time.Now()
+		var first, last time.Duration
+		n := 0
+		for _, r := range v.VerifyAll(t.Context(), addrs) {
+			if r.Reason != ReasonAccepted && r.Reason != ReasonMailboxNotFound {
+				t.Errorf("%s: %v", r.Input, r.Reason)
+			}
+			if n == 0 {
+				first = time.Since(start)
+			}
+			last = time.Since(start)
+			n++
+		}
+		if n != 40 || first > last/2 {
+			t.Errorf("%d results; first after %v, last after %v: not streamed", n, first, last)
+		}
+	})
+}
