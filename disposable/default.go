@@ -2,6 +2,7 @@ package disposable
 
 import (
 	_ "embed"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -40,7 +41,7 @@ func Legit() *Set { return legitSet() }
 var legitSet = sync.OnceValue(func() *Set { return mustParse(allowlistTxt, "disposable: embedded legitimate providers") })
 
 func mustParse(text, name string) *Set {
-	s, err := Parse(stringReader(text), name)
+	s, err := Parse(strings.NewReader(text), name)
 	if err != nil {
 		panic(err) // the embedded data is checked by tests
 	}

@@ -11,6 +11,7 @@ package freemail
 
 import (
 	_ "embed"
+	"strings"
 	"sync"
 
 	"github.com/mailverify/mailverify/disposable"
@@ -23,7 +24,7 @@ var freeTxt string
 func Default() *disposable.Set { return defaultSet() }
 
 var defaultSet = sync.OnceValue(func() *disposable.Set {
-	s, err := disposable.Parse(stringsReader(freeTxt), "freemail: embedded, "+Provenance)
+	s, err := disposable.Parse(strings.NewReader(freeTxt), "freemail: embedded, "+Provenance)
 	if err != nil {
 		panic(err) // the embedded data is checked by tests
 	}

@@ -109,13 +109,12 @@ func (e *ReplyError) Transient() bool { return e.Reply.Transient() }
 // Errors of the reply reader. Each ends the session: after a malformed
 // reply the client cannot know where the next one starts.
 var (
-	ErrLineTooLong   = errors.New("smtpprobe: reply line too long")
-	ErrTooManyLines  = errors.New("smtpprobe: reply has too many lines")
-	ErrMalformed     = errors.New("smtpprobe: malformed reply")
-	ErrInjection     = errors.New("smtpprobe: command contains CR, LF or NUL")
-	ErrNoSMTPUTF8    = errors.New("smtpprobe: address needs SMTPUTF8, which the server does not offer")
-	ErrTLSRequired   = errors.New("smtpprobe: STARTTLS required but not available")
-	ErrSessionClosed = errors.New("smtpprobe: session closed")
+	ErrLineTooLong  = errors.New("smtpprobe: reply line too long")
+	ErrTooManyLines = errors.New("smtpprobe: reply has too many lines")
+	ErrMalformed    = errors.New("smtpprobe: malformed reply")
+	ErrInjection    = errors.New("smtpprobe: command contains CR, LF or NUL")
+	ErrNoSMTPUTF8   = errors.New("smtpprobe: address needs SMTPUTF8, which the server does not offer")
+	ErrTLSRequired  = errors.New("smtpprobe: STARTTLS required but not available")
 )
 
 // readLine reads one line of at most max bytes, without its CRLF (a bare

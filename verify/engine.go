@@ -452,6 +452,30 @@ func fits(ctx context.Context, d time.Duration) bool {
 	return !ok || time.Until(dl) > d+time.Second
 }
 
+type outcomeVerdict struct {
+	status Status
+	reason Reason
+	retry  time.Duration // retry_after; 0 for none
+}
+
+// outcomeVerdicts maps the SMTP outcomes whose verdict depends on nothing
+// else (DESIGN.md section 3); Accepted and Greylisted are decided in verdict.
+var outcomeVerdicts = map[smtpprobe.Outcome]outcomeVerdict{
+	smtpprobe.CannotVerify:      {Unknown, ReasonCannotVerify, 0},
+	smtpprobe.MailboxNotFound:   {Undeliverable, ReasonMailboxNotFound, 0},
+	smtpprobe.MailboxDisabled:   {Undeliverable, ReasonMailboxDisabled, 0},
+	smtpprobe.DomainRejectsMail: {Undeliverable, ReasonDomainRejectsMail, 0},
+	smtpprobe.MailboxFull:       {Risky, ReasonMailboxFull, 0},
+	smtpprobe.RateLimited:       {Unknown, ReasonRateLimited, 15 * time.Minute},
+	smtpprobe.Blocked:           {Unknown, ReasonBlocked, 0},
+	smtpprobe.TemporaryFailure:  {Unknown, ReasonTemporaryFailure, 5 * time.Minute},
+	smtpprobe.Timeout:           {Unknown, ReasonTimeout, 0},
+	smtpprobe.ConnectionFailed:  {Unknown, ReasonConnectionFailed, 0},
+	smtpprobe.TLSError:          {Unknown, ReasonTLSError, 0},
+	smtpprobe.ProtocolError:     {Unknown, ReasonProtocolError, 0},
+	smtpprobe.NeedsSMTPUTF8:     {Unknown, ReasonSMTPUTF8Unsupported, 0},
+}
+
 // verdict turns a job's SMTP outcome into its status and reason.
 func (v *Verifier) verdict(j *job) {
 	r := &j.res
@@ -466,49 +490,29 @@ func (v *Verifier) verdict(j *job) {
 	}
 	switch o.Outcome {
 	case smtpprobe.Accepted:
-		switch r.CatchAll {
-		case catchall.No:
+		switch {
+		case r.CatchAll == catchall.No, r.CatchAll == catchall.Unknown && v.SkipCatchAll:
 			r.Status, r.Reason = Deliverable, ReasonAccepted
-		case catchall.Yes:
+		case r.CatchAll == catchall.Yes:
 			r.Status, r.Reason = Risky, ReasonCatchAll
 		default:
-			if v.SkipCatchAll {
-				r.Status, r.Reason = Deliverable, ReasonAccepted
-			} else {
-				r.Status, r.Reason = Unknown, ReasonCannotVerify
-			}
+			r.Status, r.Reason = Unknown, ReasonCannotVerify
 		}
-	case smtpprobe.CannotVerify:
-		r.Status, r.Reason = Unknown, ReasonCannotVerify
-	case smtpprobe.MailboxNotFound:
-		r.Status, r.Reason = Undeliverable, ReasonMailboxNotFound
-	case smtpprobe.MailboxDisabled:
-		r.Status, r.Reason = Undeliverable, ReasonMailboxDisabled
-	case smtpprobe.DomainRejectsMail:
-		r.Status, r.Reason = Undeliverable, ReasonDomainRejectsMail
-	case smtpprobe.MailboxFull:
-		r.Status, r.Reason = Risky, ReasonMailboxFull
+		return
 	case smtpprobe.Greylisted:
 		r.Status, r.Reason = Unknown, ReasonGreylisted
 		if r.RetryAfter == 0 {
 			r.RetryAfter = Seconds(orDefault(v.GreylistDelay, time.Minute))
 		}
-	case smtpprobe.RateLimited:
-		r.Status, r.Reason, r.RetryAfter = Unknown, ReasonRateLimited, Seconds(15*time.Minute)
-	case smtpprobe.Blocked:
-		r.Status, r.Reason = Unknown, ReasonBlocked
-	case smtpprobe.TemporaryFailure:
-		r.Status, r.Reason, r.RetryAfter = Unknown, ReasonTemporaryFailure, Seconds(5*time.Minute)
-	case smtpprobe.Timeout:
-		r.Status, r.Reason = Unknown, ReasonTimeout
-	case smtpprobe.ConnectionFailed:
-		r.Status, r.Reason = Unknown, ReasonConnectionFailed
-	case smtpprobe.TLSError:
-		r.Status, r.Reason = Unknown, ReasonTLSError
-	case smtpprobe.NeedsSMTPUTF8:
-		r.Status, r.Reason = Unknown, ReasonSMTPUTF8Unsupported
-	default:
-		r.Status, r.Reason = Unknown, ReasonProtocolError
+		return
+	}
+	vd, ok := outcomeVerdicts[o.Outcome]
+	if !ok {
+		vd = outcomeVerdict{Unknown, ReasonProtocolError, 0}
+	}
+	r.Status, r.Reason = vd.status, vd.reason
+	if vd.retry > 0 {
+		r.RetryAfter = Seconds(vd.retry)
 	}
 }
 
