@@ -3,10 +3,15 @@ package smtpprobe
 import "strings"
 
 // Classify turns a reply to RCPT into an Outcome: by the reply code first,
-// the RFC 3463 enhanced code second, the text last (see rules.go). Two
-// guarantees hold whatever the text says: a 4xx reply never classifies as
-// a permanent verdict on the mailbox, and a 5.7.x reply or a blocklist
-// text never classifies as MailboxNotFound.
+// the RFC 3463 enhanced code second, the text last (see rules.go).
+//
+// A specific enhanced code (X.1.1, X.2.2, X.5.3, ...) decides; text only
+// refines a reply whose codes are generic (no enhanced code, X.0.0, 4.7.x,
+// Microsoft's 5.4.1), except that policy-block text beats everything.
+// Three guarantees hold whatever the text says: a 4xx reply never
+// classifies as a permanent verdict on the mailbox; a 5.7.x reply or a
+// blocklist text never classifies as MailboxNotFound; and a 550/551/553
+// whose codes and text name no reason is Rejected, not MailboxNotFound.
 func Classify(r Reply) Outcome {
 	class := r.Code / 100
 	switch class {
@@ -20,15 +25,16 @@ func Classify(r Reply) Outcome {
 		return ProtocolError
 	}
 	out := byCode(r.Code)
+	specific := false
 	// 521 and 556 (RFC 7504) mean the domain takes no mail at all; RFC 7505
 	// pairs 556 with 5.1.10, which Microsoft uses for unknown recipients.
 	if e := r.Enhanced; !e.IsZero() && e.Class == class && out != DomainRejectsMail {
 		if o, ok := byEnhanced(e); ok {
-			out = o
+			out, specific = o, true
 		}
 	}
-	if o, ok := byText(strings.ToLower(r.Text()), class); ok {
-		out = refine(out, o, class)
+	if t, ok := byText(strings.ToLower(r.Text()), class); ok && (!specific || t == Blocked) {
+		out = refine(out, t, class)
 	}
 	if r.Code == 421 && out != Blocked {
 		return RateLimited // the server is closing the channel, whatever else it says
@@ -44,7 +50,9 @@ func byCode(code int) Outcome {
 	case 450, 451, 452, 455:
 		return TemporaryFailure
 	case 550, 551, 553:
-		return MailboxNotFound // "mailbox unavailable", "user not local", "mailbox name not allowed"
+		// "Mailbox unavailable", "user not local", "mailbox name not
+		// allowed": servers send these for policy refusals too.
+		return Rejected
 	case 552:
 		return MailboxFull // "exceeded storage allocation"
 	case 521, 556:
@@ -58,18 +66,14 @@ func byCode(code int) Outcome {
 	return ProtocolError // 500-504, 554 without more to go on, others
 }
 
-// byEnhanced is the meaning of the RFC 3463 enhanced code.
+// byEnhanced is the meaning of a specific RFC 3463 enhanced code; it
+// reports false for the generic ones, whose reply the text decides.
 func byEnhanced(e EnhancedCode) (Outcome, bool) {
 	perm := e.Class == 5
-	switch {
-	case e.Subject == 7:
-		if perm {
-			return Blocked, true
-		}
-		return TemporaryFailure, true // 4.7.x: greylisting, rate or block: the text decides
-	case e.Subject == 1:
+	switch e.Subject {
+	case 1: // addressing status
 		switch e.Detail {
-		case 0, 1, 3, 6, 10: // bad mailbox, syntax, moved; 5.1.10 is Microsoft's RecipientNotFound
+		case 1, 3, 6, 10: // bad mailbox, bad syntax, moved; 5.1.10 is Microsoft's RecipientNotFound
 			if perm {
 				return MailboxNotFound, true
 			}
@@ -77,10 +81,10 @@ func byEnhanced(e EnhancedCode) (Outcome, bool) {
 			if perm {
 				return DomainRejectsMail, true
 			}
-		case 8: // bad sender domain: our MAIL FROM
+		case 7, 8: // bad sender mailbox or sender domain: our MAIL FROM
 			return Blocked, true
 		}
-	case e.Subject == 2:
+	case 2: // mailbox status
 		switch e.Detail {
 		case 0:
 			if !perm {
@@ -93,20 +97,32 @@ func byEnhanced(e EnhancedCode) (Outcome, bool) {
 			return RateLimited, true // Gmail 4.2.1: receiving mail too fast
 		case 2:
 			return MailboxFull, true
+		case 3: // message length: about the message, not the mailbox
+			return TemporaryFailure, true
 		case 4:
 			if perm {
 				return MailboxNotFound, true // OpenSMTPD answers unknown users with 524 5.2.4
 			}
 		}
-	case e.Subject == 5:
+	case 3, 6: // mail system and message content status
+		return TemporaryFailure, true
+	case 4: // network and routing status
+		if perm && e.Detail == 1 {
+			return 0, false // Microsoft's 5.4.1 edge blocking: its text decides
+		}
+		return TemporaryFailure, true
+	case 5: // protocol status
 		if e.Detail == 3 {
 			return RateLimited, true // too many recipients
 		}
-		if perm {
+		if perm && e.Detail != 0 {
 			return ProtocolError, true
 		}
-	case e.Subject == 4 && !perm:
-		return TemporaryFailure, true
+	case 7: // security or policy status
+		if perm {
+			return Blocked, true
+		}
+		// 4.7.x: greylisting, rate or block: the text decides.
 	}
 	return 0, false
 }
@@ -120,8 +136,13 @@ func refine(cur, t Outcome, class int) Outcome {
 		return Blocked // and text never lifts one
 	case class == 4 && (t == MailboxNotFound || t == MailboxDisabled || t == DomainRejectsMail):
 		return cur // a 4xx is never a permanent verdict
-	case class == 5 && (t == Greylisted || t == RateLimited || t == TemporaryFailure):
-		return cur // a 5xx is never temporary
+	case class == 5 && (t == Greylisted || t == TemporaryFailure):
+		// A permanent code with "try again later" text: no verdict on the
+		// mailbox either way.
+		if cur == Rejected {
+			return TemporaryFailure
+		}
+		return cur
 	}
 	return t
 }
@@ -137,4 +158,16 @@ func byText(text string, class int) (Outcome, bool) {
 		}
 	}
 	return 0, false
+}
+
+// IsRecipientLimit reports whether r refuses a recipient because of how
+// many the transaction or connection already holds (RFC 5321 section
+// 4.5.3.1.10: "452 too many recipients", 5.5.3, and the 552 some servers
+// send), not because of the recipient.
+func IsRecipientLimit(r Reply) bool {
+	if r.Enhanced.Subject == 5 && r.Enhanced.Detail == 3 {
+		return true
+	}
+	t := strings.ToLower(r.Text())
+	return strings.Contains(t, "too many recipients") || strings.Contains(t, "recipient limit") || strings.Contains(t, "too many rcpt")
 }

@@ -37,11 +37,16 @@ type Session struct {
 	inTx    bool // MAIL FROM accepted
 	txUTF8  bool // the transaction was opened with SMTPUTF8
 	txRcpts int  // recipients accepted in the transaction
-	maxRcpt int  // current cap, lowered by 452 4.5.3
-	errors  int  // 4xx/5xx replies on this connection
-	broken  bool // the connection is unusable
-	conns   int  // connections made
-	secret  []string
+	txSent  int  // recipients answered in the transaction, accepted or not
+	// connRcpts counts the recipients answered on this connection;
+	// perConn, when positive, is how many the server judges on one.
+	connRcpts, perConn int
+	noPipe             bool // replies fell out of step: no pipelining
+	maxRcpt            int  // current cap, lowered by 452 4.5.3
+	errors             int  // 4xx/5xx replies on this connection
+	broken             bool // the connection is unusable
+	conns              int  // connections made
+	secret             []string
 }
 
 // Banner returns the greeting of the current connection.
@@ -64,14 +69,21 @@ func (s *Session) TLS() *tls.ConnectionState { return s.tls }
 // Connections returns how many connections the session has made.
 func (s *Session) Connections() int { return s.conns }
 
-// Close ends the session politely with QUIT and closes the connection.
-func (s *Session) Close() error {
+// Close ends the session politely with QUIT, waiting at most 5s for the
+// reply, and closes the connection.
+func (s *Session) Close() error { return s.CloseContext(context.Background()) }
+
+// CloseContext is Close within ctx: when ctx is done or ends first, the
+// connection is closed without waiting for the QUIT reply.
+func (s *Session) CloseContext(ctx context.Context) error {
 	if s.conn == nil {
 		return nil
 	}
-	if !s.broken {
-		ctx, cancel := context.WithTimeout(context.Background(), min(s.p.commandTimeout(), 5*time.Second))
+	if !s.broken && ctxerr.Of(ctx) == nil {
+		ctx, cancel := context.WithTimeout(ctx, min(s.p.commandTimeout(), 5*time.Second))
+		stop := s.watch(ctx)
 		s.cmd(ctx, "QUIT", "QUIT")
+		stop()
 		cancel()
 	}
 	err := s.conn.Close()
@@ -213,7 +225,8 @@ func replaceFold(s, old, new string) string {
 // can be sent: banner, EHLO (or HELO), STARTTLS per policy.
 func (s *Session) connect(ctx context.Context) error {
 	s.conns++
-	s.inTx, s.txUTF8, s.txRcpts, s.errors, s.broken, s.tls = false, false, 0, 0, false, nil
+	s.inTx, s.txUTF8, s.txRcpts, s.txSent, s.errors, s.broken, s.tls = false, false, 0, 0, 0, false, nil
+	s.connRcpts = 0
 	if s.maxRcpt == 0 {
 		s.maxRcpt = s.p.maxRcpts()
 	}

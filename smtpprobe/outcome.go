@@ -31,7 +31,9 @@ const (
 	// Blocked: the server refuses us, not the mailbox (5.7.x, a 554
 	// banner, blocklist or reputation texts). The mailbox was never judged.
 	Blocked
-	// TemporaryFailure: any other 4xx.
+	// TemporaryFailure: any other 4xx, or a 5xx about the mail system
+	// rather than the mailbox (X.2.3, X.3.x, X.4.x, X.6.x): a later try
+	// may succeed, and nothing was said about the mailbox.
 	TemporaryFailure
 	// ProtocolError: a reply the client could not use (malformed, out of
 	// sequence, 5.5.x, an unexpected code).
@@ -45,12 +47,18 @@ const (
 	// NeedsSMTPUTF8: the address has a non-ASCII local part and the server
 	// does not offer SMTPUTF8 (RFC 6531), so it cannot be probed there.
 	NeedsSMTPUTF8
+	// Rejected: a permanent refusal whose code and text name no reason (550
+	// with no enhanced code or X.0.0 and a text no rule knows). It may be
+	// about the mailbox or a policy about the client; only differential
+	// evidence tells them apart (the same server accepting another
+	// recipient), which is the caller's to weigh.
+	Rejected
 )
 
 var outcomeNames = [...]string{
 	"accepted", "cannot_verify", "mailbox_not_found", "mailbox_disabled", "mailbox_full",
 	"domain_rejects_mail", "greylisted", "rate_limited", "blocked", "temporary_failure",
-	"protocol_error", "tls_error", "timeout", "connection_failed", "needs_smtputf8",
+	"protocol_error", "tls_error", "timeout", "connection_failed", "needs_smtputf8", "rejected",
 }
 
 // String returns the snake_case name used in JSON.

@@ -31,6 +31,11 @@ var textRules = []struct {
 	{"sender address rejected", Blocked, 0},
 	{"not authorized to send", Blocked, 0},
 	{"administrative prohibition", Blocked, 0},
+	{"denied by policy", Blocked, 0},
+	{"rejected by policy", Blocked, 0},
+	{"invalid helo", Blocked, 0},
+	{"bad helo", Blocked, 0},
+	{"sender verify failed", Blocked, 0},
 	{"[ts01]", Blocked, 0}, // Yahoo deferrals of suspicious senders
 	{"[tss04]", Blocked, 0},
 	{"banned", Blocked, 0},
@@ -46,8 +51,8 @@ var textRules = []struct {
 	{"too many messages", RateLimited, 0},
 	{"too fast", RateLimited, 0},
 	{"server busy", RateLimited, 4},
-	{"try again later", Greylisted, 4},
-	{"please retry later", Greylisted, 4},
+	{"try again later", Greylisted, 0}, // on a 5xx: temporary, no verdict (see refine)
+	{"please retry later", Greylisted, 0},
 
 	// Quota.
 	{"over quota", MailboxFull, 0},
@@ -89,9 +94,12 @@ var textRules = []struct {
 	{"invalid recipient", MailboxNotFound, 5},
 	{"recipient not found", MailboxNotFound, 5},
 	{"recipientnotfound", MailboxNotFound, 5},
-	{"address rejected", MailboxNotFound, 5},
-	{"mailbox unavailable", MailboxNotFound, 5},
 	{"mailbox not found", MailboxNotFound, 5},
 	{"invalid mailbox", MailboxNotFound, 5},
 	{"not our customer", MailboxNotFound, 5},
+
+	// Generic refusals: the words of RFC 5321's 550 and of policy
+	// rejections alike, so they say nothing on their own.
+	{"address rejected", Rejected, 5},
+	{"mailbox unavailable", Rejected, 5},
 }

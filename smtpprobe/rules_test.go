@@ -48,7 +48,7 @@ var classifyCases = []struct {
 	{"452 4.5.3 Too many recipients (AS780090) [BN8NAM11FT066.eop-nam11.prod.protection.outlook.com]", RateLimited, "too many recipients"},
 	{"550 5.7.606 Access denied, banned sending IP [192.0.2.1]. To request removal from this list please visit https://sender.office.com/", Blocked, ""},
 	{"451 4.7.500 Server busy. Please try again later from [192.0.2.1]. (S77719) [AM5EUR02FT011.eop-EUR02.prod.protection.outlook.com]", RateLimited, "server busy"},
-	{"550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). [AM5EUR03FT015.eop-EUR03.prod.protection.outlook.com]", MailboxNotFound, "mailbox unavailable"},
+	{"550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). [AM5EUR03FT015.eop-EUR03.prod.protection.outlook.com]", Rejected, "mailbox unavailable"},
 	{"550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150).", Blocked, "block list"},
 
 	// Gmail.
@@ -116,7 +116,28 @@ var classifyCases = []struct {
 	{"252 2.1.5 Cannot VRFY user, but will accept message", CannotVerify, ""},
 	{"450 4.1.1 <jdoe@example.com>: Recipient address rejected: unverified address: user unknown", TemporaryFailure, ""},
 	{"550 5.7.1 Recipient address rejected: user unknown, listed in spam trap", Blocked, ""},
-	{"550 Requested action not taken", MailboxNotFound, ""},
+	{"550 Requested action not taken", Rejected, ""},
+	{"550 5.0.0 Requested action not taken", Rejected, ""},
+	{"550 5.7.1 <jdoe@example.com>: Recipient address rejected: Access denied", Blocked, ""},
+	{"550 Recipient address rejected: not permitted here", Rejected, "address rejected"},
+	{"550 Denied by policy", Blocked, "denied by policy"},
+	{"554 Message rejected by policy", Blocked, "rejected by policy"},
+	{"550 Invalid HELO name (See RFC2821 4.1.1.1)", Blocked, "invalid helo"},
+	{"550 Bad HELO - Host impersonating domain name [example.com]", Blocked, "bad helo"},
+	{"550-Verification failed for <>\r\n550 Sender verify failed", Blocked, "sender verify failed"},
+	{"553 5.1.7 The sender address is not a valid RFC 5321 address", Blocked, ""},
+	{"550 5.1.8 Sender domain does not exist", Blocked, ""},
+	{"550 5.0.0 Rate limit exceeded, try later", RateLimited, "rate limit"},
+	{"550 Too many recipients", RateLimited, "too many recipients"},
+	{"552 Too many recipients", RateLimited, "too many recipients"},
+	{"552 5.5.3 Too many recipients", RateLimited, ""},
+	{"452 4.2.2 Mailbox full, try again later", MailboxFull, ""},
+	{"550 5.3.4 Message size exceeds fixed limit", TemporaryFailure, ""},
+	{"550 5.4.4 Unable to route", TemporaryFailure, ""},
+	{"554 5.6.0 Content rejected", TemporaryFailure, ""},
+	{"550 5.4.1 Recipient rejected", Rejected, ""},
+	{"551 User not local", Rejected, ""},
+	{"550 Try again later", TemporaryFailure, ""},
 	{"553 5.1.3 Bad recipient address syntax", MailboxNotFound, ""},
 	{"556 5.1.10 Recipient address has null MX", DomainRejectsMail, ""},
 	{"550 5.1.2 Host unknown", DomainRejectsMail, ""},
@@ -199,6 +220,58 @@ func TestBlocksNeverBecomeNotFound(t *testing.T) {
 		switch Classify(r) {
 		case MailboxNotFound, MailboxDisabled, DomainRejectsMail:
 			t.Errorf("4xx %q classified as a permanent verdict %v", r, Classify(r))
+		}
+	}
+}
+
+// TestSpecificCodesOutrankText crosses every specific enhanced code with
+// every text rule: the text changes the outcome only when it is a policy
+// block.
+func TestSpecificCodesOutrankText(t *testing.T) {
+	t.Parallel()
+	var specific []EnhancedCode
+	for _, class := range []int{4, 5} {
+		for subject := range 8 {
+			for detail := range 11 {
+				e := EnhancedCode{class, subject, detail}
+				if _, ok := byEnhanced(e); ok {
+					specific = append(specific, e)
+				}
+			}
+		}
+	}
+	if len(specific) < 20 {
+		t.Fatalf("only %d specific codes found", len(specific))
+	}
+	for _, e := range specific {
+		code := map[int]string{4: "450", 5: "550"}[e.Class]
+		want := Classify(replyFrom(t, code+" "+e.String()+" Requested action not taken"))
+		for _, rule := range textRules {
+			r := replyFrom(t, code+" "+e.String()+" "+rule.substr)
+			got := Classify(r)
+			switch {
+			case rule.outcome == Blocked:
+				if got != Blocked {
+					t.Errorf("Classify(%q) = %v, want blocked", r.Text(), got)
+				}
+			case got != want:
+				t.Errorf("Classify(%s %s %q) = %v, but the code alone gives %v", code, e, rule.substr, got, want)
+			}
+		}
+	}
+}
+
+// TestGenericRejectionsAreNotVerdicts: a 550 that names no reason, with
+// any text that is not about the mailbox, never says the mailbox is
+// missing.
+func TestGenericRejectionsAreNotVerdicts(t *testing.T) {
+	t.Parallel()
+	for _, text := range []string{"Requested action not taken", "denied", "Rejected", "Access denied", "Not allowed", "Go away", "invalid HELO", "sender verify failed", "rate limit exceeded", "too many recipients"} {
+		for _, code := range []string{"550", "550 5.0.0", "551", "553", "550 5.4.1"} {
+			r := replyFrom(t, code+" "+text)
+			if got := Classify(r); got == MailboxNotFound || got == MailboxDisabled || got == MailboxFull {
+				t.Errorf("Classify(%q) = %v, a verdict from a reply that names no mailbox problem", code+" "+text, got)
+			}
 		}
 	}
 }

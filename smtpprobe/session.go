@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mailverify/mailverify/internal/ctxerr"
@@ -45,6 +46,9 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 			failRest(results[i:], Timeout, nil, err)
 			break
 		}
+		if s.perConn > 0 && s.connRcpts >= s.perConn && s.conn != nil && !s.broken {
+			s.quit(ctx) // the server judges only the first recipients of a connection
+		}
 		if s.broken || s.conn == nil || s.errors >= s.p.maxErrors() {
 			if !s.broken && s.conn != nil {
 				s.quit(ctx) // before the server's error limits
@@ -78,9 +82,12 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 		// The batch: consecutive valid addresses of the same kind, within
 		// the transaction's room and the pipelining cap.
 		n := 1
-		if _, ok := s.ext["PIPELINING"]; ok {
+		if _, ok := s.ext["PIPELINING"]; ok && !s.noPipe {
 			// Every reply may be an error: stay within the error budget.
 			room := min(s.p.pipelineBatch(), s.maxRcpt-s.txRcpts, len(addrs)-i, s.p.maxErrors()-s.errors)
+			if s.perConn > 0 {
+				room = min(room, s.perConn-s.connRcpts)
+			}
 			for n < room {
 				b := addrs[i+n]
 				if checkLine(b) != nil || b == "" || isASCII(b) == utf8Needed {
@@ -97,9 +104,19 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 
 // rcptBatch sends RCPT for each address in one flush and reads the replies.
 // It returns how many addresses have a final result; the rest are retried.
+//
+// A pipelined batch is checked before any reply is attributed: a server
+// that leaves replies out (it reads one command per packet) or sends more
+// than asked (a reply too many shifts every later answer onto the wrong
+// address) is out of step, and then no reply of the batch counts: the
+// session stops pipelining and asks again one command at a time.
 func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Result, tries []int) int {
 	stop := s.watch(ctx)
 	defer stop()
+	pipelined := len(addrs) > 1
+	if s.br.Buffered() > 0 {
+		return s.desync(ctx, "data arrived before the command")
+	}
 	lines := make([]string, len(addrs))
 	for j, a := range addrs {
 		lines[j] = "RCPT TO:<" + a + ">"
@@ -107,12 +124,17 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 	if err := s.send(ctx, lines...); err != nil {
 		return s.brokenAt(ctx, err, results, tries, 0)
 	}
-	for j := range addrs {
-		r, err := s.read(ctx, s.p.commandTimeout())
-		if err != nil {
-			return s.brokenAt(ctx, err, results, tries, j)
-		}
-		switch o := Classify(r); {
+	replies, err := s.readBatch(ctx, len(addrs))
+	switch {
+	case err != nil && pipelined && len(replies) > 0 && ctxerr.Of(ctx) == nil && isTimeout(errors.Unwrap(err)):
+		return s.desync(ctx, "replies missing")
+	case err == nil && pipelined && !s.inStep(ctx, replies):
+		return s.desync(ctx, "unexpected replies")
+	}
+	for j, r := range replies {
+		o := Classify(r)
+		limit := r.Code/100 != 2 && IsRecipientLimit(r)
+		switch {
 		case r.Code == 421:
 			// The server closes the channel: reconnect and try again once.
 			s.fail(ctx, nil)
@@ -122,34 +144,98 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 			}
 			results[j].Outcome, results[j].Reply = o, &r
 			return j + 1
-		case r.Code == 452 && o == RateLimited && s.txRcpts > 0:
+		case limit && s.txSent > 0:
 			// Too many recipients: the transaction is full. The rest of the
-			// batch gets the same answer; retry them in a new transaction.
-			s.maxRcpt = s.txRcpts
-			s.drain(ctx, len(addrs)-j-1)
+			// batch got the same answer; retry them in a new transaction.
+			s.maxRcpt = max(s.txRcpts, 1)
 			if !s.broken {
 				s.endTransaction(ctx)
 			}
 			return j
+		case limit && s.connRcpts > 0 && s.perConn == 0:
+			// A fresh transaction and still too many: the server judges
+			// only the first recipients of a connection (Exchange Online
+			// does). One connection per that many recipients from now on.
+			s.perConn = s.connRcpts
+			s.quit(ctx)
+			return j
 		default:
 			results[j].Outcome, results[j].Reply, results[j].Err = o, &r, nil
+			s.txSent++
+			s.connRcpts++
 			if r.Code/100 == 2 {
 				s.txRcpts++
 			}
 			s.logRcpt(ctx, results[j])
 		}
 	}
+	if err != nil {
+		return s.brokenAt(ctx, err, results, tries, len(replies))
+	}
 	return len(addrs)
 }
 
-// drain reads n pipelined replies that no longer matter.
-func (s *Session) drain(ctx context.Context, n int) {
-	for range n {
-		if s.broken {
-			return
+// readBatch reads up to n replies, stopping after a 421 (the server closes
+// the channel). After the first reply of a pipelined batch the others are
+// due promptly; a server that leaves them out is detected without waiting
+// the whole command timeout.
+func (s *Session) readBatch(ctx context.Context, n int) ([]Reply, error) {
+	replies := make([]Reply, 0, n)
+	start := time.Now()
+	timeout := s.p.commandTimeout()
+	for j := range n {
+		if j == 1 {
+			timeout = min(timeout, max(2*time.Second, 10*time.Since(start)))
 		}
-		s.read(ctx, s.p.commandTimeout())
+		r, err := s.read(ctx, timeout)
+		if err != nil {
+			return replies, &batchError{err}
+		}
+		replies = append(replies, r)
+		if r.Code == 421 {
+			break
+		}
 	}
+	return replies, nil
+}
+
+// batchError wraps the read error that cut a batch short; Unwrap gives it.
+type batchError struct{ err error }
+
+func (e *batchError) Error() string { return e.err.Error() }
+func (e *batchError) Unwrap() error { return e.err }
+
+// settle is how long the session listens, after the last reply of a
+// pipelined batch, for replies nobody asked for.
+const settle = time.Millisecond
+
+// inStep reports whether the replies to a pipelined batch can be trusted:
+// each is a reply a RCPT may get, and nothing follows the last one.
+func (s *Session) inStep(ctx context.Context, replies []Reply) bool {
+	for _, r := range replies {
+		if c := r.Code / 100; c != 2 && c != 4 && c != 5 || r.Code == 220 || r.Code == 221 {
+			return false
+		}
+	}
+	if s.br.Buffered() > 0 {
+		return false
+	}
+	if replies[len(replies)-1].Code == 421 {
+		return true
+	}
+	s.deadline(ctx, settle)
+	_, err := s.br.Peek(1)
+	return err != nil
+}
+
+// desync drops a connection whose replies are out of step with its
+// commands and turns pipelining off; every address of the batch is asked
+// again, one command at a time.
+func (s *Session) desync(ctx context.Context, why string) int {
+	s.noPipe = true
+	s.trace("", "* replies out of step ("+why+"); pipelining off, reconnecting")
+	s.fail(ctx, nil)
+	return 0
 }
 
 // brokenAt handles a connection that broke at batch index j: those
@@ -168,7 +254,7 @@ func (s *Session) brokenAt(ctx context.Context, err error, results []Result, tri
 // transaction makes sure a transaction with room is open, with SMTPUTF8
 // when needed (RFC 6531 section 3.4).
 func (s *Session) transaction(ctx context.Context, utf8Needed bool) error {
-	if s.inTx && s.txRcpts < s.maxRcpt && s.txUTF8 == utf8Needed {
+	if s.inTx && s.txRcpts < s.maxRcpt && s.txSent < 2*s.maxRcpt && s.txUTF8 == utf8Needed {
 		return nil
 	}
 	stop := s.watch(ctx)
@@ -192,13 +278,13 @@ func (s *Session) transaction(ctx context.Context, utf8Needed bool) error {
 	if r.Code/100 != 2 {
 		return &ReplyError{Cmd: "MAIL", Reply: r}
 	}
-	s.inTx, s.txUTF8, s.txRcpts = true, utf8Needed, 0
+	s.inTx, s.txUTF8, s.txRcpts, s.txSent = true, utf8Needed, 0, 0
 	return nil
 }
 
 // endTransaction sends RSET.
 func (s *Session) endTransaction(ctx context.Context) error {
-	s.inTx, s.txRcpts = false, 0
+	s.inTx, s.txRcpts, s.txSent = false, 0, 0
 	r, err := s.cmd(ctx, "RSET", "RSET")
 	if err != nil {
 		return err
@@ -207,6 +293,42 @@ func (s *Session) endTransaction(ctx context.Context) error {
 		s.quit(ctx) // a server that refuses RSET is reset by reconnecting
 	}
 	return nil
+}
+
+// ProbeAlone probes addr as the first recipient of a transaction of its
+// own (and of a connection of its own where the server judges only the
+// first recipients of a connection), so that no recipient limit answers
+// for it. The catch-all probe goes this way.
+func (s *Session) ProbeAlone(ctx context.Context, addr string) Result {
+	if s.inTx && s.txSent > 0 && !s.broken && s.conn != nil {
+		stop := s.watch(ctx)
+		s.endTransaction(ctx)
+		stop()
+	}
+	return s.Probe(ctx, addr)[0]
+}
+
+// Quirks are what a session learned about a server that later sessions to
+// it should know from the start.
+type Quirks struct {
+	// RcptsPerConnection is how many recipients the server judges on one
+	// connection (Exchange Online judges only the first); zero means no
+	// limit seen.
+	RcptsPerConnection int
+	// NoPipelining: the server advertises PIPELINING but its replies fell
+	// out of step with the commands.
+	NoPipelining bool
+}
+
+// Quirks returns what the session learned about the server.
+func (s *Session) Quirks() Quirks {
+	return Quirks{RcptsPerConnection: s.perConn, NoPipelining: s.noPipe}
+}
+
+// SetQuirks tells the session what earlier sessions learned about the
+// server, before its first Probe.
+func (s *Session) SetQuirks(q Quirks) {
+	s.perConn, s.noPipe = q.RcptsPerConnection, s.noPipe || q.NoPipelining
 }
 
 // remember notes an address's local part for transcript redaction.

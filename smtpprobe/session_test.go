@@ -478,3 +478,142 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 func (f dialFunc) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	return f(ctx, network, addr)
 }
+
+func TestProbeFirstRcptOnlyServer(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		srv := testsmtp.FirstRcptOnly("a@example.com", "c@example.com")
+		defer srv.Close()
+		res, s, err := probe(t, &Prober{}, srv, "a@example.com", "b@example.com", "c@example.com", "d@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Outcome{Accepted, MailboxNotFound, Accepted, MailboxNotFound}
+		if got := outcomes(res); !slices.Equal(got, want) {
+			t.Errorf("outcomes = %v, want %v", got, want)
+		}
+		if q := s.Quirks(); q.RcptsPerConnection != 1 {
+			t.Errorf("learned %+v, want one recipient per connection", q)
+		}
+		// A session told the quirk up front makes no wasted RCPT.
+		srv2 := testsmtp.FirstRcptOnly()
+		defer srv2.Close()
+		p := &Prober{Dialer: srv2, HELO: "verifier.example.net"}
+		s2, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2.SetQuirks(Quirks{RcptsPerConnection: 1})
+		res = s2.Probe(t.Context(), "x@example.com", "y@example.com", "z@example.com")
+		s2.Close()
+		if got := outcomes(res); !slices.Equal(got, []Outcome{Accepted, Accepted, Accepted}) {
+			t.Errorf("with the quirk known: %v", got)
+		}
+		if srv2.Count("RCPT") != 3 || srv2.Connections() != 3 {
+			t.Errorf("with the quirk known: %d RCPT on %d connections, want 3 on 3", srv2.Count("RCPT"), srv2.Connections())
+		}
+	})
+}
+
+func TestProbePermanentRecipientLimit(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		srv := testsmtp.RcptLimit(3)
+		defer srv.Close()
+		addrs := []string{"a@x.test", "b@x.test", "c@x.test", "d@x.test", "e@x.test", "f@x.test", "g@x.test"}
+		res, _, err := probe(t, &Prober{}, srv, addrs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if r.Outcome != Accepted {
+				t.Errorf("%s: %v (%v), want accepted in a later transaction", addrs[i], r.Outcome, r.Reply)
+			}
+		}
+	})
+}
+
+func TestProbeAloneStartsATransaction(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		srv := testsmtp.RcptLimit(2)
+		defer srv.Close()
+		p := &Prober{Dialer: srv, HELO: "verifier.example.net"}
+		s, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.Probe(t.Context(), "a@x.test", "b@x.test")
+		if r := s.ProbeAlone(t.Context(), "random@x.test"); r.Outcome != Accepted {
+			t.Errorf("probe after a full transaction: %v %v, want accepted in its own", r.Outcome, r.Reply)
+		}
+		if srv.Count("MAIL") != 2 || srv.Count("RSET") != 1 {
+			t.Errorf("%d MAIL, %d RSET; want 2 and 1", srv.Count("MAIL"), srv.Count("RSET"))
+		}
+	})
+}
+
+func TestProbePipeliningOutOfStep(t *testing.T) {
+	addrs := []string{"a@example.com", "b@example.com", "c@example.com", "d@example.com"}
+	extra := func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
+		if strings.HasPrefix(strings.ToLower(cmd.Arg), "to:<b@") {
+			// One reply too many: every later answer would shift by one.
+			return testsmtp.Reply{Raw: "250 2.1.5 Ok\r\n550 5.1.1 stray\r\n"}
+		}
+		if strings.HasPrefix(strings.ToLower(cmd.Arg), "to:<c@") {
+			return testsmtp.R(550, "5.1.1", "User unknown")
+		}
+		return testsmtp.R(250, "2.1.5", "Ok")
+	}
+	for name, srv := range map[string]func() *testsmtp.Server{
+		"one command per read": func() *testsmtp.Server {
+			s := testsmtp.Mailboxes("a@example.com", "b@example.com", "d@example.com")
+			s.OneCommandPerRead = true
+			return s
+		},
+		"extra reply": func() *testsmtp.Server {
+			return &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": extra}}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				srv := srv()
+				defer srv.Close()
+				start := time.Now()
+				res, s, err := probe(t, &Prober{}, srv, addrs...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := []Outcome{Accepted, Accepted, MailboxNotFound, Accepted}
+				if got := outcomes(res); !slices.Equal(got, want) {
+					t.Errorf("outcomes = %v, want %v", got, want)
+				}
+				if !s.Quirks().NoPipelining {
+					t.Error("pipelining still on")
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("took %v; the missing replies should be noticed within seconds", d)
+				}
+			})
+		})
+	}
+}
+
+func TestCloseContextDoesNotWaitPastDeadline(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		srv := &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"QUIT": func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+			return testsmtp.Reply{Hang: true}
+		}}}
+		defer srv.Close()
+		p := &Prober{Dialer: srv, HELO: "verifier.example.net"}
+		s, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		s.CloseContext(ctx)
+		if d := time.Since(start); d > 300*time.Millisecond {
+			t.Errorf("CloseContext took %v past a 300ms context", d)
+		}
+	})
+}

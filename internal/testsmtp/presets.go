@@ -103,3 +103,40 @@ func Postfix(addrs ...string) *Server {
 func Tarpit(d time.Duration) *Server {
 	return &Server{Banner: Reply{Code: 220, Lines: []string{"slow ESMTP"}, Delay: d}, ReplyDelay: d}
 }
+
+// FirstRcptOnly accepts the first recipient of each connection and
+// answers every later one, even in a new transaction, with 452 4.5.3, as
+// Exchange Online does to clients it judges on their first recipient.
+// Known recipients are listed; nil means every recipient exists.
+func FirstRcptOnly(addrs ...string) *Server {
+	known := map[string]bool{}
+	for _, a := range addrs {
+		known[strings.ToLower(a)] = true
+	}
+	var mu sync.Mutex
+	judged := map[int]bool{}
+	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if judged[c.Index] {
+			return R(452, "4.5.3", "Too many recipients (AS780090)")
+		}
+		judged[c.Index] = true
+		if len(known) == 0 || known[address(cmd.Arg)] {
+			return R(250, "2.1.5", "Recipient OK")
+		}
+		return R(550, "5.1.10", "RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup")
+	}}}
+}
+
+// RcptLimit accepts every recipient up to n per transaction and refuses
+// the rest with a permanent reply, as servers with a hard recipient limit
+// do.
+func RcptLimit(n int) *Server {
+	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
+		if c.Rcpts >= n {
+			return R(550, "5.5.3", "Too many recipients")
+		}
+		return R(250, "2.1.5", "Ok")
+	}}}
+}

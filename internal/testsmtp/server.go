@@ -111,6 +111,9 @@ type Server struct {
 	// Latency is the round-trip time DialContext simulates between client
 	// and server (see dialWithLatency); zero connects them directly.
 	Latency time.Duration
+	// OneCommandPerRead mimics a server that advertises PIPELINING but
+	// handles only the first command of each read and drops the rest.
+	OneCommandPerRead bool
 
 	flushes   atomic.Int64 // client writes through the simulated network
 	conns     atomic.Int32 // connections served so far
@@ -263,6 +266,9 @@ func (s *Server) serveConn(nc net.Conn, done context.Context) {
 		line, err := readLine(br)
 		if err != nil {
 			return
+		}
+		if s.OneCommandPerRead {
+			br.Discard(br.Buffered())
 		}
 		s.record("C: ", line)
 		verb, arg, _ := strings.Cut(line, " ")
