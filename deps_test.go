@@ -37,7 +37,7 @@ var rules = map[string]rule{
 	"mx":                  {internal: []string{"syntax", "internal/ctxerr"}, external: []string{"github.com/miekg/dns", "golang.org/x/sync/"}},
 	"mx/mxtest":           {internal: []string{"mx"}},
 	"smtpprobe":           {internal: []string{"internal/ctxerr"}, external: []string{"golang.org/x/net/proxy"}},
-	"catchall":            {internal: []string{"smtpprobe"}, external: []string{"golang.org/x/sync/"}},
+	"catchall":            {internal: []string{"smtpprobe"}, external: []string{"golang.org/x/net/publicsuffix"}},
 	"internal/testsmtp":   {},
 	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
 	"integration":         {},

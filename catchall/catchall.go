@@ -1,23 +1,28 @@
 // Package catchall decides whether a domain's mail server accepts every
-// recipient. It asks, on an open SMTP session and after the real
-// addresses, about a random local part that no one would choose; a server
-// that accepts it accepts everything, so its "accepted" says little.
+// recipient. It asks, on an open SMTP session, about a random local part
+// that no one would choose, as the first recipient of a transaction of its
+// own; a server that accepts it accepts everything, so its "accepted" says
+// little.
 //
-// Answers are cached per domain for a TTL and shared between concurrent
-// callers. A 4xx, a disconnect or any other unclear answer to the probe is
-// Unknown, never No.
+// The question is per (domain, MX host): a backup MX that accepts all says
+// nothing of a primary that rejects unknown users, and the other way
+// round. Answers are cached for a TTL and shared between concurrent
+// callers. A 4xx, a disconnect, a recipient limit, a generic rejection or
+// any other unclear answer to the probe is Unknown, never No.
 package catchall
 
 import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/mailverify/mailverify/smtpprobe"
-	"golang.org/x/sync/singleflight"
+	"golang.org/x/net/publicsuffix"
 )
 
 // Status is what the probe learned.
@@ -58,23 +63,43 @@ func (s *Status) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// notCatchAll names the providers (mx.Provider values) whose servers are
-// known to reject unknown recipients at RCPT for every domain they host,
-// so probing them costs a round trip for nothing.
-var notCatchAll = map[string]bool{
-	"google":  true, // Gmail and Workspace: 550 5.1.1 for unknown users
-	"outlook": true, // outlook.com consumer mailboxes
-	"icloud":  true,
-	"proton":  true,
-	"gmx":     true,
-	"yandex":  true,
-	"mailru":  true,
-	"zoho":    true,
+// consumer lists, per provider (an mx.Provider value), the provider's own
+// consumer domains, whose servers reject unknown recipients at RCPT, so
+// probing them costs a round trip for nothing. Customer domains on the
+// same providers (Google Workspace, Microsoft 365, Zoho) can route unknown
+// recipients to a catch-all mailbox and are always probed.
+var consumer = map[string]struct {
+	brands []string // first label of the domain, under any public suffix
+	exact  []string
+}{
+	"google":  {exact: []string{"gmail.com", "googlemail.com"}},
+	"outlook": {brands: []string{"outlook", "hotmail", "live", "msn", "windowslive", "passport"}},
+	"icloud":  {exact: []string{"icloud.com", "me.com", "mac.com"}},
+	"proton":  {exact: []string{"proton.me", "protonmail.com", "protonmail.ch", "pm.me"}},
+	"gmx":     {brands: []string{"gmx"}, exact: []string{"web.de"}},
+	"yandex":  {brands: []string{"yandex"}, exact: []string{"ya.ru"}},
+	"mailru":  {exact: []string{"mail.ru", "inbox.ru", "list.ru", "bk.ru", "internet.ru"}},
+	"zoho":    {exact: []string{"zoho.com", "zohomail.com"}},
 }
 
-// KnownNotCatchAll reports whether provider (an mx.Provider) is known to
-// reject unknown recipients.
-func KnownNotCatchAll(provider string) bool { return notCatchAll[provider] }
+// KnownNotCatchAll reports whether domain (A-label, lower case) is one of
+// provider's own consumer domains, known to reject unknown recipients.
+// provider is the mx.Provider of the domain's most-preferred MX hosts.
+func KnownNotCatchAll(domain, provider string) bool {
+	c, ok := consumer[provider]
+	if !ok {
+		return false
+	}
+	if slices.Contains(c.exact, domain) {
+		return true
+	}
+	label, rest, ok := strings.Cut(domain, ".")
+	if !ok || !slices.Contains(c.brands, label) {
+		return false
+	}
+	suffix, icann := publicsuffix.PublicSuffix(domain)
+	return icann && suffix == rest
+}
 
 // RandomLocalPart returns a local part no one would choose: 24 characters
 // of lower-case letters and digits from crypto/rand, alternating so that it
@@ -93,22 +118,34 @@ func RandomLocalPart() string {
 	return string(b[:])
 }
 
-// A Detector runs and caches catch-all probes. The zero value is ready to
-// use; a Detector is safe for concurrent use.
+// A Detector runs and caches catch-all probes per (domain, mail host):
+// the answer of one MX host says nothing about another (a backup MX often
+// accepts every recipient that the primary would reject). The zero value
+// is ready to use; a Detector is safe for concurrent use.
 type Detector struct {
-	// TTL is how long a Yes or No is cached per domain; zero means 1h.
+	// TTL is how long a Yes or No is cached; zero means 1h.
 	TTL time.Duration
 
 	mu     sync.Mutex
-	cache  map[string]entry
-	probes map[string]string // domain -> the random address in use
-	group  singleflight.Group
+	cache  map[key]entry
+	probes map[key]string   // the random address in use
+	calls  map[key]*call    // probes running now
 	now    func() time.Time // for tests
 }
+
+// key names one catch-all question: a domain at one MX host.
+type key struct{ domain, host string }
 
 type entry struct {
 	status  Status
 	expires time.Time
+}
+
+// call is a probe in flight, which concurrent checks of the same key wait
+// for.
+type call struct {
+	done   chan struct{}
+	status Status
 }
 
 func (d *Detector) clock() time.Time {
@@ -118,50 +155,86 @@ func (d *Detector) clock() time.Time {
 	return time.Now()
 }
 
-// Cached returns the cached answer for domain, if any.
-func (d *Detector) Cached(domain string) (Status, bool) {
+// Cached returns the cached answer for domain at the MX host, if any.
+func (d *Detector) Cached(domain, host string) (Status, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e, ok := d.cache[domain]
+	e, ok := d.cache[key{domain, host}]
 	if !ok || !d.clock().Before(e.expires) {
 		return Unknown, false
 	}
 	return e.status, true
 }
 
-// Check returns whether domain is catch-all, probing on s (an open session
-// to one of its mail servers) unless the answer is cached. Concurrent
-// checks of one domain share one probe. The probe's result is returned
-// too, nil when none was sent by this caller.
-func (d *Detector) Check(ctx context.Context, s *smtpprobe.Session, domain string) (Status, *smtpprobe.Result) {
-	if st, ok := d.Cached(domain); ok {
-		return st, nil
+// Record caches a definite answer that the caller established itself, for
+// instance from differential evidence the probe alone did not give.
+func (d *Detector) Record(domain, host string, st Status) {
+	if st == Unknown {
+		return
 	}
-	// Do, not DoChan: the probe runs in this goroutine, on this caller's
-	// session, which no other goroutine may touch. Concurrent callers for
-	// the same domain wait for it.
-	var mine *smtpprobe.Result
-	v, _, _ := d.group.Do(domain, func() (any, error) {
-		r := s.Probe(ctx, d.probeAddress(domain))[0]
-		mine = &r
-		st := classify(r.Outcome)
-		if st != Unknown {
-			ttl := d.TTL
-			if ttl <= 0 {
-				ttl = time.Hour
-			}
-			d.mu.Lock()
-			if d.cache == nil {
-				d.cache = make(map[string]entry)
-			}
-			d.prune()
-			d.cache[domain] = entry{st, d.clock().Add(ttl)}
-			delete(d.probes, domain)
-			d.mu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.store(key{domain, host}, st)
+}
+
+// store caches st for k. d.mu is held.
+func (d *Detector) store(k key, st Status) {
+	ttl := d.TTL
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	if d.cache == nil {
+		d.cache = make(map[key]entry)
+	}
+	d.prune()
+	d.cache[k] = entry{st, d.clock().Add(ttl)}
+	delete(d.probes, k)
+}
+
+// Check returns whether domain is catch-all at the MX host, probing on s
+// (an open session to that host) unless the answer is cached. The probe
+// goes as the first recipient of a transaction of its own (see
+// [smtpprobe.Session.ProbeAlone]). Concurrent checks of one (domain, host)
+// share one probe; a caller whose ctx ends while it waits for another's
+// probe gets Unknown at once. The probe's result is returned too, nil when
+// this caller sent none.
+func (d *Detector) Check(ctx context.Context, s *smtpprobe.Session, domain, host string) (Status, *smtpprobe.Result) {
+	k := key{domain, host}
+	d.mu.Lock()
+	if e, ok := d.cache[k]; ok && d.clock().Before(e.expires) {
+		d.mu.Unlock()
+		return e.status, nil
+	}
+	if c, ok := d.calls[k]; ok {
+		d.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.status, nil
+		case <-ctx.Done():
+			return Unknown, nil
 		}
-		return st, nil
-	})
-	return v.(Status), mine
+	}
+	if d.calls == nil {
+		d.calls = make(map[key]*call)
+	}
+	c := &call{done: make(chan struct{})}
+	d.calls[k] = c
+	addr := d.probeAddress(k)
+	d.mu.Unlock()
+
+	// The probe runs in this goroutine, on this caller's session, which no
+	// other goroutine may touch.
+	r := s.ProbeAlone(ctx, addr)
+	st := classify(r.Outcome)
+	d.mu.Lock()
+	if st != Unknown {
+		d.store(k, st)
+	}
+	delete(d.calls, k)
+	c.status = st
+	d.mu.Unlock()
+	close(c.done)
+	return st, &r
 }
 
 // maxEntries bounds the cache and the pending probe addresses, so a
@@ -188,27 +261,28 @@ func (d *Detector) prune() {
 	}
 }
 
-// probeAddress returns the random address probed at domain. It stays the
-// same until a probe gives a definite answer, so that a greylisting server
-// that deferred it once accepts or rejects it on the retry (greylisting
-// keys on the sender, recipient and client triplet).
-func (d *Detector) probeAddress(domain string) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+// probeAddress returns the random address probed for k. It stays the same
+// until a probe gives a definite answer, so that a greylisting server that
+// deferred it once accepts or rejects it on the retry (greylisting keys on
+// the sender, recipient and client triplet). d.mu is held.
+func (d *Detector) probeAddress(k key) string {
 	if d.probes == nil {
-		d.probes = make(map[string]string)
+		d.probes = make(map[key]string)
 	}
-	a, ok := d.probes[domain]
+	a, ok := d.probes[k]
 	if !ok {
 		if len(d.probes) >= maxEntries {
 			clear(d.probes) // only greylisting continuity is lost
 		}
-		a = RandomLocalPart() + "@" + domain
-		d.probes[domain] = a
+		a = RandomLocalPart() + "@" + k.domain
+		d.probes[k] = a
 	}
 	return a
 }
 
+// classify reads the probe's outcome. Only a specific "no such mailbox"
+// says No: a generic rejection (smtpprobe.Rejected) or a refusal about
+// limits or policy leaves the question open.
 func classify(o smtpprobe.Outcome) Status {
 	switch o {
 	case smtpprobe.Accepted, smtpprobe.CannotVerify:

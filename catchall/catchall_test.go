@@ -1,6 +1,7 @@
 package catchall
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -59,11 +60,11 @@ func TestCheck(t *testing.T) {
 				srv := tc.srv()
 				defer srv.Close()
 				var d Detector
-				got, r := d.Check(t.Context(), session(t, srv), "example.com")
+				got, r := d.Check(t.Context(), session(t, srv), "example.com", "mx.example.com")
 				if got != tc.want || r == nil {
 					t.Errorf("Check = %v (%v), want %v", got, r, tc.want)
 				}
-				if _, cached := d.Cached("example.com"); cached != (tc.want != Unknown) {
+				if _, cached := d.Cached("example.com", "mx.example.com"); cached != (tc.want != Unknown) {
 					t.Errorf("cached = %v for %v", cached, tc.want)
 				}
 			})
@@ -77,12 +78,12 @@ func TestCheckCachesPerTTL(t *testing.T) {
 		defer srv.Close()
 		d := &Detector{TTL: time.Minute}
 		s := session(t, srv)
-		d.Check(t.Context(), s, "example.com")
-		if st, r := d.Check(t.Context(), s, "example.com"); st != Yes || r != nil {
+		d.Check(t.Context(), s, "example.com", "mx.example.com")
+		if st, r := d.Check(t.Context(), s, "example.com", "mx.example.com"); st != Yes || r != nil {
 			t.Errorf("second check probed again: %v %v", st, r)
 		}
 		time.Sleep(2 * time.Minute)
-		if _, r := d.Check(t.Context(), s, "example.com"); r == nil {
+		if _, r := d.Check(t.Context(), s, "example.com", "mx.example.com"); r == nil {
 			t.Error("expired answer not probed again")
 		}
 		if n := srv.Count("RCPT"); n != 2 {
@@ -100,7 +101,7 @@ func TestCheckSharesConcurrentProbes(t *testing.T) {
 		for range 5 {
 			s := session(t, srv)
 			wg.Go(func() {
-				if st, _ := d.Check(t.Context(), s, "example.com"); st != Yes {
+				if st, _ := d.Check(t.Context(), s, "example.com", "mx.example.com"); st != Yes {
 					t.Errorf("status %v", st)
 				}
 			})
@@ -113,8 +114,29 @@ func TestCheckSharesConcurrentProbes(t *testing.T) {
 }
 
 func TestKnownNotCatchAll(t *testing.T) {
-	if !KnownNotCatchAll("google") || KnownNotCatchAll("microsoft365") || KnownNotCatchAll("") {
-		t.Error("provider table")
+	for _, tc := range []struct {
+		domain, provider string
+		want             bool
+	}{
+		{"gmail.com", "google", true},
+		{"googlemail.com", "google", true},
+		{"acme-corp.com", "google", false}, // Workspace: may be catch-all
+		{"gmail.com", "", false},           // provider not from the primary MX
+		{"gmail.com", "microsoft365", false},
+		{"hotmail.co.uk", "outlook", true},
+		{"outlook.com", "outlook", true},
+		{"live.example.com", "outlook", false},
+		{"contoso.com", "microsoft365", false},
+		{"zoho.com", "zoho", true},
+		{"customer.in", "zoho", false},
+		{"gmx.de", "gmx", true},
+		{"web.de", "gmx", true},
+		{"icloud.com", "icloud", true},
+		{"me.example", "icloud", false},
+	} {
+		if got := KnownNotCatchAll(tc.domain, tc.provider); got != tc.want {
+			t.Errorf("KnownNotCatchAll(%q, %q) = %v, want %v", tc.domain, tc.provider, got, tc.want)
+		}
 	}
 	if b, _ := Yes.MarshalText(); string(b) != "yes" || Unknown.String() != "unknown" || No.String() != "no" {
 		t.Error("text forms")
@@ -123,10 +145,10 @@ func TestKnownNotCatchAll(t *testing.T) {
 
 func TestCacheIsBounded(t *testing.T) {
 	var d Detector
-	d.cache = map[string]entry{}
+	d.cache = map[key]entry{}
 	future := time.Now().Add(time.Hour)
 	for i := range maxEntries {
-		d.cache[fmt.Sprint("d", i, ".example")] = entry{Yes, future}
+		d.cache[key{fmt.Sprint("d", i, ".example"), "mx"}] = entry{Yes, future}
 	}
 	d.mu.Lock()
 	d.prune()
@@ -135,9 +157,61 @@ func TestCacheIsBounded(t *testing.T) {
 		t.Errorf("after prune: %d entries", n)
 	}
 	for i := range maxEntries + 10 {
-		d.probeAddress(fmt.Sprint("p", i, ".example"))
+		d.probeAddress(key{fmt.Sprint("p", i, ".example"), "mx"})
 	}
 	if len(d.probes) > maxEntries {
 		t.Errorf("%d pending probe addresses", len(d.probes))
 	}
+}
+
+func TestCheckIsPerHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		strict, open := testsmtp.Mailboxes("jane@example.com"), &testsmtp.Server{}
+		defer strict.Close()
+		defer open.Close()
+		var d Detector
+		if st, _ := d.Check(t.Context(), session(t, strict), "example.com", "mx1.example.com"); st != No {
+			t.Fatalf("primary: %v", st)
+		}
+		if st, r := d.Check(t.Context(), session(t, open), "example.com", "backup.example.net"); st != Yes || r == nil {
+			t.Errorf("backup answered from the primary's cache: %v %v", st, r)
+		}
+	})
+}
+
+func TestCheckWaiterHonoursItsDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+			return testsmtp.Reply{Code: 250, Lines: []string{"Ok"}, Delay: 20 * time.Second}
+		}}}
+		defer srv.Close()
+		var d Detector
+		s1, s2 := session(t, srv), session(t, srv)
+		var wg sync.WaitGroup
+		wg.Go(func() { d.Check(t.Context(), s1, "example.com", "mx") })
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		if st, r := d.Check(ctx, s2, "example.com", "mx"); st != Unknown || r != nil {
+			t.Errorf("waiter got %v %v", st, r)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("waiter waited %v past its 1s deadline", d)
+		}
+		wg.Wait()
+	})
+}
+
+func TestGenericRejectionOfTheProbeIsNotNo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+			return testsmtp.R(550, "", "Too many recipients")
+		}}}
+		defer srv.Close()
+		var d Detector
+		if st, _ := d.Check(t.Context(), session(t, srv), "example.com", "mx"); st != Unknown {
+			t.Errorf("a recipient-limit refusal of the probe read as %v", st)
+		}
+	})
 }

@@ -13,7 +13,7 @@ import (
 func ExampleClient_Lookup() {
 	// A fake resolver stands in for DNS here; the zero Client uses the
 	// servers of /etc/resolv.conf.
-	c := &mx.Client{Resolver: &mxtest.Resolver{
+	c := &mx.Client{Canary: "example.org", Resolver: &mxtest.Resolver{
 		MX: map[string][]*net.MX{
 			"example.org": {{Host: "mx2.example.org", Pref: 20}, {Host: "mx1.example.org", Pref: 10}},
 			"no-mail.org": {{Host: ".", Pref: 0}},

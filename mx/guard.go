@@ -23,8 +23,7 @@ var nonPublic = func() []netip.Prefix {
 		"203.0.113.0/24",  // documentation TEST-NET-3 (RFC 5737)
 		"224.0.0.0/4",     // multicast (RFC 5771)
 		"240.0.0.0/4",     // reserved, and the limited broadcast address (RFC 1112, RFC 919)
-		"::/128",          // unspecified (RFC 4291)
-		"::1/128",         // loopback (RFC 4291)
+		"::/96",           // unspecified, loopback and the deprecated IPv4-compatible addresses (RFC 4291 section 2.5.5.1)
 		"64:ff9b:1::/48",  // local-use IPv4/IPv6 translation (RFC 8215)
 		"100::/64",        // discard-only (RFC 6666)
 		"2001::/23",       // IETF protocol assignments, incl. Teredo, ORCHID (RFC 2928)
@@ -45,8 +44,10 @@ var nonPublic = func() []netip.Prefix {
 // server on the Internet may have. It is false for loopback, private
 // (RFC 1918, unique local), shared (CGNAT), link-local, multicast,
 // unspecified, documentation, benchmarking and other reserved ranges. An
-// IPv6 address that embeds an IPv4 address (IPv4-mapped, NAT64 64:ff9b::/96,
-// 6to4 2002::/16) is judged by the IPv4 address it reaches.
+// IPv6 address that embeds an IPv4 address (IPv4-mapped, SIIT
+// ::ffff:0:0:0/96, NAT64 64:ff9b::/96, 6to4 2002::/16, an ISATAP interface
+// identifier) is judged by the IPv4 address it reaches; IPv4-compatible
+// addresses (::/96, deprecated) and Teredo are never routable.
 //
 // This is the SSRF guard: a library fed user-typed addresses must not
 // connect to the networks behind the machine it runs on.
@@ -62,6 +63,12 @@ func Routable(ip netip.Addr) bool {
 			return Routable(netip.AddrFrom4([4]byte(b[12:16])))
 		case b[0] == 0x20 && b[1] == 0x02: // 6to4: 2002:V4ADDR::/48
 			return Routable(netip.AddrFrom4([4]byte(b[2:6])))
+		case netip.PrefixFrom(ip, 96).Masked() == siit:
+			return Routable(netip.AddrFrom4([4]byte(b[12:16])))
+		case b[8]&^0x02 == 0 && b[9] == 0 && b[10] == 0x5e && b[11] == 0xfe: // ISATAP: ::0:5efe:V4ADDR, ::200:5efe:V4ADDR
+			if !Routable(netip.AddrFrom4([4]byte(b[12:16]))) {
+				return false
+			}
 		}
 	}
 	for _, p := range nonPublic {
@@ -72,4 +79,7 @@ func Routable(ip netip.Addr) bool {
 	return true
 }
 
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+var (
+	nat64 = netip.MustParsePrefix("64:ff9b::/96")
+	siit  = netip.MustParsePrefix("::ffff:0:0:0/96") // IPv4-translated (RFC 2765)
+)

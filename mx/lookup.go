@@ -130,12 +130,23 @@ type Client struct {
 	// DefaultTTL is the cache time for answers from a resolver that reports
 	// no TTL, such as *net.Resolver. Zero means 5m.
 	DefaultTTL time.Duration
+	// Canary is a domain that surely has MX records, asked before any
+	// NXDOMAIN is believed. A resolver that denies it too (captive
+	// portals, sandboxes, filtering resolvers that answer NXDOMAIN for
+	// everything) cannot be trusted: the lookup is Temporary with an error
+	// wrapping [ErrUntrustedResolver]. Empty means "gmail.com"; "-" turns
+	// the check off. The check is cached: 10 minutes when the resolver is
+	// sane, 30 seconds when not.
+	Canary string
 
 	initOnce sync.Once
 	res      ttlResolver
 	cache    *cache
 	group    singleflight.Group
 	now      func() time.Time // for tests
+
+	canaryMu    sync.Mutex
+	canaryState canaryState
 }
 
 // The Policy that judges the domains given to Lookup: any valid domain,
@@ -258,6 +269,9 @@ func (c *Client) resolve(ctx context.Context, domain string) Result {
 	r := Result{Domain: domain}
 	mxs, ttl, err := c.res.lookupMX(ctx, domain)
 	if notFound, nxdomain := isNotFound(err); nxdomain {
+		if err := c.trustNXDOMAIN(ctx, domain); err != nil {
+			return temporary(r, err)
+		}
 		r.Status, r.TTL = DomainNotFound, ttl
 		return r
 	} else if err != nil && !notFound {
@@ -308,7 +322,12 @@ func (c *Client) resolve(ctx context.Context, domain string) Result {
 	for _, t := range ttls {
 		r.TTL = min(r.TTL, t)
 	}
+	// The provider is the operator of the most-preferred hosts: a backup
+	// MX at Google says nothing about the primary.
 	for _, h := range r.Hosts {
+		if h.Pref != r.Hosts[0].Pref {
+			break
+		}
 		if p := ProviderOf(h.Name); p != "" {
 			r.Provider = p
 			break
@@ -374,6 +393,11 @@ func (c *Client) implicit(ctx context.Context, r Result) Result {
 	ttl := c.resolveHost(ctx, &h)
 	if h.Err != nil {
 		nf, nx := isNotFound(h.Err)
+		if nx {
+			if err := c.trustNXDOMAIN(ctx, r.Domain); err != nil {
+				return temporary(r, err)
+			}
+		}
 		switch {
 		case nx:
 			r.Status, r.TTL = DomainNotFound, ttl

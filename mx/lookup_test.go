@@ -318,3 +318,60 @@ func TestStatusText(t *testing.T) {
 		}
 	}
 }
+
+// TestLyingResolver: a resolver that answers NXDOMAIN for every name is
+// no evidence that a domain is missing.
+func TestLyingResolver(t *testing.T) {
+	t.Parallel()
+	liar := newZone(t) // an empty zone: NXDOMAIN for everything
+	c := &Client{Resolver: testDNS(serve(t, liar))}
+	for _, domain := range []string{"gmail.com", "example.test", "nx.test"} {
+		r, err := c.Lookup(t.Context(), domain)
+		if err != nil || r.Status != Temporary || !errors.Is(r.Err, ErrUntrustedResolver) {
+			t.Errorf("Lookup(%q) via a lying resolver = %v, %v, %v; want temporary with ErrUntrustedResolver", domain, r.Status, r.Err, err)
+		}
+	}
+	// A sane resolver: NXDOMAIN is believed, and the canary is asked once.
+	z := standardZone(t)
+	var n atomic.Int32
+	counting := dns.HandlerFunc(func(w dns.ResponseWriter, m *dns.Msg) {
+		if len(m.Question) > 0 && m.Question[0].Name == "gmail.com." {
+			n.Add(1)
+		}
+		z.ServeDNS(w, m)
+	})
+	sane := &Client{Resolver: testDNS(serve(t, counting))}
+	for _, domain := range []string{"nx.test", "nx2.test", "nx3.test"} {
+		if r, _ := sane.Lookup(t.Context(), domain); r.Status != DomainNotFound {
+			t.Errorf("Lookup(%q) = %v %v, want domain_not_found", domain, r.Status, r.Err)
+		}
+	}
+	if n.Load() != 1 {
+		t.Errorf("canary asked %d times for 3 NXDOMAIN answers, want 1", n.Load())
+	}
+	off := &Client{Resolver: testDNS(serve(t, liar)), Canary: "-"}
+	if r, _ := off.Lookup(t.Context(), "nx.test"); r.Status != DomainNotFound {
+		t.Errorf("with the canary off: %v", r.Status)
+	}
+}
+
+// TestProviderFromPrimaryOnly: a backup MX at a known provider does not
+// make the domain that provider's.
+func TestProviderFromPrimaryOnly(t *testing.T) {
+	t.Parallel()
+	z := newZone(t,
+		"acme.test. 300 IN MX 10 mx.acme.test.",
+		"acme.test. 300 IN MX 20 alt1.aspmx.l.google.com.",
+		"mx.acme.test. 300 IN A 1.2.3.4",
+		"alt1.aspmx.l.google.com. 300 IN A 1.2.3.5",
+		"ws.test. 300 IN MX 1 aspmx.l.google.com.",
+		"aspmx.l.google.com. 300 IN A 1.2.3.6",
+	)
+	c := &Client{Resolver: testDNS(serve(t, z))}
+	if r, _ := c.Lookup(t.Context(), "acme.test"); r.Provider != "" {
+		t.Errorf("acme.test provider %q from its backup MX", r.Provider)
+	}
+	if r, _ := c.Lookup(t.Context(), "ws.test"); r.Provider != Google {
+		t.Errorf("ws.test provider %q, want google", r.Provider)
+	}
+}

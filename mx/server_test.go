@@ -75,6 +75,7 @@ func standardZone(t testing.TB) *zone {
 		"gmail.test. 300 IN MX 5 gmail-smtp-in.l.google.com.",
 		"gmail-smtp-in.l.google.com. 300 IN A 1.2.3.10",
 		"numeric.test. 300 IN MX 10 1.2.3.11.",
+		"gmail.com. 300 IN MX 5 gmail-smtp-in.l.google.com.", // the canary
 	)
 	z.Rcode["servfail.test."] = dns.RcodeServerFailure
 	z.Rcode["broken.hosttemp.test."] = dns.RcodeServerFailure

@@ -22,7 +22,7 @@ func TestResolverWithClient(t *testing.T) {
 		},
 		Errs: map[string]error{"broken.com": &net.DNSError{Err: "server misbehaving", Name: "broken.com", IsTemporary: true}},
 	}
-	c := &mx.Client{Resolver: r, AllowPrivate: true}
+	c := &mx.Client{Resolver: r, AllowPrivate: true, Canary: "-"}
 	for domain, want := range map[string]mx.Status{
 		"example.com":  mx.Found,
 		"Example.COM":  mx.Found,
