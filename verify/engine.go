@@ -2,11 +2,9 @@ package verify
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -186,7 +184,8 @@ func finish(jobs []*job) {
 
 // smtp probes the jobs on the domain's mail hosts in preference order. A
 // host that cannot be reached or refuses the session passes the jobs to
-// the next; an answer about the mailbox ends them.
+// the next; an answer about the mailbox ends them. Greylisted jobs are
+// retried on the host that greylisted them.
 func (v *Verifier) smtp(ctx context.Context, domain string, mr mx.Result, jobs []*job, send func(*job)) {
 	hosts := mr.Usable()
 	for _, j := range jobs {
@@ -194,30 +193,21 @@ func (v *Verifier) smtp(ctx context.Context, domain string, mr mx.Result, jobs [
 			j.res.MXHosts = appendHost(j.res.MXHosts, h.Name)
 		}
 	}
-	emit := func(j *job) {
-		v.verdict(j)
-		finish([]*job{j})
-		send(j)
-	}
+	d := &domainRun{v: v, domain: domain, mr: mr, send: send}
+	var runs []*hostRun
 	pending := jobs
-	var greylisted []*job
-	var greyHost mx.Host
-	deferred := false // the catch-all probe was greylisted
 	for n, h := range hosts {
 		if n == maxHostsTried || len(pending) == 0 {
 			break
 		}
-		last := n == len(hosts)-1 || n == maxHostsTried-1
-		var next []*job
-		grey, def := v.probeHost(ctx, domain, mr, h, pending, jobs, func(j *job) { next = append(next, j) }, emit, last)
-		if len(grey) > 0 || def {
-			greylisted, greyHost = append(greylisted, grey...), h
-			deferred = deferred || def
-		}
-		pending = next
+		hr := &hostRun{d: d, host: h, last: n == len(hosts)-1 || n == maxHostsTried-1}
+		runs = append(runs, hr)
+		pending = hr.run(ctx, pending)
 	}
-	if len(greylisted) > 0 || deferred {
-		v.greylist(ctx, domain, mr, greyHost, jobs, greylisted, deferred, emit)
+	for _, hr := range runs {
+		if len(hr.grey) > 0 || hr.deferred || len(hr.decided) > 0 {
+			hr.retryGreylisted(ctx)
+		}
 	}
 	for _, j := range jobs {
 		if !j.sent {
@@ -245,213 +235,6 @@ func hostLevel(o smtpprobe.Outcome) bool {
 	return false
 }
 
-// probeHost opens a session on host and probes the jobs. Jobs whose
-// outcome is host-level are handed to retry (unless this is the last host
-// to try); greylisted jobs are returned, with whether the catch-all probe,
-// whose answer goes to all of the domain's jobs, was greylisted. Jobs
-// decided here go to emit, except accepted ones while the catch-all
-// answer is still to come.
-func (v *Verifier) probeHost(ctx context.Context, domain string, mr mx.Result, h mx.Host, jobs, all []*job, retry, emit func(*job), last bool) (grey []*job, deferred bool) {
-	var tr *strings.Builder
-	if v.Transcript {
-		tr = &strings.Builder{}
-	}
-	s, addr, release, err := v.open(ctx, h, tr)
-	if err != nil {
-		o := smtpprobe.OutcomeOf(err)
-		var reply *smtpprobe.Reply
-		var re *smtpprobe.ReplyError
-		if errors.As(err, &re) {
-			reply = &re.Reply
-		}
-		for _, j := range jobs {
-			j.out, j.host = &smtpprobe.Result{Address: j.wire, Outcome: o, Reply: reply, Err: err}, h.Name
-			if ctx.Err() == nil && !last {
-				retry(j)
-			}
-		}
-		return nil, false
-	}
-	defer release()
-	defer s.Close()
-	_, limiter := v.hostLimits(addr)
-	checked := false // the catch-all question was asked on this session
-	var decided []*job
-	for start := 0; start < len(jobs); start += batchSize {
-		batch := jobs[start:min(start+batchSize, len(jobs))]
-		if err := limiter.WaitN(ctx, len(batch)); err != nil {
-			for _, j := range jobs[start:] {
-				j.out, j.host = &smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: err}, h.Name
-			}
-			break
-		}
-		wires := make([]string, len(batch))
-		for k, j := range batch {
-			wires[k] = j.wire
-		}
-		accepted, final := false, []*job(nil)
-		for k, r := range s.Probe(ctx, wires...) {
-			j := batch[k]
-			j.out, j.host = &r, h.Name
-			switch {
-			case r.Outcome == smtpprobe.Greylisted:
-				grey = append(grey, j)
-			case hostLevel(r.Outcome) && !last && ctx.Err() == nil:
-				retry(j)
-			default:
-				final = append(final, j)
-				accepted = accepted || r.Outcome == smtpprobe.Accepted
-			}
-		}
-		// Ask about catch-all after the first real addresses. When some
-		// were greylisted, asking now starts the greylisting clock for the
-		// probe address too, so that the retry can judge it.
-		if !checked && (accepted || len(grey) > 0) {
-			deferred, checked = v.catchAll(ctx, domain, mr, s, all), true
-		}
-		decided = append(decided, final...)
-		if tr == nil { // stream; with transcripts, wait for the whole session
-			decided = emitDecided(decided, deferred, emit)
-		}
-	}
-	if tr != nil {
-		lines := strings.Split(strings.TrimRight(tr.String(), "\n"), "\n")
-		for _, j := range jobs {
-			j.res.Transcript = append(j.res.Transcript, lines...)
-		}
-	}
-	emitDecided(decided, deferred, emit)
-	return grey, deferred
-}
-
-// emitDecided emits the decided jobs, except accepted ones while the
-// catch-all answer is deferred, and returns those it held back.
-func emitDecided(decided []*job, deferred bool, emit func(*job)) []*job {
-	var held []*job
-	for _, j := range decided {
-		if deferred && j.out.Outcome == smtpprobe.Accepted {
-			held = append(held, j)
-			continue
-		}
-		emit(j)
-	}
-	return held
-}
-
-// open connects to the first reachable address of host, within the
-// per-host session limit; release frees the slot after the session closes.
-func (v *Verifier) open(ctx context.Context, h mx.Host, tr *strings.Builder) (s *smtpprobe.Session, addr string, release func(), err error) {
-	p := v.prober()
-	switch {
-	case tr != nil && v.tap != nil:
-		// One stream with local parts for the Result, one redacted for
-		// the shared tap.
-		p.Transcript, p.ShowLocalParts = io.MultiWriter(tr, &redactTo{w: v.tap}), true
-	case tr != nil:
-		p.Transcript, p.ShowLocalParts = tr, true
-	case v.tap != nil:
-		p.Transcript = v.tap
-	}
-	for _, ip := range h.Addrs {
-		addr = v.dialAddr(ip.String())
-		sem, _ := v.hostLimits(addr)
-		if err = sem.Acquire(ctx, 1); err != nil {
-			return nil, addr, nil, err
-		}
-		s, err = p.Open(ctx, h.Name, addr)
-		if err == nil {
-			return s, addr, func() { sem.Release(1) }, nil
-		}
-		sem.Release(1)
-		var re *smtpprobe.ReplyError
-		if errors.As(err, &re) || ctx.Err() != nil {
-			return nil, addr, nil, err // the server answered: its other addresses will too
-		}
-	}
-	if err == nil {
-		err = errors.New("verify: no address for " + h.Name)
-	}
-	return nil, addr, nil, err
-}
-
-func (v *Verifier) prober() *smtpprobe.Prober {
-	return &smtpprobe.Prober{
-		Dialer: v.Dialer, HELO: v.HELO, MailFrom: v.MailFrom, TLS: v.TLS,
-		ConnectTimeout: v.ConnectTimeout, CommandTimeout: v.CommandTimeout,
-		MaxRcpts: v.MaxRcpts, PipelineBatch: batchSize, Logger: v.Logger,
-	}
-}
-
-// catchAll probes, after the real addresses, whether the domain accepts
-// every recipient, unless its provider is known not to. It reports whether
-// the probe was greylisted, so that it is worth asking again later.
-func (v *Verifier) catchAll(ctx context.Context, domain string, mr mx.Result, s *smtpprobe.Session, jobs []*job) (deferred bool) {
-	st := catchall.Unknown
-	switch {
-	case v.SkipCatchAll:
-	case catchall.KnownNotCatchAll(string(mr.Provider)):
-		st = catchall.No
-	default:
-		var r *smtpprobe.Result
-		st, r = v.detector.Check(ctx, s, domain)
-		deferred = r != nil && r.Outcome == smtpprobe.Greylisted
-	}
-	for _, j := range jobs {
-		j.res.CatchAll = st
-	}
-	return deferred
-}
-
-// greylist retries greylisted jobs, and a greylisted catch-all probe, on
-// new sessions with exponential backoff while the context and
-// GreylistMaxWait allow. all are the domain's jobs, whose catch-all status
-// a later probe updates.
-func (v *Verifier) greylist(ctx context.Context, domain string, mr mx.Result, h mx.Host, all, jobs []*job, deferred bool, emit func(*job)) {
-	delay := orDefault(v.GreylistDelay, time.Minute)
-	budget := orDefault(v.GreylistMaxWait, 5*time.Minute)
-	waited := time.Duration(0)
-	for len(jobs) > 0 || deferred {
-		if waited+delay > budget || !fits(ctx, delay) {
-			retryAfter(jobs, delay)
-			return
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			retryAfter(jobs, delay)
-			return
-		case <-t.C:
-		}
-		waited += delay
-		v.logger().LogAttrs(ctx, slog.LevelDebug, "greylist retry", slog.String("domain", domain), slog.Int("addresses", len(jobs)))
-		if len(jobs) > 0 {
-			jobs, deferred = v.probeHost(ctx, domain, mr, h, jobs, all, func(*job) {}, emit, true)
-		} else {
-			deferred = v.recheckCatchAll(ctx, domain, mr, h, all)
-		}
-		delay *= 2
-	}
-}
-
-// recheckCatchAll runs only the catch-all probe on a new session, for a
-// domain whose addresses are decided but whose probe was greylisted.
-func (v *Verifier) recheckCatchAll(ctx context.Context, domain string, mr mx.Result, h mx.Host, all []*job) bool {
-	s, _, release, err := v.open(ctx, h, nil)
-	if err != nil {
-		return false
-	}
-	defer release()
-	defer s.Close()
-	return v.catchAll(ctx, domain, mr, s, all)
-}
-
-// fits reports whether ctx leaves time to wait d and then probe.
-func fits(ctx context.Context, d time.Duration) bool {
-	dl, ok := ctx.Deadline()
-	return !ok || time.Until(dl) > d+time.Second
-}
-
 type outcomeVerdict struct {
 	status Status
 	reason Reason
@@ -459,7 +242,9 @@ type outcomeVerdict struct {
 }
 
 // outcomeVerdicts maps the SMTP outcomes whose verdict depends on nothing
-// else (DESIGN.md section 3); Accepted and Greylisted are decided in verdict.
+// else (see the verdict contract in the package documentation); Accepted
+// and Greylisted are decided in verdict, and Rejected by the host's
+// evidence before it gets here (hostRun.settle).
 var outcomeVerdicts = map[smtpprobe.Outcome]outcomeVerdict{
 	smtpprobe.CannotVerify:      {Unknown, ReasonCannotVerify, 0},
 	smtpprobe.MailboxNotFound:   {Undeliverable, ReasonMailboxNotFound, 0},
@@ -474,6 +259,7 @@ var outcomeVerdicts = map[smtpprobe.Outcome]outcomeVerdict{
 	smtpprobe.TLSError:          {Unknown, ReasonTLSError, 0},
 	smtpprobe.ProtocolError:     {Unknown, ReasonProtocolError, 0},
 	smtpprobe.NeedsSMTPUTF8:     {Unknown, ReasonSMTPUTF8Unsupported, 0},
+	smtpprobe.Rejected:          {Unknown, ReasonBlocked, 0}, // no evidence either way
 }
 
 // verdict turns a job's SMTP outcome into its status and reason.
@@ -490,8 +276,10 @@ func (v *Verifier) verdict(j *job) {
 	}
 	switch o.Outcome {
 	case smtpprobe.Accepted:
+		// Deliverable needs the host that accepted to have been shown
+		// not to accept everyone.
 		switch {
-		case r.CatchAll == catchall.No, r.CatchAll == catchall.Unknown && v.SkipCatchAll:
+		case r.CatchAll == catchall.No:
 			r.Status, r.Reason = Deliverable, ReasonAccepted
 		case r.CatchAll == catchall.Yes:
 			r.Status, r.Reason = Risky, ReasonCatchAll
@@ -507,7 +295,7 @@ func (v *Verifier) verdict(j *job) {
 		return
 	}
 	vd, ok := outcomeVerdicts[o.Outcome]
-	if !ok {
+	if !ok { // Rejected never settled: no evidence
 		vd = outcomeVerdict{Unknown, ReasonProtocolError, 0}
 	}
 	r.Status, r.Reason = vd.status, vd.reason

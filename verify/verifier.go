@@ -8,7 +8,9 @@ import (
 	"iter"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,8 +67,10 @@ type Verifier struct {
 	// Offline stops after syntax and the lists, with no network at all:
 	// verdicts are at best unknown/smtp_not_checked.
 	Offline bool
-	// SkipCatchAll skips the catch-all probe; an accepted address is then
-	// deliverable with catch_all "unknown".
+	// SkipCatchAll skips the catch-all probe. An accepted address is then
+	// unknown/cannot_verify with catch_all "unknown" (deliverable needs the
+	// proof the probe gives), except at a provider's own consumer domains
+	// (gmail.com, outlook.com, ...), which are known not to be catch-all.
 	SkipCatchAll bool
 	// AllowPrivate lets mail hosts on loopback and private addresses be
 	// probed (the SSRF guard of package mx is on by default).
@@ -85,11 +89,20 @@ type Verifier struct {
 	MaxRcpts int
 
 	// GreylistDelay is the first wait before retrying a greylisted address
-	// on a new session; each further retry waits twice as long. Zero means
-	// 1 minute. GreylistMaxWait bounds the total waiting per verification;
-	// zero means 5 minutes, and the caller's context may cut it shorter.
-	// Past it the verdict is unknown/greylisted with retry_after.
+	// on a new session, when the server's reply states no delay of its own
+	// ("try again in 5 minutes", which is then waited out instead); each
+	// further retry waits twice as long, and one last retry comes at the
+	// end of the budget. Zero means 1 minute. GreylistMaxWait bounds the
+	// waiting from the first greylisting; zero means 6 minutes, which
+	// covers postgrey's default delay of 300s, and the caller's context
+	// (less 5s for the last session) may cut it shorter. Past it the
+	// verdict is unknown/greylisted with retry_after.
 	GreylistDelay, GreylistMaxWait time.Duration
+
+	// ResolverCanary is a domain that surely has MX records, asked before
+	// an NXDOMAIN answer is believed; see mx.Client.Canary. Empty means
+	// "gmail.com"; "-" turns the check off.
+	ResolverCanary string
 
 	// Logger receives Debug records of the steps; nil means silent.
 	// Records name domains and hosts, never local parts.
@@ -116,7 +129,7 @@ var ErrConfig = errors.New("verify: invalid configuration")
 
 func (v *Verifier) init() {
 	v.once.Do(func() {
-		v.mxc = &mx.Client{Resolver: v.Resolver, AllowPrivate: v.AllowPrivate}
+		v.mxc = &mx.Client{Resolver: v.Resolver, AllowPrivate: v.AllowPrivate, Canary: v.ResolverCanary}
 		if v.TranscriptWriter != nil {
 			v.tap = &lockedWriter{w: v.TranscriptWriter}
 		}
@@ -161,14 +174,65 @@ func orDefault[T int | float64 | time.Duration](x, def T) T {
 
 func (v *Verifier) port() string { return strconv.Itoa(orDefault(v.Port, 25)) }
 
-func (v *Verifier) check() error {
+// Validate reports the first field with an impossible value, as an error
+// wrapping ErrConfig: a port out of range, a negative limit, a HELO that is
+// not a host name or address literal, a MailFrom that is not an address.
+// Verify returns this error; VerifyAll yields every address with it.
+func (v *Verifier) Validate() error {
 	switch {
 	case v.Port < 0 || v.Port > 65535:
 		return fmt.Errorf("%w: Port %d out of range", ErrConfig, v.Port)
 	case v.Concurrency < 0, v.PerHost < 0, v.PerHostRate < 0, v.MaxRcpts < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
+	case v.Timeout < 0, v.ConnectTimeout < 0, v.CommandTimeout < 0, v.GreylistDelay < 0, v.GreylistMaxWait < 0:
+		return fmt.Errorf("%w: negative duration", ErrConfig)
+	}
+	if v.HELO != "" && !validHELO(v.HELO) {
+		return fmt.Errorf("%w: HELO %q is not a host name or an address literal", ErrConfig, v.HELO)
+	}
+	if _, err := v.mailFrom(); err != nil {
+		return err
 	}
 	return nil
+}
+
+// heloPolicy judges HELO names: any valid host name, localhost included.
+var heloPolicy = syntax.Policy{AllowSingleLabel: true, AllowSpecialUse: true, AllowNumericTLD: true}
+
+// validHELO reports whether h is a host name or an address literal
+// ("[192.0.2.1]", "[IPv6:2001:db8::1]", RFC 5321 section 4.1.3).
+func validHELO(h string) bool {
+	if lit, ok := strings.CutPrefix(h, "["); ok {
+		lit, ok = strings.CutSuffix(lit, "]")
+		ip, v6 := strings.CutPrefix(lit, "IPv6:")
+		a, err := netip.ParseAddr(ip)
+		return ok && err == nil && a.Zone() == "" && a.Is6() == v6 && !a.Is4In6()
+	}
+	_, ascii, err := heloPolicy.ParseDomain(h)
+	return err == nil && strings.EqualFold(ascii, h) // ASCII only: EHLO takes no U-labels
+}
+
+// mailFrom returns the reverse-path to send, without angle brackets: MailFrom
+// as users type it ("me@example.org", "<me@example.org>", "" or "<>" for
+// the null sender), checked as an ASCII address.
+func (v *Verifier) mailFrom() (string, error) {
+	m := strings.TrimSpace(v.MailFrom)
+	if inner, ok := strings.CutPrefix(m, "<"); ok {
+		if m, ok = strings.CutSuffix(inner, ">"); !ok {
+			return "", fmt.Errorf("%w: MailFrom %q has an unclosed angle bracket", ErrConfig, v.MailFrom)
+		}
+	}
+	if m == "" {
+		return "", nil
+	}
+	a, err := syntax.Default.Parse(m)
+	if err != nil {
+		return "", fmt.Errorf("%w: MailFrom %q: %v", ErrConfig, v.MailFrom, err)
+	}
+	if a.SMTPUTF8() {
+		return "", fmt.Errorf("%w: MailFrom %q needs SMTPUTF8; use an ASCII address", ErrConfig, v.MailFrom)
+	}
+	return a.ASCII(), nil
 }
 
 // hostLimits returns the session semaphore and RCPT rate limiter of one
@@ -189,11 +253,32 @@ func (v *Verifier) hostLimits(addr string) (*semaphore.Weighted, *rate.Limiter) 
 	return h.sem, h.lim
 }
 
-// hostState is the per-address limits.
+// hostState is the per-address limits, and what sessions learned about
+// the server there.
 type hostState struct {
-	sem  *semaphore.Weighted
-	lim  *rate.Limiter
-	last time.Time
+	sem    *semaphore.Weighted
+	lim    *rate.Limiter
+	last   time.Time
+	quirks smtpprobe.Quirks
+}
+
+// quirks returns what earlier sessions learned about the server at addr.
+func (v *Verifier) quirks(addr string) smtpprobe.Quirks {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if h, ok := v.hosts[addr]; ok {
+		return h.quirks
+	}
+	return smtpprobe.Quirks{}
+}
+
+// learn keeps what a session learned about the server at addr.
+func (v *Verifier) learn(addr string, q smtpprobe.Quirks) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if h, ok := v.hosts[addr]; ok {
+		h.quirks = q
+	}
 }
 
 // maxHosts bounds the per-address state a long-running Verifier keeps.
@@ -226,7 +311,7 @@ func (v *Verifier) Verify(ctx context.Context, address string) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{Input: address}, err
 	}
-	if err := v.check(); err != nil {
+	if err := v.Validate(); err != nil {
 		return Result{Input: address}, err
 	}
 	for _, r := range v.VerifyAll(ctx, []string{address}) {
@@ -240,10 +325,18 @@ func (v *Verifier) Verify(ctx context.Context, address string) (Result, error) {
 // order: addresses decided by syntax or lists come first). Addresses of
 // one domain share DNS lookups and SMTP sessions: one session per mail
 // server carries many RCPTs. Breaking out of the loop cancels the work
-// still running. A misconfigured Verifier yields nothing.
+// still running. A misconfigured Verifier (see Validate) checks nothing:
+// it yields every address with status unknown, reason smtp_not_checked
+// and the configuration error in Err.
 func (v *Verifier) VerifyAll(ctx context.Context, addrs []string) iter.Seq2[int, Result] {
 	return func(yield func(int, Result) bool) {
-		if v.check() != nil {
+		if err := v.Validate(); err != nil {
+			for i, a := range addrs {
+				r := Result{Input: a, Status: Unknown, Reason: ReasonSMTPNotChecked, Err: err, Error: err.Error()}
+				if !yield(i, r) {
+					return
+				}
+			}
 			return
 		}
 		v.init()

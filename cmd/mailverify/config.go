@@ -18,9 +18,11 @@ import (
 // common are the flags shared by check and diagnose.
 type common struct {
 	helo, from, dns, socks5 string
+	canary                  string
 	port                    int
 	allowPrivate            bool
 	timeout                 time.Duration
+	greyDelay, greyMax      time.Duration
 	tls                     string
 	specialUse              bool
 }
@@ -35,6 +37,9 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.socks5, "socks5", "", "connect to mail servers through this SOCKS5 proxy, `host:port`")
 	fs.StringVar(&c.tls, "starttls", "opportunistic", "STARTTLS policy: opportunistic, never or required")
 	fs.BoolVar(&c.specialUse, "allow-special-use", false, "accept special-use domains such as .test (for test setups)")
+	fs.StringVar(&c.canary, "dns-canary", "", "a `domain` that surely has MX records, asked before believing an NXDOMAIN (default gmail.com; - turns the check off)")
+	fs.DurationVar(&c.greyDelay, "greylist-delay", time.Minute, "first wait before retrying a greylisted address when the server states none")
+	fs.DurationVar(&c.greyMax, "greylist-max-wait", 6*time.Minute, "longest wait for greylisting to pass, within --timeout")
 }
 
 func (c *common) resolver() mx.Resolver {
@@ -93,10 +98,15 @@ func (c *common) verifier() (*verify.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &verify.Verifier{
+	v := &verify.Verifier{
 		Syntax: c.policy(), Resolver: c.resolver(), Dialer: d, HELO: c.helo, MailFrom: c.from,
 		Port: c.port, AllowPrivate: c.allowPrivate, Timeout: c.timeout, TLS: tlsp,
-	}, nil
+		ResolverCanary: c.canary, GreylistDelay: c.greyDelay, GreylistMaxWait: c.greyMax,
+	}
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 func usageError(stderr io.Writer, format string, args ...any) int {

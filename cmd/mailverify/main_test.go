@@ -39,7 +39,7 @@ func setup(t *testing.T, srv *testsmtp.Server) (flags []string, zone *testdns.Zo
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	return []string{"--dns", dnsAddr, "--port", port, "--allow-private", "--allow-special-use", "--progress=false", "--helo", "verifier.example.net"}, zone
+	return []string{"--dns", dnsAddr, "--port", port, "--allow-private", "--allow-special-use", "--progress=false", "--helo", "verifier.example.net", "--dns-canary", "example.test"}, zone
 }
 
 type line struct {

@@ -1,0 +1,56 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/smtpprobe"
+)
+
+// open connects to the first reachable address of host, within the
+// per-host session limit; release frees the slot after the session closes.
+func (v *Verifier) open(ctx context.Context, h mx.Host, tr *strings.Builder) (s *smtpprobe.Session, addr string, release func(), err error) {
+	p := v.prober()
+	switch {
+	case tr != nil && v.tap != nil:
+		// One stream with local parts for the Result, one redacted for
+		// the shared tap.
+		p.Transcript, p.ShowLocalParts = io.MultiWriter(tr, &redactTo{w: v.tap}), true
+	case tr != nil:
+		p.Transcript, p.ShowLocalParts = tr, true
+	case v.tap != nil:
+		p.Transcript = v.tap
+	}
+	for _, ip := range h.Addrs {
+		addr = v.dialAddr(ip.String())
+		sem, _ := v.hostLimits(addr)
+		if err = sem.Acquire(ctx, 1); err != nil {
+			return nil, addr, nil, err
+		}
+		s, err = p.Open(ctx, h.Name, addr)
+		if err == nil {
+			return s, addr, func() { sem.Release(1) }, nil
+		}
+		sem.Release(1)
+		var re *smtpprobe.ReplyError
+		if errors.As(err, &re) || ctx.Err() != nil {
+			return nil, addr, nil, err // the server answered: its other addresses will too
+		}
+	}
+	if err == nil {
+		err = errors.New("verify: no address for " + h.Name)
+	}
+	return nil, addr, nil, err
+}
+
+func (v *Verifier) prober() *smtpprobe.Prober {
+	from, _ := v.mailFrom() // Validate has checked it
+	return &smtpprobe.Prober{
+		Dialer: v.Dialer, HELO: v.HELO, MailFrom: from, TLS: v.TLS,
+		ConnectTimeout: v.ConnectTimeout, CommandTimeout: v.CommandTimeout,
+		MaxRcpts: v.MaxRcpts, PipelineBatch: batchSize, Logger: v.Logger,
+	}
+}
