@@ -12,8 +12,8 @@ import (
 
 const module = "github.com/mailverify/mailverify"
 
-// rule says what one package of the module may import (DESIGN.md section 2,
-// STYLE.md section 1): dependencies point one way, from verify down.
+// rule says what one package of the module may import: dependencies point
+// one way, from verify down (the layering in doc.go).
 type rule struct {
 	internal []string // module packages it may import, relative to the module root
 	external []string // third-party import path prefixes it may import

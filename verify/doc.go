@@ -8,9 +8,72 @@
 // [Verifier.VerifyAll] checks many, grouping them by domain so that one
 // DNS lookup and one SMTP session per mail server serve them all.
 //
-// Every address gets a [Result]: a [Status] (deliverable, undeliverable,
-// risky, unknown), one [Reason], flags and the evidence (MX hosts, the
-// deciding SMTP reply, retry_after). Verdicts are data, not errors; where
-// the protocol cannot tell, the status is unknown or risky, never
-// undeliverable. The JSON form of Result is a stable contract.
+// Every address gets a [Result]: a [Status], one [Reason], flags and the
+// evidence (MX hosts, the deciding SMTP reply, retry_after). Verdicts are
+// data, not errors. The JSON form of Result is a stable contract.
+//
+// # The soundness rule
+//
+// A definite verdict (deliverable, undeliverable, risky/mailbox_full)
+// needs evidence about that mailbox from the server that answered.
+// Everything else is unknown (or risky/catch_all) with the precise reason:
+// where the protocol cannot know (catch-all domains, greylisting, our IP
+// blocked, policy refusals, a resolver that lies), mailverify says so and
+// never guesses.
+//
+// # The verdict contract
+//
+// deliverable:
+//   - accepted: RCPT got 250/251 from an MX host that was shown, on the
+//     same (domain, host), to reject a random address (catch_all "no"), or
+//     the domain is a provider's own consumer domain (gmail.com,
+//     outlook.com, ...) whose most-preferred MX hosts are that provider's.
+//
+// undeliverable:
+//   - invalid_syntax: the address breaks RFC 5321/6531 (or the Policy).
+//   - domain_not_found: NXDOMAIN, from a resolver that answers the canary
+//     domain (see ResolverCanary); a resolver that denies it too gives
+//     unknown/dns_error.
+//   - no_mail_server: no MX records and no A/AAAA for an implicit MX.
+//   - null_mx: the domain publishes "MX 0 ." (RFC 7505).
+//   - unroutable_mx: every MX address is loopback, private or reserved.
+//   - mailbox_not_found: a specific "no such mailbox" (5.1.1, 5.1.10, the
+//     texts in smtpprobe's rules); or a 5xx that names no reason from a
+//     host that, in the same run, accepted another recipient of the domain
+//     or the random catch-all address (differential evidence).
+//   - mailbox_disabled: 5.2.1 or a "disabled" text.
+//   - domain_rejects_mail: the server takes no mail for the domain (5.1.2,
+//     521, 556, relaying denied).
+//
+// risky:
+//   - catch_all: RCPT accepted by a host that also accepted a random address.
+//   - mailbox_full: 552, 5.2.2 or a quota text.
+//   - disposable: the domain is on the disposable list.
+//   - possible_typo: the domain is likely a misspelling (see Suggestion) and
+//     nothing says the address is undeliverable.
+//
+// unknown:
+//   - cannot_verify: 252; an acceptance whose host's catch-all answer is
+//     unknown (the probe was skipped, unclear, or refused for a reason that
+//     says nothing); providers that accept every RCPT and bounce later.
+//   - greylisted: still deferred after the retries the budget allowed;
+//     retry_after is the server's own stated delay when it gave one.
+//   - rate_limited: 421, 4.2.1, recipient limits (452/552 "too many
+//     recipients", X.5.3), rate texts, also on 5xx.
+//   - blocked: the server judged us, not the mailbox: 5.7.x, sender-side
+//     codes (X.1.7, X.1.8, "sender verify failed"), HELO, blocklist or
+//     reputation texts, a 554 banner; and a 5xx that names no reason from
+//     a host that refused every recipient alike, the random one included.
+//   - temporary_failure: any other 4xx, and 5xx about the mail system
+//     rather than the mailbox (X.2.3, X.3.x, X.4.x, X.6.x).
+//   - timeout, connection_failed, tls_error, protocol_error: the session
+//     did not get far enough to ask.
+//   - dns_error: SERVFAIL, DNS timeouts, a resolver that cannot be trusted.
+//   - smtp_not_checked: SMTP was skipped (SkipSMTP, Offline, an address
+//     literal), or the Verifier is misconfigured (Err says how).
+//   - smtputf8_unsupported: the address needs SMTPUTF8 and the server
+//     lacks it.
+//
+// Role accounts, free providers, subaddresses and SMTPUTF8 are flags, not
+// reasons: an existing role mailbox is still deliverable.
 package verify

@@ -51,7 +51,7 @@ func (s *Status) UnmarshalText(b []byte) error {
 }
 
 // Reason is the one precise reason behind a Status. The values are part of
-// the JSON contract; see DESIGN.md section 3.
+// the JSON contract; the package documentation says when each is given.
 type Reason string
 
 // Reasons by status.
