@@ -31,20 +31,20 @@ var soundnessWorlds = flag.Int("soundness.worlds", 0, "worlds for TestSoundness 
 type behaviour int
 
 const (
-	strict       behaviour = iota // 250 for mailboxes, 550 5.1.1 for the rest
-	strictVague                   // 250 for mailboxes, "550 Rejected" for the rest
-	catchAllHost                  // 250 for everyone
-	policyAll                     // "550 Rejected" for everyone
-	blockAll                      // 554 5.7.1 for everyone
-	greylisting                   // 450 4.2.0 until a delay has passed, then strict or catch-all
-	rcptLimit                     // strict, but refuses recipients past a per-transaction limit
-	firstRcptOnly                 // strict for the first RCPT of a connection, 452 4.5.3 after
-	rateLimited                   // strict for the first N RCPTs, then 450 4.7.1
-	brokenPipe                    // strict, reads one command per packet
-	extraReply                    // strict, with a stray extra reply after some answers
-	dropper                       // strict, drops the connection on some RCPTs
-	slow                          // strict, each reply delayed
-	refused                       // nothing listens
+	strict        behaviour = iota // 250 for mailboxes, 550 5.1.1 for the rest
+	strictVague                    // 250 for mailboxes, "550 Rejected" for the rest
+	catchAllHost                   // 250 for everyone
+	policyAll                      // "550 Rejected" for everyone
+	blockAll                       // 554 5.7.1 for everyone
+	greylisting                    // 450 4.2.0 until a delay has passed, then strict or catch-all
+	rcptLimit                      // strict, but refuses recipients past a per-transaction limit
+	firstRcptOnly                  // strict for the first RCPT of a connection, 452 4.5.3 after
+	rateLimited                    // strict for the first N RCPTs, then 450 4.7.1
+	brokenPipe                     // strict, reads one command per packet
+	extraReply                     // strict, with a stray extra reply after some answers
+	dropper                        // strict, drops the connection on some RCPTs
+	slow                           // strict, each reply delayed
+	refused                        // nothing listens
 	behaviours
 )
 
