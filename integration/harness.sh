@@ -60,6 +60,13 @@ ipv6         IN MX 10 mx6.it.test.
 mx6          IN AAAA ::1
 backup       IN MX 10 mx-closed.it.test.
 backup       IN MX 20 mx-mailbox.it.test.
+ratelimited  IN MX 10 mx-rate.it.test.
+ratelimited  IN MX 20 mx-open.it.test.
+mx-rate      IN A   127.0.0.17
+hardlimit    IN MX 10 mx-hardlimit.it.test.
+mx-hardlimit IN A   127.0.0.18
+grey2        IN MX 10 mx-grey2.it.test.
+mx-grey2     IN A   127.0.0.19
 ZONE
 }
 
@@ -90,17 +97,43 @@ smtpd_tls_security_level = may
 # relay_domains is read by trivial-rewrite, so it lists every test domain
 # here; the listeners differ in their recipient maps and restrictions.
 relay_domains = mailbox.it.test, backup.it.test, catchall.it.test, implicit.it.test, ipv6.it.test,
-  access.it.test, grey.it.test, tls.it.test, slow.it.test, limit.it.test
+  access.it.test, grey.it.test, tls.it.test, slow.it.test, limit.it.test, ratelimited.it.test,
+  hardlimit.it.test, grey2.it.test
 relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok }
 relay_transport = discard
 smtpd_soft_error_limit = 10
 smtpd_hard_error_limit = 20
 # Per-listener settings, used by master.cf (whose -o values cannot hold spaces).
-known_rcpts = inline:{ jane@access.it.test=ok, full@access.it.test=ok, disabled@access.it.test=ok, jane@grey.it.test=ok, jane@tls.it.test=ok, jane@slow.it.test=ok }
+known_rcpts = inline:{ jane@access.it.test=ok, full@access.it.test=ok, disabled@access.it.test=ok, jane@grey.it.test=ok, jane@tls.it.test=ok, jane@slow.it.test=ok, jane@ratelimited.it.test=ok, jane@grey2.it.test=ok }
 access_restrictions = check_recipient_access inline:{ { full@access.it.test = 552 5.2.2 Mailbox full }, { disabled@access.it.test = 550 5.2.1 Mailbox disabled } }, reject_unauth_destination
 grey_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10023
 slow_restrictions = sleep 2, reject_unauth_destination
+# A hard recipient limit answered with 5xx (Postfix's own limit says 452):
+# a policy service that refuses the fourth recipient of a transaction.
+hardlimit_restrictions = reject_unauth_destination, check_policy_service unix:private/policy-limit
+# Greylisting in the style of postgrey's default 300 s, shortened to 12 s;
+# the reply states no delay.
+grey2_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10024
 CONF
+	cat >"$DIR/limit-policy.sh" <<'POLICY'
+# Postfix policy service (spawned): 550 5.5.3 for the 4th RCPT of a transaction.
+declare -A seen
+inst=
+while IFS= read -r line; do
+	line=${line%$'\r'}
+	if [ -n "$line" ]; then
+		case $line in instance=*) inst=${line#instance=} ;; esac
+		continue
+	fi
+	seen[x$inst]=$((${seen[x$inst]:-0} + 1))
+	if [ "${seen[x$inst]}" -gt 3 ]; then
+		printf 'action=550 5.5.3 Too many recipients\n\n'
+	else
+		printf 'action=dunno\n\n'
+	fi
+done
+POLICY
+	chmod 755 "$DIR/limit-policy.sh"
 	cat >"$DIR/postfix/master.cf" <<'CONF'
 127.0.0.10:smtp inet n - n - - smtpd -o syslog_name=postfix/mailbox
 127.0.0.11:smtp inet n - n - - smtpd -o syslog_name=postfix/open -o relay_recipient_maps=
@@ -110,6 +143,9 @@ CONF
 127.0.0.14:smtp inet n - n - - smtpd -o syslog_name=postfix/tls -o relay_recipient_maps=$known_rcpts -o smtpd_tls_security_level=encrypt
 127.0.0.15:smtp inet n - n - - smtpd -o syslog_name=postfix/slow -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$slow_restrictions
 127.0.0.16:smtp inet n - n - - smtpd -o syslog_name=postfix/limit -o relay_recipient_maps= -o smtpd_recipient_limit=3
+127.0.0.17:smtp inet n - n - - smtpd -o syslog_name=postfix/rate -o relay_recipient_maps=$known_rcpts -o smtpd_client_recipient_rate_limit=3
+127.0.0.18:smtp inet n - n - - smtpd -o syslog_name=postfix/hardlimit -o relay_recipient_maps= -o smtpd_recipient_restrictions=$hardlimit_restrictions
+127.0.0.19:smtp inet n - n - - smtpd -o syslog_name=postfix/grey2 -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$grey2_restrictions
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -131,6 +167,7 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 CONF
+	echo "policy-limit unix - n n - 0 spawn user=nobody argv=/bin/bash $DIR/limit-policy.sh" >>"$DIR/postfix/master.cf"
 }
 
 wait_port() { # ip port
@@ -173,13 +210,17 @@ CONF
 	mkdir -p "$DIR/postgrey"
 	chown postgrey "$DIR/postgrey" 2>/dev/null || true
 	in_ns postgrey --inet=127.0.0.1:10023 --delay=3 --dbdir="$DIR/postgrey" --pidfile="$DIR/postgrey.pid" --daemonize
+	mkdir -p "$DIR/postgrey2"
+	chown postgrey "$DIR/postgrey2" 2>/dev/null || true
+	in_ns postgrey --inet=127.0.0.1:10024 --delay=12 --dbdir="$DIR/postgrey2" --pidfile="$DIR/postgrey2.pid" --daemonize
 
 	postfix_conf
 	in_ns postfix -c "$DIR/postfix" start
-	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 ::1; do
+	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 ::1; do
 		wait_port "$ip" 25
 	done
 	wait_port 127.0.0.1 10023
+	wait_port 127.0.0.1 10024
 	echo "harness: up in namespace $NS, state in $DIR"
 }
 
@@ -187,7 +228,7 @@ down() {
 	if ip netns list | grep -qw "$NS"; then
 		in_ns postfix -c "$DIR/postfix" stop 2>/dev/null || true
 	fi
-	for pid in "$DIR/nsd.pid" "$DIR/postgrey.pid"; do
+	for pid in "$DIR/nsd.pid" "$DIR/postgrey.pid" "$DIR/postgrey2.pid"; do
 		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
 	done
 	# Anything still running in the namespace goes too.

@@ -33,6 +33,7 @@ func verifier(dns string) *verify.Verifier {
 	return &verify.Verifier{
 		Resolver: &mx.DNS{Servers: []string{dns}}, AllowPrivate: true, Syntax: &testPolicy,
 		HELO: "verifier.it.test", CommandTimeout: 10 * time.Second, GreylistMaxWait: time.Nanosecond,
+		ResolverCanary: "mailbox.it.test", // NSD serves it.test only
 	}
 }
 
@@ -181,7 +182,7 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "--dns", dns, "--allow-private", "--allow-special-use", "--progress=false",
-		"--helo", "verifier.it.test", "jane@mailbox.it.test", "nobody@mailbox.it.test", "not an address")
+		"--helo", "verifier.it.test", "--dns-canary", "mailbox.it.test", "jane@mailbox.it.test", "nobody@mailbox.it.test", "not an address")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("mailverify: %v", err)
@@ -196,5 +197,90 @@ func TestCLI(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "accepted,mailbox_not_found,invalid_syntax" {
 		t.Errorf("CLI reasons %q", got)
+	}
+}
+
+// TestBackupAcceptsAllBehindRateLimitedPrimary: the primary rate-limits
+// after 3 recipients, the backup accepts everyone. Its acceptances are
+// catch-all, never deliverable: the primary's catch-all answer is the
+// primary's.
+func TestBackupAcceptsAllBehindRateLimitedPrimary(t *testing.T) {
+	dns, _ := env(t)
+	v := verifier(dns)
+	addrs := []string{"jane@ratelimited.it.test"}
+	for i := range 8 {
+		addrs = append(addrs, fmt.Sprintf("ghost%d@ratelimited.it.test", i))
+	}
+	viaBackup := 0
+	for _, r := range v.VerifyAll(t.Context(), addrs) {
+		switch {
+		case r.Input != "jane@ratelimited.it.test" && r.Status == verify.Deliverable:
+			t.Errorf("%s does not exist but is deliverable (%+v)", r.Input, r.SMTP)
+		case r.Input == "jane@ratelimited.it.test" && r.Status == verify.Undeliverable:
+			t.Errorf("jane exists but is %v (%+v)", r.Reason, r.SMTP)
+		}
+		if r.SMTP != nil && r.SMTP.Host == "mx-open.it.test" {
+			viaBackup++
+			if r.Reason != verify.ReasonCatchAll {
+				t.Errorf("%s accepted by the accept-all backup: %v/%v", r.Input, r.Status, r.Reason)
+			}
+		}
+	}
+	if viaBackup == 0 {
+		t.Error("no address reached the backup: the primary did not rate-limit")
+	}
+}
+
+// TestRecipientLimitAnsweredWith5xx: a catch-all server that refuses the
+// 4th recipient of a transaction with 550 5.5.3. No address is read as
+// missing, and the catch-all probe is not the refused 4th.
+func TestRecipientLimitAnsweredWith5xx(t *testing.T) {
+	dns, dir := env(t)
+	v := verifier(dns)
+	var addrs []string
+	for i := range 8 {
+		addrs = append(addrs, fmt.Sprintf("user%d@hardlimit.it.test", i))
+	}
+	before := connects(t, dir, "hardlimit")
+	for _, r := range v.VerifyAll(t.Context(), addrs) {
+		if r.Status != verify.Risky || r.Reason != verify.ReasonCatchAll {
+			t.Errorf("%s: %v/%v (%+v), want risky/catch_all", r.Input, r.Status, r.Reason, r.SMTP)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := connects(t, dir, "hardlimit") - before; got != 1 {
+		t.Errorf("%d connections, want 1 (new transactions on the same connection)", got)
+	}
+}
+
+// TestLongGreylisting: postgrey with a 12 s delay that its reply does not
+// state, like its default 300 s scaled down, and the Verifier's schedule
+// scaled the same way (first retry after 5 s, doubling, a 30 s budget).
+func TestLongGreylisting(t *testing.T) {
+	dns, _ := env(t)
+	v := verifier(dns)
+	v.GreylistDelay, v.GreylistMaxWait = 5*time.Second, 30*time.Second
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	got := map[string]verify.Result{}
+	for i, r := range v.VerifyAll(ctx, []string{"jane@grey2.it.test", "nobody@grey2.it.test"}) {
+		got[[]string{"jane@grey2.it.test", "nobody@grey2.it.test"}[i]] = r
+	}
+	if r := got["jane@grey2.it.test"]; r.Status != verify.Deliverable {
+		t.Errorf("jane after greylisting: %v/%v (%s)", r.Status, r.Reason, r.Error)
+	}
+	if r := got["nobody@grey2.it.test"]; r.Reason != verify.ReasonMailboxNotFound {
+		t.Errorf("nobody after greylisting: %v/%v (%s)", r.Status, r.Reason, r.Error)
+	}
+	if el := time.Since(start); el < 12*time.Second || el > 45*time.Second {
+		t.Errorf("finished after %v; postgrey's delay is 12 s, the budget 30 s", el)
+	}
+	// A budget shorter than the delay: greylisted, never a definite verdict.
+	v2 := verifier(dns)
+	v2.GreylistDelay, v2.GreylistMaxWait = 2*time.Second, 5*time.Second
+	r, _ := v2.Verify(t.Context(), "other@grey2.it.test")
+	if r.Status != verify.Unknown || r.Reason != verify.ReasonGreylisted || r.RetryAfter <= 0 {
+		t.Errorf("short budget: %v/%v retry_after %v", r.Status, r.Reason, time.Duration(r.RetryAfter))
 	}
 }
