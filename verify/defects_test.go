@@ -435,3 +435,22 @@ func TestSkipCatchAllIsNotDeliverable(t *testing.T) {
 		}
 	})
 }
+
+// A host that refuses every recipient alike passes them to the next host,
+// whose answers are about the mailboxes.
+func TestPolicyRefusalFailsOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		defer w.router.close()
+		w.res.MX["two.com"] = nil
+		w.addHost("two.com", "mx1.two.com", 10, &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(550, "", "Rejected")}})
+		w.addHost("two.com", "mx2.two.com", 20, testsmtp.Mailboxes("jane@two.com"))
+		got := verifyAll(t, w.verifier(), []string{"jane@two.com", "ghost@two.com"})
+		if r := got["jane@two.com"]; r.Status != Deliverable || r.SMTP.Host != "mx2.two.com" {
+			t.Errorf("jane: %v/%v via %+v", r.Status, r.Reason, r.SMTP)
+		}
+		if r := got["ghost@two.com"]; r.Reason != ReasonMailboxNotFound || r.SMTP.Host != "mx2.two.com" {
+			t.Errorf("ghost: %v/%v via %+v", r.Status, r.Reason, r.SMTP)
+		}
+	})
+}

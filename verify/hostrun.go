@@ -53,7 +53,21 @@ type hostRun struct {
 // there (connection failures, blocks, rate limits).
 func (hr *hostRun) run(ctx context.Context, jobs []*job) (next []*job) {
 	next = hr.session(ctx, jobs)
-	hr.emitReady(len(hr.grey) == 0 && !hr.deferred)
+	final := len(hr.grey) == 0 && !hr.deferred
+	if final && !hr.last && !hr.evidence() && ctx.Err() == nil {
+		// The host refused every recipient alike: a policy about us,
+		// which another host may not share.
+		keep := hr.decided[:0]
+		for _, j := range hr.decided {
+			if j.out.Outcome == smtpprobe.Rejected {
+				next = append(next, j)
+			} else {
+				keep = append(keep, j)
+			}
+		}
+		hr.decided = keep
+	}
+	hr.emitReady(final)
 	return next
 }
 

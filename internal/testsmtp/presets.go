@@ -16,13 +16,19 @@ func address(arg string) string {
 	return strings.ToLower(rest)
 }
 
-// Mailboxes accepts the listed recipients and rejects the others with
-// Postfix's 550 5.1.1 "User unknown".
-func Mailboxes(addrs ...string) *Server {
+// set returns the addresses, lower case, as a set.
+func set(addrs []string) map[string]bool {
 	known := map[string]bool{}
 	for _, a := range addrs {
 		known[strings.ToLower(a)] = true
 	}
+	return known
+}
+
+// Mailboxes accepts the listed recipients and rejects the others with
+// Postfix's 550 5.1.1 "User unknown".
+func Mailboxes(addrs ...string) *Server {
+	known := set(addrs)
 	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
 		a := address(cmd.Arg)
 		if known[a] {
@@ -109,10 +115,7 @@ func Tarpit(d time.Duration) *Server {
 // Exchange Online does to clients it judges on their first recipient.
 // Known recipients are listed; nil means every recipient exists.
 func FirstRcptOnly(addrs ...string) *Server {
-	known := map[string]bool{}
-	for _, a := range addrs {
-		known[strings.ToLower(a)] = true
-	}
+	known := set(addrs)
 	var mu sync.Mutex
 	judged := map[int]bool{}
 	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
