@@ -41,9 +41,10 @@ var _ List = (*Set)(nil)
 const maxEntryLen = 253
 
 // Parse reads a Set from text: one domain per line; blank lines and lines
-// starting with # are skipped. Domains are normalized (lower case, no
-// trailing dot, A-label form). It fails on a line that is not a domain,
-// and name becomes the Set's String.
+// starting with # are skipped, and so are public suffixes (such as
+// "co.uk"), which would list every domain under them. Domains are
+// normalized (lower case, no trailing dot, A-label form). It fails on a
+// line that is not a domain, and name becomes the Set's String.
 func Parse(r io.Reader, name string) (*Set, error) {
 	var b strings.Builder
 	sc := bufio.NewScanner(r)
@@ -59,6 +60,9 @@ func Parse(r io.Reader, name string) (*Set, error) {
 		if !ok || !strings.Contains(d, ".") {
 			return nil, fmt.Errorf("disposable: line %d: %q is not a domain", n, shorten(line))
 		}
+		if isPublicSuffix(d) {
+			continue
+		}
 		b.WriteString(d)
 		b.WriteByte('\n')
 	}
@@ -69,11 +73,11 @@ func Parse(r io.Reader, name string) (*Set, error) {
 }
 
 // New returns a Set of the given domains, normalized; entries that are not
-// domains are skipped.
+// domains, and public suffixes, are skipped.
 func New(name string, domains ...string) *Set {
 	var b strings.Builder
 	for _, d := range domains {
-		if n, ok := normalize(d); ok && n != "" {
+		if n, ok := normalize(d); ok && n != "" && !isPublicSuffix(n) {
 			b.WriteString(n)
 			b.WriteByte('\n')
 		}
@@ -157,22 +161,29 @@ func (s *Set) Contains(domain string) bool {
 	return walk(d, s.contains)
 }
 
-// walk calls has for d and each parent of d down to, not including, its
-// public suffix, and reports whether any call reported true.
+// walk calls has for d and each parent of d, and reports whether any call
+// reported true. It asks about the public suffix and its parents too, but
+// a Set never holds a public suffix (Parse and New drop them, and a test
+// checks the embedded list), so the answers are those of a walk that stops
+// above the public suffix, without its cost.
 func walk(d string, has func(string) bool) bool {
-	etld1, err := publicsuffix.EffectiveTLDPlusOne(d)
-	if err != nil {
-		return false // d is a public suffix or not a domain: never listed
-	}
 	for {
 		if has(d) {
 			return true
 		}
-		if len(d) <= len(etld1) {
+		i := strings.IndexByte(d, '.')
+		if i < 0 {
 			return false
 		}
-		d = d[strings.IndexByte(d, '.')+1:]
+		d = d[i+1:]
 	}
+}
+
+// isPublicSuffix reports whether d is a public suffix (ICANN or private),
+// which no list may hold: it would list every domain under it.
+func isPublicSuffix(d string) bool {
+	ps, _ := publicsuffix.PublicSuffix(d)
+	return ps == d
 }
 
 // Len returns the number of domains in the set.

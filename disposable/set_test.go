@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 func TestSetContainsWalksParents(t *testing.T) {
@@ -155,4 +157,54 @@ func TestSetMemory(t *testing.T) {
 		t.Errorf("a parsed copy of the list holds %d bytes of heap, want at most 2 MiB", grew)
 	}
 	runtime.KeepAlive(p)
+}
+
+// oldWalk is the walk bounded by the public suffix list, which walk
+// replaces; TestWalkEquivalence shows they agree on the embedded lists.
+func oldWalk(d string, has func(string) bool) bool {
+	etld1, err := publicsuffix.EffectiveTLDPlusOne(d)
+	if err != nil {
+		return false
+	}
+	for {
+		if has(d) {
+			return true
+		}
+		if len(d) <= len(etld1) {
+			return false
+		}
+		d = d[strings.IndexByte(d, '.')+1:]
+	}
+}
+
+// TestWalkEquivalence proves, over every entry of the embedded lists, that
+// the plain label walk answers as the walk bounded by the public suffix
+// list: no entry is a public suffix, so asking about suffixes finds
+// nothing.
+func TestWalkEquivalence(t *testing.T) {
+	t.Parallel()
+	for _, s := range []*Set{Default(), Relays(), Legit()} {
+		n := 0
+		for e := range s.All() {
+			if isPublicSuffix(e) {
+				t.Errorf("%s holds the public suffix %q", s, e)
+			}
+			for _, q := range []string{e, "x." + e, "a.b." + e, e[strings.IndexByte(e, '.')+1:], "not-" + e} {
+				if got, want := walk(q, s.contains), oldWalk(q, s.contains); got != want {
+					t.Errorf("%s: walk(%q) = %v, the bounded walk %v", s, q, got, want)
+				}
+			}
+			n++
+		}
+		if n == 0 {
+			t.Errorf("%s is empty", s)
+		}
+	}
+	// A list given at run time cannot smuggle in a public suffix.
+	if s := New("ps", "co.uk", "com", "github.io", "tempmail.co.uk"); s.Len() != 1 || s.Contains("bbc.co.uk") || !s.Contains("x.tempmail.co.uk") {
+		t.Errorf("New kept a public suffix: %q", slices.Collect(s.All()))
+	}
+	if s, err := Parse(strings.NewReader("co.uk\nblogspot.com\nreal.example.net\n"), "p"); err != nil || s.Len() != 1 {
+		t.Errorf("Parse kept a public suffix: %v %v", err, s)
+	}
 }
