@@ -114,19 +114,27 @@ func (s *Set) entry(i uint32) string {
 	return s.blob[start:end]
 }
 
-// fnv1a is the 32-bit FNV-1a hash.
-func fnv1a(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
+// The index hashes with 32-bit FNV-1a over the bytes from last to first,
+// so that one pass over a domain from its end yields the hash of every
+// parent on the way (see Contains).
+const (
+	fnvOffset = 2166136261
+	fnvPrime  = 16777619
+)
+
+// rhash is the hash of d: FNV-1a over its bytes in reverse order.
+func rhash(d string) uint32 {
+	h := uint32(fnvOffset)
+	for i := len(d) - 1; i >= 0; i-- {
+		h ^= uint32(d[i])
+		h *= fnvPrime
 	}
 	return h
 }
 
 func (s *Set) insert(d string, idx uint32) {
 	mask := uint32(len(s.slots) - 1)
-	for i := fnv1a(d) & mask; ; i = (i + 1) & mask {
+	for i := rhash(d) & mask; ; i = (i + 1) & mask {
 		if s.slots[i] == 0 {
 			s.slots[i] = idx
 			return
@@ -135,12 +143,15 @@ func (s *Set) insert(d string, idx uint32) {
 }
 
 // contains looks up one normalized domain, without the parent walk.
-func (s *Set) contains(d string) bool {
+func (s *Set) contains(d string) bool { return s.find(d, rhash(d)) }
+
+// find looks up d, whose hash is h.
+func (s *Set) find(d string, h uint32) bool {
 	if len(s.slots) == 0 {
 		return false
 	}
 	mask := uint32(len(s.slots) - 1)
-	for i := fnv1a(d) & mask; ; i = (i + 1) & mask {
+	for i := h & mask; ; i = (i + 1) & mask {
 		idx := s.slots[i]
 		if idx == 0 {
 			return false
@@ -158,25 +169,22 @@ func (s *Set) Contains(domain string) bool {
 	if !ok {
 		return false
 	}
-	return walk(d, s.contains)
-}
-
-// walk calls has for d and each parent of d, and reports whether any call
-// reported true. It asks about the public suffix and its parents too, but
-// a Set never holds a public suffix (Parse and New drop them, and a test
-// checks the embedded list), so the answers are those of a walk that stops
-// above the public suffix, without its cost.
-func walk(d string, has func(string) bool) bool {
-	for {
-		if has(d) {
+	// The parent walk in one pass from the end: at each label boundary the
+	// running hash is that of the parent that starts there. Public
+	// suffixes and their parents are asked about too, which finds nothing:
+	// a Set never holds a public suffix (Parse and New drop them, and
+	// TestWalkEquivalence checks the embedded lists), so the answers are
+	// those of a walk that stops above the public suffix, without its
+	// cost.
+	h := uint32(fnvOffset)
+	for i := len(d) - 1; i >= 0; i-- {
+		h ^= uint32(d[i])
+		h *= fnvPrime
+		if (i == 0 || d[i-1] == '.') && s.find(d[i:], h) {
 			return true
 		}
-		i := strings.IndexByte(d, '.')
-		if i < 0 {
-			return false
-		}
-		d = d[i+1:]
 	}
+	return false
 }
 
 // isPublicSuffix reports whether d is a public suffix (ICANN or private),

@@ -190,8 +190,8 @@ func TestWalkEquivalence(t *testing.T) {
 				t.Errorf("%s holds the public suffix %q", s, e)
 			}
 			for _, q := range []string{e, "x." + e, "a.b." + e, e[strings.IndexByte(e, '.')+1:], "not-" + e} {
-				if got, want := walk(q, s.contains), oldWalk(q, s.contains); got != want {
-					t.Errorf("%s: walk(%q) = %v, the bounded walk %v", s, q, got, want)
+				if got, want := s.Contains(q), oldWalk(q, s.contains); got != want {
+					t.Errorf("%s: Contains(%q) = %v, the bounded walk %v", s, q, got, want)
 				}
 			}
 			n++
