@@ -118,3 +118,11 @@ func BenchmarkLookupScaling(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDefaultBuild is the cost of the first lookup of Default: the
+// index over the embedded list is built then.
+func BenchmarkDefaultBuild(b *testing.B) {
+	for b.Loop() {
+		build(disposableTxt, "embedded")
+	}
+}

@@ -95,11 +95,7 @@ func build(blob, name string) *Set {
 	start := 0
 	for start < len(blob) {
 		end := start + strings.IndexByte(blob[start:], '\n')
-		entry := blob[start:end]
-		if !s.contains(entry) {
-			s.offs = append(s.offs, uint32(start))
-			s.insert(entry, uint32(len(s.offs)))
-		}
+		s.add(blob[start:end], uint32(start))
 		start = end + 1
 	}
 	s.offs = append(s.offs, uint32(len(blob)))
@@ -132,11 +128,19 @@ func rhash(d string) uint32 {
 	return h
 }
 
-func (s *Set) insert(d string, idx uint32) {
+// add indexes the entry d that starts at offset start of the blob, unless
+// it is there already: one probe sequence either finds it or ends at the
+// free slot it takes.
+func (s *Set) add(d string, start uint32) {
 	mask := uint32(len(s.slots) - 1)
 	for i := rhash(d) & mask; ; i = (i + 1) & mask {
-		if s.slots[i] == 0 {
-			s.slots[i] = idx
+		idx := s.slots[i]
+		if idx == 0 {
+			s.offs = append(s.offs, start)
+			s.slots[i] = uint32(len(s.offs))
+			return
+		}
+		if s.entry(idx) == d {
 			return
 		}
 	}
