@@ -72,3 +72,42 @@ func BenchmarkParseScaling(b *testing.B) {
 		}
 	}
 }
+
+// mixInputs are ordinary addresses as a signup form or a list sees them,
+// one of each kind: plain, dotted, +tag, an apostrophe, an A-label domain,
+// long subdomains.
+var mixInputs = []string{
+	"jane@example.com",
+	"john.doe@example.org",
+	"jane.doe+newsletter@gmail.com",
+	"o'connor@example.ie",
+	"anna@xn--bcher-kva.de",
+	"first.last@mail.eng.corp.example.co.uk",
+}
+
+// BenchmarkParseMix runs the mix through Parse and, as the baseline in the
+// same run, net/mail.ParseAddress.
+//
+//	go test -run '^$' -bench 'BenchmarkParseMix' -benchmem ./syntax
+func BenchmarkParseMix(b *testing.B) {
+	b.Run("syntax", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := Parse(mixInputs[i%len(mixInputs)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("netmail", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := mail.ParseAddress(mixInputs[i%len(mixInputs)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}

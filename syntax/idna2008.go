@@ -45,7 +45,22 @@ func lookup(t []uint32, r rune) uint8 {
 	return uint8(t[lo-1])
 }
 
-func idnaProp(r rune) uint8    { return lookup(idnaTable[:], r) }
+func idnaProp(r rune) uint8 {
+	if r < rune(len(latin1Prop)) {
+		return latin1Prop[r]
+	}
+	return lookup(idnaTable[:], r)
+}
+
+// latin1Prop caches the IDNA2008 property of the first 256 code points,
+// the most looked up.
+var latin1Prop = func() (t [256]uint8) {
+	for r := range t {
+		t[r] = lookup(idnaTable[:], rune(r))
+	}
+	return t
+}()
+
 func joiningType(r rune) uint8 { return lookup(joinTable[:], r) }
 
 // checkULabel judges a non-ASCII label as a U-label (RFC 5890 section
@@ -58,6 +73,12 @@ func checkULabel(u string) (pos int, detail string, err error) {
 	if !norm.NFC.IsNormalString(u) {
 		return 0, "label is not in Unicode NFC", ErrIDNA
 	}
+	return checkUCodePoints(u)
+}
+
+// checkUCodePoints is checkULabel without the NFC test, for callers that
+// have shown NFC otherwise (see nfcQuick); it keeps nothing of u.
+func checkUCodePoints(u string) (pos int, detail string, err error) {
 	if u[0] == '-' {
 		return 0, "label begins with a hyphen", ErrHyphen
 	}
@@ -71,6 +92,9 @@ func checkULabel(u string) (pos int, detail string, err error) {
 		return 0, fmt.Sprintf("label begins with combining mark %U", r), ErrCombiningMark
 	}
 	for i, r := range u {
+		if r < utf8.RuneSelf && ('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-') {
+			continue // PVALID (RFC 5892 appendix B), spared the table search
+		}
 		switch idnaProp(r) {
 		case propPValid:
 		case propContextJ:
@@ -211,8 +235,8 @@ func contextO(s string, i int, r rune) bool {
 // makes a domain holding it a Bidi domain name (RFC 5893 section 1.4).
 func isRTL(s string) bool {
 	for _, r := range s {
-		if r < utf8.RuneSelf {
-			continue
+		if r < 0x590 {
+			continue // no R, AL or AN code point comes before Hebrew
 		}
 		switch bidiClass(r) {
 		case bidi.R, bidi.AL, bidi.AN:
