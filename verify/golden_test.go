@@ -18,31 +18,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // encodings and what is omitted. Changing it breaks wrappers; regenerate
 // with -update only on purpose.
 func TestResultJSONSchema(t *testing.T) {
-	results := []Result{
-		{
-			Input: "Jane.Doe+news@Example.COM", Status: Deliverable, Reason: ReasonAccepted,
-			Address: "Jane.Doe+news@example.com", Local: "Jane.Doe+news", Domain: "example.com", DomainASCII: "example.com",
-			FreeProvider: false, RoleAccount: false, CatchAll: catchall.No, Subaddress: true, Provider: "google",
-			MXHosts:  []string{"aspmx.l.google.com", "alt1.aspmx.l.google.com"},
-			SMTP:     &SMTPReply{Code: 250, EnhancedCode: "2.1.5", Message: "OK", Host: "aspmx.l.google.com"},
-			Duration: Millis(1234 * time.Millisecond),
-		},
-		{
-			Input: "jane@grey.example", Status: Unknown, Reason: ReasonGreylisted, Address: "jane@grey.example",
-			Local: "jane", Domain: "grey.example", DomainASCII: "grey.example", CatchAll: catchall.Unknown,
-			RetryAfter: Seconds(90 * time.Second), Duration: Millis(20 * time.Millisecond),
-			SMTP:       &SMTPReply{Code: 450, EnhancedCode: "4.2.0", Message: "Greylisted", Host: "mx.grey.example"},
-			Transcript: []string{"S: 220 mx ESMTP", "C: EHLO verifier.example.net"},
-			Err:        errors.New("not in JSON"),
-		},
-		{
-			Input: "用户@例子.广告", Status: Risky, Reason: ReasonPossibleTypo, Address: "用户@例子.广告", Local: "用户",
-			Domain: "例子.广告", DomainASCII: "xn--fsqu00a.xn--4rr70v", SMTPUTF8: true, Disposable: true,
-			Suggestion: "example.com",
-		},
-		{Input: "not an address", Status: Undeliverable, Reason: ReasonInvalidSyntax,
-			Error: `syntax: parse "not an address": character not allowed (space) at offset 3`},
-	}
+	results := goldenResults()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -79,5 +55,34 @@ func TestResultJSONSchema(t *testing.T) {
 	}
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("JSON of Result changed; if on purpose, run go test -run TestResultJSONSchema -update ./verify\ngot:\n%s", buf.String())
+	}
+}
+
+// goldenResults are the results of testdata/result.golden.
+func goldenResults() []Result {
+	return []Result{
+		{
+			Input: "Jane.Doe+news@Example.COM", Status: Deliverable, Reason: ReasonAccepted,
+			Address: "Jane.Doe+news@example.com", Local: "Jane.Doe+news", Domain: "example.com", DomainASCII: "example.com",
+			FreeProvider: false, RoleAccount: false, CatchAll: catchall.No, Subaddress: true, Provider: "google",
+			MXHosts:  []string{"aspmx.l.google.com", "alt1.aspmx.l.google.com"},
+			SMTP:     &SMTPReply{Code: 250, EnhancedCode: "2.1.5", Message: "OK", Host: "aspmx.l.google.com"},
+			Duration: Millis(1234 * time.Millisecond),
+		},
+		{
+			Input: "jane@grey.example", Status: Unknown, Reason: ReasonGreylisted, Address: "jane@grey.example",
+			Local: "jane", Domain: "grey.example", DomainASCII: "grey.example", CatchAll: catchall.Unknown,
+			RetryAfter: Seconds(90 * time.Second), Duration: Millis(20 * time.Millisecond),
+			SMTP:       &SMTPReply{Code: 450, EnhancedCode: "4.2.0", Message: "Greylisted", Host: "mx.grey.example"},
+			Transcript: []string{"S: 220 mx ESMTP", "C: EHLO verifier.example.net"},
+			Err:        errors.New("not in JSON"),
+		},
+		{
+			Input: "用户@例子.广告", Status: Risky, Reason: ReasonPossibleTypo, Address: "用户@例子.广告", Local: "用户",
+			Domain: "例子.广告", DomainASCII: "xn--fsqu00a.xn--4rr70v", SMTPUTF8: true, Disposable: true,
+			Suggestion: "example.com",
+		},
+		{Input: "not an address", Status: Undeliverable, Reason: ReasonInvalidSyntax,
+			Error: `syntax: parse "not an address": character not allowed (space) at offset 3`},
 	}
 }

@@ -26,16 +26,14 @@ func newWriter(w io.Writer, format string, appending bool) resultWriter {
 	return &jsonWriter{w: w}
 }
 
-type jsonWriter struct{ w io.Writer }
+type jsonWriter struct {
+	w   io.Writer
+	buf []byte
+}
 
 func (j *jsonWriter) write(r verify.Result) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
-		return err
-	}
-	_, err := j.w.Write(buf.Bytes()) // one write per result: a crash leaves whole lines
+	j.buf = append(r.AppendJSON(j.buf[:0]), '\n')
+	_, err := j.w.Write(j.buf) // one write per result: a crash leaves whole lines
 	return err
 }
 
