@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"regexp"
@@ -12,7 +11,6 @@ import (
 	"github.com/mailverify/mailverify/role"
 	"github.com/mailverify/mailverify/smtpprobe"
 	"github.com/mailverify/mailverify/suggest"
-	"golang.org/x/sync/errgroup"
 )
 
 // job is one address on its way through the pipeline.
@@ -24,6 +22,10 @@ type job struct {
 	out   *smtpprobe.Result
 	host  string // the MX host that gave out
 	sent  bool   // the result has gone out
+
+	d        *domainState
+	run      *hostRun  // the (domain, host) the job is at
+	deadline time.Time // Timeout from its first SMTP attempt; zero for none
 }
 
 // acceptAllProviders accept every RCPT and bounce later, so a probe there
@@ -32,54 +34,6 @@ var acceptAllProviders = map[mx.Provider]bool{mx.Yahoo: true}
 
 // maxHostsTried bounds the MX hosts one address is tried on.
 const maxHostsTried = 3
-
-// run verifies addrs and sends each result to out.
-func (v *Verifier) run(ctx context.Context, addrs []string, out chan<- indexed) {
-	send := func(j *job) {
-		j.sent = true
-		j.res.Duration = Millis(time.Since(j.start))
-		if j.res.Err != nil {
-			j.res.Error = j.res.Err.Error()
-		}
-		out <- indexed{j.i, j.res} // VerifyAll reads or drains out to the end
-	}
-	var order []string
-	groups := map[string][]*job{}
-	for i, a := range addrs {
-		j := &job{i: i, start: time.Now(), res: Result{Input: a}}
-		if v.precheck(j) {
-			send(j)
-			continue
-		}
-		d := j.res.DomainASCII
-		if _, ok := groups[d]; !ok {
-			order = append(order, d)
-		}
-		groups[d] = append(groups[d], j)
-	}
-	var g errgroup.Group
-	g.SetLimit(orDefault(v.Concurrency, 16))
-	for _, d := range order {
-		jobs := groups[d]
-		g.Go(func() error {
-			ctx := ctx
-			if v.Timeout > 0 {
-				rounds := (len(jobs) + orDefault(v.MaxRcpts, 20) - 1) / orDefault(v.MaxRcpts, 20)
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, v.Timeout*time.Duration(rounds))
-				defer cancel()
-			}
-			v.domain(ctx, d, jobs, send)
-			for _, j := range jobs {
-				if !j.sent {
-					send(j)
-				}
-			}
-			return nil
-		})
-	}
-	g.Wait()
-}
 
 // precheck applies the layers that need no network: syntax, flags, lists.
 // It reports whether the verdict is final.
@@ -119,99 +73,12 @@ func (v *Verifier) precheck(j *job) bool {
 	return false
 }
 
-// domain verifies the jobs of one domain: DNS, then SMTP on its mail
-// servers, then the verdicts. Jobs decided during the SMTP work go to send
-// at once, so a large domain streams its results; the caller sends the
-// rest.
-func (v *Verifier) domain(ctx context.Context, domain string, jobs []*job, send func(*job)) {
-	log := v.logger().With(slog.String("domain", domain))
-	mr, err := v.mxc.Lookup(ctx, domain)
-	if err != nil { // the context ended: the domain was parsed already
-		setAll(jobs, Unknown, ReasonTimeout, err)
-		finish(jobs)
-		return
-	}
-	for _, j := range jobs {
-		j.res.Provider = string(mr.Provider)
-	}
-	log.LogAttrs(ctx, slog.LevelDebug, "mx lookup", slog.String("status", mr.Status.String()), slog.Int("hosts", len(mr.Hosts)))
-	switch mr.Status {
-	case mx.DomainNotFound:
-		setAll(jobs, Undeliverable, ReasonDomainNotFound, nil)
-	case mx.NoMailServer:
-		setAll(jobs, Undeliverable, ReasonNoMailServer, nil)
-	case mx.NullMX:
-		setAll(jobs, Undeliverable, ReasonNullMX, nil)
-	case mx.Unroutable:
-		setAll(jobs, Undeliverable, ReasonUnroutableMX, nil)
-	case mx.Temporary:
-		setAll(jobs, Unknown, ReasonDNSError, mr.Err)
-		retryAfter(jobs, 5*time.Minute)
-	case mx.Found:
-		switch {
-		case v.SkipSMTP:
-			setAll(jobs, Unknown, ReasonSMTPNotChecked, nil)
-		case acceptAllProviders[mr.Provider]:
-			setAll(jobs, Unknown, ReasonCannotVerify, nil)
-		default:
-			v.smtp(ctx, domain, mr, jobs, send)
-		}
-	}
-	finish(jobs)
-}
-
-func setAll(jobs []*job, s Status, r Reason, err error) {
-	for _, j := range jobs {
-		j.res.Status, j.res.Reason, j.res.Err = s, r, err
-	}
-}
-
-func retryAfter(jobs []*job, d time.Duration) {
-	for _, j := range jobs {
-		j.res.RetryAfter = Seconds(d)
-	}
-}
-
 // finish applies the typo rule: an address at a likely misspelt domain
 // that is not undeliverable is risky/possible_typo.
 func finish(jobs []*job) {
 	for _, j := range jobs {
 		if !j.sent && j.res.Suggestion != "" && j.res.Status != Undeliverable {
 			j.res.Status, j.res.Reason = Risky, ReasonPossibleTypo
-		}
-	}
-}
-
-// smtp probes the jobs on the domain's mail hosts in preference order. A
-// host that cannot be reached or refuses the session passes the jobs to
-// the next; an answer about the mailbox ends them. Greylisted jobs are
-// retried on the host that greylisted them.
-func (v *Verifier) smtp(ctx context.Context, domain string, mr mx.Result, jobs []*job, send func(*job)) {
-	hosts := mr.Usable()
-	for _, j := range jobs {
-		for _, h := range hosts {
-			j.res.MXHosts = appendHost(j.res.MXHosts, h.Name)
-		}
-	}
-	d := &domainRun{v: v, domain: domain, mr: mr, send: send}
-	var runs []*hostRun
-	pending := jobs
-	for n, h := range hosts {
-		if n == maxHostsTried || len(pending) == 0 {
-			break
-		}
-		hr := &hostRun{d: d, host: h, last: n == len(hosts)-1 || n == maxHostsTried-1}
-		runs = append(runs, hr)
-		pending = hr.run(ctx, pending)
-	}
-	for _, hr := range runs {
-		if len(hr.grey) > 0 || hr.deferred || len(hr.decided) > 0 {
-			hr.retryGreylisted(ctx)
-		}
-	}
-	for _, j := range jobs {
-		if !j.sent {
-			v.verdict(j)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"context"
 	"log/slog"
 	"time"
 )
@@ -23,14 +22,15 @@ type schedule struct {
 }
 
 // newSchedule plans from the first greylisting at first, with the wait
-// the server stated (zero for none), within GreylistMaxWait and ctx.
-func (v *Verifier) newSchedule(ctx context.Context, first time.Time, stated time.Duration) *schedule {
+// the server stated (zero for none), within GreylistMaxWait and the
+// deadline dl (zero for none), less the reserve.
+func (v *Verifier) newSchedule(first time.Time, stated time.Duration, dl time.Time) *schedule {
 	s := &schedule{
 		end:   first.Add(orDefault(v.GreylistMaxWait, 6*time.Minute)),
 		last:  first,
 		delay: orDefault(v.GreylistDelay, time.Minute),
 	}
-	if dl, ok := ctx.Deadline(); ok && dl.Add(-reserve).Before(s.end) {
+	if !dl.IsZero() && dl.Add(-reserve).Before(s.end) {
 		s.end = dl.Add(-reserve)
 	}
 	if stated > 0 {
@@ -56,9 +56,10 @@ func (s *schedule) next() (time.Time, bool) {
 	return at, true
 }
 
-// tried records a try at now and doubles the next wait.
+// tried records a try at now and doubles the next wait; the server's
+// stated delay, once waited out, holds no longer.
 func (s *schedule) tried(now time.Time) {
-	s.last, s.delay = now, 2*s.delay
+	s.last, s.delay, s.earliest = now, 2*s.delay, time.Time{}
 }
 
 // retryAfter is when trying again makes sense, seen from now: the end of
@@ -70,49 +71,93 @@ func (s *schedule) retryAfter(now time.Time) time.Duration {
 	return s.delay
 }
 
-// retryGreylisted retries the host's greylisted jobs, and a greylisted
-// catch-all probe, on new sessions as the schedule allows; then it settles
-// what is left. Jobs still greylisted keep that outcome with retry_after.
-func (hr *hostRun) retryGreylisted(ctx context.Context) {
-	v := hr.d.v
-	sched := v.newSchedule(ctx, hr.greySince, hr.stated)
-	for len(hr.grey) > 0 || hr.deferred {
-		at, ok := sched.next()
-		if !ok || !sleepUntil(ctx, at) {
-			break
+// deadline is the latest deadline that bounds the greylisted work of hr:
+// the caller's, and the parked jobs' own. Zero means none.
+func (hr *hostRun) deadline() time.Time {
+	var dl time.Time
+	if d, ok := hr.e.ctx.Deadline(); ok {
+		dl = d
+	}
+	var jobs time.Time
+	for _, j := range hr.parked {
+		if j.deadline.IsZero() {
+			return dl
 		}
-		v.logger().LogAttrs(ctx, slog.LevelDebug, "greylist retry", slog.String("domain", hr.d.domain),
-			slog.String("host", hr.host.Name), slog.Int("addresses", len(hr.grey)))
-		jobs := hr.grey
-		hr.grey = nil
-		hr.last = true
-		hr.session(ctx, jobs)
-		sched.tried(time.Now())
-		hr.stated = 0 // the server's delay, once waited out, holds no longer
-		sched.earliest = time.Time{}
-		hr.emitReady(false)
+		if j.deadline.After(jobs) {
+			jobs = j.deadline
+		}
 	}
-	now := time.Now()
-	for _, j := range hr.grey {
-		j.res.RetryAfter = Seconds(sched.retryAfter(now))
-		hr.decided = append(hr.decided, j)
+	if dl.IsZero() || !jobs.IsZero() && jobs.Before(dl) {
+		return jobs
 	}
-	hr.grey, hr.deferred = nil, false
-	hr.emitReady(true)
+	return dl
 }
 
-// sleepUntil waits until t, or reports false when ctx ends first.
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
+// park holds the greylisted jobs (and a greylisted probe) out of every
+// queue until the schedule's next try, when they go back to the host's
+// queue; with no try left in the budget, they are settled greylisted. It
+// returns the jobs to send. e.mu is held.
+func (hr *hostRun) park() []*job {
+	if hr.timer != nil {
+		return nil // a retry is planned already
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
+	if hr.sched == nil {
+		hr.sched = hr.e.v.newSchedule(hr.greySince, hr.stated, hr.deadline())
 	}
+	at, ok := hr.sched.next()
+	if !ok || hr.e.ctx.Err() != nil {
+		return hr.giveUp()
+	}
+	hr.e.wg.Add(1)
+	hr.timer = time.AfterFunc(time.Until(at), hr.unpark)
+	return nil
+}
+
+// unpark puts the parked jobs, and the greylisted probe, back in the
+// host's queue when their retry is due.
+func (hr *hostRun) unpark() {
+	e := hr.e
+	defer e.wg.Done()
+	e.mu.Lock()
+	if hr.timer == nil { // stopped meanwhile
+		e.mu.Unlock()
+		return
+	}
+	hr.timer = nil
+	hr.sched.tried(time.Now())
+	e.v.logger().LogAttrs(e.ctx, slog.LevelDebug, "greylist retry", slog.String("domain", hr.d.name),
+		slog.String("host", hr.host.Name), slog.Int("addresses", len(hr.parked)))
+	jobs := hr.parked
+	hr.parked = nil
+	q := e.queue(hr)
+	q.jobs = append(q.jobs, jobs...)
+	if hr.deferred && len(jobs) == 0 {
+		q.probes = append(q.probes, hr)
+	}
+	e.wake(q)
+	e.mu.Unlock()
+}
+
+// stopTimer cancels a planned retry. e.mu is held.
+func (hr *hostRun) stopTimer() {
+	if hr.timer != nil && hr.timer.Stop() {
+		hr.e.wg.Done()
+	}
+	hr.timer = nil
+}
+
+// giveUp settles the parked jobs as greylisted, with when to try again,
+// and a greylisted probe as unanswered. It returns what to send. e.mu is
+// held.
+func (hr *hostRun) giveUp() []*job {
+	now := time.Now()
+	for _, j := range hr.parked {
+		if hr.sched != nil {
+			j.res.RetryAfter = Seconds(hr.sched.retryAfter(now))
+		}
+		hr.pending--
+		hr.decided = append(hr.decided, j)
+	}
+	hr.parked, hr.deferred = nil, false
+	return hr.emitReady(hr.pending == 0)
 }

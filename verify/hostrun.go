@@ -2,8 +2,6 @@ package verify
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -11,154 +9,63 @@ import (
 	"github.com/mailverify/mailverify/smtpprobe"
 )
 
-// domainRun is the SMTP part of one domain's verification.
-type domainRun struct {
-	v      *Verifier
-	domain string
-	mr     mx.Result
-	send   func(*job)
-}
-
-// emit gives a decided job its verdict and sends it.
-func (d *domainRun) emit(j *job) {
-	d.v.verdict(j)
-	finish([]*job{j})
-	d.send(j)
-}
-
-// A hostRun is one MX host's part of a domain's verification: what that
-// host answered, and whether that host was shown to accept every
+// A hostRun is one (domain, MX host) pair of a verification: what that
+// host answered for the domain, and whether it was shown to accept every
 // recipient. Its answers decide only the jobs it answered: an acceptance
 // is deliverable only when the same host rejected the random catch-all
-// address.
+// address. The engine's mutex guards it; its methods run with it held,
+// except probeCatchAll, which does network I/O.
 type hostRun struct {
-	d    *domainRun
+	e    *engine
+	d    *domainState
 	host mx.Host
-	last bool // no other host is tried after this one
+	idx  int    // the host's place in the domain's MX order
+	last bool   // no other host is tried after this one
+	key  string // the politeness key: the address sessions connect to
 
 	catchAll      catchall.Status // for (domain, host)
 	asked         bool            // the catch-all question was asked
+	asking        bool            // ... and is being asked now
 	deferred      bool            // the probe was greylisted: ask again on the retry
 	probeRejected bool            // the probe got a rejection that names no reason
 	accepted      bool            // the host accepted a recipient of the domain
 
-	grey      []*job        // greylisted, to retry on this host
-	greySince time.Time     // the first greylisting
-	stated    time.Duration // the longest wait the host's replies stated
-	decided   []*job        // answered, not yet sent
+	pending int    // jobs queued, in flight or parked here
+	decided []*job // answered, not yet sent
+
+	// Greylisting: the parked jobs, when the host first deferred us, the
+	// longest wait it stated, the retry plan and its timer.
+	parked    []*job
+	greySince time.Time
+	stated    time.Duration
+	sched     *schedule
+	timer     *time.Timer
 }
 
-// run probes jobs on the host and returns those to try on the next host:
-// the ones whose outcome said nothing about the mailbox and might differ
-// there (connection failures, blocks, rate limits).
-func (hr *hostRun) run(ctx context.Context, jobs []*job) (next []*job) {
-	next = hr.session(ctx, jobs)
-	final := len(hr.grey) == 0 && !hr.deferred
-	if final && !hr.last && !hr.evidence() && ctx.Err() == nil {
-		// The host refused every recipient alike: a policy about us,
-		// which another host may not share.
-		keep := hr.decided[:0]
-		for _, j := range hr.decided {
-			if j.out.Outcome == smtpprobe.Rejected {
-				next = append(next, j)
-			} else {
-				keep = append(keep, j)
-			}
-		}
-		hr.decided = keep
+// file takes j's answer from this host.
+func (hr *hostRun) file(ctx context.Context, j *job) {
+	r := *j.out
+	switch {
+	case r.Outcome == smtpprobe.Greylisted:
+		hr.noteGreylisting(r)
+		hr.parked = append(hr.parked, j)
+		return // still pending
+	case hostLevel(r.Outcome) && !hr.last && ctx.Err() == nil:
+		hr.pending--
+		hr.reroute(j)
+		return
+	case r.Outcome == smtpprobe.Accepted:
+		hr.sawAcceptance()
 	}
-	hr.emitReady(final)
-	return next
+	hr.pending--
+	hr.decided = append(hr.decided, j)
 }
 
-// session opens one session to the host, probes jobs in batches within the
-// host's rate, and asks the catch-all question once there is something it
-// bears on. It returns the jobs to pass on to the next host.
-func (hr *hostRun) session(ctx context.Context, jobs []*job) (next []*job) {
-	v := hr.d.v
-	var tr *strings.Builder
-	if v.Transcript {
-		tr = &strings.Builder{}
-	}
-	s, addr, release, err := v.open(ctx, hr.host, tr)
-	if err != nil {
-		out := &smtpprobe.Result{Outcome: smtpprobe.OutcomeOf(err), Err: err}
-		var re *smtpprobe.ReplyError
-		if errors.As(err, &re) {
-			out.Reply = &re.Reply
-		}
-		for _, j := range jobs {
-			o := *out
-			o.Address = j.wire
-			j.out, j.host = &o, hr.host.Name
-		}
-		if ctx.Err() == nil && !hr.last {
-			return jobs
-		}
-		return nil
-	}
-	s.SetQuirks(v.quirks(addr))
-	_, limiter := v.hostLimits(addr)
-	for start := 0; start < len(jobs); start += batchSize {
-		batch := jobs[start:min(start+batchSize, len(jobs))]
-		if err := limiter.WaitN(ctx, len(batch)); err != nil {
-			for _, j := range jobs[start:] {
-				j.out, j.host = &smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: err}, hr.host.Name
-			}
-			break
-		}
-		next = append(next, hr.probe(ctx, s, batch)...)
-		if (!hr.asked || hr.deferred) && hr.bearsOnCatchAll() {
-			hr.askCatchAll(ctx, s)
-		}
-		if tr == nil { // stream; with transcripts, wait for the whole session
-			hr.emitReady(false)
-		}
-	}
-	if len(jobs) == 0 && hr.deferred {
-		hr.askCatchAll(ctx, s) // a retry of the greylisted probe alone
-	}
-	v.learn(addr, s.Quirks())
-	s.CloseContext(ctx)
-	release()
-	if tr != nil {
-		lines := strings.Split(strings.TrimRight(tr.String(), "\n"), "\n")
-		for _, j := range jobs {
-			j.res.Transcript = append(j.res.Transcript, lines...)
-		}
-	}
-	return next
-}
-
-// probe asks about one batch and files each job by its outcome.
-func (hr *hostRun) probe(ctx context.Context, s *smtpprobe.Session, batch []*job) (next []*job) {
-	wires := make([]string, len(batch))
-	for k, j := range batch {
-		wires[k] = j.wire
-	}
-	for k, r := range s.Probe(ctx, wires...) {
-		j := batch[k]
-		j.out, j.host = &r, hr.host.Name
-		switch {
-		case r.Outcome == smtpprobe.Greylisted:
-			hr.greylisted(j, r)
-		case hostLevel(r.Outcome) && !hr.last && ctx.Err() == nil:
-			next = append(next, j)
-		default:
-			if r.Outcome == smtpprobe.Accepted {
-				hr.sawAcceptance()
-			}
-			hr.decided = append(hr.decided, j)
-		}
-	}
-	return next
-}
-
-// greylisted parks j for the retry, noting when and for how long the host
-// asked to wait.
-func (hr *hostRun) greylisted(j *job, r smtpprobe.Result) {
-	hr.grey = append(hr.grey, j)
-	hr.noteGreylisting(r)
+// reroute passes j to the domain's next MX host: this one said nothing
+// about the mailbox (it failed, refused us or limited us).
+func (hr *hostRun) reroute(j *job) {
+	next := hr.d.run(hr.e, hr.idx+1)
+	hr.e.pendingSends = append(hr.e.pendingSends, hr.e.enqueue(next, j)...)
 }
 
 func (hr *hostRun) noteGreylisting(r smtpprobe.Result) {
@@ -172,11 +79,15 @@ func (hr *hostRun) noteGreylisting(r smtpprobe.Result) {
 	}
 }
 
-// bearsOnCatchAll reports whether the host gave an answer that the
-// catch-all question decides: an acceptance, a greylisting, or a rejection
-// that names no reason.
-func (hr *hostRun) bearsOnCatchAll() bool {
-	if hr.accepted || len(hr.grey) > 0 {
+// wantsCatchAll reports whether the catch-all question is to be asked on
+// this session: the host gave an answer it decides (an acceptance, a
+// greylisting, a rejection that names no reason), or a greylisted probe is
+// due again.
+func (hr *hostRun) wantsCatchAll() bool {
+	if hr.asking || hr.asked && !hr.deferred {
+		return false
+	}
+	if hr.deferred || hr.accepted || len(hr.parked) > 0 {
 		return true
 	}
 	for _, j := range hr.decided {
@@ -187,21 +98,23 @@ func (hr *hostRun) bearsOnCatchAll() bool {
 	return false
 }
 
-// askCatchAll asks whether the domain is catch-all at this host, unless
+// probeCatchAll asks whether the domain is catch-all at this host, unless
 // the domain is a provider's own consumer domain (known not to be) or the
-// Verifier skips the question.
-func (hr *hostRun) askCatchAll(ctx context.Context, s *smtpprobe.Session) {
-	v, d := hr.d.v, hr.d
-	hr.asked, hr.deferred = true, false
+// Verifier skips the question. It runs without the engine's mutex.
+func (hr *hostRun) probeCatchAll(ctx context.Context, s *smtpprobe.Session) (catchall.Status, *smtpprobe.Result) {
+	v, d := hr.e.v, hr.d
 	switch {
-	case catchall.KnownNotCatchAll(d.domain, string(d.mr.Provider)):
-		hr.catchAll = catchall.No
-		return
+	case catchall.KnownNotCatchAll(d.name, string(d.mr.Provider)):
+		return catchall.No, nil
 	case v.SkipCatchAll:
-		return
+		return catchall.Unknown, nil
 	}
-	st, r := v.detector.Check(ctx, s, d.domain, hr.host.Name)
-	hr.catchAll = st
+	return v.detector.Check(ctx, s, d.name, hr.host.Name)
+}
+
+// catchAllAnswer records the probe's answer.
+func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result) {
+	hr.asked, hr.deferred, hr.catchAll = true, false, st
 	if r == nil {
 		return
 	}
@@ -227,15 +140,42 @@ func (hr *hostRun) sawAcceptance() {
 	hr.accepted = true
 	if hr.probeRejected && hr.catchAll == catchall.Unknown {
 		hr.catchAll = catchall.No
-		hr.d.v.detector.Record(hr.d.domain, hr.host.Name, catchall.No)
+		hr.e.v.detector.Record(hr.d.name, hr.host.Name, catchall.No)
 	}
 }
 
-// emitReady sends the decided jobs whose verdict is settled. Accepted jobs
-// wait while the catch-all answer is still to come (the probe was
-// greylisted); rejections that name no reason wait for differential
-// evidence until final.
-func (hr *hostRun) emitReady(final bool) {
+// afterBatch parks what was greylisted, sends what is settled, and, once
+// nothing of the domain is left on this host, settles the rest. It
+// returns the jobs to send.
+func (hr *hostRun) afterBatch() []*job {
+	out := hr.e.takePendingSends()
+	if len(hr.parked) > 0 || hr.deferred {
+		out = append(out, hr.park()...)
+	}
+	final := hr.pending == 0 && !hr.deferred
+	if final && !hr.last && !hr.evidence() && hr.e.ctx.Err() == nil {
+		// The host refused every recipient alike: a policy about us,
+		// which another host may not share.
+		keep := hr.decided[:0]
+		for _, j := range hr.decided {
+			if j.out.Outcome == smtpprobe.Rejected {
+				hr.reroute(j)
+			} else {
+				keep = append(keep, j)
+			}
+		}
+		hr.decided = keep
+		out = append(out, hr.e.takePendingSends()...)
+	}
+	return append(out, hr.emitReady(final)...)
+}
+
+// emitReady returns the decided jobs whose verdict is settled, with it.
+// Accepted jobs wait while the catch-all answer is still to come (the
+// probe was greylisted); rejections that name no reason wait for
+// differential evidence until final.
+func (hr *hostRun) emitReady(final bool) []*job {
+	var out []*job
 	keep := hr.decided[:0]
 	for _, j := range hr.decided {
 		switch o := j.out.Outcome; {
@@ -245,10 +185,14 @@ func (hr *hostRun) emitReady(final bool) {
 			keep = append(keep, j)
 		default:
 			hr.settle(j)
-			hr.d.emit(j)
+			hr.e.v.verdict(j)
+			finish([]*job{j})
+			hr.e.forget(j)
+			out = append(out, j)
 		}
 	}
 	hr.decided = keep
+	return out
 }
 
 // evidence reports whether the host was seen telling recipients apart:

@@ -76,30 +76,44 @@ func genWorld(seed uint64) *soundWorld {
 	// The canary, so that NXDOMAIN is believed.
 	sw.res.MX["gmail.com"] = []*net.MX{{Host: "gmail-smtp-in.l.google.com", Pref: 5}}
 	sw.res.IP["gmail-smtp-in.l.google.com"] = []netip.Addr{netip.MustParseAddr("127.9.9.9")}
-	ip := 0
-	for d := range 1 + rng.IntN(4) {
+	// Hosts may serve several domains (as Workspace or Microsoft 365 hosts
+	// do): their servers know the mailboxes of every domain they serve.
+	type poolHost struct {
+		name  string
+		addr  netip.Addr
+		known map[string]bool
+	}
+	var pool []poolHost
+	for d := range 1 + rng.IntN(5) {
 		domain := fmt.Sprintf("dom%d.com", d)
-		known := map[string]bool{}
+		mailboxes := map[string]bool{}
 		for i := range 1 + rng.IntN(5) {
-			known[fmt.Sprintf("user%d@%s", i, domain)] = true
+			mailboxes[fmt.Sprintf("user%d@%s", i, domain)] = true
 		}
 		if rng.IntN(8) == 0 { // a domain that does not exist
 			domain = fmt.Sprintf("nxdom%d.com", d)
-			known = nil
+			mailboxes = nil
 		} else {
-			nhosts := 1 + rng.IntN(3)
-			for h := range nhosts {
-				spec := genHost(rng)
-				ip++
-				name := fmt.Sprintf("mx%d.%s", h, domain)
-				addr := netip.AddrFrom4([4]byte{127, 0, 3, byte(ip)})
-				sw.res.MX[domain] = append(sw.res.MX[domain], &net.MX{Host: name, Pref: uint16(10 * (1 + h - h%2))})
-				sw.res.IP[name] = []netip.Addr{addr}
-				if spec.b != refused {
-					sw.router[netip.AddrPortFrom(addr, 25).String()] = spec.server(known)
+			for h := range 1 + rng.IntN(3) {
+				var ph poolHost
+				if len(pool) > 0 && rng.IntN(3) == 0 {
+					ph = pool[rng.IntN(len(pool))]
+				} else {
+					spec := genHost(rng)
+					ph = poolHost{name: fmt.Sprintf("mx%d.hosting%d.net", h, len(pool)), addr: netip.AddrFrom4([4]byte{127, 0, 3, byte(len(pool) + 1)}), known: map[string]bool{}}
+					pool = append(pool, ph)
+					sw.res.IP[ph.name] = []netip.Addr{ph.addr}
+					if spec.b != refused {
+						sw.router[netip.AddrPortFrom(ph.addr, 25).String()] = spec.server(ph.known)
+					}
+					sw.desc = append(sw.desc, fmt.Sprintf("%s: %s%+v", ph.name, behaviourNames[spec.b], spec))
 				}
-				sw.desc = append(sw.desc, fmt.Sprintf("%s: %s%+v", name, behaviourNames[spec.b], spec))
+				for a := range mailboxes {
+					ph.known[a] = true
+				}
+				sw.res.MX[domain] = append(sw.res.MX[domain], &net.MX{Host: ph.name, Pref: uint16(10 * (1 + h - h%2))})
 			}
+			sw.desc = append(sw.desc, fmt.Sprintf("%s: MX %v", domain, mxNames(sw.res.MX[domain])))
 		}
 		for i := range 1 + rng.IntN(12) {
 			a := fmt.Sprintf("user%d@%s", rng.IntN(8), domain)
@@ -107,11 +121,19 @@ func genWorld(seed uint64) *soundWorld {
 				a = fmt.Sprintf("someone.%d@%s", i, domain)
 			}
 			sw.addrs = append(sw.addrs, a)
-			sw.exists[a] = known[a]
+			sw.exists[a] = mailboxes[a]
 		}
 	}
 	sw.budget = []time.Duration{3 * time.Second, 30 * time.Second, time.Minute, 10 * time.Minute}[rng.IntN(4)]
 	return sw
+}
+
+func mxNames(mxs []*net.MX) []string {
+	var out []string
+	for _, m := range mxs {
+		out = append(out, m.Host)
+	}
+	return out
 }
 
 func genHost(rng *rand.Rand) hostSpec {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +88,10 @@ type Verifier struct {
 	PerHostRate float64
 	// MaxRcpts caps recipients per SMTP transaction; zero means 20.
 	MaxRcpts int
+	// Window bounds the addresses VerifySeq and VerifyAll hold between
+	// reading and yielding them, and so their memory (about 1 KB each);
+	// zero means 4096. Reading the input waits while the window is full.
+	Window int
 
 	// GreylistDelay is the first wait before retrying a greylisted address
 	// on a new session, when the server's reply states no delay of its own
@@ -182,7 +187,7 @@ func (v *Verifier) Validate() error {
 	switch {
 	case v.Port < 0 || v.Port > 65535:
 		return fmt.Errorf("%w: Port %d out of range", ErrConfig, v.Port)
-	case v.Concurrency < 0, v.PerHost < 0, v.PerHostRate < 0, v.MaxRcpts < 0:
+	case v.Concurrency < 0, v.PerHost < 0, v.PerHostRate < 0, v.MaxRcpts < 0, v.Window < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	case v.Timeout < 0, v.ConnectTimeout < 0, v.CommandTimeout < 0, v.GreylistDelay < 0, v.GreylistMaxWait < 0:
 		return fmt.Errorf("%w: negative duration", ErrConfig)
@@ -322,43 +327,11 @@ func (v *Verifier) Verify(ctx context.Context, address string) (Result, error) {
 
 // VerifyAll verifies many addresses and yields each index of addrs with
 // its Result exactly once, in the order the results are ready (not input
-// order: addresses decided by syntax or lists come first). Addresses of
-// one domain share DNS lookups and SMTP sessions: one session per mail
-// server carries many RCPTs. Breaking out of the loop cancels the work
-// still running. A misconfigured Verifier (see Validate) checks nothing:
-// it yields every address with status unknown, reason smtp_not_checked
-// and the configuration error in Err.
+// order: addresses decided by syntax or lists come first). It is
+// VerifySeq over addrs; see there for how sessions are shared and for
+// breaking out of the loop.
 func (v *Verifier) VerifyAll(ctx context.Context, addrs []string) iter.Seq2[int, Result] {
-	return func(yield func(int, Result) bool) {
-		if err := v.Validate(); err != nil {
-			for i, a := range addrs {
-				r := Result{Input: a, Status: Unknown, Reason: ReasonSMTPNotChecked, Err: err, Error: err.Error()}
-				if !yield(i, r) {
-					return
-				}
-			}
-			return
-		}
-		v.init()
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		out := make(chan indexed)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			v.run(ctx, addrs, out)
-			close(out)
-		}()
-		for r := range out {
-			if !yield(r.i, r.res) {
-				cancel()
-				for range out {
-				}
-				break
-			}
-		}
-		<-done
-	}
+	return v.VerifySeq(ctx, slices.Values(addrs))
 }
 
 type indexed struct {

@@ -1,0 +1,230 @@
+package verify
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/smtpprobe"
+)
+
+// domainState is what the engine knows of one domain while addresses of it
+// are in flight: its MX answer, and a hostRun per MX host tried.
+type domainState struct {
+	name    string
+	mr      mx.Result
+	hosts   []mx.Host // usable hosts, at most maxHostsTried
+	runs    []*hostRun
+	looked  bool
+	waiting []*job // arrived before the lookup ended
+	live    int    // jobs of the domain in flight
+}
+
+// run returns the hostRun of the domain's n-th host. e.mu is held.
+func (d *domainState) run(e *engine, n int) *hostRun {
+	if d.runs[n] == nil {
+		h := d.hosts[n]
+		d.runs[n] = &hostRun{e: e, d: d, host: h, idx: n, last: n == len(d.hosts)-1,
+			key: net.JoinHostPort(h.Addrs[0].String(), e.v.port())}
+	}
+	return d.runs[n]
+}
+
+// A hostQueue holds the jobs waiting for one mail server, the politeness
+// key: the address sessions connect to. One worker at a time serves it,
+// so the per-host limits hold however many domains the server hosts.
+type hostQueue struct {
+	key     string
+	host    mx.Host // the host to open sessions to
+	jobs    []*job
+	probes  []*hostRun // catch-all probes to ask again (greylisted before)
+	working bool
+}
+
+// route files a prechecked job under its domain, starting the domain's
+// lookup on the first one.
+func (e *engine) route(j *job) {
+	e.mu.Lock()
+	d := e.domains[j.res.DomainASCII]
+	if d == nil {
+		d = &domainState{name: j.res.DomainASCII}
+		e.domains[d.name] = d
+	}
+	d.live++
+	j.d = d
+	if !d.looked {
+		d.waiting = append(d.waiting, j)
+		start := len(d.waiting) == 1
+		e.mu.Unlock()
+		if start {
+			e.wg.Add(1)
+			go e.lookup(d)
+		}
+		return
+	}
+	out := e.dispatch(j)
+	e.mu.Unlock()
+	e.sendAll(out)
+}
+
+// lookup asks DNS for the domain's mail servers, then dispatches the jobs
+// that waited for the answer.
+func (e *engine) lookup(d *domainState) {
+	defer e.wg.Done()
+	var mr mx.Result
+	err := e.dns.Acquire(e.ctx, 1)
+	if err == nil {
+		mr, err = e.v.mxc.Lookup(e.ctx, d.name)
+		e.dns.Release(1)
+	}
+	if err == nil {
+		e.v.logger().LogAttrs(e.ctx, slog.LevelDebug, "mx lookup", slog.String("domain", d.name),
+			slog.String("status", mr.Status.String()), slog.Int("hosts", len(mr.Hosts)))
+	}
+	e.mu.Lock()
+	d.looked, d.mr = true, mr
+	if err != nil { // the context ended: the domain was parsed already
+		d.mr = mx.Result{Status: mx.Temporary, Err: err}
+	}
+	for _, h := range mr.Usable() {
+		if len(d.hosts) < maxHostsTried {
+			d.hosts = append(d.hosts, h)
+		}
+	}
+	d.runs = make([]*hostRun, len(d.hosts))
+	var out []*job
+	for _, j := range d.waiting {
+		out = append(out, e.dispatch(j)...)
+	}
+	d.waiting = nil
+	e.mu.Unlock()
+	e.sendAll(out)
+}
+
+// dispatch decides a job from its domain's MX answer, or queues it for the
+// first mail host. It returns the jobs decided. e.mu is held.
+func (e *engine) dispatch(j *job) []*job {
+	d, v := j.d, e.v
+	j.res.Provider = string(d.mr.Provider)
+	switch d.mr.Status {
+	case mx.DomainNotFound:
+		return e.decide(j, Undeliverable, ReasonDomainNotFound, nil)
+	case mx.NoMailServer:
+		return e.decide(j, Undeliverable, ReasonNoMailServer, nil)
+	case mx.NullMX:
+		return e.decide(j, Undeliverable, ReasonNullMX, nil)
+	case mx.Unroutable:
+		return e.decide(j, Undeliverable, ReasonUnroutableMX, nil)
+	case mx.Temporary:
+		reason := ReasonDNSError
+		if e.ctx.Err() != nil {
+			reason = ReasonTimeout
+		} else {
+			j.res.RetryAfter = Seconds(5 * time.Minute)
+		}
+		return e.decide(j, Unknown, reason, d.mr.Err)
+	}
+	switch {
+	case v.SkipSMTP:
+		return e.decide(j, Unknown, ReasonSMTPNotChecked, nil)
+	case acceptAllProviders[d.mr.Provider]:
+		return e.decide(j, Unknown, ReasonCannotVerify, nil)
+	}
+	for _, h := range d.hosts {
+		j.res.MXHosts = appendHost(j.res.MXHosts, h.Name)
+	}
+	return e.enqueue(d.run(e, 0), j)
+}
+
+// decide gives j a verdict that needs no SMTP answer. e.mu is held.
+func (e *engine) decide(j *job, s Status, r Reason, err error) []*job {
+	j.res.Status, j.res.Reason, j.res.Err = s, r, err
+	finish([]*job{j})
+	e.forget(j)
+	return []*job{j}
+}
+
+// forget drops a decided job from its domain, and the domain once it has
+// none in flight, so memory follows the window. e.mu is held.
+func (e *engine) forget(j *job) {
+	if d := j.d; d != nil {
+		if d.live--; d.live == 0 && e.domains[d.name] == d {
+			for _, hr := range d.runs {
+				if hr != nil {
+					hr.stopTimer()
+				}
+			}
+			delete(e.domains, d.name)
+		}
+	}
+}
+
+// enqueue puts j in the queue of hr's mail server and starts the server's
+// worker if none runs. It returns jobs decided at once (the context is
+// done). e.mu is held.
+func (e *engine) enqueue(hr *hostRun, j *job) []*job {
+	j.run = hr
+	if e.ctx.Err() != nil {
+		j.out = e.timeout(j)
+		hr.decided = append(hr.decided, j)
+		return hr.emitReady(hr.pending == 0)
+	}
+	hr.pending++
+	q := e.queue(hr)
+	q.jobs = append(q.jobs, j)
+	e.wake(q)
+	return nil
+}
+
+func (e *engine) queue(hr *hostRun) *hostQueue {
+	q := e.queues[hr.key]
+	if q == nil {
+		q = &hostQueue{key: hr.key, host: hr.host}
+		e.queues[hr.key] = q
+	}
+	return q
+}
+
+// wake starts q's worker unless it runs. e.mu is held.
+func (e *engine) wake(q *hostQueue) {
+	if !q.working {
+		q.working = true
+		e.wg.Add(1)
+		go e.work(q)
+	}
+}
+
+func (e *engine) timeout(j *job) *smtpprobe.Result {
+	err := e.ctx.Err()
+	if err == nil {
+		err = context.DeadlineExceeded
+	}
+	return &smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: err}
+}
+
+// take removes the next batch from q: up to batchSize jobs, and the probes
+// to ask again. With nothing left it marks q idle and drops it. e.mu is
+// held.
+func (e *engine) take(q *hostQueue) ([]*job, []*hostRun) {
+	if len(q.jobs) == 0 && len(q.probes) == 0 {
+		q.working = false
+		if e.queues[q.key] == q {
+			delete(e.queues, q.key)
+		}
+		return nil, nil
+	}
+	n := min(len(q.jobs), batchSize)
+	batch := q.jobs[:n:n]
+	q.jobs = q.jobs[n:]
+	probes := q.probes
+	q.probes = nil
+	now := time.Now()
+	for _, j := range batch {
+		if j.deadline.IsZero() && e.v.Timeout > 0 {
+			j.deadline = now.Add(e.v.Timeout)
+		}
+	}
+	return batch, probes
+}

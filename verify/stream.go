@@ -1,0 +1,194 @@
+package verify
+
+import (
+	"context"
+	"iter"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+)
+
+// VerifySeq verifies the addresses of in as they come and yields each
+// one's position in in (0, 1, ...) with its Result, exactly once, in the
+// order the results are ready. It is the streaming form of VerifyAll:
+// memory is bounded by Window addresses in flight, not by the length of
+// in. Addresses are grouped by mail server, not by domain: one SMTP
+// session to a host carries the addresses of every domain it serves. A
+// greylisted address waits parked, holding no session, and is retried when
+// due while the others go on.
+//
+// in is read from another goroutine. Breaking out of the loop, or ctx
+// ending, stops reading in and ends the work in flight: the addresses read
+// but not decided are yielded with unknown/timeout (or greylisted); the
+// loop ends once they are, even if in is blocked. A misconfigured Verifier
+// (see Validate) yields every address with the configuration error.
+func (v *Verifier) VerifySeq(ctx context.Context, in iter.Seq[string]) iter.Seq2[int, Result] {
+	return func(yield func(int, Result) bool) {
+		if err := v.Validate(); err != nil {
+			i := 0
+			for a := range in {
+				if !yield(i, Result{Input: a, Status: Unknown, Reason: ReasonSMTPNotChecked, Err: err, Error: err.Error()}) {
+					return
+				}
+				i++
+			}
+			return
+		}
+		v.init()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		e := newEngine(ctx, v)
+		go e.feed(in)
+		for r := range e.out {
+			if !yield(r.i, r.res) {
+				cancel()
+				for range e.out {
+				}
+				return
+			}
+		}
+	}
+}
+
+// Window is how many addresses VerifySeq holds at most between reading
+// and yielding them, when Verifier.Window is zero.
+const defaultWindow = 4096
+
+// engine is one VerifySeq call: the addresses in flight, the domains they
+// belong to, a queue per mail server and the greylisted addresses parked
+// until due. One mutex guards it all; no network I/O happens under it.
+type engine struct {
+	v        *Verifier
+	ctx      context.Context
+	out      chan indexed
+	window   *semaphore.Weighted
+	dns      *semaphore.Weighted // lookups at once
+	sessions *semaphore.Weighted // SMTP sessions at once
+
+	mu        sync.Mutex
+	domains   map[string]*domainState
+	queues    map[string]*hostQueue
+	live      int  // addresses read and not yet yielded
+	inputDone bool // in is exhausted, or reading it stopped
+	finished  bool
+	allSent   chan struct{}
+	wg        sync.WaitGroup // lookups, workers and parking timers
+	// pendingSends are jobs decided while e.mu is held deep in a call
+	// chain (a reroute when the context is done), to send after.
+	pendingSends []*job
+}
+
+// takePendingSends returns and clears pendingSends. e.mu is held.
+func (e *engine) takePendingSends() []*job {
+	out := e.pendingSends
+	e.pendingSends = nil
+	return out
+}
+
+func newEngine(ctx context.Context, v *Verifier) *engine {
+	conc := int64(orDefault(v.Concurrency, 16))
+	e := &engine{
+		v: v, ctx: ctx, out: make(chan indexed),
+		window:   semaphore.NewWeighted(int64(orDefault(v.Window, defaultWindow))),
+		dns:      semaphore.NewWeighted(2 * conc),
+		sessions: semaphore.NewWeighted(conc),
+		domains:  map[string]*domainState{},
+		queues:   map[string]*hostQueue{},
+		allSent:  make(chan struct{}),
+	}
+	context.AfterFunc(ctx, e.abort)
+	go func() {
+		<-e.allSent
+		e.wg.Wait()
+		close(e.out)
+	}()
+	return e
+}
+
+// feed reads the input and starts each address on its way.
+func (e *engine) feed(in iter.Seq[string]) {
+	i := 0
+	for a := range in {
+		if e.window.Acquire(e.ctx, 1) != nil {
+			break
+		}
+		e.mu.Lock()
+		if e.finished {
+			e.mu.Unlock()
+			break
+		}
+		e.live++
+		e.mu.Unlock()
+		j := &job{i: i, start: time.Now(), res: Result{Input: a}}
+		i++
+		if e.v.precheck(j) {
+			e.send(j)
+			continue
+		}
+		e.route(j)
+	}
+	e.mu.Lock()
+	e.inputDone = true
+	e.checkDone()
+	e.mu.Unlock()
+}
+
+// send yields a job's result. It must be called without e.mu held: the
+// consumer may be slow, and that holds back only the sender.
+func (e *engine) send(j *job) {
+	j.sent = true
+	j.res.Duration = Millis(time.Since(j.start))
+	if j.res.Err != nil {
+		j.res.Error = j.res.Err.Error()
+	}
+	e.out <- indexed{j.i, j.res} // VerifySeq reads or drains out to the end
+	e.window.Release(1)
+	e.mu.Lock()
+	e.live--
+	e.checkDone()
+	e.mu.Unlock()
+}
+
+func (e *engine) sendAll(jobs []*job) {
+	for _, j := range jobs {
+		e.send(j)
+	}
+}
+
+// checkDone ends the engine once the input is over (or the context done)
+// and every address read has been yielded. e.mu is held.
+func (e *engine) checkDone() {
+	if !e.finished && e.live == 0 && (e.inputDone || e.ctx.Err() != nil) {
+		e.finished = true
+		close(e.allSent)
+	}
+}
+
+// abort, when the context ends, finishes what waits in queues and parking:
+// those addresses get their verdict now; the ones in flight end on their
+// own, since their sessions use the context.
+func (e *engine) abort() {
+	e.mu.Lock()
+	var out []*job
+	for _, q := range e.queues {
+		for _, j := range q.jobs {
+			j.run.pending--
+			j.out = e.timeout(j)
+			j.run.decided = append(j.run.decided, j)
+		}
+		q.jobs, q.probes = nil, nil
+	}
+	for _, d := range e.domains {
+		for _, hr := range d.runs {
+			if hr != nil {
+				hr.stopTimer()
+				out = append(out, hr.giveUp()...)
+			}
+		}
+	}
+	out = append(out, e.takePendingSends()...)
+	e.checkDone()
+	e.mu.Unlock()
+	e.sendAll(out)
+}

@@ -1,0 +1,195 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/mailverify/mailverify/smtpprobe"
+	"golang.org/x/time/rate"
+)
+
+// A conn is a worker's open session to its mail server.
+type conn struct {
+	s       *smtpprobe.Session
+	addr    string
+	release func()
+	limiter *rate.Limiter
+	tr      *strings.Builder // the conversation so far, with Transcript
+}
+
+// work serves q: batch after batch on one session, for every domain whose
+// jobs wait there, until the queue is empty.
+func (e *engine) work(q *hostQueue) {
+	defer e.wg.Done()
+	var c *conn
+	defer func() { e.closeConn(c) }()
+	if e.sessions.Acquire(e.ctx, 1) != nil {
+		c = nil
+	} else {
+		defer e.sessions.Release(1)
+	}
+	for {
+		e.mu.Lock()
+		batch, probes := e.take(q)
+		e.mu.Unlock()
+		if batch == nil && probes == nil {
+			return
+		}
+		c = e.serve(q, c, batch, probes)
+	}
+}
+
+// batchContext bounds a batch by the latest deadline of its jobs.
+func (e *engine) batchContext(batch []*job) (context.Context, context.CancelFunc) {
+	var dl time.Time
+	for _, j := range batch {
+		if j.deadline.After(dl) {
+			dl = j.deadline
+		}
+	}
+	if dl.IsZero() {
+		return context.WithCancel(e.ctx)
+	}
+	return context.WithDeadline(e.ctx, dl)
+}
+
+// serve probes one batch (and any catch-all probes due again) on c,
+// opening a session first when there is none, and files the answers. It
+// returns the session to go on with, nil when it is unusable.
+func (e *engine) serve(q *hostQueue, c *conn, batch []*job, probes []*hostRun) *conn {
+	ctx, cancel := e.batchContext(batch)
+	defer cancel()
+	if c == nil {
+		var err error
+		if c, err = e.openConn(ctx, q); err != nil {
+			e.openFailed(batch, probes, err)
+			return nil
+		}
+	}
+	if len(batch) > 0 {
+		if err := c.limiter.WaitN(ctx, len(batch)); err != nil {
+			results := make([]smtpprobe.Result, len(batch))
+			for k, j := range batch {
+				results[k] = smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: err}
+			}
+			e.file(ctx, c, batch, results, probes)
+			return c
+		}
+	}
+	wires := make([]string, len(batch))
+	for k, j := range batch {
+		wires[k] = j.wire
+	}
+	e.file(ctx, c, batch, c.s.Probe(ctx, wires...), probes)
+	if ctx.Err() != nil {
+		e.closeConn(c)
+		return nil
+	}
+	return c
+}
+
+// file hands each answer to its job's hostRun, asks the catch-all
+// questions the answers call for on the same session, and sends what is
+// decided.
+func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtpprobe.Result, probes []*hostRun) {
+	e.mu.Lock()
+	var runs []*hostRun
+	seen := map[*hostRun]bool{}
+	for k, j := range batch {
+		hr := j.run
+		if !seen[hr] {
+			seen[hr] = true
+			runs = append(runs, hr)
+		}
+		r := results[k]
+		j.out, j.host = &r, hr.host.Name
+		if c.tr != nil {
+			j.res.Transcript = strings.Split(strings.TrimRight(c.tr.String(), "\n"), "\n")
+		}
+		hr.file(ctx, j)
+	}
+	for _, hr := range probes {
+		if !seen[hr] {
+			seen[hr] = true
+			runs = append(runs, hr)
+		}
+	}
+	var ask []*hostRun
+	for _, hr := range runs {
+		if hr.wantsCatchAll() {
+			hr.asking = true
+			ask = append(ask, hr)
+		}
+	}
+	e.mu.Unlock()
+	for _, hr := range ask {
+		st, r := hr.probeCatchAll(ctx, c.s)
+		e.mu.Lock()
+		hr.asking = false
+		hr.catchAllAnswer(st, r)
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	var out []*job
+	for _, hr := range runs {
+		out = append(out, hr.afterBatch()...)
+	}
+	e.mu.Unlock()
+	e.sendAll(out)
+}
+
+// openConn opens a session to q's server within its per-host limits.
+func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
+	var tr *strings.Builder
+	if e.v.Transcript {
+		tr = &strings.Builder{}
+	}
+	s, addr, release, err := e.v.open(ctx, q.host, tr)
+	if err != nil {
+		return nil, err
+	}
+	s.SetQuirks(e.v.quirks(addr))
+	_, lim := e.v.hostLimits(addr)
+	return &conn{s: s, addr: addr, release: release, limiter: lim, tr: tr}, nil
+}
+
+func (e *engine) closeConn(c *conn) {
+	if c == nil || c.s == nil {
+		return
+	}
+	e.v.learn(c.addr, c.s.Quirks())
+	c.s.CloseContext(e.ctx)
+	c.release()
+	c.s = nil
+}
+
+// openFailed files the batch with the failure to open the session: a
+// refusal, a connection or TLS failure. The jobs move on to their next MX
+// host where there is one.
+func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) {
+	out := smtpprobe.Result{Outcome: smtpprobe.OutcomeOf(err), Err: err}
+	var re *smtpprobe.ReplyError
+	if errors.As(err, &re) {
+		out.Reply = &re.Reply
+	}
+	results := make([]smtpprobe.Result, len(batch))
+	for k, j := range batch {
+		results[k] = out
+		results[k].Address = j.wire
+	}
+	e.mu.Lock()
+	var sends []*job
+	for k, j := range batch {
+		hr := j.run
+		j.out, j.host = &results[k], hr.host.Name
+		hr.file(e.ctx, j)
+		sends = append(sends, hr.afterBatch()...)
+	}
+	for _, hr := range probes {
+		sends = append(sends, hr.afterBatch()...) // the probe stays deferred: its schedule goes on
+	}
+	e.mu.Unlock()
+	e.sendAll(sends)
+}
