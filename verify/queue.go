@@ -40,7 +40,9 @@ type hostQueue struct {
 	host    mx.Host // the host to open sessions to
 	jobs    []*job
 	probes  []*hostRun // catch-all probes to ask again (greylisted before)
-	working bool
+	working bool       // a worker serves the queue
+	idle    bool       // ... and waits for work (see engine.linger)
+	signal  chan struct{}
 }
 
 // route files a prechecked job under its domain, starting the domain's
@@ -57,9 +59,12 @@ func (e *engine) route(j *job) {
 	if !d.looked {
 		d.waiting = append(d.waiting, j)
 		start := len(d.waiting) == 1
+		if start {
+			e.lookups++
+			e.wg.Add(1)
+		}
 		e.mu.Unlock()
 		if start {
-			e.wg.Add(1)
 			go e.lookup(d)
 		}
 		return
@@ -84,6 +89,7 @@ func (e *engine) lookup(d *domainState) {
 			slog.String("status", mr.Status.String()), slog.Int("hosts", len(mr.Hosts)))
 	}
 	e.mu.Lock()
+	e.lookups--
 	d.looked, d.mr = true, mr
 	if err != nil { // the context ended: the domain was parsed already
 		d.mr = mx.Result{Status: mx.Temporary, Err: err}
@@ -181,14 +187,21 @@ func (e *engine) enqueue(hr *hostRun, j *job) []*job {
 func (e *engine) queue(hr *hostRun) *hostQueue {
 	q := e.queues[hr.key]
 	if q == nil {
-		q = &hostQueue{key: hr.key, host: hr.host}
+		q = &hostQueue{key: hr.key, host: hr.host, signal: make(chan struct{}, 1)}
 		e.queues[hr.key] = q
 	}
 	return q
 }
 
-// wake starts q's worker unless it runs. e.mu is held.
+// wake starts q's worker unless it runs, and rouses it if it lingers. e.mu
+// is held.
 func (e *engine) wake(q *hostQueue) {
+	if q.idle {
+		select {
+		case q.signal <- struct{}{}:
+		default:
+		}
+	}
 	if !q.working {
 		q.working = true
 		e.wg.Add(1)
@@ -205,14 +218,9 @@ func (e *engine) timeout(j *job) *smtpprobe.Result {
 }
 
 // take removes the next batch from q: up to batchSize jobs, and the probes
-// to ask again. With nothing left it marks q idle and drops it. e.mu is
-// held.
+// to ask again. e.mu is held.
 func (e *engine) take(q *hostQueue) ([]*job, []*hostRun) {
 	if len(q.jobs) == 0 && len(q.probes) == 0 {
-		q.working = false
-		if e.queues[q.key] == q {
-			delete(e.queues, q.key)
-		}
 		return nil, nil
 	}
 	n := min(len(q.jobs), batchSize)

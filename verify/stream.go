@@ -70,6 +70,7 @@ type engine struct {
 	domains   map[string]*domainState
 	queues    map[string]*hostQueue
 	live      int  // addresses read and not yet yielded
+	lookups   int  // DNS lookups running
 	inputDone bool // in is exhausted, or reading it stopped
 	finished  bool
 	allSent   chan struct{}

@@ -30,15 +30,55 @@ func (e *engine) work(q *hostQueue) {
 	} else {
 		defer e.sessions.Release(1)
 	}
+	lingered := false
 	for {
 		e.mu.Lock()
 		batch, probes := e.take(q)
-		e.mu.Unlock()
 		if batch == nil && probes == nil {
-			return
+			if lingered || c == nil || !e.expectingWork() {
+				q.working = false
+				if e.queues[q.key] == q {
+					delete(e.queues, q.key)
+				}
+				e.mu.Unlock()
+				return
+			}
+			// More domains are being looked up: their addresses may be
+			// for this server, so keep the session a moment for them.
+			q.idle = true
+			e.mu.Unlock()
+			e.linger(q)
+			e.mu.Lock()
+			q.idle = false
+			e.mu.Unlock()
+			lingered = true
+			continue
 		}
+		e.mu.Unlock()
+		lingered = false
 		c = e.serve(q, c, batch, probes)
 	}
+}
+
+// lingerTime is how long an idle session waits for addresses that lookups
+// still running may bring.
+const lingerTime = 250 * time.Millisecond
+
+// linger waits until q gets work, lingerTime passes or the context ends.
+func (e *engine) linger(q *hostQueue) {
+	t := time.NewTimer(lingerTime)
+	defer t.Stop()
+	select {
+	case <-q.signal:
+	case <-t.C:
+	case <-e.ctx.Done():
+	}
+}
+
+// expectingWork reports whether addresses may still come: the input is
+// being read, or lookups are running. e.mu is held.
+func (e *engine) expectingWork() bool {
+	return e.lookups > 0 || !e.inputDone
 }
 
 // batchContext bounds a batch by the latest deadline of its jobs.
