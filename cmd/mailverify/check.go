@@ -1,87 +1,133 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
-	"strings"
-
-	"github.com/mailverify/mailverify/verify"
+	"slices"
+	"time"
 )
 
 type checkFlags struct {
 	common
 	smtp, offline, transcript, resume, csvIn, progress bool
-	concurrency, perHost                               int
+	force, retryUnknown, dedupe, catchAll              bool
+	concurrency, perHost, rcpts, window                int
 	rate                                               float64
-	format, out, column, input                         string
+	cmdTimeout                                         time.Duration
+	format, out, column, input, order                  string
+}
+
+func (f *checkFlags) register(fs *flag.FlagSet, stderr io.Writer) {
+	f.common.register(fs)
+	fs.BoolVar(&f.smtp, "smtp", true, "probe the mail servers; false stops after DNS")
+	fs.BoolVar(&f.offline, "offline", false, "syntax and lists only: no network at all")
+	fs.BoolVar(&f.catchAll, "catch-all", true, "probe for catch-all domains; false leaves accepted addresses unknown/cannot_verify")
+	fs.IntVar(&f.concurrency, "concurrency", 16, "SMTP sessions at once")
+	fs.IntVar(&f.perHost, "per-host", 2, "SMTP sessions at once per mail server")
+	fs.Float64Var(&f.rate, "rate", 10, "RCPT commands per second per mail server")
+	fs.IntVar(&f.rcpts, "rcpts", 20, "recipients per SMTP transaction")
+	fs.DurationVar(&f.cmdTimeout, "command-timeout", 30*time.Second, "wait for each SMTP reply")
+	fs.IntVar(&f.window, "window", 4096, "addresses in flight at most (memory is about 1 KB each)")
+	fs.BoolVar(&f.transcript, "transcript", false, "include the SMTP transcript in each result")
+	fs.StringVar(&f.format, "format", "json", "output format: json (one object per line) or csv")
+	fs.StringVar(&f.order, "order", "", "input: results in input order; done: as each is ready (default: input on stdout, done with -o)")
+	fs.StringVar(&f.out, "o", "", "write results to `file`, each written as soon as it is ready")
+	fs.BoolVar(&f.resume, "resume", false, "with -o: keep the file and skip the addresses it holds")
+	fs.BoolVar(&f.force, "force", false, "with -o: overwrite a file that is not empty")
+	fs.BoolVar(&f.retryUnknown, "retry-unknown", false, "with --resume: verify again the addresses whose status was unknown")
+	fs.BoolVar(&f.dedupe, "dedupe", false, "verify each address once (case-insensitively); duplicates get its result")
+	fs.BoolVar(&f.csvIn, "csv", false, "read the input as CSV with a header row")
+	fs.StringVar(&f.column, "column", "", "the CSV column holding addresses; implies --csv (default: the first column)")
+	fs.StringVar(&f.input, "input", "", "read addresses from `file` instead of stdin")
+	fs.BoolVar(&f.progress, "progress", isTerminal(stderr), "show a progress bar on stderr")
+}
+
+// validate checks the flags that need each other.
+func (f *checkFlags) validate(args []string) error {
+	if f.column != "" {
+		f.csvIn = true
+	}
+	if f.order == "" {
+		f.order = "input"
+		if f.out != "" {
+			f.order = "done" // durable: nothing waits in memory behind a slow address
+		}
+	}
+	for _, a := range args {
+		if commandLike.MatchString(a) {
+			return fmt.Errorf("unknown command %q (addresses have an @; put -- before arguments that are addresses)", a)
+		}
+	}
+	switch {
+	case f.format != "json" && f.format != "csv":
+		return fmt.Errorf("--format %q: want json or csv", f.format)
+	case f.order != "input" && f.order != "done":
+		return fmt.Errorf("--order %q: want input or done", f.order)
+	case f.resume && f.out == "":
+		return errors.New("--resume needs -o FILE")
+	case f.retryUnknown && !f.resume:
+		return errors.New("--retry-unknown needs --resume")
+	case len(args) > 0 && (f.input != "" || f.csvIn):
+		return errors.New("give addresses as arguments or as input, not both")
+	case f.concurrency <= 0 || f.perHost <= 0 || f.rate <= 0 || f.rcpts <= 0 || f.window <= 0 || f.cmdTimeout <= 0:
+		return errors.New("--concurrency, --per-host, --rate, --rcpts, --window and --command-timeout must be positive")
+	}
+	return nil
 }
 
 func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var f checkFlags
 	fs := flag.NewFlagSet("mailverify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f.register(fs)
-	fs.BoolVar(&f.smtp, "smtp", true, "probe the mail servers; false stops after DNS")
-	fs.BoolVar(&f.offline, "offline", false, "syntax and lists only: no network at all")
-	fs.IntVar(&f.concurrency, "concurrency", 16, "domains verified at once")
-	fs.IntVar(&f.perHost, "per-host", 2, "SMTP sessions at once per mail server")
-	fs.Float64Var(&f.rate, "rate", 10, "RCPT commands per second per mail server")
-	fs.BoolVar(&f.transcript, "transcript", false, "include the SMTP transcript in each result")
-	fs.StringVar(&f.format, "format", "json", "output format: json (one object per line) or csv")
-	fs.StringVar(&f.out, "o", "", "write results to `file` (appended, flushed per result)")
-	fs.BoolVar(&f.resume, "resume", false, "with -o: skip addresses already in the file")
-	fs.BoolVar(&f.csvIn, "csv", false, "read the input as CSV with a header row")
-	fs.StringVar(&f.column, "column", "", "the CSV column holding addresses; implies --csv (default: the first column)")
-	fs.StringVar(&f.input, "input", "", "read addresses from `file` instead of stdin")
-	fs.BoolVar(&f.progress, "progress", isTerminal(stderr), "show a progress bar on stderr")
+	f.register(fs, stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mailverify [flags] [address ...]\n       mailverify diagnose [flags] DOMAIN\n\nflags:")
+		fmt.Fprintln(stderr, "usage: mailverify [flags] [address ...]\n       mailverify diagnose [flags] DOMAIN\n\nFlags may come before or after the addresses; -- ends them.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	words, err := parseInterleaved(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitConfig
 	}
-	if f.column != "" {
-		f.csvIn = true
+	var explicit []string // after --: addresses whatever they look like
+	if i := slices.Index(args, "--"); i >= 0 {
+		explicit = args[i+1:]
+		words = words[:len(words)-len(explicit)]
 	}
-	switch {
-	case f.format != "json" && f.format != "csv":
-		return usageError(stderr, "--format %q: want json or csv", f.format)
-	case f.resume && f.out == "":
-		return usageError(stderr, "--resume needs -o FILE")
-	case fs.NArg() > 0 && (f.input != "" || f.csvIn):
-		return usageError(stderr, "give addresses as arguments or as input, not both")
-	case f.concurrency <= 0 || f.perHost <= 0 || f.rate <= 0:
-		return usageError(stderr, "--concurrency, --per-host and --rate must be positive")
+	if err := f.validate(words); err != nil {
+		return usageError(stderr, "%v", err)
 	}
 	v, err := f.verifier()
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
-	v.SkipSMTP, v.Offline, v.Transcript = !f.smtp, f.offline, f.transcript
+	v.SkipSMTP, v.Offline, v.Transcript, v.SkipCatchAll = !f.smtp, f.offline, f.transcript, !f.catchAll
 	v.Concurrency, v.PerHost, v.PerHostRate = f.concurrency, f.perHost, f.rate
+	v.MaxRcpts, v.CommandTimeout, v.Window = f.rcpts, f.cmdTimeout, f.window
 
-	addrs := fs.Args()
-	if len(addrs) == 0 {
-		in := stdin
+	var in iter.Seq[entry]
+	var readErr error
+	total := 0
+	if addrs := append(words, explicit...); len(addrs) > 0 {
+		in, total = argEntries(addrs), len(addrs)
+	} else {
+		r := stdin
 		if f.input != "" {
 			file, err := os.Open(f.input)
 			if err != nil {
 				return usageError(stderr, "%v", err)
 			}
 			defer file.Close()
-			in = file
+			r = file
 		}
-		if addrs, err = readInput(in, f.csvIn, f.column); err != nil {
+		if in, err = entries(r, f.csvIn, f.column, &readErr); err != nil {
 			return usageError(stderr, "reading input: %v", err)
 		}
 	}
@@ -89,110 +135,43 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	out := stdout
 	var done map[string]bool
 	if f.out != "" {
-		file, seen, err := openOutput(f.out, f.format, f.resume)
+		file, seen, err := openOutput(f.out, f.format, outputMode{resume: f.resume, force: f.force, retryUnknown: f.retryUnknown})
 		if err != nil {
 			return usageError(stderr, "%v", err)
 		}
 		defer file.Close()
 		out, done = file, seen
 	}
-	var todo []string
-	for _, a := range addrs {
-		if !done[a] {
-			todo = append(todo, a)
-		}
-	}
-	if skipped := len(addrs) - len(todo); skipped > 0 {
-		fmt.Fprintf(stderr, "mailverify: resuming: %d of %d addresses already in %s\n", skipped, len(addrs), f.out)
-	}
-
-	w := newWriter(out, f.format, len(done) > 0)
 	var bar *progress
 	if f.progress {
-		bar = newProgress(stderr, len(todo))
+		bar = newProgress(stderr, total-len(done))
 	}
-	if err := verifyInOrder(ctx, v, todo, w, bar); err != nil {
-		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+	pl := newPipeline(newWriter(out, f.format, len(done) > 0), bar, f.order == "input", 2*f.window, f.dedupe, done)
+	werr := pl.run(ctx, v, in)
+	if pl.skipped > 0 {
+		fmt.Fprintf(stderr, "mailverify: resuming: skipped %d inputs already in %s\n", pl.skipped, f.out)
+	}
+	switch {
+	case werr != nil:
+		fmt.Fprintf(stderr, "mailverify: %v\n", werr)
 		return exitIO
-	}
-	if ctx.Err() != nil {
+	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "mailverify: interrupted; run again with --resume to continue")
+		return exitInterrupted
+	case readErr != nil:
+		fmt.Fprintf(stderr, "mailverify: reading input: %v\n", readErr)
+		return exitIO
 	}
 	return exitOK
 }
 
-// verifyInOrder verifies addrs and writes the results in input order,
-// each flushed as soon as every earlier one is written. When ctx ends it
-// stops: results not yet written will be verified again by --resume.
-func verifyInOrder(ctx context.Context, v *verify.Verifier, addrs []string, w resultWriter, bar *progress) error {
-	pending := map[int]verify.Result{}
-	next := 0
-	for i, r := range v.VerifyAll(ctx, addrs) {
-		if ctx.Err() != nil {
-			break
-		}
-		pending[i] = r
-		for {
-			r, ok := pending[next]
-			if !ok {
-				break
+// argEntries are the addresses given as arguments.
+func argEntries(addrs []string) iter.Seq[entry] {
+	return func(yield func(entry) bool) {
+		for _, a := range addrs {
+			if c := clean(a); c != "" && !yield(entry{a, c}) {
+				return
 			}
-			delete(pending, next)
-			next++
-			if err := w.write(r); err != nil {
-				return err
-			}
-			bar.add(r)
-		}
-	}
-	bar.finish()
-	return nil
-}
-
-// readInput reads addresses: one per line, or the column of a CSV file.
-// Blank lines are skipped; every other line is an input, even if it is no
-// address (it gets invalid_syntax).
-func readInput(r io.Reader, isCSV bool, column string) ([]string, error) {
-	var out []string
-	if !isCSV {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-		for sc.Scan() {
-			l := strings.TrimRight(sc.Text(), "\r")
-			if strings.TrimSpace(l) != "" {
-				out = append(out, l)
-			}
-		}
-		return out, sc.Err()
-	}
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("CSV header: %w", err)
-	}
-	col := 0
-	if column != "" {
-		col = -1
-		for i, h := range header {
-			if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), column) {
-				col = i
-			}
-		}
-		if col < 0 {
-			return nil, fmt.Errorf("no column %q in the header %q", column, header)
-		}
-	}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if col < len(rec) && strings.TrimSpace(rec[col]) != "" {
-			out = append(out, rec[col])
 		}
 	}
 }

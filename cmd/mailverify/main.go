@@ -10,7 +10,10 @@
 // order, or CSV with --format csv. With -o FILE --resume it skips the
 // addresses FILE already holds, so an interrupted run continues where it
 // stopped. It exits 0 when every input was processed (verdicts are data),
-// 2 on a usage or configuration error, 1 when output cannot be written.
+// 2 on a usage or configuration error, 1 when output cannot be written,
+// and 130 when interrupted (Ctrl-C or SIGTERM: the work in flight is
+// abandoned within a moment and what was verified is written; a second
+// Ctrl-C exits at once).
 //
 // Run "mailverify -h" for the flags.
 package main
@@ -34,9 +37,10 @@ func main() {
 
 // Exit codes.
 const (
-	exitOK     = 0
-	exitIO     = 1
-	exitConfig = 2
+	exitOK          = 0
+	exitIO          = 1
+	exitConfig      = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report a process killed by Ctrl-C
 )
 
 // run is the whole command, testable in-process.

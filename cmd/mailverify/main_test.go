@@ -142,7 +142,7 @@ func TestCheckResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	code, _, errs := runCLI(t, ctx, input, append(flags, "-o", out, "--resume")...)
-	if code != exitOK || !strings.Contains(errs, "interrupted") {
+	if code != exitInterrupted || !strings.Contains(errs, "interrupted") {
 		t.Errorf("interrupted run: exit %d, %q", code, errs)
 	}
 	// A crash left one whole line and half of another.
@@ -151,7 +151,7 @@ func TestCheckResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, errs = runCLI(t, t.Context(), input, append(flags, "-o", out, "--resume")...)
-	if code != exitOK || !strings.Contains(errs, "1 of 4 addresses already") {
+	if code != exitOK || !strings.Contains(errs, "skipped 1 inputs already") {
 		t.Fatalf("resume: exit %d, %q", code, errs)
 	}
 	data, _ := os.ReadFile(out)
@@ -162,7 +162,7 @@ func TestCheckResume(t *testing.T) {
 	// Everything done: a further resume verifies nothing.
 	code, _, errs = runCLI(t, t.Context(), input, append(flags, "-o", out, "--resume")...)
 	data2, _ := os.ReadFile(out)
-	if code != exitOK || !bytes.Equal(data, data2) || !strings.Contains(errs, "4 of 4") {
+	if code != exitOK || !bytes.Equal(data, data2) || !strings.Contains(errs, "skipped 4 inputs") {
 		t.Errorf("second resume changed the file or said %q", errs)
 	}
 }

@@ -65,11 +65,22 @@ func (c *csvWriter) write(r verify.Result) error {
 	return c.w.Error()
 }
 
+// outputMode says how to open an output file that exists.
+type outputMode struct {
+	resume       bool // keep it and skip the inputs it holds
+	force        bool // overwrite it even if not empty
+	retryUnknown bool // with resume: drop its unknown results, to verify again
+}
+
 // openOutput opens the output file for appending (resume) or writing, and
 // returns the inputs it already holds. A last line cut short by a crash is
-// removed first.
-func openOutput(path, format string, resume bool) (*os.File, map[string]bool, error) {
-	if !resume {
+// removed first. Without resume, a file that is not empty is refused
+// unless forced: results are not thrown away by accident.
+func openOutput(path, format string, m outputMode) (*os.File, map[string]bool, error) {
+	if !m.resume {
+		if st, err := os.Stat(path); err == nil && st.Size() > 0 && !m.force {
+			return nil, nil, fmt.Errorf("%s exists and is not empty: use --resume to continue it or --force to overwrite it", path)
+		}
 		f, err := os.Create(path)
 		return f, nil, err
 	}
@@ -84,12 +95,11 @@ func openOutput(path, format string, resume bool) (*os.File, map[string]bool, er
 	}
 	if i := bytes.LastIndexByte(data, '\n'); i+1 != len(data) {
 		data = data[:i+1]
-		if err := f.Truncate(int64(len(data))); err != nil {
-			f.Close()
-			return nil, nil, err
-		}
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+	if m.retryUnknown {
+		data = dropUnknown(data, format)
+	}
+	if err := rewrite(f, data); err != nil {
 		f.Close()
 		return nil, nil, err
 	}
@@ -99,6 +109,46 @@ func openOutput(path, format string, resume bool) (*os.File, map[string]bool, er
 		return nil, nil, fmt.Errorf("%s: %v", path, err)
 	}
 	return f, seen, nil
+}
+
+// rewrite makes f hold data and leaves it positioned at the end.
+func rewrite(f *os.File, data []byte) error {
+	if st, err := f.Stat(); err == nil && st.Size() == int64(len(data)) {
+		_, err := f.Seek(0, io.SeekEnd)
+		return err // unchanged
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	_, err := f.Seek(int64(len(data)), io.SeekStart)
+	return err
+}
+
+// dropUnknown removes the results whose status is unknown.
+func dropUnknown(data []byte, format string) []byte {
+	var out []byte
+	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		unknown := false
+		if format == "csv" {
+			rec, err := csv.NewReader(bytes.NewReader(line)).Read()
+			unknown = err == nil && i > 0 && len(rec) > 1 && rec[1] == "unknown"
+		} else {
+			var r struct {
+				Status string `json:"status"`
+			}
+			unknown = json.Unmarshal(line, &r) == nil && r.Status == "unknown"
+		}
+		if !unknown {
+			out = append(out, line...)
+		}
+	}
+	return out
 }
 
 func inputsIn(data []byte, format string) (map[string]bool, error) {

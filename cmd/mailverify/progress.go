@@ -10,7 +10,8 @@ import (
 )
 
 // progress draws one status line on a terminal: done/total, rate, ETA and
-// counts per status, redrawn at most four times a second.
+// counts per status, redrawn at most ten times a second. With the total
+// unknown (input on stdin), it shows what is done and the rate.
 type progress struct {
 	w      io.Writer
 	total  int
@@ -30,27 +31,32 @@ func (p *progress) add(r verify.Result) {
 	}
 	p.done++
 	p.counts[r.Status]++
-	if time.Since(p.last) >= 250*time.Millisecond || p.done == p.total {
+	if time.Since(p.last) >= 100*time.Millisecond || p.done == p.total {
 		p.draw()
 	}
 }
 
 func (p *progress) draw() {
 	p.last = time.Now()
-	el := time.Since(p.start)
+	fmt.Fprint(p.w, "\r"+p.line(time.Since(p.start))+" ")
+}
+
+// line is the status line after el of work.
+func (p *progress) line(el time.Duration) string {
 	rate := float64(p.done) / max(el.Seconds(), 1e-3)
+	counts := fmt.Sprintf("deliverable %d undeliverable %d risky %d unknown %d",
+		p.counts[verify.Deliverable], p.counts[verify.Undeliverable], p.counts[verify.Risky], p.counts[verify.Unknown])
+	if p.total <= 0 {
+		return fmt.Sprintf("%d done %.1f/s  %s", p.done, rate, counts)
+	}
 	eta := "-"
 	if rate > 0 && p.done < p.total {
-		eta = (time.Duration(float64(p.total-p.done)/rate) * time.Second / time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(p.total-p.done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	const width = 24
-	filled := 0
-	if p.total > 0 {
-		filled = width * p.done / p.total
-	}
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d %.1f/s ETA %s  deliverable %d undeliverable %d risky %d unknown %d ",
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total, rate, eta,
-		p.counts[verify.Deliverable], p.counts[verify.Undeliverable], p.counts[verify.Risky], p.counts[verify.Unknown])
+	filled := min(width, width*p.done/p.total)
+	return fmt.Sprintf("[%s%s] %d/%d %.1f/s ETA %s  %s",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total, rate, eta, counts)
 }
 
 func (p *progress) finish() {
