@@ -199,42 +199,72 @@ func (d *Detector) store(k key, st Status) {
 // probe gets Unknown at once. The probe's result is returned too, nil when
 // this caller sent none.
 func (d *Detector) Check(ctx context.Context, s *smtpprobe.Session, domain, host string) (Status, *smtpprobe.Result) {
-	k := key{domain, host}
+	st, rs := d.CheckMany(ctx, s, []Question{{domain, host}})
+	return st[0], rs[0]
+}
+
+// A Question is one catch-all question: a domain at one of its MX hosts.
+type Question struct{ Domain, Host string }
+
+// CheckMany answers several questions on one session to their host, as
+// Check does one: cached answers at once, the others with one probe each,
+// all sent together (see [smtpprobe.Session.ProbeEach]), so that asking
+// about many domains a server hosts costs one round trip.
+func (d *Detector) CheckMany(ctx context.Context, s *smtpprobe.Session, qs []Question) ([]Status, []*smtpprobe.Result) {
+	sts := make([]Status, len(qs))
+	results := make([]*smtpprobe.Result, len(qs))
+	var mine []int          // questions this caller probes
+	waits := map[int]*call{} // questions another caller is probing
+	var addrs []string
 	d.mu.Lock()
-	if e, ok := d.cache[k]; ok && d.clock().Before(e.expires) {
-		d.mu.Unlock()
-		return e.status, nil
-	}
-	if c, ok := d.calls[k]; ok {
-		d.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.status, nil
-		case <-ctx.Done():
-			return Unknown, nil
-		}
-	}
 	if d.calls == nil {
 		d.calls = make(map[key]*call)
 	}
-	c := &call{done: make(chan struct{})}
-	d.calls[k] = c
-	addr := d.probeAddress(k)
+	for i, q := range qs {
+		k := key{q.Domain, q.Host}
+		if e, ok := d.cache[k]; ok && d.clock().Before(e.expires) {
+			sts[i] = e.status
+			continue
+		}
+		if c, ok := d.calls[k]; ok {
+			waits[i] = c
+			continue
+		}
+		d.calls[k] = &call{done: make(chan struct{})}
+		mine = append(mine, i)
+		addrs = append(addrs, d.probeAddress(k))
+	}
 	d.mu.Unlock()
 
-	// The probe runs in this goroutine, on this caller's session, which no
-	// other goroutine may touch.
-	r := s.ProbeAlone(ctx, addr)
-	st := classify(r.Outcome)
-	d.mu.Lock()
-	if st != Unknown {
-		d.store(k, st)
+	// The probes run in this goroutine, on this caller's session, which
+	// no other goroutine may touch.
+	if len(addrs) > 0 {
+		rs := s.ProbeEach(ctx, addrs...)
+		d.mu.Lock()
+		for n, i := range mine {
+			k := key{qs[i].Domain, qs[i].Host}
+			r := rs[n]
+			st := classify(r.Outcome)
+			if st != Unknown {
+				d.store(k, st)
+			}
+			c := d.calls[k]
+			delete(d.calls, k)
+			c.status = st
+			close(c.done)
+			sts[i], results[i] = st, &r
+		}
+		d.mu.Unlock()
 	}
-	delete(d.calls, k)
-	c.status = st
-	d.mu.Unlock()
-	close(c.done)
-	return st, &r
+	for i, c := range waits {
+		select {
+		case <-c.done:
+			sts[i] = c.status
+		case <-ctx.Done():
+			sts[i] = Unknown
+		}
+	}
+	return sts, results
 }
 
 // maxEntries bounds the cache and the pending probe addresses, so a

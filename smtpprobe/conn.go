@@ -42,6 +42,10 @@ type Session struct {
 	// perConn, when positive, is how many the server judges on one.
 	connRcpts, perConn int
 	noPipe             bool // replies fell out of step: no pipelining
+	// pendingRSET and pendingMail: commands queued to go with the next
+	// RCPT batch; txErr is why that batch's transaction failed.
+	pendingRSET, pendingMail bool
+	txErr                    error
 	maxRcpt            int  // current cap, lowered by 452 4.5.3
 	errors             int  // 4xx/5xx replies on this connection
 	broken             bool // the connection is unusable
@@ -135,6 +139,14 @@ func checkLine(line string) error {
 	return nil
 }
 
+// queue writes a command line to go with the next send, unflushed; the
+// line must have passed checkLine (it is built from checked parts).
+func (s *Session) queue(line string) {
+	s.trace("C: ", line)
+	s.bw.WriteString(line)
+	s.bw.WriteString("\r\n")
+}
+
 // send writes command lines in one flush (one round trip when pipelined).
 func (s *Session) send(ctx context.Context, lines ...string) error {
 	for _, l := range lines {
@@ -226,7 +238,7 @@ func replaceFold(s, old, new string) string {
 func (s *Session) connect(ctx context.Context) error {
 	s.conns++
 	s.inTx, s.txUTF8, s.txRcpts, s.txSent, s.errors, s.broken, s.tls = false, false, 0, 0, 0, false, nil
-	s.connRcpts = 0
+	s.connRcpts, s.pendingRSET, s.pendingMail, s.txErr = 0, false, false, nil
 	if s.maxRcpt == 0 {
 		s.maxRcpt = s.p.maxRcpts()
 	}

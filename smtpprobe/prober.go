@@ -77,8 +77,10 @@ type Prober struct {
 	// pipelining.
 	PipelineBatch int
 	// MaxErrors is how many 4xx/5xx replies a session takes before it
-	// reconnects; zero means 8, under Postfix's smtpd_soft_error_limit of
-	// 10, after which Postfix slows down and at 20 disconnects.
+	// reconnects; zero means 8. A pipelined batch may bring the count one
+	// past it, so the default stays under Postfix's smtpd_soft_error_limit
+	// of 10, at which Postfix slows every reply down (and at 20
+	// disconnects).
 	MaxErrors int
 	// MaxLineLength and MaxReplyLines bound what a server may send in one
 	// reply; zero means 2048 bytes (RFC 5321 allows 512) and 100 lines.

@@ -84,7 +84,7 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 		n := 1
 		if _, ok := s.ext["PIPELINING"]; ok && !s.noPipe {
 			// Every reply may be an error: stay within the error budget.
-			room := min(s.p.pipelineBatch(), s.maxRcpt-s.txRcpts, len(addrs)-i, s.p.maxErrors()-s.errors)
+			room := min(s.p.pipelineBatch(), s.maxRcpt-s.txRcpts, len(addrs)-i, s.errorRoom())
 			if s.perConn > 0 {
 				room = min(room, s.perConn-s.connRcpts)
 			}
@@ -97,6 +97,15 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 			}
 		}
 		done := s.rcptBatch(ctx, addrs[i:i+n], results[i:i+n], tries[i:i+n])
+		if err := s.txErr; err != nil {
+			s.txErr = nil
+			if s.broken && ctxerr.Of(ctx) == nil && tries[i] == 0 && (!isReply(err) || replyOf(err).Code == 421) {
+				tries[i]++
+				continue // reconnect and try again
+			}
+			failRest(results[i:], OutcomeOf(err), replyOf(err), err)
+			break
+		}
 		i += done
 	}
 	return results
@@ -113,20 +122,27 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Result, tries []int) int {
 	stop := s.watch(ctx)
 	defer stop()
-	pipelined := len(addrs) > 1
+	prefixed := s.pendingRSET || s.pendingMail // RSET or MAIL go in the same flush
+	pipelined := len(addrs) > 1 || prefixed
 	if s.br.Buffered() > 0 {
+		s.pendingRSET, s.pendingMail = false, false
 		return s.desync(ctx, "data arrived before the command")
 	}
 	lines := make([]string, len(addrs))
 	for j, a := range addrs {
 		lines[j] = "RCPT TO:<" + a + ">"
 	}
+	start := time.Now()
 	if err := s.send(ctx, lines...); err != nil {
+		s.pendingRSET, s.pendingMail = false, false
 		return s.brokenAt(ctx, err, results, tries, 0)
 	}
-	replies, err := s.readBatch(ctx, len(addrs))
+	if !s.pendingReplies(ctx, len(addrs)) {
+		return 0
+	}
+	replies, err := s.readBatch(ctx, len(addrs), start, prefixed)
 	switch {
-	case err != nil && pipelined && len(replies) > 0 && ctxerr.Of(ctx) == nil && isTimeout(errors.Unwrap(err)):
+	case err != nil && pipelined && (len(replies) > 0 || prefixed) && ctxerr.Of(ctx) == nil && isTimeout(errors.Unwrap(err)):
 		return s.desync(ctx, "replies missing")
 	case err == nil && pipelined && !s.inStep(ctx, replies):
 		return s.desync(ctx, "unexpected replies")
@@ -176,15 +192,15 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 }
 
 // readBatch reads up to n replies, stopping after a 421 (the server closes
-// the channel). After the first reply of a pipelined batch the others are
-// due promptly; a server that leaves them out is detected without waiting
-// the whole command timeout.
-func (s *Session) readBatch(ctx context.Context, n int) ([]Reply, error) {
+// the channel). After the first reply of a pipelined flush (sent at start;
+// prefixed: its RSET or MAIL reply came first) the others are due
+// promptly; a server that leaves them out is detected without waiting the
+// whole command timeout.
+func (s *Session) readBatch(ctx context.Context, n int, start time.Time, prefixed bool) ([]Reply, error) {
 	replies := make([]Reply, 0, n)
-	start := time.Now()
 	timeout := s.p.commandTimeout()
 	for j := range n {
-		if j == 1 {
+		if j == 1 || j == 0 && prefixed {
 			timeout = min(timeout, max(2*time.Second, 10*time.Since(start)))
 		}
 		r, err := s.read(ctx, timeout)
@@ -259,14 +275,26 @@ func (s *Session) transaction(ctx context.Context, utf8Needed bool) error {
 	}
 	stop := s.watch(ctx)
 	defer stop()
+	line := "MAIL FROM:<" + s.p.MailFrom + ">"
+	if utf8Needed {
+		line += " SMTPUTF8"
+	}
+	if _, pipe := s.ext["PIPELINING"]; pipe && !s.noPipe {
+		// RSET and MAIL go with the RCPT batch that follows, in one round
+		// trip (RFC 2920 section 3.1); rcptBatch reads their replies first.
+		if s.inTx {
+			s.queue("RSET")
+			s.pendingRSET = true
+		}
+		s.queue(line)
+		s.pendingMail = true
+		s.inTx, s.txUTF8, s.txRcpts, s.txSent = true, utf8Needed, 0, 0
+		return nil
+	}
 	if s.inTx {
 		if err := s.endTransaction(ctx); err != nil {
 			return err
 		}
-	}
-	line := "MAIL FROM:<" + s.p.MailFrom + ">"
-	if utf8Needed {
-		line += " SMTPUTF8"
 	}
 	r, err := s.cmd(ctx, "MAIL", line)
 	if err != nil {
@@ -281,6 +309,65 @@ func (s *Session) transaction(ctx context.Context, utf8Needed bool) error {
 	s.inTx, s.txUTF8, s.txRcpts, s.txSent = true, utf8Needed, 0, 0
 	return nil
 }
+
+// errRSETRefused reports a server that refused RSET; the session
+// reconnects instead.
+var errRSETRefused = errors.New("smtpprobe: RSET refused")
+
+// pendingReplies reads the replies to a RSET and MAIL FROM that went with
+// a RCPT batch of n, before the batch's own. It reports whether the batch's
+// replies are to be read; if not, s.txErr says why (the rest of the
+// addresses fail with it, or are retried on a new connection).
+func (s *Session) pendingReplies(ctx context.Context, n int) bool {
+	rset, mail := s.pendingRSET, s.pendingMail
+	s.pendingRSET, s.pendingMail = false, false
+	if rset {
+		rr, err := s.read(ctx, s.p.commandTimeout())
+		if err != nil {
+			s.txErr = err
+			return false
+		}
+		if rr.Code/100 != 2 {
+			s.quit(ctx) // a server that refuses RSET is reset by reconnecting
+			s.txErr = errRSETRefused
+			return false
+		}
+	}
+	if mail {
+		r, err := s.read(ctx, s.p.commandTimeout())
+		if err != nil {
+			s.txErr = err
+			return false
+		}
+		if r.Code/100 != 2 {
+			s.inTx = false
+			if r.Code == 421 {
+				s.fail(ctx, nil) // the server is closing the channel
+			} else {
+				s.drain(ctx, n) // the refused RCPTs
+			}
+			s.txErr = &ReplyError{Cmd: "MAIL", Reply: r}
+			return false
+		}
+	}
+	return true
+}
+
+// drain reads n replies that no longer matter.
+func (s *Session) drain(ctx context.Context, n int) {
+	for range n {
+		if s.broken {
+			return
+		}
+		s.read(ctx, s.p.commandTimeout())
+	}
+}
+
+// errorRoom is how many more error replies a pipelined batch may draw: up
+// to one past MaxErrors, the point of reconnecting, which with the default
+// of 8 stays under Postfix's smtpd_soft_error_limit of 10 (at 10 Postfix
+// delays every reply, QUIT's too).
+func (s *Session) errorRoom() int { return s.p.maxErrors() + 1 - s.errors }
 
 // endTransaction sends RSET.
 func (s *Session) endTransaction(ctx context.Context) error {

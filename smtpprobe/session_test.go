@@ -617,3 +617,48 @@ func TestCloseContextDoesNotWaitPastDeadline(t *testing.T) {
 		}
 	})
 }
+
+func TestProbeEach(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		srv := testsmtp.Mailboxes("a@x.test", "c@y.test")
+		srv.Latency = 10 * time.Millisecond
+		defer srv.Close()
+		p := &Prober{Dialer: srv, HELO: "verifier.example.net"}
+		s, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.Probe(t.Context(), "a@x.test") // a transaction is open
+		before := srv.Flushes()
+		res := s.ProbeEach(t.Context(), "a@x.test", "b@x.test", "c@y.test", "d@y.test")
+		want := []Outcome{Accepted, MailboxNotFound, Accepted, MailboxNotFound}
+		if got := outcomes(res); !slices.Equal(got, want) {
+			t.Errorf("outcomes %v, want %v", got, want)
+		}
+		if n := srv.Flushes() - before; n != 1 {
+			t.Errorf("%d round trips for 4 probes, want 1", n)
+		}
+		if srv.Count("RSET") != 4 || srv.Count("MAIL") != 5 {
+			t.Errorf("%d RSET, %d MAIL: each probe needs a transaction of its own", srv.Count("RSET"), srv.Count("MAIL"))
+		}
+		// The session goes on normally after.
+		if r := s.Probe(t.Context(), "c@y.test"); r[0].Outcome != Accepted {
+			t.Errorf("after ProbeEach: %v", r[0].Outcome)
+		}
+	})
+	bubble(t, func(t *testing.T) {
+		srv := testsmtp.Mailboxes("a@x.test")
+		srv.Extensions = []string{"8BITMIME"} // no PIPELINING
+		defer srv.Close()
+		p := &Prober{Dialer: srv, HELO: "verifier.example.net"}
+		s, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if got := outcomes(s.ProbeEach(t.Context(), "a@x.test", "b@x.test")); !slices.Equal(got, []Outcome{Accepted, MailboxNotFound}) {
+			t.Errorf("without PIPELINING: %v", got)
+		}
+	})
+}

@@ -101,3 +101,16 @@ func BenchmarkBatch(b *testing.B) {
 		})
 	}
 }
+
+// mxtestResolver is a fake DNS with n domains domain0.com, ... sharing a
+// few MX hosts.
+type mxtestResolver struct{ r *mxtest.Resolver }
+
+func (m *mxtestResolver) init(n int) {
+	m.r = &mxtest.Resolver{MX: map[string][]*net.MX{}, IP: map[string][]netip.Addr{}}
+	for i := range n {
+		host := fmt.Sprintf("mx%d.hosting.net", i%200)
+		m.r.MX[fmt.Sprintf("domain%d.com", i)] = []*net.MX{{Host: host, Pref: 10}}
+		m.r.IP[host] = []netip.Addr{netip.AddrFrom4([4]byte{127, 1, byte(i % 200 / 256), byte(i % 200)})}
+	}
+}

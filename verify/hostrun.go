@@ -98,20 +98,6 @@ func (hr *hostRun) wantsCatchAll() bool {
 	return false
 }
 
-// probeCatchAll asks whether the domain is catch-all at this host, unless
-// the domain is a provider's own consumer domain (known not to be) or the
-// Verifier skips the question. It runs without the engine's mutex.
-func (hr *hostRun) probeCatchAll(ctx context.Context, s *smtpprobe.Session) (catchall.Status, *smtpprobe.Result) {
-	v, d := hr.e.v, hr.d
-	switch {
-	case catchall.KnownNotCatchAll(d.name, string(d.mr.Provider)):
-		return catchall.No, nil
-	case v.SkipCatchAll:
-		return catchall.Unknown, nil
-	}
-	return v.detector.Check(ctx, s, d.name, hr.host.Name)
-}
-
 // catchAllAnswer records the probe's answer.
 func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result) {
 	hr.asked, hr.deferred, hr.catchAll = true, false, st

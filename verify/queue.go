@@ -33,15 +33,16 @@ func (d *domainState) run(e *engine, n int) *hostRun {
 }
 
 // A hostQueue holds the jobs waiting for one mail server, the politeness
-// key: the address sessions connect to. One worker at a time serves it,
-// so the per-host limits hold however many domains the server hosts.
+// key: the address sessions connect to. At most PerHost workers serve it,
+// each with one session, so the per-host limits hold however many domains
+// the server hosts.
 type hostQueue struct {
 	key     string
 	host    mx.Host // the host to open sessions to
 	jobs    []*job
 	probes  []*hostRun // catch-all probes to ask again (greylisted before)
-	working bool       // a worker serves the queue
-	idle    bool       // ... and waits for work (see engine.linger)
+	workers int // serving the queue
+	idle    int // ... of them waiting for work (see engine.linger)
 	signal  chan struct{}
 }
 
@@ -184,6 +185,10 @@ func (e *engine) enqueue(hr *hostRun, j *job) []*job {
 	return nil
 }
 
+// workerShare is how many queued jobs make another worker (and session)
+// worth its handshake.
+const workerShare = 50
+
 func (e *engine) queue(hr *hostRun) *hostQueue {
 	q := e.queues[hr.key]
 	if q == nil {
@@ -193,17 +198,19 @@ func (e *engine) queue(hr *hostRun) *hostQueue {
 	return q
 }
 
-// wake starts q's worker unless it runs, and rouses it if it lingers. e.mu
+// wake rouses a lingering worker of q, or starts one when none runs or
+// the queue is longer than its workers take at once, up to PerHost. e.mu
 // is held.
 func (e *engine) wake(q *hostQueue) {
-	if q.idle {
+	if q.idle > 0 {
 		select {
 		case q.signal <- struct{}{}:
 		default:
 		}
+		return
 	}
-	if !q.working {
-		q.working = true
+	if q.workers == 0 || q.workers < orDefault(e.v.PerHost, 2) && len(q.jobs) > q.workers*workerShare {
+		q.workers++
 		e.wg.Add(1)
 		go e.work(q)
 	}

@@ -187,3 +187,44 @@ func TestStreamBreakEndsTheWork(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkStreamMemory verifies generated inputs of 1M and 10M addresses
+// over 50,000 domains, offline and with DNS against an in-process fake
+// (SkipSMTP), and reports the largest live heap (after a collection, every
+// 500,000 addresses) and the largest heap seen between collections (every
+// 100,000): neither should depend on the input size.
+//
+//	go test -run '^$' -bench BenchmarkStreamMemory -benchtime 1x ./verify
+func BenchmarkStreamMemory(b *testing.B) {
+	const domains = 50000
+	res := &mxtestResolver{}
+	res.init(domains)
+	for _, mode := range []string{"offline", "dns"} {
+		for _, n := range []int{1_000_000, 10_000_000} {
+			b.Run(fmt.Sprintf("%s/n=%d", mode, n), func(b *testing.B) {
+				for b.Loop() {
+					v := &Verifier{Offline: mode == "offline", SkipSMTP: true, Resolver: res.r, AllowPrivate: true, ResolverCanary: "-"}
+					var peak, live uint64
+					var ms runtime.MemStats
+					runtime.GC()
+					count := 0
+					for range v.VerifySeq(b.Context(), generated(n, domains)) {
+						if count++; count%100_000 == 0 {
+							if count%500_000 == 0 {
+								runtime.GC()
+							}
+							runtime.ReadMemStats(&ms)
+							peak = max(peak, ms.HeapAlloc)
+							if count%500_000 == 0 {
+								live = max(live, ms.HeapAlloc)
+							}
+						}
+					}
+					b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+					b.ReportMetric(float64(live)/(1<<20), "live-heap-MB")
+					b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "addr/s")
+				}
+			})
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/smtpprobe"
 	"golang.org/x/time/rate"
 )
@@ -36,8 +37,7 @@ func (e *engine) work(q *hostQueue) {
 		batch, probes := e.take(q)
 		if batch == nil && probes == nil {
 			if lingered || c == nil || !e.expectingWork() {
-				q.working = false
-				if e.queues[q.key] == q {
+				if q.workers--; q.workers == 0 && e.queues[q.key] == q {
 					delete(e.queues, q.key)
 				}
 				e.mu.Unlock()
@@ -45,11 +45,11 @@ func (e *engine) work(q *hostQueue) {
 			}
 			// More domains are being looked up: their addresses may be
 			// for this server, so keep the session a moment for them.
-			q.idle = true
+			q.idle++
 			e.mu.Unlock()
 			e.linger(q)
 			e.mu.Lock()
-			q.idle = false
+			q.idle--
 			e.mu.Unlock()
 			lingered = true
 			continue
@@ -164,13 +164,13 @@ func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtp
 		}
 	}
 	e.mu.Unlock()
-	for _, hr := range ask {
-		st, r := hr.probeCatchAll(ctx, c.s)
-		e.mu.Lock()
+	sts, rs := e.askCatchAll(ctx, c.s, ask)
+	e.mu.Lock()
+	for i, hr := range ask {
 		hr.asking = false
-		hr.catchAllAnswer(st, r)
-		e.mu.Unlock()
+		hr.catchAllAnswer(sts[i], rs[i])
 	}
+	e.mu.Unlock()
 	e.mu.Lock()
 	var out []*job
 	for _, hr := range runs {
@@ -232,4 +232,32 @@ func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) {
 	}
 	e.mu.Unlock()
 	e.sendAll(sends)
+}
+
+// askCatchAll asks the catch-all questions of several domains on one
+// session, their probes together in one round trip where the server
+// pipelines. A provider's own consumer domains are known not to be
+// catch-all; with SkipCatchAll nothing is asked. It runs without e.mu.
+func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*hostRun) ([]catchall.Status, []*smtpprobe.Result) {
+	sts := make([]catchall.Status, len(runs))
+	rs := make([]*smtpprobe.Result, len(runs))
+	var qs []catchall.Question
+	var at []int
+	for i, hr := range runs {
+		switch {
+		case catchall.KnownNotCatchAll(hr.d.name, string(hr.d.mr.Provider)):
+			sts[i] = catchall.No
+		case e.v.SkipCatchAll:
+		default:
+			qs = append(qs, catchall.Question{Domain: hr.d.name, Host: hr.host.Name})
+			at = append(at, i)
+		}
+	}
+	if len(qs) > 0 {
+		qsts, qrs := e.v.detector.CheckMany(ctx, s, qs)
+		for n, i := range at {
+			sts[i], rs[i] = qsts[n], qrs[n]
+		}
+	}
+	return sts, rs
 }
