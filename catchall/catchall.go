@@ -213,7 +213,7 @@ type Question struct{ Domain, Host string }
 func (d *Detector) CheckMany(ctx context.Context, s *smtpprobe.Session, qs []Question) ([]Status, []*smtpprobe.Result) {
 	sts := make([]Status, len(qs))
 	results := make([]*smtpprobe.Result, len(qs))
-	var mine []int          // questions this caller probes
+	var mine []int           // questions this caller probes
 	waits := map[int]*call{} // questions another caller is probing
 	var addrs []string
 	d.mu.Lock()

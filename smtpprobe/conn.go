@@ -46,11 +46,11 @@ type Session struct {
 	// RCPT batch; txErr is why that batch's transaction failed.
 	pendingRSET, pendingMail bool
 	txErr                    error
-	maxRcpt            int  // current cap, lowered by 452 4.5.3
-	errors             int  // 4xx/5xx replies on this connection
-	broken             bool // the connection is unusable
-	conns              int  // connections made
-	secret             []string
+	maxRcpt                  int  // current cap, lowered by 452 4.5.3
+	errors                   int  // 4xx/5xx replies on this connection
+	broken                   bool // the connection is unusable
+	conns                    int  // connections made
+	secret                   []string
 }
 
 // Banner returns the greeting of the current connection.

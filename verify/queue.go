@@ -41,8 +41,8 @@ type hostQueue struct {
 	host    mx.Host // the host to open sessions to
 	jobs    []*job
 	probes  []*hostRun // catch-all probes to ask again (greylisted before)
-	workers int // serving the queue
-	idle    int // ... of them waiting for work (see engine.linger)
+	workers int        // serving the queue
+	idle    int        // ... of them waiting for work (see engine.linger)
 	signal  chan struct{}
 }
 
