@@ -211,60 +211,84 @@ type Question struct{ Domain, Host string }
 // all sent together (see [smtpprobe.Session.ProbeEach]), so that asking
 // about many domains a server hosts costs one round trip.
 func (d *Detector) CheckMany(ctx context.Context, s *smtpprobe.Session, qs []Question) ([]Status, []*smtpprobe.Result) {
-	sts := make([]Status, len(qs))
-	results := make([]*smtpprobe.Result, len(qs))
-	var mine []int           // questions this caller probes
-	waits := map[int]*call{} // questions another caller is probing
-	var addrs []string
+	p := d.Begin(qs)
+	return p.Finish(ctx, s.ProbeEach(ctx, p.Addrs()...))
+}
+
+// A Pending is a set of questions being answered: Begin takes the cached
+// answers and claims the others, the caller sends the probes of Addrs
+// on a session to the host (in whatever round trip suits it), and Finish
+// records their results. Questions another caller is probing are waited
+// for in Finish.
+type Pending struct {
+	d     *Detector
+	qs    []Question
+	sts   []Status
+	mine  []int // questions whose probes this caller sends
+	addrs []string
+	waits map[int]*call
+}
+
+// Begin starts answering qs.
+func (d *Detector) Begin(qs []Question) *Pending {
+	p := &Pending{d: d, qs: qs, sts: make([]Status, len(qs)), waits: map[int]*call{}}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.calls == nil {
 		d.calls = make(map[key]*call)
 	}
 	for i, q := range qs {
 		k := key{q.Domain, q.Host}
 		if e, ok := d.cache[k]; ok && d.clock().Before(e.expires) {
-			sts[i] = e.status
+			p.sts[i] = e.status
 			continue
 		}
 		if c, ok := d.calls[k]; ok {
-			waits[i] = c
+			p.waits[i] = c
 			continue
 		}
 		d.calls[k] = &call{done: make(chan struct{})}
-		mine = append(mine, i)
-		addrs = append(addrs, d.probeAddress(k))
+		p.mine = append(p.mine, i)
+		p.addrs = append(p.addrs, d.probeAddress(k))
+	}
+	return p
+}
+
+// Addrs are the probe addresses to send, each as the first recipient of a
+// transaction of its own.
+func (p *Pending) Addrs() []string { return p.addrs }
+
+// Finish records the results of the probes of Addrs, in order, and
+// returns every question's answer with the probe result of those this
+// caller sent (nil for the others). A caller whose ctx ends while waiting
+// for another's probe gets Unknown for it.
+func (p *Pending) Finish(ctx context.Context, rs []smtpprobe.Result) ([]Status, []*smtpprobe.Result) {
+	d := p.d
+	results := make([]*smtpprobe.Result, len(p.qs))
+	d.mu.Lock()
+	for n, i := range p.mine {
+		k := key{p.qs[i].Domain, p.qs[i].Host}
+		r := rs[n]
+		st := classify(r.Outcome)
+		if st != Unknown {
+			d.store(k, st)
+		}
+		c := d.calls[k]
+		delete(d.calls, k)
+		c.status = st
+		close(c.done)
+		p.sts[i], results[i] = st, &r
 	}
 	d.mu.Unlock()
-
-	// The probes run in this goroutine, on this caller's session, which
-	// no other goroutine may touch.
-	if len(addrs) > 0 {
-		rs := s.ProbeEach(ctx, addrs...)
-		d.mu.Lock()
-		for n, i := range mine {
-			k := key{qs[i].Domain, qs[i].Host}
-			r := rs[n]
-			st := classify(r.Outcome)
-			if st != Unknown {
-				d.store(k, st)
-			}
-			c := d.calls[k]
-			delete(d.calls, k)
-			c.status = st
-			close(c.done)
-			sts[i], results[i] = st, &r
-		}
-		d.mu.Unlock()
-	}
-	for i, c := range waits {
+	for i, c := range p.waits {
 		select {
 		case <-c.done:
-			sts[i] = c.status
+			p.sts[i] = c.status
 		case <-ctx.Done():
-			sts[i] = Unknown
+			p.sts[i] = Unknown
 		}
 	}
-	return sts, results
+	return p.sts, results
 }
 
 // maxEntries bounds the cache and the pending probe addresses, so a

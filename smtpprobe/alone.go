@@ -2,6 +2,7 @@ package smtpprobe
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/mailverify/mailverify/internal/ctxerr"
@@ -94,4 +95,116 @@ func (s *Session) pipelinedAlone(ctx context.Context, addrs []string, results []
 	}
 	s.connRcpts += n
 	return n
+}
+
+// ProbeWith probes alone as ProbeEach does and addrs as Probe does, in
+// the same round trip where the server pipelines: the transactions of
+// alone go first, each with its address as the only recipient, and addrs
+// follow in the last of them. It returns the results of alone and of
+// addrs. Where the server does not pipeline, or an address needs more
+// than a plain transaction, the two go one after the other.
+func (s *Session) ProbeWith(ctx context.Context, alone []string, addrs ...string) ([]Result, []Result) {
+	if len(alone) == 0 {
+		return nil, s.Probe(ctx, addrs...)
+	}
+	if len(addrs) == 0 || !s.canQueue(alone, addrs) {
+		return s.ProbeEach(ctx, alone...), s.Probe(ctx, addrs...)
+	}
+	s.aloneRes = make([]Result, len(alone))
+	for i, a := range alone {
+		if i > 0 || s.inTx {
+			s.queue("RSET")
+		}
+		s.queue("MAIL FROM:<" + s.p.MailFrom + ">")
+		s.queue("RCPT TO:<" + a + ">")
+		s.aloneRes[i] = Result{Address: a, Outcome: ConnectionFailed, Err: errNotAnswered}
+	}
+	s.aloneFirstRSET = s.inTx
+	// A probe draws one error at most in practice: a refused MAIL refuses
+	// the whole session, whatever the budget.
+	s.pendingAlone, s.pendingErrs = len(alone), len(alone)
+	// The last probe's transaction is the batch's.
+	s.inTx, s.txUTF8, s.txSent, s.txRcpts = true, false, 1, 0
+	res := s.Probe(ctx, addrs...)
+	ar := s.aloneRes
+	s.aloneRes, s.pendingAlone, s.pendingErrs = nil, 0, 0
+	return ar, res
+}
+
+// errNotAnswered is the error of a queued probe whose reply never came.
+var errNotAnswered = errors.New("smtpprobe: the connection ended before the reply")
+
+// canQueue reports whether the probes of alone can go in the flush of the
+// first batch of addrs: pipelining works, nothing is pending, every
+// address is plain ASCII, and the error budget takes them all.
+func (s *Session) canQueue(alone, addrs []string) bool {
+	if _, ok := s.ext["PIPELINING"]; !ok || s.noPipe || s.perConn > 0 || s.broken || s.conn == nil ||
+		s.pendingRSET || s.pendingMail || s.pendingAlone > 0 || s.errors+len(alone)+1 > s.p.maxErrors() ||
+		len(alone) > s.p.pipelineBatch() {
+		return false
+	}
+	for _, a := range append(alone[:len(alone):len(alone)], addrs...) {
+		if checkLine(a) != nil || a == "" || !isASCII(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// aloneReplies reads the replies of the queued probes, before those of the
+// batch they went with. It reports false with s.txErr set when the batch's
+// transaction cannot go on.
+func (s *Session) aloneReplies(ctx context.Context, n int) bool {
+	count := s.pendingAlone
+	s.pendingAlone, s.pendingErrs = 0, 0
+	var mail Reply
+	for i := range count {
+		if i > 0 || s.aloneFirstRSET {
+			if _, err := s.read(ctx, s.p.commandTimeout()); err != nil {
+				s.failAlone(i, err)
+				s.txErr = err
+				return false
+			}
+		}
+		var err error
+		if mail, err = s.read(ctx, s.p.commandTimeout()); err != nil {
+			s.failAlone(i, err)
+			s.txErr = err
+			return false
+		}
+		rcpt, err := s.read(ctx, s.p.commandTimeout())
+		if err != nil {
+			s.failAlone(i, err)
+			s.txErr = err
+			return false
+		}
+		r := &s.aloneRes[i]
+		if mail.Code/100 != 2 {
+			m := mail
+			r.Outcome, r.Reply, r.Err = OutcomeOf(&ReplyError{Cmd: "MAIL", Reply: m}), &m, nil
+			continue
+		}
+		rc := rcpt
+		r.Outcome, r.Reply, r.Err = Classify(rc), &rc, nil
+		s.logRcpt(ctx, *r)
+		s.connRcpts++
+		if i == count-1 && rc.Code/100 == 2 {
+			s.txRcpts = 1
+		}
+	}
+	if mail.Code/100 != 2 { // the batch went in a transaction that never opened
+		s.inTx = false
+		s.drain(ctx, n)
+		s.txErr = &ReplyError{Cmd: "MAIL", Reply: mail}
+		return false
+	}
+	return true
+}
+
+// failAlone gives the unanswered probes from i on the error that ended
+// them.
+func (s *Session) failAlone(i int, err error) {
+	for ; i < len(s.aloneRes); i++ {
+		s.aloneRes[i].Outcome, s.aloneRes[i].Err = OutcomeOf(err), err
+	}
 }

@@ -46,6 +46,11 @@ type Session struct {
 	// RCPT batch; txErr is why that batch's transaction failed.
 	pendingRSET, pendingMail bool
 	txErr                    error
+	// pendingAlone probes (ProbeWith) go in the next flush too, their
+	// results in aloneRes; pendingErrs are the errors they may draw.
+	pendingAlone, pendingErrs int
+	aloneFirstRSET            bool
+	aloneRes                  []Result
 	maxRcpt                  int  // current cap, lowered by 452 4.5.3
 	errors                   int  // 4xx/5xx replies on this connection
 	broken                   bool // the connection is unusable
@@ -239,6 +244,7 @@ func (s *Session) connect(ctx context.Context) error {
 	s.conns++
 	s.inTx, s.txUTF8, s.txRcpts, s.txSent, s.errors, s.broken, s.tls = false, false, 0, 0, 0, false, nil
 	s.connRcpts, s.pendingRSET, s.pendingMail, s.txErr = 0, false, false, nil
+	s.pendingAlone, s.pendingErrs = 0, 0 // their results stay "not answered"
 	if s.maxRcpt == 0 {
 		s.maxRcpt = s.p.maxRcpts()
 	}

@@ -122,10 +122,10 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Result, tries []int) int {
 	stop := s.watch(ctx)
 	defer stop()
-	prefixed := s.pendingRSET || s.pendingMail // RSET or MAIL go in the same flush
+	prefixed := s.pendingRSET || s.pendingMail || s.pendingAlone > 0 // other commands go in the same flush
 	pipelined := len(addrs) > 1 || prefixed
 	if s.br.Buffered() > 0 {
-		s.pendingRSET, s.pendingMail = false, false
+		s.pendingRSET, s.pendingMail, s.pendingAlone, s.pendingErrs = false, false, 0, 0
 		return s.desync(ctx, "data arrived before the command")
 	}
 	lines := make([]string, len(addrs))
@@ -134,8 +134,12 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 	}
 	start := time.Now()
 	if err := s.send(ctx, lines...); err != nil {
-		s.pendingRSET, s.pendingMail = false, false
+		s.pendingRSET, s.pendingMail, s.pendingAlone, s.pendingErrs = false, false, 0, 0
 		return s.brokenAt(ctx, err, results, tries, 0)
+	}
+	if s.pendingAlone > 0 && !s.aloneReplies(ctx, len(addrs)) {
+		s.pendingRSET, s.pendingMail = false, false
+		return 0
 	}
 	if !s.pendingReplies(ctx, len(addrs)) {
 		return 0
@@ -367,7 +371,7 @@ func (s *Session) drain(ctx context.Context, n int) {
 // to one past MaxErrors, the point of reconnecting, which with the default
 // of 8 stays under Postfix's smtpd_soft_error_limit of 10 (at 10 Postfix
 // delays every reply, QUIT's too).
-func (s *Session) errorRoom() int { return s.p.maxErrors() + 1 - s.errors }
+func (s *Session) errorRoom() int { return s.p.maxErrors() + 1 - s.errors - s.pendingErrs }
 
 // endTransaction sends RSET.
 func (s *Session) endTransaction(ctx context.Context) error {

@@ -129,6 +129,7 @@ func (hr *hostRun) unpark() {
 		slog.String("host", hr.host.Name), slog.Int("addresses", len(hr.parked)))
 	jobs := hr.parked
 	hr.parked = nil
+	hr.retryDue = hr.deferred
 	q := e.queue(hr)
 	q.jobs = append(q.jobs, jobs...)
 	if hr.deferred && len(jobs) == 0 {

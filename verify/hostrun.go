@@ -27,6 +27,7 @@ type hostRun struct {
 	asked         bool            // the catch-all question was asked
 	asking        bool            // ... and is being asked now
 	deferred      bool            // the probe was greylisted: ask again on the retry
+	retryDue      bool            // ... which has come
 	probeRejected bool            // the probe got a rejection that names no reason
 	accepted      bool            // the host accepted a recipient of the domain
 
@@ -87,7 +88,10 @@ func (hr *hostRun) wantsCatchAll() bool {
 	if hr.asking || hr.asked && !hr.deferred {
 		return false
 	}
-	if hr.deferred || hr.accepted || len(hr.parked) > 0 {
+	if hr.deferred {
+		return hr.retryDue // a greylisted probe waits for its retry
+	}
+	if hr.accepted || len(hr.parked) > 0 {
 		return true
 	}
 	for _, j := range hr.decided {
@@ -100,11 +104,13 @@ func (hr *hostRun) wantsCatchAll() bool {
 
 // catchAllAnswer records the probe's answer.
 func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result) {
-	hr.asked, hr.deferred, hr.catchAll = true, false, st
+	hr.asked, hr.deferred, hr.catchAll, hr.retryDue = true, false, st, false
 	if r == nil {
 		return
 	}
 	switch r.Outcome {
+	case smtpprobe.ConnectionFailed, smtpprobe.Timeout, smtpprobe.ProtocolError:
+		hr.asked = false // the session failed, not the question: ask on the next
 	case smtpprobe.Greylisted:
 		hr.deferred = true
 		hr.noteGreylisting(*r)

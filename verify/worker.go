@@ -122,7 +122,33 @@ func (e *engine) serve(q *hostQueue, c *conn, batch []*job, probes []*hostRun) *
 	for k, j := range batch {
 		wires[k] = j.wire
 	}
-	e.file(ctx, c, batch, c.s.Probe(ctx, wires...), probes)
+	// The catch-all probes of the batch's new domains go in the same
+	// round trip as the batch: the answer is wanted for nearly every
+	// domain, and asking later costs a round trip of its own.
+	e.mu.Lock()
+	spec := e.newRuns(batch)
+	e.mu.Unlock()
+	var pend *catchall.Pending
+	var alone []string
+	if len(spec) > 0 {
+		qs := make([]catchall.Question, len(spec))
+		for i, hr := range spec {
+			qs[i] = catchall.Question{Domain: hr.d.name, Host: hr.host.Name}
+		}
+		pend = e.v.detector.Begin(qs)
+		alone = pend.Addrs()
+	}
+	aloneRes, results := c.s.ProbeWith(ctx, alone, wires...)
+	if pend != nil {
+		sts, rs := pend.Finish(ctx, aloneRes)
+		e.mu.Lock()
+		for i, hr := range spec {
+			hr.asking = false
+			hr.catchAllAnswer(sts[i], rs[i])
+		}
+		e.mu.Unlock()
+	}
+	e.file(ctx, c, batch, results, probes)
 	if ctx.Err() != nil {
 		e.closeConn(c)
 		return nil
@@ -232,6 +258,29 @@ func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) {
 	}
 	e.mu.Unlock()
 	e.sendAll(sends)
+}
+
+// newRuns returns the hostRuns of the batch whose catch-all question is
+// still to ask, marked as being asked; those a question needs no probe
+// for (consumer domains, SkipCatchAll) are answered at once. e.mu is held.
+func (e *engine) newRuns(batch []*job) []*hostRun {
+	var out []*hostRun
+	for _, j := range batch {
+		hr := j.run
+		if hr.asked || hr.asking {
+			continue
+		}
+		switch {
+		case catchall.KnownNotCatchAll(hr.d.name, string(hr.d.mr.Provider)):
+			hr.catchAllAnswer(catchall.No, nil)
+		case e.v.SkipCatchAll:
+			hr.catchAllAnswer(catchall.Unknown, nil)
+		default:
+			hr.asking = true
+			out = append(out, hr)
+		}
+	}
+	return out
 }
 
 // askCatchAll asks the catch-all questions of several domains on one
