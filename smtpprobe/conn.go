@@ -51,11 +51,11 @@ type Session struct {
 	pendingAlone, pendingErrs int
 	aloneFirstRSET            bool
 	aloneRes                  []Result
-	maxRcpt                  int  // current cap, lowered by 452 4.5.3
-	errors                   int  // 4xx/5xx replies on this connection
-	broken                   bool // the connection is unusable
-	conns                    int  // connections made
-	secret                   []string
+	maxRcpt                   int  // current cap, lowered by 452 4.5.3
+	errors                    int  // 4xx/5xx replies on this connection
+	broken                    bool // the connection is unusable
+	conns                     int  // connections made
+	secret                    []string
 }
 
 // Banner returns the greeting of the current connection.
