@@ -170,65 +170,71 @@ func checkComplete(t *testing.T, path string, want []string) {
 	}
 }
 
-// TestKillAndResume: SIGKILL in the middle loses no result already
-// written, and --resume completes the file with every input once.
-func TestKillAndResume(t *testing.T) {
-	bin := buildCLI(t)
-	flags, input, inputs := slowWorld(t, 300)
-	out := filepath.Join(t.TempDir(), "out.jsonl")
-	cmd := exec.Command(bin, append(flags, "-o", out)...)
-	cmd.Stdin = strings.NewReader(input)
-	if err := cmd.Start(); err != nil {
+// bulkRun is a CLI run over a slow world, writing to a file, that the
+// tests interrupt once 40 results are written.
+type bulkRun struct {
+	bin, out, input string
+	flags, inputs   []string
+	cmd             *exec.Cmd
+}
+
+func startBulk(t *testing.T) *bulkRun {
+	t.Helper()
+	r := &bulkRun{bin: buildCLI(t), out: filepath.Join(t.TempDir(), "out.jsonl")}
+	r.flags, r.input, r.inputs = slowWorld(t, 300)
+	r.cmd = exec.Command(r.bin, append(r.flags, "-o", r.out)...)
+	r.cmd.Stdin = strings.NewReader(r.input)
+	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitLines(t, out, 40)
-	before, _ := fileLines(t, out)
-	cmd.Process.Kill()
-	cmd.Wait()
-	after, bad := fileLines(t, out)
-	if bad || len(after) < len(before) {
-		t.Fatalf("after kill -9: %d lines (had %d), malformed %v", len(after), len(before), bad)
-	}
-	if len(after) == len(inputs) {
-		t.Fatal("the run finished before the kill; the test proves nothing")
-	}
-	res := exec.Command(bin, append(flags, "-o", out, "--resume")...)
-	res.Stdin = strings.NewReader(input)
+	waitLines(t, r.out, 40)
+	return r
+}
+
+// resume runs the CLI again with --resume and checks the file is whole.
+func (r *bulkRun) resume(t *testing.T) {
+	t.Helper()
+	res := exec.Command(r.bin, append(r.flags, "-o", r.out, "--resume")...)
+	res.Stdin = strings.NewReader(r.input)
 	if msg, err := res.CombinedOutput(); err != nil {
 		t.Fatalf("resume: %v %s", err, msg)
 	}
-	checkComplete(t, out, inputs)
+	checkComplete(t, r.out, r.inputs)
+}
+
+// TestKillAndResume: SIGKILL in the middle loses no result already
+// written, and --resume completes the file with every input once.
+func TestKillAndResume(t *testing.T) {
+	r := startBulk(t)
+	before, _ := fileLines(t, r.out)
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
+	after, bad := fileLines(t, r.out)
+	if bad || len(after) < len(before) {
+		t.Fatalf("after kill -9: %d lines (had %d), malformed %v", len(after), len(before), bad)
+	}
+	if len(after) == len(r.inputs) {
+		t.Fatal("the run finished before the kill; the test proves nothing")
+	}
+	r.resume(t)
 }
 
 // TestInterruptExitsPromptly: Ctrl-C stops the run within 2 s with exit
 // status 130, keeps what was verified, and --resume completes the file.
 func TestInterruptExitsPromptly(t *testing.T) {
-	bin := buildCLI(t)
-	flags, input, inputs := slowWorld(t, 300)
-	out := filepath.Join(t.TempDir(), "out.jsonl")
-	cmd := exec.Command(bin, append(flags, "-o", out)...)
-	cmd.Stdin = strings.NewReader(input)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitLines(t, out, 40)
+	r := startBulk(t)
 	start := time.Now()
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
+	r.cmd.Process.Signal(syscall.SIGINT)
+	err := r.cmd.Wait()
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("exited %v after Ctrl-C", d)
 	}
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
 		t.Errorf("exit after Ctrl-C: %v, want status %d", err, exitInterrupted)
 	}
-	got, bad := fileLines(t, out)
+	got, bad := fileLines(t, r.out)
 	if bad || len(got) < 40 {
 		t.Errorf("after Ctrl-C: %d lines, malformed %v", len(got), bad)
 	}
-	res := exec.Command(bin, append(flags, "-o", out, "--resume")...)
-	res.Stdin = strings.NewReader(input)
-	if msg, err := res.CombinedOutput(); err != nil {
-		t.Fatalf("resume: %v %s", err, msg)
-	}
-	checkComplete(t, out, inputs)
+	r.resume(t)
 }
