@@ -56,10 +56,10 @@ type Verifier struct {
 	// given to Verify bounds the whole verification, and the earliest
 	// deadline wins.
 	ConnectTimeout, CommandTimeout time.Duration
-	// Timeout, when positive, bounds each verification: one address in
-	// Verify; in VerifyAll, a domain's addresses together get Timeout for
-	// every MaxRcpts of them. Greylisting retries count. Zero means only
-	// the caller's context bounds it.
+	// Timeout, when positive, bounds the verification of each address from
+	// its first SMTP attempt (waiting in its mail server's queue does not
+	// count); greylisting retries count. Zero means only the caller's
+	// context bounds it.
 	Timeout time.Duration
 	// TLS is the STARTTLS policy; the zero value is opportunistic.
 	TLS smtpprobe.TLSPolicy
