@@ -5,8 +5,10 @@
 //
 // A [Verifier] is configured by its fields (the zero value works) and is
 // safe for concurrent use. [Verifier.Verify] checks one address;
-// [Verifier.VerifyAll] checks many, grouping them by domain so that one
-// DNS lookup and one SMTP session per mail server serve them all.
+// [Verifier.VerifySeq] streams many, with bounded memory, grouping them by
+// mail server so that one DNS lookup per domain and one SMTP session per
+// server serve them all, across domains; [Verifier.VerifyAll] does the
+// same over a slice.
 //
 // Every address gets a [Result]: a [Status], one [Reason], flags and the
 // evidence (MX hosts, the deciding SMTP reply, retry_after). Verdicts are
