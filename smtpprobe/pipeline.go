@@ -1,0 +1,133 @@
+package smtpprobe
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Pipelining (RFC 2920): reading a batch's replies, checking they are in
+// step with the commands, and the RSET and MAIL FROM that go in the same
+// flush as a RCPT batch.
+
+// readBatch reads up to n replies, stopping after a 421 (the server closes
+// the channel). After the first reply of a pipelined flush (sent at start;
+// prefixed: its RSET or MAIL reply came first) the others are due
+// promptly; a server that leaves them out is detected without waiting the
+// whole command timeout.
+func (s *Session) readBatch(ctx context.Context, n int, start time.Time, prefixed bool) ([]Reply, error) {
+	replies := make([]Reply, 0, n)
+	timeout := s.p.commandTimeout()
+	for j := range n {
+		if j == 1 || j == 0 && prefixed {
+			timeout = min(timeout, max(2*time.Second, 10*time.Since(start)))
+		}
+		r, err := s.read(ctx, timeout)
+		if err != nil {
+			return replies, &batchError{err}
+		}
+		replies = append(replies, r)
+		if r.Code == 421 {
+			break
+		}
+	}
+	return replies, nil
+}
+
+// batchError wraps the read error that cut a batch short; Unwrap gives it.
+type batchError struct{ err error }
+
+func (e *batchError) Error() string { return e.err.Error() }
+func (e *batchError) Unwrap() error { return e.err }
+
+// settle is how long the session listens, after the last reply of a
+// pipelined batch, for replies nobody asked for.
+const settle = time.Millisecond
+
+// inStep reports whether the replies to a pipelined batch can be trusted:
+// each is a reply a RCPT may get, and nothing follows the last one.
+func (s *Session) inStep(ctx context.Context, replies []Reply) bool {
+	for _, r := range replies {
+		if c := r.Code / 100; c != 2 && c != 4 && c != 5 || r.Code == 220 || r.Code == 221 {
+			return false
+		}
+	}
+	if s.br.Buffered() > 0 {
+		return false
+	}
+	if replies[len(replies)-1].Code == 421 {
+		return true
+	}
+	s.deadline(ctx, settle)
+	_, err := s.br.Peek(1)
+	return err != nil
+}
+
+// desync drops a connection whose replies are out of step with its
+// commands and turns pipelining off; every address of the batch is asked
+// again, one command at a time.
+func (s *Session) desync(ctx context.Context, why string) int {
+	s.noPipe = true
+	s.trace("", "* replies out of step ("+why+"); pipelining off, reconnecting")
+	s.fail(ctx, nil)
+	return 0
+}
+
+// errRSETRefused reports a server that refused RSET; the session
+// reconnects instead.
+var errRSETRefused = errors.New("smtpprobe: RSET refused")
+
+// pendingReplies reads the replies to a RSET and MAIL FROM that went with
+// a RCPT batch of n, before the batch's own. It reports whether the batch's
+// replies are to be read; if not, s.txErr says why (the rest of the
+// addresses fail with it, or are retried on a new connection).
+func (s *Session) pendingReplies(ctx context.Context, n int) bool {
+	rset, mail := s.pendingRSET, s.pendingMail
+	s.pendingRSET, s.pendingMail = false, false
+	if rset {
+		rr, err := s.read(ctx, s.p.commandTimeout())
+		if err != nil {
+			s.txErr = err
+			return false
+		}
+		if rr.Code/100 != 2 {
+			s.quit(ctx) // a server that refuses RSET is reset by reconnecting
+			s.txErr = errRSETRefused
+			return false
+		}
+	}
+	if mail {
+		r, err := s.read(ctx, s.p.commandTimeout())
+		if err != nil {
+			s.txErr = err
+			return false
+		}
+		if r.Code/100 != 2 {
+			s.inTx = false
+			if r.Code == 421 {
+				s.fail(ctx, nil) // the server is closing the channel
+			} else {
+				s.drain(ctx, n) // the refused RCPTs
+			}
+			s.txErr = &ReplyError{Cmd: "MAIL", Reply: r}
+			return false
+		}
+	}
+	return true
+}
+
+// drain reads n replies that no longer matter.
+func (s *Session) drain(ctx context.Context, n int) {
+	for range n {
+		if s.broken {
+			return
+		}
+		s.read(ctx, s.p.commandTimeout())
+	}
+}
+
+// errorRoom is how many more error replies a pipelined batch may draw: up
+// to one past MaxErrors, the point of reconnecting, which with the default
+// of 8 stays under Postfix's smtpd_soft_error_limit of 10 (at 10 Postfix
+// delays every reply, QUIT's too).
+func (s *Session) errorRoom() int { return s.p.maxErrors() + 1 - s.errors - s.pendingErrs }
