@@ -159,6 +159,13 @@ func (s *Session) send(ctx context.Context, lines ...string) error {
 			return err
 		}
 	}
+	if s.br.Buffered() > 0 {
+		// A reply nobody asked for is waiting: every later reply would be
+		// taken for the wrong command.
+		s.noPipe = true
+		s.trace("", "* a reply arrived before the command; reconnecting")
+		return s.fail(ctx, ErrOutOfStep)
+	}
 	s.deadline(ctx, s.p.commandTimeout())
 	for _, l := range lines {
 		s.trace("C: ", l)
@@ -342,6 +349,12 @@ func (s *Session) hello(ctx context.Context) error {
 		for _, l := range r.Lines[1:] {
 			k, v, _ := strings.Cut(l, " ")
 			s.ext[strings.ToUpper(k)] = v
+		}
+		// A server that says more than its EHLO reply is out of step from
+		// the start; listen a moment for it.
+		if !s.settled(ctx) {
+			s.fail(ctx, ErrOutOfStep)
+			return ErrOutOfStep
 		}
 		return nil
 	}

@@ -3,6 +3,7 @@ package smtpprobe
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -52,15 +53,42 @@ func (s *Session) inStep(ctx context.Context, replies []Reply) bool {
 			return false
 		}
 	}
+	if replies[len(replies)-1].Code == 421 {
+		return s.br.Buffered() == 0
+	}
+	return s.settled(ctx)
+}
+
+// settled reports whether nothing follows the last reply read: nothing
+// buffered, and nothing arriving within settle.
+func (s *Session) settled(ctx context.Context) bool {
 	if s.br.Buffered() > 0 {
 		return false
-	}
-	if replies[len(replies)-1].Code == 421 {
-		return true
 	}
 	s.deadline(ctx, settle)
 	_, err := s.br.Peek(1)
 	return err != nil
+}
+
+// ErrOutOfStep reports a server whose replies do not match the commands:
+// one came before its command, or more came than were asked for.
+var ErrOutOfStep = errors.New("smtpprobe: replies out of step with the commands")
+
+// otherAddress reports whether the reply names, in angle brackets, an
+// address other than the one the RCPT was for: then it answers another
+// command (Postfix and many others quote the recipient).
+func otherAddress(r Reply, addr string) bool {
+	t := r.Text()
+	i := strings.IndexByte(t, '<')
+	if i < 0 {
+		return false
+	}
+	j := strings.IndexByte(t[i:], '>')
+	if j < 0 {
+		return false
+	}
+	q := t[i+1 : i+j]
+	return strings.Contains(q, "@") && !strings.EqualFold(q, addr)
 }
 
 // desync drops a connection whose replies are out of step with its

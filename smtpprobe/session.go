@@ -152,6 +152,18 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 		return s.desync(ctx, "unexpected replies")
 	}
 	for j, r := range replies {
+		if !otherAddress(r, addrs[j]) {
+			continue
+		}
+		if pipelined {
+			return s.desync(ctx, "a reply names another address")
+		}
+		// One command at a time and still another address: no verdict
+		// from this reply.
+		results[0].Outcome, results[0].Reply, results[0].Err = ProtocolError, &r, ErrOutOfStep
+		return 1
+	}
+	for j, r := range replies {
 		o := Classify(r)
 		limit := r.Code/100 != 2 && IsRecipientLimit(r)
 		switch {
@@ -358,7 +370,7 @@ func OutcomeOf(err error) Outcome {
 		return Classify(re.Reply)
 	case errors.Is(err, ErrTLSRequired), errors.As(err, &he), errors.As(err, &recErr):
 		return TLSError
-	case errors.Is(err, ErrLineTooLong), errors.Is(err, ErrTooManyLines), errors.Is(err, ErrMalformed), errors.Is(err, ErrInjection):
+	case errors.Is(err, ErrLineTooLong), errors.Is(err, ErrTooManyLines), errors.Is(err, ErrMalformed), errors.Is(err, ErrInjection), errors.Is(err, ErrOutOfStep):
 		return ProtocolError
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isTimeout(err):
 		return Timeout

@@ -3,6 +3,7 @@ package smtpprobe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -661,4 +662,42 @@ func TestProbeEach(t *testing.T) {
 			t.Errorf("without PIPELINING: %v", got)
 		}
 	})
+}
+
+// TestProbeStrayReplies: a server that sends a reply nobody asked for
+// (after its EHLO reply, or a second one later) never has its replies
+// taken for the wrong address, pipelined or not.
+func TestProbeStrayReplies(t *testing.T) {
+	for _, pipelining := range []bool{true, false} {
+		t.Run(fmt.Sprint("pipelining=", pipelining), func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				srv := testsmtp.Mailboxes("jane@example.com")
+				srv.Latency = 2 * time.Millisecond // buffered, as TCP is
+				ext := "250 SIZE 1000\r\n"
+				if pipelining {
+					ext = "250 PIPELINING\r\n"
+				}
+				srv.Handlers["EHLO"] = func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+					return testsmtp.Reply{Raw: "250-talker\r\n" + ext + "250 2.0.0 Ok\r\n"}
+				}
+				defer srv.Close()
+				res, _, err := probe(t, &Prober{}, srv, "ghost@example.com", "jane@example.com")
+				if err == nil {
+					for _, r := range res {
+						if r.Outcome == Accepted && r.Address != "jane@example.com" || r.Outcome == MailboxNotFound && r.Address != "ghost@example.com" {
+							t.Errorf("%s: %v from %v", r.Address, r.Outcome, r.Reply)
+						}
+					}
+				} else if OutcomeOf(err) != ProtocolError {
+					t.Errorf("open: %v (%v), want a protocol error", err, OutcomeOf(err))
+				}
+			})
+		})
+	}
+	// A reply that names another address is no answer about this one.
+	if !otherAddress(replyFrom(t, "550 5.1.1 <other@example.com>: Recipient address rejected"), "jane@example.com") ||
+		otherAddress(replyFrom(t, "550 5.1.1 <Jane@Example.com>: Recipient address rejected"), "jane@example.com") ||
+		otherAddress(replyFrom(t, "250 2.1.5 Ok"), "jane@example.com") {
+		t.Error("otherAddress")
+	}
 }

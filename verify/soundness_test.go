@@ -44,12 +44,17 @@ const (
 	extraReply                     // strict, with a stray extra reply after some answers
 	dropper                        // strict, drops the connection on some RCPTs
 	slow                           // strict, each reply delayed
+	flakyMail                      // strict, but some MAIL get 451 and some RSET 502
+	closer                         // strict, then 421 and a close after N RCPTs of a connection
+	resetter                       // strict, resets the connection halfway through some replies
+	earlyTalker                    // strict, with a stray reply after the EHLO reply
 	refused                        // nothing listens
 	behaviours
 )
 
 var behaviourNames = [...]string{"strict", "strict-vague", "catch-all", "policy-all", "block-all", "greylisting",
-	"rcpt-limit", "first-rcpt-only", "rate-limited", "broken-pipelining", "extra-reply", "dropper", "slow", "refused"}
+	"rcpt-limit", "first-rcpt-only", "rate-limited", "broken-pipelining", "extra-reply", "dropper", "slow",
+	"flaky-mail", "closer", "resetter", "early-talker", "refused"}
 
 // hostSpec is one generated mail host.
 type hostSpec struct {
@@ -104,7 +109,13 @@ func genWorld(seed uint64) *soundWorld {
 					pool = append(pool, ph)
 					sw.res.IP[ph.name] = []netip.Addr{ph.addr}
 					if spec.b != refused {
-						sw.router[netip.AddrPortFrom(ph.addr, 25).String()] = spec.server(ph.known)
+						srv := spec.server(ph.known)
+						if rng.IntN(2) == 0 {
+							// A simulated network buffers what a bare
+							// net.Pipe would block on, as TCP does.
+							srv.Latency = time.Duration(1+rng.IntN(20)) * time.Millisecond
+						}
+						sw.router[netip.AddrPortFrom(ph.addr, 25).String()] = srv
 					}
 					sw.desc = append(sw.desc, fmt.Sprintf("%s: %s%+v", ph.name, behaviourNames[spec.b], spec))
 				}
@@ -213,10 +224,45 @@ func (h hostSpec) server(known map[string]bool) *testsmtp.Server {
 			r := honest(strict, a)
 			r.Delay = h.delay
 			return r
+		case closer:
+			if connRcpts[c.Index] > h.limit {
+				return testsmtp.R(421, "4.7.0", "Too many commands, closing")
+			}
+		case resetter:
+			if rcpts%5 == 0 {
+				r := honest(strict, a)
+				r.Reset = true
+				return r
+			}
 		}
 		return honest(strict, a)
 	}
-	srv := &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": rcpt}}
+	handlers := map[string]testsmtp.Handler{"RCPT": rcpt}
+	switch h.b {
+	case flakyMail:
+		mails, rsets := 0, 0
+		handlers["MAIL"] = func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+			mu.Lock()
+			defer mu.Unlock()
+			if mails++; mails%3 == 0 {
+				return testsmtp.R(451, "4.3.0", "Temporary failure, try later")
+			}
+			return testsmtp.R(250, "2.1.0", "Ok")
+		}
+		handlers["RSET"] = func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+			mu.Lock()
+			defer mu.Unlock()
+			if rsets++; rsets%4 == 0 {
+				return testsmtp.R(502, "5.5.1", "RSET not implemented")
+			}
+			return testsmtp.R(250, "2.0.0", "Ok")
+		}
+	case earlyTalker:
+		handlers["EHLO"] = func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+			return testsmtp.Reply{Raw: "250-talker\r\n250 PIPELINING\r\n250 2.0.0 Ok\r\n"}
+		}
+	}
+	srv := &testsmtp.Server{Handlers: handlers}
 	srv.OneCommandPerRead = h.b == brokenPipe
 	return srv
 }
