@@ -22,6 +22,7 @@ type job struct {
 	out   *smtpprobe.Result
 	host  string // the MX host that gave out
 	sent  bool   // the result has gone out
+	slot  bool   // it holds a place in the engine's window
 
 	d        *domainState
 	run      *hostRun  // the (domain, host) the job is at

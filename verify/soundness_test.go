@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/mx"
 )
 
 // The soundness property: in a random world whose generator knows which
@@ -48,13 +49,15 @@ const (
 	closer                         // strict, then 421 and a close after N RCPTs of a connection
 	resetter                       // strict, resets the connection halfway through some replies
 	earlyTalker                    // strict, with a stray reply after the EHLO reply
+	dripper                        // strict, some replies a byte at a time
+	confused                       // strict, but some RCPTs get "503 need MAIL" as if the transaction were lost
 	refused                        // nothing listens
 	behaviours
 )
 
 var behaviourNames = [...]string{"strict", "strict-vague", "catch-all", "policy-all", "block-all", "greylisting",
 	"rcpt-limit", "first-rcpt-only", "rate-limited", "broken-pipelining", "extra-reply", "dropper", "slow",
-	"flaky-mail", "closer", "resetter", "early-talker", "refused"}
+	"flaky-mail", "closer", "resetter", "early-talker", "dripper", "confused", "refused"}
 
 // hostSpec is one generated mail host.
 type hostSpec struct {
@@ -136,6 +139,23 @@ func genWorld(seed uint64) *soundWorld {
 		}
 	}
 	sw.budget = []time.Duration{3 * time.Second, 30 * time.Second, time.Minute, 10 * time.Minute}[rng.IntN(4)]
+	switch rng.IntN(10) {
+	case 0:
+		// A lying resolver (a sandbox, a captive portal): NXDOMAIN for
+		// every name, the canary and existing domains included.
+		for name := range sw.res.MX {
+			sw.res.Errs[name] = &net.DNSError{Err: "no such host", Name: name, IsNotFound: true, UnwrapErr: mx.ErrNoSuchDomain}
+		}
+		sw.desc = append(sw.desc, "resolver: NXDOMAIN for everything")
+	case 1:
+		// A flaky resolver: some domains fail temporarily.
+		for name := range sw.res.MX {
+			if rng.IntN(2) == 0 && name != "gmail.com" {
+				sw.res.Errs[name] = &net.DNSError{Err: "server misbehaving", Name: name, IsTemporary: true}
+			}
+		}
+		sw.desc = append(sw.desc, "resolver: SERVFAIL for some")
+	}
 	return sw
 }
 
@@ -234,6 +254,16 @@ func (h hostSpec) server(known map[string]bool) *testsmtp.Server {
 				r.Reset = true
 				return r
 			}
+		case dripper:
+			if rcpts%3 == 0 {
+				r := honest(strict, a)
+				r.Drip = 50 * time.Millisecond
+				return r
+			}
+		case confused:
+			if rcpts%4 == 0 {
+				return testsmtp.R(503, "5.5.1", "Error: need MAIL command")
+			}
 		}
 		return honest(strict, a)
 	}
@@ -284,6 +314,10 @@ func checkWorld(t *testing.T, seed uint64) {
 		v.GreylistDelay = []time.Duration{0, 10 * time.Second, time.Minute}[rng.IntN(3)]
 		v.MaxRcpts = []int{0, 3, 5}[rng.IntN(3)]
 		v.SkipCatchAll = rng.IntN(6) == 0
+		v.Concurrency = []int{0, 1, 3}[rng.IntN(3)]
+		v.PerHost = []int{0, 1, 4}[rng.IntN(3)]
+		v.Transcript = rng.IntN(4) == 0
+		v.Window = []int{0, 2, 7}[rng.IntN(3)]
 		ctx, cancel := context.WithTimeout(t.Context(), sw.budget)
 		defer cancel()
 		start := time.Now()

@@ -18,11 +18,13 @@ import (
 // greylisted address waits parked, holding no session, and is retried when
 // due while the others go on.
 //
-// in is read from another goroutine. Breaking out of the loop, or ctx
-// ending, stops reading in and ends the work in flight: the addresses read
-// but not decided are yielded with unknown/timeout (or greylisted); the
-// loop ends once they are, even if in is blocked. A misconfigured Verifier
-// (see Validate) yields every address with the configuration error.
+// in is read from another goroutine. When ctx ends, the work in flight
+// ends: those addresses are yielded with unknown/timeout (or greylisted),
+// and the rest of in is still read, each address yielded with its syntax
+// or list verdict or unknown/timeout, so that every input has a result.
+// Breaking out of the loop stops reading in at once; the loop ends even if
+// in is blocked. A misconfigured Verifier (see Validate) yields every
+// address with the configuration error.
 func (v *Verifier) VerifySeq(ctx context.Context, in iter.Seq[string]) iter.Seq2[int, Result] {
 	return func(yield func(int, Result) bool) {
 		if err := v.Validate(); err != nil {
@@ -42,6 +44,9 @@ func (v *Verifier) VerifySeq(ctx context.Context, in iter.Seq[string]) iter.Seq2
 		go e.feed(in)
 		for r := range e.out {
 			if !yield(r.i, r.res) {
+				e.mu.Lock()
+				e.broken = true // stop reading in: no more results are wanted
+				e.mu.Unlock()
 				cancel()
 				for range e.out {
 				}
@@ -72,6 +77,7 @@ type engine struct {
 	live      int  // addresses read and not yet yielded
 	lookups   int  // DNS lookups running
 	inputDone bool // in is exhausted, or reading it stopped
+	broken    bool // the consumer broke out of the loop
 	finished  bool
 	allSent   chan struct{}
 	wg        sync.WaitGroup // lookups, workers and parking timers
@@ -108,14 +114,14 @@ func newEngine(ctx context.Context, v *Verifier) *engine {
 }
 
 // feed reads the input and starts each address on its way.
+// When the context ends, the rest of the input is still read, each address
+// with its syntax or list verdict or unknown/timeout, so that every input
+// has a result; only a consumer that stopped (broke out) stops the reading.
 func (e *engine) feed(in iter.Seq[string]) {
 	i := 0
 	for a := range in {
-		if e.window.Acquire(e.ctx, 1) != nil {
-			break
-		}
 		e.mu.Lock()
-		if e.finished {
+		if e.broken || e.finished {
 			e.mu.Unlock()
 			break
 		}
@@ -123,11 +129,19 @@ func (e *engine) feed(in iter.Seq[string]) {
 		e.mu.Unlock()
 		j := &job{i: i, start: time.Now(), res: Result{Input: a}}
 		i++
-		if e.v.precheck(j) {
-			e.send(j)
+		if e.ctx.Err() == nil && e.window.Acquire(e.ctx, 1) == nil {
+			j.slot = true
+			if e.v.precheck(j) {
+				e.send(j)
+				continue
+			}
+			e.route(j)
 			continue
 		}
-		e.route(j)
+		if !e.v.precheck(j) {
+			j.res.Status, j.res.Reason, j.res.Err = Unknown, ReasonTimeout, e.ctx.Err()
+		}
+		e.send(j)
 	}
 	e.mu.Lock()
 	e.inputDone = true
@@ -144,7 +158,9 @@ func (e *engine) send(j *job) {
 		j.res.Error = j.res.Err.Error()
 	}
 	e.out <- indexed{j.i, j.res} // VerifySeq reads or drains out to the end
-	e.window.Release(1)
+	if j.slot {
+		e.window.Release(1)
+	}
 	e.mu.Lock()
 	e.live--
 	e.checkDone()
@@ -157,10 +173,10 @@ func (e *engine) sendAll(jobs []*job) {
 	}
 }
 
-// checkDone ends the engine once the input is over (or the context done)
-// and every address read has been yielded. e.mu is held.
+// checkDone ends the engine once the input is over (or the consumer
+// stopped) and every address read has been yielded. e.mu is held.
 func (e *engine) checkDone() {
-	if !e.finished && e.live == 0 && (e.inputDone || e.ctx.Err() != nil) {
+	if !e.finished && e.live == 0 && (e.inputDone || e.broken) {
 		e.finished = true
 		close(e.allSent)
 	}
