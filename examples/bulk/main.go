@@ -1,6 +1,6 @@
 // Command bulk cleans a list: it verifies the addresses of a file (one per
-// line) with VerifyAll, which shares DNS lookups and SMTP sessions per
-// domain, writes the keepers (deliverable, plus risky if asked) to stdout
+// line) with VerifyAll, which shares DNS lookups per domain and SMTP
+// sessions per mail server, writes the keepers (deliverable, plus risky if asked) to stdout
 // and a count per status and reason to stderr.
 //
 //	go run ./examples/bulk -keep-risky list.txt > clean.txt
