@@ -66,6 +66,7 @@ mx-rate      IN A   127.0.0.17
 hardlimit    IN MX 10 mx-hardlimit.it.test.
 mx-hardlimit IN A   127.0.0.18
 grey2        IN MX 10 mx-grey2.it.test.
+shared       IN MX 10 mx-mailbox.it.test.
 mx-grey2     IN A   127.0.0.19
 ZONE
 }
@@ -98,8 +99,8 @@ smtpd_tls_security_level = may
 # here; the listeners differ in their recipient maps and restrictions.
 relay_domains = mailbox.it.test, backup.it.test, catchall.it.test, implicit.it.test, ipv6.it.test,
   access.it.test, grey.it.test, tls.it.test, slow.it.test, limit.it.test, ratelimited.it.test,
-  hardlimit.it.test, grey2.it.test
-relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok }
+  hardlimit.it.test, grey2.it.test, shared.it.test
+relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok, jane@shared.it.test=ok }
 relay_transport = discard
 smtpd_soft_error_limit = 10
 smtpd_hard_error_limit = 20

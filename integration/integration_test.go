@@ -284,3 +284,24 @@ func TestLongGreylisting(t *testing.T) {
 		t.Errorf("short budget: %v/%v retry_after %v", r.Status, r.Reason, time.Duration(r.RetryAfter))
 	}
 }
+
+// TestSessionSharedAcrossDomains: two domains whose MX is the same Postfix
+// listener are verified on one connection, their catch-all probes in the
+// same round trips as their addresses.
+func TestSessionSharedAcrossDomains(t *testing.T) {
+	dns, dir := env(t)
+	v := verifier(dns)
+	addrs := []string{"jane@mailbox.it.test", "jane@shared.it.test", "nobody@shared.it.test", "info@mailbox.it.test"}
+	want := map[string]verify.Reason{"jane@mailbox.it.test": verify.ReasonAccepted, "jane@shared.it.test": verify.ReasonAccepted,
+		"nobody@shared.it.test": verify.ReasonMailboxNotFound, "info@mailbox.it.test": verify.ReasonAccepted}
+	before := connects(t, dir, "mailbox")
+	for i, r := range v.VerifyAll(t.Context(), addrs) {
+		if r.Reason != want[addrs[i]] {
+			t.Errorf("%s: %v/%v (%s)", addrs[i], r.Status, r.Reason, r.Error)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := connects(t, dir, "mailbox") - before; got != 1 {
+		t.Errorf("%d connections for two domains on one server, want 1", got)
+	}
+}

@@ -26,9 +26,9 @@ func (e *engine) work(q *hostQueue) {
 	defer e.wg.Done()
 	var c *conn
 	defer func() { e.closeConn(c) }()
-	if e.sessions.Acquire(e.ctx, 1) != nil {
-		c = nil
-	} else {
+	// Without a slot (the context ended) the queue is still drained: each
+	// batch fails at once, opening no session.
+	if e.sessions.Acquire(e.ctx, 1) == nil {
 		defer e.sessions.Release(1)
 	}
 	lingered := false
