@@ -92,10 +92,16 @@ func genWorld(seed uint64) *soundWorld {
 		known map[string]bool
 	}
 	var pool []poolHost
-	for d := range 1 + rng.IntN(5) {
+	// Most worlds are small; one in ten is larger, to exercise sharing,
+	// parking and the window under load.
+	maxDomains, maxAddrs, maxUsers := 5, 12, 8
+	if rng.IntN(10) == 0 {
+		maxDomains, maxAddrs, maxUsers = 15, 40, 30
+	}
+	for d := range 1 + rng.IntN(maxDomains) {
 		domain := fmt.Sprintf("dom%d.com", d)
 		mailboxes := map[string]bool{}
-		for i := range 1 + rng.IntN(5) {
+		for i := range 1 + rng.IntN(maxUsers/2+1) {
 			mailboxes[fmt.Sprintf("user%d@%s", i, domain)] = true
 		}
 		if rng.IntN(8) == 0 { // a domain that does not exist
@@ -129,8 +135,8 @@ func genWorld(seed uint64) *soundWorld {
 			}
 			sw.desc = append(sw.desc, fmt.Sprintf("%s: MX %v", domain, mxNames(sw.res.MX[domain])))
 		}
-		for i := range 1 + rng.IntN(12) {
-			a := fmt.Sprintf("user%d@%s", rng.IntN(8), domain)
+		for i := range 1 + rng.IntN(maxAddrs) {
+			a := fmt.Sprintf("user%d@%s", rng.IntN(maxUsers), domain)
 			if i%5 == 4 {
 				a = fmt.Sprintf("someone.%d@%s", i, domain)
 			}
