@@ -13,8 +13,9 @@ import (
 // host answered for the domain, and whether it was shown to accept every
 // recipient. Its answers decide only the jobs it answered: an acceptance
 // is deliverable only when the same host rejected the random catch-all
-// address. The engine's mutex guards it; its methods run with it held,
-// except probeCatchAll, which does network I/O.
+// address. The engine's mutex guards it and its methods run with it held;
+// the catch-all probes themselves go out without it (engine.serve and
+// engine.askCatchAll), with asking set meanwhile.
 type hostRun struct {
 	e    *engine
 	d    *domainState
