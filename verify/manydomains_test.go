@@ -37,7 +37,7 @@ type keyLoad struct {
 
 func newManyWorld(seed uint64, domains, servers, maxAddrs int, rtt, grey time.Duration) *manyWorld {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	sizes := rand.NewZipf(rng, 1.3, 1, 200)
+	sizes := rand.NewZipf(rng, 1.4, 1, 40)
 	hosts := rand.NewZipf(rng, 1.1, 1, uint64(servers-1))
 	w := &manyWorld{res: &mxtest.Resolver{MX: map[string][]*net.MX{}, IP: map[string][]netip.Addr{}}, rt: router{}, perKey: map[string]*keyLoad{}, grey: grey}
 	known := make([]map[string]bool, servers)
@@ -56,6 +56,9 @@ func newManyWorld(seed uint64, domains, servers, maxAddrs int, rtt, grey time.Du
 			break
 		}
 		s := int(hosts.Uint64())
+		if d < servers {
+			s = d // every server hosts at least one domain
+		}
 		domain := fmt.Sprintf("company%d.com", d)
 		host := fmt.Sprintf("mx%d.hosting.net", s)
 		w.res.MX[domain] = []*net.MX{{Host: host, Pref: 10}}
@@ -164,7 +167,7 @@ func (w *manyWorld) bound(rtt time.Duration, concurrency int, polite bool) (time
 func BenchmarkManyDomains(b *testing.B) {
 	const rtt, grey, conc = 20 * time.Millisecond, 2 * time.Second, 64
 	for b.Loop() {
-		w := newManyWorld(1, 2000, 200, 10000, rtt, grey)
+		w := newManyWorld(1, 2000, 200, 20000, rtt, grey)
 		v := &Verifier{Resolver: w.res, Dialer: w.rt, AllowPrivate: true, HELO: "bench.example.net", ResolverCanary: "-",
 			PerHostRate: 1e6, Concurrency: conc, GreylistDelay: grey + 500*time.Millisecond, GreylistMaxWait: 30 * time.Second}
 		start := time.Now()
@@ -186,6 +189,7 @@ func BenchmarkManyDomains(b *testing.B) {
 		polite, politeRounds := w.bound(rtt, conc, true)
 		b.ReportMetric(float64(n), "addresses")
 		b.ReportMetric(float64(len(w.perKey)), "keys")
+		b.ReportMetric(float64(len(w.res.MX)), "domains")
 		b.ReportMetric(float64(conns), "conns")
 		b.ReportMetric(float64(flushes)/float64(n), "rtt/addr")
 		b.ReportMetric(float64(flushes)/float64(rounds), "rtt/simple-bound")

@@ -26,7 +26,7 @@ import (
 // may be slow, limited, greylisting, catch-all, broken or hostile in every
 // other way.
 
-var soundnessWorlds = flag.Int("soundness.worlds", 0, "worlds for TestSoundness (0: 300, or 40 with -short)")
+var soundnessWorlds = flag.Int("soundness.worlds", 0, "worlds for TestSoundness (0: 500, or 200 with -short)")
 
 // behaviour is how one mail host answers.
 type behaviour int
@@ -353,9 +353,9 @@ func checkWorld(t *testing.T, seed uint64) {
 func TestSoundness(t *testing.T) {
 	n := *soundnessWorlds
 	if n == 0 {
-		n = 300
+		n = 500
 		if testing.Short() {
-			n = 40
+			n = 200
 		}
 	}
 	for seed := range uint64(n) {
