@@ -27,6 +27,7 @@ type job struct {
 	d        *domainState
 	run      *hostRun  // the (domain, host) the job is at
 	deadline time.Time // Timeout from its first SMTP attempt; zero for none
+	greyAt   time.Time // when it was first greylisted
 }
 
 // acceptAllProviders accept every RCPT and bounce later, so a probe there

@@ -124,18 +124,46 @@ func (hr *hostRun) unpark() {
 		return
 	}
 	hr.timer = nil
-	hr.sched.tried(time.Now())
-	e.v.logger().LogAttrs(e.ctx, slog.LevelDebug, "greylist retry", slog.String("domain", hr.d.name),
-		slog.String("host", hr.host.Name), slog.Int("addresses", len(hr.parked)))
-	jobs := hr.parked
-	hr.parked = nil
-	hr.retryDue = hr.deferred
-	q := e.queue(hr)
-	q.jobs = append(q.jobs, jobs...)
-	if hr.deferred && len(jobs) == 0 {
-		q.probes = append(q.probes, hr)
+	now := time.Now()
+	// Jobs greylisted for the first time less than the first wait ago
+	// (they came in later batches) would only be greylisted again: they
+	// wait for a timer of their own, unless this is the budget's last try.
+	first := orDefault(hr.stated, orDefault(e.v.GreylistDelay, time.Minute))
+	lastTry := !now.Before(hr.sched.end)
+	var jobs, wait []*job
+	for _, j := range hr.parked {
+		if lastTry || now.Sub(j.greyAt) >= first {
+			jobs = append(jobs, j)
+		} else {
+			wait = append(wait, j)
+		}
 	}
-	e.wake(q)
+	hr.parked = wait
+	e.v.logger().LogAttrs(e.ctx, slog.LevelDebug, "greylist retry", slog.String("domain", hr.d.name),
+		slog.String("host", hr.host.Name), slog.Int("addresses", len(jobs)))
+	if len(jobs) > 0 || hr.deferred {
+		hr.sched.tried(now)
+		hr.retryDue = hr.deferred
+		q := e.queue(hr)
+		q.jobs = append(q.jobs, jobs...)
+		if hr.deferred && len(jobs) == 0 {
+			q.probes = append(q.probes, hr)
+		}
+		e.wake(q)
+	}
+	if len(wait) > 0 && hr.timer == nil {
+		at := wait[0].greyAt.Add(first)
+		for _, j := range wait {
+			if t := j.greyAt.Add(first); t.Before(at) {
+				at = t
+			}
+		}
+		if at.After(hr.sched.end) {
+			at = hr.sched.end
+		}
+		e.wg.Add(1)
+		hr.timer = time.AfterFunc(time.Until(at), hr.unpark)
+	}
 	e.mu.Unlock()
 }
 

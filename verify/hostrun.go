@@ -50,6 +50,9 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 	switch {
 	case r.Outcome == smtpprobe.Greylisted:
 		hr.noteGreylisting(r)
+		if j.greyAt.IsZero() {
+			j.greyAt = time.Now()
+		}
 		hr.parked = append(hr.parked, j)
 		return // still pending
 	case hostLevel(r.Outcome) && !hr.last && ctx.Err() == nil:
