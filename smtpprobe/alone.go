@@ -3,7 +3,6 @@ package smtpprobe
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/mailverify/mailverify/internal/ctxerr"
 )
@@ -52,11 +51,10 @@ func (s *Session) pipelinedAlone(ctx context.Context, addrs []string, results []
 		s.desync(ctx, "data arrived before the command")
 		return 0
 	}
-	start := time.Now()
 	if err := s.send(ctx, lines...); err != nil {
 		return 0
 	}
-	replies, err := s.readBatch(ctx, len(lines), start, false)
+	replies, err := s.readBatch(ctx, len(lines))
 	if err == nil && len(replies) < len(lines) { // a 421 ended the replies
 		s.fail(ctx, nil)
 		return 0
@@ -160,19 +158,19 @@ func (s *Session) aloneReplies(ctx context.Context, n int) bool {
 	var mail Reply
 	for i := range count {
 		if i > 0 || s.aloneFirstRSET {
-			if _, err := s.read(ctx, s.p.commandTimeout()); err != nil {
+			if _, err := s.readNext(ctx); err != nil {
 				s.failAlone(i, err)
 				s.txErr = err
 				return false
 			}
 		}
 		var err error
-		if mail, err = s.read(ctx, s.p.commandTimeout()); err != nil {
+		if mail, err = s.readNext(ctx); err != nil {
 			s.failAlone(i, err)
 			s.txErr = err
 			return false
 		}
-		rcpt, err := s.read(ctx, s.p.commandTimeout())
+		rcpt, err := s.readNext(ctx)
 		if err != nil {
 			s.failAlone(i, err)
 			s.txErr = err

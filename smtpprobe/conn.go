@@ -51,11 +51,15 @@ type Session struct {
 	pendingAlone, pendingErrs int
 	aloneFirstRSET            bool
 	aloneRes                  []Result
-	maxRcpt                   int  // current cap, lowered by 452 4.5.3
-	errors                    int  // 4xx/5xx replies on this connection
-	broken                    bool // the connection is unusable
-	conns                     int  // connections made
-	secret                    []string
+	// flushAt is when the last flush went, flushReplies how many of its
+	// replies have been read (see readNext).
+	flushAt      time.Time
+	flushReplies int
+	maxRcpt      int  // current cap, lowered by 452 4.5.3
+	errors       int  // 4xx/5xx replies on this connection
+	broken       bool // the connection is unusable
+	conns        int  // connections made
+	secret       []string
 }
 
 // Banner returns the greeting of the current connection.
@@ -175,6 +179,7 @@ func (s *Session) send(ctx context.Context, lines ...string) error {
 	if err := s.bw.Flush(); err != nil {
 		return s.fail(ctx, err)
 	}
+	s.flushAt, s.flushReplies = time.Now(), 0
 	return nil
 }
 

@@ -5,25 +5,20 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/mailverify/mailverify/internal/ctxerr"
 )
 
 // Pipelining (RFC 2920): reading a batch's replies, checking they are in
 // step with the commands, and the RSET and MAIL FROM that go in the same
 // flush as a RCPT batch.
 
-// readBatch reads up to n replies, stopping after a 421 (the server closes
-// the channel). After the first reply of a pipelined flush (sent at start;
-// prefixed: its RSET or MAIL reply came first) the others are due
-// promptly; a server that leaves them out is detected without waiting the
-// whole command timeout.
-func (s *Session) readBatch(ctx context.Context, n int, start time.Time, prefixed bool) ([]Reply, error) {
+// readBatch reads up to n replies to the last flush, stopping after a 421
+// (the server closes the channel).
+func (s *Session) readBatch(ctx context.Context, n int) ([]Reply, error) {
 	replies := make([]Reply, 0, n)
-	timeout := s.p.commandTimeout()
-	for j := range n {
-		if j == 1 || j == 0 && prefixed {
-			timeout = min(timeout, max(2*time.Second, 10*time.Since(start)))
-		}
-		r, err := s.read(ctx, timeout)
+	for range n {
+		r, err := s.readNext(ctx)
 		if err != nil {
 			return replies, &batchError{err}
 		}
@@ -33,6 +28,24 @@ func (s *Session) readBatch(ctx context.Context, n int, start time.Time, prefixe
 		}
 	}
 	return replies, nil
+}
+
+// readNext reads the next reply to the last flush. The first comes within
+// the command timeout; after it the others are due promptly, so a server
+// that dropped pipelined commands is found without waiting the whole
+// timeout, and loses pipelining.
+func (s *Session) readNext(ctx context.Context) (Reply, error) {
+	timeout := s.p.commandTimeout()
+	if s.flushReplies > 0 {
+		timeout = min(timeout, max(2*time.Second, 10*time.Since(s.flushAt)))
+	}
+	s.flushReplies++
+	r, err := s.read(ctx, timeout)
+	if err != nil && s.flushReplies > 1 && isTimeout(err) && ctxerr.Of(ctx) == nil {
+		s.noPipe = true
+		s.trace("", "* replies missing; pipelining off")
+	}
+	return r, err
 }
 
 // batchError wraps the read error that cut a batch short; Unwrap gives it.
@@ -113,7 +126,7 @@ func (s *Session) pendingReplies(ctx context.Context, n int) bool {
 	rset, mail := s.pendingRSET, s.pendingMail
 	s.pendingRSET, s.pendingMail = false, false
 	if rset {
-		rr, err := s.read(ctx, s.p.commandTimeout())
+		rr, err := s.readNext(ctx)
 		if err != nil {
 			s.txErr = err
 			return false
@@ -125,7 +138,7 @@ func (s *Session) pendingReplies(ctx context.Context, n int) bool {
 		}
 	}
 	if mail {
-		r, err := s.read(ctx, s.p.commandTimeout())
+		r, err := s.readNext(ctx)
 		if err != nil {
 			s.txErr = err
 			return false
@@ -150,7 +163,7 @@ func (s *Session) drain(ctx context.Context, n int) {
 		if s.broken {
 			return
 		}
-		s.read(ctx, s.p.commandTimeout())
+		s.readNext(ctx)
 	}
 }
 

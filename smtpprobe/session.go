@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/mailverify/mailverify/internal/ctxerr"
@@ -132,7 +131,6 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 	for j, a := range addrs {
 		lines[j] = "RCPT TO:<" + a + ">"
 	}
-	start := time.Now()
 	if err := s.send(ctx, lines...); err != nil {
 		s.pendingRSET, s.pendingMail, s.pendingAlone, s.pendingErrs = false, false, 0, 0
 		return s.brokenAt(ctx, err, results, tries, 0)
@@ -144,7 +142,7 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 	if !s.pendingReplies(ctx, len(addrs)) {
 		return 0
 	}
-	replies, err := s.readBatch(ctx, len(addrs), start, prefixed)
+	replies, err := s.readBatch(ctx, len(addrs))
 	switch {
 	case err != nil && pipelined && (len(replies) > 0 || prefixed) && ctxerr.Of(ctx) == nil && isTimeout(errors.Unwrap(err)):
 		return s.desync(ctx, "replies missing")

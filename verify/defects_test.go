@@ -454,3 +454,26 @@ func TestPolicyRefusalFailsOver(t *testing.T) {
 		}
 	})
 }
+
+// A server that drops pipelined commands costs seconds once, not a command
+// timeout per batch, even with the catch-all probes in the batch's flush.
+func TestBrokenPipeliningIsFoundQuickly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		defer w.router.close()
+		srv := testsmtp.Mailboxes("a@one.com", "b@two.com")
+		srv.OneCommandPerRead = true
+		w.add("one.com", srv)
+		w.res.MX["two.com"] = w.res.MX["one.com"]
+		v := w.verifier()
+		v.CommandTimeout = 0 // the default 30 s
+		start := time.Now()
+		got := verifyAll(t, v, []string{"a@one.com", "x@one.com", "b@two.com", "y@two.com"})
+		if got["a@one.com"].Status != Deliverable || got["b@two.com"].Status != Deliverable || got["x@one.com"].Reason != ReasonMailboxNotFound {
+			t.Errorf("verdicts: %+v", got)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %v", d)
+		}
+	})
+}
