@@ -77,8 +77,8 @@ type Verifier struct {
 	// probed (the SSRF guard of package mx is on by default).
 	AllowPrivate bool
 
-	// Concurrency bounds the domains verified at once by VerifyAll (each
-	// holds at most one SMTP session at a time); zero means 16.
+	// Concurrency bounds the SMTP sessions a VerifySeq or VerifyAll call
+	// runs at once (and its DNS lookups at twice that); zero means 16.
 	Concurrency int
 	// PerHost bounds the concurrent sessions to one mail server address;
 	// zero means 2. Servers throttle and blocklist clients that open many.
