@@ -75,9 +75,12 @@ func (c *Client) trustNXDOMAIN(ctx context.Context, domain string) error {
 // hasRealMX reports whether mxs has a record other than a null MX.
 func hasRealMX(mxs []*net.MX) bool {
 	for _, m := range mxs {
-		if m != nil && m.Host != "." && m.Host != "" {
+		if m != nil && !isNullHost(m.Host) {
 			return true
 		}
 	}
 	return false
 }
+
+// isNullHost reports the host of a null MX record (RFC 7505): ".".
+func isNullHost(h string) bool { return h == "." || h == "" }

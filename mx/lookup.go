@@ -257,7 +257,7 @@ func (c *Client) resolve(ctx context.Context, domain string) Result {
 		if mx == nil {
 			continue
 		}
-		if mx.Host == "." || mx.Host == "" {
+		if isNullHost(mx.Host) {
 			null = true
 			continue
 		}

@@ -32,11 +32,7 @@ func TestProbeFirstRcptOnlyServer(t *testing.T) {
 		// A session told the quirk up front makes no wasted RCPT.
 		srv2 := testsmtp.FirstRcptOnly()
 		defer srv2.Close()
-		p := &Prober{Dialer: srv2, HELO: "verifier.example.net"}
-		s2, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s2 := openSession(t, srv2)
 		s2.SetQuirks(Quirks{RcptsPerConnection: 1})
 		res = s2.Probe(t.Context(), "x@example.com", "y@example.com", "z@example.com")
 		s2.Close()
@@ -70,11 +66,7 @@ func TestProbeAloneStartsATransaction(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		srv := testsmtp.RcptLimit(2)
 		defer srv.Close()
-		p := &Prober{Dialer: srv, HELO: "verifier.example.net"}
-		s, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openSession(t, srv)
 		defer s.Close()
 		s.Probe(t.Context(), "a@x.test", "b@x.test")
 		if r := s.ProbeAlone(t.Context(), "random@x.test"); r.Outcome != Accepted {
@@ -138,11 +130,7 @@ func TestCloseContextDoesNotWaitPastDeadline(t *testing.T) {
 			return testsmtp.Reply{Hang: true}
 		}}}
 		defer srv.Close()
-		p := &Prober{Dialer: srv, HELO: "verifier.example.net"}
-		s, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openSession(t, srv)
 		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -158,11 +146,7 @@ func TestProbeEach(t *testing.T) {
 		srv := testsmtp.Mailboxes("a@x.test", "c@y.test")
 		srv.Latency = 10 * time.Millisecond
 		defer srv.Close()
-		p := &Prober{Dialer: srv, HELO: "verifier.example.net"}
-		s, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openSession(t, srv)
 		defer s.Close()
 		s.Probe(t.Context(), "a@x.test") // a transaction is open
 		before := srv.Flushes()
@@ -186,11 +170,7 @@ func TestProbeEach(t *testing.T) {
 		srv := testsmtp.Mailboxes("a@x.test")
 		srv.Extensions = []string{"8BITMIME"} // no PIPELINING
 		defer srv.Close()
-		p := &Prober{Dialer: srv, HELO: "verifier.example.net"}
-		s, err := p.Open(t.Context(), "mx.example.com", "192.0.2.25:25")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openSession(t, srv)
 		defer s.Close()
 		if got := outcomes(s.ProbeEach(t.Context(), "a@x.test", "b@x.test")); !slices.Equal(got, []Outcome{Accepted, MailboxNotFound}) {
 			t.Errorf("without PIPELINING: %v", got)
@@ -234,4 +214,14 @@ func TestProbeStrayReplies(t *testing.T) {
 		otherAddress(replyFrom(t, "250 2.1.5 Ok"), "jane@example.com") {
 		t.Error("otherAddress")
 	}
+}
+
+// openSession opens a session on srv through a net.Pipe dialer.
+func openSession(t *testing.T, srv *testsmtp.Server) *Session {
+	t.Helper()
+	s, err := (&Prober{Dialer: srv, HELO: "verifier.example.net"}).Open(t.Context(), "mx.example.com", "192.0.2.25:25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
