@@ -45,10 +45,6 @@ var rules = map[string]rule{
 		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall"},
 		external: []string{"golang.org/x/sync/", "golang.org/x/time/rate"},
 	},
-	"cmd/mailverify": {
-		internal: []string{"verify", "syntax", "disposable", "suggest", "mx", "smtpprobe"},
-		external: []string{"golang.org/x/net/proxy"},
-	},
 	"examples/": {
 		internal: []string{"verify", "syntax", "disposable", "suggest", "mx", "smtpprobe", "catchall"},
 		external: []string{"golang.org/x/net/proxy"},
@@ -168,5 +164,33 @@ func TestViolationsCatches(t *testing.T) {
 	}
 	if v := violations(good, std); len(v) != 0 {
 		t.Errorf("allowed imports reported: %q", v)
+	}
+}
+
+// coreModules are the only modules a program that imports this module may
+// get in its module graph. The command and the service live in their own
+// module (cmd/mailverify) so that NATS, Prometheus and a browser driver
+// never reach a library user's go.mod.
+var coreModules = []string{
+	module, "github.com/miekg/dns", "golang.org/x/crypto", "golang.org/x/mod", "golang.org/x/net",
+	"golang.org/x/sync", "golang.org/x/sys", "golang.org/x/term", "golang.org/x/text",
+	"golang.org/x/time", "golang.org/x/tools",
+}
+
+func TestModuleGraphIsSmall(t *testing.T) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Path}}", "all")
+	cmd.Env = append(cmd.Environ(), "GOWORK=off") // the module as its importers see it
+	outp, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -m all: %v", err)
+	}
+	mods := strings.Fields(string(outp))
+	if len(mods) < 2 || mods[0] != module {
+		t.Fatalf("go list -m all = %q; want this module first", mods)
+	}
+	for _, m := range mods {
+		if !slices.Contains(coreModules, m) {
+			t.Errorf("module graph of %s has %s; the core keeps its small dependency set (move the code that needs it to cmd/mailverify)", module, m)
+		}
 	}
 }
