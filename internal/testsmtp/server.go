@@ -118,6 +118,7 @@ type Server struct {
 	flushes   atomic.Int64 // client writes through the simulated network
 	conns     atomic.Int32 // connections served so far
 	open      atomic.Int32 // connections open now
+	maxOpen   atomic.Int32 // the most connections open at once
 	mu        sync.Mutex
 	lines     []string // transcript, "C: ..." and "S: ..."
 	wg        sync.WaitGroup
@@ -131,6 +132,9 @@ func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 // Open returns how many connections are open now.
 func (s *Server) Open() int { return int(s.open.Load()) }
+
+// MaxOpen returns the most connections that were open at once.
+func (s *Server) MaxOpen() int { return int(s.maxOpen.Load()) }
 
 // Transcript returns the conversation so far, one "C: " or "S: " line per
 // protocol line.
@@ -241,7 +245,12 @@ const maxLine = 4096
 
 func (s *Server) serveConn(nc net.Conn, done context.Context) {
 	idx := int(s.conns.Add(1)) - 1
-	s.open.Add(1)
+	for n := s.open.Add(1); ; {
+		m := s.maxOpen.Load()
+		if n <= m || s.maxOpen.CompareAndSwap(m, n) {
+			break
+		}
+	}
 	defer s.open.Add(-1)
 	c := &Conn{Index: idx, server: s}
 	stop := context.AfterFunc(done, func() { nc.Close() })

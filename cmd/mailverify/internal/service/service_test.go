@@ -1,0 +1,190 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/fakeworld"
+	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/verify"
+)
+
+// stack is the bus with every part running, as "mailverify serve" runs it.
+type stack struct {
+	bus    *Bus
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func openBus(t *testing.T, cfg Config) *Bus {
+	t.Helper()
+	if cfg.DataDir == "" && cfg.URL == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	b, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func startStack(t *testing.T, b *Bus, w *fakeworld.World, wh *Webhooks) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &stack{bus: b, cancel: cancel}
+	wv := w.Verifier()
+	wv.GreylistMaxWait = time.Nanosecond
+	parts := []interface{ Run(context.Context) error }{
+		&Scheduler{Bus: b, Verifier: w.Verifier()},
+		&Worker{Bus: b, Verifier: wv, Drain: time.Second},
+		&Janitor{Bus: b},
+	}
+	agg := &Aggregator{Bus: b}
+	if wh != nil {
+		agg.OnDone = wh.Notify
+		wh.Init()
+		parts = append(parts, wh)
+	}
+	parts = append(parts, agg)
+	for _, p := range parts {
+		s.wg.Go(func() {
+			if err := p.Run(ctx); err != nil {
+				t.Errorf("%T: %v", p, err)
+			}
+		})
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *stack) stop() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+func lines(addrs []string) Inputs {
+	return func(yield func(string) bool) error {
+		for _, a := range addrs {
+			if !yield(a) {
+				return nil
+			}
+		}
+		return nil
+	}
+}
+
+// smallWorld has domains d0.com … on a few servers; each domain knows
+// jane@ and bob@.
+func smallWorld(domains, servers int) (*fakeworld.World, []string) {
+	w := fakeworld.New()
+	var known []string
+	for d := range domains {
+		known = append(known, fmt.Sprintf("jane@d%d.com", d), fmt.Sprintf("bob@d%d.com", d))
+	}
+	var hosts []string
+	for range servers {
+		hosts = append(hosts, w.Server(testsmtp.Mailboxes(known...)))
+	}
+	var addrs []string
+	for d := range domains {
+		w.Route(fmt.Sprintf("d%d.com", d), hosts[d%servers])
+		addrs = append(addrs, fmt.Sprintf("jane@d%d.com", d), fmt.Sprintf("nobody@d%d.com", d))
+	}
+	return w, addrs
+}
+
+func waitDone(t *testing.T, b *Bus, id string, within time.Duration) *Job {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		j, err := b.Get(context.Background(), "", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == Done || j.State == Canceled {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s after %v: %d of %d done", id, j.State, within, j.Done, j.Total)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// allResults reads every result of a job, page by page.
+func allResults(t *testing.T, b *Bus, id string, page int) map[int]verify.Result {
+	t.Helper()
+	out := map[int]verify.Result{}
+	var cursor uint64
+	for {
+		p, err := b.Results(context.Background(), "", id, cursor, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range p.Results {
+			var r struct {
+				Index *int `json:"index"`
+				verify.Result
+			}
+			if err := json.Unmarshal(line, &r); err != nil || r.Index == nil {
+				t.Fatalf("result %s: %v (or no index)", line, err)
+			}
+			if _, dup := out[*r.Index]; dup {
+				t.Fatalf("index %d has two results", *r.Index)
+			}
+			out[*r.Index] = r.Result
+		}
+		if len(p.Results) == 0 {
+			return out
+		}
+		cursor = p.Cursor
+	}
+}
+
+func TestJobEndToEnd(t *testing.T) {
+	w, addrs := smallWorld(30, 4)
+	defer w.Close()
+	b := openBus(t, Config{Partitions: 4})
+	defer b.Close()
+	startStack(t, b, w, nil)
+	addrs = append(addrs, "not an address", "jane@nowhere.com")
+	j, err := b.Submit(context.Background(), Spec{}, lines(addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Total != len(addrs) || j.State != Queued {
+		t.Fatalf("submitted job = %+v; want %d queued", j, len(addrs))
+	}
+	j = waitDone(t, b, j.ID, 30*time.Second)
+	res := allResults(t, b, j.ID, 7)
+	if len(res) != len(addrs) || j.Done != len(addrs) {
+		t.Fatalf("%d results, job done %d; want %d", len(res), j.Done, len(addrs))
+	}
+	counts := map[string]int{}
+	for i, a := range addrs {
+		r := res[i]
+		if r.Input != a {
+			t.Errorf("result %d is for %q; want %q", i, r.Input, a)
+		}
+		want := verify.Deliverable
+		switch {
+		case strings.HasPrefix(a, "nobody@"), a == "not an address", a == "jane@nowhere.com":
+			want = verify.Undeliverable
+		}
+		if r.Status != want {
+			t.Errorf("%s: %s/%s; want %s", a, r.Status, r.Reason, want)
+		}
+		counts[r.Status.String()]++
+	}
+	for s, n := range counts {
+		if j.Counts[s] != n {
+			t.Errorf("job counts %v; results say %v", j.Counts, counts)
+			break
+		}
+	}
+}
