@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
 	"io"
 	"iter"
 	"os"
@@ -112,8 +113,8 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	v.Concurrency, v.PerHost, v.PerHostRate = f.concurrency, f.perHost, f.rate
 	v.MaxRcpts, v.CommandTimeout, v.Window = f.rcpts, f.cmdTimeout, f.window
 
-	var in iter.Seq[entry]
-	var readErr error
+	var in iter.Seq[input.Entry]
+	readErr := func() error { return nil }
 	total := 0
 	if addrs := append(words, explicit...); len(addrs) > 0 {
 		in, total = argEntries(addrs), len(addrs)
@@ -127,9 +128,14 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			defer file.Close()
 			r = file
 		}
-		if in, err = entries(r, f.csvIn, f.column, &readErr); err != nil {
-			return usageError(stderr, "reading input: %v", err)
+		rd := input.Lines(r)
+		if f.csvIn {
+			if rd, err = input.CSV(r, f.column); err != nil {
+				return usageError(stderr, "reading input: %v", err)
+			}
 		}
+		in = rd.Seq()
+		readErr = rd.Err
 	}
 
 	out := stdout
@@ -158,18 +164,18 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "mailverify: interrupted; run again with --resume to continue")
 		return exitInterrupted
-	case readErr != nil:
-		fmt.Fprintf(stderr, "mailverify: reading input: %v\n", readErr)
+	case readErr() != nil:
+		fmt.Fprintf(stderr, "mailverify: reading input: %v\n", readErr())
 		return exitIO
 	}
 	return exitOK
 }
 
 // argEntries are the addresses given as arguments.
-func argEntries(addrs []string) iter.Seq[entry] {
-	return func(yield func(entry) bool) {
+func argEntries(addrs []string) iter.Seq[input.Entry] {
+	return func(yield func(input.Entry) bool) {
 		for _, a := range addrs {
-			if c := clean(a); c != "" && !yield(entry{a, c}) {
+			if c := input.Clean(a); c != "" && !yield(input.Entry{Raw: a, Addr: c}) {
 				return
 			}
 		}

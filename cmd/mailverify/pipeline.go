@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
 	"iter"
 	"maps"
 	"slices"
@@ -54,7 +55,7 @@ func newPipeline(w resultWriter, bar *progress, order bool, window int, dedupe b
 // every input read has a result written, or, once ctx ends, when the work
 // in flight has ended; results cut short by the interruption are not
 // written, so that --resume verifies them again.
-func (pl *pipeline) run(ctx context.Context, v *verify.Verifier, in iter.Seq[entry]) error {
+func (pl *pipeline) run(ctx context.Context, v *verify.Verifier, in iter.Seq[input.Entry]) error {
 	stop := context.AfterFunc(ctx, func() {
 		pl.mu.Lock()
 		pl.stopped = true
@@ -79,10 +80,10 @@ func (pl *pipeline) run(ctx context.Context, v *verify.Verifier, in iter.Seq[ent
 // feed is the sequence the Verifier reads: the entries not skipped, each
 // given a position; duplicates (with --dedupe) are held back for the
 // result of their first.
-func (pl *pipeline) feed(in iter.Seq[entry]) iter.Seq[string] {
+func (pl *pipeline) feed(in iter.Seq[input.Entry]) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for e := range in {
-			if pl.skip[e.raw] {
+			if pl.skip[e.Raw] {
 				pl.mu.Lock()
 				pl.skipped++
 				pl.mu.Unlock()
@@ -98,9 +99,9 @@ func (pl *pipeline) feed(in iter.Seq[entry]) iter.Seq[string] {
 			}
 			p := pl.read
 			pl.read++
-			pl.raw[p] = e.raw
+			pl.raw[p] = e.Raw
 			if pl.dedupe {
-				key := dedupeKey(e.addr)
+				key := dedupeKey(e.Addr)
 				if r, ok := pl.results[key]; ok {
 					pl.place(p, r)
 					pl.mu.Unlock()
@@ -116,7 +117,7 @@ func (pl *pipeline) feed(in iter.Seq[entry]) iter.Seq[string] {
 			pl.pos[pl.sent] = p
 			pl.sent++
 			pl.mu.Unlock()
-			if !yield(e.addr) {
+			if !yield(e.Addr) {
 				return
 			}
 		}

@@ -150,4 +150,3 @@ func jobOfSubject(s string) (string, bool) {
 	job, _, ok := strings.Cut(rest, ".")
 	return job, ok
 }
-

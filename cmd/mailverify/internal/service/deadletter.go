@@ -76,4 +76,3 @@ func (j *Janitor) bury(ctx context.Context, adv deliveryExceeded) error {
 	}
 	return s.DeleteMsg(ctx, adv.StreamSeq)
 }
-

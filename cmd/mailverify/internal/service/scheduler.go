@@ -60,7 +60,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return nil
 }
 
-
 func (s *Scheduler) handle(ctx context.Context, m jetstream.Msg) {
 	var c chunk
 	if err := json.Unmarshal(m.Data(), &c); err != nil {

@@ -211,4 +211,3 @@ func (w *Worker) canceled(ctx context.Context, job string) bool {
 	w.mu.Unlock()
 	return st.canceled
 }
-
