@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
-	"time"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/resultcsv"
 	"github.com/mailverify/mailverify/verify"
 )
 
@@ -37,11 +35,6 @@ func (j *jsonWriter) write(r verify.Result) error {
 	return err
 }
 
-// csvColumns are the CSV output columns: the Result fields, flattened.
-var csvColumns = []string{"input", "status", "reason", "address", "domain", "disposable", "role_account",
-	"free_provider", "catch_all", "smtputf8", "subaddress", "suggestion", "provider", "mx_hosts",
-	"smtp_code", "smtp_enhanced_code", "smtp_message", "smtp_host", "retry_after", "duration_ms"}
-
 type csvWriter struct {
 	w          *csv.Writer
 	headerDone bool
@@ -49,18 +42,10 @@ type csvWriter struct {
 
 func (c *csvWriter) write(r verify.Result) error {
 	if !c.headerDone {
-		c.w.Write(csvColumns)
+		c.w.Write(resultcsv.Columns)
 		c.headerDone = true
 	}
-	var code, enh, msg, host string
-	if r.SMTP != nil {
-		code, enh, msg, host = strconv.Itoa(r.SMTP.Code), r.SMTP.EnhancedCode, r.SMTP.Message, r.SMTP.Host
-	}
-	c.w.Write([]string{r.Input, r.Status.String(), string(r.Reason), r.Address, r.Domain,
-		strconv.FormatBool(r.Disposable), strconv.FormatBool(r.RoleAccount), strconv.FormatBool(r.FreeProvider),
-		r.CatchAll.String(), strconv.FormatBool(r.SMTPUTF8), strconv.FormatBool(r.Subaddress), r.Suggestion,
-		r.Provider, strings.Join(r.MXHosts, " "), code, enh, msg, host,
-		strconv.Itoa(int(time.Duration(r.RetryAfter).Seconds())), strconv.FormatInt(time.Duration(r.Duration).Milliseconds(), 10)})
+	c.w.Write(resultcsv.Row(r))
 	c.w.Flush()
 	return c.w.Error()
 }

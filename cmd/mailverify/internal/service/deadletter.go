@@ -70,7 +70,7 @@ func (j *Janitor) bury(ctx context.Context, adv deliveryExceeded) error {
 		return err
 	}
 	msg := fmt.Sprintf("no worker finished verifying it in %d deliveries; dead-lettered", adv.Deliveries)
-	r := verify.Result{Input: t.Input, Status: verify.Unknown, Reason: verify.ReasonTimeout, Error: msg}
+	r := verify.Result{Input: item{Addr: t.Addr, Raw: t.Raw}.raw(), Status: verify.Unknown, Reason: verify.ReasonTimeout, Error: msg}
 	if _, err := j.Bus.storeResult(ctx, t.Job, t.Index, r); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -66,9 +67,9 @@ func (e *InputError) Error() string {
 // octets, and a longer line is not one.
 const MaxInput = 1024
 
-// Inputs yields the addresses of a job and returns why reading stopped
+// Inputs yields the entries of a job and returns why reading stopped
 // early, if it did.
-type Inputs func(yield func(string) bool) error
+type Inputs func(yield func(input.Entry) bool) error
 
 // A Spec is what a job is asked to do.
 type Spec struct {
@@ -80,9 +81,22 @@ type Spec struct {
 }
 
 type chunk struct {
-	Job    string   `json:"job"`
-	Start  int      `json:"start"`
-	Inputs []string `json:"inputs"`
+	Job   string `json:"job"`
+	Start int    `json:"start"`
+	Items []item `json:"items"`
+}
+
+// An item is one entry: the address, and the text as given when it differs.
+type item struct {
+	Addr string `json:"a"`
+	Raw  string `json:"r,omitempty"`
+}
+
+func (it item) raw() string {
+	if it.Raw != "" {
+		return it.Raw
+	}
+	return it.Addr
 }
 
 const (
@@ -129,7 +143,7 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 	c := chunk{Job: id}
 	size, n, seq := 0, 0, 0
 	flush := func() error {
-		if len(c.Inputs) == 0 {
+		if len(c.Items) == 0 {
 			return nil
 		}
 		data, err := json.Marshal(c)
@@ -140,19 +154,23 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 			return err
 		}
 		seq++
-		c.Start += len(c.Inputs)
-		c.Inputs, size = c.Inputs[:0], 0
+		c.Start += len(c.Items)
+		c.Items, size = c.Items[:0], 0
 		return nil
 	}
 	var err error
-	readErr := in(func(a string) bool {
+	readErr := in(func(e input.Entry) bool {
 		n++
-		if len(a) > MaxInput {
-			err = &InputError{Line: n, Msg: fmt.Sprintf("longer than %d bytes; not an address", MaxInput)}
+		if len(e.Raw) > MaxInput {
+			err = &InputError{Msg: fmt.Sprintf("entry %d is longer than %d bytes; not an address", n, MaxInput)}
 			return false
 		}
-		c.Inputs = append(c.Inputs, a)
-		if size += len(a) + 3; len(c.Inputs) >= chunkEntries || size >= chunkBytes {
+		it := item{Addr: e.Addr}
+		if e.Raw != e.Addr {
+			it.Raw = e.Raw
+		}
+		c.Items = append(c.Items, it)
+		if size += len(e.Raw) + len(it.Raw) + 16; len(c.Items) >= chunkEntries || size >= chunkBytes {
 			err = flush()
 		}
 		return err == nil

@@ -71,3 +71,23 @@ func withIndex(index string, result []byte) []byte {
 	out = append(out, ',')
 	return append(out, result[1:]...)
 }
+
+// A Depth is the backlog of one partition.
+type Depth struct{ Pending, InFlight uint64 }
+
+// Depths returns the backlog of each partition that answered.
+func (b *Bus) Depths(ctx context.Context) map[int]Depth {
+	out := map[int]Depth{}
+	for p := range b.partitions() {
+		c, err := b.JS.Consumer(ctx, WorkStream, partitionConsumer(p))
+		if err != nil {
+			continue
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			continue
+		}
+		out[p] = Depth{Pending: info.NumPending, InFlight: uint64(info.NumAckPending)}
+	}
+	return out
+}

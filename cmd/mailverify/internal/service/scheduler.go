@@ -18,7 +18,8 @@ import (
 type task struct {
 	Job   string `json:"job"`
 	Index int    `json:"i"`
-	Input string `json:"input"`
+	Addr  string `json:"a"`
+	Raw   string `json:"r,omitempty"` // the entry as given, when it differs
 }
 
 // A Scheduler routes the addresses of queued jobs to the partitions of
@@ -96,17 +97,17 @@ func (s *Scheduler) handle(ctx context.Context, m jetstream.Msg) {
 // route publishes each address of c to its partition. A chunk delivered
 // again publishes the same message IDs, which the stream drops.
 func (s *Scheduler) route(ctx context.Context, m jetstream.Msg, c chunk) error {
-	parts := make([]int, len(c.Inputs))
+	parts := make([]int, len(c.Items))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(orDefault(s.Lookups, 64))
 	stop := keepAlive(ctx, m, 10*time.Second)
 	defer stop()
 	n := s.Bus.partitions()
-	for i, in := range c.Inputs {
+	for i, it := range c.Items {
 		g.Go(func() error {
-			key := s.Verifier.MailServer(gctx, in)
+			key := s.Verifier.MailServer(gctx, it.Addr)
 			if key == "" {
-				key = strings.ToLower(in) // no server to be polite to
+				key = strings.ToLower(it.Addr) // no server to be polite to
 			}
 			parts[i] = partition(key, n)
 			return nil
@@ -115,9 +116,9 @@ func (s *Scheduler) route(ctx context.Context, m jetstream.Msg, c chunk) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(c.Inputs))
-	for i, in := range c.Inputs {
-		t := task{Job: c.Job, Index: c.Start + i, Input: in}
+	futures := make([]jetstream.PubAckFuture, 0, len(c.Items))
+	for i, it := range c.Items {
+		t := task{Job: c.Job, Index: c.Start + i, Addr: it.Addr, Raw: it.Raw}
 		data, err := json.Marshal(t)
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/fakeworld"
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
 	"github.com/mailverify/mailverify/internal/testsmtp"
 	"github.com/mailverify/mailverify/verify"
 )
@@ -39,25 +40,12 @@ func startStack(t *testing.T, b *Bus, w *fakeworld.World, wh *Webhooks) *stack {
 	s := &stack{bus: b, cancel: cancel}
 	wv := w.Verifier()
 	wv.GreylistMaxWait = time.Nanosecond
-	parts := []interface{ Run(context.Context) error }{
-		&Scheduler{Bus: b, Verifier: w.Verifier()},
-		&Worker{Bus: b, Verifier: wv, Drain: time.Second},
-		&Janitor{Bus: b},
-	}
-	agg := &Aggregator{Bus: b}
-	if wh != nil {
-		agg.OnDone = wh.Notify
-		wh.Init()
-		parts = append(parts, wh)
-	}
-	parts = append(parts, agg)
-	for _, p := range parts {
-		s.wg.Go(func() {
-			if err := p.Run(ctx); err != nil {
-				t.Errorf("%T: %v", p, err)
-			}
-		})
-	}
+	n := &Node{Bus: b, Verifier: w.Verifier(), WorkerVerifier: wv, Webhooks: wh, Worker: Worker{Drain: time.Second}}
+	s.wg.Go(func() {
+		if err := n.Run(ctx); err != nil {
+			t.Errorf("node: %v", err)
+		}
+	})
 	t.Cleanup(s.stop)
 	return s
 }
@@ -68,9 +56,9 @@ func (s *stack) stop() {
 }
 
 func lines(addrs []string) Inputs {
-	return func(yield func(string) bool) error {
+	return func(yield func(input.Entry) bool) error {
 		for _, a := range addrs {
-			if !yield(a) {
+			if !yield(input.Entry{Raw: a, Addr: input.Clean(a)}) {
 				return nil
 			}
 		}

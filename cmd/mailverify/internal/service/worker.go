@@ -114,7 +114,7 @@ func (w *Worker) feed(ctx context.Context, in <-chan jetstream.Msg) func(func(st
 			w.held[n] = held{m, t}
 			w.mu.Unlock()
 			n++
-			if !yield(t.Input) {
+			if !yield(t.Addr) {
 				return
 			}
 		}
@@ -149,6 +149,9 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 	if w.canceled(ctx, h.t.Job) {
 		_ = h.m.Ack()
 		return
+	}
+	if h.t.Raw != "" {
+		r.Input = h.t.Raw
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -1,0 +1,188 @@
+// Package api is the HTTP API of "mailverify serve": single verifications,
+// bulk jobs on the bus of package service, health, metrics and the
+// OpenAPI document (openapi.json, checked against the routes by a test).
+package api
+
+import (
+	"context"
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
+	"github.com/mailverify/mailverify/verify"
+	"golang.org/x/time/rate"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// A Server answers the API. Set the fields, then call Handler.
+type Server struct {
+	Bus      *service.Bus
+	Verifier *verify.Verifier
+	// Tokens, when set, are required as "Authorization: Bearer TOKEN";
+	// nil serves without auth (for loopback only: the command refuses to
+	// listen elsewhere without tokens).
+	Tokens *Tokens
+	// Rate and Burst limit requests per token; zero Rate means 20/s.
+	Rate  rate.Limit
+	Burst int
+	// MaxBody bounds a job's upload; zero means 64 MiB.
+	MaxBody int64
+	// MaxVerifyBudget bounds timeout_ms of /v1/verify; zero means 60s.
+	MaxVerifyBudget time.Duration
+	// AllowPrivate lets webhooks go to private addresses (tests).
+	AllowPrivate bool
+	Metrics      *Metrics
+	Logger       *slog.Logger
+
+	limits *limiters
+	cache  *resultCache
+	ready  func(context.Context) error
+}
+
+// A route is one operation of the API; the OpenAPI test walks them.
+type route struct {
+	method, path string // path in OpenAPI form: /v1/jobs/{id}
+	auth         bool
+	handle       http.HandlerFunc
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"POST", "/v1/verify", true, s.verify},
+		{"POST", "/v1/jobs", true, s.createJob},
+		{"GET", "/v1/jobs", true, s.listJobs},
+		{"GET", "/v1/jobs/{id}", true, s.getJob},
+		{"DELETE", "/v1/jobs/{id}", true, s.cancelJob},
+		{"GET", "/v1/jobs/{id}/results", true, s.results},
+		{"GET", "/healthz", false, s.healthz},
+		{"GET", "/readyz", false, s.readyz},
+		{"GET", "/metrics", false, s.metrics},
+		{"GET", "/openapi.json", false, s.openapi},
+	}
+}
+
+// Handler returns the API's handler.
+func (s *Server) Handler() http.Handler {
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(s.Bus)
+	}
+	every := s.Rate
+	if every == 0 {
+		every = 20
+	}
+	s.limits = &limiters{every: every, burst: max(s.Burst, int(every)*2), m: map[string]*rate.Limiter{}}
+	s.cache = newResultCache(10000, 10*time.Minute)
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusNotFound, "not-found", "no such resource: "+r.URL.Path)
+	})
+	return mux
+}
+
+// wrap adds what every route has: auth, the rate limit, metrics, and a
+// problem response instead of a crash.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				logOrDiscard(s.Logger).Error("api: handler panic", "route", rt.path, "panic", p)
+				if !sw.wrote {
+					writeProblem(sw, http.StatusInternalServerError, "internal", "the server failed; nothing was stored")
+				}
+			}
+			s.Metrics.request(rt.method+" "+rt.path, sw.status, time.Since(start))
+		}()
+		if rt.auth {
+			owner, ok := s.Tokens.owner(r)
+			if !ok {
+				sw.Header().Set("WWW-Authenticate", `Bearer realm="mailverify"`)
+				writeProblem(sw, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+				return
+			}
+			if ok, wait := s.limits.allow(owner); !ok {
+				tooMany(sw, wait)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), ownerKey{}, owner))
+		}
+		rt.handle(sw, r)
+	})
+}
+
+type ownerKey struct{}
+
+func owner(r *http.Request) string {
+	o, _ := r.Context().Value(ownerKey{}).(string)
+	return o
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// SetReady sets the readiness check of /readyz.
+func (s *Server) SetReady(f func(context.Context) error) { s.ready = f }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.ready != nil {
+		if err := s.ready(r.Context()); err != nil {
+			writeProblem(w, http.StatusServiceUnavailable, "not-ready", err.Error())
+			return
+		}
+	}
+	if s.Bus != nil && !s.Bus.NC.IsConnected() {
+		writeProblem(w, http.StatusServiceUnavailable, "not-ready", "not connected to NATS")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
+}
+
+func logOrDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
