@@ -26,7 +26,8 @@ type Server struct {
 	// nil serves without auth (for loopback only: the command refuses to
 	// listen elsewhere without tokens).
 	Tokens *Tokens
-	// Rate and Burst limit requests per token; zero Rate means 20/s.
+	// Rate and Burst limit the requests that start work (POST) per token;
+	// zero Rate means 20/s.
 	Rate  rate.Limit
 	Burst int
 	// MaxBody bounds a job's upload; zero means 64 MiB.
@@ -46,7 +47,7 @@ type Server struct {
 // A route is one operation of the API; the OpenAPI test walks them.
 type route struct {
 	method, path string // path in OpenAPI form: /v1/jobs/{id}
-	auth         bool
+	auth         bool   // needs a token (when tokens are set); rate-limited if it starts work
 	handle       http.HandlerFunc
 }
 
@@ -111,9 +112,11 @@ func (s *Server) wrap(rt route) http.Handler {
 				writeProblem(sw, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 				return
 			}
-			if ok, wait := s.limits.allow(owner); !ok {
-				tooMany(sw, wait)
-				return
+			if rt.method == http.MethodPost {
+				if ok, wait := s.limits.allow(owner); !ok {
+					tooMany(sw, wait)
+					return
+				}
 			}
 			r = r.WithContext(context.WithValue(r.Context(), ownerKey{}, owner))
 		}

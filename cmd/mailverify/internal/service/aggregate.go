@@ -42,17 +42,13 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		return err
 	}
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(aggBatch, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup(priorityGroup))
+		msgs, err := fetch(ctx, cons, aggBatch, 5*time.Second, jetstream.FetchPriorityGroup(priorityGroup))
 		if err != nil {
 			if ctx.Err() == nil {
 				logOrDiscard(a.Logger).Warn("aggregator: fetch", "err", err)
 				sleep(ctx, time.Second)
 			}
 			continue
-		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
-			msgs = append(msgs, m)
 		}
 		if len(msgs) == 0 {
 			continue

@@ -45,7 +45,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return err
 	}
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(4, jetstream.FetchMaxWait(time.Second))
+		msgs, err := fetch(ctx, cons, 4, 5*time.Second)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -54,7 +54,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		for m := range batch.Messages() {
+		for _, m := range msgs {
 			s.handle(ctx, m)
 		}
 	}

@@ -1,12 +1,17 @@
 package service
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func idemKey(owner, key string) string {
@@ -35,4 +40,34 @@ func logOrDiscard(l *slog.Logger) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return l
+}
+
+// fetch takes up to n messages: it waits (up to wait) for the first, then
+// takes what else is there at once, so that a trickle is not held back
+// until a batch fills.
+func fetch(ctx context.Context, c jetstream.Consumer, n int, wait time.Duration, opts ...jetstream.FetchOpt) ([]jetstream.Msg, error) {
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	first, err := c.Fetch(1, append(opts, jetstream.FetchContext(wctx))...)
+	if err != nil {
+		return nil, err
+	}
+	var out []jetstream.Msg
+	for m := range first.Messages() {
+		out = append(out, m)
+	}
+	if len(out) == 0 || n == 1 {
+		if err := first.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			return out, err
+		}
+		return out, nil
+	}
+	rest, err := c.Fetch(n-1, append(opts, jetstream.FetchMaxWait(10*time.Millisecond))...)
+	if err != nil {
+		return out, nil
+	}
+	for m := range rest.Messages() {
+		out = append(out, m)
+	}
+	return out, nil
 }
