@@ -5,12 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
 	"io"
 	"iter"
 	"os"
 	"slices"
 	"time"
+
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
 )
 
 type checkFlags struct {
@@ -43,7 +44,7 @@ func (f *checkFlags) register(fs *flag.FlagSet, stderr io.Writer) {
 	fs.BoolVar(&f.retryUnknown, "retry-unknown", false, "with --resume: verify again the addresses whose status was unknown")
 	fs.BoolVar(&f.dedupe, "dedupe", false, "verify each address once (case-insensitively); duplicates get its result")
 	fs.BoolVar(&f.csvIn, "csv", false, "read the input as CSV with a header row")
-	fs.StringVar(&f.column, "column", "", "the CSV column holding addresses; implies --csv (default: the first column)")
+	fs.StringVar(&f.column, "column", "", "the CSV column holding addresses, by header or number from 1; implies --csv (default: a column named email, e-mail, address or mail, else the first)")
 	fs.StringVar(&f.input, "input", "", "read addresses from `file` instead of stdin")
 	fs.BoolVar(&f.progress, "progress", isTerminal(stderr), "show a progress bar on stderr")
 }

@@ -3,6 +3,8 @@
 //
 //	mailverify [flags] [address ...]
 //	mailverify diagnose [flags] DOMAIN
+//	mailverify serve [flags]            the HTTP API and bulk jobs on NATS JetStream
+//	mailverify worker --nats URL [flags] a prober of a cluster's partitions
 //
 // With no address arguments it reads addresses from stdin (or --input),
 // one per line, or from a CSV column with --csv. It writes one JSON object
@@ -45,8 +47,15 @@ const (
 
 // run is the whole command, testable in-process.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "diagnose" {
-		return diagnose(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "diagnose":
+			return diagnose(ctx, args[1:], stdout, stderr)
+		case "serve":
+			return serve(ctx, args[1:], stderr)
+		case "worker":
+			return worker(ctx, args[1:], stderr)
+		}
 	}
 	return check(ctx, args, stdin, stdout, stderr)
 }

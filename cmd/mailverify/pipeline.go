@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
 	"iter"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
 	"github.com/mailverify/mailverify/syntax"
 	"github.com/mailverify/mailverify/verify"
 )

@@ -23,8 +23,8 @@ const aggBatch = 256
 type Aggregator struct {
 	Bus    *Bus
 	Logger *slog.Logger
-	// OnDone, when set, is called for each job that finished (or was
-	// canceled and then drained) with a webhook to send.
+	// OnDone, when set, is called for each job that finished, once its
+	// record says so (and holds the webhook to send, if any).
 	OnDone func(id string)
 	// OnResult, when set, sees the status and reason of each result counted.
 	OnResult func(status, reason string)
@@ -90,8 +90,9 @@ func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {
 	}
 	for _, job := range order {
 		var fresh []applied
-		rec, err := a.Bus.update(ctx, job, func(rec *record) bool {
-			fresh = fresh[:0]
+		var finished bool
+		_, err := a.Bus.update(ctx, job, func(rec *record) bool {
+			fresh, finished = fresh[:0], false
 			for _, ap := range byJob[job] {
 				if ap.seq > rec.Seq {
 					fresh = append(fresh, ap)
@@ -110,7 +111,7 @@ func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {
 				rec.State = Running
 			}
 			if rec.State == Running && rec.Done >= rec.Total {
-				rec.State = Done
+				rec.State, finished = Done, true
 				now := time.Now().UTC().Truncate(time.Millisecond)
 				rec.Finished = &now
 				if rec.WebhookURL != "" {
@@ -130,7 +131,7 @@ func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {
 				a.OnResult(ap.status, ap.reason)
 			}
 		}
-		if rec.Webhook == webhookPending && a.OnDone != nil {
+		if finished && a.OnDone != nil {
 			a.OnDone(job)
 		}
 	}

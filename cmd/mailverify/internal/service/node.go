@@ -40,7 +40,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		wh.Init()
 		agg.OnDone = func(id string) {
-			wh.Notify(id)
+			wh.Notify(id) // a job without a webhook is no claim: nothing is sent
 			if n.OnDone != nil {
 				n.OnDone(id)
 			}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/api"
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
+	"github.com/mailverify/mailverify/verify"
+	"golang.org/x/time/rate"
+)
+
+// serviceFlags are the flags of serve and worker.
+type serviceFlags struct {
+	common
+	nats, data                  string
+	replicas, partitions        int
+	concurrency, perHost, rcpts int
+	perHostRate                 float64
+	retention, greyBudget       time.Duration
+	verbose                     bool
+}
+
+func (f *serviceFlags) register(fs *flag.FlagSet) {
+	f.common.register(fs)
+	fs.StringVar(&f.nats, "nats", "", "`URL` of a NATS cluster with JetStream (default: an embedded server storing under --data)")
+	fs.StringVar(&f.data, "data", defaultDataDir(), "`directory` of the embedded NATS server's store")
+	fs.IntVar(&f.replicas, "replicas", 1, "replicas of each stream (3 in a 3-node cluster)")
+	fs.IntVar(&f.partitions, "partitions", 32, "partitions of the work, each owned by one worker at a time")
+	fs.IntVar(&f.concurrency, "concurrency", 16, "SMTP sessions at once per worker")
+	fs.IntVar(&f.perHost, "per-host", 2, "SMTP sessions at once per mail server")
+	fs.Float64Var(&f.perHostRate, "rate", 10, "RCPT commands per second per mail server")
+	fs.IntVar(&f.rcpts, "rcpts", 20, "recipients per SMTP transaction")
+	fs.DurationVar(&f.retention, "retention", 72*time.Hour, "how long jobs and their results are kept (addresses are personal data)")
+	fs.DurationVar(&f.greyBudget, "greylist-budget", 30*time.Minute, "how long after an address was queued greylisting is still waited out")
+	fs.BoolVar(&f.verbose, "v", false, "log the service's steps to stderr")
+}
+
+// defaultDataDir is a per-user state directory.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "mailverify")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "mailverify")
+	}
+	return filepath.Join(os.TempDir(), "mailverify")
+}
+
+func (f *serviceFlags) config() service.Config {
+	return service.Config{URL: f.nats, DataDir: f.data, Replicas: f.replicas, Partitions: f.partitions, Retention: f.retention}
+}
+
+// verifiers returns the Verifier of the API and scheduler, and the
+// worker's, which leaves greylisting to the bus.
+func (f *serviceFlags) verifiers(logger *slog.Logger) (*verify.Verifier, *verify.Verifier, error) {
+	mk := func() (*verify.Verifier, error) {
+		v, err := f.verifier()
+		if err != nil {
+			return nil, err
+		}
+		v.Concurrency, v.PerHost, v.PerHostRate, v.MaxRcpts = f.concurrency, f.perHost, f.perHostRate, f.rcpts
+		if f.verbose {
+			v.Logger = logger
+		}
+		return v, v.Validate()
+	}
+	v, err := mk()
+	if err != nil {
+		return nil, nil, err
+	}
+	wv, err := mk()
+	if err != nil {
+		return nil, nil, err
+	}
+	wv.GreylistMaxWait = time.Nanosecond
+	return v, wv, nil
+}
+
+func (f *serviceFlags) logger(stderr io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+type serveFlags struct {
+	serviceFlags
+	listen, tokenFile, secretFile string
+	maxBody                       int64
+	reqRate                       float64
+	worker                        bool
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mailverify serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f serveFlags
+	f.register(fs)
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8025", "HTTP API `address`")
+	fs.StringVar(&f.tokenFile, "token-file", "", "`file` of bearer tokens, one per line; required unless --listen is loopback")
+	fs.StringVar(&f.secretFile, "webhook-secret-file", "", "`file` holding the secret that signs webhooks (whsec_...)")
+	fs.Int64Var(&f.maxBody, "max-body", 64<<20, "largest job upload in bytes")
+	fs.Float64Var(&f.reqRate, "request-rate", 20, "requests per second per token that start work")
+	fs.BoolVar(&f.worker, "worker", false, "with --nats: also run a worker in this process (always on when embedded)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mailverify serve [flags]\n\nRuns the HTTP API and the job scheduler; without --nats, an embedded NATS server and a worker too.")
+		fs.PrintDefaults()
+	}
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitConfig
+	}
+	if len(rest) > 0 {
+		return usageError(stderr, "serve takes no arguments; got %q", rest)
+	}
+	logger := f.logger(stderr)
+	v, wv, err := f.verifiers(logger)
+	if err != nil {
+		return usageError(stderr, "%v", err)
+	}
+	a := &api.Server{Verifier: v, Rate: rate.Limit(f.reqRate), MaxBody: f.maxBody, AllowPrivate: f.allowPrivate, Logger: logger}
+	if a.Tokens, err = readTokens(f.tokenFile); err != nil {
+		return usageError(stderr, "%v", err)
+	}
+	if a.Tokens == nil && !loopback(f.listen) {
+		return usageError(stderr, "--listen %s is not a loopback address: give --token-file", f.listen)
+	}
+	wh := &service.Webhooks{AllowPrivate: f.allowPrivate, Logger: logger}
+	if f.secretFile != "" {
+		if wh.Secret, err = os.ReadFile(f.secretFile); err != nil {
+			return usageError(stderr, "%v", err)
+		}
+		wh.Secret = []byte(strings.TrimSpace(string(wh.Secret)))
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return usageError(stderr, "%v", err)
+	}
+	bus, err := service.Open(ctx, f.config())
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+		return exitIO
+	}
+	defer bus.Close()
+	a.Bus, wh.Bus = bus, bus
+	h := a.Handler()
+	node := &service.Node{Bus: bus, Verifier: v, Webhooks: wh, Logger: logger,
+		OnResult: a.Metrics.Result, OnDone: func(string) { a.Metrics.JobCompleted() },
+		Worker: service.Worker{GreylistBudget: f.greyBudget, OnResult: verified(a.Metrics)}}
+	if f.nats == "" || f.worker {
+		node.WorkerVerifier = wv
+	}
+	return runServer(ctx, ln, h, node, stderr, f.nats == "")
+}
+
+func verified(m *api.Metrics) func(verify.Result) {
+	return func(r verify.Result) {
+		code := 0
+		if r.SMTP != nil {
+			code = r.SMTP.Code
+		}
+		m.Verified(code, time.Duration(r.Duration))
+	}
+}
+
+// runServer serves until ctx ends, then shuts down in order: stop taking
+// requests and finish those in flight, then let the workers drain.
+func runServer(ctx context.Context, ln net.Listener, h http.Handler, node *service.Node, stderr io.Writer, embedded bool) int {
+	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- node.Run(nodeCtx) }()
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	mode := "NATS at " + node.Bus.URL
+	if embedded {
+		mode = "embedded NATS storing in " + node.Bus.DataDir
+	}
+	fmt.Fprintf(stderr, "mailverify: serving http://%s/ (%s)\n", ln.Addr(), mode)
+	code := exitOK
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+		code = exitIO
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	stopNode()
+	if err := <-nodeDone; err != nil {
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+	}
+	return code
+}
+
+func worker(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mailverify worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f serviceFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mailverify worker --nats URL [flags]\n\nProbes mail servers for the partitions the cluster pins to it; run one per egress address.")
+		fs.PrintDefaults()
+	}
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitConfig
+	}
+	if len(rest) > 0 {
+		return usageError(stderr, "worker takes no arguments; got %q", rest)
+	}
+	if f.nats == "" {
+		return usageError(stderr, "worker needs --nats URL (an embedded server is reachable only from serve)")
+	}
+	logger := f.logger(stderr)
+	_, wv, err := f.verifiers(logger)
+	if err != nil {
+		return usageError(stderr, "%v", err)
+	}
+	bus, err := service.Open(ctx, f.config())
+	if err != nil {
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+		return exitIO
+	}
+	defer bus.Close()
+	fmt.Fprintf(stderr, "mailverify: worker on NATS at %s\n", f.nats)
+	w := &service.Worker{Bus: bus, Verifier: wv, Logger: logger, GreylistBudget: f.greyBudget}
+	if err := w.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+		return exitIO
+	}
+	return exitOK
+}
+
+func readTokens(path string) (*api.Tokens, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	t, err := api.ReadTokens(f)
+	if err != nil {
+		return nil, fmt.Errorf("--token-file %s: %w", path, err)
+	}
+	return t, nil
+}
+
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
