@@ -168,14 +168,14 @@ func (hr *hostRun) afterBatch() []*job {
 
 // emitReady returns the decided jobs whose verdict is settled, with it.
 // Accepted jobs wait while the catch-all answer is still to come (the
-// probe was greylisted); rejections that name no reason wait for
+// probe is in flight on another session, or was greylisted); rejections that name no reason wait for
 // differential evidence until final.
 func (hr *hostRun) emitReady(final bool) []*job {
 	var out []*job
 	keep := hr.decided[:0]
 	for _, j := range hr.decided {
 		switch o := j.out.Outcome; {
-		case o == smtpprobe.Accepted && hr.deferred:
+		case o == smtpprobe.Accepted && (hr.deferred || hr.asking):
 			keep = append(keep, j)
 		case o == smtpprobe.Rejected && !final && !hr.evidence():
 			keep = append(keep, j)

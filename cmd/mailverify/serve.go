@@ -27,6 +27,7 @@ type serviceFlags struct {
 	concurrency, perHost, rcpts int
 	perHostRate                 float64
 	retention, greyBudget       time.Duration
+	ackWait, pinnedTTL          time.Duration
 	verbose                     bool
 }
 
@@ -42,6 +43,8 @@ func (f *serviceFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.rcpts, "rcpts", 20, "recipients per SMTP transaction")
 	fs.DurationVar(&f.retention, "retention", 72*time.Hour, "how long jobs and their results are kept (addresses are personal data)")
 	fs.DurationVar(&f.greyBudget, "greylist-budget", 30*time.Minute, "how long after an address was queued greylisting is still waited out")
+	fs.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "how long a task may go unacknowledged (its worker died) before it is delivered again")
+	fs.DurationVar(&f.pinnedTTL, "pinned-ttl", 10*time.Second, "how soon a partition moves to another worker when its owner stops asking for work")
 	fs.BoolVar(&f.verbose, "v", false, "log the service's steps to stderr")
 }
 
@@ -57,7 +60,8 @@ func defaultDataDir() string {
 }
 
 func (f *serviceFlags) config() service.Config {
-	return service.Config{URL: f.nats, DataDir: f.data, Replicas: f.replicas, Partitions: f.partitions, Retention: f.retention}
+	return service.Config{URL: f.nats, DataDir: f.data, Replicas: f.replicas, Partitions: f.partitions, Retention: f.retention,
+		AckWait: f.ackWait, PinnedTTL: f.pinnedTTL}
 }
 
 // verifiers returns the Verifier of the API and scheduler, and the
@@ -272,4 +276,3 @@ func loopback(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-

@@ -207,13 +207,13 @@ func (b *Bus) setup(ctx context.Context) error {
 	}
 	// The aggregator applies results strictly in stream order: one owner,
 	// one batch in flight, so a redelivered batch comes before any new one.
-	agg := pinned(jetstream.ConsumerConfig{Durable: aggregatorConsumer, MaxAckPending: aggBatch, AckWait: 30 * time.Second})
+	agg := pinned(jetstream.ConsumerConfig{Durable: aggregatorConsumer, MaxAckPending: aggBatch, AckWait: b.ackWait()})
 	agg.AckPolicy = jetstream.AckAllPolicy
 	if _, err := b.JS.CreateOrUpdateConsumer(ctx, ResultsStream, agg); err != nil {
 		return fmt.Errorf("service: consumer %s: %w", agg.Durable, err)
 	}
 	sched := jetstream.ConsumerConfig{Durable: schedulerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: time.Minute, MaxAckPending: 16, Replicas: r}
+		AckWait: 2 * b.ackWait(), MaxAckPending: 16, Replicas: r}
 	if _, err := b.JS.CreateOrUpdateConsumer(ctx, InputStream, sched); err != nil {
 		return fmt.Errorf("service: consumer %s: %w", sched.Durable, err)
 	}
