@@ -5,21 +5,28 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// aggBatch is the results the aggregator takes at once; it is also the
-// consumer's MaxAckPending, so that after a crash the unacknowledged batch
-// is delivered again before anything newer.
+// aggBatch is the most results the aggregator applies at once.
 const aggBatch = 256
 
+// positionKey, in the state bucket, is the stream sequence up to which
+// every result has been counted.
+const positionKey = "aggregator.position"
+
 // An Aggregator keeps each job's counts from the results stream and
-// finishes jobs. The bus pins its consumer to one process at a time; a
-// result is counted once because a job remembers the last stream sequence
-// it counted, and results come in stream order.
+// finishes jobs. It reads the stream strictly in order (an ordered
+// consumer from its stored position), and a job's record remembers the
+// last sequence counted into it: a result is counted once, even when an
+// aggregator restarts from an older position or two run at once (one per
+// API process), since whoever moves a job's sequence past a result has
+// counted it. A durable consumer would not do: after a crash it delivers
+// the unacknowledged results again after newer ones.
 type Aggregator struct {
 	Bus    *Bus
 	Logger *slog.Logger
@@ -37,18 +44,39 @@ type applied struct {
 
 // Run aggregates until ctx ends.
 func (a *Aggregator) Run(ctx context.Context) error {
-	cons, err := a.Bus.JS.Consumer(ctx, ResultsStream, aggregatorConsumer)
-	if err != nil {
+	var pos uint64
+	if e, err := a.Bus.State.Get(ctx, positionKey); err == nil {
+		pos, _ = strconv.ParseUint(string(e.Value()), 10, 64)
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return err
 	}
 	for ctx.Err() == nil {
-		msgs, err := fetch(ctx, cons, aggBatch, 5*time.Second, jetstream.FetchPriorityGroup(priorityGroup))
+		cfg := jetstream.OrderedConsumerConfig{InactiveThreshold: time.Minute}
+		if pos > 0 {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, pos+1
+		}
+		cons, err := a.Bus.JS.OrderedConsumer(ctx, ResultsStream, cfg)
+		if err != nil {
+			logOrDiscard(a.Logger).Warn("aggregator: consumer", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		pos = a.follow(ctx, cons, pos)
+	}
+	return nil
+}
+
+// follow applies what cons delivers until ctx ends or reading fails, and
+// returns the position reached.
+func (a *Aggregator) follow(ctx context.Context, cons jetstream.Consumer, pos uint64) uint64 {
+	for ctx.Err() == nil {
+		msgs, err := fetch(ctx, cons, aggBatch, 5*time.Second)
 		if err != nil {
 			if ctx.Err() == nil {
 				logOrDiscard(a.Logger).Warn("aggregator: fetch", "err", err)
 				sleep(ctx, time.Second)
 			}
-			continue
+			return pos
 		}
 		if len(msgs) == 0 {
 			continue
@@ -59,14 +87,17 @@ func (a *Aggregator) Run(ctx context.Context) error {
 				break
 			}
 			if ctx.Err() != nil {
-				return nil
+				return pos
 			}
 			logOrDiscard(a.Logger).Warn("aggregator: apply", "err", err)
 			sleep(ctx, time.Second)
 		}
-		_ = msgs[len(msgs)-1].DoubleAck(ctx) // acknowledges the whole batch
+		if md, err := msgs[len(msgs)-1].Metadata(); err == nil && md.Sequence.Stream > pos {
+			pos = md.Sequence.Stream
+			_, _ = a.Bus.State.Put(ctx, positionKey, []byte(strconv.FormatUint(pos, 10)))
+		}
 	}
-	return nil
+	return pos
 }
 
 func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {

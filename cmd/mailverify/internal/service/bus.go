@@ -11,7 +11,8 @@
 //	MV_RESULTS  results, subject mv.result.<job>.<index>, at most one per
 //	            subject (published expecting none): exactly once
 //	MV_DEAD     tasks that no worker finished in MaxDeliver deliveries
-//	KV mv_jobs  job records; KV mv_idem  idempotency keys
+//	KV mv_jobs  job records; KV mv_idem  idempotency keys;
+//	KV mv_state the aggregator's position in MV_RESULTS
 package service
 
 import (
@@ -35,10 +36,10 @@ const (
 	DeadStream    = "MV_DEAD"
 	JobsBucket    = "mv_jobs"
 	IdemBucket    = "mv_idem"
+	StateBucket   = "mv_state"
 
-	schedulerConsumer  = "scheduler"
-	aggregatorConsumer = "aggregator"
-	priorityGroup      = "owners"
+	schedulerConsumer = "scheduler"
+	priorityGroup     = "owners"
 )
 
 // Config says where the bus is and how it is laid out.
@@ -55,9 +56,8 @@ type Config struct {
 	// Retention is how long jobs and results are kept (addresses are
 	// personal data); zero means 72 hours.
 	Retention time.Duration
-	// PinnedTTL is how soon a partition (and the aggregator) moves to
-	// another process when its owner stops asking for work; zero means
-	// 10 seconds.
+	// PinnedTTL is how soon a partition moves to another worker when its
+	// owner stops asking for work; zero means 10 seconds.
 	PinnedTTL time.Duration
 	// MaxDeliver bounds the deliveries of a task, greylisting retries
 	// included; zero means 10.
@@ -93,6 +93,9 @@ type Bus struct {
 	JS   jetstream.JetStream
 	Jobs jetstream.KeyValue
 	Idem jetstream.KeyValue
+	// State holds the service's own positions (the aggregator's); it
+	// does not expire.
+	State jetstream.KeyValue
 
 	embedded *server.Server
 }
@@ -123,11 +126,19 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, err
 	}
-	if err := b.setup(ctx); err != nil {
-		b.Close()
-		return nil, err
+	// A cluster that is still electing its leaders refuses for a while.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := b.setup(ctx)
+		if err == nil {
+			return b, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			b.Close()
+			return nil, err
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	return b, nil
 }
 
 func startEmbedded(dir string) (*server.Server, error) {
@@ -190,6 +201,9 @@ func (b *Bus) setup(ctx context.Context) error {
 	if b.Idem, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: IdemBucket, TTL: b.retention(), Replicas: r, History: 1}); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", IdemBucket, err)
 	}
+	if b.State, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Replicas: r, History: 1}); err != nil {
+		return fmt.Errorf("service: bucket %s: %w", StateBucket, err)
+	}
 	pinned := func(c jetstream.ConsumerConfig) jetstream.ConsumerConfig {
 		c.AckPolicy = jetstream.AckExplicitPolicy
 		c.PriorityPolicy = jetstream.PriorityPolicyPinned
@@ -204,13 +218,6 @@ func (b *Bus) setup(ctx context.Context) error {
 		if _, err := b.JS.CreateOrUpdateConsumer(ctx, WorkStream, c); err != nil {
 			return fmt.Errorf("service: consumer %s: %w", c.Durable, err)
 		}
-	}
-	// The aggregator applies results strictly in stream order: one owner,
-	// one batch in flight, so a redelivered batch comes before any new one.
-	agg := pinned(jetstream.ConsumerConfig{Durable: aggregatorConsumer, MaxAckPending: aggBatch, AckWait: b.ackWait()})
-	agg.AckPolicy = jetstream.AckAllPolicy
-	if _, err := b.JS.CreateOrUpdateConsumer(ctx, ResultsStream, agg); err != nil {
-		return fmt.Errorf("service: consumer %s: %w", agg.Durable, err)
 	}
 	sched := jetstream.ConsumerConfig{Durable: schedulerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: 2 * b.ackWait(), MaxAckPending: 16, Replicas: r}

@@ -176,3 +176,67 @@ func TestJobEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestAggregatorCountsOnce runs two aggregators at once, then one again
+// from the start of the stream: each result is counted once.
+func TestAggregatorCountsOnce(t *testing.T) {
+	b := openBus(t, Config{Partitions: 2})
+	defer b.Close()
+	ctx := context.Background()
+	const n = 600
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("user%d@example.com", i)
+	}
+	j, err := b.Submit(ctx, Spec{WebhookURL: "https://hooks.example.com/x"}, lines(addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done sync.Map
+	run := func(ctx context.Context, wg *sync.WaitGroup) {
+		a := &Aggregator{Bus: b, OnDone: func(id string) {
+			if _, again := done.LoadOrStore(id, true); again {
+				t.Errorf("job %s finished twice", id)
+			}
+		}}
+		wg.Go(func() { _ = a.Run(ctx) })
+	}
+	actx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	run(actx, &wg)
+	run(actx, &wg)
+	for i, a := range addrs {
+		stored, err := b.storeResult(ctx, j.ID, i, verify.Result{Input: a, Status: verify.Deliverable, Reason: verify.ReasonAccepted})
+		if err != nil || !stored {
+			t.Fatalf("store %d: %v %v", i, stored, err)
+		}
+		if i%7 == 0 { // a redelivered task: stored once only
+			if again, err := b.storeResult(ctx, j.ID, i, verify.Result{Input: a, Status: verify.Unknown}); again || err != nil {
+				t.Fatalf("a second result for %d: stored %v, %v", i, again, err)
+			}
+		}
+	}
+	got := waitDone(t, b, j.ID, 30*time.Second)
+	stop()
+	wg.Wait()
+	if got.Done != n || got.Counts["deliverable"] != n || len(got.Counts) != 1 {
+		t.Fatalf("job %+v; want %d deliverable", got, n)
+	}
+	// From the beginning again: nothing more is counted.
+	if _, err := b.State.Put(ctx, positionKey, []byte("0")); err != nil {
+		t.Fatal(err)
+	}
+	actx, stop = context.WithCancel(ctx)
+	run(actx, &wg)
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	wg.Wait()
+	again, err := b.Get(ctx, "", j.ID)
+	if err != nil || again.Done != n || again.Counts["deliverable"] != n {
+		t.Fatalf("after reading the stream again: %+v, %v; want %d", again, err, n)
+	}
+	rec, _, _ := b.load(ctx, j.ID)
+	if rec.Webhook != webhookPending {
+		t.Errorf("webhook state %q; want pending", rec.Webhook)
+	}
+}
