@@ -187,13 +187,12 @@ func jobResults(t *testing.T, base, id string) map[int]line {
 	}
 }
 
-// TestServeSurvivesKill9 kills the embedded service mid-job and starts it
-// again on the same data: the job finishes with every input exactly once.
-func TestServeSurvivesKill9(t *testing.T) {
-	bin := buildCLI(t)
-	const n, domains = 400, 20
+// serveWorld is n addresses over 20 domains on one slowish server, and
+// the serve command's arguments for it.
+func serveWorld(t *testing.T, n int) (args []string, body string, want []string) {
+	t.Helper()
+	const domains = 20
 	var b strings.Builder
-	var want []string
 	for i := range n {
 		a := fmt.Sprintf("user%d@d%d.example.test", i, i%domains)
 		want = append(want, a)
@@ -205,12 +204,19 @@ func TestServeSurvivesKill9(t *testing.T) {
 	for d := range domains {
 		zone.Add(fmt.Sprintf("d%d.example.test. 300 IN MX 10 mx.example.test.", d))
 	}
-	data := t.TempDir()
-	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--ack-wait", "2s", "--pinned-ttl", "1s",
+	args = append([]string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--ack-wait", "2s", "--pinned-ttl", "1s",
 		"--rate", "1000", "--partitions", "4"}, flags...)
-	args = slicesWithout(args, "--progress=false")
+	return slicesWithout(args, "--progress=false"), b.String(), want
+}
+
+// TestServeSurvivesKill9 kills the embedded service mid-job and starts it
+// again on the same data: the job finishes with every input exactly once.
+func TestServeSurvivesKill9(t *testing.T) {
+	bin := buildCLI(t)
+	const n = 400
+	args, body, want := serveWorld(t, n)
 	p := startServe(t, bin, args...)
-	id := submit(t, p.url, b.String())
+	id := submit(t, p.url, body)
 	j := waitJobAt(t, p.url, id, 40, 60*time.Second)
 	if j.State == "done" {
 		t.Fatalf("the job finished before the kill; make it slower")
@@ -246,4 +252,34 @@ func slicesWithout(s []string, drop string) []string {
 		}
 	}
 	return out
+}
+
+// TestServeSIGTERM: SIGTERM mid-job stops the service promptly with
+// status 0, and what was queued is done after a restart.
+func TestServeSIGTERM(t *testing.T) {
+	bin := buildCLI(t)
+	const n = 400
+	args, body, _ := serveWorld(t, n)
+	p := startServe(t, bin, args...)
+	id := submit(t, p.url, body)
+	waitJobAt(t, p.url, id, 40, 60*time.Second)
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := p.cmd.Wait()
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("SIGTERM took %v to stop the service", took)
+	}
+	if err != nil {
+		t.Errorf("after SIGTERM: %v; want exit status 0\n%s", err, p.logs)
+	}
+	p2 := startServe(t, bin, args...)
+	j := waitJobAt(t, p2.url, id, n, 120*time.Second)
+	if j.State != "done" || j.Done != n {
+		t.Fatalf("after a restart: %+v; want done %d", j, n)
+	}
+	if res := jobResults(t, p2.url, id); len(res) != n {
+		t.Errorf("%d results; want %d", len(res), n)
+	}
 }

@@ -267,3 +267,81 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("another key: %d, %d jobs; want a second job", resp.StatusCode, e.jobCount())
 	}
 }
+
+func TestAuthAndRateLimit(t *testing.T) {
+	tokens, err := ReadTokens(strings.NewReader("# tokens\nalpha-token-0123456789\n\nbeta-token-0123456789\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(s *Server) { s.Tokens, s.Rate, s.Burst = tokens, 1, 1 })
+	resp, body := e.do("POST", "/v1/verify", "application/json", `{"address":"jane@example.com"}`)
+	e.problemOf(resp, body, 401)
+	if resp.Header.Get("WWW-Authenticate") == "" {
+		t.Error("401 without WWW-Authenticate")
+	}
+	resp, body = e.do("GET", "/v1/jobs", "", "", "Authorization", "Bearer wrong-token-0123456789")
+	e.problemOf(resp, body, 401)
+	alpha := []string{"Authorization", "Bearer alpha-token-0123456789"}
+	beta := []string{"Authorization", "Bearer beta-token-0123456789"}
+	resp, body = e.do("POST", "/v1/jobs", "text/plain", "jane@example.com\n", alpha...)
+	if resp.StatusCode != 202 {
+		t.Fatalf("with a token: %d %s", resp.StatusCode, body)
+	}
+	var j struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &j)
+	resp, body = e.do("POST", "/v1/jobs", "text/plain", "jane@example.com\n", alpha...)
+	e.problemOf(resp, body, 429)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// Reads are not limited; another token has its own limit and does not
+	// see alpha's job.
+	resp, _ = e.do("GET", "/v1/jobs/"+j.ID, "", "", alpha...)
+	if resp.StatusCode != 200 {
+		t.Errorf("alpha reads its job: %d", resp.StatusCode)
+	}
+	resp, body = e.do("GET", "/v1/jobs/"+j.ID, "", "", beta...)
+	e.problemOf(resp, body, 404)
+	resp, body = e.do("DELETE", "/v1/jobs/"+j.ID, "", "", beta...)
+	e.problemOf(resp, body, 404)
+	resp, _ = e.do("POST", "/v1/verify", "application/json", `{"address":"jane@example.com"}`, beta...)
+	if resp.StatusCode != 200 {
+		t.Errorf("beta's first request: %d", resp.StatusCode)
+	}
+	// Health, readiness and the document need no token.
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.json", "/metrics"} {
+		if resp, body := e.do("GET", p, "", ""); resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+	if _, err := ReadTokens(strings.NewReader("short\n")); err == nil {
+		t.Error("a short token accepted")
+	}
+	if _, err := ReadTokens(strings.NewReader("# none\n")); err == nil {
+		t.Error("a token file without tokens accepted")
+	}
+}
+
+func TestMetricsNameNoAddress(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, body := e.do("POST", "/v1/jobs", "text/plain", "jane@example.com\nnobody@example.com\n")
+	var j struct{ ID string }
+	if resp.StatusCode != 202 || json.Unmarshal([]byte(body), &j) != nil {
+		t.Fatal(body)
+	}
+	e.waitJob(j.ID, 30*time.Second)
+	e.do("POST", "/v1/verify", "application/json", `{"address":"bob@example.com"}`)
+	_, m := e.do("GET", "/metrics", "", "")
+	for _, want := range []string{`mailverify_addresses_total{reason="accepted",status="deliverable"}`, `mailverify_jobs_total{event="created"} 1`,
+		`mailverify_queue_depth{kind="pending",partition="0"}`, `mailverify_http_requests_total{code="202",route="POST /v1/jobs"} 1`,
+		"mailverify_http_request_duration_seconds_bucket"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, leak := range []string{"jane", "nobody", "bob", "example.com"} {
+		if strings.Contains(m, leak) {
+			t.Errorf("metrics name %q: no address or domain may be a label", leak)
+		}
+	}
+}

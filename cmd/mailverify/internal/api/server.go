@@ -27,7 +27,7 @@ type Server struct {
 	// listen elsewhere without tokens).
 	Tokens *Tokens
 	// Rate and Burst limit the requests that start work (POST) per token;
-	// zero Rate means 20/s.
+	// zero Rate means 20/s, zero Burst twice Rate.
 	Rate  rate.Limit
 	Burst int
 	// MaxBody bounds a job's upload; zero means 64 MiB.
@@ -75,7 +75,11 @@ func (s *Server) Handler() http.Handler {
 	if every == 0 {
 		every = 20
 	}
-	s.limits = &limiters{every: every, burst: max(s.Burst, int(every)*2), m: map[string]*rate.Limiter{}}
+	burst := s.Burst
+	if burst <= 0 {
+		burst = max(1, int(2*every))
+	}
+	s.limits = &limiters{every: every, burst: burst, m: map[string]*rate.Limiter{}}
 	s.cache = newResultCache(10000, 10*time.Minute)
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
