@@ -14,13 +14,29 @@ import (
 // result for the same input is dropped by the stream (the publish expects
 // the subject to be empty). It reports whether this call stored it.
 func (b *Bus) storeResult(ctx context.Context, job string, index int, r verify.Result) (bool, error) {
+	_, err := b.JS.PublishMsg(ctx, resultMsg(job, index, r), jetstream.WithExpectLastSequencePerSubject(0))
+	return storedOnce(err)
+}
+
+// storeResultAsync is storeResult without waiting: the future tells.
+func (b *Bus) storeResultAsync(job string, index int, r verify.Result) (jetstream.PubAckFuture, error) {
+	return b.JS.PublishMsgAsync(resultMsg(job, index, r), jetstream.WithExpectLastSequencePerSubject(0))
+}
+
+func resultMsg(job string, index int, r verify.Result) *nats.Msg {
 	msg := nats.NewMsg(resultSubject(job, index))
 	msg.Data = r.AppendJSON(nil)
 	msg.Header.Set(indexHeader, strconv.Itoa(index))
-	_, err := b.JS.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0))
+	return msg
+}
+
+// storedOnce reads a publish's error: nil stored it, a wrong last
+// sequence means it was stored before (a redelivery), anything else
+// failed.
+func storedOnce(err error) (bool, error) {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
-		return false, nil // stored before: a redelivery
+		return false, nil
 	}
 	return err == nil, err
 }

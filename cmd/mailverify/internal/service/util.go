@@ -45,10 +45,10 @@ func logOrDiscard(l *slog.Logger) *slog.Logger {
 // fetch takes up to n messages: it waits (up to wait) for the first, then
 // takes what else is there at once, so that a trickle is not held back
 // until a batch fills.
-func fetch(ctx context.Context, c jetstream.Consumer, n int, wait time.Duration, opts ...jetstream.FetchOpt) ([]jetstream.Msg, error) {
+func fetch(ctx context.Context, c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, error) {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	first, err := c.Fetch(1, append(opts, jetstream.FetchContext(wctx))...)
+	first, err := c.Fetch(1, jetstream.FetchContext(wctx))
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func fetch(ctx context.Context, c jetstream.Consumer, n int, wait time.Duration,
 		}
 		return out, nil
 	}
-	rest, err := c.Fetch(n-1, append(opts, jetstream.FetchMaxWait(10*time.Millisecond))...)
+	rest, err := c.FetchNoWait(n - 1)
 	if err != nil {
 		return out, nil
 	}

@@ -30,6 +30,8 @@ type Worker struct {
 	// OnResult, when set, sees each result this worker stored.
 	OnResult func(verify.Result)
 
+	stores chan stored
+
 	mu     sync.Mutex
 	held   map[int]held // by position in the engine's input
 	states map[string]jobState
@@ -83,9 +85,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		engCancel()
 	}()
 	go w.heartbeat(engCtx)
+	w.stores = make(chan stored, 1024)
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		w.acknowledge(w.stores)
+	}()
 	for i, r := range w.Verifier.VerifySeq(engCtx, w.feed(ctx, in)) {
 		w.finish(engCtx, i, r)
 	}
+	close(w.stores)
+	<-acked
 	return nil
 }
 
@@ -153,19 +163,45 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 	if h.t.Raw != "" {
 		r.Input = h.t.Raw
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	stored, err := w.Bus.storeResult(sctx, h.t.Job, h.t.Index, r)
+	f, err := w.Bus.storeResultAsync(h.t.Job, h.t.Index, r)
 	if err != nil {
 		logOrDiscard(w.Logger).Warn("worker: store result", "job", h.t.Job, "err", err)
 		_ = h.m.Nak()
 		return
 	}
-	if err := h.m.DoubleAck(sctx); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
-		logOrDiscard(w.Logger).Warn("worker: ack", "job", h.t.Job, "err", err) // redelivered; the result stays single
-	}
-	if stored && w.OnResult != nil {
-		w.OnResult(r)
+	w.stores <- stored{h, f, r}
+}
+
+// A stored is a result on its way into the stream; its task is
+// acknowledged once the stream has it, never before.
+type stored struct {
+	h held
+	f jetstream.PubAckFuture
+	r verify.Result
+}
+
+// acknowledge acknowledges each task whose result the stream took, in
+// the order they were stored, until stores is closed.
+func (w *Worker) acknowledge(stores <-chan stored) {
+	for s := range stores {
+		var err error
+		select {
+		case <-s.f.Ok():
+		case err = <-s.f.Err():
+		case <-time.After(30 * time.Second):
+			err = errors.New("no acknowledgement from the stream")
+		}
+		isNew, err := storedOnce(err)
+		if err != nil {
+			logOrDiscard(w.Logger).Warn("worker: store result", "job", s.h.t.Job, "err", err)
+			_ = s.h.m.Nak()
+			continue
+		}
+		// A lost ack redelivers the task; its result stays single.
+		_ = s.h.m.Ack()
+		if isNew && w.OnResult != nil {
+			w.OnResult(s.r)
+		}
 	}
 }
 
