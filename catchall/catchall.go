@@ -125,6 +125,11 @@ func RandomLocalPart() string {
 type Detector struct {
 	// TTL is how long a Yes or No is cached; zero means 1h.
 	TTL time.Duration
+	// Shared, when set, shares the answers with other Detectors (the
+	// processes of a service): asked on each miss, told each definite
+	// answer. A Store answers from its own cache or gives up fast; a probe
+	// costs one round trip to the mail server.
+	Shared Store
 
 	mu     sync.Mutex
 	cache  map[key]entry
@@ -155,6 +160,15 @@ func (d *Detector) clock() time.Time {
 	return time.Now()
 }
 
+// A Store keeps catch-all answers where several Detectors see them. Load
+// reports an answer saved within the store's own time to live; Save is
+// told each Yes or No. Both are called without the Detector's lock held,
+// from many goroutines.
+type Store interface {
+	Load(domain, host string) (Status, bool)
+	Save(domain, host string, st Status)
+}
+
 // Cached returns the cached answer for domain at the MX host, if any.
 func (d *Detector) Cached(domain, host string) (Status, bool) {
 	d.mu.Lock()
@@ -173,8 +187,26 @@ func (d *Detector) Record(domain, host string, st Status) {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.store(key{domain, host}, st)
+	d.mu.Unlock()
+	if d.Shared != nil {
+		d.Shared.Save(domain, host, st)
+	}
+}
+
+// loadShared fills the cache with the shared answers to the questions
+// not cached here.
+func (d *Detector) loadShared(qs []Question) {
+	for _, q := range qs {
+		if _, ok := d.Cached(q.Domain, q.Host); ok {
+			continue
+		}
+		if st, ok := d.Shared.Load(q.Domain, q.Host); ok && st != Unknown {
+			d.mu.Lock()
+			d.store(key{q.Domain, q.Host}, st)
+			d.mu.Unlock()
+		}
+	}
 }
 
 // store caches st for k. d.mu is held.
@@ -232,6 +264,9 @@ type Pending struct {
 // Begin starts answering qs.
 func (d *Detector) Begin(qs []Question) *Pending {
 	p := &Pending{d: d, qs: qs, sts: make([]Status, len(qs)), waits: map[int]*call{}}
+	if d.Shared != nil {
+		d.loadShared(qs)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.calls == nil {
@@ -265,6 +300,7 @@ func (p *Pending) Addrs() []string { return p.addrs }
 func (p *Pending) Finish(ctx context.Context, rs []smtpprobe.Result) ([]Status, []*smtpprobe.Result) {
 	d := p.d
 	results := make([]*smtpprobe.Result, len(p.qs))
+	var learned []int
 	d.mu.Lock()
 	for n, i := range p.mine {
 		k := key{p.qs[i].Domain, p.qs[i].Host}
@@ -272,6 +308,7 @@ func (p *Pending) Finish(ctx context.Context, rs []smtpprobe.Result) ([]Status, 
 		st := classify(r.Outcome)
 		if st != Unknown {
 			d.store(k, st)
+			learned = append(learned, i)
 		}
 		c := d.calls[k]
 		delete(d.calls, k)
@@ -280,6 +317,11 @@ func (p *Pending) Finish(ctx context.Context, rs []smtpprobe.Result) ([]Status, 
 		p.sts[i], results[i] = st, &r
 	}
 	d.mu.Unlock()
+	if d.Shared != nil {
+		for _, i := range learned {
+			d.Shared.Save(p.qs[i].Domain, p.qs[i].Host, p.sts[i])
+		}
+	}
 	for i, c := range p.waits {
 		select {
 		case <-c.done:

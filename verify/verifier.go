@@ -104,6 +104,10 @@ type Verifier struct {
 	// verdict is unknown/greylisted with retry_after.
 	GreylistDelay, GreylistMaxWait time.Duration
 
+	// CatchAllStore, when set, shares catch-all answers with other
+	// Verifiers, such as the workers of a service; see catchall.Store.
+	CatchAllStore catchall.Store
+
 	// ResolverCanary is a domain that surely has MX records, asked before
 	// an NXDOMAIN answer is believed; see mx.Client.Canary. Empty means
 	// "gmail.com"; "-" turns the check off.
@@ -139,6 +143,7 @@ func (v *Verifier) init() {
 			v.tap = &lockedWriter{w: v.TranscriptWriter}
 		}
 		v.hosts = map[string]*hostState{}
+		v.detector.Shared = v.CatchAllStore
 	})
 }
 

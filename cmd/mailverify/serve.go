@@ -158,6 +158,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitIO
 	}
 	defer bus.Close()
+	if err := shareCatchAll(ctx, bus, v, wv); err != nil {
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+		return exitIO
+	}
 	a.Bus, wh.Bus = bus, bus
 	h := a.Handler()
 	node := &service.Node{Bus: bus, Verifier: v, Webhooks: wh, Logger: logger,
@@ -240,6 +244,10 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitIO
 	}
 	defer bus.Close()
+	if err := shareCatchAll(ctx, bus, wv); err != nil {
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+		return exitIO
+	}
 	fmt.Fprintf(stderr, "mailverify: worker on NATS at %s\n", f.nats)
 	w := &service.Worker{Bus: bus, Verifier: wv, Logger: logger, GreylistBudget: f.greyBudget}
 	if err := w.Run(ctx); err != nil {
@@ -247,6 +255,18 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitIO
 	}
 	return exitOK
+}
+
+// shareCatchAll gives the verifiers the bus's shared catch-all answers.
+func shareCatchAll(ctx context.Context, bus *service.Bus, vs ...*verify.Verifier) error {
+	store, err := bus.NewCatchAllStore(ctx)
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		v.CatchAllStore = store
+	}
+	return nil
 }
 
 func readTokens(path string) (*api.Tokens, error) {

@@ -245,3 +245,59 @@ func TestWebhookGuard(t *testing.T) {
 		t.Error("the delivery guard let a loopback address through")
 	}
 }
+
+// TestCatchAllSharedAcrossWorkers: a worker that starts after another
+// learned a domain's catch-all answer does not probe for it again.
+func TestCatchAllSharedAcrossWorkers(t *testing.T) {
+	w := fakeworld.New()
+	defer w.Close()
+	srv := testsmtp.Mailboxes("jane@example.com", "bob@example.com")
+	w.Route("example.com", w.Server(srv))
+	b := openBus(t, Config{Partitions: 1, PinnedTTL: time.Second})
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, err := b.NewCatchAllStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runJob := func(addr string) {
+		wctx, stop := context.WithCancel(ctx)
+		wv := w.Verifier()
+		wv.GreylistMaxWait, wv.CatchAllStore = time.Nanosecond, store
+		n := &Node{Bus: b, Verifier: w.Verifier(), WorkerVerifier: wv, Worker: Worker{Drain: 100 * time.Millisecond}}
+		done := make(chan struct{})
+		go func() { _ = n.Run(wctx); close(done) }()
+		j, err := b.Submit(ctx, Spec{}, lines([]string{addr}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := waitDone(t, b, j.ID, 20*time.Second); got.Counts["deliverable"] != 1 {
+			t.Errorf("%s: %v; want deliverable", addr, got.Counts)
+		}
+		stop()
+		<-done
+	}
+	runJob("jane@example.com")
+	first := srv.Count("RCPT")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if st, ok := store.Load("example.com", "mx1.fake.test"); ok {
+			if st.String() != "no" {
+				t.Fatalf("shared answer %v; want no", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first worker's catch-all answer was never shared")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	runJob("bob@example.com") // a new worker with a new Verifier
+	if n := srv.Count("RCPT") - first; n != 1 {
+		t.Errorf("the second worker sent %d RCPTs; want 1 (the catch-all answer shared)", n)
+	}
+	if first != 2 {
+		t.Errorf("the first worker sent %d RCPTs; want 2 (address and probe)", first)
+	}
+}
