@@ -46,14 +46,27 @@ func (r *Reader) Line() int { return r.n }
 
 // Lines reads one address per line.
 func Lines(src io.Reader) *Reader {
+	return scan(src, func(text string) (Entry, error) {
+		raw := strings.TrimRight(text, "\r")
+		return Entry{raw, Clean(raw)}, nil
+	})
+}
+
+// scan reads src a line at a time; entry makes each line an Entry (one
+// with an empty Addr is skipped) or says why the input is refused.
+func scan(src io.Reader, entry func(line string) (Entry, error)) *Reader {
 	rd := &Reader{}
 	rd.All = func(yield func(Entry) bool) {
 		sc := bufio.NewScanner(src)
 		sc.Buffer(make([]byte, 0, 64*1024), MaxLine)
 		for sc.Scan() {
 			rd.n++
-			raw := strings.TrimRight(sc.Text(), "\r")
-			if a := Clean(raw); a != "" && !yield(Entry{raw, a}) {
+			e, err := entry(sc.Text())
+			if err != nil {
+				rd.err = fmt.Errorf("line %d: %w", rd.n, err)
+				return
+			}
+			if e.Addr != "" && !yield(e) {
 				return
 			}
 		}
@@ -131,34 +144,22 @@ func pickColumn(header []string, column string) (int, error) {
 
 // NDJSON reads objects with an "address" member, one per line.
 func NDJSON(src io.Reader) *Reader {
-	rd := &Reader{}
-	rd.All = func(yield func(Entry) bool) {
-		sc := bufio.NewScanner(src)
-		sc.Buffer(make([]byte, 0, 64*1024), MaxLine)
-		for sc.Scan() {
-			rd.n++
-			line := strings.TrimSpace(sc.Text())
-			if line == "" {
-				continue
-			}
-			var obj struct {
-				Address *string `json:"address"`
-			}
-			if err := json.Unmarshal([]byte(line), &obj); err != nil {
-				rd.err = fmt.Errorf("line %d: not a JSON object: %v", rd.n, err)
-				return
-			}
-			if obj.Address == nil {
-				rd.err = fmt.Errorf("line %d: no \"address\" member", rd.n)
-				return
-			}
-			if a := Clean(*obj.Address); a != "" && !yield(Entry{*obj.Address, a}) {
-				return
-			}
+	return scan(src, func(text string) (Entry, error) {
+		line := strings.TrimSpace(text)
+		if line == "" {
+			return Entry{}, nil
 		}
-		rd.err = lineError(rd.n+1, sc.Err())
-	}
-	return rd
+		var obj struct {
+			Address *string `json:"address"`
+		}
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			return Entry{}, fmt.Errorf("not a JSON object: %v", err)
+		}
+		if obj.Address == nil {
+			return Entry{}, errors.New(`no "address" member`)
+		}
+		return Entry{*obj.Address, Clean(*obj.Address)}, nil
+	})
 }
 
 // Seq adapts All to iter.Seq.

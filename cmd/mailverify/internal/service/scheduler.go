@@ -145,19 +145,22 @@ func (s *Scheduler) route(ctx context.Context, m jetstream.Msg, c chunk) error {
 // stop is called.
 func keepAlive(ctx context.Context, m jetstream.Msg, every time.Duration) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = m.InProgress()
-			}
-		}
-	}()
+	go repeat(ctx, every, func() { _ = m.InProgress() })
 	return cancel
+}
+
+// repeat calls f every interval until ctx ends.
+func repeat(ctx context.Context, every time.Duration, f func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

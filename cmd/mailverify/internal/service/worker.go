@@ -208,14 +208,7 @@ func (w *Worker) acknowledge(stores <-chan stored) {
 // heartbeat keeps the tasks held from being redelivered while they wait
 // for their mail server.
 func (w *Worker) heartbeat(ctx context.Context) {
-	t := time.NewTicker(w.Bus.ackWait() / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	repeat(ctx, w.Bus.ackWait()/3, func() {
 		w.mu.Lock()
 		ms := make([]jetstream.Msg, 0, len(w.held))
 		for _, h := range w.held {
@@ -225,7 +218,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 		for _, m := range ms {
 			_ = m.InProgress()
 		}
-	}
+	})
 }
 
 // canceled tells whether a job was canceled (or is gone), looking at most
