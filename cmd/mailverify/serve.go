@@ -65,14 +65,16 @@ func (f *serviceFlags) config() service.Config {
 }
 
 // verifiers returns the Verifier of the API and scheduler, and the
-// worker's, which leaves greylisting to the bus.
-func (f *serviceFlags) verifiers(logger *slog.Logger) (*verify.Verifier, *verify.Verifier, error) {
+// worker's, which leaves greylisting to the bus; both count their SMTP
+// work in m.
+func (f *serviceFlags) verifiers(logger *slog.Logger, m *api.Metrics) (*verify.Verifier, *verify.Verifier, error) {
 	mk := func() (*verify.Verifier, error) {
 		v, err := f.verifier()
 		if err != nil {
 			return nil, err
 		}
 		v.Concurrency, v.PerHost, v.PerHostRate, v.MaxRcpts = f.concurrency, f.perHost, f.perHostRate, f.rcpts
+		v.Dialer, v.TranscriptWriter = m.Dialer(v.Dialer), m.SMTPTap()
 		if f.verbose {
 			v.Logger = logger
 		}
@@ -129,11 +131,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return usageError(stderr, "serve takes no arguments; got %q", rest)
 	}
 	logger := f.logger(stderr)
-	v, wv, err := f.verifiers(logger)
+	metrics := api.NewMetrics()
+	v, wv, err := f.verifiers(logger, metrics)
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
-	a := &api.Server{Verifier: v, Rate: rate.Limit(f.reqRate), MaxBody: f.maxBody, AllowPrivate: f.allowPrivate, Logger: logger}
+	a := &api.Server{Verifier: v, Metrics: metrics, Rate: rate.Limit(f.reqRate), MaxBody: f.maxBody, AllowPrivate: f.allowPrivate, Logger: logger}
 	if a.Tokens, err = readTokens(f.tokenFile); err != nil {
 		return usageError(stderr, "%v", err)
 	}
@@ -158,6 +161,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitIO
 	}
 	defer bus.Close()
+	metrics.WatchQueue(bus)
 	if err := shareCatchAll(ctx, bus, v, wv); err != nil {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO
@@ -219,6 +223,7 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var f serviceFlags
 	f.register(fs)
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `address` (/metrics)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mailverify worker --nats URL [flags]\n\nProbes mail servers for the partitions the cluster pins to it; run one per egress address.")
 		fs.PrintDefaults()
@@ -234,9 +239,21 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 		return usageError(stderr, "worker needs --nats URL (an embedded server is reachable only from serve)")
 	}
 	logger := f.logger(stderr)
-	_, wv, err := f.verifiers(logger)
+	metrics := api.NewMetrics()
+	_, wv, err := f.verifiers(logger, metrics)
 	if err != nil {
 		return usageError(stderr, "%v", err)
+	}
+	if *metricsAddr != "" {
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return usageError(stderr, "--metrics: %v", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(ln) }()
+		defer hs.Close()
 	}
 	bus, err := service.Open(ctx, f.config())
 	if err != nil {
@@ -249,7 +266,7 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitIO
 	}
 	fmt.Fprintf(stderr, "mailverify: worker on NATS at %s\n", f.nats)
-	w := &service.Worker{Bus: bus, Verifier: wv, Logger: logger, GreylistBudget: f.greyBudget}
+	w := &service.Worker{Bus: bus, Verifier: wv, Logger: logger, GreylistBudget: f.greyBudget, OnResult: verified(metrics)}
 	if err := w.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO

@@ -137,6 +137,7 @@ func newEnv(t *testing.T, tweak func(*Server)) *env {
 		tweak(api)
 	}
 	h := api.Handler()
+	wv.Dialer, wv.TranscriptWriter = api.Metrics.Dialer(wv.Dialer), api.Metrics.SMTPTap()
 	node := &service.Node{Bus: bus, Verifier: w.Verifier(), WorkerVerifier: wv, OnResult: api.Metrics.Result,
 		Worker: service.Worker{Drain: time.Second}}
 	done := make(chan struct{})

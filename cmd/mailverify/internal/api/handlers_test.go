@@ -334,7 +334,9 @@ func TestMetricsNameNoAddress(t *testing.T) {
 	_, m := e.do("GET", "/metrics", "", "")
 	for _, want := range []string{`mailverify_addresses_total{reason="accepted",status="deliverable"}`, `mailverify_jobs_total{event="created"} 1`,
 		`mailverify_queue_depth{kind="pending",partition="0"}`, `mailverify_http_requests_total{code="202",route="POST /v1/jobs"} 1`,
-		"mailverify_http_request_duration_seconds_bucket"} {
+		"mailverify_http_request_duration_seconds_bucket", `mailverify_smtp_commands_total{verb="RCPT"}`,
+		`mailverify_smtp_commands_total{verb="EHLO"}`, `mailverify_smtp_server_replies_total{class="2xx"}`,
+		`mailverify_smtp_server_replies_total{class="5xx"}`, `mailverify_smtp_connections_total{outcome="ok"}`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -23,11 +23,12 @@ type Metrics struct {
 	addresses *prometheus.CounterVec
 	replies   *prometheus.CounterVec
 	verifyDur prometheus.Histogram
+
+	commands, serverReplies, connections *prometheus.CounterVec
 }
 
-// NewMetrics registers the metrics, with the queue depth of each
-// partition read from the bus at each scrape (bus may be nil).
-func NewMetrics(bus *service.Bus) *Metrics {
+// NewMetrics registers the metrics.
+func NewMetrics() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailverify_http_requests_total",
@@ -38,18 +39,28 @@ func NewMetrics(bus *service.Bus) *Metrics {
 			Help: "Bulk jobs by event (created, completed)."}, []string{"event"}),
 		addresses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailverify_addresses_total",
 			Help: "Addresses verified, by status and reason."}, []string{"status", "reason"}),
-		replies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailverify_smtp_replies_total",
-			Help: "Deciding SMTP replies of this process's verifications, by class (2xx, 4xx, 5xx)."}, []string{"class"}),
+		replies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailverify_deciding_replies_total",
+			Help: "The deciding SMTP reply of each verification done here, by class (2xx, 4xx, 5xx)."}, []string{"class"}),
 		verifyDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mailverify_verification_duration_seconds",
 			Help: "Durations of this process's verifications.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
 	}
+	m.commands = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailverify_smtp_commands_total",
+		Help: "SMTP commands sent, by verb."}, []string{"verb"})
+	m.serverReplies = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailverify_smtp_server_replies_total",
+		Help: "SMTP replies received, by class (2xx, 3xx, 4xx, 5xx)."}, []string{"class"})
+	m.connections = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailverify_smtp_connections_total",
+		Help: "SMTP connections opened, by outcome (ok, failed)."}, []string{"outcome"})
 	m.reg.MustRegister(m.requests, m.durations, m.jobs, m.addresses, m.replies, m.verifyDur,
+		m.commands, m.serverReplies, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if bus != nil {
-		m.reg.MustRegister(&queueCollector{bus: bus, desc: prometheus.NewDesc("mailverify_queue_depth",
-			"Tasks waiting or in flight, by partition of the work queue.", []string{"partition", "kind"}, nil)})
-	}
 	return m
+}
+
+// WatchQueue adds the queue depth of each partition, read from the bus at
+// each scrape.
+func (m *Metrics) WatchQueue(bus *service.Bus) {
+	m.reg.MustRegister(&queueCollector{bus: bus, desc: prometheus.NewDesc("mailverify_queue_depth",
+		"Tasks waiting or in flight, by partition of the work queue.", []string{"partition", "kind"}, nil)})
 }
 
 func (m *Metrics) request(route string, code int, d time.Duration) {

@@ -69,7 +69,10 @@ func (s *Server) routes() []route {
 // Handler returns the API's handler.
 func (s *Server) Handler() http.Handler {
 	if s.Metrics == nil {
-		s.Metrics = NewMetrics(s.Bus)
+		s.Metrics = NewMetrics()
+		if s.Bus != nil {
+			s.Metrics.WatchQueue(s.Bus)
+		}
 	}
 	every := s.Rate
 	if every == 0 {
