@@ -160,7 +160,7 @@ func TestJobFormats(t *testing.T) {
 	for _, tc := range []struct{ path, ctype, body string }{
 		{"/v1/jobs?column=Mail", "text/csv", "name,Mail\nJane,jane@example.com\nBob, bob@example.com\n"},
 		{"/v1/jobs", "text/csv", "name,email\nJane,jane@example.com\nBob,bob@example.com\n"},
-		{"/v1/jobs", "application/x-ndjson", "{\"address\":\"jane@example.com\"}\n{\"address\":\"bob@example.com\"}\n"},
+		{"/v1/jobs", "application/x-ndjson", "{\"address\":\"jane@example.com\",\"ref\":\"row-1\"}\n{\"address\":\"bob@example.com\",\"ref\":\"row-2\"}\n"},
 	} {
 		resp, body := e.do("POST", tc.path, tc.ctype, tc.body)
 		var j struct{ ID string }
@@ -170,6 +170,14 @@ func TestJobFormats(t *testing.T) {
 		job := e.waitJob(j.ID, 30*time.Second)
 		if job.Total != 2 || job.Counts["deliverable"] != 2 {
 			t.Errorf("%s %s: job %+v; want 2 deliverable", tc.ctype, tc.path, job)
+		}
+		if strings.Contains(tc.body, "ref") {
+			_, body := e.do("GET", "/v1/jobs/"+j.ID+"/results", "", "")
+			for _, want := range []string{`"ref":"row-1"`, `"ref":"row-2"`} {
+				if !strings.Contains(body, want) {
+					t.Errorf("results lack %s: %s", want, body)
+				}
+			}
 		}
 	}
 }

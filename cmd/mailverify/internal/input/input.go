@@ -18,8 +18,12 @@ import (
 	"unicode"
 )
 
-// An Entry is one input: the text as given, and the address to verify.
-type Entry struct{ Raw, Addr string }
+// An Entry is one input: the text as given, the address to verify, and
+// the caller's reference for it (NDJSON's "ref"), if any.
+type Entry struct{ Raw, Addr, Ref string }
+
+// MaxRef is the longest reference NDJSON takes.
+const MaxRef = 256
 
 // Clean trims what surrounds an address in real files: spaces, tabs, CR,
 // a byte-order mark.
@@ -48,7 +52,7 @@ func (r *Reader) Line() int { return r.n }
 func Lines(src io.Reader) *Reader {
 	return scan(src, func(text string) (Entry, error) {
 		raw := strings.TrimRight(text, "\r")
-		return Entry{raw, Clean(raw)}, nil
+		return Entry{Raw: raw, Addr: Clean(raw)}, nil
 	})
 }
 
@@ -112,7 +116,7 @@ func CSV(src io.Reader, column string) (*Reader, error) {
 				return
 			}
 			if col < len(rec) {
-				if a := Clean(rec[col]); a != "" && !yield(Entry{rec[col], a}) {
+				if a := Clean(rec[col]); a != "" && !yield(Entry{Raw: rec[col], Addr: a}) {
 					return
 				}
 			}
@@ -142,7 +146,8 @@ func pickColumn(header []string, column string) (int, error) {
 	return 0, nil
 }
 
-// NDJSON reads objects with an "address" member, one per line.
+// NDJSON reads objects with an "address" member, one per line, and an
+// optional "ref" string that the results carry back.
 func NDJSON(src io.Reader) *Reader {
 	return scan(src, func(text string) (Entry, error) {
 		line := strings.TrimSpace(text)
@@ -151,6 +156,7 @@ func NDJSON(src io.Reader) *Reader {
 		}
 		var obj struct {
 			Address *string `json:"address"`
+			Ref     string  `json:"ref"`
 		}
 		if err := json.Unmarshal([]byte(line), &obj); err != nil {
 			return Entry{}, fmt.Errorf("not a JSON object: %v", err)
@@ -158,7 +164,13 @@ func NDJSON(src io.Reader) *Reader {
 		if obj.Address == nil {
 			return Entry{}, errors.New(`no "address" member`)
 		}
-		return Entry{*obj.Address, Clean(*obj.Address)}, nil
+		if len(obj.Ref) > MaxRef {
+			return Entry{}, fmt.Errorf("ref is longer than %d bytes", MaxRef)
+		}
+		if strings.ContainsFunc(obj.Ref, unicode.IsControl) {
+			return Entry{}, errors.New("ref has control characters")
+		}
+		return Entry{Raw: *obj.Address, Addr: Clean(*obj.Address), Ref: obj.Ref}, nil
 	})
 }
 

@@ -70,7 +70,14 @@ func TestNDJSON(t *testing.T) {
 	if got := addrs(t, rd); !slices.Equal(got, []string{"jane@example.com", "bob@example.com"}) || rd.Err() != nil {
 		t.Errorf("NDJSON = %q, %v", got, rd.Err())
 	}
-	for _, bad := range []string{"{\"address\":\"a@b.com\"}\nnot json\n", "{\"email\":\"a@b.com\"}\n", "[1]\n"} {
+	rd = NDJSON(strings.NewReader(`{"address":"jane@example.com","ref":"crm-17"}` + "\n"))
+	for e := range rd.All {
+		if e.Ref != "crm-17" {
+			t.Errorf("ref %q; want crm-17", e.Ref)
+		}
+	}
+	for _, bad := range []string{"{\"address\":\"a@b.com\"}\nnot json\n", "{\"email\":\"a@b.com\"}\n", "[1]\n",
+		`{"address":"a@b.com","ref":"x\r\ny"}` + "\n", `{"address":"a@b.com","ref":"` + strings.Repeat("r", 300) + `"}` + "\n"} {
 		rd := NDJSON(strings.NewReader(bad))
 		addrs(t, rd)
 		if rd.Err() == nil {

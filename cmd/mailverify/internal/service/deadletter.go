@@ -71,7 +71,7 @@ func (j *Janitor) bury(ctx context.Context, adv deliveryExceeded) error {
 	}
 	msg := fmt.Sprintf("no worker finished verifying it in %d deliveries; dead-lettered", adv.Deliveries)
 	r := verify.Result{Input: item{Addr: t.Addr, Raw: t.Raw}.raw(), Status: verify.Unknown, Reason: verify.ReasonTimeout, Error: msg}
-	if _, err := j.Bus.storeResult(ctx, t.Job, t.Index, r); err != nil {
+	if _, err := j.Bus.storeResult(ctx, t, r); err != nil {
 		return err
 	}
 	return s.DeleteMsg(ctx, adv.StreamSeq)

@@ -90,6 +90,7 @@ type chunk struct {
 type item struct {
 	Addr string `json:"a"`
 	Raw  string `json:"r,omitempty"`
+	Ref  string `json:"f,omitempty"` // the caller's reference
 }
 
 func (it item) raw() string {
@@ -165,12 +166,12 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 			err = &InputError{Msg: fmt.Sprintf("entry %d is longer than %d bytes; not an address", n, MaxInput)}
 			return false
 		}
-		it := item{Addr: e.Addr}
+		it := item{Addr: e.Addr, Ref: e.Ref}
 		if e.Raw != e.Addr {
 			it.Raw = e.Raw
 		}
 		c.Items = append(c.Items, it)
-		if size += len(e.Raw) + len(it.Raw) + 16; len(c.Items) >= chunkEntries || size >= chunkBytes {
+		if size += len(e.Raw) + len(it.Raw) + len(e.Ref) + 16; len(c.Items) >= chunkEntries || size >= chunkBytes {
 			err = flush()
 		}
 		return err == nil

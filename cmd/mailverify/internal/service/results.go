@@ -1,6 +1,7 @@
 package service
 
 import (
+	"encoding/json"
 	"context"
 	"errors"
 	"strconv"
@@ -48,7 +49,7 @@ func (b *Bus) Results(ctx context.Context, owner, id string, after uint64, limit
 			n++
 			p.Cursor = md.Sequence.Stream
 			p.More = md.NumPending > 0
-			p.Results = append(p.Results, withIndex(m.Headers().Get(indexHeader), m.Data()))
+			p.Results = append(p.Results, withIndex(m.Headers().Get(indexHeader), m.Headers().Get(refHeader), m.Data()))
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			return nil, err
@@ -60,15 +61,22 @@ func (b *Bus) Results(ctx context.Context, owner, id string, after uint64, limit
 	return p, nil
 }
 
-// withIndex puts "index" first in a result object.
-func withIndex(index string, result []byte) []byte {
+// withIndex puts "index" (and "ref", when there is one) first in a
+// result object.
+func withIndex(index, ref string, result []byte) []byte {
 	if _, err := strconv.Atoi(index); err != nil || len(result) < 2 || result[0] != '{' {
 		return result
 	}
-	out := make([]byte, 0, len(result)+len(index)+10)
+	out := make([]byte, 0, len(result)+len(index)+len(ref)+20)
 	out = append(out, `{"index":`...)
 	out = append(out, index...)
 	out = append(out, ',')
+	if ref != "" {
+		q, _ := json.Marshal(ref)
+		out = append(out, `"ref":`...)
+		out = append(out, q...)
+		out = append(out, ',')
+	}
 	return append(out, result[1:]...)
 }
 

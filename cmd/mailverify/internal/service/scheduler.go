@@ -20,6 +20,7 @@ type task struct {
 	Index int    `json:"i"`
 	Addr  string `json:"a"`
 	Raw   string `json:"r,omitempty"` // the entry as given, when it differs
+	Ref   string `json:"f,omitempty"` // the caller's reference
 }
 
 // A Scheduler routes the addresses of queued jobs to the partitions of
@@ -118,7 +119,7 @@ func (s *Scheduler) route(ctx context.Context, m jetstream.Msg, c chunk) error {
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(c.Items))
 	for i, it := range c.Items {
-		t := task{Job: c.Job, Index: c.Start + i, Addr: it.Addr, Raw: it.Raw}
+		t := task{Job: c.Job, Index: c.Start + i, Addr: it.Addr, Raw: it.Raw, Ref: it.Ref}
 		data, err := json.Marshal(t)
 		if err != nil {
 			return err

@@ -206,12 +206,12 @@ func TestAggregatorCountsOnce(t *testing.T) {
 	run(actx, &wg)
 	run(actx, &wg)
 	for i, a := range addrs {
-		stored, err := b.storeResult(ctx, j.ID, i, verify.Result{Input: a, Status: verify.Deliverable, Reason: verify.ReasonAccepted})
+		stored, err := b.storeResult(ctx, task{Job: j.ID, Index: i}, verify.Result{Input: a, Status: verify.Deliverable, Reason: verify.ReasonAccepted})
 		if err != nil || !stored {
 			t.Fatalf("store %d: %v %v", i, stored, err)
 		}
 		if i%7 == 0 { // a redelivered task: stored once only
-			if again, err := b.storeResult(ctx, j.ID, i, verify.Result{Input: a, Status: verify.Unknown}); again || err != nil {
+			if again, err := b.storeResult(ctx, task{Job: j.ID, Index: i}, verify.Result{Input: a, Status: verify.Unknown}); again || err != nil {
 				t.Fatalf("a second result for %d: stored %v, %v", i, again, err)
 			}
 		}

@@ -10,23 +10,26 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// storeResult stores the result of a job's index-th input, once: a second
+// storeResult stores the result of task t, once: a second
 // result for the same input is dropped by the stream (the publish expects
 // the subject to be empty). It reports whether this call stored it.
-func (b *Bus) storeResult(ctx context.Context, job string, index int, r verify.Result) (bool, error) {
-	_, err := b.JS.PublishMsg(ctx, resultMsg(job, index, r), jetstream.WithExpectLastSequencePerSubject(0))
+func (b *Bus) storeResult(ctx context.Context, t task, r verify.Result) (bool, error) {
+	_, err := b.JS.PublishMsg(ctx, resultMsg(t, r), jetstream.WithExpectLastSequencePerSubject(0))
 	return storedOnce(err)
 }
 
 // storeResultAsync is storeResult without waiting: the future tells.
-func (b *Bus) storeResultAsync(job string, index int, r verify.Result) (jetstream.PubAckFuture, error) {
-	return b.JS.PublishMsgAsync(resultMsg(job, index, r), jetstream.WithExpectLastSequencePerSubject(0))
+func (b *Bus) storeResultAsync(t task, r verify.Result) (jetstream.PubAckFuture, error) {
+	return b.JS.PublishMsgAsync(resultMsg(t, r), jetstream.WithExpectLastSequencePerSubject(0))
 }
 
-func resultMsg(job string, index int, r verify.Result) *nats.Msg {
-	msg := nats.NewMsg(resultSubject(job, index))
+func resultMsg(t task, r verify.Result) *nats.Msg {
+	msg := nats.NewMsg(resultSubject(t.Job, t.Index))
 	msg.Data = r.AppendJSON(nil)
-	msg.Header.Set(indexHeader, strconv.Itoa(index))
+	msg.Header.Set(indexHeader, strconv.Itoa(t.Index))
+	if t.Ref != "" {
+		msg.Header.Set(refHeader, t.Ref)
+	}
 	return msg
 }
 
@@ -41,4 +44,7 @@ func storedOnce(err error) (bool, error) {
 	return err == nil, err
 }
 
-const indexHeader = "Mv-Index"
+const (
+	indexHeader = "Mv-Index"
+	refHeader   = "Mv-Ref"
+)

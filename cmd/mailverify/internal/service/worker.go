@@ -163,7 +163,7 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 	if h.t.Raw != "" {
 		r.Input = h.t.Raw
 	}
-	f, err := w.Bus.storeResultAsync(h.t.Job, h.t.Index, r)
+	f, err := w.Bus.storeResultAsync(h.t, r)
 	if err != nil {
 		logOrDiscard(w.Logger).Warn("worker: store result", "job", h.t.Job, "err", err)
 		_ = h.m.Nak()
