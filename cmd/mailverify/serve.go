@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/api"
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/web"
 	"github.com/mailverify/mailverify/verify"
 	"golang.org/x/time/rate"
 )
@@ -136,7 +137,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
-	a := &api.Server{Verifier: v, Metrics: metrics, Rate: rate.Limit(f.reqRate), MaxBody: f.maxBody, AllowPrivate: f.allowPrivate, Logger: logger}
+	v.Transcript = true // for the page's "show conversation"
+	a := &api.Server{Verifier: v, Web: web.Handler(), Metrics: metrics, Rate: rate.Limit(f.reqRate), MaxBody: f.maxBody, AllowPrivate: f.allowPrivate, Logger: logger}
 	if a.Tokens, err = readTokens(f.tokenFile); err != nil {
 		return usageError(stderr, "%v", err)
 	}
@@ -200,7 +202,7 @@ func runServer(ctx context.Context, ln net.Listener, h http.Handler, node *servi
 	if embedded {
 		mode = "embedded NATS storing in " + node.Bus.DataDir
 	}
-	fmt.Fprintf(stderr, "mailverify: serving http://%s/ (%s)\n", ln.Addr(), mode)
+	fmt.Fprintf(stderr, "mailverify: serving http://%s/ (%s); open it in a browser to check addresses and clean lists\n", ln.Addr(), mode)
 	code := exitOK
 	select {
 	case <-ctx.Done():

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/web"
 	"github.com/mailverify/mailverify/verify"
 )
 
@@ -352,6 +353,30 @@ func TestMetricsNameNoAddress(t *testing.T) {
 	for _, leak := range []string{"jane", "nobody", "bob", "example.com"} {
 		if strings.Contains(m, leak) {
 			t.Errorf("metrics name %q: no address or domain may be a label", leak)
+		}
+	}
+}
+
+func TestPageFiles(t *testing.T) {
+	e := newEnv(t, func(s *Server) { s.Web = web.Handler() })
+	for _, tc := range []struct {
+		path, ctype string
+		status      int
+	}{
+		{"/", "text/html; charset=utf-8", 200},
+		{"/assets/app.js", "text/javascript; charset=utf-8", 200},
+		{"/assets/app.css", "text/css; charset=utf-8", 200},
+		{"/assets/nothing.js", "", 404},
+	} {
+		resp, body := e.do("GET", tc.path, "", "")
+		if resp.StatusCode != tc.status || tc.ctype != "" && resp.Header.Get("Content-Type") != tc.ctype {
+			t.Errorf("GET %s: %d %q; want %d %q", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.ctype)
+		}
+		if tc.status == 200 && !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("GET %s: no Content-Security-Policy", tc.path)
+		}
+		if tc.path == "/" && (!strings.Contains(body, `<script src="/assets/app.js"`) || strings.Contains(body, "http://") || strings.Contains(body, "https://")) {
+			t.Errorf("the page loads something from elsewhere or not its script")
 		}
 	}
 }

@@ -20,8 +20,12 @@ var openAPI []byte
 
 // A Server answers the API. Set the fields, then call Handler.
 type Server struct {
-	Bus      *service.Bus
+	Bus *service.Bus
+	// Verifier answers /v1/verify; give it Transcript, which the answer
+	// carries when asked for ("transcript": true).
 	Verifier *verify.Verifier
+	// Web, when set, is served at / and /assets/ (package web).
+	Web http.Handler
 	// Tokens, when set, are required as "Authorization: Bearer TOKEN";
 	// nil serves without auth (for loopback only: the command refuses to
 	// listen elsewhere without tokens).
@@ -87,6 +91,10 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	if s.Web != nil {
+		mux.Handle("GET /{$}", s.Web)
+		mux.Handle("GET /assets/", s.Web)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "not-found", "no such resource: "+r.URL.Path)

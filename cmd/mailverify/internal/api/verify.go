@@ -18,8 +18,9 @@ import (
 const background = 2 * time.Minute
 
 type verifyRequest struct {
-	Address   *string `json:"address"`
-	TimeoutMS int     `json:"timeout_ms"`
+	Address    *string `json:"address"`
+	TimeoutMS  int     `json:"timeout_ms"`
+	Transcript bool    `json:"transcript"`
 }
 
 // decodeJSON reads one JSON object of at most limit bytes, strictly.
@@ -84,6 +85,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		}
 		res = c.res
 		res.Input = *req.Address
+		if !req.Transcript {
+			res.Transcript = nil
+		}
 	case <-t.C:
 		res = verify.Result{Input: *req.Address, Status: verify.Unknown, Reason: verify.ReasonTimeout,
 			RetryAfter: verify.Seconds(5 * time.Second), Duration: verify.Millis(budget),
