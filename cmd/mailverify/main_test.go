@@ -223,3 +223,19 @@ func TestDiagnose(t *testing.T) {
 		}
 	}
 }
+
+func TestServeUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "extra"},
+		{"serve", "--listen", "0.0.0.0:0"}, // not loopback, no token file
+		{"serve", "--token-file", "/nonexistent/tokens"},
+		{"worker"}, // no --nats
+		{"worker", "--nats", "nats://127.0.0.1:1", "extra"},
+		{"serve", "--no-such-flag"},
+	} {
+		code, _, stderr := runCLI(t, context.Background(), "", args...)
+		if code != exitConfig || stderr == "" {
+			t.Errorf("%q: exit %d, stderr %q; want a usage error (2)", args, code, stderr)
+		}
+	}
+}

@@ -120,16 +120,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.Int64Var(&f.maxBody, "max-body", 64<<20, "largest job upload in bytes")
 	fs.Float64Var(&f.reqRate, "request-rate", 20, "requests per second per token that start work")
 	fs.BoolVar(&f.worker, "worker", false, "with --nats: also run a worker in this process (always on when embedded)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mailverify serve [flags]\n\nRuns the HTTP API and the job scheduler; without --nats, an embedded NATS server and a worker too.")
-		fs.PrintDefaults()
-	}
-	rest, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitConfig
-	}
-	if len(rest) > 0 {
-		return usageError(stderr, "serve takes no arguments; got %q", rest)
+	if code, ok := parseNoArgs(fs, args, stderr, "serve [flags]\n\nRuns the HTTP API and the job scheduler; without --nats, an embedded NATS server and a worker too."); !ok {
+		return code
 	}
 	logger := f.logger(stderr)
 	metrics := api.NewMetrics()
@@ -226,16 +218,8 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 	var f serviceFlags
 	f.register(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `address` (/metrics)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mailverify worker --nats URL [flags]\n\nProbes mail servers for the partitions the cluster pins to it; run one per egress address.")
-		fs.PrintDefaults()
-	}
-	rest, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitConfig
-	}
-	if len(rest) > 0 {
-		return usageError(stderr, "worker takes no arguments; got %q", rest)
+	if code, ok := parseNoArgs(fs, args, stderr, "worker --nats URL [flags]\n\nProbes mail servers for the partitions the cluster pins to it; run one per egress address."); !ok {
+		return code
 	}
 	if f.nats == "" {
 		return usageError(stderr, "worker needs --nats URL (an embedded server is reachable only from serve)")
@@ -274,6 +258,24 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitIO
 	}
 	return exitOK
+}
+
+// parseNoArgs parses the flags of a subcommand that takes no arguments,
+// with usage as its help; ok is false when the command is to exit with code.
+func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) (code int, ok bool) {
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mailverify "+usage)
+		fs.PrintDefaults()
+	}
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitConfig, false
+	}
+	if len(rest) > 0 {
+		name, _, _ := strings.Cut(usage, " ")
+		return usageError(stderr, "%s takes no arguments; got %q", name, rest), false
+	}
+	return 0, true
 }
 
 // shareCatchAll gives the verifiers the bus's shared catch-all answers.
