@@ -126,6 +126,25 @@ func TestPageCleansAList(t *testing.T) {
 		t.Errorf("typo suggestion %q; want jane@gmail.com", s)
 	}
 
+	// Files it cannot use: a clear error, and no start.
+	dir := t.TempDir()
+	for name, content := range map[string]string{"report.pdf": "%PDF-1.7", "empty.csv": "name,email\nJane,\nBob,\n", "blank.txt": "\n\n"} {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.do("bad file "+name,
+			chromedp.SetUploadFiles(chromedp.ID("file"), []string{f}),
+			chromedp.WaitVisible(chromedp.ID("error")),
+		)
+		msg := get(p, "error "+name, chromedp.Text(chromedp.ID("error")))
+		disabled := get(p, "start "+name, js[bool](`document.getElementById("start").disabled`))
+		if msg == "" || !disabled {
+			t.Errorf("%s: error %q, start disabled %v; want an error and no start", name, msg, disabled)
+		}
+		p.do("clear "+name, waitJS(`(document.getElementById("error").hidden = true) || true`))
+	}
+
 	// Clean a list: a CSV whose address column is the second.
 	var b strings.Builder
 	b.WriteString("name,Email,city\r\n")

@@ -173,7 +173,9 @@ async function pickFile(file) {
   state.file = file; state.results = new Map(); state.job = null;
   $("breakdown").hidden = true; $("progress-box").hidden = true;
   try {
+    if (!/\.(csv|txt)$/i.test(file.name) && !/^text\//.test(file.type)) throw new Error(file.name + " is not a .csv or .txt file.");
     const text = await file.text();
+    if (text.includes("\u0000")) throw new Error(file.name + " is not a text file.");
     state.csv = /\.csv$/i.test(file.name) || file.type === "text/csv";
     if (state.csv) {
       const rows = parseCSV(text);
