@@ -171,7 +171,7 @@ func TestClusterJob(t *testing.T) {
 	hk := &hooks{ids: map[string]int{}}
 	hookSrv := httptest.NewServer(hk)
 	t.Cleanup(hookSrv.Close)
-	common := append([]string{"--nats", urls, "--replicas", "3", "--partitions", "8", "--ack-wait", "2s", "--pinned-ttl", "1s",
+	common := append([]string{"--nats", urls, "--replicas", "3", "--partitions", "8", "--ack-wait", "2s", "--pinned-ttl", "3s",
 		"--per-host", fmt.Sprint(perHost), "--rate", "2000"}, cw.flags...)
 	serveArgs := append([]string{"serve", "--listen", "127.0.0.1:0"}, common...)
 	api := startServe(t, bin, serveArgs...)
@@ -220,7 +220,7 @@ func TestClusterJob(t *testing.T) {
 			t.Errorf("server %d was never asked", k)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		hk.mu.Lock()
 		got := hk.ids["job_"+j.ID+"_completed"]
@@ -230,7 +230,7 @@ func TestClusterJob(t *testing.T) {
 			break
 		}
 		if got > 1 || total > 1 || time.Now().After(deadline) {
-			t.Fatalf("webhooks %v; want one job_%s_completed", hk.ids, j.ID)
+			t.Fatalf("webhooks %v; want one job_%s_completed; the API's log:\n%s", hk.ids, j.ID, api.logs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

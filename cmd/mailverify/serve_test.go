@@ -106,9 +106,16 @@ type jobView struct {
 	Counts map[string]int `json:"counts"`
 }
 
+// getJSON reads a JSON answer, asking again while the service says it
+// is briefly unavailable (a cluster electing a leader).
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
 	resp, err := http.Get(url)
+	for retries := 0; err == nil && resp.StatusCode == http.StatusServiceUnavailable && retries < 10; retries++ {
+		resp.Body.Close()
+		time.Sleep(500 * time.Millisecond)
+		resp, err = http.Get(url)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +165,7 @@ func jobResults(t *testing.T, base, id string) map[int]line {
 	t.Helper()
 	out := map[int]line{}
 	cursor := "0"
+	retries := 0
 	for {
 		resp, err := http.Get(fmt.Sprintf("%s/v1/jobs/%s/results?after=%s&limit=500", base, id, cursor))
 		if err != nil {
@@ -165,6 +173,14 @@ func jobResults(t *testing.T, base, id string) map[int]line {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable && retries < 10 { // the cluster is electing a leader
+			retries++
+			time.Sleep(500 * time.Millisecond)
+			continue
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("results: %d %s", resp.StatusCode, body)
+		}
 		n := 0
 		for l := range strings.Lines(string(body)) {
 			var r struct {
@@ -204,7 +220,7 @@ func serveWorld(t *testing.T, n int) (args []string, body string, want []string)
 	for d := range domains {
 		zone.Add(fmt.Sprintf("d%d.example.test. 300 IN MX 10 mx.example.test.", d))
 	}
-	args = append([]string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--ack-wait", "2s", "--pinned-ttl", "1s",
+	args = append([]string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--ack-wait", "2s", "--pinned-ttl", "3s",
 		"--rate", "1000", "--partitions", "4"}, flags...)
 	return slicesWithout(args, "--progress=false"), b.String(), want
 }

@@ -99,6 +99,7 @@ func (s *Server) jobError(w http.ResponseWriter, err error) {
 		writeProblem(w, http.StatusNotFound, "not-found", "no such job")
 		return
 	}
+	w.Header().Set("Retry-After", "1")
 	writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 }
 

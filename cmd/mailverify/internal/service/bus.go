@@ -57,7 +57,8 @@ type Config struct {
 	// personal data); zero means 72 hours.
 	Retention time.Duration
 	// PinnedTTL is how soon a partition moves to another worker when its
-	// owner stops asking for work; zero means 10 seconds.
+	// owner stops asking for work; zero means 10 seconds, and less than 2
+	// seconds is taken as 2 (workers renew their claim every third of it).
 	PinnedTTL time.Duration
 	// MaxDeliver bounds the deliveries of a task, greylisting retries
 	// included; zero means 10.
@@ -76,8 +77,17 @@ func (c Config) replicas() int            { return orDefault(c.Replicas, 1) }
 func (c Config) maxDeliver() int          { return orDefault(c.MaxDeliver, 10) }
 func (c Config) maxAckPending() int       { return orDefault(c.MaxAckPending, 256) }
 func (c Config) retention() time.Duration { return orDefault(c.Retention, 72*time.Hour) }
-func (c Config) pinnedTTL() time.Duration { return orDefault(c.PinnedTTL, 10*time.Second) }
-func (c Config) ackWait() time.Duration   { return orDefault(c.AckWait, 30*time.Second) }
+func (c Config) pinnedTTL() time.Duration {
+	return max(orDefault(c.PinnedTTL, 10*time.Second), 2*time.Second)
+}
+
+// pullExpiry is how long a worker's pull request lasts. The server keeps a
+// partition pinned to a worker only while it sends pull requests within
+// PinnedTTL; with the client's default of 30s, a busy worker that asked
+// for nothing new would lose its partitions while still working on them,
+// and two workers would then talk to the same mail servers.
+func (c Config) pullExpiry() time.Duration { return max(c.pinnedTTL()/3, time.Second) }
+func (c Config) ackWait() time.Duration    { return orDefault(c.AckWait, 30*time.Second) }
 
 func orDefault[T int | time.Duration](v, d T) T {
 	if v > 0 {

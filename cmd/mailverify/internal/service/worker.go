@@ -68,7 +68,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				_ = m.Nak()
 			}
-		}, jetstream.PullPriorityGroup(priorityGroup), jetstream.PullMaxMessages(32))
+		}, jetstream.PullPriorityGroup(priorityGroup), jetstream.PullMaxMessages(32), jetstream.PullExpiry(w.Bus.pullExpiry()))
 		if err != nil {
 			return err
 		}
