@@ -31,6 +31,7 @@ var rules = map[string]rule{
 	"disposable/refresh":  {internal: []string{"disposable"}},
 	"freemail":            {internal: []string{"disposable"}, pure: true},
 	"role":                {pure: true},
+	"risk":                {pure: true},
 	"suggest":             {internal: []string{"disposable", "freemail"}, external: []string{"golang.org/x/net/publicsuffix"}, pure: true},
 	"internal/listgen":    {internal: []string{"syntax", "disposable", "role"}, external: []string{"golang.org/x/net/publicsuffix"}},
 	"internal/ctxerr":     {},
