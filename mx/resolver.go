@@ -25,6 +25,12 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
+// An NSResolver answers NS questions too; [*DNS] and *net.Resolver do.
+// The Verifier's risk signals use it when its Resolver has it.
+type NSResolver interface {
+	LookupNS(ctx context.Context, name string) ([]*net.NS, error)
+}
+
 // Errors that [*DNS] puts in a *net.DNSError's UnwrapErr, so callers can
 // tell the outcomes apart with errors.Is.
 var (

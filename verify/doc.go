@@ -57,7 +57,9 @@
 // unknown:
 //   - cannot_verify: 252; an acceptance whose host's catch-all answer is
 //     unknown (the probe was skipped, unclear, or refused for a reason that
-//     says nothing); providers that accept every RCPT and bounce later.
+//     says nothing); providers that accept every RCPT and bounce later
+//     (Yahoo; a Microsoft 365 tenant that accepted the random address,
+//     flagged risk.accepts_all_by_policy instead of catch_all).
 //   - greylisted: still deferred after the retries the budget allowed;
 //     retry_after is the server's own stated delay when it gave one.
 //   - rate_limited: 421, 4.2.1, recipient limits (452/552 "too many
@@ -76,6 +78,13 @@
 //   - smtputf8_unsupported: the address needs SMTPUTF8 and the server
 //     lacks it.
 //
+// risky also has parked_domain: with RiskDNS, the domain's name servers or
+// addresses belong to a parking or domain-marketplace service (package
+// risk's table), and the answer proved nothing better (unknown, or
+// catch_all). A definite verdict on a parked domain stands, flagged.
+//
 // Role accounts, free providers, subaddresses and SMTPUTF8 are flags, not
-// reasons: an existing role mailbox is still deliverable.
+// reasons: an existing role mailbox is still deliverable. So are the risk
+// flags in Result.Risk (parked, typo_trap, trap_local_part,
+// accepts_all_by_policy), each with what was seen.
 package verify

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/risk"
 	"github.com/mailverify/mailverify/role"
 	"github.com/mailverify/mailverify/smtpprobe"
 	"github.com/mailverify/mailverify/suggest"
@@ -50,6 +51,11 @@ func (v *Verifier) precheck(j *job) bool {
 	r.SMTPUTF8 = a.SMTPUTF8()
 	_, _, r.Subaddress = a.Subaddress()
 	r.RoleAccount = !a.IsQuoted() && role.Is(a.Local())
+	if !a.IsQuoted() {
+		if ev := risk.TrapLocalPart(a.Local()); ev != nil {
+			r.Risk = &risk.Risk{TrapLocalPart: ev}
+		}
+	}
 	j.wire = a.ASCII()
 	if a.IsLiteral() {
 		r.Status, r.Reason = Unknown, ReasonSMTPNotChecked
@@ -131,8 +137,15 @@ var outcomeVerdicts = map[smtpprobe.Outcome]outcomeVerdict{
 	smtpprobe.Rejected:          {Unknown, ReasonBlocked, 0}, // no evidence either way
 }
 
-// verdict turns a job's SMTP outcome into its status and reason.
+// verdict turns a job's SMTP outcome into its status and reason, then
+// adds what the risk signals say.
 func (v *Verifier) verdict(j *job) {
+	v.smtpVerdict(j)
+	v.riskVerdict(j)
+}
+
+// smtpVerdict turns a job's SMTP outcome into its status and reason.
+func (v *Verifier) smtpVerdict(j *job) {
 	r := &j.res
 	o := j.out
 	if o == nil {

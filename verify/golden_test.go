@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
+	"github.com/mailverify/mailverify/risk"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -84,5 +85,19 @@ func goldenResults() []Result {
 		},
 		{Input: "not an address", Status: Undeliverable, Reason: ReasonInvalidSyntax,
 			Error: `syntax: parse "not an address": character not allowed (space) at offset 3`},
+		{
+			Input: "abuse@parked.example", Status: Risky, Reason: ReasonParkedDomain, Address: "abuse@parked.example",
+			Local: "abuse", Domain: "parked.example", DomainASCII: "parked.example", RoleAccount: true, CatchAll: catchall.Yes,
+			Risk: &risk.Risk{
+				Parked:        &risk.Evidence{Service: "sedo", Seen: []string{"NS ns1.sedoparking.com", "A 91.195.240.94"}, Source: "tma2022"},
+				TrapLocalPart: &risk.Evidence{Seen: []string{"local part abuse"}, Source: "RFC 2142"},
+			},
+		},
+		{
+			Input: "jane@tenant.example", Status: Unknown, Reason: ReasonCannotVerify, Address: "jane@tenant.example",
+			Local: "jane", Domain: "tenant.example", DomainASCII: "tenant.example", CatchAll: catchall.Yes, Provider: "microsoft365",
+			Risk: &risk.Risk{AcceptsAllByPolicy: &risk.Evidence{Service: "microsoft365",
+				Seen: []string{"MX tenant-example.mail.protection.outlook.com", "the random address was accepted"}}},
+		},
 	}
 }

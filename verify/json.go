@@ -2,6 +2,8 @@ package verify
 
 import (
 	"strconv"
+
+	"github.com/mailverify/mailverify/risk"
 	"time"
 	"unicode/utf8"
 )
@@ -31,6 +33,9 @@ func (r Result) AppendJSON(b []byte) []byte {
 	b = appendBool(b, `,"subaddress":`, r.Subaddress)
 	b = appendOptString(b, `,"suggestion":`, r.Suggestion)
 	b = appendOptString(b, `,"provider":`, r.Provider)
+	if r.Risk != nil {
+		b = appendRisk(b, r.Risk)
+	}
 	if len(r.MXHosts) > 0 {
 		b = appendStrings(b, `,"mx_hosts":`, r.MXHosts)
 	}
@@ -55,6 +60,50 @@ func (r Result) AppendJSON(b []byte) []byte {
 		b = appendStrings(b, `,"transcript":`, r.Transcript)
 	}
 	b = appendOptString(b, `,"error":`, r.Error)
+	return append(b, '}')
+}
+
+func appendRisk(b []byte, k *risk.Risk) []byte {
+	b = append(b, `,"risk":{`...)
+	first := true
+	for _, f := range []struct {
+		key string
+		ev  *risk.Evidence
+	}{{`"parked":`, k.Parked}, {`"typo_trap":`, k.TypoTrap}, {`"trap_local_part":`, k.TrapLocalPart}, {`"accepts_all_by_policy":`, k.AcceptsAllByPolicy}} {
+		if f.ev == nil {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, f.key...)
+		b = appendEvidence(b, f.ev)
+	}
+	return append(b, '}')
+}
+
+func appendEvidence(b []byte, ev *risk.Evidence) []byte {
+	b = append(b, '{')
+	n := len(b)
+	sep := func() {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+	}
+	if ev.Service != "" {
+		b = append(b, `"service":`...)
+		b = appendJSONString(b, ev.Service)
+	}
+	if len(ev.Seen) > 0 {
+		sep()
+		b = appendStrings(b, `"seen":`, ev.Seen)
+	}
+	if ev.Source != "" {
+		sep()
+		b = append(b, `"source":`...)
+		b = appendJSONString(b, ev.Source)
+	}
 	return append(b, '}')
 }
 

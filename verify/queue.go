@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/risk"
 	"github.com/mailverify/mailverify/smtpprobe"
 )
 
@@ -20,6 +21,7 @@ type domainState struct {
 	looked  bool
 	waiting []*job // arrived before the lookup ended
 	live    int    // jobs of the domain in flight
+	parked  *risk.Evidence
 }
 
 // run returns the hostRun of the domain's n-th host. e.mu is held.
@@ -79,6 +81,11 @@ func (e *engine) route(j *job) {
 // that waited for the answer.
 func (e *engine) lookup(d *domainState) {
 	defer e.wg.Done()
+	var park chan *risk.Evidence
+	if e.v.RiskDNS {
+		park = make(chan *risk.Evidence, 1)
+		go func() { park <- e.v.parked(e.ctx, d.name) }()
+	}
 	var mr mx.Result
 	err := e.dns.Acquire(e.ctx, 1)
 	if err == nil {
@@ -89,9 +96,13 @@ func (e *engine) lookup(d *domainState) {
 		e.v.logger().LogAttrs(e.ctx, slog.LevelDebug, "mx lookup", slog.String("domain", d.name),
 			slog.String("status", mr.Status.String()), slog.Int("hosts", len(mr.Hosts)))
 	}
+	var parked *risk.Evidence
+	if park != nil {
+		parked = <-park
+	}
 	e.mu.Lock()
 	e.lookups--
-	d.looked, d.mr = true, mr
+	d.looked, d.mr, d.parked = true, mr, parked
 	if err != nil { // the context ended: the domain was parsed already
 		d.mr = mx.Result{Status: mx.Temporary, Err: err}
 	}

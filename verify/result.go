@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
+	"github.com/mailverify/mailverify/risk"
 )
 
 // Status is the verdict on an address.
@@ -119,6 +120,9 @@ type Result struct {
 	Subaddress   bool            `json:"subaddress"`
 	Suggestion   string          `json:"suggestion,omitempty"`
 	Provider     string          `json:"provider,omitempty"`
+	// Risk holds the risk signals seen, each with its evidence; nil when
+	// none was (see package risk).
+	Risk *risk.Risk `json:"risk,omitempty"`
 
 	// MXHosts are the mail hosts tried, in order.
 	MXHosts []string   `json:"mx_hosts,omitempty"`

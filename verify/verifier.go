@@ -19,6 +19,7 @@ import (
 	"github.com/mailverify/mailverify/disposable"
 	"github.com/mailverify/mailverify/freemail"
 	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/risk"
 	"github.com/mailverify/mailverify/smtpprobe"
 	"github.com/mailverify/mailverify/syntax"
 	"golang.org/x/sync/semaphore"
@@ -104,6 +105,14 @@ type Verifier struct {
 	// verdict is unknown/greylisted with retry_after.
 	GreylistDelay, GreylistMaxWait time.Duration
 
+	// RiskDNS asks DNS for each domain's name servers and addresses, once
+	// per domain and at the same time as its MX lookup, to tell parked
+	// domains (risk.parked, reason parked_domain). Off, they go unflagged.
+	RiskDNS bool
+	// Parking is the table of parking services; nil means
+	// risk.DefaultParking.
+	Parking *risk.Parking
+
 	// CatchAllStore, when set, shares catch-all answers with other
 	// Verifiers, such as the workers of a service; see catchall.Store.
 	CatchAllStore catchall.Store
@@ -131,6 +140,9 @@ type Verifier struct {
 	detector catchall.Detector
 	mu       sync.Mutex
 	hosts    map[string]*hostState
+
+	defaultDNS mx.Resolver // for RiskDNS when Resolver is nil
+	riskCache  map[string]riskEntry
 }
 
 // ErrConfig reports a Verifier field with an impossible value.
@@ -144,6 +156,7 @@ func (v *Verifier) init() {
 		}
 		v.hosts = map[string]*hostState{}
 		v.detector.Shared = v.CatchAllStore
+		v.defaultDNS = &mx.DNS{}
 	})
 }
 

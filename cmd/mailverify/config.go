@@ -24,7 +24,7 @@ type common struct {
 	timeout                 time.Duration
 	greyDelay, greyMax      time.Duration
 	tls                     string
-	specialUse              bool
+	specialUse, riskDNS     bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -40,6 +40,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.canary, "dns-canary", "", "a `domain` that surely has MX records, asked before believing an NXDOMAIN (default gmail.com; - turns the check off)")
 	fs.DurationVar(&c.greyDelay, "greylist-delay", time.Minute, "first wait before retrying a greylisted address when the server states none")
 	fs.DurationVar(&c.greyMax, "greylist-max-wait", 6*time.Minute, "longest wait for greylisting to pass, within --timeout")
+	fs.BoolVar(&c.riskDNS, "risk-dns", true, "ask each domain's name servers and addresses to flag parked domains (two DNS questions per domain)")
 }
 
 func (c *common) resolver() mx.Resolver {
@@ -101,7 +102,7 @@ func (c *common) verifier() (*verify.Verifier, error) {
 	v := &verify.Verifier{
 		Syntax: c.policy(), Resolver: c.resolver(), Dialer: d, HELO: c.helo, MailFrom: c.from,
 		Port: c.port, AllowPrivate: c.allowPrivate, Timeout: c.timeout, TLS: tlsp,
-		ResolverCanary: c.canary, GreylistDelay: c.greyDelay, GreylistMaxWait: c.greyMax,
+		ResolverCanary: c.canary, GreylistDelay: c.greyDelay, GreylistMaxWait: c.greyMax, RiskDNS: c.riskDNS,
 	}
 	if err := v.Validate(); err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 type Resolver struct {
 	MX   map[string][]*net.MX
 	IP   map[string][]netip.Addr
+	NS   map[string][]string // name servers, for LookupNS
 	Errs map[string]error
 
 	mu      sync.Mutex
@@ -41,7 +42,7 @@ func (r *Resolver) count(kind, name string) {
 	r.queries[kind+" "+name]++
 }
 
-// Queries returns how many times kind ("MX" or "IP") was asked for name.
+// Queries returns how many times kind ("MX", "IP" or "NS") was asked for name.
 func (r *Resolver) Queries(kind, name string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -51,7 +52,8 @@ func (r *Resolver) Queries(kind, name string) int {
 func (r *Resolver) exists(name string) bool {
 	_, inMX := r.MX[name]
 	_, inIP := r.IP[name]
-	return inMX || inIP
+	_, inNS := r.NS[name]
+	return inMX || inIP || inNS
 }
 
 func (r *Resolver) notFound(name string) error {
@@ -102,6 +104,25 @@ func (r *Resolver) LookupNetIP(ctx context.Context, network, host string) ([]net
 	}
 	if len(out) == 0 {
 		return nil, r.notFound(host)
+	}
+	return out, nil
+}
+
+// LookupNS implements mx.NSResolver from NS; a name without NS records
+// has none (NODATA), or does not exist when it is in no map.
+func (r *Resolver) LookupNS(ctx context.Context, name string) ([]*net.NS, error) {
+	name = key(name)
+	r.count("NS", name)
+	if err := r.Errs[name]; err != nil {
+		return nil, err
+	}
+	hosts, ok := r.NS[name]
+	if !ok {
+		return nil, r.notFound(name)
+	}
+	out := make([]*net.NS, len(hosts))
+	for i, h := range hosts {
+		out[i] = &net.NS{Host: h}
 	}
 	return out, nil
 }
