@@ -10,6 +10,9 @@ type Risk struct {
 	// Parked: the domain's DNS points at a parking or domain-marketplace
 	// service (Service names it).
 	Parked *Evidence `json:"parked,omitempty"`
+	// DisposableNetwork: the domain's mail servers are a disposable-mail
+	// service's, though the domain is on no disposable list.
+	DisposableNetwork *Evidence `json:"disposable_network,omitempty"`
 	// TypoTrap: the domain is one edit from a major provider's (see
 	// package suggest) and its mail server accepted the address.
 	TypoTrap *Evidence `json:"typo_trap,omitempty"`
@@ -33,5 +36,6 @@ type Evidence struct {
 
 // Empty reports whether no flag is set.
 func (r *Risk) Empty() bool {
-	return r == nil || r.Parked == nil && r.TypoTrap == nil && r.TrapLocalPart == nil && r.AcceptsAllByPolicy == nil
+	return r == nil || r.Parked == nil && r.DisposableNetwork == nil && r.TypoTrap == nil && r.TrapLocalPart == nil &&
+		r.AcceptsAllByPolicy == nil
 }

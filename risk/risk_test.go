@@ -80,3 +80,19 @@ func TestTrapLocalPart(t *testing.T) {
 		}
 	}
 }
+
+func TestDisposableMX(t *testing.T) {
+	ev := DefaultDisposableMX.Match([]string{"MAIL.mailinator.com.", "mail2.mailinator.com"})
+	if ev == nil || ev.Service != "mailinator" || len(ev.Seen) != 2 || ev.Source != "usercheck" {
+		t.Errorf("mailinator MX: %+v", ev)
+	}
+	for _, h := range []string{"aspmx.l.google.com", "mx1.simplelogin.co", "mail.anonaddy.me", "us2.mx1.mailhostbox.com",
+		"example-com.mail.protection.outlook.com", "mx.mailinator.com.evil.test", "xmail.mailinator.com"} {
+		if ev := DefaultDisposableMX.Match([]string{h}); ev != nil {
+			t.Errorf("MX %s flagged as %s", h, ev.Service)
+		}
+	}
+	if _, err := ParseDisposableMX(strings.NewReader("mailinator\tns\tmail.mailinator.com\tusercheck\n")); err == nil {
+		t.Error("a record type other than mx accepted")
+	}
+}

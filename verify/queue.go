@@ -19,9 +19,10 @@ type domainState struct {
 	hosts   []mx.Host // usable hosts, at most maxHostsTried
 	runs    []*hostRun
 	looked  bool
-	waiting []*job // arrived before the lookup ended
-	live    int    // jobs of the domain in flight
-	parked  *risk.Evidence
+	waiting []*job         // arrived before the lookup ended
+	live    int            // jobs of the domain in flight
+	parked  *risk.Evidence // RiskDNS: the domain is parked
+	dispNet *risk.Evidence // its MX hosts are a disposable-mail service's
 }
 
 // run returns the hostRun of the domain's n-th host. e.mu is held.
@@ -112,6 +113,7 @@ func (e *engine) lookup(d *domainState) {
 		}
 	}
 	d.runs = make([]*hostRun, len(d.hosts))
+	d.dispNet = e.v.disposableMX().Match(hostNames(mr.Hosts))
 	var out []*job
 	for _, j := range d.waiting {
 		out = append(out, e.dispatch(j)...)
@@ -143,6 +145,14 @@ func (e *engine) dispatch(j *job) []*job {
 			j.res.RetryAfter = Seconds(5 * time.Minute)
 		}
 		return e.decide(j, Unknown, reason, d.mr.Err)
+	}
+	if d.dispNet != nil { // a throwaway domain no list has yet
+		j.res.Disposable = true
+		j.res.Risk = withFlag(j.res.Risk, func(r *risk.Risk) { r.DisposableNetwork = d.dispNet })
+		for _, h := range d.hosts {
+			j.res.MXHosts = appendHost(j.res.MXHosts, h.Name)
+		}
+		return e.decide(j, Risky, ReasonDisposable, nil)
 	}
 	switch {
 	case v.SkipSMTP:

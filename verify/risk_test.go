@@ -38,6 +38,10 @@ func TestRiskSignals(t *testing.T) {
 		t.Fatal("no typo domain off the disposable list among the candidates")
 	}
 	w.add(typo, testsmtp.Mailboxes("jane@"+typo))
+	throwaway := &testsmtp.Server{}
+	w.add("fresh-throwaway.com", throwaway)
+	w.res.MX["fresh-throwaway.com"][0].Host = "mail.mailinator.com"
+	w.res.IP["mail.mailinator.com"] = w.res.IP["mx.fresh-throwaway.com"]
 
 	v := w.verifier()
 	v.RiskDNS = true
@@ -83,6 +87,15 @@ func TestRiskSignals(t *testing.T) {
 	}
 	if r = check("jane@example.com", Deliverable, ReasonAccepted); r.Risk != nil {
 		t.Errorf("jane@example.com: risk %+v; want none", r.Risk)
+	}
+	// A domain on no list whose MX is a disposable service's: decided
+	// before any SMTP.
+	r = check("jane@fresh-throwaway.com", Risky, ReasonDisposable)
+	if r.Risk == nil || r.Risk.DisposableNetwork == nil || r.Risk.DisposableNetwork.Service != "mailinator" || !r.Disposable {
+		t.Errorf("fresh-throwaway.com: %+v; want disposable_network mailinator", r.Risk)
+	}
+	if n := throwaway.Connections(); n != 0 {
+		t.Errorf("the throwaway domain's server was asked %d times; want none", n)
 	}
 	// The domain's DNS is asked once, however many addresses.
 	check("bob@parked.com", Risky, ReasonParkedDomain)

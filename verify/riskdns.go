@@ -111,3 +111,27 @@ func (v *Verifier) riskVerdict(j *job) {
 		r.Risk = flags
 	}
 }
+
+func (v *Verifier) disposableMX() *risk.DisposableMX {
+	if v.DisposableMX != nil {
+		return v.DisposableMX
+	}
+	return risk.DefaultDisposableMX
+}
+
+func hostNames(hs []mx.Host) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Name
+	}
+	return out
+}
+
+// withFlag returns r (new when nil) with set applied.
+func withFlag(r *risk.Risk, set func(*risk.Risk)) *risk.Risk {
+	if r == nil {
+		r = &risk.Risk{}
+	}
+	set(r)
+	return r
+}

@@ -112,6 +112,10 @@ type Verifier struct {
 	// Parking is the table of parking services; nil means
 	// risk.DefaultParking.
 	Parking *risk.Parking
+	// DisposableMX is the table of disposable-mail services' mail hosts: a
+	// domain on no list whose MX is one of them is risky/disposable with
+	// risk.disposable_network. Nil means risk.DefaultDisposableMX.
+	DisposableMX *risk.DisposableMX
 
 	// CatchAllStore, when set, shares catch-all answers with other
 	// Verifiers, such as the workers of a service; see catchall.Store.
