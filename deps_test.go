@@ -43,11 +43,11 @@ var rules = map[string]rule{
 	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
 	"integration":         {},
 	"verify": {
-		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall"},
+		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall", "risk"},
 		external: []string{"golang.org/x/sync/", "golang.org/x/time/rate"},
 	},
 	"examples/": {
-		internal: []string{"verify", "syntax", "disposable", "suggest", "mx", "smtpprobe", "catchall"},
+		internal: []string{"verify", "risk", "syntax", "disposable", "suggest", "mx", "smtpprobe", "catchall"},
 		external: []string{"golang.org/x/net/proxy"},
 	},
 }
