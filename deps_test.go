@@ -32,6 +32,7 @@ var rules = map[string]rule{
 	"freemail":            {internal: []string{"disposable"}, pure: true},
 	"role":                {pure: true},
 	"risk":                {pure: true},
+	"feedback":            {pure: true},
 	"suggest":             {internal: []string{"disposable", "freemail"}, external: []string{"golang.org/x/net/publicsuffix"}, pure: true},
 	"internal/listgen":    {internal: []string{"syntax", "disposable", "role"}, external: []string{"golang.org/x/net/publicsuffix"}},
 	"internal/ctxerr":     {},
@@ -43,7 +44,7 @@ var rules = map[string]rule{
 	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
 	"integration":         {},
 	"verify": {
-		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall", "risk"},
+		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall", "risk", "feedback"},
 		external: []string{"golang.org/x/sync/", "golang.org/x/time/rate"},
 	},
 	"examples/": {
