@@ -142,6 +142,7 @@ var outcomeVerdicts = map[smtpprobe.Outcome]outcomeVerdict{
 func (v *Verifier) verdict(j *job) {
 	v.smtpVerdict(j)
 	v.riskVerdict(j)
+	v.applyFeedback(j)
 }
 
 // smtpVerdict turns a job's SMTP outcome into its status and reason.

@@ -36,6 +36,16 @@ func (r Result) AppendJSON(b []byte) []byte {
 	if r.Risk != nil {
 		b = appendRisk(b, r.Risk)
 	}
+	if f := r.Feedback; f != nil {
+		b = append(b, `,"feedback":{"kind":`...)
+		b = appendJSONString(b, f.Kind)
+		b = appendOptString(b, `,"status":`, f.Status)
+		b = appendOptString(b, `,"reply":`, f.Reply)
+		b = append(b, `,"at":`...)
+		b = appendJSONString(b, f.At)
+		b = appendOptString(b, `,"source":`, f.Source)
+		b = append(b, '}')
+	}
 	if len(r.MXHosts) > 0 {
 		b = appendStrings(b, `,"mx_hosts":`, r.MXHosts)
 	}

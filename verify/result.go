@@ -123,6 +123,9 @@ type Result struct {
 	// Risk holds the risk signals seen, each with its evidence; nil when
 	// none was (see package risk).
 	Risk *risk.Risk `json:"risk,omitempty"`
+	// Feedback is the bounce or delivery on record that decided or backs
+	// the verdict (Verifier.History).
+	Feedback *Feedback `json:"feedback,omitempty"`
 
 	// MXHosts are the mail hosts tried, in order.
 	MXHosts []string   `json:"mx_hosts,omitempty"`

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/disposable"
+	"github.com/mailverify/mailverify/feedback"
 	"github.com/mailverify/mailverify/freemail"
 	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/risk"
@@ -117,6 +118,14 @@ type Verifier struct {
 	// risk.disposable_network. Nil means risk.DefaultDisposableMX.
 	DisposableMX *risk.DisposableMX
 
+	// History, when set, is what happened to mail sent before (bounces,
+	// deliveries; see package feedback): a recent hard bounce makes an
+	// address undeliverable even on a catch-all domain, a recent delivery
+	// resolves a catch-all acceptance to deliverable/delivered_before.
+	// FeedbackMaxAge is how old that evidence may be; zero means 90 days.
+	History        feedback.History
+	FeedbackMaxAge time.Duration
+
 	// CatchAllStore, when set, shares catch-all answers with other
 	// Verifiers, such as the workers of a service; see catchall.Store.
 	CatchAllStore catchall.Store
@@ -211,7 +220,7 @@ func (v *Verifier) Validate() error {
 		return fmt.Errorf("%w: Port %d out of range", ErrConfig, v.Port)
 	case v.Concurrency < 0, v.PerHost < 0, v.PerHostRate < 0, v.MaxRcpts < 0, v.Window < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
-	case v.Timeout < 0, v.ConnectTimeout < 0, v.CommandTimeout < 0, v.GreylistDelay < 0, v.GreylistMaxWait < 0:
+	case v.Timeout < 0, v.ConnectTimeout < 0, v.CommandTimeout < 0, v.GreylistDelay < 0, v.GreylistMaxWait < 0, v.FeedbackMaxAge < 0:
 		return fmt.Errorf("%w: negative duration", ErrConfig)
 	}
 	if v.HELO != "" && !validHELO(v.HELO) {

@@ -1,0 +1,71 @@
+package verify
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/mailverify/mailverify/feedback"
+	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/syntax"
+)
+
+// TestFeedbackResolvesCatchAll: bounces and deliveries on record decide
+// what a catch-all server cannot; a fresh definite answer still stands.
+func TestFeedbackResolvesCatchAll(t *testing.T) {
+	w := newWorld()
+	defer w.router.close()
+	w.add("catchall.example", &testsmtp.Server{}) // accepts everyone
+	w.add("example.com", testsmtp.Mailboxes("jane@example.com"))
+	h := &feedback.Memory{}
+	now := time.Now()
+	// The round trip from a real bounce file: parse, record, verify.
+	f, err := os.Open("../feedback/testdata/postfix.eml") // gone@catchall.example, 5.1.1
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := feedback.ParseDSN(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		e.At = now.Add(-time.Hour) // the sample's date, made recent
+		_ = h.Record(e)
+	}
+	_ = h.Record(feedback.Event{Address: "jane@catchall.example", Kind: feedback.Delivered, At: now.Add(-48 * time.Hour), Source: "esp"})
+	_ = h.Record(feedback.Event{Address: "old@catchall.example", Kind: feedback.Delivered, At: now.Add(-400 * 24 * time.Hour), Source: "esp"})
+	_ = h.Record(feedback.Event{Address: "soft@catchall.example", Kind: feedback.SoftBounce, At: now, Source: "esp"})
+	_ = h.Record(feedback.Event{Address: "jane@example.com", Kind: feedback.HardBounce, Status: "5.1.1", At: now, Source: "esp"})
+	v := w.verifier()
+	v.History = h
+	pol := syntax.Default
+	pol.AllowSpecialUse = true // the samples' domains are .example
+	v.Syntax = &pol
+	for _, tc := range []struct {
+		addr     string
+		status   Status
+		reason   Reason
+		evidence bool
+	}{
+		{"gone@catchall.example", Undeliverable, ReasonMailboxNotFound, true},
+		{"jane@catchall.example", Deliverable, ReasonDeliveredBefore, true},
+		{"old@catchall.example", Risky, ReasonCatchAll, false},  // too old
+		{"soft@catchall.example", Risky, ReasonCatchAll, false}, // a soft bounce says nothing
+		{"other@catchall.example", Risky, ReasonCatchAll, false},
+		{"jane@example.com", Deliverable, ReasonAccepted, true}, // the server just said yes
+	} {
+		r, err := v.Verify(context.Background(), tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != tc.status || r.Reason != tc.reason || (r.Feedback != nil) != tc.evidence {
+			t.Errorf("%s: %s/%s feedback %+v; want %s/%s with evidence %v", tc.addr, r.Status, r.Reason, r.Feedback, tc.status, tc.reason, tc.evidence)
+		}
+	}
+	r, _ := v.Verify(context.Background(), "gone@catchall.example")
+	if r.Feedback == nil || r.Feedback.Status != "5.1.1" || r.Feedback.Source != "dsn" || r.Feedback.Kind != "hard_bounce" {
+		t.Errorf("bounce evidence %+v", r.Feedback)
+	}
+}
