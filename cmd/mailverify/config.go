@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/historydb"
 	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/smtpprobe"
 	"github.com/mailverify/mailverify/syntax"
@@ -18,6 +19,8 @@ import (
 // common are the flags shared by check and diagnose.
 type common struct {
 	helo, from, dns, socks5 string
+	history                 string
+	historyDB               *historydb.DB // opened once, shared by the verifiers
 	canary                  string
 	port                    int
 	allowPrivate            bool
@@ -40,6 +43,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.canary, "dns-canary", "", "a `domain` that surely has MX records, asked before believing an NXDOMAIN (default gmail.com; - turns the check off)")
 	fs.DurationVar(&c.greyDelay, "greylist-delay", time.Minute, "first wait before retrying a greylisted address when the server states none")
 	fs.DurationVar(&c.greyMax, "greylist-max-wait", 6*time.Minute, "longest wait for greylisting to pass, within --timeout")
+	fs.StringVar(&c.history, "history", "", "a history `file` of bounces and deliveries (see mailverify feedback) that decides what probing cannot")
 	fs.BoolVar(&c.riskDNS, "risk-dns", true, "ask each domain's name servers and addresses to flag parked domains (two DNS questions per domain)")
 }
 
@@ -103,6 +107,16 @@ func (c *common) verifier() (*verify.Verifier, error) {
 		Syntax: c.policy(), Resolver: c.resolver(), Dialer: d, HELO: c.helo, MailFrom: c.from,
 		Port: c.port, AllowPrivate: c.allowPrivate, Timeout: c.timeout, TLS: tlsp,
 		ResolverCanary: c.canary, GreylistDelay: c.greyDelay, GreylistMaxWait: c.greyMax, RiskDNS: c.riskDNS,
+	}
+	if c.history != "" {
+		if c.historyDB == nil {
+			db, err := historydb.Open(c.history)
+			if err != nil {
+				return nil, fmt.Errorf("--history %s: %v", c.history, err)
+			}
+			c.historyDB = db // open for the life of the process
+		}
+		v.History = c.historyDB
 	}
 	if err := v.Validate(); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@
 //	mailverify diagnose [flags] DOMAIN
 //	mailverify serve [flags]            the HTTP API and bulk jobs on NATS JetStream
 //	mailverify worker --nats URL [flags] a prober of a cluster's partitions
+//	mailverify feedback --history FILE  record bounces and deliveries
 //
 // With no address arguments it reads addresses from stdin (or --input),
 // one per line, or from a CSV column with --csv. It writes one JSON object
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return serve(ctx, args[1:], stderr)
 		case "worker":
 			return worker(ctx, args[1:], stderr)
+		case "feedback":
+			return feedbackCmd(ctx, args[1:], stdin, stderr)
 		}
 	}
 	return check(ctx, args, stdin, stdout, stderr)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailverify/mailverify/internal/testdns"
 	"github.com/mailverify/mailverify/internal/testsmtp"
@@ -237,5 +238,33 @@ func TestServeUsage(t *testing.T) {
 		if code != exitConfig || stderr == "" {
 			t.Errorf("%q: exit %d, stderr %q; want a usage error (2)", args, code, stderr)
 		}
+	}
+}
+
+// TestFeedbackRoundTrip records a bounce with "mailverify feedback" and
+// then checks the address: a catch-all domain's acceptance is overruled by
+// the bounce on record.
+func TestFeedbackRoundTrip(t *testing.T) {
+	flags, zone := setup(t, &testsmtp.Server{}) // a server that accepts everyone
+	zone.Add("catchall.test. 300 IN MX 10 mx.example.test.")
+	history := filepath.Join(t.TempDir(), "history.db")
+	nd := `{"address":"gone@catchall.test","event":"bounce","type":"hard","status":"5.1.1","at":"` + time.Now().UTC().Format(time.RFC3339) + `"}` + "\n"
+	code, _, stderr := runCLI(t, context.Background(), nd, "feedback", "--history", history)
+	if code != exitOK || !strings.Contains(stderr, "recorded 1 events") {
+		t.Fatalf("feedback: exit %d, %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, context.Background(), "", append(flags, "--history", history, "gone@catchall.test", "kept@catchall.test")...)
+	if code != exitOK {
+		t.Fatalf("check: exit %d, %s", code, stderr)
+	}
+	got := map[string]string{}
+	for _, l := range parseLines(t, stdout) {
+		got[l.Input] = l.Status + "/" + l.Reason
+	}
+	if got["gone@catchall.test"] != "undeliverable/mailbox_not_found" || got["kept@catchall.test"] != "risky/catch_all" {
+		t.Errorf("with the history: %v; want the bounced address undeliverable and the other catch-all", got)
+	}
+	if code, _, _ := runCLI(t, context.Background(), "", "feedback"); code != exitConfig {
+		t.Errorf("feedback without --history: exit %d; want 2", code)
 	}
 }
