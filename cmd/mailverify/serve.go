@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -69,6 +70,9 @@ func (f *serviceFlags) config() service.Config {
 // worker's, which leaves greylisting to the bus; both count their SMTP
 // work in m.
 func (f *serviceFlags) verifiers(logger *slog.Logger, m *api.Metrics) (*verify.Verifier, *verify.Verifier, error) {
+	if f.history != "" {
+		return nil, nil, errors.New("--history is the check command's: the service keeps its history on the bus (POST /v1/feedback)")
+	}
 	mk := func() (*verify.Verifier, error) {
 		v, err := f.verifier()
 		if err != nil {
@@ -157,6 +161,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	defer bus.Close()
 	metrics.WatchQueue(bus)
 	if err := shareCatchAll(ctx, bus, v, wv); err != nil {
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+		return exitIO
+	}
+	if a.History, err = shareHistory(ctx, bus, v, wv); err != nil {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO
 	}
@@ -251,6 +259,10 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO
 	}
+	if _, err := shareHistory(ctx, bus, wv); err != nil {
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+		return exitIO
+	}
 	fmt.Fprintf(stderr, "mailverify: worker on NATS at %s\n", f.nats)
 	w := &service.Worker{Bus: bus, Verifier: wv, Logger: logger, GreylistBudget: f.greyBudget, OnResult: verified(metrics)}
 	if err := w.Run(ctx); err != nil {
@@ -288,6 +300,18 @@ func shareCatchAll(ctx context.Context, bus *service.Bus, vs ...*verify.Verifier
 		v.CatchAllStore = store
 	}
 	return nil
+}
+
+// shareHistory gives the verifiers the bus's feedback history.
+func shareHistory(ctx context.Context, bus *service.Bus, vs ...*verify.Verifier) (*service.KVHistory, error) {
+	h, err := bus.NewHistory(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		v.History = h
+	}
+	return h, nil
 }
 
 func readTokens(path string) (*api.Tokens, error) {

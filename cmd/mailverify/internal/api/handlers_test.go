@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/web"
 	"github.com/mailverify/mailverify/verify"
 )
@@ -379,4 +380,39 @@ func TestPageFiles(t *testing.T) {
 			t.Errorf("the page loads something from elsewhere or not its script")
 		}
 	}
+}
+
+func TestFeedbackEndpoint(t *testing.T) {
+	var hist *service.KVHistory
+	e := newEnv(t, func(s *Server) {
+		h, err := s.Bus.NewHistory(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist, s.History, s.Verifier.History = h, h, h
+	})
+	now := time.Now().UTC().Format(time.RFC3339)
+	bad := `{"address":"x@catchall.com","event":"bounce","type":"hard","at":"` + now + `"}` + "\n" + `{"address":"y@catchall.com","event":"bounce","at":"` + now + `"}` + "\n"
+	resp, body := e.do("POST", "/v1/feedback", "application/x-ndjson", bad)
+	e.problemOf(resp, body, 400)
+	if _, ok, _ := hist.Lookup("x@catchall.com"); ok {
+		t.Error("a malformed upload recorded its first line")
+	}
+	good := `{"address":"x@catchall.com","event":"bounce","type":"hard","status":"5.1.1","at":"` + now + `"}` + "\n"
+	resp, body = e.do("POST", "/v1/feedback", "application/x-ndjson", good)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"events":1`) {
+		t.Fatalf("POST /v1/feedback: %d %s", resp.StatusCode, body)
+	}
+	_, body = e.do("POST", "/v1/verify", "application/json", `{"address":"x@catchall.com"}`)
+	var r verify.Result
+	if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != verify.Undeliverable || r.Reason != verify.ReasonMailboxNotFound || r.Feedback == nil {
+		t.Errorf("after the bounce: %s; want undeliverable/mailbox_not_found with the bounce", body)
+	}
+	_, body = e.do("POST", "/v1/verify", "application/json", `{"address":"y@catchall.com"}`)
+	if !strings.Contains(body, `"reason":"catch_all"`) {
+		t.Errorf("another address of the catch-all domain: %s", body)
+	}
+	none := newEnv(t, nil)
+	resp, body = none.do("POST", "/v1/feedback", "application/x-ndjson", good)
+	none.problemOf(resp, body, 503)
 }

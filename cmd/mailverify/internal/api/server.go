@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
+	"github.com/mailverify/mailverify/feedback"
 	"github.com/mailverify/mailverify/verify"
 	"golang.org/x/time/rate"
 )
@@ -26,6 +27,9 @@ type Server struct {
 	Verifier *verify.Verifier
 	// Web, when set, is served at / and /assets/ (package web).
 	Web http.Handler
+	// History, when set, takes POST /v1/feedback (package feedback); give
+	// the verifiers the same one.
+	History feedback.History
 	// Tokens, when set, are required as "Authorization: Bearer TOKEN";
 	// nil serves without auth (for loopback only: the command refuses to
 	// listen elsewhere without tokens).
@@ -63,6 +67,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/jobs/{id}", true, s.getJob},
 		{"DELETE", "/v1/jobs/{id}", true, s.cancelJob},
 		{"GET", "/v1/jobs/{id}/results", true, s.results},
+		{"POST", "/v1/feedback", true, s.postFeedback},
 		{"GET", "/healthz", false, s.healthz},
 		{"GET", "/readyz", false, s.readyz},
 		{"GET", "/metrics", false, s.metrics},
