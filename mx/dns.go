@@ -118,21 +118,6 @@ func (d *DNS) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
 	return mxs, err
 }
 
-// LookupNS returns the name servers of name.
-func (d *DNS) LookupNS(ctx context.Context, name string) ([]*net.NS, error) {
-	rrs, _, err := d.query(ctx, name, dns.TypeNS)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*net.NS, 0, len(rrs))
-	for _, rr := range rrs {
-		if ns, ok := rr.(*dns.NS); ok {
-			out = append(out, &net.NS{Host: ns.Ns})
-		}
-	}
-	return out, nil
-}
-
 // LookupNetIP returns the addresses of host: network "ip4" asks for A
 // records, "ip6" for AAAA, "ip" for both.
 func (d *DNS) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
