@@ -13,6 +13,12 @@ type Risk struct {
 	// DisposableNetwork: the domain's mail servers are a disposable-mail
 	// service's, though the domain is on no disposable list.
 	DisposableNetwork *Evidence `json:"disposable_network,omitempty"`
+	// Listed: the domain or a mail server address is on a blocklist zone
+	// the caller configured (Seen names the zone and its answer).
+	Listed *Evidence `json:"listed,omitempty"`
+	// NewDomain: the domain was registered (or re-registered) within the
+	// last 30 days, by the caller's registration source (RDAP).
+	NewDomain *Evidence `json:"new_domain,omitempty"`
 	// TypoTrap: the domain is one edit from a major provider's (see
 	// package suggest) and its mail server accepted the address.
 	TypoTrap *Evidence `json:"typo_trap,omitempty"`
@@ -36,6 +42,6 @@ type Evidence struct {
 
 // Empty reports whether no flag is set.
 func (r *Risk) Empty() bool {
-	return r == nil || r.Parked == nil && r.DisposableNetwork == nil && r.TypoTrap == nil && r.TrapLocalPart == nil &&
-		r.AcceptsAllByPolicy == nil
+	return r == nil || r.Parked == nil && r.DisposableNetwork == nil && r.Listed == nil && r.NewDomain == nil &&
+		r.TypoTrap == nil && r.TrapLocalPart == nil && r.AcceptsAllByPolicy == nil
 }

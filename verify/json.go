@@ -79,7 +79,8 @@ func appendRisk(b []byte, k *risk.Risk) []byte {
 	for _, f := range []struct {
 		key string
 		ev  *risk.Evidence
-	}{{`"parked":`, k.Parked}, {`"disposable_network":`, k.DisposableNetwork}, {`"typo_trap":`, k.TypoTrap}, {`"trap_local_part":`, k.TrapLocalPart}, {`"accepts_all_by_policy":`, k.AcceptsAllByPolicy}} {
+	}{{`"parked":`, k.Parked}, {`"disposable_network":`, k.DisposableNetwork}, {`"listed":`, k.Listed},
+		{`"new_domain":`, k.NewDomain}, {`"typo_trap":`, k.TypoTrap}, {`"trap_local_part":`, k.TrapLocalPart}, {`"accepts_all_by_policy":`, k.AcceptsAllByPolicy}} {
 		if f.ev == nil {
 			continue
 		}

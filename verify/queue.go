@@ -21,7 +21,7 @@ type domainState struct {
 	looked  bool
 	waiting []*job         // arrived before the lookup ended
 	live    int            // jobs of the domain in flight
-	parked  *risk.Evidence // RiskDNS: the domain is parked
+	signals domainSignals  // the opt-in lookups beside the MX lookup
 	dispNet *risk.Evidence // its MX hosts are a disposable-mail service's
 }
 
@@ -82,10 +82,10 @@ func (e *engine) route(j *job) {
 // that waited for the answer.
 func (e *engine) lookup(d *domainState) {
 	defer e.wg.Done()
-	var park chan *risk.Evidence
-	if e.v.RiskDNS {
-		park = make(chan *risk.Evidence, 1)
-		go func() { park <- e.v.parked(e.ctx, d.name) }()
+	var sig chan domainSignals
+	if e.v.signalsWanted() {
+		sig = make(chan domainSignals, 1)
+		go func() { sig <- e.v.domainSignals(e.ctx, d.name) }()
 	}
 	var mr mx.Result
 	err := e.dns.Acquire(e.ctx, 1)
@@ -97,13 +97,16 @@ func (e *engine) lookup(d *domainState) {
 		e.v.logger().LogAttrs(e.ctx, slog.LevelDebug, "mx lookup", slog.String("domain", d.name),
 			slog.String("status", mr.Status.String()), slog.Int("hosts", len(mr.Hosts)))
 	}
-	var parked *risk.Evidence
-	if park != nil {
-		parked = <-park
+	var signals domainSignals
+	if sig != nil {
+		signals = <-sig
+	}
+	if signals.listed == nil {
+		signals.listed = e.v.hostsListed(e.ctx, mr.Usable())
 	}
 	e.mu.Lock()
 	e.lookups--
-	d.looked, d.mr, d.parked = true, mr, parked
+	d.looked, d.mr, d.signals = true, mr, signals
 	if err != nil { // the context ended: the domain was parsed already
 		d.mr = mx.Result{Status: mx.Temporary, Err: err}
 	}

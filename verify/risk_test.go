@@ -161,3 +161,40 @@ func BenchmarkRiskDNS(b *testing.B) {
 		})
 	}
 }
+
+type regs map[string]time.Time
+
+func (r regs) Registered(_ context.Context, d string) (time.Time, error) { return r[d], nil }
+
+func TestListedAndNewDomain(t *testing.T) {
+	w := newWorld()
+	defer w.router.close()
+	w.add("listed.com", testsmtp.Mailboxes("jane@listed.com"))
+	w.add("badmx.com", testsmtp.Mailboxes("jane@badmx.com"))
+	w.add("young.com", testsmtp.Mailboxes("jane@young.com"))
+	w.add("clean.com", testsmtp.Mailboxes("jane@clean.com"))
+	w.res.IP["listed.com.dbl.test"] = []netip.Addr{netip.MustParseAddr("127.0.1.2")}
+	w.res.IP["clean.com.dbl.test"] = []netip.Addr{netip.MustParseAddr("10.0.0.1")} // not a listing answer
+	mxIP := w.res.IP["mx.badmx.com"][0].As4()
+	w.res.IP[fmt.Sprintf("%d.%d.%d.%d.zen.test", mxIP[3], mxIP[2], mxIP[1], mxIP[0])] = []netip.Addr{netip.MustParseAddr("127.0.0.4")}
+	v := w.verifier()
+	v.BlocklistZones, v.IPBlocklistZones = []string{"dbl.test"}, []string{"zen.test"}
+	v.Registrations = regs{"young.com": time.Now().Add(-5 * 24 * time.Hour), "clean.com": time.Now().Add(-5 * 365 * 24 * time.Hour)}
+	ctx := context.Background()
+	for addr, want := range map[string]string{"jane@listed.com": "dbl.test", "jane@badmx.com": "zen.test"} {
+		r, _ := v.Verify(ctx, addr)
+		if r.Status != Deliverable || r.Risk == nil || r.Risk.Listed == nil || r.Risk.Listed.Service != want {
+			t.Errorf("%s: %s risk %+v; want deliverable, listed on %s", addr, r.Status, r.Risk, want)
+		}
+	}
+	r, _ := v.Verify(ctx, "jane@young.com")
+	if r.Risk == nil || r.Risk.NewDomain == nil || r.Risk.Listed != nil {
+		t.Errorf("young.com: risk %+v; want new_domain only", r.Risk)
+	}
+	if r, _ := v.Verify(ctx, "jane@clean.com"); r.Risk != nil {
+		t.Errorf("clean.com: risk %+v; want none", r.Risk)
+	}
+	if n := w.res.Queries("IP", "listed.com.dbl.test"); n != 1 {
+		t.Errorf("the zone was asked %d times; want 1", n)
+	}
+}

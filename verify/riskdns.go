@@ -101,10 +101,13 @@ func (v *Verifier) riskVerdict(j *job) {
 	if accepted && r.Suggestion != "" {
 		flags.TypoTrap = &risk.Evidence{Seen: []string{"one edit from " + r.Suggestion, "RCPT accepted by " + j.host}}
 	}
-	if j.d != nil && j.d.parked != nil {
-		flags.Parked = j.d.parked
-		if r.Status == Unknown || r.Status == Risky && r.Reason == ReasonCatchAll {
-			r.Status, r.Reason = Risky, ReasonParkedDomain
+	if j.d != nil {
+		flags.Listed, flags.NewDomain = j.d.signals.listed, j.d.signals.young
+		if p := j.d.signals.parked; p != nil {
+			flags.Parked = p
+			if r.Status == Unknown || r.Status == Risky && r.Reason == ReasonCatchAll {
+				r.Status, r.Reason = Risky, ReasonParkedDomain
+			}
 		}
 	}
 	if !flags.Empty() {

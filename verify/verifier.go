@@ -113,6 +113,18 @@ type Verifier struct {
 	// Parking is the table of parking services; nil means
 	// risk.DefaultParking.
 	Parking *risk.Parking
+	// BlocklistZones are domain blocklists (DBL/URIBL style) to ask about
+	// each domain, and IPBlocklistZones address blocklists (DNSBL) to ask
+	// about its mail servers' IPv4 addresses: a listing is the risk flag
+	// "listed", nothing more. Off unless set: the caller chooses the zones
+	// and accepts their usage terms (most forbid queries through public
+	// resolvers and high volumes without a subscription).
+	BlocklistZones, IPBlocklistZones []string
+	// Registrations, when set, tells when domains were registered; a
+	// domain registered within 30 days is flagged new_domain. It is asked
+	// once per domain, beside the MX lookup (network cost: opt in).
+	Registrations RegistrationSource
+
 	// DisposableMX is the table of disposable-mail services' mail hosts: a
 	// domain on no list whose MX is one of them is risky/disposable with
 	// risk.disposable_network. Nil means risk.DefaultDisposableMX.

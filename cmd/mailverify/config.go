@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/historydb"
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/rdap"
 	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/smtpprobe"
 	"github.com/mailverify/mailverify/syntax"
@@ -19,7 +21,8 @@ import (
 // common are the flags shared by check and diagnose.
 type common struct {
 	helo, from, dns, socks5 string
-	history                 string
+	history, rdapBase       string
+	dbl, dnsbl              string
 	historyDB               *historydb.DB // opened once, shared by the verifiers
 	canary                  string
 	port                    int
@@ -44,6 +47,9 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.greyDelay, "greylist-delay", time.Minute, "first wait before retrying a greylisted address when the server states none")
 	fs.DurationVar(&c.greyMax, "greylist-max-wait", 6*time.Minute, "longest wait for greylisting to pass, within --timeout")
 	fs.StringVar(&c.history, "history", "", "a history `file` of bounces and deliveries (see mailverify feedback) that decides what probing cannot")
+	fs.StringVar(&c.dbl, "dbl", "", "domain blocklist `zones` to ask about each domain, comma-separated (you accept their usage terms)")
+	fs.StringVar(&c.dnsbl, "dnsbl", "", "address blocklist `zones` to ask about each mail server, comma-separated (you accept their usage terms)")
+	fs.StringVar(&c.rdapBase, "rdap", "", "an RDAP service `URL` (such as https://rdap.org) to flag domains registered in the last 30 days")
 	fs.BoolVar(&c.riskDNS, "risk-dns", true, "ask each domain's name servers and addresses to flag parked domains (two DNS questions per domain)")
 }
 
@@ -108,6 +114,10 @@ func (c *common) verifier() (*verify.Verifier, error) {
 		Port: c.port, AllowPrivate: c.allowPrivate, Timeout: c.timeout, TLS: tlsp,
 		ResolverCanary: c.canary, GreylistDelay: c.greyDelay, GreylistMaxWait: c.greyMax, RiskDNS: c.riskDNS,
 	}
+	v.BlocklistZones, v.IPBlocklistZones = zones(c.dbl), zones(c.dnsbl)
+	if c.rdapBase != "" {
+		v.Registrations = &rdap.Client{Base: c.rdapBase}
+	}
 	if c.history != "" {
 		if c.historyDB == nil {
 			db, err := historydb.Open(c.history)
@@ -122,6 +132,17 @@ func (c *common) verifier() (*verify.Verifier, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// zones splits a comma-separated list of DNS zones.
+func zones(s string) []string {
+	var out []string
+	for _, z := range strings.Split(s, ",") {
+		if z = strings.Trim(strings.TrimSpace(z), "."); z != "" {
+			out = append(out, z)
+		}
+	}
+	return out
 }
 
 func usageError(stderr io.Writer, format string, args ...any) int {

@@ -1,0 +1,113 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/risk"
+)
+
+// A RegistrationSource tells when a domain was registered (RDAP, RFC 9083,
+// or the caller's own data); see Verifier.Registrations.
+type RegistrationSource interface {
+	Registered(ctx context.Context, domain string) (time.Time, error)
+}
+
+// newDomainAge is how young a registration is flagged new_domain.
+const newDomainAge = 30 * 24 * time.Hour
+
+// domainSignals are the opt-in lookups about a domain that run beside its
+// MX lookup: the parking table (RiskDNS), domain blocklists
+// (BlocklistZones) and the registration date (Registrations).
+type domainSignals struct {
+	parked, listed, young *risk.Evidence
+}
+
+func (v *Verifier) signalsWanted() bool {
+	return v.RiskDNS || len(v.BlocklistZones) > 0 || v.Registrations != nil
+}
+
+func (v *Verifier) domainSignals(ctx context.Context, domain string) domainSignals {
+	var s domainSignals
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if v.Registrations != nil {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if t, err := v.Registrations.Registered(rctx, domain); err == nil && !t.IsZero() && time.Since(t) < newDomainAge {
+				s.young = &risk.Evidence{Seen: []string{"registered " + t.UTC().Format(time.RFC3339)}, Source: "registration source"}
+			}
+		}
+	}()
+	if v.RiskDNS {
+		s.parked = v.parked(ctx, domain)
+	}
+	s.listed = v.listed(ctx, v.BlocklistZones, []string{domain})
+	<-done
+	return s
+}
+
+// listed asks each zone about each name (a domain, or an address already
+// reversed into its query form) and returns the first listing: an answer
+// in 127.0.0.0/8, which is how DNSBL and DBL zones say "listed" (RFC 5782
+// section 2.1). Other answers (a zone's error codes such as
+// 127.255.255.x for refused queries are in the range too: they are named
+// in the evidence so that a caller sees them).
+func (v *Verifier) listed(ctx context.Context, zones, names []string) *risk.Evidence {
+	if len(zones) == 0 {
+		return nil
+	}
+	res := v.Resolver
+	if res == nil {
+		res = v.defaultDNS
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, zone := range zones {
+		zone = strings.Trim(strings.ToLower(zone), ".")
+		for _, n := range names {
+			addrs, err := res.LookupNetIP(ctx, "ip4", n+"."+zone)
+			if err != nil {
+				continue
+			}
+			for _, a := range addrs {
+				if a.Is4() && a.As4()[0] == 127 {
+					return &risk.Evidence{Service: zone, Seen: []string{fmt.Sprintf("%s.%s answered %s", n, zone, a)}, Source: "caller-configured blocklist zone"}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// reversedIPv4 is an IPv4 address in DNSBL query form: 192.0.2.1 is
+// "1.2.0.192". IPv6 addresses are not asked (few zones list them).
+func reversedIPv4(a netip.Addr) (string, bool) {
+	if !a.Unmap().Is4() {
+		return "", false
+	}
+	b := a.Unmap().As4()
+	return fmt.Sprintf("%d.%d.%d.%d", b[3], b[2], b[1], b[0]), true
+}
+
+// hostsListed asks the IP zones about the domain's mail server addresses.
+func (v *Verifier) hostsListed(ctx context.Context, hosts []mx.Host) *risk.Evidence {
+	if len(v.IPBlocklistZones) == 0 {
+		return nil
+	}
+	var names []string
+	for _, h := range hosts {
+		for _, a := range h.Addrs {
+			if n, ok := reversedIPv4(a); ok && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return v.listed(ctx, v.IPBlocklistZones, names)
+}
