@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,5 +68,38 @@ func TestFeedbackResolvesCatchAll(t *testing.T) {
 	r, _ := v.Verify(context.Background(), "gone@catchall.example")
 	if r.Feedback == nil || r.Feedback.Status != "5.1.1" || r.Feedback.Source != "dsn" || r.Feedback.Kind != "hard_bounce" {
 		t.Errorf("bounce evidence %+v", r.Feedback)
+	}
+}
+
+type fakeProbe struct {
+	mu    sync.Mutex
+	calls int
+	ans   map[string]ProbeResult
+}
+
+func (p *fakeProbe) Probe(_ context.Context, addr, _ string) (ProbeAnswer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	return ProbeAnswer{Exists: p.ans[addr], Method: "test directory"}, nil
+}
+
+func TestProviderProbe(t *testing.T) {
+	w := newWorld()
+	defer w.router.close()
+	w.add("catchall.com", &testsmtp.Server{})
+	w.add("example.com", testsmtp.Mailboxes("jane@example.com"))
+	p := &fakeProbe{ans: map[string]ProbeResult{"yes@catchall.com": Positive, "no@catchall.com": Negative}}
+	v := w.verifier()
+	v.ProviderProbe, v.ProviderProbeRate = p, 1000
+	for addr, want := range map[string]Reason{"yes@catchall.com": ReasonProviderConfirmed, "no@catchall.com": ReasonMailboxNotFound,
+		"maybe@catchall.com": ReasonCatchAll, "jane@example.com": ReasonAccepted} {
+		r, _ := v.Verify(context.Background(), addr)
+		if r.Reason != want || (want == ReasonProviderConfirmed || want == ReasonMailboxNotFound) != (r.ProviderProbe != nil) {
+			t.Errorf("%s: %s/%s probe %+v; want %s", addr, r.Status, r.Reason, r.ProviderProbe, want)
+		}
+	}
+	if p.calls != 3 {
+		t.Errorf("the probe was asked %d times; want 3 (never about a settled address)", p.calls)
 	}
 }

@@ -46,6 +46,12 @@ func (r Result) AppendJSON(b []byte) []byte {
 		b = appendOptString(b, `,"source":`, f.Source)
 		b = append(b, '}')
 	}
+	if p := r.ProviderProbe; p != nil {
+		b = append(b, `,"provider_probe":{"exists":`...)
+		b = appendJSONString(b, p.Exists)
+		b = appendOptString(b, `,"method":`, p.Method)
+		b = append(b, '}')
+	}
 	if len(r.MXHosts) > 0 {
 		b = appendStrings(b, `,"mx_hosts":`, r.MXHosts)
 	}

@@ -126,6 +126,9 @@ type Result struct {
 	// Feedback is the bounce or delivery on record that decided or backs
 	// the verdict (Verifier.History).
 	Feedback *Feedback `json:"feedback,omitempty"`
+	// ProviderProbe is the caller's provider probe's answer, when it
+	// decided the verdict (Verifier.ProviderProbe).
+	ProviderProbe *ProbeEvidence `json:"provider_probe,omitempty"`
 
 	// MXHosts are the mail hosts tried, in order.
 	MXHosts []string   `json:"mx_hosts,omitempty"`

@@ -152,6 +152,9 @@ func (e *engine) feed(in iter.Seq[string]) {
 // send yields a job's result. It must be called without e.mu held: the
 // consumer may be slow, and that holds back only the sender.
 func (e *engine) send(j *job) {
+	if e.v.ProviderProbe != nil && j.out != nil {
+		e.v.applyProviderProbe(e.ctx, j) // the caller's I/O: never under e.mu
+	}
 	j.sent = true
 	j.res.Duration = Millis(time.Since(j.start))
 	if j.res.Err != nil {

@@ -125,6 +125,13 @@ type Verifier struct {
 	// once per domain, beside the MX lookup (network cost: opt in).
 	Registrations RegistrationSource
 
+	// ProviderProbe, when set, is asked about the acceptances SMTP cannot
+	// settle, at most ProviderProbeRate times a second (zero: 1); see
+	// ProviderProbe for why the library has none of its own. It slows
+	// those addresses to that rate.
+	ProviderProbe     ProviderProbe
+	ProviderProbeRate float64
+
 	// DisposableMX is the table of disposable-mail services' mail hosts: a
 	// domain on no list whose MX is one of them is risky/disposable with
 	// risk.disposable_network. Nil means risk.DefaultDisposableMX.
@@ -167,6 +174,7 @@ type Verifier struct {
 	hosts    map[string]*hostState
 
 	defaultDNS mx.Resolver // for RiskDNS when Resolver is nil
+	probeLim   probeLimiter
 	riskCache  map[string]riskEntry
 }
 
@@ -232,7 +240,7 @@ func (v *Verifier) Validate() error {
 		return fmt.Errorf("%w: Port %d out of range", ErrConfig, v.Port)
 	case v.Concurrency < 0, v.PerHost < 0, v.PerHostRate < 0, v.MaxRcpts < 0, v.Window < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
-	case v.Timeout < 0, v.ConnectTimeout < 0, v.CommandTimeout < 0, v.GreylistDelay < 0, v.GreylistMaxWait < 0, v.FeedbackMaxAge < 0:
+	case v.Timeout < 0, v.ConnectTimeout < 0, v.CommandTimeout < 0, v.GreylistDelay < 0, v.GreylistMaxWait < 0, v.FeedbackMaxAge < 0, v.ProviderProbeRate < 0:
 		return fmt.Errorf("%w: negative duration", ErrConfig)
 	}
 	if v.HELO != "" && !validHELO(v.HELO) {
