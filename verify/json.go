@@ -33,6 +33,7 @@ func (r Result) AppendJSON(b []byte) []byte {
 	b = appendBool(b, `,"subaddress":`, r.Subaddress)
 	b = appendOptString(b, `,"suggestion":`, r.Suggestion)
 	b = appendOptString(b, `,"provider":`, r.Provider)
+	b = appendOptString(b, `,"backend":`, r.Backend)
 	if r.Risk != nil {
 		b = appendRisk(b, r.Risk)
 	}

@@ -26,6 +26,7 @@ const newDomainAge = 30 * 24 * time.Hour
 // (BlocklistZones) and the registration date (Registrations).
 type domainSignals struct {
 	parked, listed, young *risk.Evidence
+	backend               mx.Provider // the SPF record's mailbox provider (RiskDNS)
 }
 
 func (v *Verifier) signalsWanted() bool {
@@ -47,6 +48,7 @@ func (v *Verifier) domainSignals(ctx context.Context, domain string) domainSigna
 	}()
 	if v.RiskDNS {
 		s.parked = v.parked(ctx, domain)
+		s.backend = v.spfBackend(ctx, domain)
 	}
 	s.listed = v.listed(ctx, v.BlocklistZones, []string{domain})
 	<-done
@@ -110,4 +112,24 @@ func (v *Verifier) hostsListed(ctx context.Context, hosts []mx.Host) *risk.Evide
 		}
 	}
 	return v.listed(ctx, v.IPBlocklistZones, names)
+}
+
+// spfBackend reads the domain's SPF record for the mailbox provider behind
+// a gateway.
+func (v *Verifier) spfBackend(ctx context.Context, domain string) mx.Provider {
+	res := v.Resolver
+	if res == nil {
+		res = v.defaultDNS
+	}
+	tr, ok := res.(mx.TXTResolver)
+	if !ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	txts, err := tr.LookupTXT(ctx, domain)
+	if err != nil {
+		return ""
+	}
+	return mx.BackendFromSPF(txts)
 }

@@ -131,6 +131,9 @@ func (e *engine) lookup(d *domainState) {
 func (e *engine) dispatch(j *job) []*job {
 	d, v := j.d, e.v
 	j.res.Provider = string(d.mr.Provider)
+	if mx.Gateways[d.mr.Provider] {
+		j.res.Backend = string(d.signals.backend)
+	}
 	switch d.mr.Status {
 	case mx.DomainNotFound:
 		return e.decide(j, Undeliverable, ReasonDomainNotFound, nil)

@@ -120,6 +120,10 @@ type Result struct {
 	Subaddress   bool            `json:"subaddress"`
 	Suggestion   string          `json:"suggestion,omitempty"`
 	Provider     string          `json:"provider,omitempty"`
+	// Backend, when Provider is a security gateway (proofpoint, mimecast,
+	// barracuda, ...), is the mailbox provider behind it, from the
+	// domain's SPF record (with RiskDNS).
+	Backend string `json:"backend,omitempty"`
 	// Risk holds the risk signals seen, each with its evidence; nil when
 	// none was (see package risk).
 	Risk *risk.Risk `json:"risk,omitempty"`

@@ -38,6 +38,10 @@ func TestRiskSignals(t *testing.T) {
 		t.Fatal("no typo domain off the disposable list among the candidates")
 	}
 	w.add(typo, testsmtp.Mailboxes("jane@"+typo))
+	w.add("gated.com", testsmtp.Mailboxes("jane@gated.com"))
+	w.res.MX["gated.com"][0].Host = "mx0a-001.pphosted.com"
+	w.res.IP["mx0a-001.pphosted.com"] = w.res.IP["mx.gated.com"]
+	w.res.TXT = map[string][]string{"gated.com": {"v=spf1 include:spf.protection.outlook.com include:_spf.pphosted.com -all"}}
 	throwaway := &testsmtp.Server{}
 	w.add("fresh-throwaway.com", throwaway)
 	w.res.MX["fresh-throwaway.com"][0].Host = "mail.mailinator.com"
@@ -96,6 +100,11 @@ func TestRiskSignals(t *testing.T) {
 	}
 	if n := throwaway.Connections(); n != 0 {
 		t.Errorf("the throwaway domain's server was asked %d times; want none", n)
+	}
+	// A gateway's domain: the mailbox provider behind it, from SPF.
+	r = check("jane@gated.com", Deliverable, ReasonAccepted)
+	if r.Provider != "proofpoint" || r.Backend != "microsoft365" {
+		t.Errorf("gated.com: provider %q backend %q; want proofpoint in front of microsoft365", r.Provider, r.Backend)
 	}
 	// The domain's DNS is asked once, however many addresses.
 	check("bob@parked.com", Risky, ReasonParkedDomain)

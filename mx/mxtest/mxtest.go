@@ -23,6 +23,7 @@ type Resolver struct {
 	MX   map[string][]*net.MX
 	IP   map[string][]netip.Addr
 	NS   map[string][]string // name servers, for LookupNS
+	TXT  map[string][]string // TXT records, for LookupTXT
 	Errs map[string]error
 
 	mu      sync.Mutex
@@ -53,7 +54,8 @@ func (r *Resolver) exists(name string) bool {
 	_, inMX := r.MX[name]
 	_, inIP := r.IP[name]
 	_, inNS := r.NS[name]
-	return inMX || inIP || inNS
+	_, inTXT := r.TXT[name]
+	return inMX || inIP || inNS || inTXT
 }
 
 func (r *Resolver) notFound(name string) error {
@@ -125,4 +127,18 @@ func (r *Resolver) LookupNS(ctx context.Context, name string) ([]*net.NS, error)
 		out[i] = &net.NS{Host: h}
 	}
 	return out, nil
+}
+
+// LookupTXT implements mx.TXTResolver from TXT.
+func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	name = key(name)
+	r.count("TXT", name)
+	if err := r.Errs[name]; err != nil {
+		return nil, err
+	}
+	txts, ok := r.TXT[name]
+	if !ok {
+		return nil, r.notFound(name)
+	}
+	return txts, nil
 }
