@@ -30,6 +30,11 @@
 //     same (domain, host), to reject a random address (catch_all "no"), or
 //     the domain is a provider's own consumer domain (gmail.com,
 //     outlook.com, ...) whose most-preferred MX hosts are that provider's.
+//   - delivered_before: the host accepts every recipient (or will not
+//     tell), and History records a delivery to the address within
+//     FeedbackMaxAge (Result.Feedback).
+//   - provider_confirmed: the host could not tell, and the caller's
+//     ProviderProbe said the account exists (Result.ProviderProbe).
 //
 // undeliverable:
 //   - invalid_syntax: the address breaks RFC 5321/6531 (or the Policy).
@@ -42,7 +47,10 @@
 //   - mailbox_not_found: a specific "no such mailbox" (5.1.1, 5.1.10, the
 //     texts in smtpprobe's rules); or a 5xx that names no reason from a
 //     host that, in the same run, accepted another recipient of the domain
-//     or the random catch-all address (differential evidence).
+//     or the random catch-all address (differential evidence); or a hard
+//     bounce in History within FeedbackMaxAge (Result.Feedback), unless
+//     the host has just shown the mailbox deliverable; or the caller's
+//     ProviderProbe said the account does not exist.
 //   - mailbox_disabled: 5.2.1 or a "disabled" text.
 //   - domain_rejects_mail: the server takes no mail for the domain (5.1.2,
 //     521, 556, relaying denied).
@@ -50,7 +58,8 @@
 // risky:
 //   - catch_all: RCPT accepted by a host that also accepted a random address.
 //   - mailbox_full: 552, 5.2.2 or a quota text.
-//   - disposable: the domain is on the disposable list.
+//   - disposable: the domain is on the disposable list, or its MX is a
+//     disposable-mail service's (risk.disposable_network).
 //   - possible_typo: the domain is likely a misspelling (see Suggestion) and
 //     nothing says the address is undeliverable.
 //
