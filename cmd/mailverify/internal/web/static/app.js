@@ -32,7 +32,12 @@ const REASONS = {
   protocol_error: ["The server answered in a way that breaks the protocol.", "Check again later."],
   smtp_not_checked: ["The mail server was not asked.", "Verify with SMTP to know more."],
   smtputf8_unsupported: ["The server cannot take this internationalized address.", "Use an ASCII address if there is one."],
+  parked_domain: ["The domain is parked or for sale; mail there often feeds spam traps.", "Remove it unless you know the owner."],
+  delivered_before: ["The server accepts everyone, but your mail to this address was delivered recently.", "Send to it."],
+  provider_confirmed: ["The server could not tell; your provider check says the account exists.", "Send to it."],
 };
+const RISKS = { parked: "parked domain", disposable_network: "disposable network", listed: "on a blocklist", new_domain: "new domain",
+  typo_trap: "typo domain taking mail", trap_local_part: "abuse or trap address", accepts_all_by_policy: "accepts everyone by policy" };
 const words = (reason) => (REASONS[reason] || [reason.replace(/_/g, " "), ""]);
 
 // --- the API ---------------------------------------------------------
@@ -101,7 +106,9 @@ function renderOne(r) {
   if (r.role_account) flags.push("role account");
   if (r.free_provider) flags.push("free provider");
   if (r.catch_all === "yes") flags.push("catch-all domain");
-  if (r.provider) flags.push("provider: " + r.provider);
+  if (r.provider) flags.push("provider: " + r.provider + (r.backend ? " in front of " + r.backend : ""));
+  for (const [k, ev] of Object.entries(r.risk || {})) flags.push((RISKS[k] || k) + (ev.service ? " (" + ev.service + ")" : "") + (ev.seen ? ": " + ev.seen.join(", ") : ""));
+  if (r.feedback) flags.push("on record: " + r.feedback.kind.replace(/_/g, " ") + " " + r.feedback.at.slice(0, 10));
   const card = el("div", { class: "card", id: "one-card" },
     el("p", {}, el("span", { class: "badge " + r.status, id: "one-badge", text: r.status }), " ",
       el("strong", { id: "one-reason", text: r.reason.replace(/_/g, " ") })),
