@@ -74,18 +74,48 @@ func (v *Verifier) listed(ctx context.Context, zones, names []string) *risk.Evid
 	for _, zone := range zones {
 		zone = strings.Trim(strings.ToLower(zone), ".")
 		for _, n := range names {
-			addrs, err := res.LookupNetIP(ctx, "ip4", n+"."+zone)
-			if err != nil {
-				continue
-			}
-			for _, a := range addrs {
-				if a.Is4() && a.As4()[0] == 127 {
-					return &risk.Evidence{Service: zone, Seen: []string{fmt.Sprintf("%s.%s answered %s", n, zone, a)}, Source: "caller-configured blocklist zone"}
-				}
+			if a, ok := v.zoneAnswer(ctx, res, n+"."+zone); ok {
+				return &risk.Evidence{Service: zone, Seen: []string{fmt.Sprintf("%s.%s answered %s", n, zone, a)}, Source: "caller-configured blocklist zone"}
 			}
 		}
 	}
 	return nil
+}
+
+// zoneAnswer asks a blocklist zone about a name, caching the answer for
+// riskTTL: zones limit their query volumes, and their answers change
+// slowly. ok reports a listing (an answer in 127.0.0.0/8).
+func (v *Verifier) zoneAnswer(ctx context.Context, res mx.Resolver, qname string) (netip.Addr, bool) {
+	now := time.Now()
+	v.mu.Lock()
+	e, hit := v.zoneCache[qname]
+	v.mu.Unlock()
+	if hit && now.Before(e.expires) {
+		return e.addr, e.addr.IsValid()
+	}
+	var listed netip.Addr
+	addrs, err := res.LookupNetIP(ctx, "ip4", qname)
+	if err != nil && ctx.Err() != nil {
+		return listed, false // not an answer: do not cache
+	}
+	for _, a := range addrs {
+		if a.Is4() && a.As4()[0] == 127 {
+			listed = a
+			break
+		}
+	}
+	v.mu.Lock()
+	if v.zoneCache == nil || len(v.zoneCache) > 10000 {
+		v.zoneCache = map[string]zoneEntry{}
+	}
+	v.zoneCache[qname] = zoneEntry{listed, now.Add(riskTTL)}
+	v.mu.Unlock()
+	return listed, listed.IsValid()
+}
+
+type zoneEntry struct {
+	addr    netip.Addr // the listing, or invalid for none
+	expires time.Time
 }
 
 // reversedIPv4 is an IPv4 address in DNSBL query form: 192.0.2.1 is

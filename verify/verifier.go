@@ -176,6 +176,7 @@ type Verifier struct {
 	defaultDNS mx.Resolver // for RiskDNS when Resolver is nil
 	probeLim   probeLimiter
 	riskCache  map[string]riskEntry
+	zoneCache  map[string]zoneEntry
 }
 
 // ErrConfig reports a Verifier field with an impossible value.
