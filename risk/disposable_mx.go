@@ -1,7 +1,6 @@
 package risk
 
 import (
-	"bufio"
 	_ "embed"
 	"fmt"
 	"io"
@@ -28,26 +27,19 @@ func mustParseDisposable() *DisposableMX {
 // ParseDisposableMX reads a table in the format of disposable_mx.txt.
 func ParseDisposableMX(r io.Reader) (*DisposableMX, error) {
 	t := &DisposableMX{}
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		if len(f) != 4 || f[1] != "mx" {
-			return nil, fmt.Errorf("line %d: want service, mx, host pattern and source, tab-separated", n)
+	err := readTable(r, 4, func(f []string) error {
+		if f[1] != "mx" {
+			return fmt.Errorf("record type %q; want mx", f[1])
 		}
 		rule, err := parseName(f[2])
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %v", n, err)
+			return err
 		}
 		rule.entry, rule.record = entry{service: f[0], kind: "disposable", source: f[3]}, "mx"
 		t.rules = append(t.rules, rule)
-	}
-	return t, sc.Err()
+		return nil
+	})
+	return t, err
 }
 
 // Match returns the evidence that a domain with these MX hosts takes

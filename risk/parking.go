@@ -47,38 +47,50 @@ func mustParse() *Parking {
 // ParseParking reads a table in the format of parking.txt.
 func ParseParking(r io.Reader) (*Parking, error) {
 	p := &Parking{}
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		if len(f) != 5 {
-			return nil, fmt.Errorf("line %d: want 5 tab-separated fields, got %d", n, len(f))
-		}
+	err := readTable(r, 5, func(f []string) error {
 		e := entry{service: f[0], kind: f[1], source: f[4]}
 		switch f[2] {
 		case "ns", "cname":
 			rule, err := parseName(f[3])
 			if err != nil {
-				return nil, fmt.Errorf("line %d: %v", n, err)
+				return err
 			}
 			rule.entry, rule.record = e, f[2]
 			p.names = append(p.names, rule)
 		case "a":
 			pfx, err := netip.ParsePrefix(f[3])
 			if err != nil {
-				return nil, fmt.Errorf("line %d: %v", n, err)
+				return err
 			}
 			p.ranges = append(p.ranges, rangeRule{e, pfx.Masked()})
 		default:
-			return nil, fmt.Errorf("line %d: record type %q; want ns, cname or a", n, f[2])
+			return fmt.Errorf("record type %q; want ns, cname or a", f[2])
+		}
+		return nil
+	})
+	return p, err
+}
+
+// readTable calls f with the tab-separated fields of each line of r that
+// is not blank or a # comment, and wants n fields a line.
+func readTable(r io.Reader, n int, f func(fields []string) error) error {
+	sc := bufio.NewScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		fields := strings.Split(text, "\t")
+		if len(fields) != n {
+			return fmt.Errorf("line %d: want %d tab-separated fields, got %d", line, n, len(fields))
+		}
+		if err := f(fields); err != nil {
+			return fmt.Errorf("line %d: %v", line, err)
 		}
 	}
-	return p, sc.Err()
+	return sc.Err()
 }
 
 func parseName(pat string) (nameRule, error) {

@@ -113,14 +113,9 @@ func (r *Resolver) LookupNetIP(ctx context.Context, network, host string) ([]net
 // LookupNS implements mx.NSResolver from NS; a name without NS records
 // has none (NODATA), or does not exist when it is in no map.
 func (r *Resolver) LookupNS(ctx context.Context, name string) ([]*net.NS, error) {
-	name = key(name)
-	r.count("NS", name)
-	if err := r.Errs[name]; err != nil {
+	hosts, err := r.records("NS", r.NS, name)
+	if err != nil {
 		return nil, err
-	}
-	hosts, ok := r.NS[name]
-	if !ok {
-		return nil, r.notFound(name)
 	}
 	out := make([]*net.NS, len(hosts))
 	for i, h := range hosts {
@@ -131,14 +126,19 @@ func (r *Resolver) LookupNS(ctx context.Context, name string) ([]*net.NS, error)
 
 // LookupTXT implements mx.TXTResolver from TXT.
 func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	return r.records("TXT", r.TXT, name)
+}
+
+// records answers a question of kind from m, counting it.
+func (r *Resolver) records(kind string, m map[string][]string, name string) ([]string, error) {
 	name = key(name)
-	r.count("TXT", name)
+	r.count(kind, name)
 	if err := r.Errs[name]; err != nil {
 		return nil, err
 	}
-	txts, ok := r.TXT[name]
+	recs, ok := m[name]
 	if !ok {
 		return nil, r.notFound(name)
 	}
-	return txts, nil
+	return recs, nil
 }
