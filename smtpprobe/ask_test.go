@@ -8,7 +8,9 @@ import (
 
 func TestAsk(t *testing.T) {
 	srv := &testsmtp.Server{Handlers: map[string]testsmtp.Handler{
-		"VRFY": func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply { return testsmtp.R(252, "2.5.2", "Cannot VRFY user") },
+		"VRFY": func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+			return testsmtp.R(252, "2.5.2", "Cannot VRFY user")
+		},
 	}}
 	defer srv.Close()
 	s := openSession(t, srv)
