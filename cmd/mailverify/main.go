@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 {
 		switch args[0] {
 		case "diagnose":
-			return diagnose(ctx, args[1:], stdout, stderr)
+			return diagnoseCmd(ctx, args[1:], stdout, stderr)
 		case "serve":
 			return serve(ctx, args[1:], stderr)
 		case "worker":

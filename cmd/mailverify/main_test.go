@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
 	"github.com/mailverify/mailverify/internal/testdns"
 	"github.com/mailverify/mailverify/internal/testsmtp"
 )
@@ -193,35 +194,40 @@ func TestDiagnose(t *testing.T) {
 	srv := testsmtp.Mailboxes("postmaster@example.test")
 	srv.TLS = cfg
 	flags, _ := setup(t, srv)
-	diagFlags := make([]string, 0, len(flags))
-	for _, f := range flags {
-		if f != "--progress=false" {
-			diagFlags = append(diagFlags, f)
+	diagFlags := append(slicesWithout(flags, "--progress=false"), "--dnsbl", "none")
+	code, out, errs := runCLI(t, t.Context(), "", append(append([]string{"diagnose", "--json"}, diagFlags...), "example.test")...)
+	var rep diagnose.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v:\n%s\n%s", err, out, errs)
+	}
+	got := map[string]diagnose.Result{}
+	for _, c := range rep.Checks {
+		got[c.ID] = c.Result
+	}
+	for id, want := range map[string]diagnose.Result{
+		"dns.mx": diagnose.Info, "dns.mx_host": diagnose.Info, "rdns.ptr": diagnose.Pass, "rdns.fcrdns": diagnose.Pass,
+		"smtp.connect": diagnose.Pass, "smtp.postmaster": diagnose.Pass, "smtp.abuse": diagnose.Warn, "smtp.open_relay": diagnose.Pass,
+		"tls.version": diagnose.Pass, "tls.certificate": diagnose.Fail, // self-signed
+		"auth.spf": diagnose.Warn, "auth.dmarc": diagnose.Warn,
+	} {
+		if got[id] != want {
+			t.Errorf("%s: %s; want %s", id, got[id], want)
 		}
 	}
-	code, out, errs := runCLI(t, t.Context(), "", append(append([]string{"diagnose", "--json"}, diagFlags...), "example.test")...)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, errs)
+	if code != exitIO || rep.Summary.Result != diagnose.Fail || len(rep.Summary.FixFirst) == 0 {
+		t.Errorf("exit %d, summary %+v; want 1 and a fail to fix first", code, rep.Summary)
 	}
-	var rep report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("%v:\n%s", err, out)
-	}
-	if rep.Status != "found" || len(rep.Hosts) != 1 || len(rep.Hosts[0].Servers) != 1 {
-		t.Fatalf("report: %+v", rep)
-	}
-	s := rep.Hosts[0].Servers[0]
-	if s.TLS == nil || s.TLS.Version == "" || s.TLS.ChainValid || len(s.TLS.Names) == 0 || s.TLS.Names[0] != "mx.example.test" {
-		t.Errorf("TLS report: %+v", s.TLS)
-	}
-	if s.Postmaster != "accepted" || !s.FCrDNS || len(s.PTR) != 1 || !strings.Contains(s.Banner, "220") || len(s.Extensions) == 0 || len(s.Transcript) < 5 {
-		t.Errorf("server report: %+v", s)
-	}
-	code, out, _ = runCLI(t, t.Context(), "", append(append([]string{"diagnose"}, diagFlags...), "example.test")...)
-	for _, want := range []string{"MX 10 mx.example.test", "STARTTLS: TLS 1.3", "forward-confirmed: yes", "RCPT postmaster@example.test: accepted"} {
-		if code != exitOK || !strings.Contains(out, want) {
+	code, out, _ = runCLI(t, t.Context(), "", append(append([]string{"diagnose", "--no-color"}, diagFlags...), "example.test")...)
+	for _, want := range []string{"Mail setup of example.test: FAIL", "TLS  (score", "FAIL tls.certificate", "Fix these first:"} {
+		if !strings.Contains(out, want) {
 			t.Errorf("human report lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Error("colors with --no-color")
+	}
+	if code, _, _ := runCLI(t, t.Context(), "", "diagnose", "not a domain"); code != exitConfig {
+		t.Errorf("a bad domain: exit %d; want 2", code)
 	}
 }
 
