@@ -59,7 +59,9 @@ func newFixture(t *testing.T) *fixture {
 	good.Banner = testsmtp.Reply{Code: 220, Lines: []string{"mx.good.test ESMTP"}}
 	good.Handlers["VRFY"] = func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply { return testsmtp.R(252, "2.5.2", "Cannot VRFY") }
 	bad := &testsmtp.Server{Handlers: map[string]testsmtp.Handler{ // no TLS, relays, answers VRFY
-		"VRFY": func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply { return testsmtp.R(250, "2.1.5", "Postmaster <postmaster@bad.test>") },
+		"VRFY": func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+			return testsmtp.R(250, "2.1.5", "Postmaster <postmaster@bad.test>")
+		},
 	}}
 	var port int
 	for range 10 {
