@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/api"
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/web"
 	"github.com/mailverify/mailverify/verify"
@@ -135,6 +136,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	v.Transcript = true // for the page's "show conversation"
 	a := &api.Server{Verifier: v, Web: web.Handler(), Metrics: metrics, Rate: rate.Limit(f.reqRate), MaxBody: f.maxBody, AllowPrivate: f.allowPrivate, Logger: logger}
+	a.Diagnose = f.diagnoser()
 	if a.Tokens, err = readTokens(f.tokenFile); err != nil {
 		return usageError(stderr, "%v", err)
 	}
@@ -300,6 +302,23 @@ func shareCatchAll(ctx context.Context, bus *service.Bus, vs ...*verify.Verifier
 		v.CatchAllStore = store
 	}
 	return nil
+}
+
+// diagnoser runs diagnose with the service's DNS, dialer and identity.
+func (f *serviceFlags) diagnoser() func(context.Context, string) (*diagnose.Report, error) {
+	return func(ctx context.Context, domain string) (*diagnose.Report, error) {
+		dialer, err := f.dialer()
+		if err != nil {
+			return nil, err
+		}
+		cfg := diagnose.Config{Dialer: dialer, Port: f.port, HELO: f.helo, MailFrom: f.from, AllowPrivate: f.allowPrivate}
+		if f.dns != "" {
+			cfg.DNS = []string{withPort(f.dns)}
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		return diagnose.Run(ctx, domain, cfg)
+	}
 }
 
 // shareHistory gives the verifiers the bus's feedback history.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
 	"github.com/mailverify/mailverify/verify"
 )
@@ -97,5 +98,23 @@ func TestFeedbackEndpoint(t *testing.T) {
 	}
 	none := newEnv(t, nil)
 	resp, body = none.do("POST", "/v1/feedback", "application/x-ndjson", good)
+	none.problemOf(resp, body, 503)
+}
+
+func TestDiagnoseEndpoint(t *testing.T) {
+	e := newEnv(t, func(s *Server) {
+		s.Diagnose = func(ctx context.Context, domain string) (*diagnose.Report, error) {
+			return diagnose.Run(ctx, domain, diagnose.Config{DNS: []string{"127.0.0.1:1"}, DNSBL: []string{}, MaxHosts: 1})
+		}
+	})
+	resp, body := e.do("GET", "/v1/diagnose/not..valid", "", "")
+	e.problemOf(resp, body, 400)
+	resp, body = e.do("GET", "/v1/diagnose/example.com", "", "")
+	var rep diagnose.Report
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &rep) != nil || rep.Domain != "example.com" || rep.Summary.Result != diagnose.Fail {
+		t.Errorf("diagnose with no DNS reachable: %d %s; want a report that fails", resp.StatusCode, body)
+	}
+	none := newEnv(t, nil)
+	resp, body = none.do("GET", "/v1/diagnose/example.com", "", "")
 	none.problemOf(resp, body, 503)
 }

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
 	"github.com/mailverify/mailverify/feedback"
 )
 
@@ -35,4 +37,21 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"events": st.Events, "messages": st.Messages, "skipped": st.Skipped})
+}
+
+// diagnose runs the mail-setup test of a domain (see package diagnose).
+func (s *Server) diagnose(w http.ResponseWriter, r *http.Request) {
+	if s.Diagnose == nil {
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "this service does not run diagnose")
+		return
+	}
+	rep, err := s.Diagnose(r.Context(), r.PathValue("domain"))
+	switch {
+	case errors.Is(err, diagnose.ErrDomain):
+		writeProblem(w, http.StatusBadRequest, "bad-request", err.Error())
+	case err != nil:
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+	default:
+		writeJSON(w, http.StatusOK, rep)
+	}
 }

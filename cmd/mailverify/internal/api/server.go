@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
 	"github.com/mailverify/mailverify/feedback"
 	"github.com/mailverify/mailverify/verify"
@@ -27,6 +28,8 @@ type Server struct {
 	Verifier *verify.Verifier
 	// Web, when set, is served at / and /assets/ (package web).
 	Web http.Handler
+	// Diagnose, when set, answers GET /v1/diagnose/{domain}.
+	Diagnose func(ctx context.Context, domain string) (*diagnose.Report, error)
 	// History, when set, takes POST /v1/feedback (package feedback); give
 	// the verifiers the same one.
 	History feedback.History
@@ -34,7 +37,8 @@ type Server struct {
 	// nil serves without auth (for loopback only: the command refuses to
 	// listen elsewhere without tokens).
 	Tokens *Tokens
-	// Rate and Burst limit the requests that start work (POST) per token;
+	// Rate and Burst limit the requests that start work (POST, diagnose)
+	// per token;
 	// zero Rate means 20/s, zero Burst twice Rate.
 	Rate  rate.Limit
 	Burst int
@@ -55,23 +59,25 @@ type Server struct {
 // A route is one operation of the API; the OpenAPI test walks them.
 type route struct {
 	method, path string // path in OpenAPI form: /v1/jobs/{id}
-	auth         bool   // needs a token (when tokens are set); rate-limited if it starts work
+	auth         bool   // needs a token (when tokens are set)
+	costly       bool   // starts work: rate-limited per token
 	handle       http.HandlerFunc
 }
 
 func (s *Server) routes() []route {
 	return []route{
-		{"POST", "/v1/verify", true, s.verify},
-		{"POST", "/v1/jobs", true, s.createJob},
-		{"GET", "/v1/jobs", true, s.listJobs},
-		{"GET", "/v1/jobs/{id}", true, s.getJob},
-		{"DELETE", "/v1/jobs/{id}", true, s.cancelJob},
-		{"GET", "/v1/jobs/{id}/results", true, s.results},
-		{"POST", "/v1/feedback", true, s.postFeedback},
-		{"GET", "/healthz", false, s.healthz},
-		{"GET", "/readyz", false, s.readyz},
-		{"GET", "/metrics", false, s.metrics},
-		{"GET", "/openapi.json", false, s.openapi},
+		{"POST", "/v1/verify", true, true, s.verify},
+		{"POST", "/v1/jobs", true, true, s.createJob},
+		{"GET", "/v1/jobs", true, false, s.listJobs},
+		{"GET", "/v1/jobs/{id}", true, false, s.getJob},
+		{"DELETE", "/v1/jobs/{id}", true, false, s.cancelJob},
+		{"GET", "/v1/jobs/{id}/results", true, false, s.results},
+		{"POST", "/v1/feedback", true, true, s.postFeedback},
+		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
+		{"GET", "/healthz", false, false, s.healthz},
+		{"GET", "/readyz", false, false, s.readyz},
+		{"GET", "/metrics", false, false, s.metrics},
+		{"GET", "/openapi.json", false, false, s.openapi},
 	}
 }
 
@@ -132,7 +138,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				writeProblem(sw, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 				return
 			}
-			if rt.method == http.MethodPost {
+			if rt.costly {
 				if ok, wait := s.limits.allow(owner); !ok {
 					tooMany(sw, wait)
 					return
