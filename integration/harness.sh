@@ -68,14 +68,48 @@ mx-hardlimit IN A   127.0.0.18
 grey2        IN MX 10 mx-grey2.it.test.
 shared       IN MX 10 mx-mailbox.it.test.
 mx-grey2     IN A   127.0.0.19
+; diagnose: diag is set up right, diagbad wrong.
+diag            IN MX 10 mx-tls.it.test.
+diag            IN TXT "v=spf1 mx -all"
+_dmarc.diag     IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@diag.it.test"
+_mta-sts.diag   IN TXT "v=STSv1; id=20261201"
+mta-sts.diag    IN A   127.0.0.54
+_smtp._tls.diag IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@diag.it.test"
+diagbad         IN MX 10 mx-relay.it.test.
+mx-relay        IN A   127.0.0.21
+_dmarc.diagbad  IN TXT "v=DMARC1; p=none"
+diagbad         IN TXT "v=spf1 include:i1.it.test include:i2.it.test include:i3.it.test include:i4.it.test include:i5.it.test include:i6.it.test include:i7.it.test include:i8.it.test include:i9.it.test include:i10.it.test include:i11.it.test -all"
+i1           IN TXT "v=spf1 -all"
+i2           IN TXT "v=spf1 -all"
+i3           IN TXT "v=spf1 -all"
+i4           IN TXT "v=spf1 -all"
+i5           IN TXT "v=spf1 -all"
+i6           IN TXT "v=spf1 -all"
+i7           IN TXT "v=spf1 -all"
+i8           IN TXT "v=spf1 -all"
+i9           IN TXT "v=spf1 -all"
+i10           IN TXT "v=spf1 -all"
+i11           IN TXT "v=spf1 -all"
+; a DNS blocklist listing the open relay
+21.0.0.127.bl   IN A   127.0.0.2
+ZONE
+}
+
+reverse_zone() {
+	cat <<'ZONE'
+$ORIGIN 0.0.127.in-addr.arpa.
+$TTL 60
+@   IN SOA ns.it.test. hostmaster.it.test. 1 3600 600 86400 30
+@   IN NS  ns.it.test.
+14  IN PTR mx-tls.it.test.
 ZONE
 }
 
 postfix_conf() {
 	mkdir -p "$DIR/postfix" "$DIR/spool" "$DIR/data"
 	chown postfix:postfix "$DIR/data"
-	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=mx-tls.it.test -days 2 \
-		-keyout "$DIR/tls.key" -out "$DIR/tls.crt" 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=mx-tls.it.test -days 90 \
+		-addext "subjectAltName=DNS:mx-tls.it.test" -keyout "$DIR/tls.key" -out "$DIR/tls.crt" 2>/dev/null
 	cat >"$DIR/postfix/main.cf" <<CONF
 compatibility_level = 3.6
 myhostname = mx.it.test
@@ -99,7 +133,7 @@ smtpd_tls_security_level = may
 # here; the listeners differ in their recipient maps and restrictions.
 relay_domains = mailbox.it.test, backup.it.test, catchall.it.test, implicit.it.test, ipv6.it.test,
   access.it.test, grey.it.test, tls.it.test, slow.it.test, limit.it.test, ratelimited.it.test,
-  hardlimit.it.test, grey2.it.test, shared.it.test
+  hardlimit.it.test, grey2.it.test, shared.it.test, diagbad.it.test
 relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok, jane@shared.it.test=ok }
 relay_transport = discard
 smtpd_soft_error_limit = 10
@@ -147,6 +181,7 @@ POLICY
 127.0.0.17:smtp inet n - n - - smtpd -o syslog_name=postfix/rate -o relay_recipient_maps=$known_rcpts -o smtpd_client_recipient_rate_limit=3
 127.0.0.18:smtp inet n - n - - smtpd -o syslog_name=postfix/hardlimit -o relay_recipient_maps= -o smtpd_recipient_restrictions=$hardlimit_restrictions
 127.0.0.19:smtp inet n - n - - smtpd -o syslog_name=postfix/grey2 -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$grey2_restrictions
+127.0.0.21:smtp inet n - n - - smtpd -o syslog_name=postfix/relay -o relay_recipient_maps= -o smtpd_relay_restrictions=permit -o smtpd_recipient_restrictions=permit -o smtpd_tls_security_level=none
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -187,6 +222,7 @@ up() {
 	in_ns ip link set lo up
 
 	zone >"$DIR/it.test.zone"
+	reverse_zone >"$DIR/reverse.zone"
 	cat >"$DIR/nsd.conf" <<CONF
 server:
   ip-address: 127.0.0.53
@@ -205,6 +241,9 @@ remote-control:
 zone:
   name: it.test
   zonefile: it.test.zone
+zone:
+  name: 0.0.127.in-addr.arpa
+  zonefile: reverse.zone
 CONF
 	in_ns nsd -c "$DIR/nsd.conf"
 
@@ -217,7 +256,7 @@ CONF
 
 	postfix_conf
 	in_ns postfix -c "$DIR/postfix" start
-	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 ::1; do
+	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 127.0.0.21 ::1; do
 		wait_port "$ip" 25
 	done
 	wait_port 127.0.0.1 10023
@@ -251,7 +290,7 @@ check_clean() {
 
 run_tests() {
 	cd "$HERE/.."
-	in_ns env MAILVERIFY_IT_DIR="$DIR" MAILVERIFY_IT_DNS=127.0.0.53:53 go test -tags integration -count=1 -v ./integration
+	in_ns env MAILVERIFY_IT_DIR="$DIR" MAILVERIFY_IT_DNS=127.0.0.53:53 go test -tags integration -count=1 -v ./integration ./cmd/mailverify/internal/diagnose
 }
 
 case "${1:-}" in

@@ -218,6 +218,9 @@ func TestDiagnose(t *testing.T) {
 		t.Errorf("exit %d, summary %+v; want 1 and a fail to fix first", code, rep.Summary)
 	}
 	code, out, _ = runCLI(t, t.Context(), "", append(append([]string{"diagnose", "--no-color"}, diagFlags...), "example.test")...)
+	if code != exitIO {
+		t.Errorf("the text report: exit %d; want 1", code)
+	}
 	for _, want := range []string{"Mail setup of example.test: FAIL", "TLS  (score", "FAIL tls.certificate", "Fix these first:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("human report lacks %q:\n%s", want, out)
