@@ -75,6 +75,7 @@ _dmarc.diag     IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@diag.it.test"
 _mta-sts.diag   IN TXT "v=STSv1; id=20261201"
 mta-sts.diag    IN A   127.0.0.54
 _smtp._tls.diag IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@diag.it.test"
+diagold         IN MX 10 mx-mailbox.it.test.
 diagbad         IN MX 10 mx-relay.it.test.
 mx-relay        IN A   127.0.0.21
 _dmarc.diagbad  IN TXT "v=DMARC1; p=none"
@@ -175,13 +176,13 @@ POLICY
 [::1]:smtp      inet n - n - - smtpd -o syslog_name=postfix/ipv6 -o relay_recipient_maps=
 127.0.0.12:smtp inet n - n - - smtpd -o syslog_name=postfix/access -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$access_restrictions
 127.0.0.13:smtp inet n - n - - smtpd -o syslog_name=postfix/grey -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$grey_restrictions
-127.0.0.14:smtp inet n - n - - smtpd -o syslog_name=postfix/tls -o relay_recipient_maps=$known_rcpts -o smtpd_tls_security_level=encrypt
+127.0.0.14:smtp inet n - n - - smtpd -o syslog_name=postfix/tls -o relay_recipient_maps=$known_rcpts -o smtpd_tls_security_level=encrypt -o smtpd_tls_protocols=>=TLSv1.2 -o smtpd_tls_mandatory_protocols=>=TLSv1.2
 127.0.0.15:smtp inet n - n - - smtpd -o syslog_name=postfix/slow -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$slow_restrictions
 127.0.0.16:smtp inet n - n - - smtpd -o syslog_name=postfix/limit -o relay_recipient_maps= -o smtpd_recipient_limit=3
 127.0.0.17:smtp inet n - n - - smtpd -o syslog_name=postfix/rate -o relay_recipient_maps=$known_rcpts -o smtpd_client_recipient_rate_limit=3
 127.0.0.18:smtp inet n - n - - smtpd -o syslog_name=postfix/hardlimit -o relay_recipient_maps= -o smtpd_recipient_restrictions=$hardlimit_restrictions
 127.0.0.19:smtp inet n - n - - smtpd -o syslog_name=postfix/grey2 -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$grey2_restrictions
-127.0.0.21:smtp inet n - n - - smtpd -o syslog_name=postfix/relay -o relay_recipient_maps= -o smtpd_relay_restrictions=permit -o smtpd_recipient_restrictions=permit -o smtpd_tls_security_level=none
+127.0.0.21:smtp inet n - n - - smtpd -o syslog_name=postfix/relay -o relay_recipient_maps= -o mynetworks=127.0.0.0/8 -o smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination -o smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination -o smtpd_tls_security_level=none
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr

@@ -93,8 +93,7 @@ func (d *run) hostCheck(ctx context.Context, m *dns.MX) {
 	var v4, v6, private int
 	for _, a := range addrs {
 		c.Evidence = append(c.Evidence, a.String())
-		ap, _ := netip.AddrFromSlice(a)
-		if !mx.Routable(ap.Unmap()) {
+		if !routable(a) {
 			private++
 			if !d.cfg.AllowPrivate {
 				continue
@@ -142,6 +141,9 @@ func (d *run) delegationCheck(ctx context.Context) {
 	var lame []string
 	for _, ns := range nss {
 		ips := d.q.addrs(ctx, ns)
+		if !d.cfg.AllowPrivate {
+			ips = slices.DeleteFunc(ips, func(ip net.IP) bool { return !routable(ip) })
+		}
 		if len(ips) == 0 {
 			lame = append(lame, ns+" (no address)")
 			continue
@@ -221,4 +223,10 @@ func (d *run) dnssecCheck(ctx context.Context) {
 		c.Why = "Without DNSSEC, DANE cannot protect the mail servers' TLS."
 	}
 	d.rep.add(c)
+}
+
+// routable applies the SSRF guard of package mx.
+func routable(ip net.IP) bool {
+	ap, ok := netip.AddrFromSlice(ip)
+	return ok && mx.Routable(ap.Unmap())
 }

@@ -18,7 +18,8 @@ import (
 // TestAgainstRealServers diagnoses two domains served by NSD and Postfix
 // in the integration namespace (integration/harness.sh): diag.it.test set
 // up right, diagbad.it.test wrong (an open relay without STARTTLS or PTR,
-// SPF over the lookup limit, DMARC p=none, on a DNS blocklist).
+// SPF over the lookup limit, DMARC p=none, on a DNS blocklist), and
+// diagold.it.test on a Postfix that still offers TLS 1.0 and 1.1.
 func TestAgainstRealServers(t *testing.T) {
 	dnsAddr, dir := os.Getenv("MAILVERIFY_IT_DNS"), os.Getenv("MAILVERIFY_IT_DIR")
 	if dnsAddr == "" || dir == "" {
@@ -83,6 +84,14 @@ func TestAgainstRealServers(t *testing.T) {
 		if g[id] != want {
 			t.Errorf("diag %s: %s; want %s", id, g[id], want)
 		}
+	}
+	// Postfix's default still offers TLS 1.0 and 1.1 (the mailbox listener).
+	old, err := Run(ctx, "diagold.it.test", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results(old)["tls.old_versions"]; r != Warn {
+		t.Errorf("diagold tls.old_versions: %s; want warn", r)
 	}
 	if b["tls.starttls"] != Fail {
 		t.Errorf("diagbad tls.starttls: %s; want fail (no STARTTLS)", b["tls.starttls"])

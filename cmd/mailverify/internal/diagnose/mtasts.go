@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -108,7 +109,8 @@ func (d *run) mtaSTSPolicy(ctx context.Context) {
 func (d *run) fetchPolicy(ctx context.Context, url string) (*stsPolicy, error) {
 	hc := d.cfg.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.cfg.Roots}}}
+		hc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: d.cfg.Roots}, DialContext: d.dialPublic, Proxy: nil}}
 	}
 	client := *hc
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse } // RFC 8461 section 3.3
@@ -163,4 +165,28 @@ func matchesAny(host string, patterns []string) bool {
 		}
 	}
 	return false
+}
+
+// dialPublic connects to a host found through the diagnose's own
+// resolvers (not the system's), and only to a public address unless
+// AllowPrivate: a domain's records must not send the checker inside the
+// network it runs in.
+func (d *run) dialPublic(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	var last error = fmt.Errorf("%s has no address", host)
+	for _, ip := range d.q.addrs(ctx, host) {
+		if !d.cfg.AllowPrivate && !routable(ip) {
+			last = fmt.Errorf("%s is at %s, not a public address", host, ip)
+			continue
+		}
+		c, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		last = err
+	}
+	return nil, last
 }
