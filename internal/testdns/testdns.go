@@ -22,6 +22,10 @@ type Zone struct {
 	Rcode    map[string]int      // owner -> rcode to answer with
 	Hang     map[string]bool     // owner -> never answer
 	Truncate map[string]bool     // owner -> over UDP, answer truncated and empty
+	// Secure lists the zones (lower-case FQDNs) whose answers carry the
+	// AD bit, as a validating resolver gives for a signed zone: the owner
+	// or any name under it.
+	Secure map[string]bool
 
 	mu      sync.Mutex
 	queries map[string]int // "TYPE name" -> count
@@ -99,6 +103,11 @@ func (z *Zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Authoritative = true
+	for zone := range z.Secure {
+		if dns.IsSubDomain(zone, name) {
+			m.AuthenticatedData = true
+		}
+	}
 	if hasRcode {
 		m.Rcode = rcode
 		w.WriteMsg(m)

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -128,10 +129,14 @@ func newFixture(t *testing.T) *fixture {
 		lines = append(lines, fmt.Sprintf(`i%d.bad.test. 300 IN TXT "v=spf1 -all"`, i))
 	}
 	lines = append(lines, `bad.test. 300 IN TXT "`+spf.String()+` -all"`)
+	leaf, _ := x509.ParseCertificate(goodTLS.Certificates[0].Certificate[0])
+	spkiHash := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	lines = append(lines, fmt.Sprintf("_25._tcp.mx.good.test. 300 IN TLSA 3 1 1 %x", spkiHash[:]))
 	zone, err := testdns.NewZone(lines...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	zone.Secure = map[string]bool{"good.test.": true}
 	dnsAddr, stop, err := testdns.Start(zone)
 	if err != nil {
 		t.Fatal(err)
@@ -202,6 +207,7 @@ func TestChecks(t *testing.T) {
 		{"mta_sts.policy", Pass, Fail},
 		{"mta_sts.tls_rpt", Pass, Warn},
 		{"blocklist.bl.test", Pass, Fail},
+		{"dns.dnssec", Pass, Info},
 	} {
 		gr, gok := g[tc.id]
 		br, bok := b[tc.id]
@@ -220,6 +226,12 @@ func TestChecks(t *testing.T) {
 		if !bok || br != tc.bad {
 			t.Errorf("bad.test %s: %v (%v); want %s", tc.id, br, bok, tc.bad)
 		}
+	}
+	if g["tls.dane"] != Pass {
+		t.Errorf("good.test tls.dane: %s; want pass (TLSA 3 1 1 of the key)", g["tls.dane"])
+	}
+	if _, asked := b["tls.dane"]; asked {
+		t.Error("bad.test is not signed: DANE must not be judged")
 	}
 	if good.Summary.Result == Fail || bad.Summary.Result != Fail || len(bad.Summary.FixFirst) == 0 {
 		t.Errorf("summaries: good %+v, bad %+v", good.Summary, bad.Summary)
@@ -245,6 +257,35 @@ func TestMatchesAny(t *testing.T) {
 	} {
 		if got := matchesAny(tc.host, tc.pats); got != tc.want {
 			t.Errorf("matchesAny(%q, %q) = %v", tc.host, tc.pats, got)
+		}
+	}
+}
+
+// TestDANEMismatch: TLSA records that match no certificate presented are
+// a fail; the right one passes.
+func TestDANEMismatch(t *testing.T) {
+	cfgTLS, _ := cert(t, "mx.dane.test", 90)
+	leaf, _ := x509.ParseCertificate(cfgTLS.Certificates[0].Certificate[0])
+	full := sha256.Sum256(leaf.Raw)
+	zone, err := testdns.NewZone(
+		"_25._tcp.mx.wrong.test. 300 IN TLSA 3 1 1 "+strings.Repeat("ab", 32),
+		fmt.Sprintf("_25._tcp.mx.right.test. 300 IN TLSA 3 0 1 %x", full[:]),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop, err := testdns.Start(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	q, _ := newQuerier([]string{addr})
+	st := &tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}
+	for host, want := range map[string]Result{"mx.wrong.test": Fail, "mx.right.test": Pass, "mx.none.test": Info} {
+		d := &run{cfg: &Config{}, q: q, rep: &Report{}}
+		d.daneCheck(context.Background(), mxHost{name: host}, host, st)
+		if got := d.rep.Checks[0].Result; got != want {
+			t.Errorf("%s: %s; want %s (%s)", host, got, want, d.rep.Checks[0].Finding)
 		}
 	}
 }
