@@ -76,6 +76,8 @@ _mta-sts.diag   IN TXT "v=STSv1; id=20261201"
 mta-sts.diag    IN A   127.0.0.54
 _smtp._tls.diag IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@diag.it.test"
 diagold         IN MX 10 mx-mailbox.it.test.
+diagcert        IN MX 10 mx-badcert.it.test.
+mx-badcert      IN A   127.0.0.22
 diagbad         IN MX 10 mx-relay.it.test.
 mx-relay        IN A   127.0.0.21
 _dmarc.diagbad  IN TXT "v=DMARC1; p=none"
@@ -111,6 +113,9 @@ postfix_conf() {
 	chown postfix:postfix "$DIR/data"
 	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=mx-tls.it.test -days 90 \
 		-addext "subjectAltName=DNS:mx-tls.it.test" -keyout "$DIR/tls.key" -out "$DIR/tls.crt" 2>/dev/null
+	# A broken TLS setup for diagnose: a certificate for another name.
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=wrong.example -days 90 \
+		-addext "subjectAltName=DNS:wrong.example" -keyout "$DIR/bad.key" -out "$DIR/bad.crt" 2>/dev/null
 	cat >"$DIR/postfix/main.cf" <<CONF
 compatibility_level = 3.6
 myhostname = mx.it.test
@@ -140,6 +145,8 @@ relay_transport = discard
 smtpd_soft_error_limit = 10
 smtpd_hard_error_limit = 20
 # Per-listener settings, used by master.cf (whose -o values cannot hold spaces).
+bad_cert_file = $DIR/bad.crt
+bad_key_file = $DIR/bad.key
 known_rcpts = inline:{ jane@access.it.test=ok, full@access.it.test=ok, disabled@access.it.test=ok, jane@grey.it.test=ok, jane@tls.it.test=ok, jane@slow.it.test=ok, jane@ratelimited.it.test=ok, jane@grey2.it.test=ok }
 access_restrictions = check_recipient_access inline:{ { full@access.it.test = 552 5.2.2 Mailbox full }, { disabled@access.it.test = 550 5.2.1 Mailbox disabled } }, reject_unauth_destination
 grey_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10023
@@ -182,6 +189,7 @@ POLICY
 127.0.0.17:smtp inet n - n - - smtpd -o syslog_name=postfix/rate -o relay_recipient_maps=$known_rcpts -o smtpd_client_recipient_rate_limit=3
 127.0.0.18:smtp inet n - n - - smtpd -o syslog_name=postfix/hardlimit -o relay_recipient_maps= -o smtpd_recipient_restrictions=$hardlimit_restrictions
 127.0.0.19:smtp inet n - n - - smtpd -o syslog_name=postfix/grey2 -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$grey2_restrictions
+127.0.0.22:smtp inet n - n - - smtpd -o syslog_name=postfix/badcert -o relay_recipient_maps= -o smtpd_tls_cert_file=$bad_cert_file -o smtpd_tls_key_file=$bad_key_file
 127.0.0.21:smtp inet n - n - - smtpd -o syslog_name=postfix/relay -o relay_recipient_maps= -o mynetworks=127.0.0.0/8 -o smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination -o smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination -o smtpd_tls_security_level=none
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -257,7 +265,7 @@ CONF
 
 	postfix_conf
 	in_ns postfix -c "$DIR/postfix" start
-	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 127.0.0.21 ::1; do
+	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 127.0.0.21 127.0.0.22 ::1; do
 		wait_port "$ip" 25
 	done
 	wait_port 127.0.0.1 10023

@@ -93,6 +93,14 @@ func TestAgainstRealServers(t *testing.T) {
 	if r := results(old)["tls.old_versions"]; r != Warn {
 		t.Errorf("diagold tls.old_versions: %s; want warn", r)
 	}
+	// A Postfix whose certificate names another host.
+	wrong, err := Run(ctx, "diagcert.it.test", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results(wrong)["tls.certificate"]; r != Fail {
+		t.Errorf("diagcert tls.certificate: %s; want fail", r)
+	}
 	if b["tls.starttls"] != Fail {
 		t.Errorf("diagbad tls.starttls: %s; want fail (no STARTTLS)", b["tls.starttls"])
 	}
