@@ -49,7 +49,8 @@ func cert(t *testing.T, name string, days int) (*tls.Config, *x509.CertPool) {
 // fixture is two domains on loopback: good.test, set up right, and
 // bad.test, set up wrong in every way a check looks at.
 type fixture struct {
-	cfg Config
+	cfg  Config
+	zone *testdns.Zone
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -154,7 +155,7 @@ func newFixture(t *testing.T) *fixture {
 		},
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the policy host's certificate is httptest's
 	}}
-	return &fixture{cfg: Config{DNS: []string{dnsAddr}, AuthPort: dnsPort, Port: port, HELO: "verifier.example.net",
+	return &fixture{zone: zone, cfg: Config{DNS: []string{dnsAddr}, AuthPort: dnsPort, Port: port, HELO: "verifier.example.net",
 		AllowPrivate: true, DNSBL: []string{"bl.test"}, DKIMSelectors: []string{"sel1"}, HTTP: hc, Roots: roots,
 		RelayDomain: "example.net"}}
 }
@@ -292,5 +293,54 @@ func TestDANEMismatch(t *testing.T) {
 		if got := d.rep.Checks[0].Result; got != want {
 			t.Errorf("%s: %s; want %s (%s)", host, got, want, d.rep.Checks[0].Finding)
 		}
+	}
+}
+
+// TestMoreFailingFixtures: the failures the two domains do not show.
+func TestMoreFailingFixtures(t *testing.T) {
+	f := newFixture(t)
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, _ := x509.MarshalPKIXPublicKey(&weak.PublicKey)
+	for _, rr := range []string{
+		"literal.test. 300 IN MX 10 192.0.2.1.",
+		`weak._domainkey.good.test. 300 IN TXT "v=DKIM1; k=rsa; p=` + base64.StdEncoding.EncodeToString(spki) + `"`,
+		`nokey._domainkey.good.test. 300 IN TXT "v=DKIM1; k=rsa"`,
+		`plusall.test. 300 IN TXT "v=spf1 +all"`,
+		`plusall.test. 300 IN MX 0 .`,
+	} {
+		if err := f.zone.Add(rr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		domain, id string
+		want       Result
+		tweak      func(*Config)
+	}{
+		{"nowhere.test", "dns.mx", Fail, nil}, // NXDOMAIN
+		{"literal.test", "dns.mx_host", Fail, nil},
+		{"good.test", "auth.dkim", Warn, func(c *Config) { c.DKIMSelectors = []string{"weak"} }},
+		{"good.test", "auth.dkim", Fail, func(c *Config) { c.DKIMSelectors = []string{"nokey"} }},
+		{"plusall.test", "auth.spf", Fail, nil},
+		{"plusall.test", "dns.mx", Info, nil}, // null MX
+	} {
+		cfg := f.cfg
+		if tc.tweak != nil {
+			tc.tweak(&cfg)
+		}
+		rep, err := Run(ctx, tc.domain, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := results(rep)[tc.id]; got != tc.want {
+			t.Errorf("%s %s: %s; want %s", tc.domain, tc.id, got, tc.want)
+		}
+	}
+	if _, err := Run(ctx, "not a domain", f.cfg); err == nil {
+		t.Error("a bad domain: no error")
 	}
 }
