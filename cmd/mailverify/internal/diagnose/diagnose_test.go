@@ -191,7 +191,7 @@ func TestChecks(t *testing.T) {
 		{"dns.mx_host", Info, Warn},
 		{"dns.delegation", Pass, Fail},
 		{"rdns.ptr", Pass, Fail},
-		{"rdns.fcrdns", Pass, Pass}, // bad has no PTR: not asked; see below
+		{"rdns.fcrdns", Pass, Pass},  // bad has no PTR: not asked; see below
 		{"smtp.connect", Pass, Fail}, // bad: its IPv6 address takes no connection
 		{"smtp.ipv6", Pass, Warn},
 		{"smtp.banner", Pass, Warn},
