@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Integration harness: real DNS (NSD), Postfix and postgrey in a Linux
 # network namespace, on loopback addresses only. Needs root and Debian's
-# postfix, postgrey, nsd, openssl and iproute2.
+# postfix, postgrey, nsd, openssl, iproute2, unbound and ldnsutils.
 #
 #   integration/harness.sh install   # apt-get the packages
 #   integration/harness.sh up        # start everything (idempotent)
@@ -17,7 +17,8 @@ in_ns() { ip netns exec "$NS" "$@"; }
 
 install() {
 	export DEBIAN_FRONTEND=noninteractive
-	if ! command -v postfix >/dev/null || ! command -v nsd >/dev/null || ! command -v postgrey >/dev/null || ! command -v openssl >/dev/null; then
+	if ! command -v postfix >/dev/null || ! command -v nsd >/dev/null || ! command -v postgrey >/dev/null || ! command -v openssl >/dev/null ||
+		! command -v unbound >/dev/null || ! command -v ldns-signzone >/dev/null; then
 		apt-get update -qq
 		# Debian's postinst scripts would start the daemons on the host; forbid it.
 		local own_policy=0
@@ -25,7 +26,7 @@ install() {
 			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
 			own_policy=1
 		fi
-		apt-get install -y -qq postfix postgrey nsd openssl iproute2 >/dev/null
+		apt-get install -y -qq postfix postgrey nsd openssl iproute2 unbound ldnsutils >/dev/null
 		if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 	fi
 }
@@ -96,6 +97,60 @@ i11           IN TXT "v=spf1 -all"
 ; a DNS blocklist listing the open relay
 21.0.0.127.bl   IN A   127.0.0.2
 ZONE
+}
+
+# sec.test is signed (ldns-signzone) and validated by unbound at
+# 127.0.0.55, for diagnose's DNSSEC and DANE checks: its MX hosts are the
+# mx-tls Postfix, with a TLSA record of that server's key (mx.sec.test)
+# and one of another key (mx2.sec.test, under bad.sec.test).
+signed_zone() {
+	local spki
+	spki=$(openssl x509 -in "$DIR/tls.crt" -noout -pubkey | openssl pkey -pubin -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1)
+	cat >"$DIR/sec.test.zone" <<ZONE
+\$ORIGIN sec.test.
+\$TTL 60
+@                IN SOA ns.it.test. hostmaster.it.test. 1 3600 600 86400 30
+@                IN NS  ns.it.test.
+@                IN MX  10 mx.sec.test.
+mx               IN A   127.0.0.14
+_25._tcp.mx      IN TLSA 3 1 1 $spki
+bad              IN MX  10 mx2.sec.test.
+mx2              IN A   127.0.0.14
+_25._tcp.mx2     IN TLSA 3 1 1 $(printf 'ab%.0s' $(seq 1 32))
+ZONE
+	(cd "$DIR" && ldns-keygen -a ECDSAP256SHA256 sec.test >zsk.name && ldns-keygen -a ECDSAP256SHA256 -k sec.test >ksk.name &&
+		ldns-signzone -o sec.test sec.test.zone "$(cat zsk.name)" "$(cat ksk.name)" >/dev/null &&
+		cp "$(cat ksk.name).key" trust-anchor.key)
+	cat >"$DIR/unbound.conf" <<CONF
+server:
+  interface: 127.0.0.55
+  port: 53
+  do-ip6: no
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  username: ""
+  chroot: ""
+  directory: "$DIR"
+  pidfile: "$DIR/unbound.pid"
+  use-syslog: no
+  logfile: "$DIR/unbound.log"
+  module-config: "validator iterator"
+  local-zone: "test." nodefault
+  trust-anchor-file: "$DIR/trust-anchor.key"
+  domain-insecure: "it.test"
+  domain-insecure: "0.0.127.in-addr.arpa"
+remote-control:
+  control-enable: no
+stub-zone:
+  name: "sec.test"
+  stub-addr: 127.0.0.53
+stub-zone:
+  name: "it.test"
+  stub-addr: 127.0.0.53
+stub-zone:
+  name: "0.0.127.in-addr.arpa"
+  stub-addr: 127.0.0.53
+CONF
 }
 
 reverse_zone() {
@@ -230,8 +285,10 @@ up() {
 	ip netns add "$NS"
 	in_ns ip link set lo up
 
+	postfix_conf # writes the certificates the signed zone's TLSA records hash
 	zone >"$DIR/it.test.zone"
 	reverse_zone >"$DIR/reverse.zone"
+	signed_zone
 	cat >"$DIR/nsd.conf" <<CONF
 server:
   ip-address: 127.0.0.53
@@ -253,6 +310,9 @@ zone:
 zone:
   name: 0.0.127.in-addr.arpa
   zonefile: reverse.zone
+zone:
+  name: sec.test
+  zonefile: sec.test.zone.signed
 CONF
 	in_ns nsd -c "$DIR/nsd.conf"
 
@@ -263,13 +323,14 @@ CONF
 	chown postgrey "$DIR/postgrey2" 2>/dev/null || true
 	in_ns postgrey --inet=127.0.0.1:10024 --delay=12 --dbdir="$DIR/postgrey2" --pidfile="$DIR/postgrey2.pid" --daemonize
 
-	postfix_conf
+	in_ns unbound -c "$DIR/unbound.conf"
 	in_ns postfix -c "$DIR/postfix" start
 	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 127.0.0.21 127.0.0.22 ::1; do
 		wait_port "$ip" 25
 	done
 	wait_port 127.0.0.1 10023
 	wait_port 127.0.0.1 10024
+	wait_port 127.0.0.55 53
 	echo "harness: up in namespace $NS, state in $DIR"
 }
 
@@ -277,7 +338,7 @@ down() {
 	if ip netns list | grep -qw "$NS"; then
 		in_ns postfix -c "$DIR/postfix" stop 2>/dev/null || true
 	fi
-	for pid in "$DIR/nsd.pid" "$DIR/postgrey.pid" "$DIR/postgrey2.pid"; do
+	for pid in "$DIR/nsd.pid" "$DIR/postgrey.pid" "$DIR/postgrey2.pid" "$DIR/unbound.pid"; do
 		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
 	done
 	# Anything still running in the namespace goes too.
@@ -299,7 +360,7 @@ check_clean() {
 
 run_tests() {
 	cd "$HERE/.."
-	in_ns env MAILVERIFY_IT_DIR="$DIR" MAILVERIFY_IT_DNS=127.0.0.53:53 go test -tags integration -count=1 -v ./integration ./cmd/mailverify/internal/diagnose
+	in_ns env MAILVERIFY_IT_DIR="$DIR" MAILVERIFY_IT_DNS=127.0.0.53:53 MAILVERIFY_IT_VALIDATING_DNS=127.0.0.55:53 go test -tags integration -count=1 -v ./integration ./cmd/mailverify/internal/diagnose
 }
 
 case "${1:-}" in

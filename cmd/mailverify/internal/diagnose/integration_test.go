@@ -101,6 +101,26 @@ func TestAgainstRealServers(t *testing.T) {
 	if r := results(wrong)["tls.certificate"]; r != Fail {
 		t.Errorf("diagcert tls.certificate: %s; want fail", r)
 	}
+	// A signed zone, through a validating resolver (unbound): DNSSEC and
+	// DANE against the Postfix certificate, a matching and a wrong TLSA.
+	scfg := cfg
+	scfg.DNS = []string{os.Getenv("MAILVERIFY_IT_VALIDATING_DNS")}
+	sec, err := Run(ctx, "sec.test", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badsec, err := Run(ctx, "bad.sec.test", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, bs := results(sec), results(badsec)
+	_, daneRan := s["tls.dane"]
+	if s["dns.dnssec"] != Pass || !daneRan || s["tls.dane"] != Pass || bs["tls.dane"] != Fail {
+		t.Errorf("signed: sec.test dnssec %s dane %s, bad.sec.test dane %s; want pass, pass, fail", s["dns.dnssec"], s["tls.dane"], bs["tls.dane"])
+		for _, c := range append(sec.Checks, badsec.Checks...) {
+			t.Logf("%s %s %s: %s %v", c.ID, c.Target, c.Result, c.Finding, c.Evidence)
+		}
+	}
 	if b["tls.starttls"] != Fail {
 		t.Errorf("diagbad tls.starttls: %s; want fail (no STARTTLS)", b["tls.starttls"])
 	}
