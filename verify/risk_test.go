@@ -21,6 +21,8 @@ func TestRiskSignals(t *testing.T) {
 	w.res.NS = map[string][]string{"parked.com": {"ns1.sedoparking.com.", "ns2.sedoparking.com."}}
 	w.add("parkedaddr.com", &testsmtp.Server{})
 	w.res.IP["parkedaddr.com"] = []netip.Addr{netip.MustParseAddr("185.53.177.20")} // ParkingCrew's range
+	w.add("parkedcname.com", &testsmtp.Server{})
+	w.res.CNAME = map[string]string{"parkedcname.com": "traff-2.hugedomains.com."}
 	w.add("parkedreal.com", testsmtp.Mailboxes("jane@parkedreal.com"))
 	w.res.NS["parkedreal.com"] = []string{"ns1.bodis.com"}
 	w.add("tenant.com", &testsmtp.Server{})
@@ -68,6 +70,10 @@ func TestRiskSignals(t *testing.T) {
 	r = check("jane@parkedaddr.com", Risky, ReasonParkedDomain)
 	if r.Risk == nil || r.Risk.Parked == nil || r.Risk.Parked.Service != "parkingcrew" {
 		t.Errorf("parkedaddr.com evidence %+v; want parkingcrew by address", r.Risk)
+	}
+	r = check("jane@parkedcname.com", Risky, ReasonParkedDomain)
+	if r.Risk == nil || r.Risk.Parked == nil || r.Risk.Parked.Service != "hugedomains" {
+		t.Errorf("parkedcname.com evidence %+v; want hugedomains by CNAME", r.Risk)
 	}
 	// A definite answer stands on a parked domain; the flag says more.
 	r = check("jane@parkedreal.com", Deliverable, ReasonAccepted)

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -25,7 +26,7 @@ type riskEntry struct {
 	expires time.Time
 }
 
-// parked asks DNS for the domain's name servers and addresses and
+// parked asks DNS for the domain's name servers, addresses and CNAME and
 // matches them against the parking table, once per domain per riskTTL.
 // DNS failures leave the domain unflagged.
 func (v *Verifier) parked(ctx context.Context, domain string) *risk.Evidence {
@@ -56,6 +57,11 @@ func (v *Verifier) parked(ctx context.Context, domain string) *risk.Evidence {
 	}()
 	if addrs, err := res.LookupNetIP(ctx, "ip", domain); err == nil {
 		obs.Addrs = append([]netip.Addr(nil), addrs...)
+	}
+	if cr, ok := res.(mx.CNAMEResolver); ok {
+		if target, err := cr.LookupCNAME(ctx, domain); err == nil && !strings.EqualFold(strings.TrimSuffix(target, "."), domain) {
+			obs.CNAME = target
+		}
 	}
 	<-nsDone
 	p := v.Parking

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/historydb"
 	"github.com/mailverify/mailverify/cmd/mailverify/internal/rdap"
 	"github.com/mailverify/mailverify/mx"
+	"github.com/mailverify/mailverify/risk"
 	"github.com/mailverify/mailverify/smtpprobe"
 	"github.com/mailverify/mailverify/syntax"
 	"github.com/mailverify/mailverify/verify"
@@ -22,6 +24,7 @@ import (
 type common struct {
 	helo, from, dns, socks5 string
 	history, rdapBase       string
+	parkingFile             string
 	dbl, dnsbl              string
 	historyDB               *historydb.DB // opened once, shared by the verifiers
 	canary                  string
@@ -47,6 +50,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.greyDelay, "greylist-delay", time.Minute, "first wait before retrying a greylisted address when the server states none")
 	fs.DurationVar(&c.greyMax, "greylist-max-wait", 6*time.Minute, "longest wait for greylisting to pass, within --timeout")
 	fs.StringVar(&c.history, "history", "", "a history `file` of bounces and deliveries (see mailverify feedback) that decides what probing cannot")
+	fs.StringVar(&c.parkingFile, "parking", "", "a parking-services table `file` in the format of risk/parking.txt, instead of the embedded one")
 	fs.StringVar(&c.dbl, "dbl", "", "domain blocklist `zones` to ask about each domain, comma-separated (you accept their usage terms)")
 	fs.StringVar(&c.dnsbl, "dnsbl", "", "address blocklist `zones` to ask about each mail server, comma-separated (you accept their usage terms)")
 	fs.StringVar(&c.rdapBase, "rdap", "", "an RDAP service `URL` (such as https://rdap.org) to flag domains registered in the last 30 days")
@@ -115,6 +119,16 @@ func (c *common) verifier() (*verify.Verifier, error) {
 		ResolverCanary: c.canary, GreylistDelay: c.greyDelay, GreylistMaxWait: c.greyMax, RiskDNS: c.riskDNS,
 	}
 	v.BlocklistZones, v.IPBlocklistZones = zones(c.dbl), zones(c.dnsbl)
+	if c.parkingFile != "" {
+		f, err := os.Open(c.parkingFile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if v.Parking, err = risk.ParseParking(f); err != nil {
+			return nil, fmt.Errorf("--parking %s: %v", c.parkingFile, err)
+		}
+	}
 	if c.rdapBase != "" {
 		v.Registrations = &rdap.Client{Base: c.rdapBase}
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,5 +73,17 @@ func TestRiskSignalsOverDNS(t *testing.T) {
 	}
 	if srv.Count("RCPT") == 0 {
 		t.Error("no SMTP at all")
+	}
+	// A table of one's own replaces the embedded one.
+	table := filepath.Join(t.TempDir(), "parking.txt")
+	if err := os.WriteFile(table, []byte("mypark\tparking\tns\tns1.sedoparking.com\tlocal\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stdout, stderr = runCLI(t, context.Background(), "", append(flags, "--parking", table, "jane@parked.test")...)
+	if !strings.Contains(stdout, `"service":"mypark"`) {
+		t.Errorf("with --parking: %s %s", stdout, stderr)
+	}
+	if code, _, _ := runCLI(t, context.Background(), "", append(flags, "--parking", "/nonexistent", "jane@parked.test")...); code != exitConfig {
+		t.Errorf("a missing --parking file: exit %d; want 2", code)
 	}
 }

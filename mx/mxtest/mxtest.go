@@ -20,11 +20,12 @@ import (
 // Resolver is safe for concurrent use once its maps are filled in; it
 // counts the queries it answers.
 type Resolver struct {
-	MX   map[string][]*net.MX
-	IP   map[string][]netip.Addr
-	NS   map[string][]string // name servers, for LookupNS
-	TXT  map[string][]string // TXT records, for LookupTXT
-	Errs map[string]error
+	MX    map[string][]*net.MX
+	IP    map[string][]netip.Addr
+	NS    map[string][]string // name servers, for LookupNS
+	TXT   map[string][]string // TXT records, for LookupTXT
+	CNAME map[string]string   // aliases, for LookupCNAME
+	Errs  map[string]error
 
 	mu      sync.Mutex
 	queries map[string]int
@@ -141,4 +142,18 @@ func (r *Resolver) records(kind string, m map[string][]string, name string) ([]s
 		return nil, r.notFound(name)
 	}
 	return recs, nil
+}
+
+// LookupCNAME implements mx.CNAMEResolver from CNAME; a name without one
+// is its own canonical name.
+func (r *Resolver) LookupCNAME(ctx context.Context, host string) (string, error) {
+	name := key(host)
+	r.count("CNAME", name)
+	if err := r.Errs[name]; err != nil {
+		return "", err
+	}
+	if t, ok := r.CNAME[name]; ok {
+		return t, nil
+	}
+	return name + ".", nil
 }
