@@ -89,8 +89,9 @@
 //
 // risky also has parked_domain: with RiskDNS, the domain's name servers or
 // addresses belong to a parking or domain-marketplace service (package
-// risk's table), and the answer proved nothing better (unknown, or
-// catch_all). A definite verdict on a parked domain stands, flagged.
+// risk's table), and the answer was an acceptance that proves nothing
+// (catch_all, cannot_verify). A definite verdict stands, flagged; so does
+// a temporary unknown (greylisted, timeout, ...), which is worth another try.
 //
 // Role accounts, free providers, subaddresses and SMTPUTF8 are flags, not
 // reasons: an existing role mailbox is still deliverable. So are the risk

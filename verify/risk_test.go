@@ -21,6 +21,8 @@ func TestRiskSignals(t *testing.T) {
 	w.res.NS = map[string][]string{"parked.com": {"ns1.sedoparking.com.", "ns2.sedoparking.com."}}
 	w.add("parkedaddr.com", &testsmtp.Server{})
 	w.res.IP["parkedaddr.com"] = []netip.Addr{netip.MustParseAddr("185.53.177.20")} // ParkingCrew's range
+	w.add("parkedgrey.com", testsmtp.Greylist())
+	w.res.NS["parkedgrey.com"] = []string{"ns1.sedoparking.com"}
 	w.add("parkedcname.com", &testsmtp.Server{})
 	w.res.CNAME = map[string]string{"parkedcname.com": "traff-2.hugedomains.com."}
 	w.add("parkedreal.com", testsmtp.Mailboxes("jane@parkedreal.com"))
@@ -70,6 +72,11 @@ func TestRiskSignals(t *testing.T) {
 	r = check("jane@parkedaddr.com", Risky, ReasonParkedDomain)
 	if r.Risk == nil || r.Risk.Parked == nil || r.Risk.Parked.Service != "parkingcrew" {
 		t.Errorf("parkedaddr.com evidence %+v; want parkingcrew by address", r.Risk)
+	}
+	// Greylisting on a parked domain stays greylisted: it is worth another try.
+	r = check("jane@parkedgrey.com", Unknown, ReasonGreylisted)
+	if r.Risk == nil || r.Risk.Parked == nil || r.RetryAfter == 0 {
+		t.Errorf("parkedgrey.com: risk %+v retry_after %v; want flagged, with retry_after", r.Risk, r.RetryAfter)
 	}
 	r = check("jane@parkedcname.com", Risky, ReasonParkedDomain)
 	if r.Risk == nil || r.Risk.Parked == nil || r.Risk.Parked.Service != "hugedomains" {

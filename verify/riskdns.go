@@ -86,7 +86,8 @@ func (v *Verifier) parked(ctx context.Context, domain string) *risk.Evidence {
 //   - a typo domain of a major provider whose server accepted the address
 //     is flagged typo_trap;
 //   - a parked domain is flagged, and an answer that proves nothing
-//     (unknown, or risky/catch_all) becomes risky/parked_domain; a
+//     (catch_all, cannot_verify) becomes risky/parked_domain; a temporary
+//     unknown (greylisted, timeout, ...) stays, to be tried again; a
 //     definite verdict stands.
 func (v *Verifier) riskVerdict(j *job) {
 	r := &j.res
@@ -111,7 +112,8 @@ func (v *Verifier) riskVerdict(j *job) {
 		flags.Listed, flags.NewDomain = j.d.signals.listed, j.d.signals.young
 		if p := j.d.signals.parked; p != nil {
 			flags.Parked = p
-			if r.Status == Unknown || r.Status == Risky && r.Reason == ReasonCatchAll {
+			if r.Reason == ReasonCatchAll || r.Reason == ReasonCannotVerify { // an acceptance that proves nothing
+
 				r.Status, r.Reason = Risky, ReasonParkedDomain
 			}
 		}
