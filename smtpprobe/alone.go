@@ -105,6 +105,20 @@ func (s *Session) ProbeWith(ctx context.Context, alone []string, addrs ...string
 	if len(alone) == 0 {
 		return nil, s.Probe(ctx, addrs...)
 	}
+	if len(addrs) > 0 {
+		if err := s.ready(ctx); err != nil { // a new connection takes both
+			ar, res := make([]Result, len(alone)), make([]Result, len(addrs))
+			for i, a := range alone {
+				ar[i].Address = a
+			}
+			for i, a := range addrs {
+				res[i].Address = a
+			}
+			failRest(ar, OutcomeOf(err), replyOf(err), err)
+			failRest(res, OutcomeOf(err), replyOf(err), err)
+			return ar, res
+		}
+	}
 	if len(addrs) == 0 || !s.canQueue(alone, addrs) {
 		return s.ProbeEach(ctx, alone...), s.Probe(ctx, addrs...)
 	}
@@ -134,10 +148,10 @@ var errNotAnswered = errors.New("smtpprobe: the connection ended before the repl
 
 // canQueue reports whether the probes of alone can go in the flush of the
 // first batch of addrs: pipelining works, nothing is pending, every
-// address is plain ASCII, and the error budget takes them all.
+// address is plain ASCII, and the error budget takes them and one recipient.
 func (s *Session) canQueue(alone, addrs []string) bool {
 	if _, ok := s.ext["PIPELINING"]; !ok || s.noPipe || s.perConn > 0 || s.broken || s.conn == nil ||
-		s.pendingRSET || s.pendingMail || s.pendingAlone > 0 || s.errors+len(alone)+1 > s.p.maxErrors() ||
+		s.pendingRSET || s.pendingMail || s.pendingAlone > 0 || len(alone)+1 > s.errorRoom() ||
 		len(alone) > s.p.pipelineBatch() {
 		return false
 	}

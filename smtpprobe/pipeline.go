@@ -172,3 +172,40 @@ func (s *Session) drain(ctx context.Context, n int) {
 // of 8 stays under Postfix's smtpd_soft_error_limit of 10 (at 10 Postfix
 // delays every reply, QUIT's too).
 func (s *Session) errorRoom() int { return s.p.maxErrors() + 1 - s.errors - s.pendingErrs }
+
+// Room reports how many commands that may draw an error reply the next
+// Probe sends in one flush (its RCPTs, and the catch-all probes of
+// ProbeWith), now and on a new connection: within the error budget, the
+// pipelining batch and the recipients the server judges on one
+// connection. A session that must reconnect first reports the new
+// connection's room for both; one without pipelining, 1.
+func (s *Session) Room() (now, fresh int) {
+	if _, ok := s.ext["PIPELINING"]; !ok || s.noPipe {
+		return 1, 1
+	}
+	fresh = min(s.p.pipelineBatch(), s.p.maxErrors()+1)
+	if s.perConn > 0 {
+		fresh = min(fresh, s.perConn)
+	}
+	if s.broken || s.conn == nil || s.errors >= s.p.maxErrors() || s.perConn > 0 && s.connRcpts >= s.perConn {
+		return fresh, fresh
+	}
+	now = min(s.p.pipelineBatch(), s.errorRoom())
+	if s.perConn > 0 {
+		now = min(now, s.perConn-s.connRcpts)
+	}
+	return max(now, 1), fresh
+}
+
+// Recycle ends the connection with QUIT; the next Probe opens a new one
+// with a fresh error budget. A caller with more recipients waiting than
+// Room's now does it when that is small: a round trip for one or two
+// recipients costs more than a new connection's greeting and EHLO.
+func (s *Session) Recycle(ctx context.Context) {
+	if s.conn == nil || s.broken {
+		return
+	}
+	stop := s.watch(ctx)
+	defer stop()
+	s.quit(ctx)
+}

@@ -45,17 +45,9 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 			failRest(results[i:], Timeout, nil, err)
 			break
 		}
-		if s.perConn > 0 && s.connRcpts >= s.perConn && s.conn != nil && !s.broken {
-			s.quit(ctx) // the server judges only the first recipients of a connection
-		}
-		if s.broken || s.conn == nil || s.errors >= s.p.maxErrors() {
-			if !s.broken && s.conn != nil {
-				s.quit(ctx) // before the server's error limits
-			}
-			if err := s.connect(ctx); err != nil {
-				failRest(results[i:], OutcomeOf(err), replyOf(err), err)
-				break
-			}
+		if err := s.ready(ctx); err != nil {
+			failRest(results[i:], OutcomeOf(err), replyOf(err), err)
+			break
 		}
 		a := addrs[i]
 		s.remember(a)
@@ -108,6 +100,20 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 		i += done
 	}
 	return results
+}
+
+// ready makes sure the connection can take recipients: it reconnects
+// after a broken connection, before the server's error limits, and when
+// the server judges no more recipients on this one.
+func (s *Session) ready(ctx context.Context) error {
+	spent := s.errors >= s.p.maxErrors() || s.perConn > 0 && s.connRcpts >= s.perConn
+	if !s.broken && s.conn != nil && !spent {
+		return nil
+	}
+	if !s.broken && s.conn != nil {
+		s.quit(ctx)
+	}
+	return s.connect(ctx)
 }
 
 // rcptBatch sends RCPT for each address in one flush and reads the replies.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/mailverify/mailverify/mx"
@@ -251,21 +252,37 @@ func (e *engine) timeout(j *job) *smtpprobe.Result {
 	return &smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: err}
 }
 
-// take removes the next batch from q: up to batchSize jobs, and the probes
-// to ask again. e.mu is held.
-func (e *engine) take(q *hostQueue) ([]*job, []*hostRun) {
+// take removes the next batch from q: the jobs one flush of room carries
+// (at least one, at most batchSize), counting the catch-all probe that
+// goes with the first job of a domain, and the probes to ask again. The
+// jobs' Timeout counts from since, the session's attempt. e.mu is held.
+func (e *engine) take(q *hostQueue, room int, since time.Time) ([]*job, []*hostRun) {
 	if len(q.jobs) == 0 && len(q.probes) == 0 {
 		return nil, nil
 	}
-	n := min(len(q.jobs), batchSize)
+	n, used := 0, 0
+	var probed []*hostRun
+	for n < len(q.jobs) && n < batchSize {
+		hr, cost := q.jobs[n].run, 1
+		if e.probeDue(hr) && !slices.Contains(probed, hr) {
+			cost++
+		}
+		if n > 0 && used+cost > room {
+			break
+		}
+		if cost > 1 {
+			probed = append(probed, hr)
+		}
+		used += cost
+		n++
+	}
 	batch := q.jobs[:n:n]
 	q.jobs = q.jobs[n:]
 	probes := q.probes
 	q.probes = nil
-	now := time.Now()
 	for _, j := range batch {
 		if j.deadline.IsZero() && e.v.Timeout > 0 {
-			j.deadline = now.Add(e.v.Timeout)
+			j.deadline = since.Add(e.v.Timeout)
 		}
 	}
 	return batch, probes

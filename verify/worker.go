@@ -34,8 +34,7 @@ func (e *engine) work(q *hostQueue) {
 	lingered := false
 	for {
 		e.mu.Lock()
-		batch, probes := e.take(q)
-		if batch == nil && probes == nil {
+		if len(q.jobs) == 0 && len(q.probes) == 0 {
 			if lingered || c == nil || !e.expectingWork() {
 				if q.workers--; q.workers == 0 && e.queues[q.key] == q {
 					delete(e.queues, q.key)
@@ -56,8 +55,46 @@ func (e *engine) work(q *hostQueue) {
 		}
 		e.mu.Unlock()
 		lingered = false
-		c = e.serve(q, c, batch, probes)
+		c = e.step(q, c)
 	}
+}
+
+// minRoom is the fewest recipients a flush should carry while more wait:
+// below it, a new connection (greeting, EHLO, and a full error budget)
+// costs less than the round trips the small flushes would take.
+const minRoom = 3
+
+// step serves the next batch of q on c: it opens a session when there is
+// none, renews one whose next flush would carry too few of the jobs
+// waiting, and takes as many jobs as the flush carries. It returns the
+// session to go on with, nil when there is none.
+func (e *engine) step(q *hostQueue, c *conn) *conn {
+	since := time.Now()
+	if c == nil {
+		var err error
+		if c, err = e.openConn(q); err != nil {
+			e.mu.Lock()
+			batch, probes := e.take(q, batchSize, since)
+			e.mu.Unlock()
+			e.openFailed(batch, probes, err)
+			return nil
+		}
+	}
+	now, fresh := c.s.Room()
+	e.mu.Lock()
+	waiting := len(q.jobs)
+	e.mu.Unlock()
+	if now < minRoom && fresh >= minRoom && waiting > now {
+		c.s.Recycle(e.ctx)
+		now = fresh
+	}
+	e.mu.Lock()
+	batch, probes := e.take(q, now, since)
+	e.mu.Unlock()
+	if batch == nil && probes == nil {
+		return c // another worker took the work meanwhile
+	}
+	return e.serve(c, batch, probes)
 }
 
 // lingerTime is how long an idle session waits for addresses that lookups
@@ -95,19 +132,12 @@ func (e *engine) batchContext(batch []*job) (context.Context, context.CancelFunc
 	return context.WithDeadline(e.ctx, dl)
 }
 
-// serve probes one batch (and any catch-all probes due again) on c,
-// opening a session first when there is none, and files the answers. It
-// returns the session to go on with, nil when it is unusable.
-func (e *engine) serve(q *hostQueue, c *conn, batch []*job, probes []*hostRun) *conn {
+// serve probes one batch (and any catch-all probes due again) on c and
+// files the answers. It returns the session to go on with, nil when it is
+// unusable.
+func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	ctx, cancel := e.batchContext(batch)
 	defer cancel()
-	if c == nil {
-		var err error
-		if c, err = e.openConn(ctx, q); err != nil {
-			e.openFailed(batch, probes, err)
-			return nil
-		}
-	}
 	if len(batch) > 0 {
 		if err := c.limiter.WaitN(ctx, len(batch)); err != nil {
 			results := make([]smtpprobe.Result, len(batch))
@@ -206,8 +236,15 @@ func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtp
 	e.sendAll(out)
 }
 
-// openConn opens a session to q's server within its per-host limits.
-func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
+// openConn opens a session to q's server within its per-host limits,
+// within Timeout when it is set: the jobs the session takes first count
+// their time from the attempt.
+func (e *engine) openConn(q *hostQueue) (*conn, error) {
+	ctx, cancel := e.ctx, context.CancelFunc(func() {})
+	if e.v.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, e.v.Timeout)
+	}
+	defer cancel()
 	var tr *strings.Builder
 	if e.v.Transcript {
 		tr = &strings.Builder{}
@@ -309,4 +346,10 @@ func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*
 		}
 	}
 	return sts, rs
+}
+
+// probeDue reports whether the next batch with a job of hr carries hr's
+// catch-all probe (see newRuns). e.mu is held.
+func (e *engine) probeDue(hr *hostRun) bool {
+	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !catchall.KnownNotCatchAll(hr.d.name, string(hr.d.mr.Provider))
 }

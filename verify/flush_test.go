@@ -1,0 +1,61 @@
+package verify
+
+import (
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mailverify/mailverify/internal/testsmtp"
+)
+
+// TestFlushesFillTheErrorBudget: the engine takes as many jobs as the
+// session's next flush can carry within the server's error limits, so a
+// session spent by refusals is spent in one flush, and one left with room
+// for only a few renews while more wait, instead of sending a round trip
+// for one or two recipients. Every session then carries one RCPT flush
+// besides EHLO and QUIT.
+func TestFlushesFillTheErrorBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		known func(i int) bool
+	}{
+		{"every address refused", func(int) bool { return false }},
+		{"seven of nine refused", func(i int) bool { return i%9 < 2 }}, // room 2 after each flush
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var addrs, known []string
+				for i := range 60 {
+					a := fmt.Sprintf("user%d@big.com", i)
+					addrs = append(addrs, a)
+					if tc.known(i) {
+						known = append(known, a)
+					}
+				}
+				srv := testsmtp.Mailboxes(known...)
+				srv.Latency = 20 * time.Millisecond
+				w := newWorld()
+				defer w.router.close()
+				w.add("big.com", srv)
+				v := w.verifier()
+				v.PerHost, v.PerHostRate = 1, 1e6
+				got := verifyAll(t, v, addrs)
+				for i, a := range addrs {
+					want := ReasonMailboxNotFound
+					if tc.known(i) {
+						want = ReasonAccepted
+					}
+					if got[a].Reason != want {
+						t.Errorf("%s: %v/%v, want %v", a, got[a].Status, got[a].Reason, want)
+					}
+				}
+				// 61 recipients (the catch-all probe too), 9 a session: 7.
+				conns, flushes := srv.Connections(), srv.Flushes()
+				if conns != 7 || flushes != 3*conns {
+					t.Errorf("%d connections and %d flushes; want 7, each EHLO, one RCPT flush and QUIT", conns, flushes)
+				}
+			})
+		})
+	}
+}
