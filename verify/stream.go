@@ -64,12 +64,11 @@ const defaultWindow = 4096
 // belong to, a queue per mail server and the greylisted addresses parked
 // until due. One mutex guards it all; no network I/O happens under it.
 type engine struct {
-	v        *Verifier
-	ctx      context.Context
-	out      chan indexed
-	window   *semaphore.Weighted
-	dns      *semaphore.Weighted // lookups at once
-	sessions *semaphore.Weighted // SMTP sessions at once
+	v      *Verifier
+	ctx    context.Context
+	out    chan indexed
+	window *semaphore.Weighted
+	dns    *semaphore.Weighted // lookups at once
 
 	mu        sync.Mutex
 	domains   map[string]*domainState
@@ -79,6 +78,8 @@ type engine struct {
 	inputDone bool // in is exhausted, or reading it stopped
 	broken    bool // the consumer broke out of the loop
 	finished  bool
+	freeSlots int         // session slots free (Concurrency at most)
+	slotWaits []*slotWait // workers waiting for one
 	allSent   chan struct{}
 	wg        sync.WaitGroup // lookups, workers and parking timers
 	// pendingSends are jobs decided while e.mu is held deep in a call
@@ -97,12 +98,12 @@ func newEngine(ctx context.Context, v *Verifier) *engine {
 	conc := int64(orDefault(v.Concurrency, 16))
 	e := &engine{
 		v: v, ctx: ctx, out: make(chan indexed),
-		window:   semaphore.NewWeighted(int64(orDefault(v.Window, defaultWindow))),
-		dns:      semaphore.NewWeighted(2 * conc),
-		sessions: semaphore.NewWeighted(conc),
-		domains:  map[string]*domainState{},
-		queues:   map[string]*hostQueue{},
-		allSent:  make(chan struct{}),
+		window:    semaphore.NewWeighted(int64(orDefault(v.Window, defaultWindow))),
+		dns:       semaphore.NewWeighted(2 * conc),
+		freeSlots: int(conc),
+		domains:   map[string]*domainState{},
+		queues:    map[string]*hostQueue{},
+		allSent:   make(chan struct{}),
 	}
 	context.AfterFunc(ctx, e.abort)
 	go func() {

@@ -28,14 +28,14 @@ func (e *engine) work(q *hostQueue) {
 	defer func() { e.closeConn(c) }()
 	// Without a slot (the context ended) the queue is still drained: each
 	// batch fails at once, opening no session.
-	if e.sessions.Acquire(e.ctx, 1) == nil {
-		defer e.sessions.Release(1)
+	if e.acquireSlot(q) {
+		defer e.releaseSlot()
 	}
 	lingered := false
 	for {
 		e.mu.Lock()
 		if len(q.jobs) == 0 && len(q.probes) == 0 {
-			if lingered || c == nil || !e.expectingWork() {
+			if lingered || c == nil || !e.expectingWork() || len(e.slotWaits) > 0 {
 				if q.workers--; q.workers == 0 && e.queues[q.key] == q {
 					delete(e.queues, q.key)
 				}
@@ -43,7 +43,8 @@ func (e *engine) work(q *hostQueue) {
 				return
 			}
 			// More domains are being looked up: their addresses may be
-			// for this server, so keep the session a moment for them.
+			// for this server, so keep the session a moment for them,
+			// unless another server's worker waits for the slot.
 			q.idle++
 			e.mu.Unlock()
 			e.linger(q)
