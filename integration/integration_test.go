@@ -152,27 +152,85 @@ func TestOneConnectionPerDomain(t *testing.T) {
 	}
 }
 
+// TestStaysUnderPostfixErrorLimits: refusals spread over sessions that
+// each stay under Postfix's smtpd_soft_error_limit (10), counted by
+// Postfix itself: the "disconnect from" line of each connection gives
+// every command as accepted/sent. A mixed list exercises the renewal of
+// sessions left with little room, not only the spent ones.
 func TestStaysUnderPostfixErrorLimits(t *testing.T) {
 	dns, dir := env(t)
 	v := verifier(dns)
 	var addrs []string
-	for i := range 25 {
-		addrs = append(addrs, fmt.Sprintf("unknown%d@mailbox.it.test", i))
+	for i := range 60 {
+		a := fmt.Sprintf("unknown%d@mailbox.it.test", i)
+		if i%9 < 2 {
+			a = []string{"jane", "info"}[i%9] + "@mailbox.it.test"
+		}
+		addrs = append(addrs, a)
 	}
-	before := connects(t, dir, "mailbox")
-	for _, r := range v.VerifyAll(t.Context(), addrs) {
-		if r.Reason != verify.ReasonMailboxNotFound {
+	before := disconnects(t, dir, "mailbox")
+	for i, r := range v.VerifyAll(t.Context(), addrs) {
+		want := verify.ReasonMailboxNotFound
+		if !strings.HasPrefix(addrs[i], "unknown") {
+			want = verify.ReasonAccepted
+		}
+		if r.Reason != want {
 			t.Errorf("%s: %v/%v (%s)", r.Input, r.Status, r.Reason, r.Error)
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
-	if got := connects(t, dir, "mailbox") - before; got < 3 {
-		t.Errorf("%d connections for 25 errors: the session did not reconnect before the soft limit", got)
+	lines := disconnects(t, dir, "mailbox")[len(before):]
+	if len(lines) < 5 {
+		t.Errorf("%d connections for 47 refusals (the catch-all probe's too): the sessions did not renew before the soft limit", len(lines))
+	}
+	for _, l := range lines {
+		if n := refused(l); n >= 10 {
+			t.Errorf("a connection drew %d refusals, Postfix's soft limit is 10: %s", n, l)
+		}
 	}
 	log, _ := os.ReadFile(filepath.Join(dir, "maillog"))
 	if strings.Contains(string(log), "too many errors") {
 		t.Error("Postfix's hard error limit was reached")
 	}
+}
+
+// disconnects returns the "disconnect from" lines a Postfix listener
+// logged, such as "... ehlo=1 mail=2 rcpt=3/9 rset=1 quit=1 commands=8/14".
+func disconnects(t *testing.T, dir, listener string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "maillog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for l := range strings.Lines(string(b)) {
+		if strings.Contains(l, "postfix/"+listener+"/smtpd[") && strings.Contains(l, ": disconnect from ") {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return out
+}
+
+// refused counts the commands a disconnect line shows as refused: sent
+// minus accepted, over every command but the total.
+func refused(line string) int {
+	n := 0
+	for _, f := range strings.Fields(line) {
+		name, counts, ok := strings.Cut(f, "=")
+		acc, sent, slash := strings.Cut(counts, "/")
+		if !ok || !slash || name == "commands" {
+			continue
+		}
+		var a, b int
+		if _, err := fmt.Sscan(acc, &a); err != nil {
+			continue
+		}
+		if _, err := fmt.Sscan(sent, &b); err != nil {
+			continue
+		}
+		n += b - a
+	}
+	return n
 }
 
 func TestCLI(t *testing.T) {

@@ -67,7 +67,9 @@ const minRoom = 3
 
 // step serves the next batch of q on c: it opens a session when there is
 // none, renews one whose next flush would carry too few of the jobs
-// waiting, and takes as many jobs as the flush carries. It returns the
+// waiting (unless the per-host rate, not round trips, sets the pace: a
+// full flush would wait for it anyway), and takes as many jobs as the
+// flush carries. It returns the
 // session to go on with, nil when there is none.
 func (e *engine) step(q *hostQueue, c *conn) *conn {
 	since := time.Now()
@@ -85,7 +87,7 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 	e.mu.Lock()
 	waiting := len(q.jobs)
 	e.mu.Unlock()
-	if now < minRoom && fresh >= minRoom && waiting > now {
+	if now < minRoom && fresh >= minRoom && waiting > now && c.limiter.Tokens() >= float64(fresh) {
 		c.s.Recycle(e.ctx)
 		now = fresh
 	}
