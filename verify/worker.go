@@ -75,7 +75,7 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 	since := time.Now()
 	if c == nil {
 		var err error
-		if c, err = e.openConn(q); err != nil {
+		if c, err = e.openConn(q, since); err != nil {
 			e.mu.Lock()
 			batch, probes := e.take(q, batchSize, since)
 			e.mu.Unlock()
@@ -239,13 +239,29 @@ func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtp
 	e.sendAll(out)
 }
 
-// openConn opens a session to q's server within its per-host limits,
-// within Timeout when it is set: the jobs the session takes first count
-// their time from the attempt.
-func (e *engine) openConn(q *hostQueue) (*conn, error) {
+// openConn opens a session to q's server within its per-host limits.
+// With Timeout set, the attempt ends by the latest deadline of the jobs
+// it opens for (the next batch's; a job not yet tried counts from since,
+// the attempt), as the batch itself would.
+func (e *engine) openConn(q *hostQueue, since time.Time) (*conn, error) {
 	ctx, cancel := e.ctx, context.CancelFunc(func() {})
 	if e.v.Timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, e.v.Timeout)
+		e.mu.Lock()
+		var dl time.Time
+		for _, j := range q.jobs[:min(len(q.jobs), batchSize)] {
+			d := j.deadline
+			if d.IsZero() {
+				d = since.Add(e.v.Timeout)
+			}
+			if d.After(dl) {
+				dl = d
+			}
+		}
+		e.mu.Unlock()
+		if dl.IsZero() {
+			dl = since.Add(e.v.Timeout)
+		}
+		ctx, cancel = context.WithDeadline(ctx, dl)
 	}
 	defer cancel()
 	var tr *strings.Builder
