@@ -81,6 +81,8 @@ type Verifier struct {
 
 	// Concurrency bounds the SMTP sessions a VerifySeq or VerifyAll call
 	// runs at once (and its DNS lookups at twice that); zero means 16.
+	// When sessions wait for a place, the mail server with the most
+	// addresses queued goes first: the biggest server sets the wall time.
 	Concurrency int
 	// PerHost bounds the concurrent sessions to one mail server address;
 	// zero means 2. Servers throttle and blocklist clients that open many.
