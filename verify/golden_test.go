@@ -4,20 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
+	"github.com/mailverify/mailverify/internal/golden"
 	"github.com/mailverify/mailverify/risk"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
 // TestResultJSONSchema pins the JSON form of Result: field names, value
 // encodings and what is omitted. Changing it breaks wrappers; regenerate
-// with -update only on purpose.
+// with -update (package internal/golden) only on purpose.
 func TestResultJSONSchema(t *testing.T) {
 	results := goldenResults()
 	var buf bytes.Buffer
@@ -44,19 +41,7 @@ func TestResultJSONSchema(t *testing.T) {
 			t.Errorf("result %d does not survive a round trip:\n%s\n%s", i, a, b)
 		}
 	}
-	const path = "testdata/result.golden"
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("JSON of Result changed; if on purpose, run go test -run TestResultJSONSchema -update ./verify\ngot:\n%s", buf.String())
-	}
+	golden.Check(t, "testdata/result.golden", buf.Bytes())
 }
 
 // goldenResults are the results of testdata/result.golden.

@@ -3,12 +3,10 @@ package diagnose
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/report.golden")
+	"github.com/mailverify/mailverify/internal/golden"
+)
 
 // TestReportSchema pins the JSON of a Report: what CI jobs parse.
 func TestReportSchema(t *testing.T) {
@@ -27,19 +25,7 @@ func TestReportSchema(t *testing.T) {
 	if err := enc.Encode(rep); err != nil {
 		t.Fatal(err)
 	}
-	const path = "testdata/report.golden"
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("the report's JSON changed; if on purpose, run with -update\n%s", buf.String())
-	}
+	golden.Check(t, "testdata/report.golden", buf.Bytes())
 	var back Report
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || back.Summary.Result != Fail || len(back.Summary.FixFirst) != 2 {
 		t.Errorf("round trip: %+v %v", back.Summary, err)
