@@ -41,6 +41,7 @@ var rules = map[string]rule{
 	"smtpprobe":           {internal: []string{"internal/ctxerr"}, external: []string{"golang.org/x/net/proxy"}},
 	"catchall":            {internal: []string{"smtpprobe"}, external: []string{"golang.org/x/net/publicsuffix"}},
 	"internal/testsmtp":   {},
+	"internal/golden":     {},
 	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
 	"integration":         {},
 	"verify": {
