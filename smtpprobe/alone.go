@@ -107,16 +107,7 @@ func (s *Session) ProbeWith(ctx context.Context, alone []string, addrs ...string
 	}
 	if len(addrs) > 0 {
 		if err := s.ready(ctx); err != nil { // a new connection takes both
-			ar, res := make([]Result, len(alone)), make([]Result, len(addrs))
-			for i, a := range alone {
-				ar[i].Address = a
-			}
-			for i, a := range addrs {
-				res[i].Address = a
-			}
-			failRest(ar, OutcomeOf(err), replyOf(err), err)
-			failRest(res, OutcomeOf(err), replyOf(err), err)
-			return ar, res
+			return failedAll(alone, err), failedAll(addrs, err)
 		}
 	}
 	if len(addrs) == 0 || !s.canQueue(alone, addrs) {

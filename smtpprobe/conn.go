@@ -93,15 +93,21 @@ func (s *Session) CloseContext(ctx context.Context) error {
 		return nil
 	}
 	if !s.broken && ctxerr.Of(ctx) == nil {
-		ctx, cancel := context.WithTimeout(ctx, min(s.p.commandTimeout(), 5*time.Second))
-		stop := s.watch(ctx)
-		s.cmd(ctx, "QUIT", "QUIT")
-		stop()
-		cancel()
+		s.sayQuit(ctx)
 	}
 	err := s.conn.Close()
 	s.conn, s.broken = nil, true
 	return err
+}
+
+// sayQuit sends QUIT and waits for the reply within ctx, and at most 5s
+// (or CommandTimeout when shorter): the connection is over either way.
+func (s *Session) sayQuit(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, min(s.p.commandTimeout(), 5*time.Second))
+	defer cancel()
+	stop := s.watch(ctx)
+	defer stop()
+	s.cmd(ctx, "QUIT", "QUIT")
 }
 
 // watch expires the connection when ctx ends, so that no read or write

@@ -187,7 +187,7 @@ func (s *Session) Room() (now, fresh int) {
 	if s.perConn > 0 {
 		fresh = min(fresh, s.perConn)
 	}
-	if s.broken || s.conn == nil || s.errors >= s.p.maxErrors() || s.perConn > 0 && s.connRcpts >= s.perConn {
+	if s.mustReconnect() {
 		return fresh, fresh
 	}
 	now = min(s.p.pipelineBatch(), s.errorRoom())
@@ -197,15 +197,15 @@ func (s *Session) Room() (now, fresh int) {
 	return max(now, 1), fresh
 }
 
-// Recycle ends the connection with QUIT; the next Probe opens a new one
-// with a fresh error budget. A caller with more recipients waiting than
-// Room's now does it when that is small: a round trip for one or two
-// recipients costs more than a new connection's greeting and EHLO.
+// Recycle ends the connection with QUIT, waiting for the reply as Close
+// does; the next Probe opens a new one with a fresh error budget. A
+// caller with more recipients waiting than Room's now does it when that
+// is small: a round trip for one or two recipients costs more than a new
+// connection's greeting and EHLO.
 func (s *Session) Recycle(ctx context.Context) {
 	if s.conn == nil || s.broken {
 		return
 	}
-	stop := s.watch(ctx)
-	defer stop()
-	s.quit(ctx)
+	s.sayQuit(ctx)
+	s.fail(ctx, nil)
 }

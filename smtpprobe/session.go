@@ -106,14 +106,20 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 // after a broken connection, before the server's error limits, and when
 // the server judges no more recipients on this one.
 func (s *Session) ready(ctx context.Context) error {
-	spent := s.errors >= s.p.maxErrors() || s.perConn > 0 && s.connRcpts >= s.perConn
-	if !s.broken && s.conn != nil && !spent {
+	if !s.mustReconnect() {
 		return nil
 	}
 	if !s.broken && s.conn != nil {
 		s.quit(ctx)
 	}
 	return s.connect(ctx)
+}
+
+// mustReconnect reports whether the next recipient needs a new
+// connection: this one is broken or gone, has drawn MaxErrors refusals,
+// or has had all the recipients the server judges on one.
+func (s *Session) mustReconnect() bool {
+	return s.broken || s.conn == nil || s.errors >= s.p.maxErrors() || s.perConn > 0 && s.connRcpts >= s.perConn
 }
 
 // rcptBatch sends RCPT for each address in one flush and reads the replies.
@@ -321,6 +327,16 @@ func (s *Session) remember(a string) {
 	if i := strings.LastIndexByte(a, '@'); i > 0 && s.p.Transcript != nil && !s.p.ShowLocalParts {
 		s.secret = append(s.secret, a[:i])
 	}
+}
+
+// failedAll returns a Result for each address, all failed with err.
+func failedAll(addrs []string, err error) []Result {
+	rs := make([]Result, len(addrs))
+	for i, a := range addrs {
+		rs[i].Address = a
+	}
+	failRest(rs, OutcomeOf(err), replyOf(err), err)
+	return rs
 }
 
 func failRest(rs []Result, o Outcome, r *Reply, err error) {

@@ -69,13 +69,19 @@ const minRoom = 3
 // none, renews one whose next flush would carry too few of the jobs
 // waiting (unless the per-host rate, not round trips, sets the pace: a
 // full flush would wait for it anyway), and takes as many jobs as the
-// flush carries. It returns the
-// session to go on with, nil when there is none.
+// flush carries. Opening and renewing end by the deadlines of the jobs
+// they are for. It returns the session to go on with, nil when there is
+// none.
 func (e *engine) step(q *hostQueue, c *conn) *conn {
 	since := time.Now()
+	e.mu.Lock()
+	waiting := len(q.jobs)
+	ctx, cancel := e.batchContext(q.jobs[:min(waiting, batchSize)], since)
+	e.mu.Unlock()
+	defer cancel()
 	if c == nil {
 		var err error
-		if c, err = e.openConn(q, since); err != nil {
+		if c, err = e.openConn(ctx, q); err != nil {
 			e.mu.Lock()
 			batch, probes := e.take(q, batchSize, since)
 			e.mu.Unlock()
@@ -84,11 +90,8 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 		}
 	}
 	now, fresh := c.s.Room()
-	e.mu.Lock()
-	waiting := len(q.jobs)
-	e.mu.Unlock()
 	if now < minRoom && fresh >= minRoom && waiting > now && c.limiter.Tokens() >= float64(fresh) {
-		c.s.Recycle(e.ctx)
+		c.s.Recycle(ctx)
 		now = fresh
 	}
 	e.mu.Lock()
@@ -121,12 +124,18 @@ func (e *engine) expectingWork() bool {
 	return e.lookups > 0 || !e.inputDone
 }
 
-// batchContext bounds a batch by the latest deadline of its jobs.
-func (e *engine) batchContext(batch []*job) (context.Context, context.CancelFunc) {
+// batchContext bounds work for jobs by their latest deadline; a job not
+// yet tried counts Timeout from since, the attempt. Without Timeout only
+// the engine's context bounds it.
+func (e *engine) batchContext(jobs []*job, since time.Time) (context.Context, context.CancelFunc) {
 	var dl time.Time
-	for _, j := range batch {
-		if j.deadline.After(dl) {
-			dl = j.deadline
+	for _, j := range jobs {
+		d := j.deadline
+		if d.IsZero() && e.v.Timeout > 0 {
+			d = since.Add(e.v.Timeout)
+		}
+		if d.After(dl) {
+			dl = d
 		}
 	}
 	if dl.IsZero() {
@@ -139,7 +148,7 @@ func (e *engine) batchContext(batch []*job) (context.Context, context.CancelFunc
 // files the answers. It returns the session to go on with, nil when it is
 // unusable.
 func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
-	ctx, cancel := e.batchContext(batch)
+	ctx, cancel := e.batchContext(batch, time.Now()) // take gave each a deadline
 	defer cancel()
 	if len(batch) > 0 {
 		if err := c.limiter.WaitN(ctx, len(batch)); err != nil {
@@ -240,30 +249,7 @@ func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtp
 }
 
 // openConn opens a session to q's server within its per-host limits.
-// With Timeout set, the attempt ends by the latest deadline of the jobs
-// it opens for (the next batch's; a job not yet tried counts from since,
-// the attempt), as the batch itself would.
-func (e *engine) openConn(q *hostQueue, since time.Time) (*conn, error) {
-	ctx, cancel := e.ctx, context.CancelFunc(func() {})
-	if e.v.Timeout > 0 {
-		e.mu.Lock()
-		var dl time.Time
-		for _, j := range q.jobs[:min(len(q.jobs), batchSize)] {
-			d := j.deadline
-			if d.IsZero() {
-				d = since.Add(e.v.Timeout)
-			}
-			if d.After(dl) {
-				dl = d
-			}
-		}
-		e.mu.Unlock()
-		if dl.IsZero() {
-			dl = since.Add(e.v.Timeout)
-		}
-		ctx, cancel = context.WithDeadline(ctx, dl)
-	}
-	defer cancel()
+func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
 	var tr *strings.Builder
 	if e.v.Transcript {
 		tr = &strings.Builder{}
