@@ -182,6 +182,24 @@ func readReply(br *bufio.Reader, maxLine, maxLines int) (Reply, error) {
 	}
 }
 
+// ParseReply reads a reply quoted as text, as bounces and mail logs carry
+// it ("550 5.1.1 <jane@example.com>: User unknown"): its first line gives
+// the code and enhanced code, the rest of it the text. It fails with
+// ErrMalformed when the text does not begin with a reply code.
+func ParseReply(s string) (Reply, error) {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	code, _, text, err := parseReplyLine(strings.TrimRight(line, "\r"))
+	if err != nil {
+		return Reply{}, err
+	}
+	r := Reply{Code: code}
+	if e, rest, ok := ParseEnhancedCode(text); ok && e.Class == code/100 {
+		r.Enhanced, text = e, rest
+	}
+	r.Lines = []string{text}
+	return r, nil
+}
+
 // parseReplyLine splits "250-text" or "250 text" or "250".
 func parseReplyLine(line string) (code int, more bool, text string, err error) {
 	if len(line) < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {

@@ -133,3 +133,31 @@ func FuzzParseEnhancedCode(f *testing.F) {
 		}
 	})
 }
+
+func TestParseReply(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		code int
+		enh  EnhancedCode
+		text string
+		err  bool
+	}{
+		{"550 5.1.1 <jane@example.com>: User unknown", 550, EnhancedCode{5, 1, 1}, "<jane@example.com>: User unknown", false},
+		{" 550-5.2.1 The account is disabled. 550-5.2.1 More\r\n", 550, EnhancedCode{5, 2, 1}, "The account is disabled. 550-5.2.1 More", false},
+		{"554 Message refused", 554, EnhancedCode{}, "Message refused", false},
+		{"550 4.2.0 mismatched class", 550, EnhancedCode{}, "4.2.0 mismatched class", false},
+		{"User unknown", 0, EnhancedCode{}, "", true},
+		{"", 0, EnhancedCode{}, "", true},
+	} {
+		r, err := ParseReply(tc.in)
+		if tc.err {
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("ParseReply(%q): %v, want ErrMalformed", tc.in, err)
+			}
+			continue
+		}
+		if err != nil || r.Code != tc.code || r.Enhanced != tc.enh || r.Text() != tc.text {
+			t.Errorf("ParseReply(%q) = %+v, %v", tc.in, r, err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"strings"
 	"time"
 
 	"github.com/mailverify/mailverify/feedback"
@@ -23,9 +24,13 @@ type Feedback struct {
 }
 
 // applyFeedback lets the History speak where probing could not:
-//   - a hard bounce within FeedbackMaxAge makes the verdict
-//     undeliverable/mailbox_not_found, even on a catch-all domain, unless
-//     the server has just shown the mailbox deliverable;
+//   - a hard bounce within FeedbackMaxAge that names the mailbox (its
+//     reply classifies as a RCPT reply saying the mailbox does not
+//     exist, is disabled, or the domain takes no mail) makes the verdict
+//     undeliverable with that reason, even on a catch-all domain, unless
+//     the server has just shown the mailbox deliverable. A bounce for
+//     policy, content, spam or expiry (5.7.1, 5.4.7, ...) says nothing
+//     about the mailbox and changes nothing;
 //   - a delivery within FeedbackMaxAge turns an acceptance that proves
 //     nothing (catch_all, cannot_verify) into deliverable/delivered_before.
 //
@@ -46,8 +51,29 @@ func (v *Verifier) applyFeedback(j *job) {
 	accepted := j.out != nil && j.out.Outcome == smtpprobe.Accepted
 	switch {
 	case e.Kind == feedback.HardBounce && r.Status != Deliverable:
-		r.Status, r.Reason, r.RetryAfter = Undeliverable, ReasonMailboxNotFound, 0
+		if ov, ok := outcomeVerdicts[bounceOutcome(e)]; ok && ov.status == Undeliverable {
+			r.Status, r.Reason, r.RetryAfter = Undeliverable, ov.reason, 0
+		}
 	case e.Kind == feedback.Delivered && accepted && (r.Reason == ReasonCatchAll || r.Reason == ReasonCannotVerify || r.Reason == ReasonParkedDomain):
 		r.Status, r.Reason = Deliverable, ReasonDeliveredBefore
 	}
+}
+
+// bounceOutcome classifies a bounce as the RCPT reply it reports: the
+// Diagnostic-Code ("smtp; 550 5.1.1 ...") or an ESP's reply text, with
+// the bounce's status where the reply has no enhanced code, or the
+// status alone when there is no reply.
+func bounceOutcome(e feedback.Event) smtpprobe.Outcome {
+	text := strings.TrimSpace(e.Reply)
+	if typ, rest, ok := strings.Cut(text, ";"); ok && strings.EqualFold(strings.TrimSpace(typ), "smtp") {
+		text = rest
+	}
+	r, err := smtpprobe.ParseReply(text)
+	if err != nil {
+		r = smtpprobe.Reply{Code: 550, Lines: []string{text}}
+	}
+	if st, _, ok := smtpprobe.ParseEnhancedCode(e.Status); ok && r.Enhanced.IsZero() && st.Class == r.Code/100 {
+		r.Enhanced = st
+	}
+	return smtpprobe.Classify(r)
 }

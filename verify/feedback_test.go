@@ -39,6 +39,16 @@ func TestFeedbackResolvesCatchAll(t *testing.T) {
 	_ = h.Record(feedback.Event{Address: "old@catchall.example", Kind: feedback.Delivered, At: now.Add(-400 * 24 * time.Hour), Source: "esp"})
 	_ = h.Record(feedback.Event{Address: "soft@catchall.example", Kind: feedback.SoftBounce, At: now, Source: "esp"})
 	_ = h.Record(feedback.Event{Address: "jane@example.com", Kind: feedback.HardBounce, Status: "5.1.1", At: now, Source: "esp"})
+	// Hard bounces that are not about the mailbox: policy, spam, expiry.
+	_ = h.Record(feedback.Event{Address: "spam@catchall.example", Kind: feedback.HardBounce, Status: "5.7.1",
+		Reply: "smtp; 550 5.7.1 Message rejected as spam by Content Filtering", At: now, Source: "dsn"})
+	_ = h.Record(feedback.Event{Address: "expired@catchall.example", Kind: feedback.HardBounce, Status: "5.4.7", At: now, Source: "dsn"})
+	_ = h.Record(feedback.Event{Address: "policy@catchall.example", Kind: feedback.HardBounce, Reply: "550 Message refused", At: now, Source: "esp"})
+	// ... and ones that are, named by the reply or by the status alone.
+	_ = h.Record(feedback.Event{Address: "disabled@catchall.example", Kind: feedback.HardBounce, Status: "5.2.1",
+		Reply: "smtp; 550-5.2.1 The email account that you tried to reach is disabled.", At: now, Source: "dsn"})
+	_ = h.Record(feedback.Event{Address: "unknown@catchall.example", Kind: feedback.HardBounce,
+		Reply: "550 Recipient address rejected: User unknown in virtual mailbox table", At: now, Source: "esp"})
 	v := w.verifier()
 	v.History = h
 	pol := syntax.Default
@@ -56,6 +66,11 @@ func TestFeedbackResolvesCatchAll(t *testing.T) {
 		{"soft@catchall.example", Risky, ReasonCatchAll, false}, // a soft bounce says nothing
 		{"other@catchall.example", Risky, ReasonCatchAll, false},
 		{"jane@example.com", Deliverable, ReasonAccepted, true}, // the server just said yes
+		{"spam@catchall.example", Risky, ReasonCatchAll, true},
+		{"expired@catchall.example", Risky, ReasonCatchAll, true},
+		{"policy@catchall.example", Risky, ReasonCatchAll, true},
+		{"disabled@catchall.example", Undeliverable, ReasonMailboxDisabled, true},
+		{"unknown@catchall.example", Undeliverable, ReasonMailboxNotFound, true},
 	} {
 		r, err := v.Verify(context.Background(), tc.addr)
 		if err != nil {

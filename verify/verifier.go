@@ -140,7 +140,8 @@ type Verifier struct {
 	DisposableMX *risk.DisposableMX
 
 	// History, when set, is what happened to mail sent before (bounces,
-	// deliveries; see package feedback): a recent hard bounce makes an
+	// deliveries; see package feedback): a recent hard bounce whose reply
+	// names the mailbox (not a policy, spam or expiry bounce) makes an
 	// address undeliverable even on a catch-all domain, a recent delivery
 	// resolves a catch-all acceptance to deliverable/delivered_before.
 	// FeedbackMaxAge is how old that evidence may be; zero means 90 days.
