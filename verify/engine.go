@@ -138,11 +138,11 @@ var outcomeVerdicts = map[smtpprobe.Outcome]outcomeVerdict{
 }
 
 // verdict turns a job's SMTP outcome into its status and reason, then
-// adds what the risk signals say.
+// adds what the risk signals say. The History is asked later, without
+// the engine's mutex (engine.send).
 func (v *Verifier) verdict(j *job) {
 	v.smtpVerdict(j)
 	v.riskVerdict(j)
-	v.applyFeedback(j)
 }
 
 // smtpVerdict turns a job's SMTP outcome into its status and reason.

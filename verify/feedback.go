@@ -32,7 +32,8 @@ type Feedback struct {
 //     policy, content, spam or expiry (5.7.1, 5.4.7, ...) says nothing
 //     about the mailbox and changes nothing;
 //   - a delivery within FeedbackMaxAge turns an acceptance that proves
-//     nothing (catch_all, cannot_verify) into deliverable/delivered_before.
+//     nothing (catch_all, cannot_verify, parked_domain) into
+//     deliverable/delivered_before.
 //
 // Other verdicts stand; the evidence is attached to them all.
 func (v *Verifier) applyFeedback(j *job) {
@@ -48,13 +49,12 @@ func (v *Verifier) applyFeedback(j *job) {
 		return
 	}
 	r.Feedback = &Feedback{Kind: e.Kind.String(), Status: e.Status, Reply: e.Reply, At: e.At.UTC().Format(time.RFC3339), Source: e.Source}
-	accepted := j.out != nil && j.out.Outcome == smtpprobe.Accepted
 	switch {
 	case e.Kind == feedback.HardBounce && r.Status != Deliverable:
 		if ov, ok := outcomeVerdicts[bounceOutcome(e)]; ok && ov.status == Undeliverable {
 			r.Status, r.Reason, r.RetryAfter = Undeliverable, ov.reason, 0
 		}
-	case e.Kind == feedback.Delivered && accepted && (r.Reason == ReasonCatchAll || r.Reason == ReasonCannotVerify || r.Reason == ReasonParkedDomain):
+	case e.Kind == feedback.Delivered && provesNothing(r.Reason):
 		r.Status, r.Reason = Deliverable, ReasonDeliveredBefore
 	}
 }

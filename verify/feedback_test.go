@@ -118,3 +118,71 @@ func TestProviderProbe(t *testing.T) {
 		t.Errorf("the probe was asked %d times; want 3 (never about a settled address)", p.calls)
 	}
 }
+
+// blockingHistory holds a's lookup until released.
+type blockingHistory struct {
+	feedback.Memory
+	a       string
+	release chan struct{}
+}
+
+func (h *blockingHistory) Lookup(addr string) (feedback.Event, bool, error) {
+	if addr == h.a {
+		select {
+		case <-h.release:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return h.Memory.Lookup(addr)
+}
+
+// TestHistoryLookupHoldsNoLock: a slow History (the service's is a
+// network store) holds back only the address it is asked about, not the
+// engine: another domain's result comes out meanwhile.
+func TestHistoryLookupHoldsNoLock(t *testing.T) {
+	w := newWorld()
+	defer w.router.close()
+	w.add("company1.com", testsmtp.Mailboxes("jane@company1.com"))
+	w.add("company2.com", testsmtp.Mailboxes("jane@company2.com"))
+	h := &blockingHistory{a: "jane@company1.com", release: make(chan struct{})}
+	v := w.verifier()
+	v.History = h
+	var order []string
+	for _, r := range v.VerifyAll(t.Context(), []string{"jane@company1.com", "jane@company2.com"}) {
+		order = append(order, r.Address)
+		if r.Address == "jane@company2.com" {
+			close(h.release)
+		}
+	}
+	if len(order) != 2 || order[0] != "jane@company2.com" {
+		t.Errorf("results in order %v: the lookup for jane@company1.com held back jane@company2.com", order)
+	}
+}
+
+// TestFeedbackBeforeSMTP: the History also speaks for addresses decided
+// without a probe: Yahoo's (which accepts every RCPT) and SkipSMTP's.
+func TestFeedbackBeforeSMTP(t *testing.T) {
+	w := standardWorld()
+	defer w.router.close()
+	h := &feedback.Memory{}
+	now := time.Now()
+	_ = h.Record(feedback.Event{Address: "gone@yahoo.com", Kind: feedback.HardBounce, Status: "5.1.1", At: now, Source: "esp"})
+	_ = h.Record(feedback.Event{Address: "jane@yahoo.com", Kind: feedback.Delivered, At: now, Source: "esp"})
+	_ = h.Record(feedback.Event{Address: "gone@example.com", Kind: feedback.HardBounce, Status: "5.1.1", At: now, Source: "esp"})
+	v := w.verifier()
+	v.History = h
+	got := verifyAll(t, v, []string{"gone@yahoo.com", "jane@yahoo.com", "other@yahoo.com"})
+	for addr, want := range map[string]Reason{"gone@yahoo.com": ReasonMailboxNotFound, "jane@yahoo.com": ReasonDeliveredBefore, "other@yahoo.com": ReasonCannotVerify} {
+		if got[addr].Reason != want {
+			t.Errorf("%s: %v/%v, want %v", addr, got[addr].Status, got[addr].Reason, want)
+		}
+	}
+	v.SkipSMTP = true
+	if r := verifyAll(t, v, []string{"gone@example.com"})["gone@example.com"]; r.Status != Undeliverable || r.Feedback == nil {
+		t.Errorf("SkipSMTP: %v/%v feedback %+v, want undeliverable with the bounce", r.Status, r.Reason, r.Feedback)
+	}
+	v.SkipSMTP, v.Offline = false, true
+	if r := verifyAll(t, v, []string{"gone@example.com"})["gone@example.com"]; r.Reason != ReasonSMTPNotChecked || r.Feedback != nil {
+		t.Errorf("Offline: %v/%v feedback %+v; the History is not asked offline", r.Status, r.Reason, r.Feedback)
+	}
+}

@@ -58,7 +58,7 @@ type probeLimiter struct {
 // negative undeliverable/mailbox_not_found; indeterminate leaves it.
 func (v *Verifier) applyProviderProbe(ctx context.Context, j *job) {
 	r := &j.res
-	if v.ProviderProbe == nil || r.Reason != ReasonCatchAll && r.Reason != ReasonCannotVerify && r.Reason != ReasonParkedDomain {
+	if v.ProviderProbe == nil || !provesNothing(r.Reason) {
 		return
 	}
 	v.probeLim.once.Do(func() {

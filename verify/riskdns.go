@@ -112,8 +112,7 @@ func (v *Verifier) riskVerdict(j *job) {
 		flags.Listed, flags.NewDomain = j.d.signals.listed, j.d.signals.young
 		if p := j.d.signals.parked; p != nil {
 			flags.Parked = p
-			if r.Reason == ReasonCatchAll || r.Reason == ReasonCannotVerify { // an acceptance that proves nothing
-
+			if provesNothing(r.Reason) {
 				r.Status, r.Reason = Risky, ReasonParkedDomain
 			}
 		}
@@ -121,6 +120,13 @@ func (v *Verifier) riskVerdict(j *job) {
 	if !flags.Empty() {
 		r.Risk = flags
 	}
+}
+
+// provesNothing reports the reasons of a server that takes the address
+// without saying whether the mailbox exists: it accepts everyone, could
+// not be shown not to, or answered 252; on a parked domain, the same.
+func provesNothing(r Reason) bool {
+	return r == ReasonCatchAll || r == ReasonCannotVerify || r == ReasonParkedDomain
 }
 
 func (v *Verifier) disposableMX() *risk.DisposableMX {

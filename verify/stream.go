@@ -153,8 +153,13 @@ func (e *engine) feed(in iter.Seq[string]) {
 // send yields a job's result. It must be called without e.mu held: the
 // consumer may be slow, and that holds back only the sender.
 func (e *engine) send(j *job) {
+	// The caller's I/O, never under e.mu: a History may be a network
+	// store (the service's is JetStream KV).
+	if e.ctx.Err() == nil && !e.v.Offline {
+		e.v.applyFeedback(j) // every verdict, those decided before SMTP too
+	}
 	if e.v.ProviderProbe != nil && j.out != nil {
-		e.v.applyProviderProbe(e.ctx, j) // the caller's I/O: never under e.mu
+		e.v.applyProviderProbe(e.ctx, j)
 	}
 	j.sent = true
 	j.res.Duration = Millis(time.Since(j.start))

@@ -144,6 +144,9 @@ type Verifier struct {
 	// names the mailbox (not a policy, spam or expiry bounce) makes an
 	// address undeliverable even on a catch-all domain, a recent delivery
 	// resolves a catch-all acceptance to deliverable/delivered_before.
+	// It is asked for every address with a verdict, those decided before
+	// SMTP (Yahoo, SkipSMTP, DNS errors) too, but not with Offline, and
+	// never while the engine's lock is held: Lookup may do network I/O.
 	// FeedbackMaxAge is how old that evidence may be; zero means 90 days.
 	History        feedback.History
 	FeedbackMaxAge time.Duration
