@@ -161,11 +161,11 @@ func (d *Detector) clock() time.Time {
 }
 
 // A Store keeps catch-all answers where several Detectors see them. Load
-// reports an answer saved within the store's own time to live; Save is
-// told each Yes or No. Both are called without the Detector's lock held,
-// from many goroutines.
+// reports an answer with when it was saved (the Detector keeps it until
+// then plus its TTL, not a TTL afresh); Save is told each Yes or No. Both
+// are called without the Detector's lock held, from many goroutines.
 type Store interface {
-	Load(domain, host string) (Status, bool)
+	Load(domain, host string) (st Status, saved time.Time, ok bool)
 	Save(domain, host string, st Status)
 }
 
@@ -201,16 +201,23 @@ func (d *Detector) loadShared(qs []Question) {
 		if _, ok := d.Cached(q.Domain, q.Host); ok {
 			continue
 		}
-		if st, ok := d.Shared.Load(q.Domain, q.Host); ok && st != Unknown {
+		if st, saved, ok := d.Shared.Load(q.Domain, q.Host); ok && st != Unknown {
 			d.mu.Lock()
-			d.store(key{q.Domain, q.Host}, st)
+			d.storeAt(key{q.Domain, q.Host}, st, saved)
 			d.mu.Unlock()
 		}
 	}
 }
 
-// store caches st for k. d.mu is held.
-func (d *Detector) store(k key, st Status) {
+// store caches st for k, learned now. d.mu is held.
+func (d *Detector) store(k key, st Status) { d.storeAt(k, st, d.clock()) }
+
+// storeAt caches st for k, learned at. An answer already past its TTL is
+// not kept. d.mu is held.
+func (d *Detector) storeAt(k key, st Status, at time.Time) {
+	if now := d.clock(); at.After(now) {
+		at = now // a clock ahead of ours gains nothing
+	}
 	ttl := d.TTL
 	if ttl <= 0 {
 		ttl = time.Hour
@@ -219,8 +226,10 @@ func (d *Detector) store(k key, st Status) {
 		d.cache = make(map[key]entry)
 	}
 	d.prune()
-	d.cache[k] = entry{st, d.clock().Add(ttl)}
 	delete(d.probes, k)
+	if exp := at.Add(ttl); d.clock().Before(exp) {
+		d.cache[k] = entry{st, exp}
+	}
 }
 
 // Check returns whether domain is catch-all at the MX host, probing on s
@@ -233,6 +242,35 @@ func (d *Detector) store(k key, st Status) {
 func (d *Detector) Check(ctx context.Context, s *smtpprobe.Session, domain, host string) (Status, *smtpprobe.Result) {
 	st, rs := d.CheckMany(ctx, s, []Question{{domain, host}})
 	return st[0], rs[0]
+}
+
+// ProbeAddrs returns the random addresses to ask qs with again, whatever
+// is cached: for a caller that needs an answer from this moment, such as
+// a probe after acceptances (a server may have begun to accept everyone
+// since the cached answer). Each stays the address of its question until
+// a definite answer, as in Begin. Send each as the first recipient of a
+// transaction of its own and give the results to Learn.
+func (d *Detector) ProbeAddrs(qs []Question) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	addrs := make([]string, len(qs))
+	for i, q := range qs {
+		addrs[i] = d.probeAddress(key{q.Domain, q.Host})
+	}
+	return addrs
+}
+
+// Learn records the results of the probes of ProbeAddrs(qs), in order,
+// and returns each question's answer from them. A definite answer
+// replaces the cached one.
+func (d *Detector) Learn(qs []Question, rs []smtpprobe.Result) []Status {
+	sts := make([]Status, len(qs))
+	for i, q := range qs {
+		if sts[i] = classify(rs[i].Outcome); sts[i] != Unknown {
+			d.Record(q.Domain, q.Host, sts[i])
+		}
+	}
+	return sts
 }
 
 // A Question is one catch-all question: a domain at one of its MX hosts.

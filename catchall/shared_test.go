@@ -4,29 +4,62 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/smtpprobe"
 )
 
 // mapStore is a Store in memory, as another process's answers.
 type mapStore struct {
 	mu    sync.Mutex
 	m     map[Question]Status
+	saved map[Question]time.Time
 	loads int
 }
 
-func (s *mapStore) Load(domain, host string) (Status, bool) {
+func (s *mapStore) Load(domain, host string) (Status, time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loads++
-	st, ok := s.m[Question{domain, host}]
-	return st, ok
+	q := Question{domain, host}
+	st, ok := s.m[q]
+	at, dated := s.saved[q]
+	if !dated {
+		at = time.Now()
+	}
+	return st, at, ok
 }
 
 func (s *mapStore) Save(domain, host string, st Status) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m[Question{domain, host}] = st
+}
+
+// An answer from the store lives until its own save time plus the TTL,
+// not a TTL from when it was loaded: passed from store to cache to store,
+// it would otherwise never expire.
+func TestSharedAnswerKeepsItsAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := Question{"example.com", "mx.example.com"}
+		old := Question{"old.com", "mx.old.com"}
+		store := &mapStore{m: map[Question]Status{q: No, old: No},
+			saved: map[Question]time.Time{q: time.Now().Add(-50 * time.Minute), old: time.Now().Add(-2 * time.Hour)}}
+		d := &Detector{Shared: store}
+		p := d.Begin([]Question{q, old})
+		if len(p.Addrs()) != 1 {
+			t.Fatalf("%d probes; want 1, for the answer older than the TTL", len(p.Addrs()))
+		}
+		p.Finish(t.Context(), []smtpprobe.Result{{Outcome: smtpprobe.Timeout}})
+		if st, ok := d.Cached(q.Domain, q.Host); !ok || st != No {
+			t.Fatalf("cached %v %v; want No", st, ok)
+		}
+		time.Sleep(11 * time.Minute)
+		if st, ok := d.Cached(q.Domain, q.Host); ok {
+			t.Errorf("an answer saved 61 minutes ago is still cached: %v", st)
+		}
+	})
 }
 
 func TestSharedStore(t *testing.T) {

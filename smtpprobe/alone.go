@@ -83,6 +83,7 @@ func (s *Session) pipelinedAlone(ctx context.Context, addrs []string, results []
 		default:
 			r := rcpt
 			results[i].Outcome, results[i].Reply = Classify(r), &r
+			results[i].Conn, results[i].Seq = s.conns, s.connRcpts+i+1
 			s.logRcpt(ctx, results[i])
 		}
 	}
@@ -191,6 +192,7 @@ func (s *Session) aloneReplies(ctx context.Context, n int) bool {
 		r.Outcome, r.Reply, r.Err = Classify(rc), &rc, nil
 		s.logRcpt(ctx, *r)
 		s.connRcpts++
+		r.Conn, r.Seq = s.conns, s.connRcpts
 		if i == count-1 && rc.Code/100 == 2 {
 			s.txRcpts = 1
 		}

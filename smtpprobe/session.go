@@ -20,6 +20,15 @@ type Result struct {
 	// Err is the failure behind an outcome without a reply (timeout,
 	// broken connection, TLS), or nil.
 	Err error `json:"-"`
+	// Conn is the session's connection that answered the RCPT (1 for the
+	// first, see [Session.Connections]) and Seq the recipient's place
+	// among those answered on it (1 for the first); both are zero when no
+	// reply to RCPT came. Servers count recipients per connection and
+	// change their answers with the count (recipient caps, harvest
+	// protection, soft limits), so a comparison between two replies
+	// depends on where each stood.
+	Conn int `json:"-"`
+	Seq  int `json:"-"`
 }
 
 // Probe asks the server about each address with RCPT TO and returns one
@@ -205,6 +214,7 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 			results[j].Outcome, results[j].Reply, results[j].Err = o, &r, nil
 			s.txSent++
 			s.connRcpts++
+			results[j].Conn, results[j].Seq = s.conns, s.connRcpts
 			if r.Code/100 == 2 {
 				s.txRcpts++
 			}

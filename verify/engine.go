@@ -29,6 +29,11 @@ type job struct {
 	run      *hostRun  // the (domain, host) the job is at
 	deadline time.Time // Timeout from its first SMTP attempt; zero for none
 	greyAt   time.Time // when it was first greylisted
+
+	ans      answer // where the host's answer stood (see evidence.go)
+	answered bool   // ... when a RCPT reply came
+	trailed  bool   // a trailing catch-all probe was asked after it
+	reasked  bool   // a refusal that did not count was asked once more
 }
 
 // acceptAllProviders accept every RCPT and bounce later, so a probe there

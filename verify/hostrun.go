@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -10,12 +11,12 @@ import (
 )
 
 // A hostRun is one (domain, MX host) pair of a verification: what that
-// host answered for the domain, and whether it was shown to accept every
-// recipient. Its answers decide only the jobs it answered: an acceptance
-// is deliverable only when the same host rejected the random catch-all
-// address. The engine's mutex guards it and its methods run with it held;
-// the catch-all probes themselves go out without it (engine.serve and
-// engine.askCatchAll), with asking set meanwhile.
+// host answered for the domain, with where each answer stood (see
+// evidence.go), and whether it was shown to accept every recipient. Its
+// answers decide only the jobs it answered. The engine's mutex guards it
+// and its methods run with it held; the catch-all probes themselves go out
+// without it (engine.serve and engine.askCatchAll), with asking set
+// meanwhile.
 type hostRun struct {
 	e    *engine
 	d    *domainState
@@ -24,13 +25,15 @@ type hostRun struct {
 	last bool   // no other host is tried after this one
 	key  string // the politeness key: the address sessions connect to
 
-	catchAll      catchall.Status // for (domain, host)
-	asked         bool            // the catch-all question was asked
-	asking        bool            // ... and is being asked now
-	deferred      bool            // the probe was greylisted: ask again on the retry
-	retryDue      bool            // ... which has come
-	probeRejected bool            // the probe got a rejection that names no reason
-	accepted      bool            // the host accepted a recipient of the domain
+	known     catchall.Status // the Detector's answer (cached, or from a probe)
+	published catchall.Status // the answer told to the Detector
+	answers   []answer        // the host's RCPT answers about the domain
+	asked     bool            // the catch-all question was asked
+	asking    bool            // ... and is being asked now
+	deferred  bool            // the probe was greylisted: ask again on the retry
+	retryDue  bool            // ... which has come
+	accepted  bool            // the host accepted a recipient of the domain
+	trailing  bool            // a trailing probe waits in the queue (hostQueue.probes)
 
 	pending int    // jobs queued, in flight or parked here
 	decided []*job // answered, not yet sent
@@ -47,6 +50,9 @@ type hostRun struct {
 // file takes j's answer from this host.
 func (hr *hostRun) file(ctx context.Context, j *job) {
 	r := *j.out
+	if j.answered {
+		hr.record(j.ans)
+	}
 	switch {
 	case r.Outcome == smtpprobe.Greylisted:
 		hr.noteGreylisting(r)
@@ -59,8 +65,6 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 		hr.pending--
 		hr.reroute(j)
 		return
-	case r.Outcome == smtpprobe.Accepted:
-		hr.sawAcceptance()
 	}
 	hr.pending--
 	hr.decided = append(hr.decided, j)
@@ -84,16 +88,25 @@ func (hr *hostRun) noteGreylisting(r smtpprobe.Result) {
 	}
 }
 
+
 // wantsCatchAll reports whether the catch-all question is to be asked on
-// this session: the host gave an answer it decides (an acceptance, a
-// greylisting, a rejection that names no reason), or a greylisted probe is
-// due again.
+// this session: first, once the host gave an answer it decides (an
+// acceptance, a greylisting, a rejection that names no reason); again
+// when an acceptance waits for a refusal after it (the trailing probe);
+// or when a greylisted probe is due again.
 func (hr *hostRun) wantsCatchAll() bool {
-	if hr.asking || hr.asked && !hr.deferred {
+	switch {
+	case hr.asking:
 		return false
-	}
-	if hr.deferred {
+	case hr.deferred:
 		return hr.retryDue // a greylisted probe waits for its retry
+	case hr.asked:
+		for _, j := range hr.decided {
+			if hr.needsTrailer(j) {
+				return true
+			}
+		}
+		return false
 	}
 	if hr.accepted || len(hr.parked) > 0 {
 		return true
@@ -106,11 +119,29 @@ func (hr *hostRun) wantsCatchAll() bool {
 	return false
 }
 
-// catchAllAnswer records the probe's answer.
-func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result) {
-	hr.asked, hr.deferred, hr.catchAll, hr.retryDue = true, false, st, false
+// startAsking marks the question as being asked, and the acceptances it
+// will come after as trailed: one trailing probe each.
+func (hr *hostRun) startAsking() {
+	hr.asking, hr.trailing = true, false
+	for _, j := range hr.decided {
+		if j.out.Outcome == smtpprobe.Accepted {
+			j.trailed = true
+		}
+	}
+}
+
+// catchAllAnswer records the probe's answer, given in f: st is the
+// Detector's reading (cached when r is nil).
+func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result, f flush) {
+	hr.asked, hr.asking, hr.deferred, hr.retryDue = true, false, false, false
+	if st != catchall.Unknown && hr.known != catchall.Yes {
+		hr.known = st
+	}
 	if r == nil {
 		return
+	}
+	if a, ok := f.answerOf(r, true); ok {
+		hr.record(a)
 	}
 	switch r.Outcome {
 	case smtpprobe.ConnectionFailed, smtpprobe.Timeout, smtpprobe.ProtocolError:
@@ -118,99 +149,155 @@ func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result) {
 	case smtpprobe.Greylisted:
 		hr.deferred = true
 		hr.noteGreylisting(*r)
-	case smtpprobe.Rejected:
-		hr.probeRejected = true
-		if hr.accepted {
-			hr.sawAcceptance()
-		}
-	case smtpprobe.Accepted:
-		hr.accepted = true
 	}
 }
 
-// sawAcceptance notes that the host accepted a recipient of the domain.
-// A host that accepts some recipients and refuses the random address with
-// a reply that names no reason still tells them apart: it is not
-// catch-all.
-func (hr *hostRun) sawAcceptance() {
-	hr.accepted = true
-	if hr.probeRejected && hr.catchAll == catchall.Unknown {
-		hr.catchAll = catchall.No
-		hr.e.v.detector.Record(hr.d.name, hr.host.Name, catchall.No)
+// control returns the address to ask right after a trailing probe
+// refused with a reply that names no reason and does not count yet: an
+// acceptance of the domain after it, on the same connection, shows that
+// the refusal was about the random address. "" when none is needed.
+func (hr *hostRun) control() string {
+	n := len(hr.answers)
+	if n == 0 || !hr.answers[n-1].probe || hr.answers[n-1].o != smtpprobe.Rejected || hr.refusalCounts(hr.answers[n-1]) {
+		return ""
 	}
+	for _, j := range slices.Backward(hr.decided) {
+		if j.out.Outcome == smtpprobe.Accepted && !hr.proven(j) {
+			return j.wire
+		}
+	}
+	return ""
+}
+
+// publish tells the Detector a catch-all answer the host's answers
+// established, for later runs (an answer there is never more than a
+// starting point: acceptances still need a refusal after them).
+func (hr *hostRun) publish() {
+	st := hr.catchAllStatus()
+	if st == catchall.Unknown || st == hr.published || st == hr.known {
+		return
+	}
+	hr.published = st
+	hr.e.v.detector.Record(hr.d.name, hr.host.Name, st)
 }
 
 // afterBatch parks what was greylisted, sends what is settled, and, once
 // nothing of the domain is left on this host, settles the rest. It
 // returns the jobs to send.
 func (hr *hostRun) afterBatch() []*job {
+	hr.publish()
 	out := hr.e.takePendingSends()
 	if len(hr.parked) > 0 || hr.deferred {
 		out = append(out, hr.park()...)
 	}
 	final := hr.pending == 0 && !hr.deferred
-	if final && !hr.last && !hr.evidence() && hr.e.ctx.Err() == nil {
-		// The host refused every recipient alike: a policy about us,
-		// which another host may not share.
-		keep := hr.decided[:0]
-		for _, j := range hr.decided {
-			if j.out.Outcome == smtpprobe.Rejected {
-				hr.reroute(j)
-			} else {
-				keep = append(keep, j)
-			}
-		}
-		hr.decided = keep
+	if final && hr.e.ctx.Err() == nil {
+		hr.retryRefusals()
 		out = append(out, hr.e.takePendingSends()...)
+		final = hr.pending == 0
 	}
 	return append(out, hr.emitReady(final)...)
 }
 
+// retryRefusals handles the refusals that name no reason and do not
+// count, once nothing else of the domain is left on this host. Where the
+// host refused every recipient alike, the policy is about us and another
+// host may not share it: they move on to the next host. Otherwise the
+// refusals began after acceptances (a recipient cap, harvest protection):
+// each is asked once more on a fresh connection. e.mu is held.
+func (hr *hostRun) retryRefusals() {
+	alike := !hr.accepted && hr.catchAllStatus() != catchall.Yes
+	keep := hr.decided[:0]
+	for _, j := range hr.decided {
+		switch {
+		case j.out.Outcome != smtpprobe.Rejected || j.answered && hr.refusalCounts(j.ans):
+			keep = append(keep, j)
+		case alike && !hr.last:
+			hr.reroute(j)
+		case !j.reasked && !alike:
+			j.reasked = true
+			q := hr.e.queue(hr)
+			q.renew = true
+			hr.pending++
+			q.jobs = append(q.jobs, j)
+			hr.e.wake(q)
+		default:
+			keep = append(keep, j)
+		}
+	}
+	hr.decided = keep
+}
+
 // emitReady returns the decided jobs whose verdict is settled, with it.
-// Accepted jobs wait while the catch-all answer is still to come (the
-// probe is in flight on another session, or was greylisted); rejections that name no reason wait for
-// differential evidence until final.
+// An acceptance waits while a catch-all probe is in flight or greylisted,
+// and for its trailing probe (scheduled here if it has none yet);
+// refusals that name no reason wait for evidence until final.
 func (hr *hostRun) emitReady(final bool) []*job {
 	var out []*job
+	live := hr.e.ctx.Err() == nil
 	keep := hr.decided[:0]
 	for _, j := range hr.decided {
 		switch o := j.out.Outcome; {
-		case o == smtpprobe.Accepted && (hr.deferred || hr.asking):
+		case o == smtpprobe.Accepted && hr.waits(j, live):
 			keep = append(keep, j)
-		case o == smtpprobe.Rejected && !final && !hr.evidence():
+		case o == smtpprobe.Rejected && !final && live && !(j.answered && hr.refusalCounts(j.ans)):
 			keep = append(keep, j)
 		default:
-			hr.settle(j)
-			hr.e.v.verdict(j)
-			finish([]*job{j})
-			hr.e.forget(j)
-			out = append(out, j)
+			out = append(out, hr.emit(j))
 		}
 	}
 	hr.decided = keep
 	return out
 }
 
-// evidence reports whether the host was seen telling recipients apart:
-// it accepted one, or accepted the random address. A rejection that names
-// no reason is then about the mailbox.
-func (hr *hostRun) evidence() bool {
-	return hr.accepted || hr.catchAll == catchall.Yes
+// waits reports whether an acceptance is still to wait for evidence,
+// scheduling its trailing probe when it has none coming.
+func (hr *hostRun) waits(j *job, live bool) bool {
+	if !live || hr.catchAllStatus() == catchall.Yes || hr.proven(j) {
+		return false
+	}
+	if hr.asking || hr.deferred {
+		return true
+	}
+	if !hr.needsTrailer(j) {
+		return false
+	}
+	if !hr.trailing {
+		hr.trailing = true
+		q := hr.e.queue(hr)
+		q.probes = append(q.probes, hr)
+		hr.e.wake(q)
+	}
+	return true
+}
+
+// emit settles j and takes it out of the engine. e.mu is held.
+func (hr *hostRun) emit(j *job) *job {
+	hr.settle(j)
+	hr.e.v.verdict(j)
+	finish([]*job{j})
+	hr.e.forget(j)
+	return j
 }
 
 // settle gives j the host's catch-all answer and turns a rejection that
-// names no reason into a verdict: mailbox_not_found when the host told
-// recipients apart, blocked (a policy refusing every recipient alike)
-// when it did not.
+// names no reason into a verdict: mailbox_not_found when it counts (see
+// evidence.go), blocked (a policy, a limit) when it does not. An
+// acceptance that is not proven gets catch_all unknown.
 func (hr *hostRun) settle(j *job) {
-	j.res.CatchAll = hr.catchAll
-	if j.out.Outcome != smtpprobe.Rejected {
-		return
+	st := hr.catchAllStatus()
+	j.res.CatchAll = st
+	switch j.out.Outcome {
+	case smtpprobe.Accepted:
+		if st == catchall.No && !hr.proven(j) {
+			j.res.CatchAll = catchall.Unknown
+		}
+	case smtpprobe.Rejected:
+		o := *j.out
+		o.Outcome = smtpprobe.Blocked
+		if j.answered && hr.refusalCounts(j.ans) {
+			o.Outcome = smtpprobe.MailboxNotFound
+		}
+		j.out = &o
 	}
-	o := *j.out
-	o.Outcome = smtpprobe.Blocked
-	if hr.evidence() {
-		o.Outcome = smtpprobe.MailboxNotFound
-	}
-	j.out = &o
 }

@@ -47,6 +47,7 @@ type hostQueue struct {
 	probes  []*hostRun // catch-all probes to ask again (greylisted before)
 	workers int        // serving the queue
 	idle    int        // ... of them waiting for work (see engine.linger)
+	renew   bool       // the next batch goes on a fresh connection
 	signal  chan struct{}
 }
 

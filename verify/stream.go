@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -81,10 +82,21 @@ type engine struct {
 	freeSlots int         // session slots free (Concurrency at most)
 	slotWaits []*slotWait // workers waiting for one
 	allSent   chan struct{}
+	clock     uint64        // the engine's order of events (see tick)
+	conns     atomic.Uint64 // numbers the workers' sessions
+	hostLogs  map[string]*hostLog
 	wg        sync.WaitGroup // lookups, workers and parking timers
 	// pendingSends are jobs decided while e.mu is held deep in a call
 	// chain (a reroute when the context is done), to send after.
 	pendingSends []*job
+}
+
+// tick returns the next number in the engine's order of events: a flush
+// that takes a tick after another's replies were read sent its commands
+// after the server gave those replies. e.mu is held.
+func (e *engine) tick() uint64 {
+	e.clock++
+	return e.clock
 }
 
 // takePendingSends returns and clears pendingSends. e.mu is held.
@@ -103,6 +115,7 @@ func newEngine(ctx context.Context, v *Verifier) *engine {
 		freeSlots: int(conc),
 		domains:   map[string]*domainState{},
 		queues:    map[string]*hostQueue{},
+		hostLogs:  map[string]*hostLog{},
 		allSent:   make(chan struct{}),
 	}
 	context.AfterFunc(ctx, e.abort)

@@ -13,6 +13,7 @@ import (
 
 // A conn is a worker's open session to its mail server.
 type conn struct {
+	id      uint64 // the engine's number for it (see connID)
 	s       *smtpprobe.Session
 	addr    string
 	release func()
@@ -89,8 +90,17 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 			return nil
 		}
 	}
+	e.mu.Lock()
+	renew := q.renew
+	q.renew = false
+	e.mu.Unlock()
 	now, fresh := c.s.Room()
-	if now < minRoom && fresh >= minRoom && waiting > now && c.limiter.Tokens() >= float64(fresh) {
+	if renew && c.s.Connections() > 0 {
+		// Refusals that did not count are asked again, on a fresh
+		// connection: whatever the server counted starts over.
+		c.s.Recycle(ctx)
+		now = fresh
+	} else if now < minRoom && fresh >= minRoom && waiting > now && c.limiter.Tokens() >= float64(fresh) {
 		c.s.Recycle(ctx)
 		now = fresh
 	}
@@ -156,7 +166,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 			for k, j := range batch {
 				results[k] = smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: err}
 			}
-			e.file(ctx, c, batch, results, probes)
+			e.file(ctx, flush{c: c}, batch, results, probes)
 			return c
 		}
 	}
@@ -169,6 +179,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	// domain, and asking later costs a round trip of its own.
 	e.mu.Lock()
 	spec := e.newRuns(batch)
+	f := flush{c: c, sent: e.tick()}
 	e.mu.Unlock()
 	var pend *catchall.Pending
 	var alone []string
@@ -181,16 +192,18 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 		alone = pend.Addrs()
 	}
 	aloneRes, results := c.s.ProbeWith(ctx, alone, wires...)
+	var sts []catchall.Status
+	var rs []*smtpprobe.Result
 	if pend != nil {
-		sts, rs := pend.Finish(ctx, aloneRes)
-		e.mu.Lock()
-		for i, hr := range spec {
-			hr.asking = false
-			hr.catchAllAnswer(sts[i], rs[i])
-		}
-		e.mu.Unlock()
+		sts, rs = pend.Finish(ctx, aloneRes)
 	}
-	e.file(ctx, c, batch, results, probes)
+	e.mu.Lock()
+	f.got = e.tick()
+	for i, hr := range spec {
+		hr.catchAllAnswer(sts[i], rs[i], f)
+	}
+	e.mu.Unlock()
+	e.file(ctx, f, batch, results, probes)
 	if ctx.Err() != nil {
 		e.closeConn(c)
 		return nil
@@ -199,9 +212,11 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 }
 
 // file hands each answer to its job's hostRun, asks the catch-all
-// questions the answers call for on the same session, and sends what is
-// decided.
-func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtpprobe.Result, probes []*hostRun) {
+// questions the answers call for on the same session (first probes,
+// trailing probes after acceptances, and controls after them), and sends
+// what is decided. f is the flush that gave the answers.
+func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtpprobe.Result, probes []*hostRun) {
+	c := f.c
 	e.mu.Lock()
 	var runs []*hostRun
 	seen := map[*hostRun]bool{}
@@ -213,6 +228,7 @@ func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtp
 		}
 		r := results[k]
 		j.out, j.host = &r, hr.host.Name
+		j.ans, j.answered = f.answerOf(&r, false)
 		if c.tr != nil {
 			j.res.Transcript = strings.Split(strings.TrimRight(c.tr.String(), "\n"), "\n")
 		}
@@ -224,21 +240,10 @@ func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtp
 			runs = append(runs, hr)
 		}
 	}
-	var ask []*hostRun
-	for _, hr := range runs {
-		if hr.wantsCatchAll() {
-			hr.asking = true
-			ask = append(ask, hr)
-		}
-	}
 	e.mu.Unlock()
-	sts, rs := e.askCatchAll(ctx, c.s, ask)
-	e.mu.Lock()
-	for i, hr := range ask {
-		hr.asking = false
-		hr.catchAllAnswer(sts[i], rs[i])
+	if ctx.Err() == nil {
+		e.askAfter(ctx, c, runs)
 	}
-	e.mu.Unlock()
 	e.mu.Lock()
 	var out []*job
 	for _, hr := range runs {
@@ -260,7 +265,7 @@ func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
 	}
 	s.SetQuirks(e.v.quirks(addr))
 	_, lim := e.v.hostLimits(addr)
-	return &conn{s: s, addr: addr, release: release, limiter: lim, tr: tr}, nil
+	return &conn{id: e.conns.Add(1), s: s, addr: addr, release: release, limiter: lim, tr: tr}, nil
 }
 
 func (e *engine) closeConn(c *conn) {
@@ -313,10 +318,10 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 			continue
 		}
 		switch {
-		case catchall.KnownNotCatchAll(hr.d.name, string(hr.d.mr.Provider)):
-			hr.catchAllAnswer(catchall.No, nil)
+		case hr.consumer():
+			hr.catchAllAnswer(catchall.No, nil, flush{})
 		case e.v.SkipCatchAll:
-			hr.catchAllAnswer(catchall.Unknown, nil)
+			hr.catchAllAnswer(catchall.Unknown, nil, flush{})
 		default:
 			hr.asking = true
 			out = append(out, hr)
@@ -325,36 +330,8 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 	return out
 }
 
-// askCatchAll asks the catch-all questions of several domains on one
-// session, their probes together in one round trip where the server
-// pipelines. A provider's own consumer domains are known not to be
-// catch-all; with SkipCatchAll nothing is asked. It runs without e.mu.
-func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*hostRun) ([]catchall.Status, []*smtpprobe.Result) {
-	sts := make([]catchall.Status, len(runs))
-	rs := make([]*smtpprobe.Result, len(runs))
-	var qs []catchall.Question
-	var at []int
-	for i, hr := range runs {
-		switch {
-		case catchall.KnownNotCatchAll(hr.d.name, string(hr.d.mr.Provider)):
-			sts[i] = catchall.No
-		case e.v.SkipCatchAll:
-		default:
-			qs = append(qs, catchall.Question{Domain: hr.d.name, Host: hr.host.Name})
-			at = append(at, i)
-		}
-	}
-	if len(qs) > 0 {
-		qsts, qrs := e.v.detector.CheckMany(ctx, s, qs)
-		for n, i := range at {
-			sts[i], rs[i] = qsts[n], qrs[n]
-		}
-	}
-	return sts, rs
-}
-
 // probeDue reports whether the next batch with a job of hr carries hr's
 // catch-all probe (see newRuns). e.mu is held.
 func (e *engine) probeDue(hr *hostRun) bool {
-	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !catchall.KnownNotCatchAll(hr.d.name, string(hr.d.mr.Provider))
+	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer()
 }

@@ -66,22 +66,22 @@ func catchAllKey(domain, host string) (string, bool) {
 }
 
 // Load implements catchall.Store.
-func (s *CatchAllStore) Load(domain, host string) (catchall.Status, bool) {
+func (s *CatchAllStore) Load(domain, host string) (catchall.Status, time.Time, bool) {
 	k, ok := catchAllKey(domain, host)
 	if !ok {
-		return catchall.Unknown, false
+		return catchall.Unknown, time.Time{}, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	e, err := s.kv.Get(ctx, k)
 	if err != nil {
-		return catchall.Unknown, false
+		return catchall.Unknown, time.Time{}, false
 	}
 	var st catchall.Status
 	if st.UnmarshalText(e.Value()) != nil || st == catchall.Unknown {
-		return catchall.Unknown, false
+		return catchall.Unknown, time.Time{}, false
 	}
-	return st, true
+	return st, e.Created(), true
 }
 
 // Save implements catchall.Store.
