@@ -88,7 +88,6 @@ func (hr *hostRun) noteGreylisting(r smtpprobe.Result) {
 	}
 }
 
-
 // wantsCatchAll reports whether the catch-all question is to be asked on
 // this session: first, once the host gave an answer it decides (an
 // acceptance, a greylisting, a rejection that names no reason); again
