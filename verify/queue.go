@@ -81,35 +81,47 @@ func (e *engine) route(j *job) {
 }
 
 // lookup asks DNS for the domain's mail servers, then dispatches the jobs
-// that waited for the answer.
+// that waited for the answer. Every question it asks (MX, A/AAAA, the
+// canary, the signals beside them) is bounded by the context and by
+// Timeout from when the lookup gets its DNS slot: the lookup serves all
+// the addresses waiting for it, and each has that budget. When the budget
+// runs out first, they are unknown/timeout.
 func (e *engine) lookup(d *domainState) {
 	defer e.wg.Done()
-	var sig chan domainSignals
-	if e.v.signalsWanted() {
-		sig = make(chan domainSignals, 1)
-		go func() { sig <- e.v.domainSignals(e.ctx, d.name) }()
-	}
 	var mr mx.Result
-	err := e.dns.Acquire(e.ctx, 1)
-	if err == nil {
-		mr, err = e.v.mxc.Lookup(e.ctx, d.name)
-		e.dns.Release(1)
-	}
-	if err == nil {
-		e.v.logger().LogAttrs(e.ctx, slog.LevelDebug, "mx lookup", slog.String("domain", d.name),
-			slog.String("status", mr.Status.String()), slog.Int("hosts", len(mr.Hosts)))
-	}
 	var signals domainSignals
-	if sig != nil {
-		signals = <-sig
+	err := e.dns.Acquire(e.ctx, 1)
+	ctx, cancel := e.lookupContext()
+	defer cancel()
+	if err == nil {
+		var sig chan domainSignals
+		if e.v.signalsWanted() {
+			sig = make(chan domainSignals, 1)
+			go func() { sig <- e.v.domainSignals(ctx, d.name) }()
+		}
+		mr, err = e.v.mxc.Lookup(ctx, d.name)
+		e.dns.Release(1)
+		if err == nil {
+			e.v.logger().LogAttrs(ctx, slog.LevelDebug, "mx lookup", slog.String("domain", d.name),
+				slog.String("status", mr.Status.String()), slog.Int("hosts", len(mr.Hosts)))
+		}
+		if sig != nil {
+			signals = <-sig
+		}
+		if signals.listed == nil {
+			signals.listed = e.v.hostsListed(ctx, mr.Usable())
+		}
 	}
-	if signals.listed == nil {
-		signals.listed = e.v.hostsListed(e.ctx, mr.Usable())
+	outOfTime := ctx.Err() != nil && e.ctx.Err() == nil && (err != nil || mr.Status == mx.Temporary)
+	if err != nil && e.ctx.Err() == nil {
+		// The address's budget ended the wait, not the caller's context.
+		err = &net.DNSError{Err: "no answer within the time budget (Timeout " + e.v.Timeout.String() + ")",
+			Name: d.name, IsTimeout: true, IsTemporary: true, UnwrapErr: err}
 	}
 	e.mu.Lock()
 	e.lookups--
 	d.looked, d.mr, d.signals = true, mr, signals
-	if err != nil { // the context ended: the domain was parsed already
+	if err != nil { // the context or the budget ended: the domain was parsed already
 		d.mr = mx.Result{Status: mx.Temporary, Err: err}
 	}
 	for _, h := range mr.Usable() {
@@ -121,11 +133,24 @@ func (e *engine) lookup(d *domainState) {
 	d.dispNet = e.v.disposableMX().Match(hostNames(mr.Hosts))
 	var out []*job
 	for _, j := range d.waiting {
+		if outOfTime {
+			out = append(out, e.decide(j, Unknown, ReasonTimeout, d.mr.Err)...)
+			continue
+		}
 		out = append(out, e.dispatch(j)...)
 	}
 	d.waiting = nil
 	e.mu.Unlock()
 	e.sendAll(out)
+}
+
+// lookupContext bounds a domain's lookup: by the engine's context, and by
+// Timeout from now when it is set.
+func (e *engine) lookupContext() (context.Context, context.CancelFunc) {
+	if e.v.Timeout > 0 {
+		return context.WithTimeout(e.ctx, e.v.Timeout)
+	}
+	return context.WithCancel(e.ctx)
 }
 
 // dispatch decides a job from its domain's MX answer, or queues it for the

@@ -28,7 +28,8 @@ type riskEntry struct {
 
 // parked asks DNS for the domain's name servers, addresses and CNAME and
 // matches them against the parking table, once per domain per riskTTL.
-// DNS failures leave the domain unflagged.
+// DNS failures leave the domain unflagged; a lookup that ctx cut short
+// is not cached.
 func (v *Verifier) parked(ctx context.Context, domain string) *risk.Evidence {
 	now := time.Now()
 	v.mu.Lock()
@@ -69,6 +70,9 @@ func (v *Verifier) parked(ctx context.Context, domain string) *risk.Evidence {
 		p = risk.DefaultParking
 	}
 	ev := p.Match(obs)
+	if ev == nil && ctx.Err() != nil {
+		return nil // cut short by the budget: not an answer, do not cache
+	}
 	v.mu.Lock()
 	if v.riskCache == nil || len(v.riskCache) > 10000 {
 		v.riskCache = map[string]riskEntry{}

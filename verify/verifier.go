@@ -58,10 +58,10 @@ type Verifier struct {
 	// given to Verify bounds the whole verification, and the earliest
 	// deadline wins.
 	ConnectTimeout, CommandTimeout time.Duration
-	// Timeout, when positive, bounds the verification of each address from
-	// its first SMTP attempt (waiting in its mail server's queue does not
-	// count); greylisting retries count. Zero means only the caller's
-	// context bounds it.
+	// Timeout, when positive, bounds each address: its DNS questions from
+	// when its domain's lookup starts (past it: unknown/timeout), its SMTP
+	// work from its first attempt (its mail server's queue does not count),
+	// greylisting retries included. Zero: only the caller's context does.
 	Timeout time.Duration
 	// TLS is the STARTTLS policy; the zero value is opportunistic.
 	TLS smtpprobe.TLSPolicy
