@@ -123,6 +123,16 @@ func (s *Session) desync(ctx context.Context, why string) int {
 	return 0
 }
 
+// desyncWith is desync for a flush that carried the probes of ProbeWith
+// when withAlone: their replies were read before the batch's, and are no
+// more trusted than those.
+func (s *Session) desyncWith(ctx context.Context, why string, withAlone bool) int {
+	if withAlone {
+		s.failAlone(0, ErrOutOfStep)
+	}
+	return s.desync(ctx, why)
+}
+
 // errRSETRefused reports a server that refused RSET; the session
 // reconnects instead.
 var errRSETRefused = errors.New("smtpprobe: RSET refused")

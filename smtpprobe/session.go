@@ -218,16 +218,6 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 	return len(addrs)
 }
 
-// desyncWith is desync for a flush that carried the probes of ProbeWith
-// when withAlone: their replies were read before the batch's, and are no
-// more trusted than those.
-func (s *Session) desyncWith(ctx context.Context, why string, withAlone bool) int {
-	if withAlone {
-		s.failAlone(0, ErrOutOfStep)
-	}
-	return s.desync(ctx, why)
-}
-
 // brokenAt handles a connection that broke at batch index j: those
 // addresses are retried once on a new connection, then fail.
 func (s *Session) brokenAt(ctx context.Context, err error, results []Result, tries []int, j int) int {
