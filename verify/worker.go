@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -17,7 +16,7 @@ type conn struct {
 	addr    string
 	release func()
 	limiter *rate.Limiter
-	tr      *strings.Builder // the conversation so far, with Transcript
+	conv    *convLog // the conversation, with Transcript
 }
 
 // work serves q: batch after batch on one session, for every domain whose
@@ -202,6 +201,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 // questions the answers call for on the same session, and sends what is
 // decided.
 func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtpprobe.Result, probes []*hostRun) {
+	tf := c.filing(batch)
 	e.mu.Lock()
 	var runs []*hostRun
 	seen := map[*hostRun]bool{}
@@ -213,8 +213,8 @@ func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtp
 		}
 		r := results[k]
 		j.out, j.host = &r, hr.host.Name
-		if c.tr != nil {
-			j.res.Transcript = strings.Split(strings.TrimRight(c.tr.String(), "\n"), "\n")
+		if tf != nil {
+			j.res.Transcript = tf.transcript(j.wire)
 		}
 		hr.file(ctx, j)
 	}
@@ -233,6 +233,7 @@ func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtp
 	}
 	e.mu.Unlock()
 	sts, rs := e.askCatchAll(ctx, c.s, ask)
+	c.compact(batch)
 	e.mu.Lock()
 	for i, hr := range ask {
 		hr.asking = false
@@ -250,17 +251,18 @@ func (e *engine) file(ctx context.Context, c *conn, batch []*job, results []smtp
 
 // openConn opens a session to q's server within its per-host limits.
 func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
-	var tr *strings.Builder
+	var conv *convLog
 	if e.v.Transcript {
-		tr = &strings.Builder{}
+		from, _ := e.v.mailFrom() // Validate has checked it
+		conv = newConvLog(from)
 	}
-	s, addr, release, err := e.v.open(ctx, q.host, tr)
+	s, addr, release, err := e.v.open(ctx, q.host, conv)
 	if err != nil {
 		return nil, err
 	}
 	s.SetQuirks(e.v.quirks(addr))
 	_, lim := e.v.hostLimits(addr)
-	return &conn{s: s, addr: addr, release: release, limiter: lim, tr: tr}, nil
+	return &conn{s: s, addr: addr, release: release, limiter: lim, conv: conv}, nil
 }
 
 func (e *engine) closeConn(c *conn) {
