@@ -70,3 +70,30 @@ func TestProbeRepliesNamingAnotherAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeWithDistrustsProbesOfAFlushOutOfStep: when the batch that went
+// with the probes gets a reply naming another address, the flush is out of
+// step, and the probes' replies, read before, are no more trusted.
+func TestProbeWithDistrustsProbesOfAFlushOutOfStep(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		srv := testsmtp.Mailboxes("jane@x.test")
+		inner := srv.Handlers["RCPT"]
+		srv.Handlers["RCPT"] = func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
+			if strings.Contains(cmd.Arg, "<jane@") && c.Index == 0 {
+				return testsmtp.Reply{Raw: "550 5.1.1 <rnd1@x.test>: Recipient address rejected\r\n"}
+			}
+			return inner(c, cmd)
+		}
+		srv.Latency = 2 * time.Millisecond
+		defer srv.Close()
+		s := open(t, srv)
+		defer s.Close()
+		alone, res := s.ProbeWith(t.Context(), []string{"rnd1@x.test"}, "jane@x.test")
+		if alone[0].Outcome != ProtocolError {
+			t.Errorf("probe: %v from %v, want ProtocolError", alone[0].Outcome, alone[0].Reply)
+		}
+		if res[0].Outcome != Accepted {
+			t.Errorf("jane: %v, want Accepted on the new connection", res[0].Outcome)
+		}
+	})
+}
