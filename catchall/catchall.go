@@ -118,6 +118,23 @@ func RandomLocalPart() string {
 	return string(b[:])
 }
 
+// IsProbe reports whether addr's local part has the form of
+// RandomLocalPart's: it is a catch-all probe, no one's address.
+func IsProbe(addr string) bool {
+	const letters = "bcdfghjklmnpqrstvwxz"
+	local, _, ok := strings.Cut(addr, "@")
+	if !ok || len(local) != 24 {
+		return false
+	}
+	for i := range len(local) {
+		c := local[i]
+		if i%3 == 2 && (c < '0' || c > '9') || i%3 != 2 && !strings.ContainsRune(letters, rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
 // A Detector runs and caches catch-all probes per (domain, mail host):
 // the answer of one MX host says nothing about another (a backup MX often
 // accepts every recipient that the primary would reject). The zero value

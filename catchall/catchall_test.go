@@ -215,3 +215,16 @@ func TestGenericRejectionOfTheProbeIsNotNo(t *testing.T) {
 		}
 	})
 }
+
+func TestIsProbe(t *testing.T) {
+	for range 100 {
+		if a := RandomLocalPart() + "@example.com"; !IsProbe(a) {
+			t.Fatalf("IsProbe(%q) = false", a)
+		}
+	}
+	for _, a := range []string{"jane@example.com", "bcd1fgh2jkl3mnp4qrs5tvw6@x.com", "bc1df2gh3jk4lm5np6qr7st8", "bc1df2gh3jk4lm5np6qr7sta@x.com", "ab1df2gh3jk4lm5np6qr7st8@x.com"} {
+		if IsProbe(a) {
+			t.Errorf("IsProbe(%q) = true", a)
+		}
+	}
+}

@@ -65,6 +65,10 @@ func (s *Session) pipelinedAlone(ctx context.Context, addrs []string, results []
 		}
 		return 0 // the connection is broken or out of step: one by one
 	}
+	if s.probeNamesAnother(addrs[:n], replies) {
+		s.desync(ctx, "a reply to a probe names another address")
+		return 0 // out of step: one by one, on a new connection
+	}
 	k := 0
 	for i, a := range addrs[:n] {
 		if i > 0 || s.inTx {
@@ -94,6 +98,22 @@ func (s *Session) pipelinedAlone(ctx context.Context, addrs []string, results []
 	}
 	s.connRcpts += n
 	return n
+}
+
+// probeNamesAnother reports whether a reply to the RCPT of one of the
+// transactions pipelinedAlone sent for addrs names another address.
+func (s *Session) probeNamesAnother(addrs []string, replies []Reply) bool {
+	k := 0
+	for i, a := range addrs {
+		if i > 0 || s.inTx {
+			k++
+		}
+		if otherAddress(replies[k+1], a) {
+			return true
+		}
+		k += 2
+	}
+	return false
 }
 
 // ProbeWith probes alone as ProbeEach does and addrs as Probe does, in
@@ -157,38 +177,45 @@ func (s *Session) canQueue(alone, addrs []string) bool {
 
 // aloneReplies reads the replies of the queued probes, before those of the
 // batch they went with. It reports false with s.txErr set when the batch's
-// transaction cannot go on.
+// transaction cannot go on, and false without it when the replies are out
+// of step: then no probe's reply counts, and the batch is asked again.
 func (s *Session) aloneReplies(ctx context.Context, n int) bool {
 	count := s.pendingAlone
 	s.pendingAlone, s.pendingErrs = 0, 0
-	var mail Reply
+	mails, rcpts := make([]Reply, count), make([]Reply, count)
 	for i := range count {
-		if i > 0 || s.aloneFirstRSET {
-			if _, err := s.readNext(ctx); err != nil {
-				s.failAlone(i, err)
-				s.txErr = err
-				return false
-			}
-		}
 		var err error
-		if mail, err = s.readNext(ctx); err != nil {
-			s.failAlone(i, err)
-			s.txErr = err
-			return false
+		if i > 0 || s.aloneFirstRSET {
+			_, err = s.readNext(ctx)
 		}
-		rcpt, err := s.readNext(ctx)
+		if err == nil {
+			mails[i], err = s.readNext(ctx)
+		}
+		if err == nil {
+			rcpts[i], err = s.readNext(ctx)
+		}
 		if err != nil {
 			s.failAlone(i, err)
 			s.txErr = err
 			return false
 		}
+	}
+	for i, rc := range rcpts {
+		if mails[i].Code/100 == 2 && otherAddress(rc, s.aloneRes[i].Address) {
+			// Another command's answer: as in rcptBatch, the flush is out
+			// of step and none of its replies is trusted.
+			s.failAlone(0, ErrOutOfStep)
+			s.desync(ctx, "a reply to a probe names another address")
+			return false
+		}
+	}
+	for i, rc := range rcpts {
 		r := &s.aloneRes[i]
-		if mail.Code/100 != 2 {
-			m := mail
+		if mails[i].Code/100 != 2 {
+			m := mails[i]
 			r.Outcome, r.Reply, r.Err = OutcomeOf(&ReplyError{Cmd: "MAIL", Reply: m}), &m, nil
 			continue
 		}
-		rc := rcpt
 		r.Outcome, r.Reply, r.Err = Classify(rc), &rc, nil
 		s.logRcpt(ctx, *r)
 		s.connRcpts++
@@ -197,7 +224,7 @@ func (s *Session) aloneReplies(ctx context.Context, n int) bool {
 			s.txRcpts = 1
 		}
 	}
-	if mail.Code/100 != 2 { // the batch went in a transaction that never opened
+	if mail := mails[count-1]; mail.Code/100 != 2 { // the batch went in a transaction that never opened
 		s.inTx = false
 		s.drain(ctx, n)
 		s.txErr = &ReplyError{Cmd: "MAIL", Reply: mail}

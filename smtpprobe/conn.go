@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"os"
@@ -60,6 +59,11 @@ type Session struct {
 	broken       bool // the connection is unusable
 	conns        int  // connections made
 	secret       []string
+	// owners are the recipients of the commands sent and not yet
+	// answered, in order ("" for commands of no recipient); opening is
+	// set while a connection opens. See TranscriptLine.
+	owners  []string
+	opening bool
 }
 
 // Banner returns the greeting of the current connection.
@@ -157,7 +161,7 @@ func checkLine(line string) error {
 // queue writes a command line to go with the next send, unflushed; the
 // line must have passed checkLine (it is built from checked parts).
 func (s *Session) queue(line string) {
-	s.trace("C: ", line)
+	s.command(line)
 	s.bw.WriteString(line)
 	s.bw.WriteString("\r\n")
 }
@@ -178,7 +182,7 @@ func (s *Session) send(ctx context.Context, lines ...string) error {
 	}
 	s.deadline(ctx, s.p.commandTimeout())
 	for _, l := range lines {
-		s.trace("C: ", l)
+		s.command(l)
 		s.bw.WriteString(l)
 		s.bw.WriteString("\r\n")
 	}
@@ -196,6 +200,7 @@ func (s *Session) read(ctx context.Context, timeout time.Duration) (Reply, error
 	if err != nil {
 		return Reply{}, s.fail(ctx, err)
 	}
+	owner := s.replyOwner(r)
 	for i, l := range r.Lines {
 		prefix := fmt.Sprintf("S: %d-", r.Code)
 		if i == len(r.Lines)-1 {
@@ -204,7 +209,7 @@ func (s *Session) read(ctx context.Context, timeout time.Duration) (Reply, error
 		if i == 0 && !r.Enhanced.IsZero() {
 			l = r.Enhanced.String() + " " + l
 		}
-		s.trace(prefix, l)
+		s.traceFor(owner, prefix, l)
 	}
 	if r.Code >= 400 {
 		s.errors++
@@ -220,46 +225,12 @@ func (s *Session) cmd(ctx context.Context, verb, line string) (Reply, error) {
 	return s.read(ctx, s.p.commandTimeout())
 }
 
-// trace writes one transcript line, redacting the local parts of the
-// addresses probed in this session.
-func (s *Session) trace(prefix, line string) {
-	if s.p.Transcript == nil {
-		return
-	}
-	if !s.p.ShowLocalParts {
-		for _, l := range s.secret {
-			line = replaceFold(line, l+"@", "***@")
-		}
-	}
-	io.WriteString(s.p.Transcript, prefix+line+"\n")
-}
-
-// replaceFold replaces every case-insensitive occurrence of old in s.
-func replaceFold(s, old, new string) string {
-	if old == "" {
-		return s
-	}
-	lower, lold := strings.ToLower(s), strings.ToLower(old)
-	if !strings.Contains(lower, lold) || len(lower) != len(s) {
-		return strings.ReplaceAll(s, old, new)
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(lower, lold)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i])
-		b.WriteString(new)
-		s, lower = s[i+len(old):], lower[i+len(old):]
-	}
-}
-
 // connect opens a connection and brings it to the state where MAIL FROM
 // can be sent: banner, EHLO (or HELO), STARTTLS per policy.
 func (s *Session) connect(ctx context.Context) error {
 	s.conns++
+	s.opening, s.owners = true, nil
+	defer func() { s.opening = false }()
 	s.inTx, s.txUTF8, s.txRcpts, s.txSent, s.errors, s.broken, s.tls = false, false, 0, 0, 0, false, nil
 	s.connRcpts, s.pendingRSET, s.pendingMail, s.txErr = 0, false, false, nil
 	s.pendingAlone, s.pendingErrs = 0, 0 // their results stay "not answered"

@@ -91,17 +91,26 @@ var ErrOutOfStep = errors.New("smtpprobe: replies out of step with the commands"
 // address other than the one the RCPT was for: then it answers another
 // command (Postfix and many others quote the recipient).
 func otherAddress(r Reply, addr string) bool {
+	q := namedAddress(r)
+	return q != "" && !strings.EqualFold(q, addr)
+}
+
+// namedAddress returns the first text in angle brackets of the reply when
+// it is an address (it holds an "@"), or "".
+func namedAddress(r Reply) string {
 	t := r.Text()
 	i := strings.IndexByte(t, '<')
 	if i < 0 {
-		return false
+		return ""
 	}
 	j := strings.IndexByte(t[i:], '>')
 	if j < 0 {
-		return false
+		return ""
 	}
-	q := t[i+1 : i+j]
-	return strings.Contains(q, "@") && !strings.EqualFold(q, addr)
+	if q := t[i+1 : i+j]; strings.Contains(q, "@") {
+		return q
+	}
+	return ""
 }
 
 // desync drops a connection whose replies are out of step with its
@@ -112,6 +121,16 @@ func (s *Session) desync(ctx context.Context, why string) int {
 	s.trace("", "* replies out of step ("+why+"); pipelining off, reconnecting")
 	s.fail(ctx, nil)
 	return 0
+}
+
+// desyncWith is desync for a flush that carried the probes of ProbeWith
+// when withAlone: their replies were read before the batch's, and are no
+// more trusted than those.
+func (s *Session) desyncWith(ctx context.Context, why string, withAlone bool) int {
+	if withAlone {
+		s.failAlone(0, ErrOutOfStep)
+	}
+	return s.desync(ctx, why)
 }
 
 // errRSETRefused reports a server that refused RSET; the session

@@ -90,6 +90,15 @@ type Prober struct {
 	// by "***" unless ShowLocalParts is set: addresses are personal data.
 	Transcript     io.Writer
 	ShowLocalParts bool
+	// TranscriptFunc, when set, receives the same lines one by one, each
+	// with the recipient it belongs to (see TranscriptLine), so that a
+	// caller whose sessions carry many people's addresses can show each
+	// recipient its own part of the conversation and the shared lines,
+	// and nothing addressed to another. Local parts are not redacted
+	// there (ShowLocalParts is for Transcript): the function receives
+	// personal data and answers for it. It is called on the goroutine
+	// using the session, and must not block.
+	TranscriptFunc func(TranscriptLine)
 	// Logger receives Debug records of protocol steps; nil means silent.
 	Logger *slog.Logger
 }

@@ -143,6 +143,7 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 	stop := s.watch(ctx)
 	defer stop()
 	prefixed := s.pendingRSET || s.pendingMail || s.pendingAlone > 0 // other commands go in the same flush
+	withAlone := s.pendingAlone > 0
 	pipelined := len(addrs) > 1 || prefixed
 	if s.br.Buffered() > 0 {
 		s.pendingRSET, s.pendingMail, s.pendingAlone, s.pendingErrs = false, false, 0, 0
@@ -166,16 +167,16 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 	replies, err := s.readBatch(ctx, len(addrs))
 	switch {
 	case err != nil && pipelined && (len(replies) > 0 || prefixed) && ctxerr.Of(ctx) == nil && isTimeout(errors.Unwrap(err)):
-		return s.desync(ctx, "replies missing")
+		return s.desyncWith(ctx, "replies missing", withAlone)
 	case err == nil && pipelined && !s.inStep(ctx, replies):
-		return s.desync(ctx, "unexpected replies")
+		return s.desyncWith(ctx, "unexpected replies", withAlone)
 	}
 	for j, r := range replies {
 		if !otherAddress(r, addrs[j]) {
 			continue
 		}
 		if pipelined {
-			return s.desync(ctx, "a reply names another address")
+			return s.desyncWith(ctx, "a reply names another address", withAlone)
 		}
 		// One command at a time and still another address: no verdict
 		// from this reply.

@@ -3,8 +3,6 @@ package verify
 import (
 	"context"
 	"errors"
-	"io"
-	"strings"
 
 	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/smtpprobe"
@@ -12,17 +10,16 @@ import (
 
 // open connects to the first reachable address of host, within the
 // per-host session limit; release frees the slot after the session closes.
-func (v *Verifier) open(ctx context.Context, h mx.Host, tr *strings.Builder) (s *smtpprobe.Session, addr string, release func(), err error) {
+func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog) (s *smtpprobe.Session, addr string, release func(), err error) {
 	p := v.prober()
-	switch {
-	case tr != nil && v.tap != nil:
-		// One stream with local parts for the Result, one redacted for
-		// the shared tap.
-		p.Transcript, p.ShowLocalParts = io.MultiWriter(tr, &redactTo{w: v.tap}), true
-	case tr != nil:
-		p.Transcript, p.ShowLocalParts = tr, true
-	case v.tap != nil:
-		p.Transcript = v.tap
+	if conv != nil {
+		// The lines with their recipients, for each Result its own.
+		p.TranscriptFunc = conv.add
+	}
+	if v.tap != nil {
+		// The session redacts the local parts it probed; redactTo every
+		// other, such as one a server's reply names.
+		p.Transcript = &redactTo{w: v.tap}
 	}
 	for _, ip := range h.Addrs {
 		addr = v.dialAddr(ip.String())

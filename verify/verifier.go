@@ -163,9 +163,12 @@ type Verifier struct {
 	// Logger receives Debug records of the steps; nil means silent.
 	// Records name domains and hosts, never local parts.
 	Logger *slog.Logger
-	// Transcript puts in each Result the SMTP conversation of the session
-	// that decided it, which includes the other addresses of the same
-	// domain probed in that session.
+	// Transcript puts in each Result the SMTP conversation that decided
+	// it: the lines its session's recipients share (banner, EHLO,
+	// STARTTLS, MAIL, RSET) and those of its own address and of its
+	// domain's random catch-all address, on the connections that carried
+	// them, from their banner on; nothing addressed to another recipient,
+	// of any domain. On a long session, earlier transactions are left out.
 	Transcript bool
 	// TranscriptWriter, when set, receives the conversation of every
 	// session, a whole line at a time, with local parts of the probed

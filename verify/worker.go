@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -18,7 +17,7 @@ type conn struct {
 	addr    string
 	release func()
 	limiter *rate.Limiter
-	tr      *strings.Builder // the conversation so far, with Transcript
+	conv    *convLog // the conversation, with Transcript
 }
 
 // work serves q: batch after batch on one session, for every domain whose
@@ -217,6 +216,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 // what is decided. f is the flush that gave the answers.
 func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtpprobe.Result, probes []*hostRun) {
 	c := f.c
+	tf := c.filing(batch)
 	e.mu.Lock()
 	var runs []*hostRun
 	seen := map[*hostRun]bool{}
@@ -229,8 +229,8 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 		r := results[k]
 		j.out, j.host = &r, hr.host.Name
 		j.ans, j.answered = f.answerOf(&r, false)
-		if c.tr != nil {
-			j.res.Transcript = strings.Split(strings.TrimRight(c.tr.String(), "\n"), "\n")
+		if tf != nil {
+			j.res.Transcript = tf.transcript(j.wire)
 		}
 		hr.file(ctx, j)
 	}
@@ -244,6 +244,7 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	if ctx.Err() == nil {
 		e.askAfter(ctx, c, runs)
 	}
+	c.compact(batch)
 	e.mu.Lock()
 	var out []*job
 	for _, hr := range runs {
@@ -255,17 +256,18 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 
 // openConn opens a session to q's server within its per-host limits.
 func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
-	var tr *strings.Builder
+	var conv *convLog
 	if e.v.Transcript {
-		tr = &strings.Builder{}
+		from, _ := e.v.mailFrom() // Validate has checked it
+		conv = newConvLog(from)
 	}
-	s, addr, release, err := e.v.open(ctx, q.host, tr)
+	s, addr, release, err := e.v.open(ctx, q.host, conv)
 	if err != nil {
 		return nil, err
 	}
 	s.SetQuirks(e.v.quirks(addr))
 	_, lim := e.v.hostLimits(addr)
-	return &conn{id: e.conns.Add(1), s: s, addr: addr, release: release, limiter: lim, tr: tr}, nil
+	return &conn{id: e.conns.Add(1), s: s, addr: addr, release: release, limiter: lim, conv: conv}, nil
 }
 
 func (e *engine) closeConn(c *conn) {
