@@ -141,7 +141,10 @@ type Client struct {
 	initOnce sync.Once
 	res      ttlResolver
 	cache    *cache
-	group    singleflight.Group
+	group    singleflight.Group // the canary check
+
+	flightMu sync.Mutex
+	flights  map[string]*flight // lookups in progress, by domain
 	now      func() time.Time // for tests
 
 	canaryMu    sync.Mutex
@@ -218,24 +221,73 @@ func (c *Client) Lookup(ctx context.Context, domain string) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	ch := c.group.DoChan(ascii, func() (any, error) {
-		// The work is shared: it runs without the first caller's
-		// cancellation, under its own deadline.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout())
-		defer cancel()
-		r := c.resolve(wctx, ascii)
-		r.TTL = min(r.TTL, c.maxTTL())
-		if c.cache != nil && r.Status != Temporary && r.TTL > 0 {
-			c.cache.put(ascii, r, c.now().Add(r.TTL))
-		}
-		return r, nil
-	})
+	f := c.join(ctx, ascii)
 	select {
 	case <-ctx.Done():
+		c.leave(ascii, f)
 		return Result{}, ctx.Err()
-	case res := <-ch:
-		return shuffled(res.Val.(Result)), nil
+	case <-f.done:
+		c.leave(ascii, f)
+		return shuffled(f.res), nil
 	}
+}
+
+// A flight is one lookup in progress, shared by the callers that asked
+// for the same domain meanwhile. It runs under its own deadline, not the
+// first caller's cancellation, and ends early once every caller has left:
+// nobody is left to want the answer, and a lookup must not outlive all
+// of its callers (a DNS server that never answers would hold it for the
+// whole Timeout).
+type flight struct {
+	done    chan struct{}
+	res     Result
+	callers int
+	cancel  context.CancelFunc
+}
+
+// join adds a caller to the flight for domain, starting it if none runs.
+func (c *Client) join(ctx context.Context, domain string) *flight {
+	c.flightMu.Lock()
+	defer c.flightMu.Unlock()
+	if f := c.flights[domain]; f != nil {
+		f.callers++
+		return f
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout())
+	f := &flight{done: make(chan struct{}), callers: 1, cancel: cancel}
+	if c.flights == nil {
+		c.flights = map[string]*flight{}
+	}
+	c.flights[domain] = f
+	go func() {
+		defer cancel()
+		r := c.resolve(wctx, domain)
+		r.TTL = min(r.TTL, c.maxTTL())
+		if c.cache != nil && r.Status != Temporary && r.TTL > 0 {
+			c.cache.put(domain, r, c.now().Add(r.TTL))
+		}
+		c.flightMu.Lock()
+		if c.flights[domain] == f {
+			delete(c.flights, domain)
+		}
+		c.flightMu.Unlock()
+		f.res = r
+		close(f.done)
+	}()
+	return f
+}
+
+// leave removes a caller from f, ending the lookup when it was the last.
+func (c *Client) leave(domain string, f *flight) {
+	c.flightMu.Lock()
+	defer c.flightMu.Unlock()
+	if f.callers--; f.callers > 0 {
+		return
+	}
+	if c.flights[domain] == f {
+		delete(c.flights, domain) // a later caller starts afresh
+	}
+	f.cancel()
 }
 
 // resolve does the DNS work of one lookup.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mailverify/mailverify/syntax"
@@ -228,11 +229,13 @@ type blocking struct {
 	started chan struct{}
 	once    sync.Once
 	calls   atomic.Int32
+	ended   atomic.Int32
 }
 
 func (b *blocking) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
 	b.calls.Add(1)
 	b.once.Do(func() { close(b.started) })
+	defer b.ended.Add(1)
 	select {
 	case <-b.release:
 	case <-ctx.Done():
@@ -264,6 +267,9 @@ func TestLookupCancelDoesNotFailOthers(t *testing.T) {
 		}
 		secondDone <- r
 	}()
+	for c.callers("example.com") < 2 { // the second has joined the lookup
+		time.Sleep(time.Millisecond)
+	}
 	cancel()
 	if err := <-firstDone; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled caller: err = %v", err)
@@ -378,4 +384,32 @@ func TestProviderFromPrimaryOnly(t *testing.T) {
 	if r, _ := c.Lookup(t.Context(), "ws.test"); r.Provider != Google {
 		t.Errorf("ws.test provider %q, want google", r.Provider)
 	}
+}
+
+// callers returns how many callers wait for the lookup of domain.
+func (c *Client) callers(domain string) int {
+	c.flightMu.Lock()
+	defer c.flightMu.Unlock()
+	if f := c.flights[domain]; f != nil {
+		return f.callers
+	}
+	return 0
+}
+
+// A lookup that every caller has left ends: nothing is left running
+// against a DNS server that never answers.
+func TestLookupEndsWhenEveryCallerLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &blocking{release: make(chan struct{}), started: make(chan struct{})}
+		c := &Client{Resolver: b, Timeout: time.Hour}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if _, err := c.Lookup(ctx, "example.com"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v", err)
+		}
+		synctest.Wait() // no time passes: only what was cancelled ends
+		if n := b.ended.Load(); n != 1 {
+			t.Errorf("%d MX queries ended after the caller left, want 1", n)
+		}
+	})
 }
