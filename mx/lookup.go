@@ -145,7 +145,7 @@ type Client struct {
 
 	flightMu sync.Mutex
 	flights  map[string]*flight // lookups in progress, by domain
-	now      func() time.Time // for tests
+	now      func() time.Time   // for tests
 
 	canaryMu    sync.Mutex
 	canaryState canaryState
