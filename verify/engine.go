@@ -34,6 +34,11 @@ type job struct {
 	answered bool   // ... when a RCPT reply came
 	trailed  bool   // a trailing catch-all probe was asked after it
 	reasked  bool   // a refusal that did not count was asked once more
+
+	at      int           // where it waits (see deadline.go)
+	expired bool          // it ended at its deadline while in flight
+	dnsTook time.Duration // its part of its domain's DNS lookup
+	dlIndex int           // its place in engine.dl; -1 for none
 }
 
 // acceptAllProviders accept every RCPT and bounce later, so a probe there

@@ -146,6 +146,9 @@ func (hr *hostRun) unpark() {
 		hr.retryDue = hr.deferred
 		q := e.queue(hr)
 		q.jobs = append(q.jobs, jobs...)
+		for _, j := range jobs {
+			j.at = atQueue
+		}
 		if hr.deferred && len(jobs) == 0 {
 			q.probes = append(q.probes, hr)
 		}
@@ -186,6 +189,7 @@ func (hr *hostRun) giveUp() []*job {
 		}
 		hr.pending--
 		hr.decided = append(hr.decided, j)
+		j.at = atDecided
 	}
 	hr.parked, hr.deferred = nil, false
 	return hr.emitReady(hr.pending == 0)

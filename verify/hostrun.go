@@ -60,6 +60,7 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 			j.greyAt = time.Now()
 		}
 		hr.parked = append(hr.parked, j)
+		j.at = atParked
 		return // still pending
 	case hostLevel(r.Outcome) && !hr.last && ctx.Err() == nil:
 		hr.pending--
@@ -68,6 +69,7 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 	}
 	hr.pending--
 	hr.decided = append(hr.decided, j)
+	j.at = atDecided
 }
 
 // reroute passes j to the domain's next MX host: this one said nothing
@@ -219,6 +221,7 @@ func (hr *hostRun) retryRefusals() {
 			q.renew = true
 			hr.pending++
 			q.jobs = append(q.jobs, j)
+			j.at = atQueue
 			hr.e.wake(q)
 		default:
 			keep = append(keep, j)

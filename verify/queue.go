@@ -91,6 +91,7 @@ func (e *engine) lookup(d *domainState) {
 	var mr mx.Result
 	var signals domainSignals
 	err := e.dns.Acquire(e.ctx, 1)
+	began := time.Now()
 	ctx, cancel := e.lookupContext()
 	defer cancel()
 	if err == nil {
@@ -133,6 +134,10 @@ func (e *engine) lookup(d *domainState) {
 	d.dispNet = e.v.disposableMX().Match(hostNames(mr.Hosts))
 	var out []*job
 	for _, j := range d.waiting {
+		j.dnsTook = time.Since(began)
+		if j.start.After(began) {
+			j.dnsTook = time.Since(j.start)
+		}
 		if outOfTime {
 			out = append(out, e.decide(j, Unknown, ReasonTimeout, d.mr.Err)...)
 			continue
@@ -210,6 +215,8 @@ func (e *engine) decide(j *job, s Status, r Reason, err error) []*job {
 // forget drops a decided job from its domain, and the domain once it has
 // none in flight, so memory follows the window. e.mu is held.
 func (e *engine) forget(j *job) {
+	j.at = atNone
+	e.unwatch(j)
 	if d := j.d; d != nil {
 		if d.live--; d.live == 0 && e.domains[d.name] == d {
 			for _, hr := range d.runs {
@@ -230,11 +237,13 @@ func (e *engine) enqueue(hr *hostRun, j *job) []*job {
 	if e.ctx.Err() != nil {
 		j.out = e.timeout(j)
 		hr.decided = append(hr.decided, j)
+		j.at = atDecided
 		return hr.emitReady(hr.pending == 0)
 	}
 	hr.pending++
 	q := e.queue(hr)
 	q.jobs = append(q.jobs, j)
+	j.at = atQueue
 	e.wake(q)
 	return nil
 }
@@ -307,9 +316,8 @@ func (e *engine) take(q *hostQueue, room int, since time.Time) ([]*job, []*hostR
 	probes := q.probes
 	q.probes = nil
 	for _, j := range batch {
-		if j.deadline.IsZero() && e.v.Timeout > 0 {
-			j.deadline = since.Add(e.v.Timeout)
-		}
+		j.at = atFlight
+		e.setDeadline(j, since)
 	}
 	return batch, probes
 }

@@ -85,6 +85,9 @@ type engine struct {
 	clock     uint64        // the engine's order of events (see tick)
 	conns     atomic.Uint64 // numbers the workers' sessions
 	hostLogs  map[string]*hostLog
+	dl        deadlines   // the jobs with a deadline, earliest first
+	dlTimer   *time.Timer // fires at dlAt, for dl's earliest
+	dlAt      time.Time
 	wg        sync.WaitGroup // lookups, workers and parking timers
 	// pendingSends are jobs decided while e.mu is held deep in a call
 	// chain (a reroute when the context is done), to send after.
@@ -141,7 +144,7 @@ func (e *engine) feed(in iter.Seq[string]) {
 		}
 		e.live++
 		e.mu.Unlock()
-		j := &job{i: i, start: time.Now(), res: Result{Input: a}}
+		j := &job{i: i, start: time.Now(), res: Result{Input: a}, dlIndex: -1}
 		i++
 		if e.ctx.Err() == nil && e.window.Acquire(e.ctx, 1) == nil {
 			j.slot = true
@@ -200,6 +203,7 @@ func (e *engine) sendAll(jobs []*job) {
 func (e *engine) checkDone() {
 	if !e.finished && e.live == 0 && (e.inputDone || e.broken) {
 		e.finished = true
+		e.stopDeadlines()
 		close(e.allSent)
 	}
 }
@@ -215,6 +219,7 @@ func (e *engine) abort() {
 			j.run.pending--
 			j.out = e.timeout(j)
 			j.run.decided = append(j.run.decided, j)
+			j.at = atDecided
 		}
 		q.jobs, q.probes = nil, nil
 	}

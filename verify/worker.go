@@ -141,7 +141,7 @@ func (e *engine) batchContext(jobs []*job, since time.Time) (context.Context, co
 	for _, j := range jobs {
 		d := j.deadline
 		if d.IsZero() && e.v.Timeout > 0 {
-			d = since.Add(e.v.Timeout)
+			d = since.Add(e.v.Timeout - j.dnsTook)
 		}
 		if d.After(dl) {
 			dl = d
@@ -227,6 +227,12 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 			runs = append(runs, hr)
 		}
 		r := results[k]
+		if j.expired { // answered at its deadline; the reply is still evidence
+			if a, ok := f.answerOf(&r, false); ok {
+				hr.record(a)
+			}
+			continue
+		}
 		j.out, j.host = &r, hr.host.Name
 		j.ans, j.answered = f.answerOf(&r, false)
 		if tf != nil {
@@ -298,7 +304,11 @@ func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) {
 	var sends []*job
 	for k, j := range batch {
 		hr := j.run
+		if j.expired {
+			continue
+		}
 		j.out, j.host = &results[k], hr.host.Name
+		j.answered = false
 		hr.file(e.ctx, j)
 		sends = append(sends, hr.afterBatch()...)
 	}
