@@ -62,6 +62,31 @@ func Key(address string) string {
 	return address[:at] + "@" + strings.ToLower(address[at+1:])
 }
 
+// ClockSkew is how far past now an event's date may lie and still be
+// taken for now: reports come from other machines' clocks.
+const ClockSkew = 5 * time.Minute
+
+// InFuture reports whether e is dated more than ClockSkew past now. Such
+// a date is wrong, and no evidence of when: believed, the event would be
+// recent forever.
+func (e Event) InFuture(now time.Time) bool { return e.At.After(now.Add(ClockSkew)) }
+
+// Dated returns e with a date past now replaced by now: an event did not
+// happen after it was recorded. Histories store events Dated.
+func (e Event) Dated(now time.Time) Event {
+	if e.At.After(now) {
+		e.At = now
+	}
+	return e
+}
+
+// Newer reports whether a history that holds prev keeps it when told of
+// e: prev happened later. A date past now counts as now, so that an event
+// stored with a wrong date in the future does not hide every later one.
+func Newer(prev, e Event, now time.Time) bool {
+	return prev.Dated(now).At.After(e.Dated(now).At)
+}
+
 // A History keeps the latest evidence per address. Implementations are
 // safe for concurrent use.
 type History interface {
@@ -83,6 +108,8 @@ type Memory struct {
 
 // Record implements History.
 func (h *Memory) Record(e Event) error {
+	now := time.Now()
+	e = e.Dated(now)
 	k := Key(e.Address)
 	limit := h.Max
 	if limit <= 0 {
@@ -94,7 +121,7 @@ func (h *Memory) Record(e Event) error {
 		h.m = map[string]Event{}
 	}
 	old, ok := h.m[k]
-	if ok && old.At.After(e.At) {
+	if ok && Newer(old, e, now) {
 		return nil
 	}
 	if !ok && len(h.m) >= limit {

@@ -27,9 +27,11 @@
 //
 // deliverable:
 //   - accepted: RCPT got 250/251 from an MX host that was shown, on the
-//     same (domain, host), to reject a random address (catch_all "no"), or
-//     the domain is a provider's own consumer domain (gmail.com,
-//     outlook.com, ...) whose most-preferred MX hosts are that provider's.
+//     same (domain, host), to reject a random address (catch_all "no"),
+//     and that refused a recipient in a way that counts (see "Evidence
+//     is scoped" below) after this acceptance; or the domain is a
+//     provider's own consumer domain (gmail.com, outlook.com, ...) and
+//     the host that accepted is that provider's.
 //   - delivered_before: the host accepts every recipient (or will not
 //     tell), and History records a delivery to the address within
 //     FeedbackMaxAge (Result.Feedback).
@@ -45,11 +47,14 @@
 //   - null_mx: the domain publishes "MX 0 ." (RFC 7505).
 //   - unroutable_mx: every MX address is loopback, private or reserved.
 //   - mailbox_not_found: a specific "no such mailbox" (5.1.1, 5.1.10, the
-//     texts in smtpprobe's rules); or a 5xx that names no reason from a
-//     host that, in the same run, accepted another recipient of the domain
-//     or the random catch-all address (differential evidence); or a hard
-//     bounce in History within FeedbackMaxAge (Result.Feedback), unless
-//     the host has just shown the mailbox deliverable; or the caller's
+//     texts in smtpprobe's rules); or a 5xx that names no reason followed,
+//     on the same connection, by an acceptance of another recipient of
+//     the domain (see "Evidence is scoped" below); or a hard
+//     bounce in History within FeedbackMaxAge (Result.Feedback) where the
+//     server said nothing definite about the mailbox now (catch_all,
+//     cannot_verify, any unknown): a fresh deliverable, undeliverable or
+//     mailbox_full outranks it, and an event dated in the future is no
+//     evidence; or the caller's
 //     ProviderProbe said the account does not exist.
 //   - mailbox_disabled: 5.2.1 or a "disabled" text.
 //   - domain_rejects_mail: the server takes no mail for the domain (5.1.2,
@@ -75,8 +80,11 @@
 //     recipients", X.5.3), rate texts, also on 5xx.
 //   - blocked: the server judged us, not the mailbox: 5.7.x, sender-side
 //     codes (X.1.7, X.1.8, "sender verify failed"), HELO, blocklist or
-//     reputation texts, a 554 banner; and a 5xx that names no reason from
-//     a host that refused every recipient alike, the random one included.
+//     reputation texts, a 554 banner; and a 5xx that names no reason that
+//     does not count as a mailbox verdict: from a host that refused every
+//     recipient alike, or one that began refusing after it had accepted
+//     (a recipient cap, harvest protection), still so when asked once
+//     more on a fresh connection.
 //   - temporary_failure: any other 4xx, and 5xx about the mail system
 //     rather than the mailbox (X.2.3, X.3.x, X.4.x, X.6.x).
 //   - timeout, connection_failed, tls_error, protocol_error: the session
@@ -86,6 +94,43 @@
 //     literal), or the Verifier is misconfigured (Err says how).
 //   - smtputf8_unsupported: the address needs SMTPUTF8 and the server
 //     lacks it.
+//
+// # Evidence is scoped
+//
+// Servers count our recipients, errors and connections, and change their
+// answers because of us: a per-connection recipient cap or harvest
+// protection refuses everyone from some point on with a 5xx that names no
+// reason; a soft limit accepts everyone. A comparison between two replies
+// proves something only where the server could not have switched between
+// them:
+//   - a 5xx that names no reason is a mailbox verdict only when the same
+//     connection accepted a recipient of the domain after it (a server
+//     refusing everyone would have refused that one); for the random
+//     catch-all address, also when it was the first recipient of a fresh
+//     connection;
+//   - an acceptance is deliverable only when, besides catch_all "no", a
+//     refusal that counts (a specific one, or a generic one as above) of
+//     any domain the server hosts came after it: later on the same
+//     connection, or sent after the acceptance was read. Where the batch
+//     ended with acceptances, the random address is asked once more after
+//     them (a trailing probe; after a generic refusal of it, one accepted
+//     address again as a control). Without such a refusal the acceptance
+//     is unknown/cannot_verify with catch_all unknown;
+//   - refusals that do not count are asked once more on a fresh
+//     connection, and move to the next MX host when the host refused
+//     every recipient alike.
+//
+// Servers count per client, so the switch is assumed to go one way while
+// a connection lasts and across the connections of a run; a server that
+// accepts everyone on one connection only from its Nth recipient and
+// refuses the random address as the first of the next would still pass.
+//
+// # Deadlines
+//
+// With Timeout, each address ends by its deadline wherever it waits
+// (queued, rerouted to another MX host, in flight, parked for a
+// greylisting retry, or answered and waiting for the catch-all evidence)
+// with what is known then.
 //
 // risky also has parked_domain: with RiskDNS, the domain's name servers or
 // addresses belong to a parking or domain-marketplace service (package

@@ -27,10 +27,12 @@ type Feedback struct {
 //   - a hard bounce within FeedbackMaxAge that names the mailbox (its
 //     reply classifies as a RCPT reply saying the mailbox does not
 //     exist, is disabled, or the domain takes no mail) makes the verdict
-//     undeliverable with that reason, even on a catch-all domain, unless
-//     the server has just shown the mailbox deliverable. A bounce for
-//     policy, content, spam or expiry (5.7.1, 5.4.7, ...) says nothing
-//     about the mailbox and changes nothing;
+//     undeliverable with that reason where the server said nothing
+//     definite about the mailbox now (catch_all, cannot_verify, parked,
+//     any unknown). Fresh evidence outranks it: deliverable,
+//     undeliverable, mailbox_full. A bounce for policy, content, spam or
+//     expiry (5.7.1, 5.4.7, ...) says nothing about the mailbox and
+//     changes nothing;
 //   - a delivery within FeedbackMaxAge turns an acceptance that proves
 //     nothing (catch_all, cannot_verify, parked_domain) into
 //     deliverable/delivered_before.
@@ -45,12 +47,12 @@ func (v *Verifier) applyFeedback(j *job) {
 	if err != nil || !ok || (e.Kind != feedback.HardBounce && e.Kind != feedback.Delivered) {
 		return
 	}
-	if time.Since(e.At) > orDefault(v.FeedbackMaxAge, 90*24*time.Hour) {
-		return
+	if time.Since(e.At) > orDefault(v.FeedbackMaxAge, 90*24*time.Hour) || e.InFuture(time.Now()) {
+		return // too old, or dated in the future: no evidence of when
 	}
 	r.Feedback = &Feedback{Kind: e.Kind.String(), Status: e.Status, Reply: e.Reply, At: e.At.UTC().Format(time.RFC3339), Source: e.Source}
 	switch {
-	case e.Kind == feedback.HardBounce && r.Status != Deliverable:
+	case e.Kind == feedback.HardBounce && (r.Status == Unknown || provesNothing(r.Reason)):
 		if ov, ok := outcomeVerdicts[bounceOutcome(e)]; ok && ov.status == Undeliverable {
 			r.Status, r.Reason, r.RetryAfter = Undeliverable, ov.reason, 0
 		}

@@ -186,3 +186,57 @@ func TestFeedbackBeforeSMTP(t *testing.T) {
 		t.Errorf("Offline: %v/%v feedback %+v; the History is not asked offline", r.Status, r.Reason, r.Feedback)
 	}
 }
+
+// Issue 22, defect 3: fresh evidence about the mailbox from the server
+// outranks an old bounce, and an event dated in the future is no
+// evidence at all.
+func TestFreshEvidenceOutranksHistory(t *testing.T) {
+	w := newWorld()
+	defer w.router.close()
+	w.add("full.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(_ *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
+		if rcptAddress(cmd.Arg) == "jane@full.com" {
+			return testsmtp.R(552, "5.2.2", "Mailbox full")
+		}
+		return testsmtp.R(550, "5.1.1", "User unknown")
+	}}})
+	w.add("catchall.com", &testsmtp.Server{}) // accepts everyone
+	h := &feedback.Memory{}
+	now := time.Now()
+	_ = h.Record(feedback.Event{Address: "jane@full.com", Kind: feedback.HardBounce, Status: "5.1.1", At: now.Add(-60 * 24 * time.Hour), Source: "esp"})
+	// Written by another clock, a year ahead.
+	future := feedback.Event{Address: "bob@catchall.com", Kind: feedback.HardBounce, Status: "5.1.1", At: now.Add(365 * 24 * time.Hour), Source: "esp"}
+	v := w.verifier()
+	v.History = staticHistory{future}
+	got := verifyAll(t, v, []string{"jane@full.com", "bob@catchall.com"})
+	if r := got["jane@full.com"]; r.Status != Risky || r.Reason != ReasonMailboxFull {
+		t.Errorf("jane@full.com: %v/%v, want risky/mailbox_full (the server's reply now)", r.Status, r.Reason)
+	}
+	if r := got["bob@catchall.com"]; r.Status != Risky || r.Reason != ReasonCatchAll || r.Feedback != nil {
+		t.Errorf("bob@catchall.com: %v/%v feedback %+v, want risky/catch_all without the future-dated bounce", r.Status, r.Reason, r.Feedback)
+	}
+	v.History = h
+	if r, _ := v.Verify(t.Context(), "jane@full.com"); r.Status != Risky || r.Reason != ReasonMailboxFull {
+		t.Errorf("with the bounce on record: %v/%v, want risky/mailbox_full", r.Status, r.Reason)
+	}
+	// A future-dated event is stored as of when it was recorded, so it
+	// does not hide the ones that happen after.
+	_ = h.Record(future)
+	_ = h.Record(feedback.Event{Address: "bob@catchall.com", Kind: feedback.Delivered, At: time.Now(), Source: "esp"})
+	if e, _, _ := h.Lookup("bob@catchall.com"); e.Kind != feedback.Delivered {
+		t.Errorf("latest event %v, want the delivery recorded after the future-dated bounce", e.Kind)
+	}
+}
+
+// staticHistory answers every lookup with the event of its address, and
+// records nothing: a store written by another clock.
+type staticHistory []feedback.Event
+
+func (h staticHistory) Record(feedback.Event) error { return nil }
+func (h staticHistory) Lookup(a string) (feedback.Event, bool, error) {
+	for _, e := range h {
+		if e.Address == a {
+			return e, true, nil
+		}
+	}
+	return feedback.Event{}, false, nil
+}

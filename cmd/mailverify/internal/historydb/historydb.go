@@ -48,13 +48,15 @@ func (d *DB) Record(e feedback.Event) error {
 
 // RecordAll records many events in one transaction.
 func (d *DB) RecordAll(evs []feedback.Event) error {
+	now := time.Now()
 	return d.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		for _, e := range evs {
+			e = e.Dated(now)
 			k := []byte(feedback.Key(e.Address))
 			if old := b.Get(k); old != nil {
 				var prev feedback.Event
-				if json.Unmarshal(old, &prev) == nil && prev.At.After(e.At) {
+				if json.Unmarshal(old, &prev) == nil && feedback.Newer(prev, e, now) {
 					continue
 				}
 			}

@@ -43,6 +43,8 @@ func historyKey(address string) string {
 func (h *KVHistory) Record(e feedback.Event) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	now := time.Now()
+	e = e.Dated(now)
 	k := historyKey(e.Address)
 	data, err := json.Marshal(e)
 	if err != nil {
@@ -60,7 +62,7 @@ func (h *KVHistory) Record(e feedback.Event) error {
 			return err
 		}
 		var prev feedback.Event
-		if json.Unmarshal(cur.Value(), &prev) == nil && prev.At.After(e.At) {
+		if json.Unmarshal(cur.Value(), &prev) == nil && feedback.Newer(prev, e, now) {
 			return nil
 		}
 		if _, err = h.kv.Update(ctx, k, data, cur.Revision()); !errors.Is(err, jetstream.ErrKeyExists) {
