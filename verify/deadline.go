@@ -83,8 +83,10 @@ func (e *engine) armDeadline(at time.Time) {
 		e.wg.Done()
 	}
 	e.dlAt = at
+	e.dlGen++
+	gen := e.dlGen
 	e.wg.Add(1)
-	e.dlTimer = time.AfterFunc(time.Until(at), e.expire)
+	e.dlTimer = time.AfterFunc(time.Until(at), func() { e.expire(gen) })
 }
 
 // stopDeadlines stops the timer. e.mu is held.
@@ -98,9 +100,13 @@ func (e *engine) stopDeadlines() {
 
 // expire ends the jobs past their deadline and sets the timer for the
 // next.
-func (e *engine) expire() {
+func (e *engine) expire(gen uint64) {
 	defer e.wg.Done()
 	e.mu.Lock()
+	if gen != e.dlGen || e.dlTimer == nil { // replaced or stopped meanwhile
+		e.mu.Unlock()
+		return
+	}
 	e.dlTimer = nil
 	now := time.Now()
 	var out []*job

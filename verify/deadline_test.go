@@ -109,3 +109,35 @@ func TestReroutedJobKeepsTheDeadline(t *testing.T) {
 		}
 	})
 }
+
+// A retry timer that fired while it was being stopped, and runs after a
+// newer one was armed, does not take the newer one's place (found by
+// reading: the parked jobs went back to the queue before their time).
+func TestStaleUnparkTimerDoesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t.Context(), &Verifier{})
+		d := &domainState{name: "grey.com"}
+		hr := &hostRun{e: e, d: d, key: "127.0.0.1:25"}
+		j := &job{run: hr, d: d, dlIndex: -1, at: atParked}
+		e.mu.Lock()
+		hr.parked, hr.pending = []*job{j}, 1
+		hr.sched = &schedule{end: time.Now().Add(time.Hour), last: time.Now(), delay: time.Minute}
+		hr.arm(time.Now().Add(time.Minute))
+		stale := hr.timerGen
+		hr.stopTimer()
+		hr.arm(time.Now().Add(30 * time.Minute)) // the newer plan
+		e.mu.Unlock()
+		e.wg.Add(1)      // as the first timer's arming did
+		hr.unpark(stale) // its callback, late
+		e.mu.Lock()
+		if len(hr.parked) != 1 || e.queues[hr.key] != nil {
+			t.Errorf("the stale timer unparked: parked %d, queued %v", len(hr.parked), e.queues[hr.key] != nil)
+		}
+		hr.stopTimer()
+		e.mu.Unlock()
+		e.mu.Lock()
+		e.inputDone = true
+		e.checkDone()
+		e.mu.Unlock()
+	})
+}

@@ -108,18 +108,28 @@ func (hr *hostRun) park() []*job {
 	if !ok || hr.e.ctx.Err() != nil {
 		return hr.giveUp()
 	}
-	hr.e.wg.Add(1)
-	hr.timer = time.AfterFunc(time.Until(at), hr.unpark)
+	hr.arm(at)
 	return nil
+}
+
+// arm plans the retry at at. Each timer carries its own number: one that
+// fired while it was being stopped, and runs after a newer one was
+// armed, finds the number changed and does nothing (it must not take the
+// newer one's place and retry early). e.mu is held.
+func (hr *hostRun) arm(at time.Time) {
+	hr.timerGen++
+	gen := hr.timerGen
+	hr.e.wg.Add(1)
+	hr.timer = time.AfterFunc(time.Until(at), func() { hr.unpark(gen) })
 }
 
 // unpark puts the parked jobs, and the greylisted probe, back in the
 // host's queue when their retry is due.
-func (hr *hostRun) unpark() {
+func (hr *hostRun) unpark(gen uint64) {
 	e := hr.e
 	defer e.wg.Done()
 	e.mu.Lock()
-	if hr.timer == nil { // stopped meanwhile
+	if hr.timer == nil || gen != hr.timerGen { // stopped, or replaced, meanwhile
 		e.mu.Unlock()
 		return
 	}
@@ -164,8 +174,7 @@ func (hr *hostRun) unpark() {
 		if at.After(hr.sched.end) {
 			at = hr.sched.end
 		}
-		e.wg.Add(1)
-		hr.timer = time.AfterFunc(time.Until(at), hr.unpark)
+		hr.arm(at)
 	}
 	e.mu.Unlock()
 }

@@ -45,6 +45,7 @@ type hostRun struct {
 	stated    time.Duration
 	sched     *schedule
 	timer     *time.Timer
+	timerGen  uint64 // the number of the latest timer (see arm)
 }
 
 // file takes j's answer from this host.
