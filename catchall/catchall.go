@@ -243,7 +243,6 @@ func (d *Detector) storeAt(k key, st Status, at time.Time) {
 		d.cache = make(map[key]entry)
 	}
 	d.prune()
-	delete(d.probes, k)
 	if exp := at.Add(ttl); d.clock().Before(exp) {
 		d.cache[k] = entry{st, exp}
 	}
@@ -413,9 +412,10 @@ func (d *Detector) prune() {
 }
 
 // probeAddress returns the random address probed for k. It stays the same
-// until a probe gives a definite answer, so that a greylisting server that
-// deferred it once accepts or rejects it on the retry (greylisting keys on
-// the sender, recipient and client triplet). d.mu is held.
+// for the Detector's life (within maxEntries), so that a greylisting
+// server that deferred it once accepts or rejects it on the retry
+// (greylisting keys on the sender, recipient and client triplet), and a
+// probe asked again after acceptances is not deferred anew. d.mu is held.
 func (d *Detector) probeAddress(k key) string {
 	if d.probes == nil {
 		d.probes = make(map[key]string)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/internal/testsmtp"
@@ -154,4 +155,49 @@ func TestSoftLimitIsNotEvidence(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A greylisting server defers each new (sender, recipient, client)
+// triplet once. The random address asked again after an acceptance is the
+// one it already knows, so the acceptance does not wait a greylisting
+// delay again (it did while each definite answer changed the address,
+// and a bulk run of such servers waited out GreylistMaxWait).
+func TestTrailingProbeIsNotGreylistedAnew(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		seen := map[string]time.Time{}
+		srv := &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(_ *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
+			mu.Lock()
+			defer mu.Unlock()
+			a := rcptAddress(cmd.Arg)
+			t0, ok := seen[a]
+			if !ok {
+				t0, seen[a] = time.Now(), time.Now()
+			}
+			switch {
+			case time.Since(t0) < 20*time.Second:
+				return testsmtp.R(450, "4.2.0", "Greylisted, try again in 20 seconds")
+			case a == "jane@grey.com" || a == "john@grey.com":
+				return testsmtp.R(250, "2.1.5", "Ok")
+			}
+			return testsmtp.R(550, "5.1.1", "User unknown")
+		}}}
+		w := newWorld()
+		defer w.router.close()
+		w.add("grey.com", srv)
+		v := w.verifier()
+		v.GreylistDelay, v.GreylistMaxWait = 21*time.Second, 5*time.Minute
+		if r, _ := v.Verify(t.Context(), "jane@grey.com"); r.Status != Deliverable {
+			t.Fatalf("first call: %v/%v", r.Status, r.Reason)
+		}
+		// john's own triplet is deferred once, as it must be; the random
+		// address, asked after his acceptance, is not deferred again.
+		start := time.Now()
+		if r, _ := v.Verify(t.Context(), "john@grey.com"); r.Status != Deliverable {
+			t.Errorf("second call: %v/%v", r.Status, r.Reason)
+		}
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("second call took %v: more than one greylisting delay", d)
+		}
+	})
 }
