@@ -88,7 +88,7 @@ type engine struct {
 	dl        deadlines   // the jobs with a deadline, earliest first
 	dlTimer   *time.Timer // fires at dlAt, for dl's earliest
 	dlAt      time.Time
-	dlGen     uint64 // the number of the latest timer
+	dlGen     uint64         // the number of the latest timer
 	wg        sync.WaitGroup // lookups, workers and parking timers
 	// pendingSends are jobs decided while e.mu is held deep in a call
 	// chain (a reroute when the context is done), to send after.
