@@ -201,3 +201,21 @@ func TestTrailingProbeIsNotGreylistedAnew(t *testing.T) {
 		}
 	})
 }
+
+// A provider's own consumer domain is known not to be catch-all on the
+// provider's hosts only: a backup MX of someone else's that accepts
+// everyone is asked like any host.
+func TestConsumerShortcutNeedsTheProvidersHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		defer w.router.close()
+		w.res.MX["gmail.com"] = nil
+		w.addHost("gmail.com", "gmail-smtp-in.l.google.com", 5, nil) // nothing listens
+		delete(w.router, w.res.IP["gmail-smtp-in.l.google.com"][0].String()+":25")
+		w.addHost("gmail.com", "backup.example.net", 50, &testsmtp.Server{}) // accepts everyone
+		got := verifyAll(t, w.verifier(), []string{"ghost.nobody.1234@gmail.com"})
+		if r := got["ghost.nobody.1234@gmail.com"]; r.Status == Deliverable {
+			t.Errorf("accepted by a backup MX that accepts everyone, yet %v/%v (catch_all %v, %+v)", r.Status, r.Reason, r.CatchAll, r.SMTP)
+		}
+	})
+}
