@@ -34,6 +34,7 @@ type job struct {
 	answered bool   // ... when a RCPT reply came
 	trailed  bool   // a trailing catch-all probe was asked after it
 	reasked  bool   // a refusal that did not count was asked once more
+	counted  bool   // its refusal counts: an acceptance came after it
 
 	at      int           // where it waits (see deadline.go)
 	expired bool          // it ended at its deadline while in flight

@@ -79,6 +79,15 @@ func (l *hostLog) note(r answer) {
 	if l.lastOnConn == nil {
 		l.lastOnConn = map[connID]int{}
 	}
+	if len(l.lastOnConn) >= maxAnswers {
+		// Bounded: a connection forgotten here only leaves its
+		// acceptances to the refusals asked after them.
+		for k := range l.lastOnConn {
+			if delete(l.lastOnConn, k); len(l.lastOnConn) < maxAnswers/2 {
+				break
+			}
+		}
+	}
 	l.lastOnConn[r.conn] = max(l.lastOnConn[r.conn], r.seq)
 	l.lastSent = max(l.lastSent, r.sent)
 }
@@ -122,24 +131,18 @@ func (hr *hostRun) refusalCounts(r answer) bool {
 // refused it in a way that counts (or the domain is the provider's own
 // consumer domain on the provider's host), Unknown before.
 func (hr *hostRun) catchAllStatus() catchall.Status {
-	if hr.known == catchall.Yes {
+	switch {
+	case hr.known == catchall.Yes || hr.probeYes:
 		return catchall.Yes
-	}
-	no := hr.known == catchall.No
-	for _, a := range hr.answers {
-		if !a.probe {
-			continue
-		}
-		switch a.o {
-		case smtpprobe.Accepted, smtpprobe.CannotVerify:
-			return catchall.Yes
-		}
-		no = no || hr.refusalCounts(a)
-	}
-	if no {
+	case hr.known == catchall.No || hr.probeNo:
 		return catchall.No
 	}
 	return catchall.Unknown
+}
+
+// counts reports whether j's refusal is about its mailbox.
+func (hr *hostRun) counts(j *job) bool {
+	return j.answered && (j.counted || hr.refusalCounts(j.ans))
 }
 
 // proven reports whether j's acceptance is about its mailbox: the domain
@@ -164,20 +167,41 @@ func (hr *hostRun) consumer() bool {
 // record keeps an answer of the host about the domain, and tells the
 // hostLog the refusals that count: this one, or, for an acceptance, the
 // refusals naming no reason before it on the same connection.
+//
+// The answers kept are the latest maxAnswers: an older refusal that an
+// acceptance would still make count is left as it was (unknown, never a
+// wrong verdict), and memory stays bounded on a domain that streams for
+// ever.
 func (hr *hostRun) record(a answer) {
+	if len(hr.answers) >= maxAnswers {
+		hr.answers = append(hr.answers[:0], hr.answers[len(hr.answers)-maxAnswers/2:]...)
+	}
 	hr.answers = append(hr.answers, a)
 	switch {
 	case a.o == smtpprobe.Accepted:
 		hr.accepted = true
+		hr.probeYes = hr.probeYes || a.probe
 		for _, r := range hr.answers {
 			if r.o == smtpprobe.Rejected && r.conn == a.conn && r.seq < a.seq {
 				hr.log().note(r)
+				hr.probeNo = hr.probeNo || r.probe
 			}
 		}
+		for _, j := range hr.decided {
+			if j.answered && j.out.Outcome == smtpprobe.Rejected && j.ans.conn == a.conn && j.ans.seq < a.seq {
+				j.counted = true
+			}
+		}
+	case a.o == smtpprobe.CannotVerify:
+		hr.probeYes = hr.probeYes || a.probe
 	case hr.refusalCounts(a):
 		hr.log().note(a)
+		hr.probeNo = hr.probeNo || a.probe
 	}
 }
+
+// maxAnswers bounds the answers a hostRun keeps.
+const maxAnswers = 256
 
 // needsTrailer reports whether an acceptance waits for a refusal after
 // it: the domain is not known catch-all, and the random address has not

@@ -33,6 +33,8 @@ type hostRun struct {
 	deferred  bool            // the probe was greylisted: ask again on the retry
 	retryDue  bool            // ... which has come
 	accepted  bool            // the host accepted a recipient of the domain
+	probeYes  bool            // ... or the random address
+	probeNo   bool            // it refused the random address in a way that counts
 	trailing  bool            // a trailing probe waits in the queue (hostQueue.probes)
 
 	pending int    // jobs queued, in flight or parked here
@@ -212,7 +214,7 @@ func (hr *hostRun) retryRefusals() {
 	keep := hr.decided[:0]
 	for _, j := range hr.decided {
 		switch {
-		case j.out.Outcome != smtpprobe.Rejected || j.answered && hr.refusalCounts(j.ans):
+		case j.out.Outcome != smtpprobe.Rejected || hr.counts(j):
 			keep = append(keep, j)
 		case alike && !hr.last:
 			hr.reroute(j)
@@ -243,7 +245,7 @@ func (hr *hostRun) emitReady(final bool) []*job {
 		switch o := j.out.Outcome; {
 		case o == smtpprobe.Accepted && hr.waits(j, live):
 			keep = append(keep, j)
-		case o == smtpprobe.Rejected && !final && live && !(j.answered && hr.refusalCounts(j.ans)):
+		case o == smtpprobe.Rejected && !final && live && !(hr.counts(j)):
 			keep = append(keep, j)
 		default:
 			out = append(out, hr.emit(j))
@@ -298,7 +300,7 @@ func (hr *hostRun) settle(j *job) {
 	case smtpprobe.Rejected:
 		o := *j.out
 		o.Outcome = smtpprobe.Blocked
-		if j.answered && hr.refusalCounts(j.ans) {
+		if hr.counts(j) {
 			o.Outcome = smtpprobe.MailboxNotFound
 		}
 		j.out = &o
