@@ -7,6 +7,27 @@ import (
 	"github.com/mailverify/mailverify/internal/ctxerr"
 )
 
+// ProbeAlone probes addr as the first recipient of a transaction of its
+// own (and of a connection of its own where the server judges only the
+// first recipients of a connection), so that no recipient limit answers
+// for it. The catch-all probe goes this way.
+func (s *Session) ProbeAlone(ctx context.Context, addr string) Result {
+	return s.ProbeFresh(ctx, addr)[0]
+}
+
+// ProbeFresh probes addrs as Probe does, in a new transaction: the first
+// of them is its first recipient, and the others follow in it while it
+// has room. A comparison between replies in one transaction is the one
+// a server's per-transaction count cannot spoil.
+func (s *Session) ProbeFresh(ctx context.Context, addrs ...string) []Result {
+	if s.inTx && s.txSent > 0 && !s.broken && s.conn != nil {
+		stop := s.watch(ctx)
+		s.endTransaction(ctx)
+		stop()
+	}
+	return s.Probe(ctx, addrs...)
+}
+
 // ProbeEach probes each address as the first recipient of a transaction of
 // its own, as ProbeAlone does, and returns one Result per address. Where
 // the server offers PIPELINING (and has not broken it), the transactions
@@ -87,7 +108,7 @@ func (s *Session) pipelinedAlone(ctx context.Context, addrs []string, results []
 		default:
 			r := rcpt
 			results[i].Outcome, results[i].Reply = Classify(r), &r
-			results[i].Conn, results[i].Seq = s.conns, s.connRcpts+i+1
+			results[i].Conn, results[i].Seq, results[i].Tx = s.conns, s.connRcpts+i+1, s.txNum+i+1
 			s.logRcpt(ctx, results[i])
 		}
 	}
@@ -97,6 +118,7 @@ func (s *Session) pipelinedAlone(ctx context.Context, addrs []string, results []
 		s.txRcpts = 1
 	}
 	s.connRcpts += n
+	s.txNum += n
 	return n
 }
 
@@ -141,7 +163,8 @@ func (s *Session) ProbeWith(ctx context.Context, alone []string, addrs ...string
 		}
 		s.queue("MAIL FROM:<" + s.p.MailFrom + ">")
 		s.queue("RCPT TO:<" + a + ">")
-		s.aloneRes[i] = Result{Address: a, Outcome: ConnectionFailed, Err: errNotAnswered}
+		s.txNum++
+		s.aloneRes[i] = Result{Address: a, Outcome: ConnectionFailed, Err: errNotAnswered, Tx: s.txNum}
 	}
 	s.aloneFirstRSET = s.inTx
 	// A probe draws one error at most in practice: a refused MAIL refuses

@@ -37,6 +37,7 @@ type Session struct {
 	txUTF8  bool // the transaction was opened with SMTPUTF8
 	txRcpts int  // recipients accepted in the transaction
 	txSent  int  // recipients answered in the transaction, accepted or not
+	txNum   int  // transactions opened in the session (Result.Tx)
 	// connRcpts counts the recipients answered on this connection;
 	// perConn, when positive, is how many the server judges on one.
 	connRcpts, perConn int

@@ -23,6 +23,11 @@ func TestResultPositions(t *testing.T) {
 				t.Errorf("%s: connection %d, place %d; want 1, %d", r.Address, r.Conn, r.Seq, i+1)
 			}
 		}
+		// Each probe has a transaction of its own; the batch rides in the
+		// last probe's.
+		if got[0].Tx == got[1].Tx || got[1].Tx != got[2].Tx || got[2].Tx != got[3].Tx {
+			t.Errorf("transactions %d %d %d %d; want the probes apart and the batch in the last probe's", got[0].Tx, got[1].Tx, got[2].Tx, got[3].Tx)
+		}
 		s.Recycle(t.Context())
 		got = s.ProbeEach(t.Context(), "probe3@example.com", "probe4@example.com")
 		got = append(got, s.Probe(t.Context(), "b@example.com")...)

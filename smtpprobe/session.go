@@ -29,6 +29,10 @@ type Result struct {
 	// depends on where each stood.
 	Conn int `json:"-"`
 	Seq  int `json:"-"`
+	// Tx numbers the transaction (MAIL FROM) that carried the RCPT among
+	// the session's: servers also count per transaction, and our own RSET
+	// starts their count over.
+	Tx int `json:"-"`
 }
 
 // Probe asks the server about each address with RCPT TO and returns one
@@ -215,7 +219,7 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 			results[j].Outcome, results[j].Reply, results[j].Err = o, &r, nil
 			s.txSent++
 			s.connRcpts++
-			results[j].Conn, results[j].Seq = s.conns, s.connRcpts
+			results[j].Conn, results[j].Seq, results[j].Tx = s.conns, s.connRcpts, s.txNum
 			if r.Code/100 == 2 {
 				s.txRcpts++
 			}
@@ -263,6 +267,7 @@ func (s *Session) transaction(ctx context.Context, utf8Needed bool) error {
 		s.queue(line)
 		s.pendingMail = true
 		s.inTx, s.txUTF8, s.txRcpts, s.txSent = true, utf8Needed, 0, 0
+		s.txNum++
 		return nil
 	}
 	if s.inTx {
@@ -281,6 +286,7 @@ func (s *Session) transaction(ctx context.Context, utf8Needed bool) error {
 		return &ReplyError{Cmd: "MAIL", Reply: r}
 	}
 	s.inTx, s.txUTF8, s.txRcpts, s.txSent = true, utf8Needed, 0, 0
+	s.txNum++
 	return nil
 }
 
@@ -295,19 +301,6 @@ func (s *Session) endTransaction(ctx context.Context) error {
 		s.quit(ctx) // a server that refuses RSET is reset by reconnecting
 	}
 	return nil
-}
-
-// ProbeAlone probes addr as the first recipient of a transaction of its
-// own (and of a connection of its own where the server judges only the
-// first recipients of a connection), so that no recipient limit answers
-// for it. The catch-all probe goes this way.
-func (s *Session) ProbeAlone(ctx context.Context, addr string) Result {
-	if s.inTx && s.txSent > 0 && !s.broken && s.conn != nil {
-		stop := s.watch(ctx)
-		s.endTransaction(ctx)
-		stop()
-	}
-	return s.Probe(ctx, addr)[0]
 }
 
 // Quirks are what a session learned about a server that later sessions to

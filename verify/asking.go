@@ -49,7 +49,7 @@ func (e *engine) askAfter(ctx context.Context, c *conn, runs []*hostRun) {
 	if len(wires) == 0 || ctx.Err() != nil {
 		return
 	}
-	res := c.s.Probe(ctx, wires...)
+	res := c.s.ProbeFresh(ctx, wires...)
 	e.mu.Lock()
 	f.got = e.tick()
 	for i, hr := range ctl {
@@ -58,6 +58,72 @@ func (e *engine) askAfter(ctx context.Context, c *conn, runs []*hostRun) {
 		}
 	}
 	e.mu.Unlock()
+}
+
+// sandwich asks again, on c after a batch, the refusals naming no reason
+// that do not count yet, in a new transaction with an address of the
+// domain the host accepted after them (the control): refused and then
+// accepted in one transaction, the refusal was about the mailbox; if the
+// control is refused too, the host refuses everyone now, and the refusals
+// wait (see hostRun.retryRefusals). Each refusal is sandwiched once per
+// time it is asked.
+func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
+	type ask struct {
+		hr   *hostRun
+		jobs []*job
+	}
+	var asks []ask
+	var wires []string
+	e.mu.Lock()
+	for _, hr := range runs {
+		if hr.lastAccepted == "" {
+			continue
+		}
+		var jobs []*job
+		for _, j := range hr.decided {
+			if j.out.Outcome == smtpprobe.Rejected && j.answered && !j.sandwiched && !hr.counts(j) {
+				j.sandwiched = true
+				jobs = append(jobs, j)
+				wires = append(wires, j.wire)
+			}
+		}
+		if len(jobs) > 0 {
+			asks = append(asks, ask{hr, jobs})
+			wires = append(wires, hr.lastAccepted)
+		}
+	}
+	f := flush{c: c, sent: e.tick()}
+	e.mu.Unlock()
+	if len(asks) == 0 {
+		return
+	}
+	// One transaction per domain: each control follows its own domain's
+	// refusals.
+	res := make([]smtpprobe.Result, 0, len(wires))
+	n := 0
+	for _, a := range asks {
+		res = append(res, c.s.ProbeFresh(ctx, wires[n:n+len(a.jobs)+1]...)...)
+		n += len(a.jobs) + 1
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f.got = e.tick()
+	n = 0
+	for _, a := range asks {
+		for _, j := range a.jobs {
+			if res[n].Seq > 0 { // asked and answered: the latest answer decides
+				r := res[n]
+				j.out = &r
+				j.ans, j.answered = f.answerOf(&r, false)
+				a.hr.record(j.ans)
+			}
+			n++
+		}
+		if ans, ok := f.answerOf(&res[n], false); ok {
+			a.hr.record(ans)
+		}
+		n++
+	}
 }
 
 // moreFor reports whether jobs wait for hr's mail server. e.mu is held.

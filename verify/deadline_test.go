@@ -85,7 +85,7 @@ func TestReroutedJobKeepsTheDeadline(t *testing.T) {
 		defer w.router.close()
 		w.add("busy.com", slow)
 		w.res.MX["moved.com"] = nil
-		w.addHost("moved.com", "mx1.moved.com", 10, nil) // nothing listens
+		w.addHost("moved.com", "mx1.moved.com", 1, nil) // first, and nothing listens
 		delete(w.router, w.res.IP["mx1.moved.com"][0].String()+":25")
 		w.res.MX["moved.com"] = append(w.res.MX["moved.com"], w.res.MX["busy.com"][0])
 		v := w.verifier()

@@ -48,7 +48,7 @@
 //   - unroutable_mx: every MX address is loopback, private or reserved.
 //   - mailbox_not_found: a specific "no such mailbox" (5.1.1, 5.1.10, the
 //     texts in smtpprobe's rules); or a 5xx that names no reason followed,
-//     on the same connection, by an acceptance of another recipient of
+//     in the same transaction, by an acceptance of another recipient of
 //     the domain (see "Evidence is scoped" below); or a hard
 //     bounce in History within FeedbackMaxAge (Result.Feedback) where the
 //     server said nothing definite about the mailbox now (catch_all,
@@ -104,10 +104,9 @@
 // proves something only where the server could not have switched between
 // them:
 //   - a 5xx that names no reason is a mailbox verdict only when the same
-//     connection accepted a recipient of the domain after it (a server
-//     refusing everyone would have refused that one); for the random
-//     catch-all address, also when it was the first recipient of a fresh
-//     connection;
+//     transaction on the same connection accepted a recipient of the
+//     domain after it (a server refusing everyone would have refused that
+//     one); the same holds for the random catch-all address;
 //   - an acceptance is deliverable only when, besides catch_all "no", a
 //     refusal that counts (a specific one, or a generic one as above) of
 //     any domain the server hosts came after it: later on the same

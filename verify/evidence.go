@@ -21,11 +21,11 @@ import (
 //   - A specific "no such mailbox" (5.1.1, 5.2.1, the rule texts) is
 //     about that mailbox wherever it stood.
 //   - A generic refusal (smtpprobe.Rejected) is about the mailbox only
-//     when the same connection accepted a recipient of the domain after
-//     it: a server that had switched to refusing everyone would have
-//     refused that one too. The random catch-all address refused as the
-//     first recipient of a fresh connection counts too: no count of ours
-//     stood behind it.
+//     when the same transaction, on the same connection, accepted a
+//     recipient of the domain after it: a server that had switched to
+//     refusing everyone would have refused that one too. The place alone
+//     proves nothing, not even the first recipient of a fresh
+//     connection: a server counts per client too (harvest protection).
 //   - An acceptance proves the mailbox only when the domain is not
 //     catch-all at the host and a refusal that counts (above) came after
 //     it, on the same connection or asked after the acceptance was read:
@@ -46,6 +46,7 @@ type connID struct {
 type answer struct {
 	conn  connID
 	seq   int    // place among the recipients answered on conn, from 1
+	tx    int    // the session's transaction that carried it
 	sent  uint64 // the engine's tick before the commands went out
 	got   uint64 // ... and after the replies were read
 	probe bool   // the random catch-all address
@@ -63,7 +64,7 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	if r == nil || r.Seq == 0 {
 		return answer{}, false
 	}
-	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, sent: f.sent, got: f.got, probe: probe, o: r.Outcome}, true
+	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, sent: f.sent, got: f.got, probe: probe, o: r.Outcome}, true
 }
 
 // A hostLog is what one mail server (a politeness key) showed across the
@@ -114,17 +115,19 @@ func (hr *hostRun) refusalCounts(r answer) bool {
 	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled:
 		return true
 	case smtpprobe.Rejected:
-		if r.probe && r.seq == 1 {
-			return true
-		}
 		for _, a := range hr.answers {
-			if a.o == smtpprobe.Accepted && a.conn == r.conn && a.seq > r.seq {
+			if a.o == smtpprobe.Accepted && a.sameTx(r) && a.seq > r.seq {
 				return true
 			}
 		}
 	}
 	return false
 }
+
+// sameTx reports whether a and b were answered in one transaction of one
+// connection: servers count recipients per connection and per
+// transaction, and a RSET of ours starts the latter over.
+func (a answer) sameTx(b answer) bool { return a.conn == b.conn && a.tx == b.tx }
 
 // catchAllStatus is what the host has shown of the domain: Yes once it
 // accepted the random address (or an earlier answer said so), No once it
@@ -182,13 +185,13 @@ func (hr *hostRun) record(a answer) {
 		hr.accepted = true
 		hr.probeYes = hr.probeYes || a.probe
 		for _, r := range hr.answers {
-			if r.o == smtpprobe.Rejected && r.conn == a.conn && r.seq < a.seq {
+			if r.o == smtpprobe.Rejected && r.sameTx(a) && r.seq < a.seq {
 				hr.log().note(r)
 				hr.probeNo = hr.probeNo || r.probe
 			}
 		}
 		for _, j := range hr.decided {
-			if j.answered && j.out.Outcome == smtpprobe.Rejected && j.ans.conn == a.conn && j.ans.seq < a.seq {
+			if j.answered && j.out.Outcome == smtpprobe.Rejected && j.ans.sameTx(a) && j.ans.seq < a.seq {
 				j.counted = true
 			}
 		}

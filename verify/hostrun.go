@@ -35,7 +35,9 @@ type hostRun struct {
 	accepted  bool            // the host accepted a recipient of the domain
 	probeYes  bool            // ... or the random address
 	probeNo   bool            // it refused the random address in a way that counts
-	trailing  bool            // a trailing probe waits in the queue (hostQueue.probes)
+
+	lastAccepted string // the latest address of the domain it accepted (a control)
+	trailing     bool   // a trailing probe waits in the queue (hostQueue.probes)
 
 	pending int    // jobs queued, in flight or parked here
 	decided []*job // answered, not yet sent
@@ -69,6 +71,9 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 		hr.pending--
 		hr.reroute(j)
 		return
+	}
+	if r.Outcome == smtpprobe.Accepted {
+		hr.lastAccepted = j.wire
 	}
 	hr.pending--
 	hr.decided = append(hr.decided, j)
@@ -219,7 +224,7 @@ func (hr *hostRun) retryRefusals() {
 		case alike && !hr.last:
 			hr.reroute(j)
 		case !j.reasked && !alike:
-			j.reasked = true
+			j.reasked, j.sandwiched = true, false
 			q := hr.e.queue(hr)
 			q.renew = true
 			hr.pending++

@@ -114,12 +114,13 @@ func TestHarvestProtectionIsNotEvidence(t *testing.T) {
 						t.Errorf("%s exists but is %v/%v (%+v)", a, r.Status, r.Reason, r.SMTP)
 					}
 				}
-				// The refusals that did not count were asked once more, on a
-				// fresh connection.
+				// The refusals that did not count were asked again (with a
+				// control after them, and on a fresh connection), a bounded
+				// number of times.
 				mu.Lock()
 				defer mu.Unlock()
-				if asked["real1@strict.com"] != 2 {
-					t.Errorf("real1 asked %d times, want 2", asked["real1@strict.com"])
+				if n := asked["real1@strict.com"]; n < 2 || n > 6 {
+					t.Errorf("real1 asked %d times, want 2 to 6", n)
 				}
 			})
 		})

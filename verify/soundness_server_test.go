@@ -66,7 +66,7 @@ func (h hostSpec) server(known map[string]bool) *testsmtp.Server {
 			}
 			return honest(h.after, a)
 		case connCapVague:
-			if connRcpts[c.Index] >= h.limit {
+			if h.perTx && c.Rcpts >= h.limit || !h.perTx && connRcpts[c.Index] >= h.limit {
 				return testsmtp.R(550, "", "Rejected")
 			}
 			return honest(h.after, a)

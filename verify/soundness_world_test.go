@@ -68,6 +68,7 @@ type hostSpec struct {
 	greyText string
 	perConn  bool          // harvest: count unknown recipients per connection (and block the rest of it)
 	block    time.Duration // harvest across connections: how long it lasts; zero: forever
+	perTx    bool          // conn-cap-vague: the cap counts per transaction (our RSET starts it over)
 }
 
 func (h hostSpec) String() string {
@@ -76,7 +77,11 @@ func (h hostSpec) String() string {
 	case greylisting, probeGreylist:
 		s += fmt.Sprintf("(then %s after %v, %q)", behaviourNames[h.after], h.delay, h.greyText)
 	case connCapVague:
-		s += fmt.Sprintf("(%s, 550 Rejected from RCPT #%d of a connection)", behaviourNames[h.after], h.limit)
+		scope := "connection"
+		if h.perTx {
+			scope = "transaction"
+		}
+		s += fmt.Sprintf("(%s, 550 Rejected from RCPT #%d of a %s)", behaviourNames[h.after], h.limit, scope)
 	case harvest:
 		scope := "from this client"
 		if h.perConn {
@@ -293,6 +298,7 @@ func genHost(rng *rand.Rand) hostSpec {
 	case connCapVague:
 		h.after = []behaviour{strict, strictVague, catchAllHost}[rng.IntN(3)]
 		h.limit = 2 + rng.IntN(5)
+		h.perTx = rng.IntN(3) == 0
 	case harvest:
 		h.after = []behaviour{strict, strictVague}[rng.IntN(2)]
 		h.limit = 1 + rng.IntN(5)

@@ -249,6 +249,7 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	e.mu.Unlock()
 	if ctx.Err() == nil {
 		e.askAfter(ctx, c, runs)
+		e.sandwich(ctx, c, runs)
 	}
 	c.compact(batch)
 	e.mu.Lock()
