@@ -76,7 +76,7 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 	since := time.Now()
 	e.mu.Lock()
 	waiting := len(q.jobs)
-	ctx, cancel := e.batchContext(q.jobs[:min(waiting, batchSize)], since)
+	ctx, cancel := e.batchContext(boundJobs(q.jobs[:min(waiting, batchSize)], q.probes), since)
 	e.mu.Unlock()
 	defer cancel()
 	if c == nil {
@@ -133,6 +133,20 @@ func (e *engine) expectingWork() bool {
 	return e.lookups > 0 || !e.inputDone
 }
 
+// boundJobs returns the jobs whose deadlines bound a batch's work: the
+// batch's, or, for probes alone (a trailing or greylisted probe), the
+// jobs waiting for their answers. e.mu is held.
+func boundJobs(batch []*job, probes []*hostRun) []*job {
+	if len(batch) > 0 {
+		return batch
+	}
+	var jobs []*job
+	for _, hr := range probes {
+		jobs = append(append(jobs, hr.decided...), hr.parked...)
+	}
+	return jobs
+}
+
 // batchContext bounds work for jobs by their latest deadline; a job not
 // yet tried counts Timeout from since, the attempt. Without Timeout only
 // the engine's context bounds it.
@@ -157,7 +171,10 @@ func (e *engine) batchContext(jobs []*job, since time.Time) (context.Context, co
 // files the answers. It returns the session to go on with, nil when it is
 // unusable.
 func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
-	ctx, cancel := e.batchContext(batch, time.Now()) // take gave each a deadline
+	e.mu.Lock()
+	bound := boundJobs(batch, probes)
+	e.mu.Unlock()
+	ctx, cancel := e.batchContext(bound, time.Now()) // take gave each a deadline
 	defer cancel()
 	if len(batch) > 0 {
 		if err := c.limiter.WaitN(ctx, len(batch)); err != nil {
