@@ -115,9 +115,11 @@
 //     them (a trailing probe; after a generic refusal of it, one accepted
 //     address again as a control). Without such a refusal the acceptance
 //     is unknown/cannot_verify with catch_all unknown;
-//   - refusals that do not count are asked once more on a fresh
-//     connection, and move to the next MX host when the host refused
-//     every recipient alike.
+//   - refusals that do not count are asked again in a new transaction
+//     with an address of the domain the host accepted after them (a
+//     control), then once more on a fresh connection (with a control
+//     again); they move to the next MX host when the host refused every
+//     recipient alike.
 //
 // Servers count per client, so the switch is assumed to go one way while
 // a connection lasts and across the connections of a run; a server that

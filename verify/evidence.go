@@ -26,6 +26,9 @@ import (
 //     refusing everyone would have refused that one too. The place alone
 //     proves nothing, not even the first recipient of a fresh
 //     connection: a server counts per client too (harvest protection).
+//   - A generic refusal that does not count is asked again in a new
+//     transaction, followed by an address of the domain the host accepted
+//     before (engine.sandwich); then once more on a fresh connection.
 //   - An acceptance proves the mailbox only when the domain is not
 //     catch-all at the host and a refusal that counts (above) came after
 //     it, on the same connection or asked after the acceptance was read:
