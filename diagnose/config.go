@@ -68,6 +68,21 @@ func (c *Config) port() string {
 // ErrDomain is a domain that cannot be diagnosed: not a valid name.
 var ErrDomain = errors.New("diagnose: not a valid domain")
 
+// A Checker diagnoses domains with one Config. The zero value asks the
+// resolvers of /etc/resolv.conf and connects to port 25. A Checker is safe
+// for concurrent use; do not change Config once it is in use.
+type Checker struct {
+	Config Config
+}
+
+// Check diagnoses domain, as Run does with c.Config. It fails only for a
+// domain that is not one (ErrDomain) and for resolvers in Config.DNS that
+// cannot be used; everything else that goes wrong, a ctx that ends
+// included, is a check in the report.
+func (c *Checker) Check(ctx context.Context, domain string) (*Report, error) {
+	return Run(ctx, domain, c.Config)
+}
+
 // Run diagnoses domain. It fails only for a domain that is not one;
 // everything else that goes wrong is a check in the report.
 func Run(ctx context.Context, domain string, cfg Config) (*Report, error) {

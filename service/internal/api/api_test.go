@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/fakeworld"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
 	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/service/internal/fakeworld"
+	"github.com/mailverify/mailverify/service/internal/jobs"
 )
 
 // seen records the status codes each operation answered in these tests,
@@ -117,7 +117,7 @@ func loadSpec() openAPIDoc {
 type env struct {
 	t   *testing.T
 	srv *httptest.Server
-	bus *service.Bus
+	bus *jobs.Bus
 	api *Server
 	w   *fakeworld.World
 }
@@ -132,7 +132,7 @@ func newEnv(t *testing.T, tweak func(*Server)) *env {
 	w.Route("catchall.com", w.Server(&testsmtp.Server{}))
 	w.Route("slow.com", w.Server(&testsmtp.Server{Banner: testsmtp.Reply{Code: 220, Lines: []string{"slow ESMTP"}, Delay: time.Second}}))
 	t.Cleanup(w.Close)
-	bus, err := service.Open(context.Background(), service.Config{DataDir: t.TempDir(), Partitions: 4})
+	bus, err := jobs.Open(context.Background(), jobs.Config{DataDir: t.TempDir(), Partitions: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +145,8 @@ func newEnv(t *testing.T, tweak func(*Server)) *env {
 	}
 	h := api.Handler()
 	wv.Dialer, wv.TranscriptWriter = api.Metrics.Dialer(wv.Dialer), api.Metrics.SMTPTap()
-	node := &service.Node{Bus: bus, Verifier: w.Verifier(), WorkerVerifier: wv, OnResult: api.Metrics.Result,
-		Worker: service.Worker{Drain: time.Second}}
+	node := &jobs.Node{Bus: bus, Verifier: w.Verifier(), WorkerVerifier: wv, OnResult: api.Metrics.Result,
+		Worker: jobs.Worker{Drain: time.Second}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -203,7 +203,7 @@ func (e *env) problemOf(resp *http.Response, body string, status int) string {
 	return p.Detail
 }
 
-func (e *env) waitJob(id string, within time.Duration) service.Job {
+func (e *env) waitJob(id string, within time.Duration) jobs.Job {
 	e.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -211,11 +211,11 @@ func (e *env) waitJob(id string, within time.Duration) service.Job {
 		if resp.StatusCode != 200 {
 			e.t.Fatalf("GET job: %d %s", resp.StatusCode, body)
 		}
-		var j service.Job
+		var j jobs.Job
 		if err := json.Unmarshal([]byte(body), &j); err != nil {
 			e.t.Fatal(err)
 		}
-		if j.State == service.Done || j.State == service.Canceled {
+		if j.State == jobs.Done || j.State == jobs.Canceled {
 			return j
 		}
 		if time.Now().After(deadline) {

@@ -22,23 +22,44 @@ type Tokens struct{ hashes [][32]byte }
 
 // ReadTokens parses a token file.
 func ReadTokens(r io.Reader) (*Tokens, error) {
-	t := &Tokens{}
+	list, err := ReadTokenList(r)
+	if err != nil {
+		return nil, err
+	}
+	return NewTokens(list)
+}
+
+// ReadTokenList returns the tokens of a token file, unchecked.
+func ReadTokenList(r io.Reader) ([]string, error) {
+	var list []string
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if len(line) < 16 {
-			return nil, fmt.Errorf("a token of %d characters; use at least 16", len(line))
-		}
-		t.hashes = append(t.hashes, sha256.Sum256([]byte(line)))
+		list = append(list, line)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if len(t.hashes) == 0 {
+	if len(list) == 0 {
 		return nil, errors.New("the token file has no tokens")
+	}
+	return list, nil
+}
+
+// NewTokens takes the tokens themselves, each at least 16 characters.
+func NewTokens(list []string) (*Tokens, error) {
+	t := &Tokens{}
+	for _, tok := range list {
+		if len(tok) < 16 {
+			return nil, fmt.Errorf("a token of %d characters; use at least 16", len(tok))
+		}
+		t.hashes = append(t.hashes, sha256.Sum256([]byte(tok)))
+	}
+	if len(t.hashes) == 0 {
+		return nil, errors.New("no tokens")
 	}
 	return t, nil
 }

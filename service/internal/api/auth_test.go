@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
+	"github.com/mailverify/mailverify/diagnose"
+	"github.com/mailverify/mailverify/service/internal/jobs"
 	"github.com/mailverify/mailverify/verify"
 )
 
@@ -67,7 +67,7 @@ func TestAuthAndRateLimit(t *testing.T) {
 }
 
 func TestFeedbackEndpoint(t *testing.T) {
-	var hist *service.KVHistory
+	var hist *jobs.KVHistory
 	e := newEnv(t, func(s *Server) {
 		h, err := s.Bus.NewHistory(context.Background(), 0)
 		if err != nil {

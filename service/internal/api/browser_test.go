@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/web"
+	"github.com/mailverify/mailverify/service/internal/web"
 )
 
 // browser starts headless Chromium for a test, or skips it when there is

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
+	"github.com/mailverify/mailverify/diagnose"
 	"github.com/mailverify/mailverify/feedback"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/web"
+	"github.com/mailverify/mailverify/service/internal/web"
 	"github.com/mailverify/mailverify/verify"
 )
 

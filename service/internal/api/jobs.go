@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/resultcsv"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
+	"github.com/mailverify/mailverify/internal/input"
+	"github.com/mailverify/mailverify/internal/resultcsv"
+	"github.com/mailverify/mailverify/service/internal/jobs"
 	"github.com/mailverify/mailverify/verify"
 )
 
@@ -47,9 +47,9 @@ func reader(r *http.Request) (*input.Reader, int, string) {
 
 func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	spec := service.Spec{Owner: owner(r), WebhookURL: q.Get("webhook_url"), IdempotencyKey: r.Header.Get("Idempotency-Key")}
+	spec := jobs.Spec{Owner: owner(r), WebhookURL: q.Get("webhook_url"), IdempotencyKey: r.Header.Get("Idempotency-Key")}
 	if spec.WebhookURL != "" {
-		if err := service.CheckWebhookURL(spec.WebhookURL, s.AllowPrivate); err != nil {
+		if err := jobs.CheckWebhookURL(spec.WebhookURL, s.AllowPrivate); err != nil {
 			writeProblem(w, http.StatusUnprocessableEntity, "invalid-field", err.Error())
 			return
 		}
@@ -68,13 +68,13 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		rd.All(yield)
 		return rd.Err()
 	})
-	var inErr *service.InputError
+	var inErr *jobs.InputError
 	switch {
 	case err == nil:
 	case tooLarge(err):
 		writeProblem(w, http.StatusRequestEntityTooLarge, "too-large", "the body is larger than "+strconv.FormatInt(s.maxBody(), 10)+" bytes; nothing was stored")
 		return
-	case errors.Is(err, service.ErrInProgress):
+	case errors.Is(err, jobs.ErrInProgress):
 		writeProblem(w, http.StatusConflict, "in-progress", err.Error())
 		return
 	case errors.As(err, &inErr):
@@ -95,7 +95,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) jobError(w http.ResponseWriter, err error) {
-	if errors.Is(err, service.ErrNotFound) {
+	if errors.Is(err, jobs.ErrNotFound) {
 		writeProblem(w, http.StatusNotFound, "not-found", "no such job")
 		return
 	}
@@ -113,15 +113,15 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
-	jobs, err := s.Bus.List(r.Context(), owner(r))
+	list, err := s.Bus.List(r.Context(), owner(r))
 	if err != nil {
 		s.jobError(w, err)
 		return
 	}
-	if jobs == nil {
-		jobs = []service.Job{}
+	if list == nil {
+		list = []jobs.Job{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": jobs})
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": list})
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +169,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 	}
 	cursor := strconv.FormatUint(page.Cursor, 10)
 	w.Header().Set("Mailverify-Cursor", cursor)
-	if page.More || job.State == service.Queued || job.State == service.Running {
+	if page.More || job.State == jobs.Queued || job.State == jobs.Running {
 		w.Header().Set("Link", `</v1/jobs/`+id+`/results?after=`+cursor+`>; rel="next"`)
 	}
 	accept, _, _ := mime.ParseMediaType(r.Header.Get("Accept"))
@@ -183,7 +183,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeCSV(w http.ResponseWriter, page *service.Page, header bool) {
+func writeCSV(w http.ResponseWriter, page *jobs.Page, header bool) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	cw := csv.NewWriter(w)
 	if header {

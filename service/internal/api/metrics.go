@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
+	"github.com/mailverify/mailverify/service/internal/jobs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -58,7 +58,7 @@ func NewMetrics() *Metrics {
 
 // WatchQueue adds the queue depth of each partition, read from the bus at
 // each scrape.
-func (m *Metrics) WatchQueue(bus *service.Bus) {
+func (m *Metrics) WatchQueue(bus *jobs.Bus) {
 	m.reg.MustRegister(&queueCollector{bus: bus, desc: prometheus.NewDesc("mailverify_queue_depth",
 		"Tasks waiting or in flight, by partition of the work queue.", []string{"partition", "kind"}, nil)})
 }
@@ -92,7 +92,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 }
 
 type queueCollector struct {
-	bus  *service.Bus
+	bus  *jobs.Bus
 	desc *prometheus.Desc
 }
 

@@ -1,5 +1,5 @@
-// Package api is the HTTP API of "mailverify serve": single verifications,
-// bulk jobs on the bus of package service, health, metrics and the
+// Package api is the HTTP API of package service: single verifications,
+// bulk jobs on the bus of package jobs, health, metrics and the
 // OpenAPI document (openapi.json, checked against the routes by a test).
 package api
 
@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
+	"github.com/mailverify/mailverify/diagnose"
 	"github.com/mailverify/mailverify/feedback"
+	"github.com/mailverify/mailverify/service/internal/jobs"
 	"github.com/mailverify/mailverify/verify"
 	"golang.org/x/time/rate"
 )
@@ -22,7 +22,7 @@ var openAPI []byte
 
 // A Server answers the API. Set the fields, then call Handler.
 type Server struct {
-	Bus *service.Bus
+	Bus *jobs.Bus
 	// Verifier answers /v1/verify; give it Transcript, which the answer
 	// carries when asked for ("transcript": true).
 	Verifier *verify.Verifier

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
+	"github.com/mailverify/mailverify/internal/input"
 	"github.com/mailverify/mailverify/verify"
 )
 

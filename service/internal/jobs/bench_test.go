@@ -1,4 +1,4 @@
-package service
+package jobs
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/fakeworld"
 	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/service/internal/fakeworld"
 )
 
 // benchWorld is 1,000 addresses over 50 domains on 10 servers.
@@ -35,7 +35,7 @@ func benchWorld(rtt time.Duration) (*fakeworld.World, []string) {
 // engine called directly, in the same run, against fake SMTP servers with
 // no latency and with 20 ms round trips.
 //
-//	go test -run '^$' -bench Throughput -benchtime 5x ./cmd/mailverify/internal/service
+//	go test -run '^$' -bench Throughput -benchtime 5x ./service/internal/jobs
 func BenchmarkThroughput(b *testing.B) {
 	for _, rtt := range []time.Duration{0, 20 * time.Millisecond} {
 		b.Run(fmt.Sprintf("direct/rtt=%v", rtt), func(b *testing.B) {

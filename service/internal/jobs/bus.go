@@ -1,4 +1,4 @@
-// Package service runs bulk verification jobs on NATS JetStream: the
+// Package jobs runs bulk verification jobs on NATS JetStream: the
 // streams, the scheduler that routes each address to the partition of its
 // mail server, the workers that own partitions, and the aggregator that
 // keeps every job's counts. Package api puts HTTP in front of it.
@@ -13,7 +13,7 @@
 //	MV_DEAD     tasks that no worker finished in MaxDeliver deliveries
 //	KV mv_jobs  job records; KV mv_idem  idempotency keys;
 //	KV mv_state the aggregator's position in MV_RESULTS
-package service
+package jobs
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package service
+package jobs
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
+	"github.com/mailverify/mailverify/internal/input"
 	"github.com/nats-io/nats.go/jetstream"
 )
 

@@ -1,4 +1,4 @@
-package service
+package jobs
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/fakeworld"
 	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/service/internal/fakeworld"
 	"github.com/mailverify/mailverify/verify"
 	"github.com/nats-io/nats.go/jetstream"
 )

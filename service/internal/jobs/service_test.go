@@ -1,4 +1,4 @@
-package service
+package jobs
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/fakeworld"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
+	"github.com/mailverify/mailverify/internal/input"
 	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/service/internal/fakeworld"
 	"github.com/mailverify/mailverify/verify"
 )
 
