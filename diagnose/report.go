@@ -1,8 +1,28 @@
 // Package diagnose tests a domain's own mail setup — DNS, reverse DNS,
-// SMTP, TLS, MTA-STS and TLS-RPT, DANE, sender authentication, blocklists
-// — and reports each check as pass, info, warn or fail, with the finding,
-// why it matters, how to fix it and the evidence. "mailverify diagnose"
-// and the service's GET /v1/diagnose/{domain} print its Report.
+// SMTP, TLS, MTA-STS and TLS-RPT, DANE, sender authentication (SPF, DKIM,
+// DMARC, BIMI), blocklists — and reports each check as pass, info, warn or
+// fail, with the finding, why it matters, how to fix it and the evidence.
+// "mailverify diagnose" and the service's GET /v1/diagnose/{domain} print
+// its Report; a deliverability dashboard or a DNS provider's checker can
+// run it the same way:
+//
+//	c := &diagnose.Checker{Config: diagnose.Config{HELO: "checker.example.net"}}
+//	rep, err := c.Check(ctx, "example.com")
+//	if err != nil {
+//		return err // not a domain name (ErrDomain), or unusable resolvers
+//	}
+//	rep.WriteText(os.Stdout, false) // or encoding/json: the schema below
+//
+// It connects to the domain's mail servers on port 25 (EHLO, STARTTLS,
+// and RCPT to probe relaying, never DATA) and asks DNS and, for MTA-STS,
+// HTTPS; it sends no mail. Configure it once (Config) and share the
+// Checker: it is safe for concurrent use.
+//
+// The JSON of a Report (its fields' tags; Result as "pass", "info",
+// "warn" or "fail") is a contract, pinned by testdata/report.golden.
+// This module is separate from the library's so that its SPF and DMARC
+// libraries stay out of the module graph of programs that import only
+// verify.
 package diagnose
 
 import (
