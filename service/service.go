@@ -14,7 +14,7 @@
 //	}
 //	defer s.Close()
 //	go s.Run(ctx) // the scheduler, the aggregator, webhooks and the worker
-//	mux.Handle("/", s.Handler())
+//	http.ListenAndServe("127.0.0.1:8025", s.Handler()) // the API and the page
 //
 // To scale out, give every process the same Config.NATS; run Service in
 // one or more processes for the API and Worker (see NewWorker) on each
@@ -197,14 +197,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return &Service{bus: bus, node: node, h: a.Handler()}, nil
 }
 
-// Handler returns the HTTP API, the page at / and the metrics at
-// /metrics, ready to serve or to mount on a mux of your own.
+// Handler returns the HTTP API (/v1/...), the page at /, the metrics at
+// /metrics and the OpenAPI document at /openapi.json, ready to serve or to
+// mount on a mux of your own. The API works under a prefix
+// (http.StripPrefix); the page refers to its assets and the API by
+// absolute paths, so it works only at the root of its host.
 func (s *Service) Handler() http.Handler { return s.h }
 
 // Run runs the scheduler, the aggregator, the webhook sender and the
 // worker, if any, until ctx ends; the worker then finishes what it holds
-// for up to 10 seconds and hands the rest back to the queue. Stop serving
-// Handler before ending ctx, so that no request finds the jobs stopped.
+// for up to 10 seconds and hands the rest back to the queue. It returns
+// the first failure of a part, which is ctx's error when ctx ended. Stop
+// serving Handler before ending ctx, so that no request finds the jobs
+// stopped.
 func (s *Service) Run(ctx context.Context) error { return s.node.Run(ctx) }
 
 // Close closes the bus (and stops the embedded NATS server). Call it

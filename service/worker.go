@@ -46,7 +46,8 @@ func NewWorker(ctx context.Context, cfg Config) (*Worker, error) {
 }
 
 // Run probes until ctx ends, then finishes what it holds for up to 10
-// seconds and hands the rest back to the queue.
+// seconds and hands the rest back to the queue. It returns nil or the
+// failure that stopped it.
 func (w *Worker) Run(ctx context.Context) error { return w.w.Run(ctx) }
 
 // MetricsHandler serves the worker's Prometheus metrics.
