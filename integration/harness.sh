@@ -360,7 +360,7 @@ check_clean() {
 
 run_tests() {
 	cd "$HERE/.."
-	in_ns env MAILVERIFY_IT_DIR="$DIR" MAILVERIFY_IT_DNS=127.0.0.53:53 MAILVERIFY_IT_VALIDATING_DNS=127.0.0.55:53 go test -tags integration -count=1 -v ./integration ./cmd/mailverify/internal/diagnose
+	in_ns env MAILVERIFY_IT_DIR="$DIR" MAILVERIFY_IT_DNS=127.0.0.53:53 MAILVERIFY_IT_VALIDATING_DNS=127.0.0.55:53 go test -tags integration -count=1 -v ./integration ./diagnose
 }
 
 case "${1:-}" in

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
+	"github.com/mailverify/mailverify/internal/input"
 )
 
 type checkFlags struct {

@@ -9,7 +9,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
+	"github.com/mailverify/mailverify/diagnose"
 )
 
 // diagnoseCmd tests a domain's own mail setup. Exit status: 0 when no

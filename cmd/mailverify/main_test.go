@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
+	"github.com/mailverify/mailverify/diagnose"
 	"github.com/mailverify/mailverify/internal/testdns"
 	"github.com/mailverify/mailverify/internal/testsmtp"
 )

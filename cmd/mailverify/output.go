@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/resultcsv"
+	"github.com/mailverify/mailverify/internal/resultcsv"
 	"github.com/mailverify/mailverify/verify"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/input"
+	"github.com/mailverify/mailverify/internal/input"
 	"github.com/mailverify/mailverify/syntax"
 	"github.com/mailverify/mailverify/verify"
 )

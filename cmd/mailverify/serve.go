@@ -14,12 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/api"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/diagnose"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/service"
-	"github.com/mailverify/mailverify/cmd/mailverify/internal/web"
+	"github.com/mailverify/mailverify/diagnose"
+	"github.com/mailverify/mailverify/service"
 	"github.com/mailverify/mailverify/verify"
-	"golang.org/x/time/rate"
 )
 
 // serviceFlags are the flags of serve and worker.
@@ -62,40 +59,24 @@ func defaultDataDir() string {
 	return filepath.Join(os.TempDir(), "mailverify")
 }
 
-func (f *serviceFlags) config() service.Config {
-	return service.Config{URL: f.nats, DataDir: f.data, Replicas: f.replicas, Partitions: f.partitions, Retention: f.retention,
-		AckWait: f.ackWait, PinnedTTL: f.pinnedTTL}
-}
-
-// verifiers returns the Verifier of the API and scheduler, and the
-// worker's, which leaves greylisting to the bus; both count their SMTP
-// work in m.
-func (f *serviceFlags) verifiers(logger *slog.Logger, m *api.Metrics) (*verify.Verifier, *verify.Verifier, error) {
+// config is the service's configuration from the flags.
+func (f *serviceFlags) config(logger *slog.Logger) (service.Config, error) {
 	if f.history != "" {
-		return nil, nil, errors.New("--history is the check command's: the service keeps its history on the bus (POST /v1/feedback)")
+		return service.Config{}, errors.New("--history is the check command's: the service keeps its history on the bus (POST /v1/feedback)")
 	}
-	mk := func() (*verify.Verifier, error) {
-		v, err := f.verifier()
-		if err != nil {
-			return nil, err
-		}
-		v.Concurrency, v.PerHost, v.PerHostRate, v.MaxRcpts = f.concurrency, f.perHost, f.perHostRate, f.rcpts
-		v.Dialer, v.TranscriptWriter = m.Dialer(v.Dialer), m.SMTPTap()
-		if f.verbose {
-			v.Logger = logger
-		}
-		return v, v.Validate()
-	}
-	v, err := mk()
-	if err != nil {
-		return nil, nil, err
-	}
-	wv, err := mk()
-	if err != nil {
-		return nil, nil, err
-	}
-	wv.GreylistMaxWait = time.Nanosecond
-	return v, wv, nil
+	return service.Config{NATS: f.nats, DataDir: f.data, Replicas: f.replicas, Partitions: f.partitions, Retention: f.retention,
+		AckWait: f.ackWait, PinnedTTL: f.pinnedTTL, GreylistBudget: f.greyBudget, Logger: logger,
+		NewVerifier: func() (*verify.Verifier, error) {
+			v, err := f.verifier()
+			if err != nil {
+				return nil, err
+			}
+			v.Concurrency, v.PerHost, v.PerHostRate, v.MaxRcpts = f.concurrency, f.perHost, f.perHostRate, f.rcpts
+			if f.verbose {
+				v.Logger = logger
+			}
+			return v, nil
+		}}, nil
 }
 
 func (f *serviceFlags) logger(stderr io.Writer) *slog.Logger {
@@ -128,83 +109,53 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if code, ok := parseNoArgs(fs, args, stderr, "serve [flags]\n\nRuns the HTTP API and the job scheduler; without --nats, an embedded NATS server and a worker too."); !ok {
 		return code
 	}
-	logger := f.logger(stderr)
-	metrics := api.NewMetrics()
-	v, wv, err := f.verifiers(logger, metrics)
+	cfg, err := f.config(f.logger(stderr))
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
-	v.Transcript = true // for the page's "show conversation"
-	a := &api.Server{Verifier: v, Web: web.Handler(), Metrics: metrics, Rate: rate.Limit(f.reqRate), MaxBody: f.maxBody, AllowPrivate: f.allowPrivate, Logger: logger}
-	a.Diagnose = f.diagnoser()
-	if a.Tokens, err = readTokens(f.tokenFile); err != nil {
+	cfg.Worker, cfg.RequestRate, cfg.MaxBody, cfg.AllowPrivate = f.worker, f.reqRate, f.maxBody, f.allowPrivate
+	cfg.Diagnose = f.diagnoser()
+	if cfg.Tokens, err = readTokens(f.tokenFile); err != nil {
 		return usageError(stderr, "%v", err)
 	}
-	if a.Tokens == nil && !loopback(f.listen) {
+	if cfg.Tokens == nil && !loopback(f.listen) {
 		return usageError(stderr, "--listen %s is not a loopback address: give --token-file", f.listen)
 	}
-	wh := &service.Webhooks{AllowPrivate: f.allowPrivate, Logger: logger}
 	if f.secretFile != "" {
-		if wh.Secret, err = os.ReadFile(f.secretFile); err != nil {
+		secret, err := os.ReadFile(f.secretFile)
+		if err != nil {
 			return usageError(stderr, "%v", err)
 		}
-		wh.Secret = []byte(strings.TrimSpace(string(wh.Secret)))
+		cfg.WebhookSecret = []byte(strings.TrimSpace(string(secret)))
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
-	bus, err := service.Open(ctx, f.config())
+	s, err := service.New(ctx, cfg)
+	if errors.Is(err, service.ErrConfig) {
+		ln.Close()
+		return usageError(stderr, "%v", err)
+	}
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO
 	}
-	defer bus.Close()
-	metrics.WatchQueue(bus)
-	if err := shareCatchAll(ctx, bus, v, wv); err != nil {
-		fmt.Fprintf(stderr, "mailverify: %v\n", err)
-		return exitIO
-	}
-	if a.History, err = shareHistory(ctx, bus, v, wv); err != nil {
-		fmt.Fprintf(stderr, "mailverify: %v\n", err)
-		return exitIO
-	}
-	a.Bus, wh.Bus = bus, bus
-	h := a.Handler()
-	node := &service.Node{Bus: bus, Verifier: v, Webhooks: wh, Logger: logger,
-		OnResult: a.Metrics.Result, OnDone: func(string) { a.Metrics.JobCompleted() },
-		Worker: service.Worker{GreylistBudget: f.greyBudget, OnResult: verified(a.Metrics)}}
-	if f.nats == "" || f.worker {
-		node.WorkerVerifier = wv
-	}
-	return runServer(ctx, ln, h, node, stderr, f.nats == "")
-}
-
-func verified(m *api.Metrics) func(verify.Result) {
-	return func(r verify.Result) {
-		code := 0
-		if r.SMTP != nil {
-			code = r.SMTP.Code
-		}
-		m.Verified(code, time.Duration(r.Duration))
-	}
+	defer s.Close()
+	return runServer(ctx, ln, s, stderr)
 }
 
 // runServer serves until ctx ends, then shuts down in order: stop taking
 // requests and finish those in flight, then let the workers drain.
-func runServer(ctx context.Context, ln net.Listener, h http.Handler, node *service.Node, stderr io.Writer, embedded bool) int {
+func runServer(ctx context.Context, ln net.Listener, s *service.Service, stderr io.Writer) int {
 	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
 	nodeDone := make(chan error, 1)
-	go func() { nodeDone <- node.Run(nodeCtx) }()
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() { nodeDone <- s.Run(nodeCtx) }()
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	mode := "NATS at " + node.Bus.URL
-	if embedded {
-		mode = "embedded NATS storing in " + node.Bus.DataDir
-	}
-	fmt.Fprintf(stderr, "mailverify: serving http://%s/ (%s); open it in a browser to check addresses and clean lists\n", ln.Addr(), mode)
+	fmt.Fprintf(stderr, "mailverify: serving http://%s/ (%s); open it in a browser to check addresses and clean lists\n", ln.Addr(), s)
 	code := exitOK
 	select {
 	case <-ctx.Done():
@@ -234,39 +185,31 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 	if f.nats == "" {
 		return usageError(stderr, "worker needs --nats URL (an embedded server is reachable only from serve)")
 	}
-	logger := f.logger(stderr)
-	metrics := api.NewMetrics()
-	_, wv, err := f.verifiers(logger, metrics)
+	cfg, err := f.config(f.logger(stderr))
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
+	w, err := service.NewWorker(ctx, cfg)
+	if errors.Is(err, service.ErrConfig) {
+		return usageError(stderr, "%v", err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mailverify: %v\n", err)
+		return exitIO
+	}
+	defer w.Close()
 	if *metricsAddr != "" {
 		ln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
 			return usageError(stderr, "--metrics: %v", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
+		mux.Handle("GET /metrics", w.MetricsHandler())
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = hs.Serve(ln) }()
 		defer hs.Close()
 	}
-	bus, err := service.Open(ctx, f.config())
-	if err != nil {
-		fmt.Fprintf(stderr, "mailverify: %v\n", err)
-		return exitIO
-	}
-	defer bus.Close()
-	if err := shareCatchAll(ctx, bus, wv); err != nil {
-		fmt.Fprintf(stderr, "mailverify: %v\n", err)
-		return exitIO
-	}
-	if _, err := shareHistory(ctx, bus, wv); err != nil {
-		fmt.Fprintf(stderr, "mailverify: %v\n", err)
-		return exitIO
-	}
-	fmt.Fprintf(stderr, "mailverify: worker on NATS at %s\n", f.nats)
-	w := &service.Worker{Bus: bus, Verifier: wv, Logger: logger, GreylistBudget: f.greyBudget, OnResult: verified(metrics)}
+	fmt.Fprintf(stderr, "mailverify: worker on %s\n", w)
 	if err := w.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO
@@ -292,18 +235,6 @@ func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer, usage string
 	return 0, true
 }
 
-// shareCatchAll gives the verifiers the bus's shared catch-all answers.
-func shareCatchAll(ctx context.Context, bus *service.Bus, vs ...*verify.Verifier) error {
-	store, err := bus.NewCatchAllStore(ctx)
-	if err != nil {
-		return err
-	}
-	for _, v := range vs {
-		v.CatchAllStore = store
-	}
-	return nil
-}
-
 // diagnoser runs diagnose with the service's DNS, dialer and identity.
 func (f *serviceFlags) diagnoser() func(context.Context, string) (*diagnose.Report, error) {
 	return func(ctx context.Context, domain string) (*diagnose.Report, error) {
@@ -317,23 +248,11 @@ func (f *serviceFlags) diagnoser() func(context.Context, string) (*diagnose.Repo
 		}
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		return diagnose.Run(ctx, domain, cfg)
+		return (&diagnose.Checker{Config: cfg}).Check(ctx, domain)
 	}
 }
 
-// shareHistory gives the verifiers the bus's feedback history.
-func shareHistory(ctx context.Context, bus *service.Bus, vs ...*verify.Verifier) (*service.KVHistory, error) {
-	h, err := bus.NewHistory(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range vs {
-		v.History = h
-	}
-	return h, nil
-}
-
-func readTokens(path string) (*api.Tokens, error) {
+func readTokens(path string) ([]string, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -342,7 +261,7 @@ func readTokens(path string) (*api.Tokens, error) {
 		return nil, err
 	}
 	defer f.Close()
-	t, err := api.ReadTokens(f)
+	t, err := service.ReadTokens(f)
 	if err != nil {
 		return nil, fmt.Errorf("--token-file %s: %w", path, err)
 	}

@@ -1,0 +1,101 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A Page is a run of a job's results, in the order they were stored.
+type Page struct {
+	// Results are JSON objects: the verify.Result of the CLI with the
+	// input's position in the job first, as "index".
+	Results [][]byte
+	// Cursor is where the next page starts (pass it as after); More says
+	// whether results were stored past this page when it was read.
+	Cursor uint64
+	More   bool
+}
+
+// Results returns up to limit results of a job stored after the cursor.
+func (b *Bus) Results(ctx context.Context, owner, id string, after uint64, limit int) (*Page, error) {
+	if _, err := b.Get(ctx, owner, id); err != nil {
+		return nil, err
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{"mv.result." + id + ".*"}, InactiveThreshold: 10 * time.Second}
+	if after > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
+	}
+	cons, err := b.JS.OrderedConsumer(ctx, ResultsStream, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Page{Cursor: after}
+	for len(p.Results) < limit {
+		batch, err := cons.FetchNoWait(min(limit-len(p.Results), 1000))
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for m := range batch.Messages() {
+			md, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			n++
+			p.Cursor = md.Sequence.Stream
+			p.More = md.NumPending > 0
+			p.Results = append(p.Results, withIndex(m.Headers().Get(indexHeader), m.Headers().Get(refHeader), m.Data()))
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, err
+		}
+		if n == 0 || !p.More {
+			break
+		}
+	}
+	return p, nil
+}
+
+// withIndex puts "index" (and "ref", when there is one) first in a
+// result object.
+func withIndex(index, ref string, result []byte) []byte {
+	if _, err := strconv.Atoi(index); err != nil || len(result) < 2 || result[0] != '{' {
+		return result
+	}
+	out := make([]byte, 0, len(result)+len(index)+len(ref)+20)
+	out = append(out, `{"index":`...)
+	out = append(out, index...)
+	out = append(out, ',')
+	if ref != "" {
+		q, _ := json.Marshal(ref)
+		out = append(out, `"ref":`...)
+		out = append(out, q...)
+		out = append(out, ',')
+	}
+	return append(out, result[1:]...)
+}
+
+// A Depth is the backlog of one partition.
+type Depth struct{ Pending, InFlight uint64 }
+
+// Depths returns the backlog of each partition that answered.
+func (b *Bus) Depths(ctx context.Context) map[int]Depth {
+	out := map[int]Depth{}
+	for p := range b.partitions() {
+		c, err := b.JS.Consumer(ctx, WorkStream, partitionConsumer(p))
+		if err != nil {
+			continue
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			continue
+		}
+		out[p] = Depth{Pending: info.NumPending, InFlight: uint64(info.NumAckPending)}
+	}
+	return out
+}

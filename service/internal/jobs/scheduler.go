@@ -1,0 +1,174 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mailverify/mailverify/verify"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+)
+
+// A task is one address of a job, on its way to a worker.
+type task struct {
+	Job   string `json:"job"`
+	Index int    `json:"i"`
+	Addr  string `json:"a"`
+	Raw   string `json:"r,omitempty"` // the entry as given, when it differs
+	Ref   string `json:"f,omitempty"` // the caller's reference
+}
+
+// A Scheduler routes the addresses of queued jobs to the partitions of
+// their mail servers. Several may run, one per API process: each chunk of
+// input goes to one of them.
+type Scheduler struct {
+	Bus *Bus
+	// Verifier looks up mail servers (MailServer), with its DNS cache.
+	Verifier *verify.Verifier
+	Logger   *slog.Logger
+	// Lookups bounds the DNS lookups at once; zero means 64.
+	Lookups int
+}
+
+// orphanAge is how long input waits for its job record before it is
+// dropped as the leftover of an upload that never finished.
+const orphanAge = time.Hour
+
+// Run schedules until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) error {
+	cons, err := s.Bus.JS.Consumer(ctx, InputStream, schedulerConsumer)
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		msgs, err := fetch(ctx, cons, 4, 5*time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			logOrDiscard(s.Logger).Warn("scheduler: fetch", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for _, m := range msgs {
+			s.handle(ctx, m)
+		}
+	}
+	return nil
+}
+
+func (s *Scheduler) handle(ctx context.Context, m jetstream.Msg) {
+	var c chunk
+	if err := json.Unmarshal(m.Data(), &c); err != nil {
+		logOrDiscard(s.Logger).Error("scheduler: a chunk that is not JSON; dropped", "err", err)
+		_ = m.Term()
+		return
+	}
+	rec, _, err := s.Bus.load(ctx, c.Job)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if md, merr := m.Metadata(); merr == nil && time.Since(md.Timestamp) > orphanAge {
+			_ = m.Term()
+			return
+		}
+		_ = m.NakWithDelay(time.Second) // the upload is still going on
+		return
+	case err != nil:
+		_ = m.NakWithDelay(time.Second)
+		return
+	case rec.State == Canceled:
+		_ = m.Ack()
+		return
+	}
+	if err := s.route(ctx, m, c); err != nil {
+		if ctx.Err() == nil {
+			logOrDiscard(s.Logger).Warn("scheduler: route", "job", c.Job, "err", err)
+		}
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	_ = m.DoubleAck(ctx)
+}
+
+// route publishes each address of c to its partition. A chunk delivered
+// again publishes the same message IDs, which the stream drops.
+func (s *Scheduler) route(ctx context.Context, m jetstream.Msg, c chunk) error {
+	parts := make([]int, len(c.Items))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(orDefault(s.Lookups, 64))
+	stop := keepAlive(ctx, m, 10*time.Second)
+	defer stop()
+	n := s.Bus.partitions()
+	for i, it := range c.Items {
+		g.Go(func() error {
+			key := s.Verifier.MailServer(gctx, it.Addr)
+			if key == "" {
+				key = strings.ToLower(it.Addr) // no server to be polite to
+			}
+			parts[i] = partition(key, n)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(c.Items))
+	for i, it := range c.Items {
+		t := task{Job: c.Job, Index: c.Start + i, Addr: it.Addr, Raw: it.Raw, Ref: it.Ref}
+		data, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		f, err := s.Bus.JS.PublishAsync(workSubject(parts[i]), data, jetstream.WithMsgID(fmt.Sprintf("%s.%d", t.Job, t.Index)))
+		if err != nil {
+			return err
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// keepAlive tells the server m is being worked on, every interval, until
+// stop is called.
+func keepAlive(ctx context.Context, m jetstream.Msg, every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	go repeat(ctx, every, func() { _ = m.InProgress() })
+	return cancel
+}
+
+// repeat calls f every interval until ctx ends.
+func repeat(ctx context.Context, every time.Duration, f func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
