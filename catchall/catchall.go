@@ -347,6 +347,10 @@ func (d *Detector) Begin(qs []Question) *Pending {
 // transaction of its own.
 func (p *Pending) Addrs() []string { return p.addrs }
 
+// Mine returns, for each address of Addrs, the place of its question
+// among those given to Begin.
+func (p *Pending) Mine() []int { return p.mine }
+
 // Finish records the results of the probes of Addrs, in order, and
 // returns every question's answer with the probe result of those this
 // caller sent (nil for the others). A caller whose ctx ends while waiting

@@ -15,15 +15,25 @@ func (s *Session) ProbeAlone(ctx context.Context, addr string) Result {
 	return s.ProbeFresh(ctx, addr)[0]
 }
 
+// TxRoom returns how many more recipients the open transaction takes
+// before Probe opens a new one; 0 when none is open, or when the next
+// Probe opens a new connection first.
+func (s *Session) TxRoom() int {
+	if !s.inTx || s.mustReconnect() {
+		return 0
+	}
+	return max(0, min(s.maxRcpt-s.txRcpts, 2*s.maxRcpt-s.txSent))
+}
+
 // ProbeFresh probes addrs as Probe does, in a new transaction: the first
 // of them is its first recipient, and the others follow in it while it
 // has room. A comparison between replies in one transaction is the one
 // a server's per-transaction count cannot spoil.
 func (s *Session) ProbeFresh(ctx context.Context, addrs ...string) []Result {
-	if s.inTx && s.txSent > 0 && !s.broken && s.conn != nil {
-		stop := s.watch(ctx)
-		s.endTransaction(ctx)
-		stop()
+	if s.inTx && s.txSent > 0 {
+		// RSET goes with the new MAIL FROM, in the same flush where the
+		// server pipelines.
+		s.txDone = true
 	}
 	return s.Probe(ctx, addrs...)
 }
@@ -108,7 +118,7 @@ func (s *Session) pipelinedAlone(ctx context.Context, addrs []string, results []
 		default:
 			r := rcpt
 			results[i].Outcome, results[i].Reply = Classify(r), &r
-			results[i].Conn, results[i].Seq, results[i].Tx = s.conns, s.connRcpts+i+1, s.txNum+i+1
+			results[i].Conn, results[i].Seq, results[i].Tx, results[i].Flush = s.conns, s.connRcpts+i+1, s.txNum+i+1, s.writes
 			s.logRcpt(ctx, results[i])
 		}
 	}
@@ -242,7 +252,7 @@ func (s *Session) aloneReplies(ctx context.Context, n int) bool {
 		r.Outcome, r.Reply, r.Err = Classify(rc), &rc, nil
 		s.logRcpt(ctx, *r)
 		s.connRcpts++
-		r.Conn, r.Seq = s.conns, s.connRcpts
+		r.Conn, r.Seq, r.Flush = s.conns, s.connRcpts, s.writes
 		if i == count-1 && rc.Code/100 == 2 {
 			s.txRcpts = 1
 		}

@@ -38,6 +38,8 @@ type Session struct {
 	txRcpts int  // recipients accepted in the transaction
 	txSent  int  // recipients answered in the transaction, accepted or not
 	txNum   int  // transactions opened in the session (Result.Tx)
+	writes  int  // flushes of commands in the session (Result.Flush)
+	txDone  bool // the next recipient opens a new transaction (ProbeFresh)
 	// connRcpts counts the recipients answered on this connection;
 	// perConn, when positive, is how many the server judges on one.
 	connRcpts, perConn int
@@ -191,6 +193,7 @@ func (s *Session) send(ctx context.Context, lines ...string) error {
 		return s.fail(ctx, err)
 	}
 	s.flushAt, s.flushReplies = time.Now(), 0
+	s.writes++
 	return nil
 }
 

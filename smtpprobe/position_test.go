@@ -28,6 +28,12 @@ func TestResultPositions(t *testing.T) {
 		if got[0].Tx == got[1].Tx || got[1].Tx != got[2].Tx || got[2].Tx != got[3].Tx {
 			t.Errorf("transactions %d %d %d %d; want the probes apart and the batch in the last probe's", got[0].Tx, got[1].Tx, got[2].Tx, got[3].Tx)
 		}
+		// One flush carried them all (the server pipelines).
+		for _, r := range got[1:] {
+			if r.Flush != got[0].Flush || r.Flush == 0 {
+				t.Errorf("%s: flush %d, want %d", r.Address, r.Flush, got[0].Flush)
+			}
+		}
 		s.Recycle(t.Context())
 		got = s.ProbeEach(t.Context(), "probe3@example.com", "probe4@example.com")
 		got = append(got, s.Probe(t.Context(), "b@example.com")...)
@@ -35,6 +41,9 @@ func TestResultPositions(t *testing.T) {
 			if r.Conn != 2 || r.Seq != i+1 {
 				t.Errorf("after a new connection, %s: connection %d, place %d; want 2, %d", r.Address, r.Conn, r.Seq, i+1)
 			}
+		}
+		if got[2].Flush <= got[1].Flush || got[1].Flush <= got[0].Flush {
+			t.Errorf("flushes %d %d %d: want one each (a new connection asks one by one)", got[0].Flush, got[1].Flush, got[2].Flush)
 		}
 		for _, r := range s.Probe(t.Context(), "x\r\nRSET@example.com") {
 			if r.Seq != 0 {

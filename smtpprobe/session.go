@@ -31,8 +31,12 @@ type Result struct {
 	Seq  int `json:"-"`
 	// Tx numbers the transaction (MAIL FROM) that carried the RCPT among
 	// the session's: servers also count per transaction, and our own RSET
-	// starts their count over.
-	Tx int `json:"-"`
+	// starts their count over. Flush numbers the write that carried the
+	// command: commands of one flush reach the server together, so a
+	// time-limited mode of the server (harvest protection for a while)
+	// cannot have ended between them.
+	Tx    int `json:"-"`
+	Flush int `json:"-"`
 }
 
 // Probe asks the server about each address with RCPT TO and returns one
@@ -219,7 +223,7 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 			results[j].Outcome, results[j].Reply, results[j].Err = o, &r, nil
 			s.txSent++
 			s.connRcpts++
-			results[j].Conn, results[j].Seq, results[j].Tx = s.conns, s.connRcpts, s.txNum
+			results[j].Conn, results[j].Seq, results[j].Tx, results[j].Flush = s.conns, s.connRcpts, s.txNum, s.writes
 			if r.Code/100 == 2 {
 				s.txRcpts++
 			}
@@ -248,9 +252,10 @@ func (s *Session) brokenAt(ctx context.Context, err error, results []Result, tri
 // transaction makes sure a transaction with room is open, with SMTPUTF8
 // when needed (RFC 6531 section 3.4).
 func (s *Session) transaction(ctx context.Context, utf8Needed bool) error {
-	if s.inTx && s.txRcpts < s.maxRcpt && s.txSent < 2*s.maxRcpt && s.txUTF8 == utf8Needed {
+	if s.inTx && s.txRcpts < s.maxRcpt && s.txSent < 2*s.maxRcpt && s.txUTF8 == utf8Needed && !s.txDone {
 		return nil
 	}
+	s.txDone = false
 	stop := s.watch(ctx)
 	defer stop()
 	line := "MAIL FROM:<" + s.p.MailFrom + ">"

@@ -8,56 +8,153 @@ import (
 )
 
 // askAfter asks, on c after a batch, the catch-all questions the runs'
-// answers call for: the first probe of a domain, a trailing probe after
-// acceptances that wait for a refusal after them, a greylisted probe that
-// is due again; then, where a trailing probe was refused with a reply
-// that does not count yet, the control (see hostRun.control).
+// answers call for. Where acceptances of a domain wait for a refusal
+// after them, its random address goes first, right after the batch in the
+// same transaction (a trailing probe), with one accepted address of the
+// domain after it where the host refuses naming no reason (a control, in
+// the same flush); it answers the catch-all question too. The other
+// questions (a first probe, a greylisted one due again) go after, each
+// probe first in a transaction of its own.
 func (e *engine) askAfter(ctx context.Context, c *conn, runs []*hostRun) {
 	e.mu.Lock()
-	var ask []*hostRun
+	var trail, ask []*hostRun
+	var ctl []string
 	for _, hr := range runs {
-		if hr.onlyTrailer() && e.moreFor(hr) {
-			// The next batch to this server will likely carry a refusal
-			// that counts; if not, the probe goes after it (emitReady
-			// schedules it again).
-			hr.trailing = false
+		if !hr.wantsCatchAll() {
 			continue
 		}
-		if hr.wantsCatchAll() {
-			hr.startAsking()
+		if hr.waitsForRefusal() && !hr.consumer() && !e.v.SkipCatchAll {
+			trail = append(trail, hr)
+		} else {
 			ask = append(ask, hr)
+			ctl = append(ctl, hr.control())
+		}
+		hr.startAsking()
+	}
+	e.mu.Unlock()
+	if len(trail) > 0 {
+		e.askTrailing(ctx, c, trail)
+	}
+	if len(ask) == 0 {
+		return
+	}
+	e.mu.Lock()
+	f := flush{c: c, sent: e.tick()}
+	e.mu.Unlock()
+	sts, rs, cr := e.askCatchAll(ctx, c.s, ask, ctl)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f.got = e.tick()
+	for i, hr := range ask {
+		hr.catchAllAnswer(sts[i], rs[i], f)
+		if a, ok := f.answerOf(cr[i], false); ok {
+			hr.record(a) // after the probe's: it may make the probe's refusal count
+		}
+	}
+}
+
+// askTrailing sends the trailing probes of runs, with their controls, in
+// the session's transaction: one Probe, one flush where it pipelines. An
+// acceptance from another transaction (a greylisting retry, a full
+// transaction) is asked again before the probe, once, so that the probe's
+// refusal comes after an acceptance in its own transaction.
+func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
+	type trail struct {
+		hr    *hostRun
+		again []*job
+		first bool
+		ctl   string
+	}
+	e.mu.Lock()
+	ts := make([]trail, len(runs))
+	qs := make([]catchall.Question, len(runs))
+	fresh := false
+	// A server that judges only the first recipients of a connection is
+	// compared across connections (answer.refuted): nothing is asked again.
+	perConn := c.s.Quirks().RcptsPerConnection > 0
+	for pass := 0; pass < 2; pass++ {
+		n := 0
+		for i, hr := range runs {
+			qs[i] = catchall.Question{Domain: hr.d.name, Host: hr.host.Name}
+			ts[i] = trail{hr: hr, first: !hr.asked, ctl: hr.control()}
+			for _, j := range hr.decided {
+				if j.out.Outcome == smtpprobe.Accepted && j.answered && !j.rebracketed && !hr.proven(j) && !perConn && !j.ans.perConn &&
+					(fresh || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx) {
+					ts[i].again = append(ts[i].again, j)
+				}
+			}
+			n += len(ts[i].again) + 1
+			if ts[i].ctl != "" {
+				n++
+			}
+		}
+		if room, _ := c.s.Room(); fresh || perConn || c.s.TxRoom() >= n && room >= len(runs) {
+			break
+		}
+		// The probes would go in a new transaction, or on a new
+		// connection (the error budget is spent): everything again.
+		fresh = true
+	}
+	var wires []string
+	for _, t := range ts {
+		for _, j := range t.again {
+			j.rebracketed = true
+			wires = append(wires, j.wire)
 		}
 	}
 	f := flush{c: c, sent: e.tick()}
 	e.mu.Unlock()
-	if len(ask) == 0 {
-		return
-	}
-	sts, rs := e.askCatchAll(ctx, c.s, ask)
-	e.mu.Lock()
-	f.got = e.tick()
-	var ctl []*hostRun
-	var wires []string
-	for i, hr := range ask {
-		hr.catchAllAnswer(sts[i], rs[i], f)
-		if w := hr.control(); w != "" {
-			ctl, wires = append(ctl, hr), append(wires, w)
+	probes := e.v.detector.ProbeAddrs(qs)
+	for i, t := range ts {
+		wires = append(wires, probes[i])
+		if t.ctl != "" {
+			wires = append(wires, t.ctl)
 		}
 	}
-	f = flush{c: c, sent: e.tick()}
-	e.mu.Unlock()
-	if len(wires) == 0 || ctx.Err() != nil {
-		return
+	var res []smtpprobe.Result
+	if fresh {
+		res = c.s.ProbeFresh(ctx, wires...)
+	} else {
+		res = c.s.Probe(ctx, wires...)
 	}
-	res := c.s.ProbeFresh(ctx, wires...)
-	e.mu.Lock()
-	f.got = e.tick()
-	for i, hr := range ctl {
-		if a, ok := f.answerOf(&res[i], false); ok {
-			hr.record(a)
+	k := 0
+	for _, t := range ts {
+		k += len(t.again)
+	}
+	pr := make([]smtpprobe.Result, len(ts))
+	for i, t := range ts {
+		pr[i] = res[k]
+		if k++; t.ctl != "" {
+			k++
 		}
 	}
-	e.mu.Unlock()
+	sts := e.v.detector.Learn(qs, pr)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f.got = e.tick()
+	k = 0
+	for _, t := range ts { // the acceptances asked again come first
+		for _, j := range t.again {
+			if r := res[k]; r.Seq > 0 {
+				j.out, j.host = &r, t.hr.host.Name
+				j.ans, j.answered = f.answerOf(&r, false)
+				t.hr.record(j.ans)
+			}
+			k++
+		}
+	}
+	for i, t := range ts {
+		t.hr.catchAllAnswer(sts[i], &pr[i], f)
+		if t.first && sts[i] == catchall.Unknown && pr[i].Outcome != smtpprobe.Rejected {
+			t.hr.asked = false // not a first question answered: ask it alone later
+		}
+		if k++; t.ctl != "" {
+			if a, ok := f.answerOf(&res[k], false); ok {
+				t.hr.record(a)
+			}
+			k++
+		}
+	}
 }
 
 // sandwich asks again, on c after a batch, the refusals naming no reason
@@ -126,20 +223,17 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 	}
 }
 
-// moreFor reports whether jobs wait for hr's mail server. e.mu is held.
-func (e *engine) moreFor(hr *hostRun) bool {
-	q := e.queues[hr.key]
-	return q != nil && len(q.jobs) > 0
-}
-
 // askCatchAll asks the catch-all questions of several domains on one
 // session, their probes together in one round trip where the server
 // pipelines. A first question may be answered from the Detector's cache;
-// a question asked again (a trailing probe) is probed now. It runs
-// without e.mu.
-func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*hostRun) ([]catchall.Status, []*smtpprobe.Result) {
+// a question asked again (a trailing probe) is probed now. A question
+// with a control (ctl[i] not "") goes in a transaction of its own, the
+// control right after the probe; its result is returned in the third
+// slice. It runs without e.mu.
+func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*hostRun, ctl []string) ([]catchall.Status, []*smtpprobe.Result, []*smtpprobe.Result) {
 	sts := make([]catchall.Status, len(runs))
 	rs := make([]*smtpprobe.Result, len(runs))
+	cr := make([]*smtpprobe.Result, len(runs))
 	var first, again []catchall.Question
 	var atFirst, atAgain []int
 	for i, hr := range runs {
@@ -155,11 +249,12 @@ func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*
 		}
 	}
 	if len(first)+len(again) == 0 {
-		return sts, rs
+		return sts, rs, cr
 	}
 	p := e.v.detector.Begin(first)
 	addrs := append(p.Addrs(), e.v.detector.ProbeAddrs(again)...)
-	res := s.ProbeEach(ctx, addrs...)
+	at := append(mine(p, atFirst), atAgain...)
+	res := e.probeWithControls(ctx, s, addrs, at, ctl, cr)
 	n := len(p.Addrs())
 	fsts, frs := p.Finish(ctx, res[:n])
 	for k, i := range atFirst {
@@ -170,5 +265,43 @@ func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*
 		r := res[n+k]
 		sts[i], rs[i] = asts[k], &r
 	}
-	return sts, rs
+	return sts, rs, cr
+}
+
+// mine returns the places in runs of the first questions whose probes
+// this caller sends, in Pending.Addrs' order.
+func mine(p *catchall.Pending, at []int) []int {
+	out := make([]int, 0, len(p.Mine()))
+	for _, i := range p.Mine() {
+		out = append(out, at[i])
+	}
+	return out
+}
+
+// probeWithControls sends the probes addrs (at their runs' places at):
+// those without a control together (ProbeEach), each one with a control
+// in a transaction of its own, the control right after it in the same
+// flush. Control results go to cr.
+func (e *engine) probeWithControls(ctx context.Context, s *smtpprobe.Session, addrs []string, at []int, ctl []string, cr []*smtpprobe.Result) []smtpprobe.Result {
+	res := make([]smtpprobe.Result, len(addrs))
+	var plain []string
+	var plainAt []int
+	for k, a := range addrs {
+		if c := ctl[at[k]]; c != "" {
+			rr := s.ProbeFresh(ctx, a, c)
+			res[k], cr[at[k]] = rr[0], &rr[1]
+			continue
+		}
+		plain, plainAt = append(plain, a), append(plainAt, k)
+	}
+	for n, r := range s.ProbeEach(ctx, plain...) {
+		res[plainAt[n]] = r
+	}
+	return res
+}
+
+// trailerDue reports whether acceptances of hr may need a trailing probe.
+// e.mu is held.
+func (e *engine) trailerDue(hr *hostRun) bool {
+	return !e.v.SkipCatchAll && !hr.consumer() && hr.catchAllStatus() != catchall.Yes
 }

@@ -98,33 +98,38 @@
 // # Evidence is scoped
 //
 // Servers count our recipients, errors and connections, and change their
-// answers because of us: a per-connection recipient cap or harvest
-// protection refuses everyone from some point on with a 5xx that names no
-// reason; a soft limit accepts everyone. A comparison between two replies
-// proves something only where the server could not have switched between
-// them:
-//   - a 5xx that names no reason is a mailbox verdict only when the same
-//     transaction on the same connection accepted a recipient of the
-//     domain after it (a server refusing everyone would have refused that
-//     one); the same holds for the random catch-all address;
+// answers because of us: a recipient cap or harvest protection refuses
+// everyone from some point on with a 5xx that names no reason (per
+// connection, per transaction, per client, for a while); a soft limit
+// accepts everyone (per client, connection, transaction or recipient
+// domain). A comparison between two replies proves something only where
+// the server could not have switched between them:
+//   - a 5xx that names no reason is a mailbox verdict only when an address
+//     of the same domain was accepted after it in the same transaction
+//     and the same flush of commands (one write reaches the server at
+//     once); the same holds for the random catch-all address;
 //   - an acceptance is deliverable only when, besides catch_all "no", a
-//     refusal that counts (a specific one, or a generic one as above) of
-//     any domain the server hosts came after it: later on the same
-//     connection, or sent after the acceptance was read. Where the batch
-//     ended with acceptances, the random address is asked once more after
-//     them (a trailing probe; after a generic refusal of it, one accepted
-//     address again as a control). Without such a refusal the acceptance
-//     is unknown/cannot_verify with catch_all unknown;
+//     refusal of the same domain that counts (a specific one, or a
+//     generic one as above) came after it in the same transaction. Where
+//     a batch ends with acceptances, the random address goes right after
+//     it in that transaction (a trailing probe; with an accepted address
+//     after it, in the same flush, where the host refuses naming no
+//     reason); an acceptance from an earlier transaction is asked again
+//     before it, once. A server that judges only the first recipient of
+//     a connection (Exchange Online) allows no such comparison: there a
+//     refusal asked after the acceptance was read, on a later connection,
+//     counts. Without such a refusal the acceptance is
+//     unknown/cannot_verify with catch_all unknown;
 //   - refusals that do not count are asked again in a new transaction
 //     with an address of the domain the host accepted after them (a
 //     control), then once more on a fresh connection (with a control
 //     again); they move to the next MX host when the host refused every
 //     recipient alike.
 //
-// Servers count per client, so the switch is assumed to go one way while
-// a connection lasts and across the connections of a run; a server that
-// accepts everyone on one connection only from its Nth recipient and
-// refuses the random address as the first of the next would still pass.
+// What stays assumed: a server that judges only the first recipient of a
+// connection and accepts everyone past some count of them on one
+// connection only, or a server that refuses everyone and then accepts
+// everyone within one flush, would still pass.
 //
 // # Deadlines
 //

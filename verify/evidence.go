@@ -8,35 +8,41 @@ import (
 
 // Evidence is scoped to the connection and the moment that gave it.
 // Servers count our recipients and change their answers because of us:
-// a per-connection recipient cap or harvest protection answers a generic
-// "550 Rejected" to everyone from some point on, and a soft limit answers
-// 250 to everyone. A comparison between two replies proves something only
-// where the server could not have switched in between, so every RCPT
-// answer of a (domain, host) is kept with where it stood: its connection,
-// its place on it, and when it was asked and answered in the engine's
-// order of events.
+// a recipient cap or harvest protection answers a generic "550 Rejected"
+// to everyone from some point on (per connection, per transaction, per
+// client, for a while), and a soft limit answers 250 to everyone. A
+// comparison between two replies proves something only where the server
+// could not have switched in between, so every RCPT answer of a (domain,
+// host) is kept with where it stood: its connection, transaction and
+// flush (the write that carried its command), its place on the
+// connection, and when it was asked and answered in the engine's order of
+// events.
 //
-// The rules, for the switches that go one way (from telling recipients
-// apart to refusing or accepting everyone):
+// The rules:
 //   - A specific "no such mailbox" (5.1.1, 5.2.1, the rule texts) is
 //     about that mailbox wherever it stood.
 //   - A generic refusal (smtpprobe.Rejected) is about the mailbox only
-//     when the same transaction, on the same connection, accepted a
-//     recipient of the domain after it: a server that had switched to
-//     refusing everyone would have refused that one too. The place alone
-//     proves nothing, not even the first recipient of a fresh
-//     connection: a server counts per client too (harvest protection).
-//   - A generic refusal that does not count is asked again in a new
-//     transaction, followed by an address of the domain the host accepted
-//     before (engine.sandwich); then once more on a fresh connection.
+//     when an address of the domain was accepted after it in the same
+//     transaction and the same flush: a server that had switched to
+//     refusing everyone would have refused that one too, and one flush
+//     reaches the server at once (a protection that lasts a while cannot
+//     have ended in between). The place alone proves nothing, not even
+//     the first recipient of a fresh connection: a server counts per
+//     client too. A generic refusal that does not count is asked again in
+//     a new transaction, followed by an address of the domain the host
+//     accepted before (engine.sandwich); then once more on a fresh
+//     connection.
 //   - An acceptance proves the mailbox only when the domain is not
-//     catch-all at the host and a refusal that counts (above) came after
-//     it, on the same connection or asked after the acceptance was read:
-//     a server that had switched to accepting everyone would have
-//     accepted that one too. Servers count per client, not per domain,
-//     so the refusal may be of any domain the host serves (hostLog). The
-//     random address's refusal after it (a trailing probe) is the usual
-//     one where the batch ended with acceptances.
+//     catch-all at the host and a refusal of the domain that counts came
+//     after it in the same transaction: a server that had switched to
+//     accepting everyone, for the connection, the transaction or the
+//     domain, would have accepted that one too. Where the batch ended with
+//     acceptances, the random address is asked right after it, in the
+//     same transaction (a trailing probe), with an accepted address after
+//     it where the host refuses naming no reason. A server that judges
+//     only the first recipients of a connection (Exchange Online) allows
+//     no such comparison: there, a refusal asked after the acceptance was
+//     read, on a later connection, counts.
 
 // A connID names one connection of one worker's session.
 type connID struct {
@@ -50,16 +56,22 @@ type answer struct {
 	conn  connID
 	seq   int    // place among the recipients answered on conn, from 1
 	tx    int    // the session's transaction that carried it
+	flush int    // the session's write that carried its command
 	sent  uint64 // the engine's tick before the commands went out
 	got   uint64 // ... and after the replies were read
 	probe bool   // the random catch-all address
 	o     smtpprobe.Outcome
+	// perConn: the server judges only the first recipients of a
+	// connection (see answer.refuted).
+	perConn bool
+	counted bool // a generic refusal that an acceptance after it made count
 }
 
 // A flush is one call on a session, seen from the engine's clock.
 type flush struct {
 	c         *conn
 	sent, got uint64
+	perConn   bool // the session's server judges few recipients a connection
 }
 
 // answerOf records r, answered in f; ok is false when no RCPT reply came.
@@ -67,70 +79,38 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	if r == nil || r.Seq == 0 {
 		return answer{}, false
 	}
-	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, sent: f.sent, got: f.got, probe: probe, o: r.Outcome}, true
+	f.c.lastConn, f.c.lastTx = connID{f.c.id, r.Conn}, r.Tx
+	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
+		probe: probe, o: r.Outcome, perConn: f.perConn || f.c.s.Quirks().RcptsPerConnection > 0}, true
 }
 
-// A hostLog is what one mail server (a politeness key) showed across the
-// domains it serves: where its last refusals that count stood, the latest
-// on each connection and the latest asked.
-type hostLog struct {
-	lastOnConn map[connID]int
-	lastSent   uint64
-}
-
-// note records a refusal that counts.
-func (l *hostLog) note(r answer) {
-	if l.lastOnConn == nil {
-		l.lastOnConn = map[connID]int{}
-	}
-	if len(l.lastOnConn) >= maxAnswers {
-		// Bounded: a connection forgotten here only leaves its
-		// acceptances to the refusals asked after them.
-		for k := range l.lastOnConn {
-			if delete(l.lastOnConn, k); len(l.lastOnConn) < maxAnswers/2 {
-				break
-			}
-		}
-	}
-	l.lastOnConn[r.conn] = max(l.lastOnConn[r.conn], r.seq)
-	l.lastSent = max(l.lastSent, r.sent)
-}
-
-// refusedAfter reports whether a refusal that counts came after a.
-func (l *hostLog) refusedAfter(a answer) bool {
-	return l.lastOnConn[a.conn] > a.seq || l.lastSent > a.got
-}
-
-// log returns the hostLog of hr's mail server. e.mu is held.
-func (hr *hostRun) log() *hostLog {
-	l := hr.e.hostLogs[hr.key]
-	if l == nil {
-		l = &hostLog{}
-		hr.e.hostLogs[hr.key] = l
-	}
-	return l
-}
-
-// refusalCounts reports whether r, a refusal from the host, is about the
-// mailbox (see the rules above).
-func (hr *hostRun) refusalCounts(r answer) bool {
-	switch r.o {
+// counts reports whether a, a refusal from the host, is about the mailbox
+// (see the rules above); a generic one counts once record marked it.
+func (a answer) counts() bool {
+	switch a.o {
 	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled:
 		return true
-	case smtpprobe.Rejected:
-		for _, a := range hr.answers {
-			if a.o == smtpprobe.Accepted && a.sameTx(r) && a.seq > r.seq {
-				return true
-			}
-		}
 	}
-	return false
+	return a.o == smtpprobe.Rejected && a.counted
+}
+
+// refuted reports whether r, a refusal that counts, came after a in a way
+// that shows the server was not accepting everyone when it accepted a.
+func (a answer) refuted(r answer) bool {
+	if a.sameTx(r) {
+		return r.seq > a.seq
+	}
+	return (a.perConn || r.perConn) && r.sent > a.got
 }
 
 // sameTx reports whether a and b were answered in one transaction of one
 // connection: servers count recipients per connection and per
 // transaction, and a RSET of ours starts the latter over.
 func (a answer) sameTx(b answer) bool { return a.conn == b.conn && a.tx == b.tx }
+
+// sameFlush reports whether a and b were answered in one transaction and
+// sent in one write: the server saw them together.
+func (a answer) sameFlush(b answer) bool { return a.sameTx(b) && a.flush == b.flush }
 
 // catchAllStatus is what the host has shown of the domain: Yes once it
 // accepted the random address (or an earlier answer said so), No once it
@@ -148,7 +128,7 @@ func (hr *hostRun) catchAllStatus() catchall.Status {
 
 // counts reports whether j's refusal is about its mailbox.
 func (hr *hostRun) counts(j *job) bool {
-	return j.answered && (j.counted || hr.refusalCounts(j.ans))
+	return j.answered && (j.counted || j.ans.counts())
 }
 
 // proven reports whether j's acceptance is about its mailbox: the domain
@@ -159,7 +139,15 @@ func (hr *hostRun) proven(j *job) bool {
 	if hr.consumer() {
 		return true
 	}
-	return j.answered && hr.catchAllStatus() == catchall.No && hr.log().refusedAfter(j.ans)
+	if !j.answered || hr.catchAllStatus() != catchall.No {
+		return false
+	}
+	for _, r := range hr.answers {
+		if r.counts() && j.ans.refuted(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // consumer reports whether the domain is the provider's own consumer
@@ -170,9 +158,9 @@ func (hr *hostRun) consumer() bool {
 	return catchall.KnownNotCatchAll(hr.d.name, string(p)) && mx.ProviderOf(hr.host.Name) == p
 }
 
-// record keeps an answer of the host about the domain, and tells the
-// hostLog the refusals that count: this one, or, for an acceptance, the
-// refusals naming no reason before it on the same connection.
+// record keeps an answer of the host about the domain. An acceptance
+// makes the generic refusals before it in its transaction and flush count
+// (the answers kept, and the jobs waiting with them).
 //
 // The answers kept are the latest maxAnswers: an older refusal that an
 // acceptance would still make count is left as it was (unknown, never a
@@ -182,28 +170,29 @@ func (hr *hostRun) record(a answer) {
 	if len(hr.answers) >= maxAnswers {
 		hr.answers = append(hr.answers[:0], hr.answers[len(hr.answers)-maxAnswers/2:]...)
 	}
-	hr.answers = append(hr.answers, a)
-	switch {
-	case a.o == smtpprobe.Accepted:
+	switch a.o {
+	case smtpprobe.Accepted:
 		hr.accepted = true
 		hr.probeYes = hr.probeYes || a.probe
-		for _, r := range hr.answers {
-			if r.o == smtpprobe.Rejected && r.sameTx(a) && r.seq < a.seq {
-				hr.log().note(r)
+		for i, r := range hr.answers {
+			if r.o == smtpprobe.Rejected && r.sameFlush(a) && r.seq < a.seq {
+				hr.answers[i].counted = true
 				hr.probeNo = hr.probeNo || r.probe
 			}
 		}
 		for _, j := range hr.decided {
-			if j.answered && j.out.Outcome == smtpprobe.Rejected && j.ans.sameTx(a) && j.ans.seq < a.seq {
+			if j.answered && j.out.Outcome == smtpprobe.Rejected && j.ans.sameFlush(a) && j.ans.seq < a.seq {
 				j.counted = true
 			}
 		}
-	case a.o == smtpprobe.CannotVerify:
+	case smtpprobe.Rejected:
+		hr.vague = true
+	case smtpprobe.CannotVerify:
 		hr.probeYes = hr.probeYes || a.probe
-	case hr.refusalCounts(a):
-		hr.log().note(a)
+	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled:
 		hr.probeNo = hr.probeNo || a.probe
 	}
+	hr.answers = append(hr.answers, a)
 }
 
 // maxAnswers bounds the answers a hostRun keeps.
@@ -217,9 +206,13 @@ func (hr *hostRun) needsTrailer(j *job) bool {
 		!hr.proven(j) && !hr.e.v.SkipCatchAll
 }
 
-// onlyTrailer reports whether the question is asked already and
-// acceptances wait only for a refusal after them, of any domain the
-// server hosts.
-func (hr *hostRun) onlyTrailer() bool {
-	return hr.asked && !hr.deferred && !hr.asking && hr.catchAllStatus() == catchall.No
+// waitsForRefusal reports whether an acceptance of the domain waits for a
+// refusal after it.
+func (hr *hostRun) waitsForRefusal() bool {
+	for _, j := range hr.decided {
+		if j.out.Outcome == smtpprobe.Accepted && hr.catchAllStatus() != catchall.Yes && !hr.proven(j) {
+			return true
+		}
+	}
+	return false
 }

@@ -56,8 +56,11 @@ func TestFlushesFillTheErrorBudget(t *testing.T) {
 				// 61 recipients (the catch-all probe too), 9 a session: 7.
 				conns, flushes := srv.Connections(), srv.Flushes()
 				switch {
-				case tc.rate < 1e6 && (conns >= 7 || flushes == 3*conns):
-					t.Errorf("%d connections and %d flushes; want fewer than 7, sessions not renewed", conns, flushes)
+				// Paced by the rate, a session ends only at its error limit:
+				// the trailing probes after batches that end with
+				// acceptances are refusals too, so up to 7.
+				case tc.rate < 1e6 && (conns > 7 || flushes == 3*conns):
+					t.Errorf("%d connections and %d flushes; want at most 7, sessions not renewed", conns, flushes)
 				case tc.rate == 1e6 && (conns != 7 || flushes != 3*conns):
 					t.Errorf("%d connections and %d flushes; want 7, each EHLO, one RCPT flush and QUIT", conns, flushes)
 				}

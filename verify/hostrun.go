@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -37,6 +36,7 @@ type hostRun struct {
 	probeNo   bool            // it refused the random address in a way that counts
 
 	lastAccepted string // the latest address of the domain it accepted (a control)
+	vague        bool   // it refused an address of the domain naming no reason
 	trailing     bool   // a trailing probe waits in the queue (hostQueue.probes)
 
 	pending int    // jobs queued, in flight or parked here
@@ -161,21 +161,16 @@ func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result, f flu
 	}
 }
 
-// control returns the address to ask right after a trailing probe
-// refused with a reply that names no reason and does not count yet: an
-// acceptance of the domain after it, on the same connection, shows that
-// the refusal was about the random address. "" when none is needed.
+// control returns the address to ask right after the random one, in the
+// same flush and transaction, where the host refuses with replies that
+// name no reason: accepted there, it shows that the probe's refusal was
+// about the random address. "" when the host has not refused so, or has
+// accepted no address of the domain yet.
 func (hr *hostRun) control() string {
-	n := len(hr.answers)
-	if n == 0 || !hr.answers[n-1].probe || hr.answers[n-1].o != smtpprobe.Rejected || hr.refusalCounts(hr.answers[n-1]) {
+	if !hr.vague {
 		return ""
 	}
-	for _, j := range slices.Backward(hr.decided) {
-		if j.out.Outcome == smtpprobe.Accepted && !hr.proven(j) {
-			return j.wire
-		}
-	}
-	return ""
+	return hr.lastAccepted
 }
 
 // publish tells the Detector a catch-all answer the host's answers

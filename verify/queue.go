@@ -295,20 +295,35 @@ func (e *engine) take(q *hostQueue, room int, since time.Time) ([]*job, []*hostR
 	if len(q.jobs) == 0 && len(q.probes) == 0 {
 		return nil, nil
 	}
-	n, used := 0, 0
-	var probed []*hostRun
+	n, used, tx := 0, 0, 0
+	txCap := orDefault(e.v.MaxRcpts, 20) - 1 // the batch rides in a transaction with a probe
+	var probed, runs []*hostRun
 	for n < len(q.jobs) && n < batchSize {
-		hr, cost := q.jobs[n].run, 1
-		if e.probeDue(hr) && !slices.Contains(probed, hr) {
+		hr, cost, txCost := q.jobs[n].run, 1, 1
+		first := e.probeDue(hr) && !slices.Contains(probed, hr)
+		if first {
 			cost++
 		}
-		if n > 0 && used+cost > room {
+		newRun := !slices.Contains(runs, hr)
+		if newRun && e.trailerDue(hr) {
+			// Room for its trailing probe (and control) in the same
+			// transaction. The error budget is not held back for it: a
+			// batch that ends with acceptances leaves room.
+			txCost++
+			if hr.vague {
+				txCost++
+			}
+		}
+		if n > 0 && (used+cost > room || tx+txCost > txCap) {
 			break
 		}
-		if cost > 1 {
+		if first {
 			probed = append(probed, hr)
 		}
-		used += cost
+		if newRun {
+			runs = append(runs, hr)
+		}
+		used, tx = used+cost, tx+txCost
 		n++
 	}
 	batch := q.jobs[:n:n]

@@ -24,6 +24,7 @@ func (h hostSpec) server(known map[string]bool) *testsmtp.Server {
 	rcpts := 0
 	firstSeen := map[string]time.Time{}
 	connRcpts := map[int]int{}
+	perDomain := map[string]int{}            // soft limit per recipient domain
 	unknown, connUnknown := 0, map[int]int{} // harvest: unknown recipients seen
 	var harvested time.Time                  // harvest: when protection began; zero: not on
 	honest := func(b behaviour, a string) testsmtp.Reply {
@@ -88,7 +89,10 @@ func (h hostSpec) server(known map[string]bool) *testsmtp.Server {
 			}
 			return honest(h.after, a)
 		case softLimit:
-			if rcpts > h.limit {
+			_, domain, _ := strings.Cut(a, "@")
+			perDomain[domain]++
+			n := []int{rcpts, connRcpts[c.Index], c.Rcpts + 1, perDomain[domain]}[h.scope]
+			if n > h.limit {
 				return testsmtp.R(250, "2.1.5", "Ok")
 			}
 			return honest(h.after, a)

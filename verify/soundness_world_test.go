@@ -69,6 +69,7 @@ type hostSpec struct {
 	perConn  bool          // harvest: count unknown recipients per connection (and block the rest of it)
 	block    time.Duration // harvest across connections: how long it lasts; zero: forever
 	perTx    bool          // conn-cap-vague: the cap counts per transaction (our RSET starts it over)
+	scope    int           // soft-limit: what it counts, see softScopes
 }
 
 func (h hostSpec) String() string {
@@ -93,7 +94,7 @@ func (h hostSpec) String() string {
 		}
 		s += fmt.Sprintf("(%s, 550 Rejected to all after %d unknown %s)", behaviourNames[h.after], h.limit, scope)
 	case softLimit:
-		s += fmt.Sprintf("(%s for the first %d RCPTs, then 250 for all)", behaviourNames[h.after], h.limit)
+		s += fmt.Sprintf("(%s for the first %d RCPTs %s, then 250 for all)", behaviourNames[h.after], h.limit, softScopes[h.scope])
 	case slow:
 		s += fmt.Sprintf("(%v)", h.delay)
 	case rcptLimit:
@@ -307,6 +308,11 @@ func genHost(rng *rand.Rand) hostSpec {
 	case softLimit:
 		h.after = []behaviour{strict, strictVague}[rng.IntN(2)]
 		h.limit = 1 + rng.IntN(8)
+		h.scope = rng.IntN(len(softScopes))
 	}
 	return h
 }
+
+// softScopes are what a soft limit counts: every RCPT from us, those of a
+// connection, of a transaction, or of one recipient domain.
+var softScopes = []string{"from this client", "of a connection", "of a transaction", "of a domain"}

@@ -84,9 +84,8 @@ type engine struct {
 	allSent   chan struct{}
 	clock     uint64        // the engine's order of events (see tick)
 	conns     atomic.Uint64 // numbers the workers' sessions
-	hostLogs  map[string]*hostLog
-	dl        deadlines   // the jobs with a deadline, earliest first
-	dlTimer   *time.Timer // fires at dlAt, for dl's earliest
+	dl        deadlines     // the jobs with a deadline, earliest first
+	dlTimer   *time.Timer   // fires at dlAt, for dl's earliest
 	dlAt      time.Time
 	dlGen     uint64         // the number of the latest timer
 	wg        sync.WaitGroup // lookups, workers and parking timers
@@ -119,7 +118,6 @@ func newEngine(ctx context.Context, v *Verifier) *engine {
 		freeSlots: int(conc),
 		domains:   map[string]*domainState{},
 		queues:    map[string]*hostQueue{},
-		hostLogs:  map[string]*hostLog{},
 		allSent:   make(chan struct{}),
 	}
 	context.AfterFunc(ctx, e.abort)

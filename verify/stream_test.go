@@ -46,10 +46,14 @@ func TestSessionsSharedAcrossDomains(t *testing.T) {
 				t.Errorf("%s: %v/%v, want %v", a, got[a].Status, got[a].Reason, want)
 			}
 		}
-		if n := srv.Connections(); n != 1 {
-			t.Errorf("%d connections for 5 domains on one server, want 1", n)
+		// One connection, or two: each domain's acceptance wants a
+		// refusal of its own domain after it (a trailing probe), and the
+		// five probes before, the ghost and four trailing probes are ten
+		// refusals, one past the session's error budget.
+		if n := srv.Connections(); n > 2 {
+			t.Errorf("%d connections for 5 domains on one server, want at most 2", n)
 		}
-		if n := srv.Count("MAIL"); n > 1+5 { // one transaction for the batch, one per catch-all probe
+		if n := srv.Count("MAIL"); n > 2+5 { // a transaction for the batch (and the trailing probes), one per catch-all probe
 			t.Errorf("%d MAIL commands", n)
 		}
 	})

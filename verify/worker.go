@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -18,6 +19,10 @@ type conn struct {
 	release func()
 	limiter *rate.Limiter
 	conv    *convLog // the conversation, with Transcript
+	// lastConn and lastTx are where the latest RCPT answer on it stood:
+	// the transaction a trailing probe continues.
+	lastConn connID
+	lastTx   int
 }
 
 // work serves q: batch after batch on one session, for every domain whose
@@ -207,7 +212,14 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 		pend = e.v.detector.Begin(qs)
 		alone = pend.Addrs()
 	}
-	aloneRes, results := c.s.ProbeWith(ctx, alone, wires...)
+	var aloneRes, results []smtpprobe.Result
+	if len(alone) == 0 && c.s.TxRoom() < len(wires)+2*distinctRuns(batch) {
+		// A transaction of their own, with room for the trailing probes
+		// that may follow them in it.
+		results = c.s.ProbeFresh(ctx, wires...)
+	} else {
+		aloneRes, results = c.s.ProbeWith(ctx, alone, wires...)
+	}
 	var sts []catchall.Status
 	var rs []*smtpprobe.Result
 	if pend != nil {
@@ -364,4 +376,15 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 // catch-all probe (see newRuns). e.mu is held.
 func (e *engine) probeDue(hr *hostRun) bool {
 	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer()
+}
+
+// distinctRuns counts the hostRuns of a batch.
+func distinctRuns(batch []*job) int {
+	var runs []*hostRun
+	for _, j := range batch {
+		if !slices.Contains(runs, j.run) {
+			runs = append(runs, j.run)
+		}
+	}
+	return len(runs)
 }
