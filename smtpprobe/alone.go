@@ -15,14 +15,29 @@ func (s *Session) ProbeAlone(ctx context.Context, addr string) Result {
 	return s.ProbeFresh(ctx, addr)[0]
 }
 
-// TxRoom returns how many more recipients the open transaction takes
-// before Probe opens a new one; 0 when none is open, or when the next
-// Probe opens a new connection first.
-func (s *Session) TxRoom() int {
+// TxRoom returns how many more recipients Probe puts in the open
+// transaction, on this connection, before it opens a new transaction and
+// how many of them may be refused before it opens a new connection (the
+// error budget). Both are 0 when no transaction is open, or the next
+// Probe reconnects first.
+func (s *Session) TxRoom() (rcpts, refusals int) {
 	if !s.inTx || s.mustReconnect() {
-		return 0
+		return 0, 0
 	}
-	return max(0, min(s.maxRcpt-s.txRcpts, 2*s.maxRcpt-s.txSent))
+	rcpts = min(s.maxRcpt-s.txRcpts, 2*s.maxRcpt-s.txSent)
+	if s.perConn > 0 {
+		rcpts = min(rcpts, s.perConn-s.connRcpts)
+	}
+	return max(0, rcpts), max(0, s.p.maxErrors()-s.errors)
+}
+
+// FreshRoom is TxRoom for a new transaction on a new connection.
+func (s *Session) FreshRoom() (rcpts, refusals int) {
+	rcpts = s.p.maxRcpts()
+	if s.perConn > 0 {
+		rcpts = min(rcpts, s.perConn)
+	}
+	return rcpts, s.p.maxErrors()
 }
 
 // ProbeFresh probes addrs as Probe does, in a new transaction: the first

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"slices"
 
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/smtpprobe"
@@ -54,58 +55,56 @@ func (e *engine) askAfter(ctx context.Context, c *conn, runs []*hostRun) {
 }
 
 // askTrailing sends the trailing probes of runs, with their controls, in
-// the session's transaction: one Probe, one flush where it pipelines. An
-// acceptance from another transaction (a greylisting retry, a full
-// transaction) is asked again before the probe, once, so that the probe's
-// refusal comes after an acceptance in its own transaction.
+// the session's transaction: one Probe, one flush where it pipelines.
+// Each domain's part goes together: the acceptances from another
+// transaction (a greylisting retry, a full transaction, another session)
+// asked again, once, then the random address, then the control; so the
+// probe's refusal comes after them in their transaction. Parts that do
+// not fit the transaction wait for a later probe.
 func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
-	type trail struct {
-		hr    *hostRun
-		again []*job
-		first bool
-		ctl   string
-	}
 	e.mu.Lock()
-	ts := make([]trail, len(runs))
-	qs := make([]catchall.Question, len(runs))
-	fresh := false
 	// A server that judges only the first recipients of a connection is
 	// compared across connections (answer.refuted): nothing is asked again.
 	perConn := c.s.Quirks().RcptsPerConnection > 0
-	for pass := 0; pass < 2; pass++ {
-		n := 0
-		for i, hr := range runs {
-			qs[i] = catchall.Question{Domain: hr.d.name, Host: hr.host.Name}
-			ts[i] = trail{hr: hr, first: !hr.asked, ctl: hr.control()}
-			for _, j := range hr.decided {
-				if j.out.Outcome == smtpprobe.Accepted && j.answered && !j.rebracketed && !hr.proven(j) && !perConn && !j.ans.perConn &&
-					(fresh || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx) {
-					ts[i].again = append(ts[i].again, j)
-				}
-			}
-			n += len(ts[i].again) + 1
-			if ts[i].ctl != "" {
-				n++
-			}
-		}
-		if room, _ := c.s.Room(); fresh || perConn || c.s.TxRoom() >= n && room >= len(runs) {
-			break
-		}
-		// The probes would go in a new transaction, or on a new
-		// connection (the error budget is spent): everything again.
-		fresh = true
+	room, _ := c.s.TxRoom()
+	fresh := room == 0
+	ts := e.trails(c, runs, perConn, fresh)
+	if !fresh && ts == nil {
+		fresh = true // nothing fits the open transaction: a new one
+		ts = e.trails(c, runs, perConn, fresh)
 	}
-	var wires []string
-	for _, t := range ts {
+	qs := make([]catchall.Question, len(ts))
+	for i, t := range ts {
+		qs[i] = catchall.Question{Domain: t.hr.d.name, Host: t.hr.host.Name}
 		for _, j := range t.again {
-			j.rebracketed = true
-			wires = append(wires, j.wire)
+			j.rebrackets++
+		}
+		// One trailing probe for each acceptance of the domain: it comes
+		// after them in their transaction (or, on a server judging one
+		// recipient a connection, at all), or they were asked again
+		// before it; any left out for want of room stay unproven.
+		for _, j := range t.hr.decided {
+			if j.out.Outcome == smtpprobe.Accepted && j.answered {
+				j.trailed = true
+			}
+		}
+	}
+	for _, hr := range runs {
+		if !slices.ContainsFunc(ts, func(t trail) bool { return t.hr == hr }) {
+			hr.asking = false // no room this time: a later probe
 		}
 	}
 	f := flush{c: c, sent: e.tick()}
 	e.mu.Unlock()
+	if len(ts) == 0 {
+		return
+	}
 	probes := e.v.detector.ProbeAddrs(qs)
+	var wires []string
 	for i, t := range ts {
+		for _, j := range t.again {
+			wires = append(wires, j.wire)
+		}
 		wires = append(wires, probes[i])
 		if t.ctl != "" {
 			wires = append(wires, t.ctl)
@@ -117,24 +116,19 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	} else {
 		res = c.s.Probe(ctx, wires...)
 	}
-	k := 0
-	for _, t := range ts {
-		k += len(t.again)
-	}
 	pr := make([]smtpprobe.Result, len(ts))
+	k := 0
 	for i, t := range ts {
-		pr[i] = res[k]
-		if k++; t.ctl != "" {
-			k++
-		}
+		pr[i] = res[k+len(t.again)]
+		k += t.size()
 	}
 	sts := e.v.detector.Learn(qs, pr)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	f.got = e.tick()
 	k = 0
-	for _, t := range ts { // the acceptances asked again come first
-		for _, j := range t.again {
+	for i, t := range ts {
+		for _, j := range t.again { // the acceptances asked again come first
 			if r := res[k]; r.Seq > 0 {
 				j.out, j.host = &r, t.hr.host.Name
 				j.ans, j.answered = f.answerOf(&r, false)
@@ -142,8 +136,6 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 			}
 			k++
 		}
-	}
-	for i, t := range ts {
 		t.hr.catchAllAnswer(sts[i], &pr[i], f)
 		if t.first && sts[i] == catchall.Unknown && pr[i].Outcome != smtpprobe.Rejected {
 			t.hr.asked = false // not a first question answered: ask it alone later
@@ -155,6 +147,62 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 			k++
 		}
 	}
+}
+
+// A trail is one domain's part of a trailing probe's flush.
+type trail struct {
+	hr    *hostRun
+	again []*job // acceptances asked again before the probe
+	first bool   // the probe answers the first catch-all question too
+	ctl   string // the control after it, or ""
+}
+
+func (t trail) size() int {
+	n := len(t.again) + 1
+	if t.ctl != "" {
+		n++
+	}
+	return n
+}
+
+// trails plans the parts of runs that fit the transaction the probes go
+// in (the open one, or a fresh one) and one flush within the error
+// budget, so that no reconnection comes between an acceptance and its
+// probe. e.mu is held.
+func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
+	// Each part's probe may be refused; the acceptances asked again are
+	// not expected to be.
+	capacity, refusals := c.s.TxRoom()
+	if fresh {
+		capacity, refusals = c.s.FreshRoom()
+	}
+	var ts []trail
+	used := 0
+	for _, hr := range runs {
+		t := trail{hr: hr, first: !hr.asked, ctl: hr.control()}
+		for _, j := range hr.decided {
+			if j.out.Outcome == smtpprobe.Accepted && j.answered && j.rebrackets < maxRebrackets && !hr.proven(j) && !perConn && !j.ans.perConn &&
+				(fresh || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx) {
+				t.again = append(t.again, j)
+			}
+		}
+		if (used+t.size() > capacity || len(ts) >= refusals) && !perConn {
+			if len(ts) > 0 || !fresh {
+				continue
+			}
+			t.again = t.again[:max(0, capacity-1-boolInt(t.ctl != ""))]
+		}
+		used += t.size()
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // sandwich asks again, on c after a batch, the refusals naming no reason
@@ -305,3 +353,8 @@ func (e *engine) probeWithControls(ctx context.Context, s *smtpprobe.Session, ad
 func (e *engine) trailerDue(hr *hostRun) bool {
 	return !e.v.SkipCatchAll && !hr.consumer() && hr.catchAllStatus() != catchall.Yes
 }
+
+// maxRebrackets bounds how often an acceptance is asked again before a
+// trailing probe: twice, for a probe that another session's or a
+// reconnection's timing kept from its transaction once.
+const maxRebrackets = 2

@@ -30,13 +30,13 @@ type job struct {
 	deadline time.Time // Timeout from its first SMTP attempt; zero for none
 	greyAt   time.Time // when it was first greylisted
 
-	ans         answer // where the host's answer stood (see evidence.go)
-	answered    bool   // ... when a RCPT reply came
-	trailed     bool   // a trailing catch-all probe was asked after it
-	reasked     bool   // a refusal that did not count was asked once more
-	counted     bool   // its refusal counts: an acceptance came after it
-	sandwiched  bool   // its refusal was asked again with a control after it
-	rebracketed bool   // its acceptance was asked again before a trailing probe
+	ans        answer // where the host's answer stood (see evidence.go)
+	answered   bool   // ... when a RCPT reply came
+	trailed    bool   // a trailing catch-all probe was asked after it
+	reasked    bool   // a refusal that did not count was asked once more
+	counted    bool   // its refusal counts: an acceptance came after it
+	sandwiched bool   // its refusal was asked again with a control after it
+	rebrackets int    // times its acceptance was asked again before a trailing probe
 
 	at      int           // where it waits (see deadline.go)
 	expired bool          // it ended at its deadline while in flight

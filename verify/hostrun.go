@@ -128,15 +128,10 @@ func (hr *hostRun) wantsCatchAll() bool {
 	return false
 }
 
-// startAsking marks the question as being asked, and the acceptances it
-// will come after as trailed: one trailing probe each.
+// startAsking marks the question as being asked. The acceptances a
+// trailing probe can prove are marked by askTrailing.
 func (hr *hostRun) startAsking() {
 	hr.asking, hr.trailing = true, false
-	for _, j := range hr.decided {
-		if j.out.Outcome == smtpprobe.Accepted {
-			j.trailed = true
-		}
-	}
 }
 
 // catchAllAnswer records the probe's answer, given in f: st is the

@@ -213,7 +213,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 		alone = pend.Addrs()
 	}
 	var aloneRes, results []smtpprobe.Result
-	if len(alone) == 0 && c.s.TxRoom() < len(wires)+2*distinctRuns(batch) {
+	if room, _ := c.s.TxRoom(); len(alone) == 0 && room < len(wires)+2*distinctRuns(batch) {
 		// A transaction of their own, with room for the trailing probes
 		// that may follow them in it.
 		results = c.s.ProbeFresh(ctx, wires...)

@@ -251,7 +251,16 @@ func (s *Server) serveConn(nc net.Conn, done context.Context) {
 			break
 		}
 	}
-	defer s.open.Add(-1)
+	// A session is over once QUIT is answered (RFC 5321 section
+	// 4.1.1.10): the client may connect again as soon as it reads 221,
+	// before this goroutine has seen it close.
+	var closed atomic.Bool
+	end := func() {
+		if closed.CompareAndSwap(false, true) {
+			s.open.Add(-1)
+		}
+	}
+	defer end()
 	c := &Conn{Index: idx, server: s}
 	stop := context.AfterFunc(done, func() { nc.Close() })
 	defer stop()
@@ -288,6 +297,9 @@ func (s *Server) serveConn(nc net.Conn, done context.Context) {
 		}
 		if r.Code >= 400 {
 			c.Errors++
+		}
+		if cmd.Verb == "QUIT" {
+			end()
 		}
 		if !s.reply(nc, c, r, done) {
 			return
