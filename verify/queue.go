@@ -330,6 +330,11 @@ func (e *engine) take(q *hostQueue, room int, since time.Time) ([]*job, []*hostR
 	q.jobs = q.jobs[n:]
 	probes := q.probes
 	q.probes = nil
+	for _, hr := range probes {
+		// Taken: if this session does not ask (another is asking now),
+		// the acceptances waiting schedule a probe again.
+		hr.trailing = false
+	}
 	for _, j := range batch {
 		j.at = atFlight
 		e.setDeadline(j, since)
