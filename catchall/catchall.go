@@ -7,7 +7,9 @@
 // The question is per (domain, MX host): a backup MX that accepts all says
 // nothing of a primary that rejects unknown users, and the other way
 // round. Answers are cached for a TTL and shared between concurrent
-// callers. A 4xx, a disconnect, a recipient limit, a generic rejection or
+// callers; a cached No is a starting point, not proof that the server
+// tells recipients apart now (see ProbeAddrs and Learn for a probe asked
+// again). A 4xx, a disconnect, a recipient limit, a generic rejection or
 // any other unclear answer to the probe is Unknown, never No.
 package catchall
 

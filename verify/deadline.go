@@ -2,7 +2,8 @@ package verify
 
 import (
 	"container/heap"
-	"errors"
+	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -61,7 +62,7 @@ func (e *engine) unwatch(j *job) {
 
 // errDeadline is the error of a job that reached its deadline (Timeout)
 // before an answer.
-var errDeadline = errors.New("verify: the address's time budget (Timeout) ended")
+var errDeadline = fmt.Errorf("verify: the address's time budget (Timeout) ended: %w", context.DeadlineExceeded)
 
 // setDeadline gives j its deadline, Timeout from since less the time
 // its DNS lookup took (waiting for a turn does not count), and watches
@@ -133,13 +134,13 @@ func (e *engine) endJob(j *job) []*job {
 			q.jobs = slices.DeleteFunc(q.jobs, func(x *job) bool { return x == j })
 		}
 		hr.pending--
-		j.out = e.expired(j)
+		j.out = expired(j)
 	case atFlight:
 		// The session goes on for the batch's other jobs; file skips
 		// this one's answer.
 		j.expired = true
 		hr.pending--
-		j.out = e.expired(j)
+		j.out = expired(j)
 	case atParked:
 		hr.parked = slices.DeleteFunc(hr.parked, func(x *job) bool { return x == j })
 		hr.pending--
@@ -158,6 +159,6 @@ func (e *engine) endJob(j *job) []*job {
 }
 
 // expired is the result of a job whose deadline passed before an answer.
-func (e *engine) expired(j *job) *smtpprobe.Result {
+func expired(j *job) *smtpprobe.Result {
 	return &smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: errDeadline}
 }

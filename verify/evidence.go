@@ -71,7 +71,6 @@ type answer struct {
 type flush struct {
 	c         *conn
 	sent, got uint64
-	perConn   bool // the session's server judges few recipients a connection
 }
 
 // answerOf records r, answered in f; ok is false when no RCPT reply came.
@@ -81,7 +80,7 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	}
 	f.c.lastConn, f.c.lastTx = connID{f.c.id, r.Conn}, r.Tx
 	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
-		probe: probe, o: r.Outcome, perConn: f.perConn || f.c.s.Quirks().RcptsPerConnection > 0}, true
+		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0}, true
 }
 
 // counts reports whether a, a refusal from the host, is about the mailbox
