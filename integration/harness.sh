@@ -94,8 +94,9 @@ i8           IN TXT "v=spf1 -all"
 i9           IN TXT "v=spf1 -all"
 i10           IN TXT "v=spf1 -all"
 i11           IN TXT "v=spf1 -all"
-; a DNS blocklist listing the open relay
+; a DNS blocklist listing the open relay, and its test entry (RFC 5782)
 21.0.0.127.bl   IN A   127.0.0.2
+2.0.0.127.bl    IN A   127.0.0.2
 ZONE
 }
 
