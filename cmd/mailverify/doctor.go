@@ -91,3 +91,21 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	return exitOK
 }
+
+// doctor runs diagnose.Doctor with the service's DNS and its one egress
+// (the dialer and identity its verifiers use).
+func (f *serviceFlags) doctor() func(context.Context) (*diagnose.DoctorReport, error) {
+	return func(ctx context.Context) (*diagnose.DoctorReport, error) {
+		cfg := diagnose.DoctorConfig{Port: f.port, AllowPrivate: f.allowPrivate, DNSBL: zones(f.dnsbl),
+			Egresses: []diagnose.Egress{{HELO: f.helo, MailFrom: f.from, SOCKS5: f.socks5}}}
+		if f.dnsbl == "" {
+			cfg.DNSBL = nil // the defaults
+		}
+		if f.dns != "" {
+			cfg.DNS = []string{withPort(f.dns)}
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		return diagnose.Doctor(ctx, cfg)
+	}
+}
