@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mailverify/mailverify/smtpprobe"
@@ -258,7 +259,9 @@ type doctorRun struct {
 	rep    *DoctorReport
 	info   EgressInfo
 	stated []string // addresses the servers stated, in order
-	local  string   // the local address of a direct connection
+
+	mu    sync.Mutex // guards local, set by the concurrent connections
+	local string     // the local address of a direct connection
 }
 
 func (d *doctorRun) add(c Check) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -46,9 +47,16 @@ func resolveTargets(ctx context.Context, q *querier, cfg *DoctorConfig) []doctor
 		out = append(out, hostTarget(ctx, q, cfg, host, port))
 	}
 	for _, s := range cfg.Servers {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
 		host, p, err := net.SplitHostPort(s)
 		if err != nil {
 			host, p = strings.Trim(s, "[]"), port
+		}
+		if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
+			out = append(out, doctorTarget{name: s, why: "not a port: " + p})
+			continue
 		}
 		out = append(out, hostTarget(ctx, q, cfg, host, p))
 	}
@@ -126,7 +134,7 @@ func (d *doctorRun) converse(ctx context.Context, t doctorTarget) greeting {
 	}
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
-	br := bufio.NewReader(conn)
+	br := bufio.NewReader(io.LimitReader(conn, 1<<16)) // a hostile server's endless line ends here
 	g.code, g.text, g.err = readReply(br)
 	g.duration = time.Since(start)
 	if g.err != nil {
@@ -142,11 +150,9 @@ func (d *doctorRun) converse(ctx context.Context, t doctorTarget) greeting {
 	return g
 }
 
-var localMu sync.Mutex
-
 func (d *doctorRun) noteLocal(ip string) {
-	localMu.Lock()
-	defer localMu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.local = ip
 }
 

@@ -208,3 +208,48 @@ func TestStatedAddrs(t *testing.T) {
 		t.Errorf("statedAddrs: %q", got)
 	}
 }
+
+// TestDoctorOddInput: hostile servers, odd server names and a cancelled
+// context give checks, not hangs or panics.
+func TestDoctorOddInput(t *testing.T) {
+	cfg := doctorFixture(t)
+	endless := &testsmtp.Server{Banner: testsmtp.Reply{Raw: "220 " + strings.Repeat("a", 200_000)}}
+	garbage := &testsmtp.Server{Banner: testsmtp.Reply{Raw: "HELLO THERE\r\n"}}
+	t.Cleanup(endless.Close)
+	t.Cleanup(garbage.Close)
+	cfg.Providers, cfg.DNSBL = []string{"p1.test", "p2.test", "nomx.test"}, []string{}
+	cfg.Servers = []string{"", "a b", "[::1]:x", "192.0.2.1:25"}
+	cfg.Egresses = []Egress{{Name: "odd", PublicIP: "192.0.2.7", HELO: "out.good.test",
+		Dialer: &fakeNet{servers: map[string]*testsmtp.Server{"127.0.0.1:25": endless, "127.0.0.2:25": garbage}}}}
+	start := time.Now()
+	rep, err := Doctor(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+	var failed, notTried int
+	for _, c := range rep.Checks {
+		if c.ID == "port25.server" {
+			switch {
+			case strings.HasPrefix(c.Finding, "the connection failed: no greeting"):
+				failed++
+			case strings.HasPrefix(c.Finding, "not tried"):
+				notTried++
+			}
+		}
+	}
+	if failed != 2 || notTried != 3 { // nomx.test, "a b", "[::1]:x"
+		t.Errorf("%d hostile greetings failed, %d servers not tried; want 2 and at least 3", failed, notTried)
+		for _, c := range rep.Checks {
+			t.Logf("%s %s %s: %s", c.ID, c.Target, c.Result, c.Finding)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep, err = Doctor(ctx, cfg)
+	if err != nil || rep.Summary.Result != Fail {
+		t.Errorf("a cancelled context: %v, %+v; want a failing report", err, rep.Summary)
+	}
+}

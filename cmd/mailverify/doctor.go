@@ -27,8 +27,9 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&e.PublicIP, "public-ip", "", "the `address` mail servers see, when none states it (NAT, proxy)")
 	dnsServer := fs.String("dns", "", "ask this DNS server, `host[:port]`, instead of /etc/resolv.conf")
 	port := fs.Int("port", 25, "SMTP `port` of the mail servers")
-	providers := fs.String("provider", strings.Join(diagnose.DefaultDoctorProviders, ","), "`domains` whose first MX host to connect to, comma-separated")
+	providers := fs.String("provider", strings.Join(diagnose.DefaultDoctorProviders, ","), "`domains` whose first MX host to connect to, comma-separated; \"none\" for none")
 	servers := fs.String("server", "", "more mail `servers` to connect to, host[:port], comma-separated")
+	controls := fs.String("control", strings.Join(diagnose.DefaultDoctorControls, ","), "host:port `list` of other services tried when no mail server answers, comma-separated")
 	dnsbl := fs.String("dnsbl", "", "blocklist `zones` to ask about the egress address, comma-separated; \"none\" for none (default: "+strings.Join(diagnose.DefaultDNSBL, ",")+"; you accept their usage terms)")
 	dqsKey := fs.String("spamhaus-dqs-key", "", "a Spamhaus Data Query Service `key`: zen.spamhaus.org is asked through DQS")
 	timeout := fs.Duration("timeout", 10*time.Second, "time budget per connection")
@@ -51,10 +52,9 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	cfg := diagnose.DoctorConfig{Egresses: []diagnose.Egress{e}, Providers: zones(*providers), Port: *port,
 		SpamhausDQSKey: *dqsKey, Timeout: *timeout, AllowPrivate: *allowPrivate}
-	for _, s := range strings.Split(*servers, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cfg.Servers = append(cfg.Servers, s)
-		}
+	cfg.Servers, cfg.Controls = list(*servers), list(*controls)
+	if *providers == "none" {
+		cfg.Providers = []string{}
 	}
 	if *dnsServer != "" {
 		cfg.DNS = []string{withPort(*dnsServer)}
@@ -108,4 +108,15 @@ func (f *serviceFlags) doctor() func(context.Context) (*diagnose.DoctorReport, e
 		defer cancel()
 		return diagnose.Doctor(ctx, cfg)
 	}
+}
+
+// list splits a comma-separated list; empty means an empty, non-nil one.
+func list(s string) []string {
+	out := []string{}
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
