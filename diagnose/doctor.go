@@ -15,13 +15,6 @@ import (
 	"golang.org/x/net/proxy"
 )
 
-// Doctor tests the prober's own setup rather than a domain: whether each
-// egress reaches port 25 of unrelated mail servers, how they see it
-// (address, PTR, HELO, MAIL FROM domain and its SPF), whether its address
-// is on blocklists, and what recent runs saw. "mailverify doctor" and the
-// service's GET /v1/doctor print its DoctorReport. It connects to port 25
-// for the greeting and EHLO only, then QUIT; it sends no MAIL or RCPT.
-
 // Sections of a DoctorReport, in report order.
 const (
 	SecPort25     = "port25"
@@ -212,9 +205,16 @@ func (r *DoctorReport) WriteText(w io.Writer, color bool) {
 	writeChecks(w, r.Checks, r.Summary, color)
 }
 
-// Doctor checks each egress of cfg. It fails only for a configuration
-// that cannot be used (ErrDoctorConfig) or resolvers that cannot; all
-// else, a ctx that ends included, is a check in the report.
+// Doctor tests the prober's own setup rather than a domain's: whether
+// each egress of cfg reaches port 25 of unrelated mail servers, how they
+// see it (address, PTR, HELO, MAIL FROM domain and its SPF), whether its
+// address is on blocklists, and what recent runs saw. "mailverify doctor"
+// and the service's GET /v1/doctor print its report. It connects to
+// port 25 for the greeting and EHLO only, then QUIT; no MAIL, no RCPT.
+//
+// It fails only for a configuration that cannot be used
+// (ErrDoctorConfig) or resolvers that cannot; all else, a ctx that ends
+// included, is a check in the report.
 func Doctor(ctx context.Context, cfg DoctorConfig) (*DoctorReport, error) {
 	q, err := newQuerier(cfg.DNS)
 	if err != nil {

@@ -18,8 +18,13 @@
 // HTTPS; it sends no mail. Configure it once (Config) and share the
 // Checker: it is safe for concurrent use.
 //
+// Doctor checks the prober's own setup instead of a domain's (port 25,
+// the egress's PTR, HELO, MAIL FROM and SPF, blocklists) and returns a
+// DoctorReport of the same checks; "mailverify doctor" prints it.
+//
 // The JSON of a Report (its fields' tags; Result as "pass", "info",
-// "warn" or "fail") is a contract, pinned by testdata/report.golden.
+// "warn" or "fail") is a contract, pinned by testdata/report.golden, and
+// that of a DoctorReport by testdata/doctor.golden.
 // This module is separate from the library's so that its SPF and DMARC
 // libraries stay out of the module graph of programs that import only
 // verify.
