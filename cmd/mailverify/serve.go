@@ -115,6 +115,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	cfg.Worker, cfg.RequestRate, cfg.MaxBody, cfg.AllowPrivate = f.worker, f.reqRate, f.maxBody, f.allowPrivate
 	cfg.Diagnose = f.diagnoser()
+	cfg.Doctor = f.doctor()
 	if cfg.Tokens, err = readTokens(f.tokenFile); err != nil {
 		return usageError(stderr, "%v", err)
 	}
