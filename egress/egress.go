@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/proxy"
@@ -119,8 +120,8 @@ func parseProxy(s string) (*url.URL, error) {
 	}
 	if u.Port() == "" {
 		u.Host = net.JoinHostPort(u.Hostname(), "1080")
-	} else if p := u.Port(); len(p) > 5 || strings.Trim(p, "0123456789") != "" || p == "0" {
-		return nil, fmt.Errorf("%w: port %q", ErrProxy, p)
+	} else if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
+		return nil, fmt.Errorf("%w: port %q", ErrProxy, u.Port())
 	}
 	u.Path = ""
 	return u, nil
