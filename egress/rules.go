@@ -41,7 +41,7 @@ var rules = []rule{
 	{id: "ms-directory-edge-block", verdict: None, class: 5, enhanced: []string{"5.4.1"}, text: []string{"recipient address rejected: access denied"}},
 	{id: "gmail-recipient-rate", verdict: None, class: 4, text: []string{"receiving mail at a rate that prevents"}},
 	{id: "greylisting", verdict: None, class: 4, text: []string{"greylist", "graylist", "internal resource is temporarily unavailable", "not yet authorized to deliver"}},
-	{id: "postfix-client-rate", verdict: Throttled, class: 4, explain: "rate", text: []string{"too many recipients from", "too much mail from", "too many connections from", "too many messages from"}},
+	{id: "client-rate", verdict: Throttled, class: 4, explain: "rate", text: []string{"too many recipients from", "too much mail from", "too many connections from", "too many messages from"}},
 	{id: "recipients-per-transaction", verdict: None, text: []string{"too many recipients"}},
 	{id: "recipients-per-transaction-code", verdict: None, enhanced: []string{"4.5.3", "5.5.3"}},
 
@@ -54,7 +54,7 @@ var rules = []rule{
 		text: []string{"(s3150)", "(s3140)", "(as3150)", "(s3114)", "part of their network is on our block list"}},
 	{id: "gmail-unsolicited-blocked", verdict: Blocked, provider: "google", class: 5, explain: "reputation-block",
 		text: []string{"unusual rate of unsolicited mail", "unusual amount of unsolicited"}},
-	{id: "gmail-ptr", verdict: Blocked, provider: "google", explain: "rdns", enhanced: []string{"5.7.25", "4.7.25", "4.7.23"}},
+	{id: "rdns-code", verdict: Blocked, explain: "rdns", enhanced: []string{"5.7.25", "4.7.25"}}, // RFC 7372: reverse DNS validation failed
 	{id: "yahoo-permanent-deferral", verdict: Blocked, provider: "yahoo", explain: "reputation-block",
 		text: []string{"[tss09]", "[ts03]", "[bl21]", "[bl22]", "[bl23]", "permanently deferred"}},
 	{id: "proofpoint-blocked", verdict: Blocked, provider: "proofpoint", class: 5, explain: "reputation-block",
@@ -66,7 +66,8 @@ var rules = []rule{
 		text: []string{"reverse dns", "reverse hostname", "cannot find your hostname", "ptr record", "rdns", "reverse lookup", "ip must resolve", "does not resolve to"}},
 	{id: "helo-refused", verdict: Blocked, explain: "helo",
 		text: []string{"helo command rejected", "invalid helo", "bad helo", "need fully-qualified hostname", "helo name", "ehlo name"}},
-	{id: "sender-refused", verdict: Blocked, stage: StageMail, explain: "mailfrom",
+	// Postfix delays its MAIL FROM refusals to RCPT (smtpd_delay_reject).
+	{id: "sender-refused", verdict: Blocked, explain: "mailfrom",
 		text: []string{"sender address rejected", "sender verify failed", "sender domain", "domain of sender"}},
 	{id: "sender-enhanced", verdict: Blocked, class: 5, explain: "mailfrom", enhanced: []string{"5.1.7", "5.1.8"}},
 	{id: "dnsbl-listed", verdict: Blocked, class: 5, explain: "dnsbl",
