@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -53,6 +54,18 @@ func (v Verdict) String() string {
 
 // MarshalText implements encoding.TextMarshaler.
 func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler, for stores that keep
+// records as JSON.
+func (v *Verdict) UnmarshalText(b []byte) error {
+	for i, n := range verdictNames {
+		if n == string(b) {
+			*v = Verdict(i)
+			return nil
+		}
+	}
+	return errors.New("egress: unknown verdict " + strconv.Quote(string(b)))
+}
 
 // Against reports whether the verdict counts against the egress.
 func (v Verdict) Against() bool { return v == Throttled || v == SoftLimited || v == Blocked }
