@@ -80,6 +80,9 @@ func parseLine(line string) (Egress, error) {
 		}
 		switch k {
 		case "name":
+			if strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") != "" {
+				return Egress{}, fmt.Errorf("%w: name=%q: use letters, digits, dots, dashes, underscores and colons", ErrField, v)
+			}
 			e.Name = v
 		case "helo":
 			if strings.ContainsAny(v, "<>@") {

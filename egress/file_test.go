@@ -54,6 +54,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"192.0.2.10 providers=google,,yahoo\n", 1, ErrField},
 		{"192.0.2.10 source=192.0.2.11\n", 1, ErrField},
 		{"socks5://p.example source=nope\n", 1, ErrAddress},
+		{"192.0.2.10 name=a/b\n", 1, ErrField},
 		{"192.0.2.10\n192.0.2.10\n", 2, ErrDuplicate},
 		{"192.0.2.10 name=a\n192.0.2.11 name=a\n", 2, ErrDuplicate},
 	} {

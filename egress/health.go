@@ -149,6 +149,23 @@ func (h *Health) Admit(k Key) (Admission, error) {
 	return a, err
 }
 
+// BackedOff reports, without changing anything, whether k is backed off
+// now (an adverse state before its Until, or a probe out), and until when.
+func (h *Health) BackedOff(k Key) (bool, time.Time, error) {
+	r, _, err := h.store().Get(k)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("egress: health of %s: %w", k, err)
+	}
+	now := h.now()
+	switch {
+	case r.State.Adverse() && now.Before(r.Until):
+		return true, r.Until, nil
+	case r.State == HalfOpen && now.Before(r.ProbeUntil):
+		return true, r.ProbeUntil, nil
+	}
+	return false, time.Time{}, nil
+}
+
 // Observe classifies a reply a session for k drew from host and applies
 // the finding (see Report); it returns the finding, so that the caller can
 // also end the address well (unknown, never undeliverable, when the reply

@@ -132,6 +132,14 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 	for _, i := range order {
 		e := &r.egresses[i]
 		k := Key{Egress: e.ID(), Provider: pk}
+		off, offUntil, err := r.health.BackedOff(k)
+		if err != nil {
+			return nil, err
+		}
+		if off {
+			later(offUntil)
+			continue
+		}
 		if err := r.budgets.Check(k, 1); err != nil {
 			blocked = false
 			var ee *ExhaustedError

@@ -245,3 +245,19 @@ func TestLeaseSoftLimited(t *testing.T) {
 		t.Errorf("after an accepted canary: %+v", r)
 	}
 }
+
+// TestRouterBlockedBeatsSpent: an egress both backed off and out of
+// budget counts as backed off, so a provider whose egresses are all
+// blocked is reported blocked.
+func TestRouterBlockedBeatsSpent(t *testing.T) {
+	w := newRouterWorld(t, `{"profiles":[{"provider":"default","per_minute":1,"sources":{"per_minute":"t"}}]}`, "127.0.0.2 name=a")
+	l := w.route(t, "yahoo", "s")
+	l.Take(1)
+	l.Observe("mx", ban)
+	l.Release()
+	_, err := w.r.Route("yahoo", "s")
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || !ue.Blocked || !ue.Until.Equal(w.c.Now().Add(time.Hour)) {
+		t.Errorf("blocked and spent: %v", err)
+	}
+}
