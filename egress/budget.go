@@ -198,8 +198,11 @@ func (b *Budgets) Check(k Key, n int) error {
 
 // Usage is what a pair has spent, beside its limits.
 type Usage struct {
-	Minute, Hour, Day, Sessions int
-	Limits                      Limits
+	Minute   int    `json:"minute"`
+	Hour     int    `json:"hour"`
+	Day      int    `json:"day"`
+	Sessions int    `json:"sessions"`
+	Limits   Limits `json:"limits"`
 }
 
 // Usage returns what k has spent in each window now.

@@ -11,7 +11,7 @@ func TestParseFile(t *testing.T) {
 	const file = `# Microsoft gets two addresses of its own; everyone else the rest.
 192.0.2.10 name=ms-a helo=mx-a.example.net providers=microsoft365,Outlook
 192.0.2.11 name=ms-b helo=mx-b.example.net providers=microsoft365,outlook # second
-192.0.2.12 helo=mx-c.example.net from=verify@example.net
+192.0.2.12 helo=mx-c.example.net from=verify@example.net	# tab comment
 
 [2001:db8::1] from=<>
 socks5://u:p@proxy.example:1080 helo=proxy.example source=192.0.2.13 providers=*,google
