@@ -18,6 +18,22 @@ const (
 	StageRcpt     Stage = "rcpt"     // RCPT TO
 )
 
+// StageOf maps the command a smtpprobe.ReplyError names (its Cmd) to the
+// stage: "CONNECT" (the banner) is StageGreeting; "EHLO", "HELO" and
+// "STARTTLS" are StageHELO; "MAIL" and "RCPT" their stages. Any other
+// command is StageRcpt, the stage that never by itself marks an egress.
+func StageOf(cmd string) Stage {
+	switch strings.ToUpper(cmd) {
+	case "CONNECT":
+		return StageGreeting
+	case "EHLO", "HELO", "STARTTLS":
+		return StageHELO
+	case "MAIL":
+		return StageMail
+	}
+	return StageRcpt
+}
+
 // A Verdict says what a reply means for the egress that drew it, not for
 // the mailbox. Package smtpprobe's Outcome says what it means for the
 // mailbox; the two are read side by side.

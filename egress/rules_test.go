@@ -254,3 +254,14 @@ func TestClassifyGuarantees(t *testing.T) {
 		}
 	}
 }
+
+func TestStageOf(t *testing.T) {
+	for cmd, want := range map[string]Stage{
+		"CONNECT": StageGreeting, "EHLO": StageHELO, "helo": StageHELO, "STARTTLS": StageHELO,
+		"MAIL": StageMail, "RCPT": StageRcpt, "DATA": StageRcpt, "": StageRcpt,
+	} {
+		if got := StageOf(cmd); got != want {
+			t.Errorf("StageOf(%q) = %q, want %q", cmd, got, want)
+		}
+	}
+}
