@@ -21,7 +21,8 @@ const (
 // StageOf maps the command a smtpprobe.ReplyError names (its Cmd) to the
 // stage: "CONNECT" (the banner) is StageGreeting; "EHLO", "HELO" and
 // "STARTTLS" are StageHELO; "MAIL" and "RCPT" their stages. Any other
-// command is StageRcpt, the stage that never by itself marks an egress.
+// command is StageRcpt, where a refusal is read most cautiously (a
+// generic one there is about the mailbox).
 func StageOf(cmd string) Stage {
 	switch strings.ToUpper(cmd) {
 	case "CONNECT":

@@ -21,7 +21,7 @@
 //
 // # States
 //
-// Each (egress, provider) pair is Healthy until a reply about the egress
+// Each (egress, provider) pair is healthy until a reply about the egress
 // (see Classify) or the engine's canary moves it:
 //
 //	healthy ──421 / 4.7.x rate, TSS04, 4.7.500──▶ throttled ──┐

@@ -127,23 +127,23 @@ func (h *Health) Admit(k Key) (Admission, error) {
 	err := h.update(k, func(r *Record, now time.Time) (*EgressEvent, bool) {
 		a = Admission{State: r.State}
 		switch {
-		case r.State == Healthy:
+		case r.State == StateHealthy:
 			a.OK = true
 			return nil, false
 		case r.State.Adverse() && now.Before(r.Until):
 			a.Until = r.Until
 			return nil, false
-		case r.State == HalfOpen && now.Before(r.ProbeUntil):
+		case r.State == StateHalfOpen && now.Before(r.ProbeUntil):
 			a.Until = r.ProbeUntil
 			return nil, false
 		}
 		var ev *EgressEvent
-		if r.State != HalfOpen {
-			ev = &EgressEvent{From: r.State, To: HalfOpen, Tier: r.Tier}
-			r.State, r.Since = HalfOpen, now
+		if r.State != StateHalfOpen {
+			ev = &EgressEvent{From: r.State, To: StateHalfOpen, Tier: r.Tier}
+			r.State, r.Since = StateHalfOpen, now
 		}
 		r.ProbeUntil = now.Add(orDefault(h.Policy.ProbeTimeout, 10*time.Minute))
-		a = Admission{OK: true, Probe: true, State: HalfOpen}
+		a = Admission{OK: true, Probe: true, State: StateHalfOpen}
 		return ev, true
 	})
 	return a, err
@@ -160,7 +160,7 @@ func (h *Health) BackedOff(k Key) (bool, time.Time, error) {
 	switch {
 	case r.State.Adverse() && now.Before(r.Until):
 		return true, r.Until, nil
-	case r.State == HalfOpen && now.Before(r.ProbeUntil):
+	case r.State == StateHalfOpen && now.Before(r.ProbeUntil):
 		return true, r.ProbeUntil, nil
 	}
 	return false, time.Time{}, nil
@@ -199,7 +199,7 @@ func (h *Health) Report(k Key, ev Evidence) error {
 				return nil, false
 			}
 			tier = max(tier, r.Tier)
-		case r.State != Healthy, r.Tier > 0 && now.Sub(r.Recovered) < orDefault(h.Policy.Relapse, 24*time.Hour):
+		case r.State != StateHealthy, r.Tier > 0 && now.Sub(r.Recovered) < orDefault(h.Policy.Relapse, 24*time.Hour):
 			// A failed probe, a refusal after the back-off ended, or a
 			// relapse soon after recovering: one tier further.
 			tier = max(tier, r.Tier+1)
@@ -225,15 +225,15 @@ func stateOf(v Verdict) State {
 }
 
 // Success reports that a session for k drew mailbox answers: a half-open
-// pair returns to Healthy. In other states it changes nothing.
+// pair returns to StateHealthy. In other states it changes nothing.
 func (h *Health) Success(k Key) error {
 	return h.update(k, func(r *Record, now time.Time) (*EgressEvent, bool) {
-		if r.State != HalfOpen {
+		if r.State != StateHalfOpen {
 			return nil, false
 		}
-		r.State, r.Since, r.Recovered = Healthy, now, now
+		r.State, r.Since, r.Recovered = StateHealthy, now, now
 		r.Until, r.ProbeUntil = time.Time{}, time.Time{}
-		return &EgressEvent{From: HalfOpen, To: Healthy, Tier: r.Tier}, true
+		return &EgressEvent{From: StateHalfOpen, To: StateHealthy, Tier: r.Tier}, true
 	})
 }
 
@@ -242,7 +242,7 @@ func (h *Health) Success(k Key) error {
 // session may probe at once instead of after Policy.ProbeTimeout.
 func (h *Health) EndProbe(k Key) error {
 	return h.update(k, func(r *Record, _ time.Time) (*EgressEvent, bool) {
-		if r.State != HalfOpen || r.ProbeUntil.IsZero() {
+		if r.State != StateHalfOpen || r.ProbeUntil.IsZero() {
 			return nil, false
 		}
 		r.ProbeUntil = time.Time{}
@@ -276,7 +276,7 @@ func (h *Health) Snapshot() ([]Status, error) {
 	return out, nil
 }
 
-// State returns k's record (the zero Record, Healthy, when none).
+// State returns k's record (the zero Record, StateHealthy, when none).
 func (h *Health) State(k Key) (Record, error) {
 	r, _, err := h.store().Get(k)
 	return r, err

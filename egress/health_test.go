@@ -63,21 +63,21 @@ func TestHealthStateMachine(t *testing.T) {
 		steps []step
 	}{
 		{"throttle backs off, then half-open probe recovers", []step{
-			{do: "admit", ok: true, state: Healthy},
+			{do: "admit", ok: true, state: StateHealthy},
 			{do: "throttle", state: StateThrottled, until: 2 * time.Minute},
 			{advance: time.Minute, do: "admit", ok: false, state: StateThrottled},
-			{advance: time.Minute, do: "admit", ok: true, probe: true, state: HalfOpen},
-			{do: "admit", ok: false, state: HalfOpen}, // one probe at a time
-			{do: "success", state: Healthy},
-			{do: "admit", ok: true, state: Healthy},
+			{advance: time.Minute, do: "admit", ok: true, probe: true, state: StateHalfOpen},
+			{do: "admit", ok: false, state: StateHalfOpen},
+			{do: "success", state: StateHealthy},
+			{do: "admit", ok: true, state: StateHealthy},
 		}},
 		{"a block starts at the third tier and a failed probe climbs", []step{
 			{do: "ban", state: StateBlocked, until: time.Hour},
-			{advance: time.Hour, do: "admit", ok: true, probe: true, state: HalfOpen},
+			{advance: time.Hour, do: "admit", ok: true, probe: true, state: StateHalfOpen},
 			{do: "ban", state: StateBlocked, until: 6 * time.Hour},
-			{advance: 6 * time.Hour, do: "admit", ok: true, probe: true, state: HalfOpen},
+			{advance: 6 * time.Hour, do: "admit", ok: true, probe: true, state: StateHalfOpen},
 			{do: "throttle", state: StateThrottled, until: 24 * time.Hour},
-			{advance: 24 * time.Hour, do: "admit", ok: true, probe: true, state: HalfOpen},
+			{advance: 24 * time.Hour, do: "admit", ok: true, probe: true, state: StateHalfOpen},
 			{do: "ban", state: StateBlocked, until: 24 * time.Hour}, // the ladder's top repeats
 		}},
 		{"a severer verdict replaces a milder one; a milder one changes nothing", []step{
@@ -88,32 +88,32 @@ func TestHealthStateMachine(t *testing.T) {
 		}},
 		{"soft limit starts at 15 minutes", []step{
 			{do: "soft", state: StateSoftLimited, until: 15 * time.Minute},
-			{advance: 15 * time.Minute, do: "admit", ok: true, probe: true, state: HalfOpen},
-			{do: "success", state: Healthy},
+			{advance: 15 * time.Minute, do: "admit", ok: true, probe: true, state: StateHalfOpen},
+			{do: "success", state: StateHealthy},
 		}},
 		{"a relapse within a day continues the ladder, after a day starts over", []step{
 			{do: "throttle", state: StateThrottled, until: 2 * time.Minute},
-			{advance: 2 * time.Minute, do: "admit", ok: true, probe: true, state: HalfOpen},
-			{do: "success", state: Healthy},
+			{advance: 2 * time.Minute, do: "admit", ok: true, probe: true, state: StateHalfOpen},
+			{do: "success", state: StateHealthy},
 			{advance: time.Hour, do: "throttle", state: StateThrottled, until: 15 * time.Minute},
-			{advance: 15 * time.Minute, do: "admit", ok: true, probe: true, state: HalfOpen},
-			{do: "success", state: Healthy},
+			{advance: 15 * time.Minute, do: "admit", ok: true, probe: true, state: StateHalfOpen},
+			{do: "success", state: StateHealthy},
 			{advance: 25 * time.Hour, do: "throttle", state: StateThrottled, until: 2 * time.Minute},
 		}},
 		{"the receiver's misconfiguration is no mark", []step{
-			{do: "openres", state: Healthy},
-			{do: "admit", ok: true, state: Healthy},
+			{do: "openres", state: StateHealthy},
+			{do: "admit", ok: true, state: StateHealthy},
 		}},
 		{"a lost probe is given again after the probe timeout, or at once when ended", []step{
 			{do: "throttle", state: StateThrottled},
-			{advance: 2 * time.Minute, do: "admit", ok: true, probe: true, state: HalfOpen},
-			{advance: 9 * time.Minute, do: "admit", ok: false, state: HalfOpen},
-			{advance: time.Minute, do: "admit", ok: true, probe: true, state: HalfOpen},
-			{do: "endprobe", state: HalfOpen},
-			{do: "admit", ok: true, probe: true, state: HalfOpen},
+			{advance: 2 * time.Minute, do: "admit", ok: true, probe: true, state: StateHalfOpen},
+			{advance: 9 * time.Minute, do: "admit", ok: false, state: StateHalfOpen},
+			{advance: time.Minute, do: "admit", ok: true, probe: true, state: StateHalfOpen},
+			{do: "endprobe", state: StateHalfOpen},
+			{do: "admit", ok: true, probe: true, state: StateHalfOpen},
 		}},
 		{"success while healthy or backed off changes nothing", []step{
-			{do: "success", state: Healthy},
+			{do: "success", state: StateHealthy},
 			{do: "throttle", state: StateThrottled, until: 2 * time.Minute},
 			{do: "success", state: StateThrottled, until: 2 * time.Minute},
 		}},
@@ -174,7 +174,7 @@ func TestHealthEvents(t *testing.T) {
 	c.Advance(time.Hour)
 	h.Admit(k)
 	h.Success(k)
-	want := []struct{ from, to State }{{Healthy, StateBlocked}, {StateBlocked, HalfOpen}, {HalfOpen, Healthy}}
+	want := []struct{ from, to State }{{StateHealthy, StateBlocked}, {StateBlocked, StateHalfOpen}, {StateHalfOpen, StateHealthy}}
 	if len(*evs) != len(want) {
 		t.Fatalf("events %+v, want %d", *evs, len(want))
 	}
@@ -190,7 +190,7 @@ func TestHealthEvents(t *testing.T) {
 		t.Errorf("the block's evidence: %+v", first.Evidence)
 	}
 	snap, err := h.Snapshot()
-	if err != nil || len(snap) != 1 || snap[0].State != Healthy || snap[0].Meaning == "" {
+	if err != nil || len(snap) != 1 || snap[0].State != StateHealthy || snap[0].Meaning == "" {
 		t.Errorf("Snapshot = %+v, %v", snap, err)
 	}
 	b, err := json.Marshal(snap)
@@ -198,7 +198,7 @@ func TestHealthEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back []Status
-	if err := json.Unmarshal(b, &back); err != nil || back[0].State != Healthy || back[0].Tier != 3 {
+	if err := json.Unmarshal(b, &back); err != nil || back[0].State != StateHealthy || back[0].Tier != 3 {
 		t.Errorf("the snapshot does not survive JSON: %s, %v", b, err)
 	}
 }

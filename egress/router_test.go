@@ -175,7 +175,7 @@ func TestRouterAllBlockedThenProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Release()
-	if r, _ := w.r.Health().State(Key{Egress: "a", Provider: "microsoft365"}); r.State != Healthy {
+	if r, _ := w.r.Health().State(Key{Egress: "a", Provider: "microsoft365"}); r.State != StateHealthy {
 		t.Errorf("a after its probe's success: %v", r.State)
 	}
 }

@@ -33,16 +33,16 @@ func ProviderKey(provider, server string) string {
 // A State is where an (egress, provider) pair stands.
 type State int
 
-// The states. An adverse state (Throttled, SoftLimited, Blocked) lasts
-// until its back-off ends; then HalfOpen lets one probe session through,
-// whose mailbox answers return the pair to Healthy and whose egress
-// refusal sends it back, one back-off tier further.
+// The states. An adverse state (throttled, soft-limited, blocked) lasts
+// until its back-off ends; then StateHalfOpen lets one probe session
+// through, whose mailbox answers return the pair to StateHealthy and whose
+// egress refusal sends it back, one back-off tier further.
 const (
-	Healthy State = iota
+	StateHealthy State = iota
 	StateThrottled
 	StateSoftLimited
 	StateBlocked
-	HalfOpen
+	StateHalfOpen
 )
 
 var stateNames = [...]string{"healthy", "throttled", "soft_limited", "blocked", "half_open"}
@@ -91,10 +91,10 @@ type Record struct {
 	Tier int `json:"tier,omitempty"`
 	// Until ends an adverse state's back-off.
 	Until time.Time `json:"until,omitzero"`
-	// ProbeUntil, in HalfOpen, is when the probe session given out
+	// ProbeUntil, in StateHalfOpen, is when the probe session given out
 	// counts as lost and another may be given.
 	ProbeUntil time.Time `json:"probe_until,omitzero"`
-	// Recovered is when the pair last returned to Healthy.
+	// Recovered is when the pair last returned to StateHealthy.
 	Recovered time.Time `json:"recovered,omitzero"`
 	Evidence  *Evidence `json:"evidence,omitempty"`
 }
