@@ -46,6 +46,7 @@ var rules = map[string]rule{
 	"mx/mxtest":           {internal: []string{"mx"}},
 	"smtpprobe":           {internal: []string{"internal/ctxerr"}, external: []string{"golang.org/x/net/proxy"}},
 	"catchall":            {internal: []string{"smtpprobe"}, external: []string{"golang.org/x/net/publicsuffix"}},
+	"egress":              {external: []string{"golang.org/x/net/proxy"}},
 	"internal/testsmtp":   {},
 	"internal/golden":     {},
 	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
