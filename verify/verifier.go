@@ -23,8 +23,6 @@ import (
 	"github.com/mailverify/mailverify/risk"
 	"github.com/mailverify/mailverify/smtpprobe"
 	"github.com/mailverify/mailverify/syntax"
-	"golang.org/x/sync/semaphore"
-	"golang.org/x/time/rate"
 )
 
 // A Verifier tells whether email addresses can receive mail, without
@@ -301,72 +299,8 @@ func (v *Verifier) mailFrom() (string, error) {
 	return a.ASCII(), nil
 }
 
-// hostLimits returns the session semaphore and RCPT rate limiter of one
-// mail server address.
-func (v *Verifier) hostLimits(addr string) (*semaphore.Weighted, *rate.Limiter) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	h, ok := v.hosts[addr]
-	if !ok {
-		v.pruneHosts()
-		h = &hostState{
-			sem: semaphore.NewWeighted(int64(orDefault(v.PerHost, 2))),
-			lim: rate.NewLimiter(rate.Limit(orDefault(v.PerHostRate, 10)), batchSize),
-		}
-		v.hosts[addr] = h
-	}
-	h.last = time.Now()
-	return h.sem, h.lim
-}
-
-// hostState is the per-address limits, and what sessions learned about
-// the server there.
-type hostState struct {
-	sem    *semaphore.Weighted
-	lim    *rate.Limiter
-	last   time.Time
-	quirks smtpprobe.Quirks
-}
-
-// quirks returns what earlier sessions learned about the server at addr.
-func (v *Verifier) quirks(addr string) smtpprobe.Quirks {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if h, ok := v.hosts[addr]; ok {
-		return h.quirks
-	}
-	return smtpprobe.Quirks{}
-}
-
-// learn keeps what a session learned about the server at addr.
-func (v *Verifier) learn(addr string, q smtpprobe.Quirks) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if h, ok := v.hosts[addr]; ok {
-		h.quirks = q
-	}
-}
-
-// maxHosts bounds the per-address state a long-running Verifier keeps.
-const maxHosts = 10000
-
-// pruneHosts forgets addresses idle for ten minutes with no session open,
-// once the map is full. v.mu is held.
-func (v *Verifier) pruneHosts() {
-	if len(v.hosts) < maxHosts {
-		return
-	}
-	full := int64(orDefault(v.PerHost, 2))
-	for k, h := range v.hosts {
-		if time.Since(h.last) > 10*time.Minute && h.sem.TryAcquire(full) {
-			h.sem.Release(full)
-			delete(v.hosts, k)
-		}
-	}
-}
-
-// batchSize is how many RCPTs go to the server between rate-limiter waits;
-// it is also the pipelining batch.
+// batchSize is the pipelining batch: the most RCPTs in one flush, and
+// the burst of the per-server rate (see serverLimit).
 const batchSize = 10
 
 // Verify verifies one address. Verdicts are data: the error is non-nil

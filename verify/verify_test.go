@@ -379,13 +379,13 @@ func TestHostStateIsBounded(t *testing.T) {
 	v.init()
 	old := time.Now().Add(-time.Hour)
 	for i := range maxHosts {
-		v.hostLimits(fmt.Sprintf("192.0.2.%d:%d", i%250, i))
+		v.server(fmt.Sprintf("192.0.2.%d:%d", i%250, i))
 		v.hosts[fmt.Sprintf("192.0.2.%d:%d", i%250, i)].last = old
 	}
-	busy, _ := v.hostLimits("192.0.2.1:1")
+	busy := v.server("192.0.2.1:1").limit.sessions
 	busy.Acquire(t.Context(), 1) // an open session keeps its entry
 	v.hosts["192.0.2.1:1"].last = old
-	v.hostLimits("198.51.100.1:25")
+	v.server("198.51.100.1:25")
 	if n := len(v.hosts); n != 2 {
 		t.Errorf("%d host entries after pruning, want the busy one and the new one", n)
 	}
