@@ -112,3 +112,25 @@ func (v *Verifier) pruneHosts() {
 		}
 	}
 }
+
+// learnGreylisting records the greylisting delay seen at a server
+// address: from an address's first greylisting to the first retry that
+// passed. The first one learned stays; it is at least the server's delay.
+func (v *Verifier) learnGreylisting(addr string, d time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if h, ok := v.hosts[addr]; ok && h.greyDelay == 0 {
+		h.greyDelay = d
+	}
+}
+
+// greylisting returns the greylisting delay learned at addr, zero for
+// none.
+func (v *Verifier) greylisting(addr string) time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if h, ok := v.hosts[addr]; ok {
+		return h.greyDelay
+	}
+	return 0
+}

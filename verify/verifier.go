@@ -91,8 +91,12 @@ type Verifier struct {
 	// MaxRcpts caps recipients per SMTP transaction; zero means 20.
 	MaxRcpts int
 	// Window bounds the addresses VerifySeq and VerifyAll hold between
-	// reading and yielding them, and so their memory (about 1 KB each);
-	// zero means 4096. Reading the input waits while the window is full.
+	// reading and yielding them that can make progress; zero means 4096.
+	// Addresses that wait (greylisted until their retry, or queued deep
+	// behind a server's own pace) leave the window, up to twice Window of
+	// them, so that they do not starve the servers that could go. Memory
+	// is bounded by three times Window addresses (about 1 KB each).
+	// Reading the input waits while the window is full.
 	Window int
 
 	// GreylistDelay is the first wait before retrying a greylisted address
@@ -103,7 +107,10 @@ type Verifier struct {
 	// waiting from the first greylisting; zero means 6 minutes, which
 	// covers postgrey's default delay of 300s, and the caller's context
 	// (less 5s for the last session) may cut it shorter. Past it the
-	// verdict is unknown/greylisted with retry_after.
+	// verdict is unknown/greylisted with retry_after. A server address
+	// whose greylisting an address has passed teaches its delay (from
+	// that address's first greylisting to the retry that passed): later
+	// addresses there, stating no delay, wait that long instead.
 	GreylistDelay, GreylistMaxWait time.Duration
 
 	// RiskDNS asks DNS for each domain's name servers and addresses, once
