@@ -92,6 +92,7 @@ type engine struct {
 
 	mu        sync.Mutex
 	domains   map[string]*domainState
+	refusals  map[string]refusalKinds // by server key: how it refuses
 	queues    map[string]*hostQueue
 	live      int  // addresses read and not yet yielded
 	spilled   int  // ... of them out of the window (see spill)
@@ -137,6 +138,7 @@ func newEngine(ctx context.Context, v *Verifier) *engine {
 		dns:       semaphore.NewWeighted(2 * conc),
 		freeSlots: int(conc),
 		domains:   map[string]*domainState{},
+		refusals:  map[string]refusalKinds{},
 		queues:    map[string]*hostQueue{},
 		allSent:   make(chan struct{}),
 	}
