@@ -66,7 +66,7 @@ var rules = map[string]rule{
 
 	// Module github.com/mailverify/mailverify/diagnose.
 	"diagnose": {
-		internal: []string{"syntax", "mx", "smtpprobe"},
+		internal: []string{"syntax", "mx", "smtpprobe", "egress"},
 		external: []string{"blitiri.com.ar/go/spf", "github.com/emersion/go-msgauth/", "github.com/miekg/dns"},
 	},
 

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/smtpprobe"
-	"golang.org/x/net/proxy"
 )
 
 // Sections of a DoctorReport, in report order.
@@ -45,7 +45,8 @@ type Egress struct {
 	// LocalAddr is the source address to connect from; empty means the
 	// system's choice.
 	LocalAddr string
-	// SOCKS5 is a proxy, "host:port" or "socks5://[user:password@]host:port".
+	// SOCKS5 is a proxy, "host[:port]" or "socks5://[user:password@]host[:port]"
+	// (port 1080 when none is given), as egress.Parse reads it.
 	SOCKS5 string
 	// HELO and MailFrom are the identity (see smtpprobe.Prober); empty
 	// HELO means the machine's host name, empty MailFrom the null sender.
@@ -75,46 +76,32 @@ func (e *Egress) label() string {
 	return "direct"
 }
 
-// dialer builds the egress's dialer.
+// dialer builds the egress's dialer: the egress package's, so that
+// doctor reaches the mail servers exactly as the verifier does.
 func (e *Egress) dialer() (smtpprobe.Dialer, error) {
 	if e.Dialer != nil {
 		return e.Dialer, nil
 	}
-	base := &net.Dialer{}
+	var out egress.Egress
+	if e.SOCKS5 != "" {
+		s := e.SOCKS5
+		if !strings.Contains(s, "://") {
+			s = "socks5://" + s
+		}
+		p, err := egress.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: SOCKS5 proxy %q: %v", ErrDoctorConfig, e.label(), err)
+		}
+		out.Proxy = p.Proxy
+	}
 	if e.LocalAddr != "" {
-		ip := net.ParseIP(e.LocalAddr)
-		if ip == nil {
+		p, err := egress.Parse(e.LocalAddr)
+		if err != nil || !p.Source.IsValid() {
 			return nil, fmt.Errorf("%w: local address %q is not an IP address", ErrDoctorConfig, e.LocalAddr)
 		}
-		base.LocalAddr = &net.TCPAddr{IP: ip}
+		out.Source = p.Source
 	}
-	if e.SOCKS5 == "" {
-		return base, nil
-	}
-	hostport, auth := e.SOCKS5, (*proxy.Auth)(nil)
-	if strings.Contains(e.SOCKS5, "://") {
-		u, err := url.Parse(e.SOCKS5)
-		if err != nil || (u.Scheme != "socks5" && u.Scheme != "socks5h") || u.Host == "" {
-			return nil, fmt.Errorf("%w: SOCKS5 proxy %q: want host:port or socks5://host:port", ErrDoctorConfig, e.label())
-		}
-		hostport = u.Host
-		if u.User != nil {
-			pw, _ := u.User.Password()
-			auth = &proxy.Auth{User: u.User.Username(), Password: pw}
-		}
-	}
-	if _, _, err := net.SplitHostPort(hostport); err != nil {
-		return nil, fmt.Errorf("%w: SOCKS5 proxy %q: %v", ErrDoctorConfig, hostport, err)
-	}
-	d, err := proxy.SOCKS5("tcp", hostport, auth, base)
-	if err != nil {
-		return nil, fmt.Errorf("%w: SOCKS5 proxy %q: %v", ErrDoctorConfig, hostport, err)
-	}
-	cd, ok := d.(proxy.ContextDialer)
-	if !ok {
-		return nil, fmt.Errorf("%w: the SOCKS5 dialer takes no context", ErrDoctorConfig)
-	}
-	return cd, nil
+	return &out, nil
 }
 
 // An Event is a block or throttle reply that a recent run saw.

@@ -191,7 +191,7 @@ func TestDoctorRecent(t *testing.T) {
 
 // TestDoctorConfigErrors: a configuration that cannot work is an error.
 func TestDoctorConfigErrors(t *testing.T) {
-	for _, e := range []Egress{{LocalAddr: "not-an-ip"}, {SOCKS5: "http://proxy:8080"}, {SOCKS5: "noport"}, {PublicIP: "999.1.1.1"}} {
+	for _, e := range []Egress{{LocalAddr: "not-an-ip"}, {SOCKS5: "http://proxy:8080"}, {SOCKS5: "proxy:99999"}, {PublicIP: "999.1.1.1"}} {
 		_, err := Doctor(context.Background(), DoctorConfig{DNS: []string{"127.0.0.1:1"}, Egresses: []Egress{e}})
 		if !errors.Is(err, ErrDoctorConfig) {
 			t.Errorf("%+v: %v; want ErrDoctorConfig", e, err)

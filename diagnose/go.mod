@@ -7,10 +7,10 @@ require (
 	github.com/emersion/go-msgauth v0.7.0
 	github.com/mailverify/mailverify v0.0.0
 	github.com/miekg/dns v1.1.73
-	golang.org/x/net v0.58.0
 )
 
 require (
+	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
