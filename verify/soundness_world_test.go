@@ -46,7 +46,7 @@ const (
 	harvest       // strict or strict-vague, "550 Rejected" to everyone after N unknown recipients, for a while or forever
 	softLimit     // honest (strict or strict-vague) for the client's first N RCPTs, then 250 for everyone
 	probeGreylist // 450 4.2.0 for recipients that are not mailboxes until a delay passed, honest otherwise
-	banning       // honest (strict or strict-vague) for the client's first N RCPTs, then bans it: block texts at MAIL and RCPT, some coded 5.1.1 (issue 29)
+	banning       // honest (strict or strict-vague) for the client's first N RCPTs, then bans it: block texts at MAIL and every RCPT, some coded 5.1.1 (or, partly, at every other RCPT) (issue 29)
 	behaviours
 )
 
@@ -97,7 +97,7 @@ func (h hostSpec) String() string {
 	case softLimit:
 		s += fmt.Sprintf("(%s for the first %d RCPTs %s, then 250 for all)", behaviourNames[h.after], h.limit, softScopes[h.scope])
 	case banning:
-		s += fmt.Sprintf("(%s for the first %d RCPTs, then banned)", behaviourNames[h.after], h.limit)
+		s += fmt.Sprintf("(%s for the first %d RCPTs, then banned, fully %v)", behaviourNames[h.after], h.limit, h.permLim)
 	case slow:
 		s += fmt.Sprintf("(%v)", h.delay)
 	case rcptLimit:
