@@ -105,7 +105,7 @@ func (v *Verifier) lease(ctx context.Context, h mx.Host, addr string) (*egress.L
 		}
 		wait := time.Until(ue.Until)
 		if ue.Until.IsZero() {
-			wait = time.Second // a session's release frees one
+			wait = 50 * time.Millisecond // a session's release frees one
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
 			return nil, err
@@ -123,24 +123,51 @@ func (v *Verifier) lease(ctx context.Context, h mx.Host, addr string) (*egress.L
 // dress gives p the lease's egress: its dialer and identity, the budget
 // paced flush by flush beside the server's politeness, and a reader of
 // the replies that tells the egress's health what they say about it.
-func (v *Verifier) dress(p *smtpprobe.Prober, l *egress.Lease, host string) {
+// Every egress's dials, the single one's too, are watched for port 25
+// being closed (portWatch).
+func (v *Verifier) dress(p *smtpprobe.Prober, l *egress.Lease, h mx.Host, eg string) {
 	polite := p.Pace
-	if l == nil {
-		return
-	}
-	p.Dialer, p.HELO, p.MailFrom = l.Egress, l.Egress.HELO, l.Egress.MailFrom
-	p.Pace = func(ctx context.Context, n int) error {
-		if err := takeBudget(ctx, l, n); err != nil {
-			return err
+	if l != nil {
+		p.Dialer, p.HELO, p.MailFrom = l.Egress, l.Egress.HELO, l.Egress.MailFrom
+		p.Pace = func(ctx context.Context, n int) error {
+			if err := takeBudget(ctx, l, n); err != nil {
+				return err
+			}
+			return polite(ctx, n)
 		}
-		return polite(ctx, n)
+		tap := &replyTap{lease: l, host: h.Name}
+		if prev := p.TranscriptFunc; prev != nil {
+			p.TranscriptFunc = func(tl smtpprobe.TranscriptLine) { prev(tl); tap.line(tl) }
+		} else {
+			p.TranscriptFunc = tap.line
+		}
 	}
-	tap := &replyTap{lease: l, host: host}
-	if prev := p.TranscriptFunc; prev != nil {
-		p.TranscriptFunc = func(tl smtpprobe.TranscriptLine) { prev(tl); tap.line(tl) }
-	} else {
-		p.TranscriptFunc = tap.line
+	inner := p.Dialer
+	if inner == nil {
+		inner = &net.Dialer{}
 	}
+	p.Dialer = &portWatch{v: v, inner: inner, egress: eg, provider: string(mx.ProviderOf(h.Name))}
+}
+
+// A portWatch dialer tells the port-25 detector how each TCP connection
+// went, the moment it is known; once the detector judges port 25 closed
+// for the egress, the dial fails with its *egress.Port25Error.
+type portWatch struct {
+	v        *Verifier
+	inner    smtpprobe.Dialer
+	egress   string
+	provider string
+}
+
+func (w *portWatch) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := w.inner.DialContext(ctx, network, addr)
+	if pe := w.v.observeDial(w.egress, addr, w.provider, err); pe != nil {
+		if c != nil {
+			c.Close()
+		}
+		return nil, pe
+	}
+	return c, err
 }
 
 // takeBudget spends n commands of the lease's budget, waiting within ctx
@@ -237,20 +264,18 @@ func (v *Verifier) budgetLeft(k egress.Key) int {
 	return left
 }
 
-// observeDial tells the port-25 detector how a connection to addr, an
-// address of h, went through the egress eg; it returns the detector's
+// observeDial tells the port-25 detector how a connection to addr (of
+// provider) went through the egress eg; it returns the detector's
 // decision when this outcome made it.
-func (v *Verifier) observeDial(eg, addr string, h mx.Host, err error) error {
-	provider := string(mx.ProviderOf(h.Name))
+func (v *Verifier) observeDial(eg, addr, provider string, err error) error {
 	ap, perr := netip.ParseAddrPort(addr)
 	if perr != nil {
 		return nil
 	}
 	res := egress.Connected
-	var re *smtpprobe.ReplyError
 	var ne net.Error
 	switch {
-	case err == nil, errors.As(err, &re):
+	case err == nil:
 	case errors.Is(err, context.Canceled):
 		return nil
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
@@ -267,21 +292,32 @@ func (v *Verifier) observeDial(eg, addr string, h mx.Host, err error) error {
 }
 
 // leaseFor routes a session to addr (see lease) and names its egress. An
-// egress whose port 25 is known closed fails at once.
+// egress whose port 25 is known closed fails at once; in a pool, its pair
+// with the provider is reported blocked first, so that the router moves
+// the provider's work to another egress, and routing is tried again.
 func (v *Verifier) leaseFor(ctx context.Context, h mx.Host, addr string) (*egress.Lease, string, error) {
-	l, err := v.lease(ctx, h, addr)
-	if err != nil {
-		return nil, "", err
-	}
-	eg := v.egressID()
-	if l != nil {
-		eg = l.Egress.ID()
-	}
-	if err := v.eg.port25.Blocked(eg); err != nil {
+	for range len(v.Egresses) + 1 {
+		l, err := v.lease(ctx, h, addr)
+		if err != nil {
+			return nil, "", err
+		}
+		eg := v.egressID()
+		if l != nil {
+			eg = l.Egress.ID()
+		}
+		perr := v.eg.port25.Blocked(eg)
+		if perr == nil {
+			return l, eg, nil
+		}
 		releaseLease(l)
-		return nil, eg, err
+		if l == nil {
+			return nil, eg, perr
+		}
+		_ = v.eg.router.Health().Report(l.Key, egress.Evidence{At: time.Now(), Host: h.Name, Finding: egress.Finding{
+			Verdict: egress.Blocked, Provider: l.Key.Provider, Rule: "port25-closed", Meaning: perr.Error(),
+			Advice: "Open outbound port 25 for this egress, or remove it from the pool."}})
 	}
-	return l, eg, nil
+	return nil, "", fmt.Errorf("verify: no egress with port 25 open for %s", h.Name)
 }
 
 func releaseLease(l *egress.Lease) {

@@ -30,15 +30,12 @@ func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog) (s *smtpp
 		}
 		lim := v.server(addr).limit
 		p.Pace = lim.pace // every RCPT the server sees counts
-		v.dress(p, lease, h.Name)
+		v.dress(p, lease, h, eg)
 		if err = lim.sessions.Acquire(ctx, 1); err != nil {
 			releaseLease(lease)
 			return nil, addr, nil, err
 		}
 		s, err = p.Open(ctx, h.Name, addr)
-		if pe := v.observeDial(eg, addr, h, err); pe != nil {
-			err = pe // port 25 is closed: the addresses end at once
-		}
 		if err == nil {
 			return s, addr, v.bind(s, lease, h.Name, func() { lim.sessions.Release(1) }), nil
 		}
