@@ -38,8 +38,8 @@ func (s *droppingResolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		}
 	}
 	n := s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
 	if n > int64(s.limit) {
+		s.inFlight.Add(-1)
 		s.dropped.Add(1)
 		return
 	}
@@ -50,6 +50,7 @@ func (s *droppingResolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		}
 	}
 	time.Sleep(s.delay)
+	s.inFlight.Add(-1) // resolved: the answer leaves the table
 	r := new(dns.Msg)
 	r.SetReply(q)
 	mxr, _ := dns.NewRR(name + " 300 IN MX 10 mx.example.test.")

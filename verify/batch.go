@@ -119,3 +119,24 @@ fill:
 	}
 	return batch, probes
 }
+
+// refusalKinds is how a server refused recipients so far.
+type refusalKinds uint8
+
+const (
+	refusedNaming  refusalKinds = 1 << iota // naming the reason (5.1.1)
+	refusedVaguely                          // naming none
+)
+
+// trailsFirst reports whether a new domain's first catch-all question
+// waits for the trailing probe after its first batch instead of a probe
+// of its own in the batch's flush: acceptances need that probe anyway,
+// and it answers the first question too (askTrailing); refusals that give
+// their reason need no answer, and others ask it after the batch
+// (askAfter). Each probe saved is an RCPT the server's rate counts. Only
+// on a server seen to refuse naming the reason and never without one: a
+// vague refusal of a trailing probe proves nothing without a control
+// after it, which a new domain does not have yet. e.mu is held.
+func (e *engine) trailsFirst(hr *hostRun) bool {
+	return e.trailerDue(hr) && e.refusals[hr.key] == refusedNaming
+}

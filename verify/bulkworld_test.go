@@ -40,6 +40,7 @@ type bulkServer struct {
 	ip      netip.Addr
 	rcpts   int // the addresses it hosts
 	domains int
+	greyed  int  // ... of them at greylisting domains (asked twice)
 	greyish bool // it hosts a greylisting domain
 
 	mu    sync.Mutex
@@ -47,7 +48,7 @@ type bulkServer struct {
 	asked map[string]int // RCPTs per address
 }
 
-func newBulkWorld(seed uint64, domains, servers int, rtt, grey time.Duration) *bulkWorld {
+func newBulkWorld(seed uint64, domains, servers int, rtt, grey time.Duration, slowBusiest bool) *bulkWorld {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	sizes := rand.NewZipf(rng, 1.3, 1, 30)
 	pick := rand.NewZipf(rng, 1.05, 1, uint64(servers-1))
@@ -81,12 +82,15 @@ func newBulkWorld(seed uint64, domains, servers int, rtt, grey time.Duration) *b
 			}
 			w.addrs = append(w.addrs, a)
 			b.rcpts++
+			if greyDomains[domain] {
+				b.greyed++
+			}
 		}
 	}
 	for s, b := range w.servers {
 		b.srv = b.server(known, greyDomains, grey, s%2 == 0)
 		b.srv.Latency = rtt
-		if rng.IntN(20) == 0 { // 5% slow
+		if s == 0 && slowBusiest || s > 0 && rng.IntN(20) == 0 { // 5% slow; the busiest when asked
 			b.srv.Latency = 10 * rtt
 		}
 		w.dial.routes[netip.AddrPortFrom(b.ip, 25).String()] = b.srv
@@ -243,18 +247,22 @@ func (b *bulkServer) span(start time.Time) (time.Duration, time.Duration) {
 
 // busiest is the server with the most RCPTs to answer.
 func (w *bulkWorld) busiest() *bulkServer {
-	return slices.MaxFunc(w.servers, func(x, y *bulkServer) int { return (x.rcpts + x.domains) - (y.rcpts + y.domains) })
+	return slices.MaxFunc(w.servers, func(x, y *bulkServer) int { return x.needed() - y.needed() })
 }
 
+// needed is the RCPTs the server must answer: one per address, one more
+// per address greylisted, and a catch-all probe per domain.
+func (b *bulkServer) needed() int { return b.rcpts + b.greyed + b.domains }
+
 // bound is a lower bound on the wall time at rate RCPTs a second per
-// server address and conc sessions: the busiest server's RCPTs (one per
-// address and a catch-all probe per domain, less the burst) at the rate,
+// server address and conc sessions: the busiest server's RCPTs (needed,
+// less the burst) at the rate,
 // or all servers' time shared among conc sessions, whichever is longer; a
 // server with a greylisting domain needs its delay at least.
 func (w *bulkWorld) bound(rate float64, conc int) time.Duration {
 	var longest, sum time.Duration
 	for _, b := range w.servers {
-		t := time.Duration(float64(max(0, b.rcpts+b.domains-batchSize)) / rate * float64(time.Second))
+		t := time.Duration(float64(max(0, b.needed()-batchSize)) / rate * float64(time.Second))
 		if b.greyish {
 			t = max(t, w.grey)
 		}
@@ -294,46 +302,58 @@ func runBulk(w *bulkWorld) (time.Duration, int, int) {
 // larger than the window (500), on 120 server addresses at 20 RCPT/s each
 // and 16 sessions, in the world above (20 ms round trip, 4 s greylisting,
 // GreylistDelay matched to it as a caller who knows the world would set).
-// It reports wall time against the bound, the busiest server's RCPT/s
-// from its first RCPT to its last and its most in any second, the most
-// RCPTs any server saw in a second, connections (all, and the most open
-// at once), addresses left greylisted, and the heap.
+// In busiest=slow, server 0, the busiest, is one of the slow ones: at ten
+// times the round trip (200 ms), the round trips and reconnections of its
+// two sessions may hold it below the rate, which the bound does not
+// model; in busiest=fast it is not. It reports wall time against the bound, the
+// busiest server's RCPTs (needed: one per address, one more per address
+// greylisted, a catch-all probe per domain; sent, by kind) and RCPT/s from its first RCPT to its last
+// and its most in any second, the most RCPTs any server saw in a second,
+// connections (all, and the most open at once), addresses left
+// greylisted, and the heap.
 //
 //	go test -run '^$' -bench BenchmarkBulkPolite -benchtime 1x ./verify
 func BenchmarkBulkPolite(b *testing.B) {
-	for b.Loop() {
-		w := newBulkWorld(3, 700, 120, bulkRTT, bulkGrey)
-		var ms runtime.MemStats
-		wall, n, left := runBulk(w)
-		runtime.ReadMemStats(&ms)
-		w.close()
-		busy := w.busiest()
-		ps := busy.perSecond()
-		worst, conns := 0, 0
-		for _, s := range w.servers {
-			worst = max(worst, s.maxInWindow(time.Second))
-			conns += s.srv.Connections()
-		}
-		bound := w.bound(bulkRate, bulkConcurrency)
-		b.ReportMetric(float64(n), "addresses")
-		b.ReportMetric(wall.Seconds(), "wall-s")
-		b.ReportMetric(bound.Seconds(), "bound-s")
-		b.ReportMetric(wall.Seconds()/bound.Seconds(), "wall/bound")
-		b.ReportMetric(float64(len(busy.times))/float64(max(1, len(ps))), "busiest-rcpt/s")
-		b.ReportMetric(float64(slices.Max(append(ps, 0))), "busiest-max-rcpt/s")
-		b.ReportMetric(float64(worst), "any-max-rcpt/s")
-		b.ReportMetric(float64(conns), "conns")
-		b.ReportMetric(float64(w.dial.maxOpen.Load()), "max-open")
-		b.ReportMetric(float64(left), "greylisted-left")
-		total, probes, again := busy.rcptKinds()
-		b.ReportMetric(float64(busy.rcpts+busy.domains), "busiest-rcpts-needed")
-		b.ReportMetric(float64(total), "busiest-rcpts")
-		b.ReportMetric(float64(probes), "busiest-probes")
-		b.ReportMetric(float64(again), "busiest-asked-again")
-		lo, hi := busy.span(w.start)
-		b.ReportMetric(lo.Seconds(), "busiest-first-s")
-		b.ReportMetric(hi.Seconds(), "busiest-last-s")
-		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MB")
-		b.Logf("busiest server: %d addresses, %d domains; RCPTs per second: %v", busy.rcpts, busy.domains, ps)
+	for _, slow := range []bool{false, true} {
+		b.Run(map[bool]string{false: "busiest=fast", true: "busiest=slow"}[slow], func(b *testing.B) {
+			for b.Loop() {
+				benchBulk(b, newBulkWorld(3, 700, 120, bulkRTT, bulkGrey, slow))
+			}
+		})
 	}
+}
+
+func benchBulk(b *testing.B, w *bulkWorld) {
+	var ms runtime.MemStats
+	wall, n, left := runBulk(w)
+	runtime.ReadMemStats(&ms)
+	w.close()
+	busy := w.busiest()
+	ps := busy.perSecond()
+	worst, conns := 0, 0
+	for _, s := range w.servers {
+		worst = max(worst, s.maxInWindow(time.Second))
+		conns += s.srv.Connections()
+	}
+	bound := w.bound(bulkRate, bulkConcurrency)
+	b.ReportMetric(float64(n), "addresses")
+	b.ReportMetric(wall.Seconds(), "wall-s")
+	b.ReportMetric(bound.Seconds(), "bound-s")
+	b.ReportMetric(wall.Seconds()/bound.Seconds(), "wall/bound")
+	b.ReportMetric(float64(len(busy.times))/float64(max(1, len(ps))), "busiest-rcpt/s")
+	b.ReportMetric(float64(slices.Max(append(ps, 0))), "busiest-max-rcpt/s")
+	b.ReportMetric(float64(worst), "any-max-rcpt/s")
+	b.ReportMetric(float64(conns), "conns")
+	b.ReportMetric(float64(w.dial.maxOpen.Load()), "max-open")
+	b.ReportMetric(float64(left), "greylisted-left")
+	total, probes, again := busy.rcptKinds()
+	b.ReportMetric(float64(busy.needed()), "busiest-rcpts-needed")
+	b.ReportMetric(float64(total), "busiest-rcpts")
+	b.ReportMetric(float64(probes), "busiest-probes")
+	b.ReportMetric(float64(again), "busiest-asked-again")
+	lo, hi := busy.span(w.start)
+	b.ReportMetric(lo.Seconds(), "busiest-first-s")
+	b.ReportMetric(hi.Seconds(), "busiest-last-s")
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MB")
+	b.Logf("busiest server: %d addresses (%d greylisted), %d domains; RCPTs per second: %v", busy.rcpts, busy.greyed, busy.domains, ps)
 }

@@ -18,7 +18,7 @@ func TestPerServerLimits(t *testing.T) {
 	}
 	t.Parallel()
 	const rate, conc, perHost = 15.0, 6, 2
-	w := newBulkWorld(11, 100, 16, 5*time.Millisecond, time.Second)
+	w := newBulkWorld(11, 100, 16, 5*time.Millisecond, time.Second, false)
 	defer w.close()
 	v := &Verifier{Resolver: w.res, Dialer: w.dial, AllowPrivate: true, HELO: "test.example.net", ResolverCanary: "-",
 		PerHostRate: rate, Concurrency: conc, PerHost: perHost, Window: 100, GreylistDelay: time.Second, GreylistMaxWait: 20 * time.Second}

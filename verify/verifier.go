@@ -79,7 +79,7 @@ type Verifier struct {
 	AllowPrivate bool
 
 	// Concurrency bounds the SMTP sessions a VerifySeq or VerifyAll call
-	// runs at once (and its DNS lookups at twice that); zero means 16.
+	// has open at once (and its DNS lookups at twice that); zero means 16.
 	// When sessions wait for a place, the mail server with the most
 	// addresses queued goes first: the biggest server sets the wall time.
 	Concurrency int
@@ -87,7 +87,11 @@ type Verifier struct {
 	// zero means 2. Servers throttle and blocklist clients that open many.
 	PerHost int
 	// PerHostRate bounds the RCPT commands per second to one mail server
-	// address; zero means 10, a pace busy receivers tolerate.
+	// address; zero means 10, a pace busy receivers tolerate. Every RCPT
+	// counts (catch-all probes, controls and retries too), with a burst of
+	// 10: the server sees at most 10 + PerHostRate×t in any t seconds. The
+	// limits of an address hold across the Verifier's calls, whatever
+	// domains or MX names lead there.
 	PerHostRate float64
 	// MaxRcpts caps recipients per SMTP transaction; zero means 20.
 	MaxRcpts int
