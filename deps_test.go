@@ -72,7 +72,7 @@ var rules = map[string]rule{
 
 	// Module github.com/mailverify/mailverify/service.
 	"service": {
-		internal: []string{"verify", "diagnose"},
+		internal: []string{"verify", "diagnose", "egress"},
 		external: []string{"golang.org/x/time/rate"},
 	},
 	"service/internal/api": {
