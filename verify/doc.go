@@ -145,6 +145,21 @@
 // connection only, or a server that refuses everyone and then accepts
 // everyone within one flush, would still pass.
 //
+// # Egresses
+//
+// With Verifier.Egresses, sessions go out through a pool (package egress):
+// each is routed per (provider, mail server address) to an egress that is
+// healthy and has budget, and stays on it. The per-server limits (PerHost,
+// PerHostRate) hold whatever the number of egresses: egresses multiply
+// the tolerance of the providers (budgets per egress and provider, every
+// RCPT counted), never the pressure on one server. Replies about the
+// egress change its health and never decide a mailbox; the work they
+// touched is asked again through another egress, and with none left ends
+// unknown (blocked, rate_limited) with retry_after. The trailing probe is
+// the canary of soft limits (see soft_limited above). Without Egresses
+// there is one way out (Dialer), and replies about it still decide no
+// mailbox.
+//
 // # Deadlines
 //
 // With Timeout, each address ends by its deadline wherever it waits
