@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailverify/mailverify/egress"
@@ -22,7 +23,7 @@ import (
 // replies about the egress apply.
 type egressWire struct {
 	router *egress.Router // nil without Egresses
-	port25 egress.Port25
+	port25 atomic.Pointer[port25Watch]
 	leases sync.Map // *smtpprobe.Session → *sessionLease
 }
 
@@ -35,7 +36,7 @@ type sessionLease struct {
 // initEgress builds the router when Egresses is set (Validate has checked
 // them).
 func (v *Verifier) initEgress() {
-	v.eg.port25.Hook = v.OnPort25Blocked
+	v.eg.port25.Store(v.newPort25())
 	if len(v.Egresses) == 0 {
 		return
 	}
@@ -285,7 +286,7 @@ func (v *Verifier) observeDial(eg, addr, provider string, err error) error {
 	default:
 		res = egress.OtherError
 	}
-	if pe := v.eg.port25.Observe(egress.ConnOutcome{Egress: eg, Server: ap.Addr(), Provider: provider, DNSAnswered: true, Result: res}); pe != nil {
+	if pe := v.port25().d.Observe(egress.ConnOutcome{Egress: eg, Server: ap.Addr(), Provider: provider, DNSAnswered: true, Result: res}); pe != nil {
 		return pe
 	}
 	return nil
@@ -305,7 +306,7 @@ func (v *Verifier) leaseFor(ctx context.Context, h mx.Host, addr string) (*egres
 		if l != nil {
 			eg = l.Egress.ID()
 		}
-		perr := v.eg.port25.Blocked(eg)
+		perr := v.port25().d.Blocked(eg)
 		if perr == nil {
 			return l, eg, nil
 		}
@@ -324,4 +325,31 @@ func releaseLease(l *egress.Lease) {
 	if l != nil {
 		l.Release()
 	}
+}
+
+// A port25Watch is the port-25 detector, with when it was made: its
+// decision is not for ever, since a long-running Verifier may have met
+// three dead servers by chance, or had its port 25 opened meanwhile.
+type port25Watch struct {
+	d    egress.Port25
+	made time.Time
+}
+
+// port25Retry is how long a decision that port 25 is closed stands before
+// the dials are watched afresh.
+const port25Retry = 10 * time.Minute
+
+func (v *Verifier) newPort25() *port25Watch {
+	return &port25Watch{d: egress.Port25{Hook: v.OnPort25Blocked}, made: time.Now()}
+}
+
+// port25 returns the detector, a fresh one when the current one is older
+// than port25Retry.
+func (v *Verifier) port25() *port25Watch {
+	w := v.eg.port25.Load()
+	if time.Since(w.made) > port25Retry {
+		v.eg.port25.CompareAndSwap(w, v.newPort25()) // or another caller did
+		w = v.eg.port25.Load()
+	}
+	return w
 }

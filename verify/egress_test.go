@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -309,5 +310,27 @@ func TestEgressBudgetsHold(t *testing.T) {
 	}
 	if limited == 0 {
 		t.Errorf("12 addresses and their probes fit in 16 RCPTs?%s", brief(res))
+	}
+}
+
+// TestPort25DecisionExpires: a decision that port 25 is closed stands for
+// port25Retry, then the dials are watched afresh.
+func TestPort25DecisionExpires(t *testing.T) {
+	calls := 0
+	v := &Verifier{OnPort25Blocked: func(*egress.Port25Error) { calls++ }}
+	v.init()
+	refused := &net.OpError{Op: "dial", Err: errors.New("connection refused")}
+	for i, a := range []string{"192.0.2.1:25", "198.51.100.1:25", "203.0.113.1:25"} {
+		err := v.observeDial("direct", a, "", refused)
+		if (err != nil) != (i == 2) {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+	}
+	if !errors.Is(v.port25().d.Blocked("direct"), egress.ErrPort25Blocked) || calls != 1 {
+		t.Fatalf("not decided once: %v, %d calls", v.port25().d.Blocked("direct"), calls)
+	}
+	v.eg.port25.Load().made = time.Now().Add(-port25Retry - time.Second)
+	if err := v.port25().d.Blocked("direct"); err != nil {
+		t.Errorf("after port25Retry the decision stands: %v", err)
 	}
 }
