@@ -251,11 +251,12 @@ func (e *engine) enqueue(hr *hostRun, j *job) []*job {
 		q.fresh = min(q.fresh, len(q.jobs)) // a job may have left at its deadline
 		q.jobs = slices.Insert(q.jobs, q.fresh, j)
 		q.fresh++
+		e.spill(j, q.fresh) // its place in the queue
 	} else {
 		q.jobs = append(q.jobs, j)
+		e.spill(j, len(q.jobs))
 	}
 	j.at = atQueue
-	e.spill(j, len(q.jobs))
 	e.wake(q)
 	return nil
 }
