@@ -192,6 +192,10 @@ func hasEvent(evs []egress.EgressEvent, eg string, to egress.State) bool {
 	return false
 }
 
+// The tests of this file run before the package's parallel ones (none of
+// them calls t.Parallel at the top), so that their real listeners add no
+// load to the timing-sensitive TestPerServerLimits.
+
 // TestEgressBadSourceMovesWork: one source address is banned (after some
 // RCPTs, or from the start with an S3150 text), throttled (421 4.7.28) or
 // soft-limited by the server; the work finishes through the healthy
@@ -230,7 +234,6 @@ func TestEgressBadSourceMovesWork(t *testing.T) {
 // TestEgressBannedEverywhereIsUnknown: with the only egress banned, the
 // addresses end unknown/blocked with retry_after, never undeliverable.
 func TestEgressBannedEverywhereIsUnknown(t *testing.T) {
-	t.Parallel()
 	ban := testsmtp.R(554, "5.7.1", "Service unavailable; Client host [127.0.0.2] blocked using zen.spamhaus.org")
 	w := newEgressWorld(t, "127.0.0.2", sourceRule{mail: &ban, after: 2})
 	v, _ := w.verifier(t, 1, generous)
@@ -254,7 +257,6 @@ func TestEgressBannedEverywhereIsUnknown(t *testing.T) {
 // deliverable; the acceptances the accepted canary covers are
 // unknown/soft_limited; the egress is marked soft-limited.
 func TestEgressSoftLimit(t *testing.T) {
-	t.Parallel()
 	accept := testsmtp.R(250, "2.1.5", "Ok")
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d egresses", n), func(t *testing.T) {
@@ -284,7 +286,6 @@ func TestEgressSoftLimit(t *testing.T) {
 // the server sees at most 8 from each source address, and the addresses
 // that did not fit end unknown/rate_limited with retry_after.
 func TestEgressBudgetsHold(t *testing.T) {
-	t.Parallel()
 	const tight = `{"about": "test", "profiles": [{"provider": "default", "per_minute": 8, "per_hour": 100, "per_day": 1000, "sessions": 1,
  "sources": {"per_minute": "test", "per_hour": "test", "per_day": "test", "sessions": "test"}}]}`
 	w := newEgressWorld(t, "", sourceRule{})
