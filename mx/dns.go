@@ -35,15 +35,26 @@ type DNS struct {
 	// server to resolve a cold name, short enough to move on from a dead
 	// server. The context's deadline, when earlier, wins.
 	Timeout time.Duration
-	// Attempts is how many times each server is tried. Zero means 2.
+	// Attempts is how many times each server is tried. Zero means 2. A
+	// try that times out is repeated (on the next server when there are
+	// several) while tries and the context's deadline allow; when the
+	// deadline is near, a try gets half of what is left, so that one
+	// retry still fits.
 	Attempts int
+	// MaxInFlight bounds the queries in flight to each server: more wait
+	// for a place (within the context), so that a burst of lookups does
+	// not overflow the server's query table, where the excess would be
+	// dropped and time out. Zero means 32. See Stats for the counts.
+	MaxInFlight int
 	// Dialer dials the servers; nil means a net.Dialer. It is the hook for
 	// tests and for networks that need a special route to their resolver.
 	Dialer Dialer
 
-	once    sync.Once
-	servers []string
-	confErr error
+	once     sync.Once
+	servers  []string
+	confErr  error
+	inFlight map[string]chan struct{} // a place per query in flight, by server
+	counts   dnsCounters
 }
 
 // A Dialer dials network connections; *net.Dialer satisfies it.
@@ -106,6 +117,10 @@ func (d *DNS) serverList() ([]string, error) {
 		}
 		if len(d.servers) == 0 {
 			d.confErr = errors.New("mx: no DNS servers configured")
+		}
+		d.inFlight = make(map[string]chan struct{}, len(d.servers))
+		for _, s := range d.servers {
+			d.inFlight[s] = make(chan struct{}, d.maxInFlight())
 		}
 	})
 	return d.servers, d.confErr
@@ -307,6 +322,7 @@ func (d *DNS) exchange(ctx context.Context, qname string, t uint16) (*dns.Msg, s
 	}
 	var last error
 	var lastServer string
+	left := d.attempts() * len(servers)
 	for range d.attempts() {
 		for _, server := range servers {
 			if err := ctxerr.Of(ctx); err != nil {
@@ -316,7 +332,11 @@ func (d *DNS) exchange(ctx context.Context, qname string, t uint16) (*dns.Msg, s
 			m.SetQuestion(qname, t)
 			m.RecursionDesired = true
 			m.SetEdns0(ednsSize, false)
-			r, err := d.exchangeOne(ctx, m, server)
+			if last != nil {
+				d.counts.retries.Add(1)
+			}
+			r, err := d.exchangeOne(ctx, m, server, left)
+			left--
 			lastServer = server
 			if err != nil {
 				last = err
@@ -346,8 +366,15 @@ func ctxError(err error, name, server string) error {
 
 // exchangeOne asks one server: over UDP, then over TCP if the answer was
 // truncated. Errors are *net.DNSError.
-func (d *DNS) exchangeOne(ctx context.Context, m *dns.Msg, server string) (*dns.Msg, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout())
+// left is the tries left, this one included (see tryTimeout).
+func (d *DNS) exchangeOne(ctx context.Context, m *dns.Msg, server string, left int) (*dns.Msg, error) {
+	release, err := d.acquire(ctx, server)
+	if err != nil {
+		return nil, ctxError(err, m.Question[0].Name, server)
+	}
+	defer release()
+	d.counts.queries.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, d.tryTimeout(ctx, left))
 	defer cancel()
 	r, err := d.roundTrip(ctx, "udp", m, server)
 	if err == nil && r.Truncated {
@@ -366,6 +393,7 @@ func (d *DNS) exchangeOne(ctx context.Context, m *dns.Msg, server string) (*dns.
 		msg := err.Error()
 		if timeout {
 			msg = "i/o timeout"
+			d.counts.timeouts.Add(1)
 		}
 		return nil, &net.DNSError{Err: msg, Name: m.Question[0].Name, Server: server, IsTimeout: timeout, IsTemporary: true}
 	}

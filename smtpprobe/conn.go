@@ -25,13 +25,15 @@ type Session struct {
 	host    string // MX host name: TLS server name, transcript
 	address string // "ip:port"
 
-	conn   net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	banner Reply
-	ext    map[string]string // EHLO keywords (upper case) -> parameters
-	tls    *tls.ConnectionState
-	noTLS  bool // the handshake failed once: opportunistic fallback
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	// queuedRcpts is the RCPT commands queued for the next flush (see pace).
+	queuedRcpts int
+	banner      Reply
+	ext         map[string]string // EHLO keywords (upper case) -> parameters
+	tls         *tls.ConnectionState
+	noTLS       bool // the handshake failed once: opportunistic fallback
 
 	inTx    bool // MAIL FROM accepted
 	txUTF8  bool // the transaction was opened with SMTPUTF8
@@ -164,6 +166,9 @@ func checkLine(line string) error {
 // queue writes a command line to go with the next send, unflushed; the
 // line must have passed checkLine (it is built from checked parts).
 func (s *Session) queue(line string) {
+	if strings.HasPrefix(line, "RCPT TO:") {
+		s.queuedRcpts++
+	}
 	s.command(line)
 	s.bw.WriteString(line)
 	s.bw.WriteString("\r\n")
@@ -182,6 +187,9 @@ func (s *Session) send(ctx context.Context, lines ...string) error {
 		s.noPipe = true
 		s.trace("", "* a reply arrived before the command; reconnecting")
 		return s.fail(ctx, ErrOutOfStep)
+	}
+	if err := s.pace(ctx, lines); err != nil {
+		return s.fail(ctx, err)
 	}
 	s.deadline(ctx, s.p.commandTimeout())
 	for _, l := range lines {
@@ -253,6 +261,7 @@ func (s *Session) connect(ctx context.Context) error {
 		return err
 	}
 	s.conn, s.br, s.bw = conn, bufio.NewReader(conn), bufio.NewWriter(conn)
+	s.queuedRcpts = 0
 	stop := s.watch(ctx)
 	defer func() { stop() }()
 	s.trace("", "* connected to "+s.host+" ["+s.address+"]")
@@ -365,4 +374,20 @@ func (s *Session) quit(ctx context.Context) {
 		s.cmd(ctx, "QUIT", "QUIT")
 	}
 	s.fail(ctx, nil)
+}
+
+// pace waits for Prober.Pace to let the RCPT commands of the next flush
+// go: those queued and those among lines.
+func (s *Session) pace(ctx context.Context, lines []string) error {
+	n := s.queuedRcpts
+	s.queuedRcpts = 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "RCPT TO:") {
+			n++
+		}
+	}
+	if n == 0 || s.p.Pace == nil {
+		return nil
+	}
+	return s.p.Pace(ctx, n)
 }

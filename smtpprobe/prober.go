@@ -82,6 +82,13 @@ type Prober struct {
 	// of 10, at which Postfix slows every reply down (and at 20
 	// disconnects).
 	MaxErrors int
+	// Pace, when set, is called before each flush that carries RCPT
+	// commands, with how many it carries (probes, retries and the
+	// transactions of ProbeEach alike), and may wait: it is the hook for a
+	// per-server rate limit that counts every recipient the server sees.
+	// An error (ctx ended) closes the connection unflushed, and the
+	// recipients get the error's outcome, as for a broken connection.
+	Pace func(ctx context.Context, rcpts int) error
 	// MaxLineLength and MaxReplyLines bound what a server may send in one
 	// reply; zero means 2048 bytes (RFC 5321 allows 512) and 100 lines.
 	MaxLineLength, MaxReplyLines int

@@ -24,11 +24,15 @@ type job struct {
 	host  string // the MX host that gave out
 	sent  bool   // the result has gone out
 	slot  bool   // it holds a place in the engine's window
+	// spilled: it left the window while it waits (see engine.spill)
+	spilled bool
 
 	d        *domainState
 	run      *hostRun  // the (domain, host) the job is at
 	deadline time.Time // Timeout from its first SMTP attempt; zero for none
 	greyAt   time.Time // when it was first greylisted
+	// greyRetried: it was retried after greylisting at least once
+	greyRetried bool
 
 	ans        answer // where the host's answer stood (see evidence.go)
 	answered   bool   // ... when a RCPT reply came

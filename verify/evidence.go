@@ -186,10 +186,12 @@ func (hr *hostRun) record(a answer) {
 		}
 	case smtpprobe.Rejected:
 		hr.vague = true
+		hr.e.refusals[hr.key] |= refusedVaguely
 	case smtpprobe.CannotVerify:
 		hr.probeYes = hr.probeYes || a.probe
 	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled:
 		hr.probeNo = hr.probeNo || a.probe
+		hr.e.refusals[hr.key] |= refusedNaming
 	}
 	hr.answers = append(hr.answers, a)
 }

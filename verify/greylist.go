@@ -19,16 +19,18 @@ type schedule struct {
 	earliest time.Time     // the server's stated delay ends; zero when it stated none
 	last     time.Time     // the last try
 	delay    time.Duration // the wait after the last try
+	doubled  time.Time     // the try whose failure doubled delay
 }
 
 // newSchedule plans from the first greylisting at first, with the wait
-// the server stated (zero for none), within GreylistMaxWait and the
-// deadline dl (zero for none), less the reserve.
-func (v *Verifier) newSchedule(first time.Time, stated time.Duration, dl time.Time) *schedule {
+// the server stated (zero for none) or else the delay learned at the
+// server (zero for none), within GreylistMaxWait and the deadline dl
+// (zero for none), less the reserve.
+func (v *Verifier) newSchedule(first time.Time, stated, learned time.Duration, dl time.Time) *schedule {
 	s := &schedule{
 		end:   first.Add(orDefault(v.GreylistMaxWait, 6*time.Minute)),
 		last:  first,
-		delay: orDefault(v.GreylistDelay, time.Minute),
+		delay: firstWait(v, stated, learned),
 	}
 	if !dl.IsZero() && dl.Add(-reserve).Before(s.end) {
 		s.end = dl.Add(-reserve)
@@ -37,6 +39,25 @@ func (v *Verifier) newSchedule(first time.Time, stated time.Duration, dl time.Ti
 		s.earliest = first.Add(stated + time.Second)
 	}
 	return s
+}
+
+// firstWait is the wait before the first retry: the server's stated delay
+// (and a second), or else the delay learned at the server address, or
+// else GreylistDelay.
+func firstWait(v *Verifier, stated, learned time.Duration) time.Duration {
+	switch {
+	case stated > 0:
+		return stated + time.Second
+	case learned > 0:
+		return learned
+	}
+	return orDefault(v.GreylistDelay, time.Minute)
+}
+
+// firstWait is the host's wait before a greylisted address's first retry.
+// e.mu is held.
+func (hr *hostRun) firstWait() time.Duration {
+	return firstWait(hr.e.v, hr.stated, hr.e.v.greylisting(hr.key))
 }
 
 // next returns when to try again, or false when no try fits the budget.
@@ -56,10 +77,21 @@ func (s *schedule) next() (time.Time, bool) {
 	return at, true
 }
 
-// tried records a try at now and doubles the next wait; the server's
-// stated delay, once waited out, holds no longer.
+// tried records a try at now; the server's stated delay, once waited
+// out, holds no longer.
 func (s *schedule) tried(now time.Time) {
-	s.last, s.delay, s.earliest = now, 2*s.delay, time.Time{}
+	s.last, s.earliest = now, time.Time{}
+}
+
+// failed doubles the next wait: a retry was greylisted again, so the
+// server's delay is longer than the wait. One try doubles it once,
+// however many of its addresses come back greylisted. (Addresses first
+// greylisted after the host's first try, retried by timers of their own,
+// double nothing while their first wait passes.)
+func (s *schedule) failed() {
+	if !s.doubled.Equal(s.last) {
+		s.delay, s.doubled = 2*s.delay, s.last
+	}
 }
 
 // retryAfter is when trying again makes sense, seen from now: the end of
@@ -102,7 +134,7 @@ func (hr *hostRun) park() []*job {
 		return nil // a retry is planned already
 	}
 	if hr.sched == nil {
-		hr.sched = hr.e.v.newSchedule(hr.greySince, hr.stated, hr.deadline())
+		hr.sched = hr.e.v.newSchedule(hr.greySince, hr.stated, hr.e.v.greylisting(hr.key), hr.deadline())
 	}
 	at, ok := hr.sched.next()
 	if !ok || hr.e.ctx.Err() != nil {
@@ -138,7 +170,7 @@ func (hr *hostRun) unpark(gen uint64) {
 	// Jobs greylisted for the first time less than the first wait ago
 	// (they came in later batches) would only be greylisted again: they
 	// wait for a timer of their own, unless this is the budget's last try.
-	first := orDefault(hr.stated, orDefault(e.v.GreylistDelay, time.Minute))
+	first := hr.firstWait()
 	lastTry := !now.Before(hr.sched.end)
 	var jobs, wait []*job
 	for _, j := range hr.parked {
@@ -157,7 +189,7 @@ func (hr *hostRun) unpark(gen uint64) {
 		q := e.queue(hr)
 		q.jobs = append(q.jobs, jobs...)
 		for _, j := range jobs {
-			j.at = atQueue
+			j.at, j.greyRetried = atQueue, true
 		}
 		if hr.deferred && len(jobs) == 0 {
 			q.probes = append(q.probes, hr)

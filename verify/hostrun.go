@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -39,8 +40,9 @@ type hostRun struct {
 	vague        bool   // it refused an address of the domain naming no reason
 	trailing     bool   // a trailing probe waits in the queue (hostQueue.probes)
 
-	pending int    // jobs queued, in flight or parked here
-	decided []*job // answered, not yet sent
+	pending   int    // jobs queued, in flight or parked here
+	contacted bool   // a job of it was queued (the first goes first)
+	decided   []*job // answered, not yet sent
 
 	// Greylisting: the parked jobs, when the host first deferred us, the
 	// longest wait it stated, the retry plan and its timer.
@@ -61,12 +63,16 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 	switch {
 	case r.Outcome == smtpprobe.Greylisted:
 		hr.noteGreylisting(r)
+		if j.greyRetried && hr.sched != nil {
+			hr.sched.failed()
+		}
 		if j.greyAt.IsZero() {
 			j.greyAt = time.Now()
 		}
 		hr.parked = append(hr.parked, j)
 		j.at = atParked
-		return // still pending
+		hr.e.spill(j, math.MaxInt) // it waits for its retry
+		return                     // still pending
 	case hostLevel(r.Outcome) && !hr.last && ctx.Err() == nil:
 		hr.pending--
 		hr.reroute(j)
@@ -74,6 +80,10 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 	}
 	if r.Outcome == smtpprobe.Accepted {
 		hr.lastAccepted = j.wire
+	}
+	if !j.greyAt.IsZero() && j.answered && r.Reply != nil && r.Reply.Code/100 != 4 {
+		// The first retry that passed tells the server's delay.
+		hr.e.v.learnGreylisting(hr.key, time.Since(j.greyAt))
 	}
 	hr.pending--
 	hr.decided = append(hr.decided, j)
@@ -137,6 +147,7 @@ func (hr *hostRun) startAsking() {
 // catchAllAnswer records the probe's answer, given in f: st is the
 // Detector's reading (cached when r is nil).
 func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result, f flush) {
+	retried := hr.retryDue
 	hr.asked, hr.asking, hr.deferred, hr.retryDue = true, false, false, false
 	if st != catchall.Unknown && hr.known != catchall.Yes {
 		hr.known = st
@@ -153,6 +164,9 @@ func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result, f flu
 	case smtpprobe.Greylisted:
 		hr.deferred = true
 		hr.noteGreylisting(*r)
+		if retried && hr.sched != nil {
+			hr.sched.failed()
+		}
 	}
 }
 

@@ -8,30 +8,32 @@ import (
 	"github.com/mailverify/mailverify/smtpprobe"
 )
 
-// open connects to the first reachable address of host, within the
-// per-host session limit; release frees the slot after the session closes.
+// open connects to the first reachable address of host, within that
+// address's serverLimit (sessions, and the RCPT pace of every flush);
+// release frees the session's place after it closes.
 func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog) (s *smtpprobe.Session, addr string, release func(), err error) {
-	p := v.prober()
-	if conv != nil {
-		// The lines with their recipients, for each Result its own.
-		p.TranscriptFunc = conv.add
-	}
-	if v.tap != nil {
-		// The session redacts the local parts it probed; redactTo every
-		// other, such as one a server's reply names.
-		p.Transcript = &redactTo{w: v.tap}
-	}
 	for _, ip := range h.Addrs {
 		addr = v.dialAddr(ip.String())
-		sem, _ := v.hostLimits(addr)
-		if err = sem.Acquire(ctx, 1); err != nil {
+		p := v.prober()
+		if conv != nil {
+			// The lines with their recipients, for each Result its own.
+			p.TranscriptFunc = conv.add
+		}
+		if v.tap != nil {
+			// The session redacts the local parts it probed; redactTo every
+			// other, such as one a server's reply names.
+			p.Transcript = &redactTo{w: v.tap}
+		}
+		lim := v.server(addr).limit
+		p.Pace = lim.pace // every RCPT the server sees counts
+		if err = lim.sessions.Acquire(ctx, 1); err != nil {
 			return nil, addr, nil, err
 		}
 		s, err = p.Open(ctx, h.Name, addr)
 		if err == nil {
-			return s, addr, func() { sem.Release(1) }, nil
+			return s, addr, func() { lim.sessions.Release(1) }, nil
 		}
-		sem.Release(1)
+		lim.sessions.Release(1)
 		var re *smtpprobe.ReplyError
 		if errors.As(err, &re) || ctx.Err() != nil {
 			return nil, addr, nil, err // the server answered: its other addresses will too

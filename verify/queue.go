@@ -49,6 +49,7 @@ type hostQueue struct {
 	idle    int        // ... of them waiting for work (see engine.linger)
 	renew   bool       // the next batch goes on a fresh connection
 	signal  chan struct{}
+	fresh   int // the first jobs of new domains, at the front of jobs
 }
 
 // route files a prechecked job under its domain, starting the domain's
@@ -242,7 +243,19 @@ func (e *engine) enqueue(hr *hostRun, j *job) []*job {
 	}
 	hr.pending++
 	q := e.queue(hr)
-	q.jobs = append(q.jobs, j)
+	if !hr.contacted {
+		// The first address of a domain new to the server goes first: a
+		// greylisting server is found early, so that its wait overlaps
+		// the rest of the run instead of coming after it.
+		hr.contacted = true
+		q.fresh = min(q.fresh, len(q.jobs)) // a job may have left at its deadline
+		q.jobs = slices.Insert(q.jobs, q.fresh, j)
+		q.fresh++
+		e.spill(j, q.fresh) // its place in the queue
+	} else {
+		q.jobs = append(q.jobs, j)
+		e.spill(j, len(q.jobs))
+	}
 	j.at = atQueue
 	e.wake(q)
 	return nil
@@ -285,59 +298,4 @@ func (e *engine) timeout(j *job) *smtpprobe.Result {
 		err = context.DeadlineExceeded
 	}
 	return &smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: err}
-}
-
-// take removes the next batch from q: the jobs one flush of room carries
-// (at least one, at most batchSize), counting the catch-all probe that
-// goes with the first job of a domain, and the probes to ask again. The
-// jobs' Timeout counts from since, the session's attempt. e.mu is held.
-func (e *engine) take(q *hostQueue, room int, since time.Time) ([]*job, []*hostRun) {
-	if len(q.jobs) == 0 && len(q.probes) == 0 {
-		return nil, nil
-	}
-	n, used, tx := 0, 0, 0
-	txCap := orDefault(e.v.MaxRcpts, 20) - 1 // the batch rides in a transaction with a probe
-	var probed, runs []*hostRun
-	for n < len(q.jobs) && n < batchSize {
-		hr, cost, txCost := q.jobs[n].run, 1, 1
-		first := e.probeDue(hr) && !slices.Contains(probed, hr)
-		if first {
-			cost++
-		}
-		newRun := !slices.Contains(runs, hr)
-		if newRun && e.trailerDue(hr) {
-			// Room for its trailing probe (and control) in the same
-			// transaction. The error budget is not held back for it: a
-			// batch that ends with acceptances leaves room.
-			txCost++
-			if hr.vague {
-				txCost++
-			}
-		}
-		if n > 0 && (used+cost > room || tx+txCost > txCap) {
-			break
-		}
-		if first {
-			probed = append(probed, hr)
-		}
-		if newRun {
-			runs = append(runs, hr)
-		}
-		used, tx = used+cost, tx+txCost
-		n++
-	}
-	batch := q.jobs[:n:n]
-	q.jobs = q.jobs[n:]
-	probes := q.probes
-	q.probes = nil
-	for _, hr := range probes {
-		// Taken: if this session does not ask (another is asking now),
-		// the acceptances waiting schedule a probe again.
-		hr.trailing = false
-	}
-	for _, j := range batch {
-		j.at = atFlight
-		e.setDeadline(j, since)
-	}
-	return batch, probes
 }

@@ -13,8 +13,7 @@ import (
 // VerifySeq verifies the addresses of in as they come and yields each
 // one's position in in (0, 1, ...) with its Result, exactly once, in the
 // order the results are ready. It is the streaming form of VerifyAll:
-// memory is bounded by Window addresses in flight, not by the length of
-// in. Addresses are grouped by mail server, not by domain: one SMTP
+// memory is bounded by the Window (see there), not by the length of in. Addresses are grouped by mail server, not by domain: one SMTP
 // session to a host carries the addresses of every domain it serves. A
 // greylisted address waits parked, holding no session, and is retried when
 // due while the others go on.
@@ -61,6 +60,26 @@ func (v *Verifier) VerifySeq(ctx context.Context, in iter.Seq[string]) iter.Seq2
 // and yielding them, when Verifier.Window is zero.
 const defaultWindow = 4096
 
+// spillFactor is how many times Window the addresses that wait without
+// making progress may be, besides the window (see spill).
+const spillFactor = 2
+
+// spill takes j out of the window, so that reading goes on, when it
+// cannot make progress soon: it is parked (greylisted) until its retry,
+// or queued at depth behind work its server takes at its own pace (a slow
+// or busy server). Otherwise a window full of waiting work starves the
+// servers that could go. Memory stays bounded: at most spillFactor times
+// Window addresses are spilled at once. e.mu is held.
+func (e *engine) spill(j *job, depth int) {
+	perHost := orDefault(e.v.PerHost, 2)
+	if !j.slot || depth <= 2*batchSize*perHost || e.spilled >= spillFactor*orDefault(e.v.Window, defaultWindow) {
+		return
+	}
+	j.slot, j.spilled = false, true
+	e.spilled++
+	e.window.Release(1)
+}
+
 // engine is one VerifySeq call: the addresses in flight, the domains they
 // belong to, a queue per mail server and the greylisted addresses parked
 // until due. One mutex guards it all; no network I/O happens under it.
@@ -73,8 +92,10 @@ type engine struct {
 
 	mu        sync.Mutex
 	domains   map[string]*domainState
+	refusals  map[string]refusalKinds // by server key: how it refuses
 	queues    map[string]*hostQueue
 	live      int  // addresses read and not yet yielded
+	spilled   int  // ... of them out of the window (see spill)
 	lookups   int  // DNS lookups running
 	inputDone bool // in is exhausted, or reading it stopped
 	broken    bool // the consumer broke out of the loop
@@ -117,6 +138,7 @@ func newEngine(ctx context.Context, v *Verifier) *engine {
 		dns:       semaphore.NewWeighted(2 * conc),
 		freeSlots: int(conc),
 		domains:   map[string]*domainState{},
+		refusals:  map[string]refusalKinds{},
 		queues:    map[string]*hostQueue{},
 		allSent:   make(chan struct{}),
 	}
@@ -186,6 +208,9 @@ func (e *engine) send(j *job) {
 		e.window.Release(1)
 	}
 	e.mu.Lock()
+	if j.spilled {
+		e.spilled--
+	}
 	e.live--
 	e.checkDone()
 	e.mu.Unlock()

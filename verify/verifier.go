@@ -23,8 +23,6 @@ import (
 	"github.com/mailverify/mailverify/risk"
 	"github.com/mailverify/mailverify/smtpprobe"
 	"github.com/mailverify/mailverify/syntax"
-	"golang.org/x/sync/semaphore"
-	"golang.org/x/time/rate"
 )
 
 // A Verifier tells whether email addresses can receive mail, without
@@ -80,7 +78,7 @@ type Verifier struct {
 	AllowPrivate bool
 
 	// Concurrency bounds the SMTP sessions a VerifySeq or VerifyAll call
-	// runs at once (and its DNS lookups at twice that); zero means 16.
+	// has open at once (and its DNS lookups at twice that); zero means 16.
 	// When sessions wait for a place, the mail server with the most
 	// addresses queued goes first: the biggest server sets the wall time.
 	Concurrency int
@@ -88,13 +86,21 @@ type Verifier struct {
 	// zero means 2. Servers throttle and blocklist clients that open many.
 	PerHost int
 	// PerHostRate bounds the RCPT commands per second to one mail server
-	// address; zero means 10, a pace busy receivers tolerate.
+	// address; zero means 10, a pace busy receivers tolerate. Every RCPT
+	// counts (catch-all probes, controls and retries too), with a burst of
+	// 10: the server sees at most 10 + PerHostRate×t in any t seconds. The
+	// limits of an address hold across the Verifier's calls, whatever
+	// domains or MX names lead there.
 	PerHostRate float64
 	// MaxRcpts caps recipients per SMTP transaction; zero means 20.
 	MaxRcpts int
 	// Window bounds the addresses VerifySeq and VerifyAll hold between
-	// reading and yielding them, and so their memory (about 1 KB each);
-	// zero means 4096. Reading the input waits while the window is full.
+	// reading and yielding them that can make progress; zero means 4096.
+	// Addresses that wait (greylisted until their retry, or queued deep
+	// behind a server's own pace) leave the window, up to twice Window of
+	// them, so that they do not starve the servers that could go. Memory
+	// is bounded by three times Window addresses (about 1 KB each).
+	// Reading the input waits while the window is full.
 	Window int
 
 	// GreylistDelay is the first wait before retrying a greylisted address
@@ -105,7 +111,10 @@ type Verifier struct {
 	// waiting from the first greylisting; zero means 6 minutes, which
 	// covers postgrey's default delay of 300s, and the caller's context
 	// (less 5s for the last session) may cut it shorter. Past it the
-	// verdict is unknown/greylisted with retry_after.
+	// verdict is unknown/greylisted with retry_after. A server address
+	// whose greylisting an address has passed teaches its delay (from
+	// that address's first greylisting to the retry that passed): later
+	// addresses there, stating no delay, wait that long instead.
 	GreylistDelay, GreylistMaxWait time.Duration
 
 	// RiskDNS asks DNS for each domain's name servers and addresses, once
@@ -301,72 +310,8 @@ func (v *Verifier) mailFrom() (string, error) {
 	return a.ASCII(), nil
 }
 
-// hostLimits returns the session semaphore and RCPT rate limiter of one
-// mail server address.
-func (v *Verifier) hostLimits(addr string) (*semaphore.Weighted, *rate.Limiter) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	h, ok := v.hosts[addr]
-	if !ok {
-		v.pruneHosts()
-		h = &hostState{
-			sem: semaphore.NewWeighted(int64(orDefault(v.PerHost, 2))),
-			lim: rate.NewLimiter(rate.Limit(orDefault(v.PerHostRate, 10)), batchSize),
-		}
-		v.hosts[addr] = h
-	}
-	h.last = time.Now()
-	return h.sem, h.lim
-}
-
-// hostState is the per-address limits, and what sessions learned about
-// the server there.
-type hostState struct {
-	sem    *semaphore.Weighted
-	lim    *rate.Limiter
-	last   time.Time
-	quirks smtpprobe.Quirks
-}
-
-// quirks returns what earlier sessions learned about the server at addr.
-func (v *Verifier) quirks(addr string) smtpprobe.Quirks {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if h, ok := v.hosts[addr]; ok {
-		return h.quirks
-	}
-	return smtpprobe.Quirks{}
-}
-
-// learn keeps what a session learned about the server at addr.
-func (v *Verifier) learn(addr string, q smtpprobe.Quirks) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if h, ok := v.hosts[addr]; ok {
-		h.quirks = q
-	}
-}
-
-// maxHosts bounds the per-address state a long-running Verifier keeps.
-const maxHosts = 10000
-
-// pruneHosts forgets addresses idle for ten minutes with no session open,
-// once the map is full. v.mu is held.
-func (v *Verifier) pruneHosts() {
-	if len(v.hosts) < maxHosts {
-		return
-	}
-	full := int64(orDefault(v.PerHost, 2))
-	for k, h := range v.hosts {
-		if time.Since(h.last) > 10*time.Minute && h.sem.TryAcquire(full) {
-			h.sem.Release(full)
-			delete(v.hosts, k)
-		}
-	}
-}
-
-// batchSize is how many RCPTs go to the server between rate-limiter waits;
-// it is also the pipelining batch.
+// batchSize is the pipelining batch: the most RCPTs in one flush, and
+// the burst of the per-server rate (see serverLimit).
 const batchSize = 10
 
 // Verify verifies one address. Verdicts are data: the error is non-nil

@@ -30,12 +30,17 @@ type conn struct {
 func (e *engine) work(q *hostQueue) {
 	defer e.wg.Done()
 	var c *conn
-	defer func() { e.closeConn(c) }()
 	// Without a slot (the context ended) the queue is still drained: each
 	// batch fails at once, opening no session.
-	if e.acquireSlot(q) {
-		defer e.releaseSlot()
-	}
+	slot := e.acquireSlot(q)
+	defer func() {
+		// The session is closed before its slot goes to another worker:
+		// sessions open at once never exceed Concurrency.
+		e.closeConn(c)
+		if slot {
+			e.releaseSlot()
+		}
+	}()
 	lingered := false
 	for {
 		e.mu.Lock()
@@ -181,16 +186,8 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	e.mu.Unlock()
 	ctx, cancel := e.batchContext(bound, time.Now()) // take gave each a deadline
 	defer cancel()
-	if len(batch) > 0 {
-		if err := c.limiter.WaitN(ctx, len(batch)); err != nil {
-			results := make([]smtpprobe.Result, len(batch))
-			for k, j := range batch {
-				results[k] = smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: err}
-			}
-			e.file(ctx, flush{c: c}, batch, results, probes)
-			return c
-		}
-	}
+	// The server's RCPT pace is kept by the session, flush by flush
+	// (serverLimit.pace): probes and retries count too.
 	wires := make([]string, len(batch))
 	for k, j := range batch {
 		wires[k] = j.wire
@@ -302,7 +299,7 @@ func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
 		return nil, err
 	}
 	s.SetQuirks(e.v.quirks(addr))
-	_, lim := e.v.hostLimits(addr)
+	lim := e.v.server(addr).limit.rcpts
 	return &conn{id: e.conns.Add(1), s: s, addr: addr, release: release, limiter: lim, conv: conv}, nil
 }
 
@@ -364,6 +361,8 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 			hr.catchAllAnswer(catchall.No, nil, flush{})
 		case e.v.SkipCatchAll:
 			hr.catchAllAnswer(catchall.Unknown, nil, flush{})
+		case e.trailsFirst(hr):
+			// No probe of its own (see trailsFirst).
 		default:
 			hr.asking = true
 			out = append(out, hr)
@@ -375,7 +374,7 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 // probeDue reports whether the next batch with a job of hr carries hr's
 // catch-all probe (see newRuns). e.mu is held.
 func (e *engine) probeDue(hr *hostRun) bool {
-	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer()
+	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer() && !e.trailsFirst(hr)
 }
 
 // distinctRuns counts the hostRuns of a batch.

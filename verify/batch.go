@@ -1,0 +1,142 @@
+package verify
+
+import (
+	"slices"
+	"time"
+)
+
+// groupScan is how far into a queue take looks for more addresses of the
+// domains already in a batch.
+const groupScan = 256
+
+// A batchPlan is the batch take is filling: what it costs in the flush's
+// room and in the transaction.
+type batchPlan struct {
+	e           *engine
+	room, txCap int
+	used, tx    int
+	picked      []int      // places in the queue, in the order taken
+	probed      []*hostRun // runs whose catch-all probe goes with the batch
+	runs        []*hostRun // runs in the batch
+}
+
+// add takes the job at place i of jobs when it fits (the first always
+// does), counting its domain's first probe and the room its trailing
+// probe (and control) needs in the transaction.
+func (p *batchPlan) add(jobs []*job, i int) bool {
+	hr, cost, txCost := jobs[i].run, 1, 1
+	first := p.e.probeDue(hr) && !slices.Contains(p.probed, hr)
+	if first {
+		cost++
+	}
+	newRun := !slices.Contains(p.runs, hr)
+	if newRun && p.e.trailerDue(hr) {
+		// Room for its trailing probe (and control) in the same
+		// transaction. The error budget is not held back for it: a
+		// batch that ends with acceptances leaves room.
+		txCost++
+		if hr.vague {
+			txCost++
+		}
+	}
+	if len(p.picked) > 0 && (p.used+cost > p.room || p.tx+txCost > p.txCap) {
+		return false
+	}
+	if first {
+		p.probed = append(p.probed, hr)
+	}
+	if newRun {
+		p.runs = append(p.runs, hr)
+	}
+	p.used, p.tx = p.used+cost, p.tx+txCost
+	p.picked = append(p.picked, i)
+	return true
+}
+
+// take removes the next batch from q: the jobs one flush of room carries
+// (at least one, at most batchSize), counting the catch-all probe that
+// goes with the first job of a domain, and the probes to ask again. The
+// jobs' Timeout counts from since, the session's attempt. e.mu is held.
+//
+// Jobs go in queue order, each followed by the other jobs of its domain
+// (and host) queued within groupScan places: one trailing probe then
+// answers for them all, where a batch of as many domains would need one
+// each, and each probe is an RCPT the server's rate counts.
+func (e *engine) take(q *hostQueue, room int, since time.Time) ([]*job, []*hostRun) {
+	if len(q.jobs) == 0 && len(q.probes) == 0 {
+		return nil, nil
+	}
+	p := &batchPlan{e: e, room: room, txCap: orDefault(e.v.MaxRcpts, 20) - 1} // the batch rides in a transaction with a probe
+	scan := min(len(q.jobs), groupScan)
+	taken := make([]bool, scan)
+fill:
+	for i := 0; i < scan && len(p.picked) < batchSize; i++ {
+		if taken[i] {
+			continue
+		}
+		if !p.add(q.jobs, i) {
+			break
+		}
+		taken[i] = true
+		for k := i + 1; k < scan && len(p.picked) < batchSize; k++ {
+			if !taken[k] && q.jobs[k].run == q.jobs[i].run {
+				if !p.add(q.jobs, k) {
+					break fill
+				}
+				taken[k] = true
+			}
+		}
+	}
+	batch := make([]*job, len(p.picked))
+	fresh := q.fresh
+	for n, i := range p.picked {
+		batch[n] = q.jobs[i]
+		if i < q.fresh {
+			fresh--
+		}
+	}
+	// The jobs left in the scanned places move up behind the taken ones,
+	// in order: the work is the scan's, not the queue's length.
+	w := scan
+	for i := scan - 1; i >= 0; i-- {
+		if !taken[i] {
+			w--
+			q.jobs[w] = q.jobs[i]
+		}
+	}
+	clear(q.jobs[:w])
+	q.jobs, q.fresh = q.jobs[w:], max(0, fresh)
+	probes := q.probes
+	q.probes = nil
+	for _, hr := range probes {
+		// Taken: if this session does not ask (another is asking now),
+		// the acceptances waiting schedule a probe again.
+		hr.trailing = false
+	}
+	for _, j := range batch {
+		j.at = atFlight
+		e.setDeadline(j, since)
+	}
+	return batch, probes
+}
+
+// refusalKinds is how a server refused recipients so far.
+type refusalKinds uint8
+
+const (
+	refusedNaming  refusalKinds = 1 << iota // naming the reason (5.1.1)
+	refusedVaguely                          // naming none
+)
+
+// trailsFirst reports whether a new domain's first catch-all question
+// waits for the trailing probe after its first batch instead of a probe
+// of its own in the batch's flush: acceptances need that probe anyway,
+// and it answers the first question too (askTrailing); refusals that give
+// their reason need no answer, and others ask it after the batch
+// (askAfter). Each probe saved is an RCPT the server's rate counts. Only
+// on a server seen to refuse naming the reason and never without one: a
+// vague refusal of a trailing probe proves nothing without a control
+// after it, which a new domain does not have yet. e.mu is held.
+func (e *engine) trailsFirst(hr *hostRun) bool {
+	return e.trailerDue(hr) && e.refusals[hr.key] == refusedNaming
+}
