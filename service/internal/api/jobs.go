@@ -75,7 +75,11 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusRequestEntityTooLarge, "too-large", "the body is larger than "+strconv.FormatInt(s.maxBody(), 10)+" bytes; nothing was stored")
 		return
 	case errors.Is(err, jobs.ErrInProgress):
+		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusConflict, "in-progress", err.Error())
+		return
+	case errors.Is(err, jobs.ErrKeyReused):
+		writeProblem(w, http.StatusUnprocessableEntity, "key-reused", err.Error())
 		return
 	case errors.As(err, &inErr):
 		writeProblem(w, http.StatusUnprocessableEntity, "bad-input", inErr.Error()+"; nothing was stored")

@@ -114,32 +114,15 @@ func newID() string {
 // Submit stores the inputs of a new job and queues it. The job exists
 // only once every input is stored: on an error, nothing is kept.
 func (b *Bus) Submit(ctx context.Context, spec Spec, in Inputs) (*Job, error) {
-	id := newID()
 	if spec.IdempotencyKey != "" {
-		idem := idemKey(spec.Owner, spec.IdempotencyKey)
-		if _, err := b.Idem.Create(ctx, idem, []byte(id)); err != nil {
-			if !errors.Is(err, jetstream.ErrKeyExists) {
-				return nil, err
-			}
-			e, gerr := b.Idem.Get(ctx, idem)
-			if gerr != nil {
-				return nil, gerr
-			}
-			j, gerr := b.Get(ctx, spec.Owner, string(e.Value()))
-			if errors.Is(gerr, ErrNotFound) {
-				return nil, ErrInProgress
-			}
-			return j, gerr
-		}
-		j, err := b.submit(ctx, id, spec, in)
-		if err != nil {
-			_ = b.Idem.Delete(context.WithoutCancel(ctx), idem)
-		}
-		return j, err
+		return b.submitOnce(ctx, spec, in)
 	}
-	return b.submit(ctx, id, spec, in)
+	return b.submit(ctx, newID(), spec, in)
 }
 
+// submit stages the inputs under id, then commits the job: its record and
+// its message in the scheduler's queue. Until the commit, nothing in the
+// queue refers to the upload, so one cut short blocks no other job.
 func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job, error) {
 	c := chunk{Job: id}
 	size, n, seq := 0, 0, 0
@@ -151,7 +134,7 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 		if err != nil {
 			return err
 		}
-		if _, err := b.JS.Publish(ctx, inputSubject(id), data, jetstream.WithMsgID(fmt.Sprintf("%s.%d", id, seq))); err != nil {
+		if _, err := b.JS.Publish(ctx, stageSubject(id, seq), data); err != nil {
 			return err
 		}
 		seq++
@@ -185,22 +168,17 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 	if err == nil {
 		err = flush()
 	}
-	if err == nil {
-		rec := record{Job: Job{ID: id, State: Queued, Total: n, Counts: map[string]int{}, Reasons: map[string]int{},
-			Created: time.Now().UTC().Truncate(time.Millisecond), WebhookURL: spec.WebhookURL}, Owner: spec.Owner}
-		err = b.putNew(ctx, &rec)
-		if err == nil {
-			return &rec.Job, nil
-		}
+	if err != nil {
+		b.purgeStage(context.WithoutCancel(ctx), id)
+		return nil, err
 	}
-	b.purgeInput(context.WithoutCancel(ctx), id)
-	return nil, err
-}
-
-func (b *Bus) purgeInput(ctx context.Context, id string) {
-	if s, err := b.JS.Stream(ctx, InputStream); err == nil {
-		_ = s.Purge(ctx, jetstream.WithPurgeSubject(inputSubject(id)))
+	rec := record{Job: Job{ID: id, State: Queued, Total: n, Counts: map[string]int{}, Reasons: map[string]int{},
+		Created: time.Now().UTC().Truncate(time.Millisecond), WebhookURL: spec.WebhookURL}, Owner: spec.Owner}
+	// A client that goes away now does not leave half a commit behind.
+	if err := b.commit(context.WithoutCancel(ctx), &rec, seq); err != nil {
+		return nil, err
 	}
+	return &rec.Job, nil
 }
 
 func (b *Bus) putNew(ctx context.Context, rec *record) error {

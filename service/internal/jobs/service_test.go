@@ -42,7 +42,7 @@ func startStack(t *testing.T, b *Bus, w *fakeworld.World, wh *Webhooks) *stack {
 	wv.GreylistMaxWait = time.Nanosecond
 	n := &Node{Bus: b, Verifier: w.Verifier(), WorkerVerifier: wv, Webhooks: wh, Worker: Worker{Drain: time.Second}}
 	s.wg.Go(func() {
-		if err := n.Run(ctx); err != nil {
+		if err := n.Run(ctx); err != nil && ctx.Err() == nil {
 			t.Errorf("node: %v", err)
 		}
 	})
