@@ -90,6 +90,11 @@ type Config struct {
 	WebhookSecret []byte
 	// AllowPrivate lets webhooks reach loopback and private addresses.
 	AllowPrivate bool
+	// Hosts are the names the API answers to (the Host header), besides
+	// IP addresses and localhost: a request naming another host is
+	// refused (421), so that a page on another site cannot reach the API
+	// through a name rebound to this address. "*" takes any.
+	Hosts []string
 	// Diagnose, when set, answers GET /v1/diagnose/{domain}; a
 	// diagnose.Checker's Check fits.
 	Diagnose func(ctx context.Context, domain string) (*diagnose.Report, error)
@@ -171,7 +176,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	a := &api.Server{Verifier: v, Web: web.Handler(), Metrics: metrics, Rate: rate.Limit(cfg.RequestRate),
-		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Diagnose: cfg.Diagnose, Logger: logger}
+		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Hosts: cfg.Hosts, Diagnose: cfg.Diagnose, Logger: logger}
 	if cfg.Tokens != nil {
 		if a.Tokens, err = api.NewTokens(cfg.Tokens); err != nil {
 			return nil, badConfig(err)

@@ -90,6 +90,7 @@ func (f *serviceFlags) logger(stderr io.Writer) *slog.Logger {
 type serveFlags struct {
 	serviceFlags
 	listen, tokenFile, secretFile string
+	hosts                         string
 	maxBody                       int64
 	reqRate                       float64
 	worker                        bool
@@ -103,6 +104,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8025", "HTTP API `address`")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` of bearer tokens, one per line; required unless --listen is loopback")
 	fs.StringVar(&f.secretFile, "webhook-secret-file", "", "`file` holding the secret that signs webhooks (whsec_...)")
+	fs.StringVar(&f.hosts, "host", "", "comma-separated `names` the API answers to besides IP addresses and localhost (the Host header; \"*\" for any)")
 	fs.Int64Var(&f.maxBody, "max-body", 64<<20, "largest job upload in bytes")
 	fs.Float64Var(&f.reqRate, "request-rate", 20, "requests per second per token that start work")
 	fs.BoolVar(&f.worker, "worker", false, "with --nats: also run a worker in this process (always on when embedded)")
@@ -115,6 +117,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	cfg.Worker, cfg.RequestRate, cfg.MaxBody, cfg.AllowPrivate = f.worker, f.reqRate, f.maxBody, f.allowPrivate
 	cfg.Diagnose = f.diagnoser()
+	for h := range strings.SplitSeq(f.hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.Hosts = append(cfg.Hosts, h)
+		}
+	}
 	if cfg.Tokens, err = readTokens(f.tokenFile); err != nil {
 		return usageError(stderr, "%v", err)
 	}

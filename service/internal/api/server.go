@@ -48,6 +48,10 @@ type Server struct {
 	MaxVerifyBudget time.Duration
 	// AllowPrivate lets webhooks go to private addresses (tests).
 	AllowPrivate bool
+	// Hosts are the names the service answers to in the Host header,
+	// besides IP addresses and localhost; "*" takes any (behind a proxy
+	// that checks it).
+	Hosts []string
 	Metrics      *Metrics
 	Logger       *slog.Logger
 
@@ -107,10 +111,8 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /{$}", s.Web)
 		mux.Handle("GET /assets/", s.Web)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusNotFound, "not-found", "no such resource: "+r.URL.Path)
-	})
-	return mux
+	mux.HandleFunc("/", notFound(mux))
+	return s.guard(mux)
 }
 
 // wrap adds what every route has: auth, the rate limit, metrics, and a

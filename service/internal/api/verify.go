@@ -37,6 +37,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	if !jsonBody(r) {
+		needJSON(w)
+		return
+	}
 	var req verifyRequest
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		status := http.StatusBadRequest
