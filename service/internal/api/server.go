@@ -51,9 +51,9 @@ type Server struct {
 	// Hosts are the names the service answers to in the Host header,
 	// besides IP addresses and localhost; "*" takes any (behind a proxy
 	// that checks it).
-	Hosts []string
-	Metrics      *Metrics
-	Logger       *slog.Logger
+	Hosts   []string
+	Metrics *Metrics
+	Logger  *slog.Logger
 
 	limits *limiters
 	cache  *resultCache
