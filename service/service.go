@@ -86,7 +86,10 @@ type Config struct {
 	// MaxBody bounds a job's upload in bytes; zero means 64 MiB.
 	MaxBody int64
 	// WebhookSecret signs webhook deliveries ("whsec_..." as Standard
-	// Webhooks writes it, or raw bytes); nil sends them unsigned.
+	// Webhooks writes it, or raw bytes); nil signs each token's with a
+	// secret of its own, derived from one the service makes up and keeps
+	// on the bus (under DataDir when embedded), which the token reads at
+	// GET /v1/webhook-secret.
 	WebhookSecret []byte
 	// AllowPrivate lets webhooks reach loopback and private addresses.
 	AllowPrivate bool
@@ -176,7 +179,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	a := &api.Server{Verifier: v, Web: web.Handler(), Metrics: metrics, Rate: rate.Limit(cfg.RequestRate),
-		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Hosts: cfg.Hosts, Diagnose: cfg.Diagnose, Logger: logger}
+		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Hosts: cfg.Hosts, WebhookSecretGiven: len(cfg.WebhookSecret) > 0, Diagnose: cfg.Diagnose, Logger: logger}
 	if cfg.Tokens != nil {
 		if a.Tokens, err = api.NewTokens(cfg.Tokens); err != nil {
 			return nil, badConfig(err)

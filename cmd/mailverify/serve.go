@@ -150,6 +150,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitIO
 	}
 	defer s.Close()
+	if f.secretFile == "" {
+		fmt.Fprintln(stderr, "mailverify: webhooks are signed with a secret made for each token; read yours at GET /v1/webhook-secret")
+	}
 	return runServer(ctx, ln, s, stderr)
 }
 

@@ -51,9 +51,12 @@ type Server struct {
 	// Hosts are the names the service answers to in the Host header,
 	// besides IP addresses and localhost; "*" takes any (behind a proxy
 	// that checks it).
-	Hosts   []string
-	Metrics *Metrics
-	Logger  *slog.Logger
+	Hosts []string
+	// WebhookSecretGiven says the operator gave the webhook secret:
+	// GET /v1/webhook-secret then has none to show.
+	WebhookSecretGiven bool
+	Metrics            *Metrics
+	Logger             *slog.Logger
 
 	limits *limiters
 	cache  *resultCache
@@ -77,6 +80,7 @@ func (s *Server) routes() []route {
 		{"DELETE", "/v1/jobs/{id}", true, false, s.cancelJob},
 		{"GET", "/v1/jobs/{id}/results", true, false, s.results},
 		{"POST", "/v1/feedback", true, true, s.postFeedback},
+		{"GET", "/v1/webhook-secret", true, false, s.webhookSecret},
 		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
 		{"GET", "/healthz", false, false, s.healthz},
 		{"GET", "/readyz", false, false, s.readyz},

@@ -254,6 +254,9 @@ func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
 		r.State = Canceled
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		r.Finished = &now
+		if r.WebhookURL != "" {
+			r.Webhook = webhookPending
+		}
 		return true
 	})
 	if err != nil {
@@ -261,6 +264,9 @@ func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
 	}
 	if rec.Owner != owner {
 		return nil, ErrNotFound
+	}
+	if rec.Webhook == webhookPending {
+		_ = b.NC.Publish(kickSubject, []byte(id)) // else the sweep finds it
 	}
 	return &rec.Job, nil
 }
