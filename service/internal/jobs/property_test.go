@@ -131,7 +131,7 @@ func TestEveryAcceptedJobEnds(t *testing.T) {
 			reached, release, ended := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 			stopAt := rnd.IntN(len(many))
 			go func() {
-				j, err := r.b.Submit(ctx, spec, entries(many, func(i int) bool {
+				j, err := r.b.Submit(ctx, Spec{}, entries(many, func(i int) bool {
 					if i == stopAt {
 						close(reached)
 						<-release
