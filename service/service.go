@@ -81,7 +81,7 @@ type Config struct {
 	// auth, which is for loopback only.
 	Tokens []string
 	// RequestRate limits the requests that start work, per token; zero
-	// means 20 a second.
+	// means 20 a second, a negative rate no limit.
 	RequestRate float64
 	// MaxBody bounds a job's upload in bytes; zero means 64 MiB.
 	MaxBody int64

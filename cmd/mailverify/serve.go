@@ -91,6 +91,7 @@ type serveFlags struct {
 	serviceFlags
 	listen, tokenFile, secretFile string
 	hosts                         string
+	webhookPrivate, offline       bool
 	maxBody                       int64
 	reqRate                       float64
 	worker                        bool
@@ -106,7 +107,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&f.secretFile, "webhook-secret-file", "", "`file` holding the secret that signs webhooks (whsec_...)")
 	fs.StringVar(&f.hosts, "host", "", "comma-separated `names` the API answers to besides IP addresses and localhost (the Host header; \"*\" for any)")
 	fs.Int64Var(&f.maxBody, "max-body", 64<<20, "largest job upload in bytes")
-	fs.Float64Var(&f.reqRate, "request-rate", 20, "requests per second per token that start work")
+	fs.Float64Var(&f.reqRate, "request-rate", 20, "requests per second per token that start work (0: no limit)")
+	fs.BoolVar(&f.webhookPrivate, "webhook-allow-private", false, "permit webhooks to loopback and private addresses (--allow-private is for mail hosts)")
+	fs.BoolVar(&f.offline, "offline", false, "syntax and lists only: no DNS, no SMTP (as the check command's --offline)")
 	fs.BoolVar(&f.worker, "worker", false, "with --nats: also run a worker in this process (always on when embedded)")
 	if code, ok := parseNoArgs(fs, args, stderr, "serve [flags]\n\nRuns the HTTP API and the job scheduler; without --nats, an embedded NATS server and a worker too."); !ok {
 		return code
@@ -115,7 +118,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
-	cfg.Worker, cfg.RequestRate, cfg.MaxBody, cfg.AllowPrivate = f.worker, f.reqRate, f.maxBody, f.allowPrivate
+	cfg.Worker, cfg.RequestRate, cfg.MaxBody, cfg.AllowPrivate = f.worker, f.reqRate, f.maxBody, f.webhookPrivate
+	if f.reqRate == 0 {
+		cfg.RequestRate = -1 // off
+	}
+	if f.offline {
+		mk := cfg.NewVerifier
+		cfg.NewVerifier = func() (*verify.Verifier, error) {
+			v, err := mk()
+			if v != nil {
+				v.Offline = true
+			}
+			return v, err
+		}
+	}
 	cfg.Diagnose = f.diagnoser()
 	for h := range strings.SplitSeq(f.hosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {

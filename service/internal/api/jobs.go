@@ -90,7 +90,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "bad-input", rd.Err().Error()+"; nothing was stored")
 		return
 	default:
-		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "could not store the job: "+err.Error())
+		s.unavailable(w, "could not store the job", err)
 		return
 	}
 	s.Metrics.jobCreated()
@@ -103,8 +103,11 @@ func (s *Server) jobError(w http.ResponseWriter, err error) {
 		writeProblem(w, http.StatusNotFound, "not-found", "no such job")
 		return
 	}
-	w.Header().Set("Retry-After", "1")
-	writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+	if errors.Is(err, jobs.ErrCursor) {
+		writeProblem(w, http.StatusBadRequest, "bad-request", err.Error())
+		return
+	}
+	s.unavailable(w, "could not read the job", err)
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {

@@ -38,8 +38,8 @@ type Server struct {
 	// listen elsewhere without tokens).
 	Tokens *Tokens
 	// Rate and Burst limit the requests that start work (POST, diagnose)
-	// per token;
-	// zero Rate means 20/s, zero Burst twice Rate.
+	// per token; zero Rate means 20/s, a negative one no limit; zero
+	// Burst means twice Rate.
 	Rate  rate.Limit
 	Burst int
 	// MaxBody bounds a job's upload; zero means 64 MiB.
@@ -137,7 +137,11 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 			s.Metrics.request(rt.method+" "+rt.path, sw.status, time.Since(start))
 		}()
-		if rt.auth {
+		if p := unknownParam(rt, r); p != "" {
+			writeProblem(sw, http.StatusBadRequest, "bad-request", "unknown query parameter "+p)
+			return
+		}
+		if needsToken(rt, r) {
 			owner, ok := s.Tokens.owner(r)
 			if !ok {
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="mailverify"`)

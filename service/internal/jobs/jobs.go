@@ -23,15 +23,17 @@ const (
 
 // A Job is the public view of a bulk job.
 type Job struct {
-	ID         string         `json:"id"`
-	State      string         `json:"state"`
-	Total      int            `json:"total"`
-	Done       int            `json:"done"`
-	Counts     map[string]int `json:"counts"`
-	Reasons    map[string]int `json:"reasons"`
-	Created    time.Time      `json:"created"`
-	Finished   *time.Time     `json:"finished,omitempty"`
-	WebhookURL string         `json:"webhook_url,omitempty"`
+	ID       string         `json:"id"`
+	State    string         `json:"state"`
+	Total    int            `json:"total"`
+	Done     int            `json:"done"`
+	Counts   map[string]int `json:"counts"`
+	Reasons  map[string]int `json:"reasons"`
+	Created  time.Time      `json:"created"`
+	Finished *time.Time     `json:"finished,omitempty"`
+	// Erased says the job's addresses and results were deleted (DELETE).
+	Erased     bool   `json:"erased,omitempty"`
+	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
 // record is a job as stored: the public view and the bookkeeping.
@@ -244,19 +246,26 @@ func (b *Bus) Get(ctx context.Context, owner, id string) (*Job, error) {
 	return &rec.Job, nil
 }
 
-// Cancel stops a job that has not finished; its remaining addresses are
-// dropped by the workers.
+// Cancel stops a job that has not finished (its remaining addresses are
+// dropped by the workers) and erases its data: the addresses uploaded and
+// the results stored. The record stays, without an address, until the
+// retention ends.
 func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
+	var canceled bool
 	rec, err := b.update(ctx, id, func(r *record) bool {
-		if r.Owner != owner || r.State == Done || r.State == Canceled {
+		canceled = false
+		if r.Owner != owner || r.Erased {
 			return false
 		}
-		r.State = Canceled
-		now := time.Now().UTC().Truncate(time.Millisecond)
-		r.Finished = &now
-		if r.WebhookURL != "" {
-			r.Webhook = webhookPending
+		if r.State != Done && r.State != Canceled {
+			r.State, canceled = Canceled, true
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			r.Finished = &now
+			if r.WebhookURL != "" {
+				r.Webhook = webhookPending
+			}
 		}
+		r.Erased = true
 		return true
 	})
 	if err != nil {
@@ -265,7 +274,8 @@ func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
 	if rec.Owner != owner {
 		return nil, ErrNotFound
 	}
-	if rec.Webhook == webhookPending {
+	b.erase(context.WithoutCancel(ctx), id)
+	if canceled && rec.Webhook == webhookPending {
 		_ = b.NC.Publish(kickSubject, []byte(id)) // else the sweep finds it
 	}
 	return &rec.Job, nil

@@ -152,3 +152,15 @@ func (s *Scheduler) routeStaged(ctx context.Context, q queued) error {
 	}
 	return nil
 }
+
+// erase deletes what a job stored of its addresses: the staged upload,
+// the results and the dead letters. Tasks still in the work queue are
+// dropped by the workers, which see the job canceled.
+func (b *Bus) erase(ctx context.Context, id string) {
+	b.purgeStage(ctx, id)
+	for stream, subject := range map[string]string{ResultsStream: "mv.result." + id + ".*", DeadStream: "mv.dead." + id} {
+		if s, err := b.JS.Stream(ctx, stream); err == nil {
+			_ = s.Purge(ctx, jetstream.WithPurgeSubject(subject))
+		}
+	}
+}
