@@ -165,15 +165,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO
 	}
-	defer s.Close()
 	if f.secretFile == "" {
 		fmt.Fprintln(stderr, "mailverify: webhooks are signed with a secret made for each token; read yours at GET /v1/webhook-secret")
 	}
 	return runServer(ctx, ln, s, stderr)
 }
 
+// stopBound is the longest a shutdown takes.
+const stopBound = 28 * time.Second
+
 // runServer serves until ctx ends, then shuts down in order: stop taking
-// requests and finish those in flight, then let the workers drain.
+// requests and finish those in flight, then let the workers drain, then
+// close s.
 func runServer(ctx context.Context, ln net.Listener, s *service.Service, stderr io.Writer) int {
 	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
 	nodeDone := make(chan error, 1)
@@ -189,13 +192,21 @@ func runServer(ctx context.Context, ln net.Listener, s *service.Service, stderr 
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		code = exitIO
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Whatever hangs (a store that cannot write), the process ends within
+	// stopBound of the signal.
+	watchdog := time.AfterFunc(stopBound, func() {
+		fmt.Fprintf(stderr, "mailverify: not stopped after %v; exiting\n", stopBound)
+		os.Exit(exitIO)
+	})
+	defer watchdog.Stop()
+	sctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
 	stopNode()
 	if err := <-nodeDone; err != nil {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 	}
+	s.Close()
 	return code
 }
 

@@ -207,9 +207,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if s.Bus != nil && !s.Bus.NC.IsConnected() {
-		writeProblem(w, http.StatusServiceUnavailable, "not-ready", "not connected to NATS")
-		return
+	if s.Bus != nil {
+		if err := s.Bus.Ready(); err != nil {
+			w.Header().Set("Retry-After", "10")
+			writeProblem(w, http.StatusServiceUnavailable, "not-ready", err.Error())
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

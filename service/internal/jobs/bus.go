@@ -113,9 +113,14 @@ type Bus struct {
 	State jetstream.KeyValue
 
 	embedded *server.Server
+	// Disk watches the embedded server's disk; nil with a cluster (whose
+	// servers refuse writes past their limits themselves).
+	Disk *DiskGuard
+
 	// instance names this process's Bus; started is when it opened.
 	instance string
 	started  time.Time
+	stopDisk context.CancelFunc
 }
 
 // Open connects to the bus the config names, starting the embedded server
@@ -131,6 +136,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 			return nil, err
 		}
 		b.embedded = ns
+		b.watchDisk()
 		opts = append(opts, nats.InProcessServer(ns))
 		url = ns.ClientURL()
 	}
@@ -185,11 +191,15 @@ func startEmbedded(dir string) (*server.Server, error) {
 	return ns, nil
 }
 
-// Close drains the connection and stops the embedded server, if any.
+// Close drains the connection (for up to 10 seconds) and stops the
+// embedded server, if any.
 func (b *Bus) Close() {
+	if b.stopDisk != nil {
+		b.stopDisk()
+	}
 	if b.NC != nil {
 		_ = b.NC.Drain()
-		for b.NC.IsDraining() {
+		for deadline := time.Now().Add(10 * time.Second); b.NC.IsDraining() && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
 		b.NC.Close()

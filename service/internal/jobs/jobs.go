@@ -132,6 +132,9 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 		if len(c.Items) == 0 {
 			return nil
 		}
+		if err := b.Disk.Full(); err != nil {
+			return err
+		}
 		data, err := json.Marshal(c)
 		if err != nil {
 			return err

@@ -50,6 +50,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer wg.Wait()
 	slots := make(chan struct{}, jobsAtOnce)
 	for ctx.Err() == nil {
+		if s.Bus.Disk.Full() != nil {
+			sleep(ctx, time.Second) // routing writes tasks: wait for room
+			continue
+		}
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():

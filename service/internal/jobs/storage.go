@@ -57,3 +57,27 @@ func (g *DiskGuard) Full() error {
 	}
 	return fmt.Errorf("%w: %d KiB free under %s", ErrStorageFull, g.free.Load()>>10, g.Dir)
 }
+
+// watchDisk starts the guard of an embedded server's store, until Close.
+func (b *Bus) watchDisk() {
+	b.Disk = &DiskGuard{Dir: b.DataDir}
+	if b.Disk.check() != nil {
+		b.Disk = nil // a store whose disk cannot be read is not guarded
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stopDisk = cancel
+	go b.Disk.Run(ctx, time.Second)
+}
+
+// Ready returns why the bus cannot take work now, if it cannot: its disk
+// is full, or it is not connected.
+func (b *Bus) Ready() error {
+	if err := b.Disk.Full(); err != nil {
+		return err
+	}
+	if !b.NC.IsConnected() {
+		return errors.New("not connected to the job store")
+	}
+	return nil
+}
