@@ -119,16 +119,33 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, job)
 }
 
+// listJobs writes a page of the caller's jobs, newest first; "next" (and
+// Link rel="next") says where the next page starts.
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Bus.List(r.Context(), owner(r))
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeProblem(w, http.StatusBadRequest, "bad-request", "limit must be between 1 and 1000")
+			return
+		}
+		limit = n
+	}
+	list, next, err := s.Bus.ListPage(r.Context(), owner(r), r.URL.Query().Get("after"), limit)
+	if errors.Is(err, jobs.ErrListCursor) {
+		writeProblem(w, http.StatusBadRequest, "bad-request", err.Error())
+		return
+	}
 	if err != nil {
 		s.jobError(w, err)
 		return
 	}
-	if list == nil {
-		list = []jobs.Job{}
+	body := map[string]any{"jobs": list}
+	if next != "" {
+		body["next"] = next
+		w.Header().Set("Link", `</v1/jobs?after=`+next+`&limit=`+strconv.Itoa(limit)+`>; rel="next"`)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": list})
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {

@@ -121,6 +121,7 @@ type Bus struct {
 	instance string
 	started  time.Time
 	stopDisk context.CancelFunc
+	ownersKV jetstream.KeyValue
 }
 
 // Open connects to the bus the config names, starting the embedded server
@@ -236,6 +237,9 @@ func (b *Bus) setup(ctx context.Context) error {
 	}
 	if b.State, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Replicas: r, History: 1}); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", StateBucket, err)
+	}
+	if b.ownersKV, err = b.owners(ctx); err != nil {
+		return fmt.Errorf("service: bucket %s: %w", OwnersBucket, err)
 	}
 	pinned := func(c jetstream.ConsumerConfig) jetstream.ConsumerConfig {
 		c.AckPolicy = jetstream.AckExplicitPolicy

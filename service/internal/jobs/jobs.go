@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/mailverify/mailverify/internal/input"
@@ -284,22 +285,11 @@ func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
 	return &rec.Job, nil
 }
 
-// List returns the jobs owner may see, newest first.
+// List returns the jobs owner may see, newest first (all of them: see
+// ListPage).
 func (b *Bus) List(ctx context.Context, owner string) ([]Job, error) {
-	keys, err := b.Jobs.ListKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []Job
-	for k := range keys.Keys() {
-		rec, _, err := b.load(ctx, k)
-		if err != nil || rec.Owner != owner {
-			continue
-		}
-		out = append(out, rec.Job)
-	}
-	sortJobs(out)
-	return out, nil
+	out, _, err := b.ListPage(ctx, owner, "", math.MaxInt)
+	return out, err
 }
 
 func validID(id string) bool {

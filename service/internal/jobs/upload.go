@@ -61,6 +61,9 @@ func (b *Bus) commit(ctx context.Context, rec *record, chunks int) error {
 		b.purgeStage(ctx, rec.ID)
 		return err
 	}
+	if err := b.index(ctx, rec); err != nil {
+		return err // the scheduler drops the message: no record comes
+	}
 	if err := b.putNew(ctx, rec); err != nil {
 		_ = b.Jobs.Delete(ctx, rec.ID) // if it was stored after all
 		return err
