@@ -20,7 +20,7 @@ var queryParams = map[string][]string{
 	"GET /v1/jobs/{id}":         {},
 	"DELETE /v1/jobs/{id}":      {},
 	"GET /v1/jobs/{id}/results": {"after", "limit"},
-	"GET /v1/jobs/{id}/export":  {},
+	"GET /v1/jobs/{id}/export":  {"format"},
 	"POST /v1/feedback":         {},
 	"GET /v1/diagnose/{domain}": {},
 	"GET /v1/webhook-secret":    {},

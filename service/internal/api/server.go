@@ -79,6 +79,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/jobs/{id}", true, false, s.getJob},
 		{"DELETE", "/v1/jobs/{id}", true, false, s.cancelJob},
 		{"GET", "/v1/jobs/{id}/results", true, false, s.results},
+		{"GET", "/v1/jobs/{id}/export", true, false, s.export},
 		{"POST", "/v1/feedback", true, true, s.postFeedback},
 		{"GET", "/v1/webhook-secret", true, false, s.webhookSecret},
 		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
