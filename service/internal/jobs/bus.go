@@ -122,6 +122,7 @@ type Bus struct {
 	started  time.Time
 	stopDisk context.CancelFunc
 	ownersKV jetstream.KeyValue
+	stage    jetstream.Stream
 }
 
 // Open connects to the bus the config names, starting the embedded server
@@ -229,6 +230,9 @@ func (b *Bus) setup(ctx context.Context) error {
 		}
 	}
 	var err error
+	if b.stage, err = b.JS.Stream(ctx, StageStream); err != nil {
+		return err
+	}
 	if b.Jobs, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: JobsBucket, TTL: b.retention(), Replicas: r, History: 1}); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", JobsBucket, err)
 	}

@@ -40,18 +40,11 @@ func stageSubject(job string, n int) string { return fmt.Sprintf("mv.stage.%s.%d
 // written is cleaned up here or, for a message without a record, by the
 // scheduler once commitGrace has passed.
 func (b *Bus) commit(ctx context.Context, rec *record, chunks int) error {
-	st, err := b.JS.Stream(ctx, StageStream)
-	if err != nil {
-		return err
-	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter("mv.stage."+rec.ID+".>"))
-	if err != nil {
+	// A sweep (of an upload idle past uploadIdle) removes every chunk:
+	// the first one tells.
+	if _, err := b.stage.GetLastMsgForSubject(ctx, stageSubject(rec.ID, 0)); err != nil {
 		b.purgeStage(ctx, rec.ID)
-		return err
-	}
-	if len(info.State.Subjects) != chunks {
-		b.purgeStage(ctx, rec.ID)
-		return fmt.Errorf("service: %d of %d chunks of the upload were stored", len(info.State.Subjects), chunks)
+		return fmt.Errorf("service: the upload's chunks were removed as abandoned: %w", err)
 	}
 	data, err := json.Marshal(queued{chunk: chunk{Job: rec.ID}, Chunks: chunks})
 	if err != nil {
