@@ -22,7 +22,7 @@ type stack struct {
 	wg     sync.WaitGroup
 }
 
-func openBus(t *testing.T, cfg Config) *Bus {
+func openBus(t testing.TB, cfg Config) *Bus {
 	t.Helper()
 	if cfg.DataDir == "" && cfg.URL == "" {
 		cfg.DataDir = t.TempDir()
@@ -86,7 +86,7 @@ func smallWorld(domains, servers int) (*fakeworld.World, []string) {
 	return w, addrs
 }
 
-func waitDone(t *testing.T, b *Bus, id string, within time.Duration) *Job {
+func waitDone(t testing.TB, b *Bus, id string, within time.Duration) *Job {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
