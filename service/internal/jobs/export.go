@@ -21,27 +21,36 @@ func (b *Bus) Export(ctx context.Context, owner, id string, each func(result []b
 	if err != nil {
 		return err
 	}
+	// One continuous subscription: a Fetch on an ordered consumer makes
+	// a new consumer on the server each time.
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	wait := time.Second // for the first: a job with no result yet has none to give
 	for {
-		batch, err := cons.FetchNoWait(1000)
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		m, err := it.Next(jetstream.NextContext(wctx))
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			if wait == time.Second {
+				return nil // no result yet
+			}
+			return errors.New("service: the results stopped coming before the last")
+		}
 		if err != nil {
 			return err
 		}
-		n, more := 0, false
-		for m := range batch.Messages() {
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			n++
-			more = md.NumPending > 0
-			if err := each(withIndex(m.Headers().Get(indexHeader), m.Headers().Get(refHeader), m.Data())); err != nil {
-				return err
-			}
+		wait = 10 * time.Second
+		md, err := m.Metadata()
+		if err != nil {
+			continue
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+		if err := each(withIndex(m.Headers().Get(indexHeader), m.Headers().Get(refHeader), m.Data())); err != nil {
 			return err
 		}
-		if n == 0 || !more {
+		if md.NumPending == 0 {
 			return nil
 		}
 	}
