@@ -46,6 +46,7 @@ var rules = map[string]rule{
 	"mx/mxtest":           {internal: []string{"mx"}},
 	"smtpprobe":           {internal: []string{"internal/ctxerr"}, external: []string{"golang.org/x/net/proxy"}},
 	"catchall":            {internal: []string{"smtpprobe"}, external: []string{"golang.org/x/net/publicsuffix"}},
+	"egress":              {external: []string{"golang.org/x/net/proxy"}},
 	"internal/testsmtp":   {},
 	"internal/golden":     {},
 	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
@@ -65,7 +66,7 @@ var rules = map[string]rule{
 
 	// Module github.com/mailverify/mailverify/diagnose.
 	"diagnose": {
-		internal: []string{"syntax", "mx", "smtpprobe"},
+		internal: []string{"syntax", "mx", "smtpprobe", "egress"},
 		external: []string{"blitiri.com.ar/go/spf", "github.com/emersion/go-msgauth/", "github.com/miekg/dns"},
 	},
 

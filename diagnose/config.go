@@ -35,6 +35,9 @@ type Config struct {
 	// DNSBL are the blocklist zones to ask about each MX address; nil
 	// means DefaultDNSBL, an empty slice none.
 	DNSBL []string
+	// SpamhausDQSKey, when set, asks zen.spamhaus.org through Spamhaus's
+	// Data Query Service (KEY.zen.dq.spamhaus.net); reports never show it.
+	SpamhausDQSKey string
 	// DKIMSelectors are the selectors to look up (selector._domainkey).
 	DKIMSelectors []string
 	// HTTP fetches the MTA-STS policy; nil means a client with a 10 s

@@ -18,8 +18,13 @@
 // HTTPS; it sends no mail. Configure it once (Config) and share the
 // Checker: it is safe for concurrent use.
 //
+// Doctor checks the prober's own setup instead of a domain's (port 25,
+// the egress's PTR, HELO, MAIL FROM and SPF, blocklists) and returns a
+// DoctorReport of the same checks; "mailverify doctor" prints it.
+//
 // The JSON of a Report (its fields' tags; Result as "pass", "info",
-// "warn" or "fail") is a contract, pinned by testdata/report.golden.
+// "warn" or "fail") is a contract, pinned by testdata/report.golden, and
+// that of a DoctorReport by testdata/doctor.golden.
 // This module is separate from the library's so that its SPF and DMARC
 // libraries stay out of the module graph of programs that import only
 // verify.
@@ -79,6 +84,7 @@ type Check struct {
 	Section  string   `json:"section"`
 	Result   Result   `json:"result"`
 	Target   string   `json:"target,omitempty"` // the host or address it is about
+	Egress   string   `json:"egress,omitempty"` // doctor: the egress it is about
 	Finding  string   `json:"finding"`
 	Why      string   `json:"why,omitempty"`
 	Fix      string   `json:"fix,omitempty"`
@@ -116,10 +122,15 @@ func (r *Report) add(c Check) { r.Checks = append(r.Checks, c) }
 // summarize fills Summary from Checks.
 func (r *Report) summarize() {
 	r.Schema = 1
-	r.Summary = Summary{FixFirst: []string{}}
-	for _, sec := range sections {
+	r.Summary = summarize(r.Checks, sections)
+}
+
+// summarize scores checks by section, in the order of secs.
+func summarize(checks []Check, secs []string) Summary {
+	sum := Summary{FixFirst: []string{}, Sections: []SectionScore{}}
+	for _, sec := range secs {
 		s := SectionScore{Section: sec}
-		for _, c := range r.Checks {
+		for _, c := range checks {
 			if c.Section != sec {
 				continue
 			}
@@ -133,7 +144,7 @@ func (r *Report) summarize() {
 			case Fail:
 				s.Fail++
 			}
-			r.Summary.Result = max(r.Summary.Result, c.Result)
+			sum.Result = max(sum.Result, c.Result)
 		}
 		n := s.Pass + s.Info + s.Warn + s.Fail
 		if n == 0 {
@@ -141,44 +152,63 @@ func (r *Report) summarize() {
 		}
 		// A warn counts half.
 		s.Score = (200*(s.Pass+s.Info) + 100*s.Warn) / (2 * n)
-		r.Summary.Sections = append(r.Summary.Sections, s)
+		sum.Sections = append(sum.Sections, s)
 	}
 	for _, want := range []Result{Fail, Warn} {
-		for _, c := range r.Checks {
+		for _, c := range checks {
 			if c.Result == want {
 				item := c.ID + ": " + c.Finding
-				if c.Target != "" {
-					item = c.ID + " (" + c.Target + "): " + c.Finding
+				if t := c.target(); t != "" {
+					item = c.ID + " (" + t + "): " + c.Finding
 				}
-				r.Summary.FixFirst = append(r.Summary.FixFirst, item)
+				sum.FixFirst = append(sum.FixFirst, item)
 			}
 		}
 	}
+	return sum
+}
+
+// target names what the check is about: its egress and target.
+func (c *Check) target() string {
+	switch {
+	case c.Egress == "":
+		return c.Target
+	case c.Target == "":
+		return c.Egress
+	}
+	return c.Egress + " " + c.Target
+}
+
+func paint(color bool, res Result, s string) string {
+	if !color {
+		return s
+	}
+	code := map[Result]string{Pass: "32", Info: "36", Warn: "33", Fail: "31"}[res]
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
 // WriteText prints the report for people: by section, a mark per check,
 // the why and fix of what is not a pass; color adds ANSI colors.
 func (r *Report) WriteText(w io.Writer, color bool) {
-	paint := func(res Result, s string) string {
-		if !color {
-			return s
-		}
-		code := map[Result]string{Pass: "32", Info: "36", Warn: "33", Fail: "31"}[res]
-		return "\x1b[" + code + "m" + s + "\x1b[0m"
-	}
+	fmt.Fprintf(w, "Mail setup of %s: %s\n", r.Domain, paint(color, r.Summary.Result, strings.ToUpper(r.Summary.Result.String())))
+	writeChecks(w, r.Checks, r.Summary, color)
+}
+
+// writeChecks prints the sections of sum, their checks, and what to fix
+// first.
+func writeChecks(w io.Writer, checks []Check, sum Summary, color bool) {
 	marks := map[Result]string{Pass: "PASS", Info: "INFO", Warn: "WARN", Fail: "FAIL"}
-	fmt.Fprintf(w, "Mail setup of %s: %s\n", r.Domain, paint(r.Summary.Result, strings.ToUpper(r.Summary.Result.String())))
-	for _, s := range r.Summary.Sections {
+	for _, s := range sum.Sections {
 		fmt.Fprintf(w, "\n%s  (score %d: %d pass, %d info, %d warn, %d fail)\n", strings.ToUpper(strings.ReplaceAll(s.Section, "_", " ")), s.Score, s.Pass, s.Info, s.Warn, s.Fail)
-		for _, c := range r.Checks {
+		for _, c := range checks {
 			if c.Section != s.Section {
 				continue
 			}
 			target := ""
-			if c.Target != "" {
-				target = " [" + c.Target + "]"
+			if t := c.target(); t != "" {
+				target = " [" + t + "]"
 			}
-			fmt.Fprintf(w, "  %s %s%s: %s\n", paint(c.Result, marks[c.Result]), c.ID, target, c.Finding)
+			fmt.Fprintf(w, "  %s %s%s: %s\n", paint(color, c.Result, marks[c.Result]), c.ID, target, c.Finding)
 			if c.Result >= Warn {
 				if c.Why != "" {
 					fmt.Fprintf(w, "       why: %s\n", c.Why)
@@ -192,9 +222,9 @@ func (r *Report) WriteText(w io.Writer, color bool) {
 			}
 		}
 	}
-	if len(r.Summary.FixFirst) > 0 {
+	if len(sum.FixFirst) > 0 {
 		fmt.Fprintln(w, "\nFix these first:")
-		for i, f := range r.Summary.FixFirst {
+		for i, f := range sum.FixFirst {
 			fmt.Fprintf(w, "  %d. %s\n", i+1, f)
 		}
 	}

@@ -94,8 +94,19 @@ i8           IN TXT "v=spf1 -all"
 i9           IN TXT "v=spf1 -all"
 i10           IN TXT "v=spf1 -all"
 i11           IN TXT "v=spf1 -all"
-; a DNS blocklist listing the open relay
+; a DNS blocklist listing the open relay, and its test entry (RFC 5782)
 21.0.0.127.bl   IN A   127.0.0.2
+2.0.0.127.bl    IN A   127.0.0.2
+; doctor: egresses 127.0.0.30 (PTR out.it.test) and 127.0.0.31 (no PTR, listed),
+; a server that greets with 554 (the test serves it), one behind a dropping route
+out          IN A   127.0.0.30
+egress       IN MX 10 mx-mailbox.it.test.
+egress       IN TXT "v=spf1 ip4:127.0.0.30 -all"
+31.0.0.127.bl IN A  127.0.0.2
+refuser      IN MX 10 mx-refuse.it.test.
+mx-refuse    IN A   127.0.0.41
+dropped      IN MX 10 mx-dropped.it.test.
+mx-dropped   IN A   192.0.2.25
 ZONE
 }
 
@@ -160,6 +171,7 @@ $TTL 60
 @   IN SOA ns.it.test. hostmaster.it.test. 1 3600 600 86400 30
 @   IN NS  ns.it.test.
 14  IN PTR mx-tls.it.test.
+30  IN PTR out.it.test.
 ZONE
 }
 
@@ -270,6 +282,19 @@ CONF
 	echo "policy-limit unix - n n - 0 spawn user=nobody argv=/bin/bash $DIR/limit-policy.sh" >>"$DIR/postfix/master.cf"
 }
 
+# drop_route sends 192.0.2.0/24 (doctor's "dropped port") into a veth
+# whose neighbour never answers: packets vanish, connections time out.
+drop_route() {
+	if in_ns ip link add mvdrop0 type veth peer name mvdrop1 2>/dev/null; then
+		in_ns ip link set mvdrop0 up && in_ns ip link set mvdrop1 up &&
+			in_ns ip addr add 198.18.0.1/24 dev mvdrop0 &&
+			in_ns ip neigh add 198.18.0.2 lladdr 02:00:00:00:00:01 dev mvdrop0 nud permanent &&
+			in_ns ip route add 192.0.2.0/24 via 198.18.0.2 dev mvdrop0 && touch "$DIR/dropped-route"
+	else
+		echo "harness: no veth links here; doctor's dropped-port test will be skipped" >&2
+	fi
+}
+
 wait_port() { # ip port
 	for _ in $(seq 1 100); do
 		if in_ns bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
@@ -284,6 +309,7 @@ up() {
 	mkdir -p "$DIR"
 	ip netns add "$NS"
 	in_ns ip link set lo up
+	drop_route
 
 	postfix_conf # writes the certificates the signed zone's TLSA records hash
 	zone >"$DIR/it.test.zone"

@@ -101,6 +101,9 @@ type Config struct {
 	// Diagnose, when set, answers GET /v1/diagnose/{domain}; a
 	// diagnose.Checker's Check fits.
 	Diagnose func(ctx context.Context, domain string) (*diagnose.Report, error)
+	// Doctor, when set, answers GET /v1/doctor: the service's own setup
+	// for probing (diagnose.Doctor with its egresses).
+	Doctor func(ctx context.Context) (*diagnose.DoctorReport, error)
 	// Logger receives the service's log; nil means none.
 	Logger *slog.Logger
 }
@@ -179,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	a := &api.Server{Verifier: v, Web: web.Handler(), Metrics: metrics, Rate: rate.Limit(cfg.RequestRate),
-		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Hosts: cfg.Hosts, WebhookSecretGiven: len(cfg.WebhookSecret) > 0, Diagnose: cfg.Diagnose, Logger: logger}
+		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Hosts: cfg.Hosts, WebhookSecretGiven: len(cfg.WebhookSecret) > 0, Diagnose: cfg.Diagnose, Doctor: cfg.Doctor, Logger: logger}
 	if cfg.Tokens != nil {
 		if a.Tokens, err = api.NewTokens(cfg.Tokens); err != nil {
 			return nil, badConfig(err)

@@ -58,9 +58,9 @@ func (v *Verifier) domainSignals(ctx context.Context, domain string) domainSigna
 // listed asks each zone about each name (a domain, or an address already
 // reversed into its query form) and returns the first listing: an answer
 // in 127.0.0.0/8, which is how DNSBL and DBL zones say "listed" (RFC 5782
-// section 2.1). Other answers (a zone's error codes such as
-// 127.255.255.x for refused queries are in the range too: they are named
-// in the evidence so that a caller sees them).
+// section 2.1), except 127.255.255.0/24, where zones such as Spamhaus
+// answer that they refused the query (a public resolver, too many
+// queries): that says nothing about the name, and is not cached.
 func (v *Verifier) listed(ctx context.Context, zones, names []string) *risk.Evidence {
 	if len(zones) == 0 {
 		return nil
@@ -99,6 +99,9 @@ func (v *Verifier) zoneAnswer(ctx context.Context, res mx.Resolver, qname string
 		return listed, false // not an answer: do not cache
 	}
 	for _, a := range addrs {
+		if blocklistRefusal(a) {
+			return netip.Addr{}, false // not an answer about the name
+		}
 		if a.Is4() && a.As4()[0] == 127 {
 			listed = a
 			break
@@ -111,6 +114,11 @@ func (v *Verifier) zoneAnswer(ctx context.Context, res mx.Resolver, qname string
 	v.zoneCache[qname] = zoneEntry{listed, now.Add(riskTTL)}
 	v.mu.Unlock()
 	return listed, listed.IsValid()
+}
+
+// blocklistRefusal reports a zone's "query refused" answer, 127.255.255.x.
+func blocklistRefusal(a netip.Addr) bool {
+	return a.Is4() && netip.MustParsePrefix("127.255.255.0/24").Contains(a)
 }
 
 type zoneEntry struct {

@@ -195,6 +195,10 @@ func TestListedAndNewDomain(t *testing.T) {
 	w.add("badmx.com", testsmtp.Mailboxes("jane@badmx.com"))
 	w.add("young.com", testsmtp.Mailboxes("jane@young.com"))
 	w.add("clean.com", testsmtp.Mailboxes("jane@clean.com"))
+	w.add("refused.com", testsmtp.Mailboxes("jane@refused.com"))
+	// 127.255.255.x is a zone refusing the query (Spamhaus: public
+	// resolver, too many queries), not a listing.
+	w.res.IP["refused.com.dbl.test"] = []netip.Addr{netip.MustParseAddr("127.255.255.254")}
 	w.res.IP["listed.com.dbl.test"] = []netip.Addr{netip.MustParseAddr("127.0.1.2")}
 	w.res.IP["clean.com.dbl.test"] = []netip.Addr{netip.MustParseAddr("10.0.0.1")} // not a listing answer
 	mxIP := w.res.IP["mx.badmx.com"][0].As4()
@@ -213,8 +217,10 @@ func TestListedAndNewDomain(t *testing.T) {
 	if r.Risk == nil || r.Risk.NewDomain == nil || r.Risk.Listed != nil {
 		t.Errorf("young.com: risk %+v; want new_domain only", r.Risk)
 	}
-	if r, _ := v.Verify(ctx, "jane@clean.com"); r.Risk != nil {
-		t.Errorf("clean.com: risk %+v; want none", r.Risk)
+	for _, addr := range []string{"jane@clean.com", "jane@refused.com"} {
+		if r, _ := v.Verify(ctx, addr); r.Risk != nil {
+			t.Errorf("%s: risk %+v; want none", addr, r.Risk)
+		}
 	}
 	_, _ = v.Verify(ctx, "bob@listed.com")
 	if n := w.res.Queries("IP", "listed.com.dbl.test"); n != 1 {

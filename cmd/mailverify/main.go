@@ -3,6 +3,7 @@
 //
 //	mailverify [flags] [address ...]
 //	mailverify diagnose [flags] DOMAIN
+//	mailverify doctor [flags]           this machine's setup for probing: port 25, PTR, HELO, SPF, blocklists
 //	mailverify serve [flags]            the HTTP API and bulk jobs on NATS JetStream
 //	mailverify worker --nats URL [flags] a prober of a cluster's partitions
 //	mailverify feedback --history FILE  record bounces and deliveries
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		switch args[0] {
 		case "diagnose":
 			return diagnoseCmd(ctx, args[1:], stdout, stderr)
+		case "doctor":
+			return doctorCmd(ctx, args[1:], stdout, stderr)
 		case "serve":
 			return serve(ctx, args[1:], stderr)
 		case "worker":

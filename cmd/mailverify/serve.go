@@ -138,6 +138,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			cfg.Hosts = append(cfg.Hosts, h)
 		}
 	}
+	cfg.Doctor = f.doctor()
 	if cfg.Tokens, err = readTokens(f.tokenFile); err != nil {
 		return usageError(stderr, "%v", err)
 	}

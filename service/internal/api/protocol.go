@@ -24,6 +24,7 @@ var queryParams = map[string][]string{
 	"POST /v1/feedback":         {},
 	"GET /v1/diagnose/{domain}": {},
 	"GET /v1/webhook-secret":    {},
+	"GET /v1/doctor":            {},
 	"GET /healthz":              {},
 	"GET /readyz":               {},
 	"GET /metrics":              {},

@@ -30,6 +30,8 @@ type Server struct {
 	Web http.Handler
 	// Diagnose, when set, answers GET /v1/diagnose/{domain}.
 	Diagnose func(ctx context.Context, domain string) (*diagnose.Report, error)
+	// Doctor, when set, answers GET /v1/doctor (see doctor.go).
+	Doctor func(ctx context.Context) (*diagnose.DoctorReport, error)
 	// History, when set, takes POST /v1/feedback (package feedback); give
 	// the verifiers the same one.
 	History feedback.History
@@ -83,6 +85,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/feedback", true, true, s.postFeedback},
 		{"GET", "/v1/webhook-secret", true, false, s.webhookSecret},
 		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
+		{"GET", "/v1/doctor", true, true, s.doctor},
 		{"GET", "/healthz", false, false, s.healthz},
 		{"GET", "/readyz", false, false, s.readyz},
 		{"GET", "/metrics", false, false, s.metrics},

@@ -1,0 +1,64 @@
+// Package egress is the verifier's model of its own ways out to the mail
+// servers and of how the servers treat them: a pool of egresses (source
+// addresses or SOCKS5 proxies, each with its HELO and MAIL FROM), what a
+// reply says about the egress rather than the mailbox, the health of each
+// (egress, provider) pair, the budgets that keep each egress inside what
+// a provider tolerates, the router that picks an egress per session, and
+// a detector for an outbound port 25 that is closed.
+//
+// # Politeness and tolerance
+//
+// Two limits are never confused. Politeness to a server (sessions at once
+// and RCPTs per second per server address) is one budget for the whole
+// verifier, kept by package verify, whatever the number of egresses: more
+// egresses must never mean more pressure on one server (that would be
+// snowshoeing). Tolerance per egress (what a provider accepts from one
+// source address per minute, hour and day, and sessions at once, before it
+// throttles or blocks it) is kept here, per (egress, provider), from the
+// provider profiles. Egresses multiply tolerance, never politeness: a
+// session needs both a politeness slot from verify and a lease from the
+// Router.
+//
+// # States
+//
+// Each (egress, provider) pair is healthy until a reply about the egress
+// (see Classify) or the engine's canary moves it:
+//
+//	healthy ──421 / 4.7.x rate, TSS04, 4.7.500──▶ throttled ──┐
+//	healthy ──canary accepted─────────────────▶ soft_limited ─┼─ back-off ends ─▶ half_open
+//	healthy ──5.7.606, S3150, RBL, PTR, 554───▶ blocked ──────┘                     │
+//	half_open ──probe draws mailbox answers──▶ healthy                               │
+//	half_open ──probe draws another refusal──▶ back to the adverse state, one tier up ┘
+//
+// Back-off climbs a ladder of tiers (by default 2m, 15m, 1h, 6h, 24h): a
+// throttle starts at the first, a soft limit at the second, a block at the
+// third; a failed probe, or a relapse within a day of recovering, climbs
+// one more. While a pair is backed off, the Router moves its work to
+// another healthy egress allowed for the provider; with none left,
+// addresses end unknown (blocked or rate_limited) with retry_after, never
+// undeliverable. A reply about the receiver's own misconfiguration (a
+// DNSBL queried through a public resolver) is ReceiverMisconfigured:
+// unknown for that address, no mark against the egress.
+//
+// # Canaries
+//
+// Soft limits (a provider that answers 250 to every RCPT from an egress it
+// has tired of) show in no reply text. Finding them is the engine's job:
+// on a host known not to be catch-all, a flush that carries acceptances
+// ends with an RCPT for a fresh random address; if that is accepted, the
+// engine drops the acceptances it covers and calls Lease.SoftLimited,
+// which puts the pair in the SoftLimited state. Canaries are commands
+// that may draw an error: take budget for them (Lease.Take).
+//
+// # Wiring
+//
+// The engine builds one Router (NewRouter) over the parsed egresses
+// (Parse, ParseFile; WithDefaults fills in --helo/--from), a Health (with
+// a Store shared by the cluster, a Hook for events) and Budgets (with
+// DefaultProfiles or ParseProfiles). Per session: Route(provider, server
+// address) gives a Lease whose Egress is the smtpprobe.Dialer and whose
+// HELO/MailFrom identify the session; Take before each RCPT batch;
+// Observe each refusal (smtpprobe's Outcome decides the mailbox, the
+// Finding decides the egress); Success on mailbox answers; Release at the
+// end. Connection outcomes go to a Port25 detector.
+package egress
