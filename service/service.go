@@ -93,6 +93,9 @@ type Config struct {
 	WebhookSecret []byte
 	// AllowPrivate lets webhooks reach loopback and private addresses.
 	AllowPrivate bool
+	// WebhookDNS, when set (host:port), resolves webhook hosts instead of
+	// the system's resolver (the command's --dns).
+	WebhookDNS string
 	// Hosts are the names the API answers to (the Host header), besides
 	// IP addresses and localhost: a request naming another host is
 	// refused (421), so that a page on another site cannot reach the API
@@ -198,7 +201,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	a.Bus = bus
-	wh := &jobs.Webhooks{Bus: bus, Secret: cfg.WebhookSecret, AllowPrivate: cfg.AllowPrivate, Logger: logger}
+	wh := &jobs.Webhooks{Bus: bus, Secret: cfg.WebhookSecret, AllowPrivate: cfg.AllowPrivate, DNS: cfg.WebhookDNS, Logger: logger}
 	node := &jobs.Node{Bus: bus, Verifier: v, Webhooks: wh, Logger: logger,
 		OnResult: metrics.Result, OnDone: func(string) { metrics.JobCompleted() },
 		Worker: jobs.Worker{GreylistBudget: cfg.GreylistBudget, OnResult: verified(metrics)}}

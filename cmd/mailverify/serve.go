@@ -139,6 +139,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 	}
 	cfg.Doctor = f.doctor()
+	if f.dns != "" {
+		cfg.WebhookDNS = withPort(f.dns)
+	}
 	if cfg.Tokens, err = readTokens(f.tokenFile); err != nil {
 		return usageError(stderr, "%v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -70,3 +71,15 @@ func (w *Webhooks) secretFor(ctx context.Context, owner string) ([]byte, error) 
 // kickSubject carries the id of a job whose webhook is due now (a
 // cancel), to whichever process sends webhooks.
 const kickSubject = "mv.kick.webhook"
+
+// resolverOf is a resolver that asks server (host:port), or nil for the
+// system's.
+func resolverOf(server string) *net.Resolver {
+	if server == "" {
+		return nil
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, server)
+	}}
+}

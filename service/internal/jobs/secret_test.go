@@ -6,11 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailverify/mailverify/internal/testdns"
 )
 
 // TestWebhookGeneratedSecret: a service given no secret signs with one of
@@ -76,5 +79,40 @@ func TestWebhookGeneratedSecret(t *testing.T) {
 	empty.Write(d.body)
 	if d.sig == "v1,"+base64.StdEncoding.EncodeToString(empty.Sum(nil)) {
 		t.Error("signed with an empty key")
+	}
+}
+
+// TestWebhookThroughDNS: a webhook host is resolved through the DNS
+// server the service was given, not the system's.
+func TestWebhookThroughDNS(t *testing.T) {
+	got := make(chan string, 2)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Host }))
+	defer hook.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(hook.URL, "http://"))
+	zone, err := testdns.NewZone("hooks.example.test. 300 IN A 127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr, stop, err := testdns.Start(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	w, addrs := smallWorld(1, 1)
+	defer w.Close()
+	b := openBus(t, Config{Partitions: 2})
+	defer b.Close()
+	startStack(t, b, w, &Webhooks{Bus: b, AllowPrivate: true, DNS: dnsAddr, Backoff: 50 * time.Millisecond})
+	j, err := b.Submit(context.Background(), Spec{WebhookURL: "http://hooks.example.test:" + port + "/done"}, lines(addrs[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case host := <-got:
+		if host != "hooks.example.test:"+port {
+			t.Errorf("Host %q", host)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no webhook for job %s through the given DNS", j.ID)
 	}
 }

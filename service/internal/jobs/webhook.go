@@ -49,6 +49,9 @@ type Webhooks struct {
 	// starts at Backoff (zero: 1s) and doubles.
 	Attempts int
 	Backoff  time.Duration
+	// DNS, when set (host:port), resolves webhook hosts instead of the
+	// system's resolver, as the verifier's --dns does for mail hosts.
+	DNS string
 
 	kick   chan string
 	client *http.Client
@@ -70,7 +73,7 @@ func (w *Webhooks) Init() {
 	if w.kick == nil {
 		w.kick = make(chan string, 1024)
 		w.client = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
-			DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: w.guard}).DialContext,
+			DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: w.guard, Resolver: resolverOf(w.DNS)}).DialContext,
 			Proxy:       nil,
 		}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
