@@ -51,36 +51,18 @@ type jobState struct {
 func (w *Worker) Run(ctx context.Context) error {
 	w.held, w.states = map[int]held{}, map[string]jobState{}
 	in := make(chan jetstream.Msg)
-	var ccs []jetstream.ConsumeContext
-	defer func() {
-		for _, cc := range ccs {
-			cc.Stop()
-		}
-	}()
-	for p := range w.Bus.partitions() {
-		cons, err := w.Bus.JS.Consumer(ctx, WorkStream, partitionConsumer(p))
-		if err != nil {
-			return err
-		}
-		cc, err := cons.Consume(func(m jetstream.Msg) {
-			select {
-			case in <- m:
-			case <-ctx.Done():
-				_ = m.Nak()
-			}
-		}, jetstream.PullPriorityGroup(priorityGroup), jetstream.PullMaxMessages(32), jetstream.PullExpiry(w.Bus.pullExpiry()))
-		if err != nil {
-			return err
-		}
-		ccs = append(ccs, cc)
+	p := &pump{w: w, in: in}
+	if err := p.start(ctx); err != nil {
+		p.close()
+		return err
 	}
+	defer p.close()
+	go p.pauseWhileFull(ctx)
 	engCtx, engCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer engCancel()
 	go func() {
 		<-ctx.Done()
-		for _, cc := range ccs {
-			cc.Stop()
-		}
+		p.close()
 		sleep(engCtx, orDefault(w.Drain, 10*time.Second))
 		engCancel()
 	}()
@@ -119,6 +101,10 @@ func (w *Worker) feed(ctx context.Context, in <-chan jetstream.Msg) func(func(st
 			if w.canceled(ctx, t.Job) {
 				_ = m.Ack()
 				continue
+			}
+			if !w.roomFor(ctx, m) {
+				_ = m.Nak()
+				return
 			}
 			w.mu.Lock()
 			w.held[n] = held{m, t}
