@@ -72,6 +72,9 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/jobs/{id}", true, false, s.getJob},
 		{"DELETE", "/v1/jobs/{id}", true, false, s.cancelJob},
 		{"GET", "/v1/jobs/{id}/results", true, false, s.results},
+		{"POST", "/v1/lists", true, true, s.createList},            // lists.go
+		{"GET", "/v1/jobs/{id}/file", true, false, s.download},     // download.go
+		{"DELETE", "/v1/jobs/{id}/data", true, false, s.deleteJob}, // lists.go
 		{"POST", "/v1/feedback", true, true, s.postFeedback},
 		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
 		{"GET", "/healthz", false, false, s.healthz},

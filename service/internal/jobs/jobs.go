@@ -32,6 +32,9 @@ type Job struct {
 	Created    time.Time      `json:"created"`
 	Finished   *time.Time     `json:"finished,omitempty"`
 	WebhookURL string         `json:"webhook_url,omitempty"`
+	// File is the file the job was made from (POST /v1/lists), kept
+	// for downloads; see files.go.
+	File *File `json:"file,omitempty"`
 }
 
 // record is a job as stored: the public view and the bookkeeping.
