@@ -87,7 +87,8 @@ func parseBucket(values []string) (bucket, error) {
 // download streams a job's file with the verdict columns appended, in
 // the file's order, its separator and its cells as they were, as UTF-8
 // with a byte-order mark (spreadsheets read that as UTF-8). With status,
-// only the rows of those buckets are written, each address once. A job
+// only the rows of those buckets are written (each address once when the
+// job was deduplicated). A job
 // made without a file is written as its entries, one a row.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	keep, err := parseBucket(r.URL.Query()["status"])
@@ -230,7 +231,7 @@ func (d *downloader) flush(batch []row, width int) error {
 			}
 			i++
 		}
-		if len(d.keep) > 0 && (r.dup || !d.keep.keeps(v)) {
+		if len(d.keep) > 0 && (r.dup && d.job.File.Dedupe || !d.keep.keeps(v)) {
 			continue
 		}
 		if len(d.keep) > 0 {
