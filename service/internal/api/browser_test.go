@@ -171,8 +171,8 @@ func TestPageCleansAList(t *testing.T) {
 	)
 	column := get(p, "column", chromedp.Value(chromedp.ID("column")))
 	info := get(p, "analysis", chromedp.Text(chromedp.ID("analysis")))
-	if column != "1" || !strings.Contains(info, strconv.Itoa(n)+" addresses") {
-		t.Errorf("column %q, analysis %q; want the Email column (1) and %d addresses", column, info, n)
+	if column != "1" || !strings.Contains(info, strconv.Itoa(n)+" values to check") {
+		t.Errorf("column %q, analysis %q; want the Email column (1) and %d values to check", column, info, n)
 	}
 	// Duplicates are checked once by default: 105 addresses, 7 different.
 	p.do("run the job",

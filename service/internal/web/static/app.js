@@ -89,8 +89,8 @@ function update() {
   $("preview").tHead.replaceChildren(head);
   $("preview").tBodies[0].replaceChildren(...rows.slice(0, 5).map((r) => el("tr", {}, ...Array.from({ length: width }, (_, i) => el("td", { class: i === c ? "chosen" : "", text: r[i] || "" })))));
   const a = list.analyse(rows, c);
-  $("analysis").textContent = count(a.rows, "row") + ", " + count(a.addrs, "address", "addresses") + " (" + num(a.unique) + " different) at " +
-    count(a.domains, "domain") + (a.bad ? "; " + count(a.bad, "value") + " cannot be an address" : "") + ".";
+  $("analysis").textContent = count(a.rows, "row") + ", " + count(a.addrs, "value") + " to check (" + num(a.unique) + " different) at " +
+    count(a.domains, "domain") + (a.bad ? "; " + num(a.bad) + " cannot be an address" : "") + ".";
   $("dupes").textContent = a.dups ? "(" + count(a.dups, "duplicate") + " in this file)" : "(no duplicates in this file)";
   const why = list.checkColumn(rows, c, "\u201c" + colName(c) + "\u201d");
   $("check").textContent = why; $("check").hidden = !why;
