@@ -154,12 +154,14 @@ func TestPageReloadMidJob(t *testing.T) {
 	if job.File == nil || !job.File.Dedupe || job.File.Duplicates == 0 || !strings.Contains(info, strconv.Itoa(job.File.Duplicates)+" duplicates skipped") {
 		t.Errorf("file %+v, upload line %q; want duplicates skipped and said", job.File, info)
 	}
-	p.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("progress-box")),
+	p.do("reload", chromedp.Reload())
+	p.do("after the reload", chromedp.Sleep(300*time.Millisecond), waitJS(`document.readyState === "complete" && !document.getElementById("progress-box").hidden`),
 		waitJS(`window.mailverify.run.job && window.mailverify.run.job.id === "`+jobID+`"`),
 		waitJS(`(document.getElementById("progress-text").textContent || "").startsWith("Done")`),
-		waitJS(`!!document.querySelector("#jobs tr[data-id='`+jobID+`'] button[aria-label='Download crm.csv with verdicts']")`),
+		waitJS(`!!document.querySelector("#jobs tr[data-id='`+jobID+`'] button[aria-label='File with verdicts: download crm.csv']")`),
 		waitJS(`(window.mailverify.last.download = null) || true`),
-		chromedp.Click(chromedp.CSS(`#jobs tr[data-id='`+jobID+`'] button[aria-label='Download crm.csv with verdicts']`)),
+		// The list is redrawn as jobs change: click the button there is now.
+		waitJS(`document.querySelector("#jobs tr[data-id='`+jobID+`'] button[aria-label='File with verdicts: download crm.csv']").click() || true`),
 		waitJS(`!!window.mailverify.last.download`),
 	)
 	got := get(p, "download", js[string](`window.mailverify.last.download.text`))

@@ -49,13 +49,13 @@ function row(j, onAgain) {
   if (j.state === "queued" || j.state === "running") {
     act.append(button("Cancel", "Cancel the job of " + name, async () => { await api("DELETE", "/v1/jobs/" + j.id); refreshJobs(onAgain); }));
   }
-  act.append(button("File with verdicts", "Download " + name + " with verdicts", () => downloadFile(j)));
-  act.append(button("Deliverable rows", "Download the deliverable rows of " + name, () => downloadFile(j, ["deliverable"])));
+  act.append(button("File with verdicts", "File with verdicts: download " + name, () => downloadFile(j)));
+  act.append(button("Deliverable rows", "Deliverable rows: download them from " + name, () => downloadFile(j, ["deliverable"])));
   if (j.state === "done" && c.unknown) {
-    act.append(button("Verify unknowns again", "Verify the unknown addresses of " + name + " again", async () => onAgain(await again(j))));
+    act.append(button("Verify unknowns again", "Verify unknowns again: those of " + name, async () => onAgain(await again(j))));
   }
   act.append(button("Delete", "Delete the job of " + name + " and its file", async (b) => {
-    if (b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = "Really delete?"; return; }
+    if (b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = "Really delete?"; b.setAttribute("aria-label", "Really delete? The job of " + name + " and its file go."); return; }
     await api("DELETE", "/v1/jobs/" + j.id + "/data");
     refreshJobs(onAgain);
   }, "secondary danger"));
