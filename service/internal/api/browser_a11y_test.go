@@ -115,7 +115,7 @@ func TestPageAccessibility(t *testing.T) {
 		}
 		p.axe(fmt.Sprint(w, " px wide"))
 		if dir != "" {
-			png := get(p, "screenshot", chromedp.FullScreenshot(90))
+			png := get(p, "screenshot", chromedp.FullScreenshot(100)) // 100 is PNG
 			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("web-%d.png", w)), png, 0o644); err != nil {
 				t.Fatal(err)
 			}

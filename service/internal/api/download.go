@@ -107,8 +107,15 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = d.entries(w)
 	}
-	if err != nil && !d.started {
+	switch {
+	case err == nil:
+	case !d.started:
 		s.jobError(w, err)
+	default:
+		// The status line is gone: cut the response short, so that the
+		// client sees an error rather than a file that looks whole.
+		logOrDiscard(s.Logger).Warn("api: download failed", "job", job.ID, "err", err)
+		panic(http.ErrAbortHandler)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -63,17 +64,39 @@ func (b *Bus) PutObject(ctx context.Context, name string, r io.Reader) (int64, e
 	return int64(info.Size), nil
 }
 
-// OpenObject reads the object name of the files bucket.
+// OpenObject reads the object name of the files bucket, until ctx ends
+// or the reader is closed.
 func (b *Bus) OpenObject(ctx context.Context, name string) (io.ReadCloser, error) {
 	store, err := b.files(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// Without a deadline, the client would give the whole read its
+	// default timeout of seconds, which a large file outlasts.
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	res, err := store.Get(ctx, name)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, ErrNotFound
+	if err != nil {
+		cancel()
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, err
 	}
-	return res, err
+	return &object{ObjectResult: res, cancel: cancel}, nil
+}
+
+// readTimeout bounds the reading of one object.
+const readTimeout = 6 * time.Hour
+
+type object struct {
+	jetstream.ObjectResult
+	cancel context.CancelFunc
+}
+
+func (o *object) Close() error {
+	err := o.ObjectResult.Close()
+	o.cancel()
+	return err
 }
 
 // DeleteObjects deletes objects of the files bucket, those that exist.
