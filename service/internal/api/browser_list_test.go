@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/mailverify/mailverify/internal/testsmtp"
 	"github.com/mailverify/mailverify/service/internal/jobs"
 	"github.com/mailverify/mailverify/service/internal/web"
 	"golang.org/x/text/encoding/charmap"
@@ -219,4 +222,102 @@ func (e *env) getJob(id string) jobs.Job {
 		e.t.Fatalf("GET job: %d %s", resp.StatusCode, body)
 	}
 	return j
+}
+
+// TestPageLargeFile picks a CRM export of 100,000 rows with duplicates:
+// the page reads it at once, says what it holds, uploads it, and the
+// server streams the file back with verdicts from the first rows on.
+func TestPageLargeFile(t *testing.T) {
+	e := newEnv(t, func(s *Server) { s.Web = web.Handler() })
+	p := page{t, browser(t)}
+	const rows = 100000
+	var b strings.Builder
+	b.WriteString("Id,First name,Last name,Email,Company\r\n")
+	dups := 0
+	for i := range rows {
+		a := i
+		if i%14 == 13 {
+			a, dups = i-7, dups+1 // a repeat of an earlier row
+		}
+		fmt.Fprintf(&b, "%d,Person,Number %d,user%d@example.com,\"ACME, Inc.\"\r\n", i, i, a)
+	}
+	p.do("open", chromedp.Navigate(e.srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("file")))
+	began := time.Now()
+	p.pick(writeFile(t, "crm-export.csv", []byte(b.String())))
+	read := time.Since(began)
+	analysis, dupLine := p.text("analysis"), p.text("dupes")
+	if !strings.Contains(analysis, "100,000 rows, 100,000 values to check ("+thousands(rows-dups)+" different) at 1 domain.") || !strings.Contains(dupLine, thousands(dups)+" duplicates") {
+		t.Errorf("analysis %q, %q; want 100,000 rows and %d duplicates", analysis, dupLine, dups)
+	}
+	t.Logf("the page read %d rows in %v", rows, read)
+	if read > 20*time.Second {
+		t.Errorf("reading %d rows took %v", rows, read)
+	}
+	p.do("start", chromedp.Click(chromedp.ID("start")), waitJS(`!!window.mailverify.run.job`))
+	id := get(p, "job", js[string](`window.mailverify.run.job.id`))
+	p.do("cancel", chromedp.Click(chromedp.ID("cancel")))
+	if info := p.text("upload-info"); info != "Uploaded; "+thousands(rows-dups)+" addresses to check, "+thousands(dups)+" duplicates skipped." {
+		t.Errorf("upload line %q", info)
+	}
+	job := e.getJob(id)
+	if job.Total != rows-dups || job.File.Rows != rows || job.File.Duplicates != dups || job.File.Size != int64(b.Len()) {
+		t.Errorf("job total %d, file %+v; want %d addresses of %d rows, %d duplicates, %d bytes", job.Total, job.File, rows-dups, rows, dups, b.Len())
+	}
+	// The first rows of the download come before the rest is read.
+	began = time.Now()
+	resp, err := http.Get(e.srv.URL + "/v1/jobs/" + id + "/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	want := strings.SplitN(b.String(), "\r\n", 1002)
+	for i := range 1001 {
+		if !sc.Scan() {
+			t.Fatalf("the download ended at line %d: %v", i, sc.Err())
+		}
+		if line := strings.TrimPrefix(sc.Text(), "\ufeff"); !strings.HasPrefix(line, want[i]+",") {
+			t.Fatalf("line %d: %q; want the file's %q and the verdicts", i, line, want[i])
+		}
+	}
+	t.Logf("the first 1,000 rows of the download came in %v", time.Since(began))
+}
+
+// thousands writes n as the page does in English: 92,858.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// TestPageAgainAndDelete verifies a finished job's unknown addresses
+// again as a job of their own, then deletes a job from the jobs list.
+func TestPageAgainAndDelete(t *testing.T) {
+	e := newEnv(t, func(s *Server) { s.Web = web.Handler() })
+	e.w.Route("blocked.com", e.w.Server(&testsmtp.Server{Banner: testsmtp.Reply{Code: 554, Lines: []string{"no service for you"}}}))
+	p := page{t, browser(t)}
+	p.do("open", chromedp.Navigate(e.srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("file")))
+	p.pick(writeFile(t, "mixed.csv", []byte("name,email\nJane,jane@example.com\nBlocked,x@blocked.com\nOther,y@blocked.com\n")))
+	p.do("run", chromedp.Click(chromedp.ID("start")), waitJS(`(document.getElementById("progress-text").textContent || "").startsWith("Done")`))
+	first := get(p, "first job", js[string](`window.mailverify.run.job.id`))
+	if j := e.getJob(first); j.Counts["unknown"] != 2 {
+		t.Fatalf("counts %v; want 2 unknown (the test needs them)", j.Counts)
+	}
+	p.do("again", waitJS(`!document.getElementById("again").hidden`), chromedp.Click(chromedp.ID("again")),
+		waitJS(`window.mailverify.run.job.id !== "`+first+`"`),
+		waitJS(`(document.getElementById("progress-text").textContent || "").startsWith("Done")`))
+	second := e.getJob(get(p, "second job", js[string](`window.mailverify.run.job.id`)))
+	if second.Total != 2 || second.File == nil || second.File.Name != "mixed-unknowns.csv" || second.File.Column != "email" {
+		t.Errorf("the second job: total %d, file %+v; want the 2 unknown addresses of mixed-unknowns.csv, column email", second.Total, second.File)
+	}
+	sel := `#jobs tr[data-id='` + first + `'] button[aria-label^='Delete']`
+	p.do("delete", waitJS(`!!document.querySelector("`+sel+`")`),
+		waitJS(`document.querySelector("`+sel+`").click() || true`),
+		waitJS(`document.querySelector("#jobs tr[data-id='`+first+`'] button.danger").textContent === "Really delete?"`),
+		waitJS(`document.querySelector("#jobs tr[data-id='`+first+`'] button.danger").click() || true`),
+		waitJS(`!document.querySelector("#jobs tr[data-id='`+first+`']")`))
+	resp, body := e.do("GET", "/v1/jobs/"+first, "", "")
+	e.problemOf(resp, body, http.StatusNotFound)
 }
