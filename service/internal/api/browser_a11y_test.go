@@ -107,6 +107,12 @@ func TestPageAccessibility(t *testing.T) {
 		t.Error("a typo domain is also called disposable in the table")
 	}
 
+	// Bulk-apply of the typo fixes in the download.
+	p.do("apply", chromedp.Click(chromedp.ID("apply")))
+	if got := p.download("dl-all"); !strings.Contains(got, "\nPerson 4,jane@gmail.com,risky,possible_typo,jane@gmail.com,") {
+		t.Errorf("download with the fixes applied:\n%.400s", got)
+	}
+
 	dir := os.Getenv("MAILVERIFY_SCREENSHOTS")
 	for _, w := range []int64{1440, 375} {
 		p.do(fmt.Sprint("width ", w), chromedp.EmulateViewport(w, 900), waitJS(`new Promise(r => setTimeout(() => r(true), 300))`))

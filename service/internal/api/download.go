@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mailverify/mailverify/internal/csvsniff"
 	"github.com/mailverify/mailverify/service/internal/jobs"
@@ -101,7 +102,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		s.jobError(w, err)
 		return
 	}
-	d := &downloader{s: s, r: r, job: job, keep: keep, sep: ','}
+	d := &downloader{s: s, r: r, job: job, keep: keep, sep: ',', apply: r.URL.Query().Get("apply_suggestions") == "true"}
 	if job.File != nil {
 		err = d.file(w)
 	} else {
@@ -121,11 +122,14 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 
 // downloader writes one download.
 type downloader struct {
-	s       *Server
-	r       *http.Request
-	job     *jobs.Job
-	keep    bucket
-	sep     rune
+	s    *Server
+	r    *http.Request
+	job  *jobs.Job
+	keep bucket
+	sep  rune
+	// apply writes the suggested address in place of one whose domain
+	// looks like a typo (the row is written anew).
+	apply   bool
 	out     *bufio.Writer
 	started bool
 }
@@ -188,7 +192,11 @@ func (d *downloader) file(w http.ResponseWriter) error {
 		if err != nil {
 			return err
 		}
-		batch = append(batch, row{text: clone(rec.Text), blank: clone(rec.Blank), eol: clone(rec.EOL), fields: len(rec.Fields), entry: entry, dup: dup})
+		rw := row{text: clone(rec.Text), blank: clone(rec.Blank), eol: clone(rec.EOL), fields: len(rec.Fields), entry: entry, dup: dup}
+		if d.apply {
+			rw.cells = slices.Clone(rec.Fields)
+		}
+		batch = append(batch, rw)
 		if len(batch) == downloadBatch {
 			if err := d.flush(batch, width); err != nil {
 				return err
@@ -210,6 +218,7 @@ type row struct {
 	text, blank, eol []byte
 	fields, entry    int
 	dup              bool
+	cells            []string // with apply only
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
@@ -244,7 +253,12 @@ func (d *downloader) flush(batch []row, width int) error {
 		if len(d.keep) > 0 {
 			r.blank = nil
 		}
-		d.writeRow(r, width, v.cells(r.dup && v != nil))
+		cells := v.cells(r.dup && v != nil)
+		if col := d.job.File.ColumnIndex - 1; d.apply && cells[2] != "" && col < len(r.cells) {
+			r.cells[col] = cells[2]
+			r.text = d.record(r.cells)
+		}
+		d.writeRow(r, width, cells)
 	}
 	return nil
 }
@@ -266,6 +280,18 @@ func (d *downloader) writeRow(r row, width int, cells []string) {
 		eol = []byte("\r\n")
 	}
 	_, _ = d.out.Write(eol)
+}
+
+// record writes cells as a record in the file's separator.
+func (d *downloader) record(cells []string) []byte {
+	var b []byte
+	for i, c := range cells {
+		if i > 0 {
+			b = utf8.AppendRune(b, d.sep)
+		}
+		b = append(b, quote(c, d.sep)...)
+	}
+	return b
 }
 
 // quote quotes a cell when it holds the separator, a quote or a line
@@ -319,8 +345,12 @@ func (d *downloader) flushEntries(batch []row) error {
 		if v != nil {
 			input = v.Input
 		}
+		cells := v.cells(false)
+		if d.apply && cells[2] != "" {
+			input = cells[2]
+		}
 		r.text = []byte(quote(input, ','))
-		d.writeRow(r, 1, v.cells(false))
+		d.writeRow(r, 1, cells)
 	}
 	return nil
 }

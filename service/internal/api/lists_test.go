@@ -221,3 +221,18 @@ func TestDownloadOfAJobWithoutAFile(t *testing.T) {
 		t.Errorf("header %q", recs[0])
 	}
 }
+
+func TestDownloadAppliesSuggestions(t *testing.T) {
+	e := newEnv(t, nil)
+	job := e.postList("name=typos.csv", []byte("name;email;note\nJane;Jane Doe <jane@gmial.com>;\"x; y\"\nBob;bob@example.com;\"x; y\"\n"))
+	e.waitJob(job.ID, 30*time.Second)
+	_, body := e.do("GET", "/v1/jobs/"+job.ID+"/file?apply_suggestions=true", "", "")
+	lines := strings.Split(strings.TrimPrefix(body, "\ufeff"), "\n")
+	if !strings.HasPrefix(lines[1], `Jane;jane@gmail.com;"x; y";risky;possible_typo;jane@gmail.com;`) || !strings.HasPrefix(lines[2], `Bob;bob@example.com;"x; y";deliverable;`) {
+		t.Errorf("with suggestions applied:\n%s", body)
+	}
+	_, body = e.do("GET", "/v1/jobs/"+job.ID+"/file", "", "")
+	if !strings.Contains(body, "Jane;Jane Doe <jane@gmial.com>;") {
+		t.Errorf("without: the cell changed:\n%s", body)
+	}
+}

@@ -146,8 +146,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("f-search").addEventListener("input", () => { run.page = 0; renderTable(); });
   $("prev").addEventListener("click", () => { run.page--; renderTable(); });
   $("next").addEventListener("click", () => { run.page++; renderTable(); });
-  $("dl-all").addEventListener("click", () => run.job && downloadFile(run.job).catch(showError));
-  $("dl-kept").addEventListener("click", () => run.job && downloadFile(run.job, kept()).catch(showError));
+  $("dl-all").addEventListener("click", () => run.job && downloadFile(run.job, [], $("apply").checked).catch(showError));
+  $("dl-kept").addEventListener("click", () => run.job && downloadFile(run.job, kept(), $("apply").checked).catch(showError));
   $("again").addEventListener("click", async () => { try { const { again } = await import("./jobs.js"); followAgain(await again(run.job)); } catch (e) { showError(e); } });
   run.onEnd = (j) => { $("again").hidden = !(j.state === "done" && (j.counts || {}).unknown); refreshJobs(followAgain); };
   refreshJobs(followAgain);

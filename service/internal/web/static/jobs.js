@@ -11,9 +11,11 @@ const fileName = (j) => (j.file ? j.file.name : "job " + j.id.slice(0, 8));
 
 // downloadFile saves a job's file with verdicts, or the rows of some
 // buckets (deliverable, catch_all, risky_other, undeliverable, unknown).
-export async function downloadFile(j, buckets) {
-  const q = buckets && buckets.length ? "?status=" + buckets.join(",") : "";
-  const resp = await api("GET", "/v1/jobs/" + j.id + "/file" + q);
+export async function downloadFile(j, buckets, apply) {
+  const q = new URLSearchParams();
+  if (buckets && buckets.length) q.set("status", buckets.join(","));
+  if (apply) q.set("apply_suggestions", "true");
+  const resp = await api("GET", "/v1/jobs/" + j.id + "/file" + (q.size ? "?" + q : ""));
   const { name, blob } = await save(resp, "results.csv");
   last.download = { name, text: await blob.text(), bytes: new Uint8Array(await blob.arrayBuffer()) };
   return last.download;
