@@ -91,9 +91,15 @@ func (s *Server) createList(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "could not store the file: "+err.Error())
 		return
 	}
-	job, status, detail := s.submitList(r, object, size)
+	stored, sheet, err := s.workbook(ctx, object)
+	job, status, detail := (*jobs.Job)(nil), http.StatusUnprocessableEntity, ""
+	if err != nil {
+		detail = err.Error() + "; nothing was stored"
+	} else {
+		job, status, detail = s.submitList(r, stored, size, sheet)
+	}
 	if job == nil {
-		s.Bus.DeleteObjects(context.WithoutCancel(ctx), object, object+".rows")
+		s.Bus.DeleteObjects(context.WithoutCancel(ctx), object, object+".rows", object+".csv", object+".csv.rows")
 		kind := map[int]string{400: "bad-request", 409: "in-progress", 422: "bad-input", 503: "unavailable"}[status]
 		writeProblem(w, status, kind, detail)
 		return
@@ -105,7 +111,7 @@ func (s *Server) createList(w http.ResponseWriter, r *http.Request) {
 
 // submitList reads the stored upload: the format, the column, then the
 // job. It returns the job, or the status and detail of the refusal.
-func (s *Server) submitList(r *http.Request, object string, size int64) (*jobs.Job, int, string) {
+func (s *Server) submitList(r *http.Request, object string, size int64, sheet string) (*jobs.Job, int, string) {
 	ctx := r.Context()
 	src, err := s.Bus.OpenObject(ctx, object)
 	if err != nil {
@@ -133,7 +139,7 @@ func (s *Server) submitList(r *http.Request, object string, size int64) (*jobs.J
 	defer src2.Close()
 	file := jobs.File{Name: opts.name, Size: size, Header: plan.header, Encoding: opts.format.Encoding,
 		Separator: separatorName(opts.format.Sep), LazyQuotes: opts.format.Lazy, Dedupe: opts.dedupe, Object: object,
-		ColumnIndex: plan.col + 1, Column: plan.colName}
+		ColumnIndex: plan.col + 1, Column: plan.colName, Sheet: sheet}
 	spec := jobs.Spec{Owner: owner(r), IdempotencyKey: r.Header.Get("Idempotency-Key")}
 	if len(spec.IdempotencyKey) > 255 {
 		return nil, http.StatusBadRequest, "Idempotency-Key is longer than 255 characters"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/service/internal/jobs"
+	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -234,5 +235,43 @@ func TestDownloadAppliesSuggestions(t *testing.T) {
 	_, body = e.do("GET", "/v1/jobs/"+job.ID+"/file", "", "")
 	if !strings.Contains(body, "Jane;Jane Doe <jane@gmial.com>;") {
 		t.Errorf("without: the cell changed:\n%s", body)
+	}
+}
+
+// workbookFile makes an .xlsx workbook whose first sheet holds rows.
+func workbookFile(t *testing.T, rows [][]any) []byte {
+	t.Helper()
+	wb := excelize.NewFile()
+	defer wb.Close()
+	for i, r := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := wb.SetSheetRow("Sheet1", cell, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := wb.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestListWorkbook(t *testing.T) {
+	e := newEnv(t, nil)
+	data := workbookFile(t, [][]any{{"Name", "E-Mail", "Umsatz"}, {"Renée", "jane@example.com", 12.5}, {"Bob", "nobody@example.com", 3}})
+	job := e.postList("name=kunden.xlsx", data)
+	if f := job.File; f == nil || f.Sheet != "Sheet1" || f.Column != "E-Mail" || f.Rows != 2 || f.Size != int64(len(data)) || job.Total != 2 {
+		t.Fatalf("job %+v file %+v; want 2 addresses of Sheet1's E-Mail column", job, job.File)
+	}
+	e.waitJob(job.ID, 30*time.Second)
+	resp, body := e.do("GET", "/v1/jobs/"+job.ID+"/file", "", "")
+	recs := readCSV(t, body, ',')
+	if len(recs) != 3 || recs[1][0] != "Renée" || recs[1][2] != "12.5" || recs[1][3] != "deliverable" || recs[2][3] != "undeliverable" ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), "kunden-verified.csv") {
+		t.Errorf("download of the workbook: %q", recs)
+	}
+	resp, body = e.do("POST", "/v1/lists?name=broken.xlsx", "application/octet-stream", "PK\x03\x04 not really a zip")
+	if d := e.problemOf(resp, body, http.StatusUnprocessableEntity); !strings.Contains(d, "not an Excel workbook") {
+		t.Errorf("a broken workbook: %q", d)
 	}
 }

@@ -36,6 +36,9 @@ type File struct {
 	// Dedupe they were not verified again.
 	Duplicates int  `json:"duplicates"`
 	Dedupe     bool `json:"dedupe"`
+	// Sheet is the sheet read of an .xlsx workbook, which is kept as
+	// CSV (UTF-8, commas); empty for a CSV or text upload.
+	Sheet string `json:"sheet,omitempty"`
 	// Object is the upload's name in FilesBucket; its row map is
 	// Object + ".rows".
 	Object string `json:"object"`
