@@ -321,3 +321,21 @@ func TestPageAgainAndDelete(t *testing.T) {
 	resp, body := e.do("GET", "/v1/jobs/"+first, "", "")
 	e.problemOf(resp, body, http.StatusNotFound)
 }
+
+// TestPageWorkbook picks an .xlsx workbook: the server reads it.
+func TestPageWorkbook(t *testing.T) {
+	e := newEnv(t, func(s *Server) { s.Web = web.Handler() })
+	p := page{t, browser(t)}
+	p.do("open", chromedp.Navigate(e.srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("file")))
+	p.pick(writeFile(t, "kunden.xlsx", workbookFile(t, [][]any{{"Name", "E-Mail"}, {"Renée", "jane@example.com"}, {"Bob", "nobody@example.com"}})))
+	if f := p.text("format"); !strings.HasPrefix(f, "Excel workbook") {
+		t.Errorf("format line %q", f)
+	}
+	p.do("run", chromedp.Click(chromedp.ID("start")), waitJS(`(document.getElementById("progress-text").textContent || "").startsWith("Done")`))
+	if info := p.text("upload-info"); info != "Uploaded; 2 addresses to check, from column E-Mail of sheet Sheet1." {
+		t.Errorf("upload line %q", info)
+	}
+	if got := p.download("dl-all"); !strings.Contains(got, "Renée,jane@example.com,deliverable,accepted,") {
+		t.Errorf("the workbook's download:\n%s", got)
+	}
+}

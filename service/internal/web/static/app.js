@@ -4,7 +4,7 @@ import { $, el, api, upload, showError } from "./api.js";
 import { words, RISKS } from "./words.js";
 import { num, count, bytes } from "./format.js";
 import * as list from "./list.js";
-import { run, follow, renderTable, resetFilters, notes, stop } from "./run.js";
+import { run, follow, renderTable, resetFilters, clearProgress, notes, stop } from "./run.js";
 import { refreshJobs, downloadFile, last } from "./jobs.js";
 
 // --- check one address -------------------------------------------------
@@ -48,15 +48,17 @@ async function checkOne(ev) {
 }
 
 // --- a list: read, preview, check, start --------------------------------
-const state = { file: null, read: null, header: true, col: 0, ready: false };
+const state = { file: null, read: null, header: true, col: 0, ready: false, xlsx: false };
 
 async function pickFile(file) {
-  showError(null); stop(); resetFilters();
+  showError(null); stop(); resetFilters(); clearProgress();
   Object.assign(state, { file, read: null, ready: false });
   $("breakdown").hidden = true; $("progress-box").hidden = true; $("setup").hidden = true; $("start").disabled = true;
   $("upload-info").textContent = ""; $("file-info").textContent = "Reading " + file.name + "\u2026";
   try {
-    if (!/\.(csv|txt|tsv)$/i.test(file.name) && !/^text\//.test(file.type)) throw new Error(file.name + " is not a .csv or .txt file.");
+    state.xlsx = /\.xlsx$/i.test(file.name);
+    if (state.xlsx) return workbook(file);
+    if (!/\.(csv|txt|tsv)$/i.test(file.name) && !/^text\//.test(file.type)) throw new Error(file.name + " is not a .csv, .txt or .xlsx file.");
     const r = list.read(new Uint8Array(await file.arrayBuffer()));
     if (!r.rows.length) throw new Error(file.name + " has no rows.");
     state.read = r;
@@ -67,9 +69,19 @@ async function pickFile(file) {
     state.col = list.pickColumn(state.header ? r.rows[0] : null, data().slice(0, 1000));
     $("format").textContent = r.describe + ".";
     $("file-info").textContent = file.name + ", " + bytes(file.size);
-    $("setup").hidden = false;
+    $("setup").hidden = false; $("csv-only").hidden = false;
     columns(); update();
   } catch (e) { $("file-info").textContent = ""; showError(e); }
+}
+
+// workbook: an .xlsx file is read by the server (its first sheet); the
+// page shows no preview of it.
+function workbook(file) {
+  $("format").textContent = "Excel workbook: the server reads its first sheet, decides the header and picks the address column.";
+  $("file-info").textContent = file.name + ", " + bytes(file.size);
+  $("csv-only").hidden = true; $("check").hidden = true; $("dupes").textContent = "";
+  $("setup").hidden = false;
+  state.ready = true; $("start").disabled = false;
 }
 
 const data = () => (state.header ? state.read.rows.slice(1) : state.read.rows);
@@ -103,13 +115,14 @@ async function start() {
   if (!state.ready) return;
   showError(null);
   $("start").disabled = true; state.ready = false;
-  const q = new URLSearchParams({ name: state.file.name, column: String(state.col + 1), header: String(state.header),
-    dedupe: String($("dedupe").checked), separator: list.SEPARATORS[state.read.sep], encoding: state.read.enc });
+  const q = new URLSearchParams(state.xlsx ? { name: state.file.name, dedupe: String($("dedupe").checked) } : { name: state.file.name,
+    column: String(state.col + 1), header: String(state.header), dedupe: String($("dedupe").checked), separator: list.SEPARATORS[state.read.sep], encoding: state.read.enc });
   try {
     $("upload-info").textContent = "Uploading " + state.file.name + "\u2026";
     const job = await upload("/v1/lists?" + q, state.file, (f) => { $("upload-info").textContent = "Uploading " + state.file.name + ": " + Math.floor(100 * f) + "%"; });
     $("upload-info").textContent = "Uploaded; " + count(job.total, "address", "addresses") + " to check" +
-      (job.file && job.file.dedupe && job.file.duplicates ? ", " + count(job.file.duplicates, "duplicate") + " skipped" : "") + ".";
+      (job.file && job.file.dedupe && job.file.duplicates ? ", " + count(job.file.duplicates, "duplicate") + " skipped" : "") +
+      (job.file && job.file.sheet ? ", from column " + job.file.column + " of sheet " + job.file.sheet : "") + ".";
     follow(job); refreshJobs(followAgain);
   } catch (e) { $("upload-info").textContent = ""; showError(e); state.ready = true; $("start").disabled = false; }
 }

@@ -15,9 +15,16 @@ export function follow(job) {
   clearTimeout(run.timer);
   Object.assign(run, { job, cursor: "0", results: new Map(), rate: new Rate(), page: 0, spoken: -1 });
   sessionStorage.setItem("mailverify-job", job.id);
-  resetFilters();
+  resetFilters(); clearProgress();
   $("progress-box").hidden = false; $("breakdown").hidden = false;
   poll();
+}
+
+// clearProgress forgets the last job's progress, so that nothing stale shows.
+export function clearProgress() {
+  for (const id of ["progress-text", "progress-note", "progress-live"]) $(id).textContent = "";
+  $("bar").style.width = "0"; $("progress").setAttribute("aria-valuenow", "0");
+  $("results").tBodies[0].replaceChildren(); $("again").hidden = true;
 }
 
 export function resetFilters() {
