@@ -182,6 +182,6 @@ func needsLazy(text string, sep rune) bool {
 			continue
 		}
 		var pe *csv.ParseError
-		return errors.As(err, &pe) && (errors.Is(pe.Err, csv.ErrBareQuote) || errors.Is(pe.Err, csv.ErrQuote))
+		return errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrBareQuote)
 	}
 }
