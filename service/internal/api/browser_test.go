@@ -262,6 +262,13 @@ func TestPageCleansAList(t *testing.T) {
 	if row := get(p, "job row", chromedp.Text(chromedp.CSS("#jobs tr[data-id='"+jobID+"']"))); !strings.Contains(row, "list.csv") || !strings.Contains(row, "column Email") {
 		t.Errorf("jobs list row %q; want the file name and column", row)
 	}
+	if shot := os.Getenv("MAILVERIFY_SCREENSHOT"); shot != "" {
+		p.do("viewport", chromedp.EmulateViewport(1200, 900))
+		png := get(p, "screenshot", chromedp.FullScreenshot(100))
+		if err := os.WriteFile(shot, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.do("phone", chromedp.EmulateViewport(375, 800), chromedp.Sleep(200*time.Millisecond))
 	if get(p, "overflow", js[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
 		t.Error("the page scrolls sideways at 375 px")
