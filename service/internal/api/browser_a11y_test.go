@@ -185,3 +185,30 @@ func TestPageSmallThings(t *testing.T) {
 		t.Errorf("favicon: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// TestPageNumbersForPeople checks the page's formatting and its time-left
+// estimate: from the recent pace, not the average since the start, and
+// a stall is noticed.
+func TestPageNumbersForPeople(t *testing.T) {
+	e := newEnv(t, func(s *Server) { s.Web = web.Handler() })
+	p := page{t, browser(t)}
+	p.do("open", chromedp.Navigate(e.srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("file")))
+	got := get(p, "format", chromedp.Evaluate[map[string]string](`import("/assets/format.js").then(f => {
+		const r = new f.Rate(60);
+		r.add(0, 0); r.add(5000, 60000);        // 5,000 in the first minute
+		r.add(5000, 120000); r.add(5010, 180000); // then 10 in the last minute: 0.17/s, not the average 27.8/s
+		const s = new f.Rate(60); s.add(0, 0); s.add(10, 1000); s.add(10, 31000);
+		return {
+			big: f.num(97979), eta: f.duration(9800), min: f.duration(200), secs: f.duration(45), hours: f.duration(7200),
+			one: f.count(1, "address", "addresses"), many: f.count(2, "address", "addresses"), size: f.bytes(1450000), tiny: f.bytes(1),
+			recent: String(Math.round(r.perSecond() * 100) / 100), stalled: String(s.stalled(31000)),
+		};
+	})`, chromedp.EvalAwaitPromise))
+	want := map[string]string{"big": "97,979", "eta": "2 h 43 min", "min": "3 min 20 s", "secs": "45 s", "hours": "2 h",
+		"one": "1 address", "many": "2 addresses", "size": "1.5 MB", "tiny": "1 byte", "recent": "0.17", "stalled": "30"}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %q; want %q", k, got[k], w)
+		}
+	}
+}
