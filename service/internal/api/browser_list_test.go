@@ -312,6 +312,13 @@ func TestPageAgainAndDelete(t *testing.T) {
 	if second.Total != 2 || second.File == nil || second.File.Name != "mixed-unknowns.csv" || second.File.Column != "email" {
 		t.Errorf("the second job: total %d, file %+v; want the 2 unknown addresses of mixed-unknowns.csv, column email", second.Total, second.File)
 	}
+	// Show brings the first job back into view from the jobs list.
+	p.do("show", waitJS(`document.querySelector("#jobs tr[data-id='`+first+`'] button[aria-label^='Show']").click() || true`),
+		waitJS(`window.mailverify.run.job.id === "`+first+`" && document.getElementById("progress-text").textContent === "Done: 3 addresses checked."`),
+		waitJS(`window.mailverify.run.results.size === 3`))
+	if info := p.text("upload-info"); info != "Showing mixed.csv." {
+		t.Errorf("after Show: %q", info)
+	}
 	sel := `#jobs tr[data-id='` + first + `'] button[aria-label^='Delete']`
 	p.do("delete", waitJS(`!!document.querySelector("`+sel+`")`),
 		waitJS(`document.querySelector("`+sel+`").click() || true`),

@@ -5,7 +5,7 @@ import { words, RISKS } from "./words.js";
 import { num, count, bytes } from "./format.js";
 import * as list from "./list.js";
 import { run, follow, renderTable, resetFilters, clearProgress, notes, stop } from "./run.js";
-import { refreshJobs, downloadFile, last } from "./jobs.js";
+import { refreshJobs, downloadFile, last, on } from "./jobs.js";
 
 // --- check one address -------------------------------------------------
 function renderOne(r) {
@@ -123,11 +123,11 @@ async function start() {
     $("upload-info").textContent = "Uploaded; " + count(job.total, "address", "addresses") + " to check" +
       (job.file && job.file.dedupe && job.file.duplicates ? ", " + count(job.file.duplicates, "duplicate") + " skipped" : "") +
       (job.file && job.file.sheet ? ", from column " + job.file.column + " of sheet " + job.file.sheet : "") + ".";
-    follow(job); refreshJobs(followAgain);
+    follow(job); refreshJobs();
   } catch (e) { $("upload-info").textContent = ""; showError(e); state.ready = true; $("start").disabled = false; }
 }
 
-function followAgain(job) { $("upload-info").textContent = "Checking " + count(job.total, "unknown address", "unknown addresses") + " again."; follow(job); refreshJobs(followAgain); }
+function followAgain(job) { $("upload-info").textContent = "Checking " + count(job.total, "unknown address", "unknown addresses") + " again."; follow(job); refreshJobs(); }
 
 const kept = () => [...$("keep").querySelectorAll("input:checked")].map((i) => i.value);
 
@@ -135,6 +135,14 @@ const kept = () => [...$("keep").querySelectorAll("input:checked")].map((i) => i
 async function resume() {
   const id = sessionStorage.getItem("mailverify-job"); if (!id) return;
   try { follow(await (await api("GET", "/v1/jobs/" + id)).json()); } catch (e) { sessionStorage.removeItem("mailverify-job"); }
+}
+
+// show follows a job picked in the jobs list.
+function show(job) {
+  stop(); state.ready = false; $("start").disabled = true; $("setup").hidden = true;
+  $("upload-info").textContent = "Showing " + (job.file ? job.file.name : "job " + job.id.slice(0, 8)) + ".";
+  follow(job);
+  $("progress-box").scrollIntoView({ block: "nearest" });
 }
 
 window.mailverify = { state, run, list, last, notes };
@@ -154,7 +162,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("column").addEventListener("change", () => { state.col = Number($("column").value); update(); });
   $("start").addEventListener("click", start);
-  $("cancel").addEventListener("click", async () => { try { if (run.job) await api("DELETE", "/v1/jobs/" + run.job.id); refreshJobs(followAgain); } catch (e) { showError(e); } });
+  $("cancel").addEventListener("click", async () => { try { if (run.job) await api("DELETE", "/v1/jobs/" + run.job.id); refreshJobs(); } catch (e) { showError(e); } });
   for (const id of ["f-status", "f-reason"]) $(id).addEventListener("change", () => { run.page = 0; renderTable(); });
   $("f-search").addEventListener("input", () => { run.page = 0; renderTable(); });
   $("prev").addEventListener("click", () => { run.page--; renderTable(); });
@@ -162,7 +170,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("dl-all").addEventListener("click", () => run.job && downloadFile(run.job, [], $("apply").checked).catch(showError));
   $("dl-kept").addEventListener("click", () => run.job && downloadFile(run.job, kept(), $("apply").checked).catch(showError));
   $("again").addEventListener("click", async () => { try { const { again } = await import("./jobs.js"); followAgain(await again(run.job)); } catch (e) { showError(e); } });
-  run.onEnd = (j) => { $("again").hidden = !(j.state === "done" && (j.counts || {}).unknown); refreshJobs(followAgain); };
-  refreshJobs(followAgain);
+  run.onEnd = (j) => { $("again").hidden = !(j.state === "done" && (j.counts || {}).unknown); refreshJobs(); };
+  on.again = followAgain; on.show = show;
+  refreshJobs();
   resume();
 });

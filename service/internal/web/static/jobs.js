@@ -37,29 +37,34 @@ function button(text, label, onclick, cls = "secondary") {
   return b;
 }
 
-export async function refreshJobs(onAgain) {
+// on holds what the page does to follow a job: again for a new job of a
+// job's unknowns, show for a job picked in the list.
+export const on = { again: null, show: null };
+
+export async function refreshJobs() {
   try {
     const { jobs } = await (await api("GET", "/v1/jobs")).json();
     $("jobs-empty").hidden = jobs.length > 0;
-    $("jobs").tBodies[0].replaceChildren(...jobs.map((j) => row(j, onAgain)));
+    $("jobs").tBodies[0].replaceChildren(...jobs.map((j) => row(j)));
   } catch (e) { showError(e); }
 }
 
-function row(j, onAgain) {
+function row(j) {
   const c = j.counts || {}; const name = fileName(j);
   const act = el("td", { class: "actions" });
   if (j.state === "queued" || j.state === "running") {
-    act.append(button("Cancel", "Cancel the job of " + name, async () => { await api("DELETE", "/v1/jobs/" + j.id); refreshJobs(onAgain); }));
+    act.append(button("Cancel", "Cancel the job of " + name, async () => { await api("DELETE", "/v1/jobs/" + j.id); refreshJobs(); }));
   }
+  act.append(button("Show", "Show the progress and results of " + name, async () => on.show(j)));
   act.append(button("File with verdicts", "File with verdicts: download " + name, () => downloadFile(j)));
   act.append(button("Deliverable rows", "Deliverable rows: download them from " + name, () => downloadFile(j, ["deliverable"])));
   if (j.state === "done" && c.unknown) {
-    act.append(button("Verify unknowns again", "Verify unknowns again: those of " + name, async () => onAgain(await again(j))));
+    act.append(button("Verify unknowns again", "Verify unknowns again: those of " + name, async () => on.again(await again(j))));
   }
   act.append(button("Delete", "Delete the job of " + name + " and its file", async (b) => {
     if (b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = "Really delete?"; b.setAttribute("aria-label", "Really delete? The job of " + name + " and its file go."); return; }
     await api("DELETE", "/v1/jobs/" + j.id + "/data");
-    refreshJobs(onAgain);
+    refreshJobs();
   }, "secondary danger"));
   const file = j.file ? el("td", {}, el("strong", { text: j.file.name }), el("br"),
     el("span", { class: "muted", text: "column " + j.file.column + ", " + bytes(j.file.size) +
