@@ -132,16 +132,23 @@ func (b *Bus) Delete(ctx context.Context, owner, id string) error {
 	if err != nil {
 		return err
 	}
-	if job.File != nil {
-		b.DeleteObjects(ctx, job.File.Object, job.File.Object+".rows")
-	}
-	b.purgeInput(ctx, id)
+	b.DeleteFile(ctx, job)
+	// Its inputs still queued are dropped by the scheduler and the
+	// workers once the record is gone, as for a canceled job.
 	if s, err := b.JS.Stream(ctx, ResultsStream); err == nil {
 		if err := s.Purge(ctx, jetstream.WithPurgeSubject("mv.result."+id+".*")); err != nil {
 			return err
 		}
 	}
 	return b.Jobs.Purge(ctx, id)
+}
+
+// DeleteFile deletes the file a job was made from, if any: the upload
+// and its row map.
+func (b *Bus) DeleteFile(ctx context.Context, job *Job) {
+	if job.File != nil {
+		b.DeleteObjects(ctx, job.File.Object, job.File.Object+".rows")
+	}
 }
 
 // ResultsAt returns the stored results of entries of a job (nil for one
