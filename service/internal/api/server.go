@@ -70,11 +70,11 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/jobs", true, true, s.createJob},
 		{"GET", "/v1/jobs", true, false, s.listJobs},
 		{"GET", "/v1/jobs/{id}", true, false, s.getJob},
+		{"POST", "/v1/lists", true, true, s.createList},
+		{"GET", "/v1/jobs/{id}/file", true, false, s.download},
+		{"DELETE", "/v1/jobs/{id}/data", true, false, s.deleteJob},
 		{"DELETE", "/v1/jobs/{id}", true, false, s.cancelJob},
 		{"GET", "/v1/jobs/{id}/results", true, false, s.results},
-		{"POST", "/v1/lists", true, true, s.createList},            // lists.go
-		{"GET", "/v1/jobs/{id}/file", true, false, s.download},     // download.go
-		{"DELETE", "/v1/jobs/{id}/data", true, false, s.deleteJob}, // lists.go
 		{"POST", "/v1/feedback", true, true, s.postFeedback},
 		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
 		{"GET", "/healthz", false, false, s.healthz},
