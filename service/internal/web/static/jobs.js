@@ -41,6 +41,9 @@ function button(text, label, onclick, cls = "secondary") {
 // job's unknowns, show for a job picked in the list.
 export const on = { again: null, show: null };
 
+// armed is the job whose Delete was pressed once.
+let armed = null;
+
 export async function refreshJobs() {
   try {
     const { jobs } = await (await api("GET", "/v1/jobs")).json();
@@ -61,8 +64,11 @@ function row(j) {
   if (j.state === "done" && c.unknown) {
     act.append(button("Verify unknowns again", "Verify unknowns again: those of " + name, async () => on.again(await again(j))));
   }
-  act.append(button("Delete", "Delete the job of " + name + " and its file", async (b) => {
-    if (b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = "Really delete?"; b.setAttribute("aria-label", "Really delete? The job of " + name + " and its file go."); return; }
+  // Delete asks again first; the question survives the list's redraws.
+  const really = armed === j.id;
+  act.append(button(really ? "Really delete?" : "Delete", really ? "Really delete? The job of " + name + " and its file go." : "Delete the job of " + name + " and its file", async (b) => {
+    if (armed !== j.id) { armed = j.id; b.textContent = "Really delete?"; b.setAttribute("aria-label", "Really delete? The job of " + name + " and its file go."); return; }
+    armed = null;
     await api("DELETE", "/v1/jobs/" + j.id + "/data");
     refreshJobs();
   }, "secondary danger"));
