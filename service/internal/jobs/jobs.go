@@ -35,6 +35,9 @@ type Job struct {
 	// Erased says the job's addresses and results were deleted (DELETE).
 	Erased     bool   `json:"erased,omitempty"`
 	WebhookURL string `json:"webhook_url,omitempty"`
+	// File is the file the job was made from (POST /v1/lists), kept
+	// for downloads; see files.go.
+	File *File `json:"file,omitempty"`
 }
 
 // record is a job as stored: the public view and the bookkeeping.
