@@ -102,6 +102,10 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		s.jobError(w, err)
 		return
 	}
+	if job.Erased {
+		writeProblem(w, http.StatusNotFound, "not-found", "the job's data was erased (DELETE)")
+		return
+	}
 	d := &downloader{s: s, r: r, job: job, keep: keep, sep: ',', apply: r.URL.Query().Get("apply_suggestions") == "true"}
 	if job.File != nil {
 		err = d.file(w)

@@ -275,3 +275,24 @@ func TestListWorkbook(t *testing.T) {
 		t.Errorf("a broken workbook: %q", d)
 	}
 }
+
+// TestCancelErasesTheFile: DELETE /v1/jobs/ID erases a job's data, and a
+// list's stored upload is part of it (personal data): it is gone, and the
+// download says so instead of serving it until the retention ends.
+func TestCancelErasesTheFile(t *testing.T) {
+	e := newEnv(t, nil)
+	job := e.postList("name=erase.csv", []byte("email\njane@example.com\nbob@example.com\n"))
+	e.waitJob(job.ID, 30*time.Second)
+	if _, err := e.bus.OpenObject(t.Context(), job.File.Object); err != nil {
+		t.Fatalf("the upload is not stored: %v", err)
+	}
+	resp, body := e.do("DELETE", "/v1/jobs/"+job.ID, "", "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancel: %d %s", resp.StatusCode, body)
+	}
+	if _, err := e.bus.OpenObject(t.Context(), job.File.Object); err == nil {
+		t.Error("the upload is still stored after the job was erased")
+	}
+	resp, body = e.do("GET", "/v1/jobs/"+job.ID+"/file", "", "")
+	e.problemOf(resp, body, http.StatusNotFound)
+}

@@ -128,11 +128,11 @@ func (b *Bus) SetFile(ctx context.Context, id string, f File) (*Job, error) {
 // Delete cancels a job and deletes it with everything stored for it:
 // its record, inputs, results and file.
 func (b *Bus) Delete(ctx context.Context, owner, id string) error {
-	job, err := b.Cancel(ctx, owner, id)
+	_, err := b.Cancel(ctx, owner, id)
 	if err != nil {
 		return err
 	}
-	b.DeleteFile(ctx, job)
+	// Cancel erased the upload, the results and the list file.
 	// Its inputs still queued are dropped by the scheduler and the
 	// workers once the record is gone, as for a canceled job.
 	if s, err := b.JS.Stream(ctx, ResultsStream); err == nil {

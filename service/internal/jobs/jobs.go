@@ -254,8 +254,8 @@ func (b *Bus) Get(ctx context.Context, owner, id string) (*Job, error) {
 }
 
 // Cancel stops a job that has not finished (its remaining addresses are
-// dropped by the workers) and erases its data: the addresses uploaded and
-// the results stored. The record stays, without an address, until the
+// dropped by the workers) and erases its data: the addresses uploaded,
+// the results stored and the list file (POST /v1/lists). The record stays, without an address, until the
 // retention ends.
 func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
 	var canceled bool
@@ -282,6 +282,7 @@ func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
 		return nil, ErrNotFound
 	}
 	b.erase(context.WithoutCancel(ctx), id)
+	b.DeleteFile(context.WithoutCancel(ctx), &rec.Job) // a list's upload is its data too
 	if canceled && rec.Webhook == webhookPending {
 		_ = b.NC.Publish(kickSubject, []byte(id)) // else the sweep finds it
 	}
