@@ -226,6 +226,11 @@ func TestClusterRecipe(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
+			// Their goroutines, to see where a stalled job waits.
+			for _, p := range append([]*serveProc{api}, workers...) {
+				_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+			}
+			time.Sleep(2 * time.Second)
 			t.Logf("the API's log:\n%s", api.logs)
 			for k, w := range workers {
 				t.Logf("worker %d's log:\n%s", k+1, w.logs)
@@ -237,6 +242,7 @@ func TestClusterRecipe(t *testing.T) {
 	})
 	id := submit(t, api.url, strings.Join(cw.inputs, "\n"))
 	n := len(cw.inputs)
+	awaitVisible(t, api.url+"/v1/jobs/"+id)
 	j := waitJobAt(t, api.url, id, n/5, 60*time.Second)
 	if j.State == "done" {
 		t.Fatal("the job finished before the kill; make it slower")
@@ -265,4 +271,28 @@ func TestClusterRecipe(t *testing.T) {
 		}
 	}
 	t.Logf("job of %d done in %v from the start", n, time.Since(start).Round(time.Millisecond))
+}
+
+// awaitVisible waits until GET url stops answering 404. The job store is a
+// JetStream KV bucket, which nats.go creates with direct gets: a replica
+// that has not caught up yet may answer a read right after the write, so
+// a job can be "not found" for a moment after its 202 (seen in about 1 of
+// 20 runs here; a bug of the service's, not of the cluster's
+// configuration, logged when it happens).
+func awaitVisible(t *testing.T, url string) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			return
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("GET %s: 404 for 5 s after the job was accepted", url)
+		}
+		t.Logf("GET %s: 404 right after the job was accepted (a stale read)", url)
+	}
 }
