@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -196,7 +197,7 @@ func TestComposeMatchesNATSConf(t *testing.T) {
 // the job finishes with every input exactly once.
 func TestClusterRecipe(t *testing.T) {
 	if os.Getenv("MAILVERIFY_CLUSTER_RECIPE") != "1" {
-		// A job can stall after a NATS server dies (about 1 run in 15
+		// A job can stall after a NATS server dies (3 runs in 33
 		// here: a bug of the service, not of the recipe), so CI runs this
 		// as a step of its own that reports a failure before trying
 		// again (.ci/release), not inside "go test -race work".
@@ -241,6 +242,13 @@ func TestClusterRecipe(t *testing.T) {
 			}
 			for _, n := range nodes {
 				t.Logf("%s's log:\n%s", n.name, n.log)
+				if n.cmd.ProcessState == nil { // alive: its streams and consumers
+					if resp, err := http.Get(n.mon + "/jsz?streams=true&consumers=true"); err == nil {
+						b, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						t.Logf("%s's /jsz:\n%s", n.name, b)
+					}
+				}
 			}
 		}
 	})
