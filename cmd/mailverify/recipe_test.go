@@ -289,7 +289,7 @@ func TestClusterRecipe(t *testing.T) {
 // JetStream KV bucket, which nats.go creates with direct gets: a replica
 // that has not caught up yet may answer a read right after the write, so
 // a job can be "not found" for a moment after its 202 (seen in about 1 of
-// 20 runs here; a bug of the service's, not of the cluster's
+// 40 runs here; a bug of the service's, not of the cluster's
 // configuration, logged when it happens).
 func awaitVisible(t *testing.T, url string) {
 	t.Helper()
