@@ -155,15 +155,16 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 		_ = h.m.Nak()
 		return
 	}
-	w.stores <- stored{h, f, r}
+	w.stores <- stored{h, f, r, time.Now().Add(30 * time.Second)}
 }
 
 // A stored is a result on its way into the stream; its task is
 // acknowledged once the stream has it, never before.
 type stored struct {
-	h held
-	f jetstream.PubAckFuture
-	r verify.Result
+	h        held
+	f        jetstream.PubAckFuture
+	r        verify.Result
+	deadline time.Time // when to give up on the acknowledgement
 }
 
 // acknowledge acknowledges each task whose result the stream took, in
@@ -174,7 +175,9 @@ func (w *Worker) acknowledge(stores <-chan stored) {
 		select {
 		case <-s.f.Ok():
 		case err = <-s.f.Err():
-		case <-time.After(30 * time.Second):
+		case <-time.After(time.Until(s.deadline)):
+			// Counted from the publish, not from this wait: acks lost
+			// with a NATS server expire together, not 30 s one by one.
 			err = errors.New("no acknowledgement from the stream")
 		}
 		isNew, err := storedOnce(err)
