@@ -61,8 +61,10 @@ var rules = map[string]rule{
 	},
 	// Helpers of the command and the service, in the root module because
 	// both use them; they bring no dependency.
-	"internal/input":     {},
+	"internal/input":     {internal: []string{"internal/csvsniff"}},
 	"internal/resultcsv": {internal: []string{"verify"}},
+	// Reading list files as spreadsheets write them (encodings from x/text).
+	"internal/csvsniff": {external: []string{"golang.org/x/text/"}, pure: true},
 
 	// Module github.com/mailverify/mailverify/diagnose.
 	"diagnose": {
@@ -76,8 +78,8 @@ var rules = map[string]rule{
 		external: []string{"golang.org/x/time/rate"},
 	},
 	"service/internal/api": {
-		internal: []string{"verify", "feedback", "smtpprobe", "diagnose", "internal/input", "internal/resultcsv", "service/internal/jobs", "egress"},
-		external: []string{"github.com/prometheus/client_golang/", "golang.org/x/time/rate"},
+		internal: []string{"verify", "feedback", "smtpprobe", "diagnose", "internal/input", "internal/resultcsv", "internal/csvsniff", "service/internal/jobs", "egress"},
+		external: []string{"github.com/prometheus/client_golang/", "golang.org/x/time/rate", "github.com/xuri/excelize/v2"},
 	},
 	"service/internal/jobs": {
 		internal: []string{"verify", "catchall", "feedback", "mx", "internal/input", "egress"},

@@ -81,15 +81,26 @@ type Config struct {
 	// auth, which is for loopback only.
 	Tokens []string
 	// RequestRate limits the requests that start work, per token; zero
-	// means 20 a second.
+	// means 20 a second, a negative rate no limit.
 	RequestRate float64
 	// MaxBody bounds a job's upload in bytes; zero means 64 MiB.
 	MaxBody int64
 	// WebhookSecret signs webhook deliveries ("whsec_..." as Standard
-	// Webhooks writes it, or raw bytes); nil sends them unsigned.
+	// Webhooks writes it, or raw bytes); nil signs each token's with a
+	// secret of its own, derived from one the service makes up and keeps
+	// on the bus (under DataDir when embedded), which the token reads at
+	// GET /v1/webhook-secret.
 	WebhookSecret []byte
 	// AllowPrivate lets webhooks reach loopback and private addresses.
 	AllowPrivate bool
+	// WebhookDNS, when set (host:port), resolves webhook hosts instead of
+	// the system's resolver (the command's --dns).
+	WebhookDNS string
+	// Hosts are the names the API answers to (the Host header), besides
+	// IP addresses and localhost: a request naming another host is
+	// refused (421), so that a page on another site cannot reach the API
+	// through a name rebound to this address. "*" takes any.
+	Hosts []string
 	// Diagnose, when set, answers GET /v1/diagnose/{domain}; a
 	// diagnose.Checker's Check fits.
 	Diagnose func(ctx context.Context, domain string) (*diagnose.Report, error)
@@ -174,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	a := &api.Server{Verifier: v, Web: web.Handler(), Metrics: metrics, Rate: rate.Limit(cfg.RequestRate),
-		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Diagnose: cfg.Diagnose, Doctor: cfg.Doctor, Logger: logger}
+		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Hosts: cfg.Hosts, WebhookSecretGiven: len(cfg.WebhookSecret) > 0, Diagnose: cfg.Diagnose, Doctor: cfg.Doctor, Logger: logger}
 	if cfg.Tokens != nil {
 		if a.Tokens, err = api.NewTokens(cfg.Tokens); err != nil {
 			return nil, badConfig(err)
@@ -194,7 +205,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	a.Bus = bus
-	wh := &jobs.Webhooks{Bus: bus, Secret: cfg.WebhookSecret, AllowPrivate: cfg.AllowPrivate, Logger: logger}
+	wh := &jobs.Webhooks{Bus: bus, Secret: cfg.WebhookSecret, AllowPrivate: cfg.AllowPrivate, DNS: cfg.WebhookDNS, Logger: logger}
 	node := &jobs.Node{Bus: bus, Verifier: v, Webhooks: wh, Logger: logger,
 		OnResult: metrics.Result, OnDone: func(string) { metrics.JobCompleted() },
 		Worker: jobs.Worker{GreylistBudget: cfg.GreylistBudget, OnResult: verified(metrics)}}

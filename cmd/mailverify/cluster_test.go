@@ -173,7 +173,7 @@ func TestClusterJob(t *testing.T) {
 	t.Cleanup(hookSrv.Close)
 	common := append([]string{"--nats", urls, "--replicas", "3", "--partitions", "8", "--ack-wait", "2s", "--pinned-ttl", "3s",
 		"--per-host", fmt.Sprint(perHost), "--rate", "2000"}, cw.flags...)
-	serveArgs := append([]string{"serve", "--listen", "127.0.0.1:0"}, common...)
+	serveArgs := append([]string{"serve", "--listen", "127.0.0.1:0", "--webhook-allow-private"}, common...)
 	api := startServe(t, bin, serveArgs...)
 	var workers []*serveProc
 	for range 3 {

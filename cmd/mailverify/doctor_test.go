@@ -55,7 +55,7 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
 		}
 	}
-	for _, args := range [][]string{{"doctor", "extra"}, {"doctor", "--socks5", "nope"}, {"doctor", "--local-addr", "x"}, {"doctor", "--port", "0"}} {
+	for _, args := range [][]string{{"doctor", "extra"}, {"doctor", "--socks5", "nope:99999"}, {"doctor", "--local-addr", "x"}, {"doctor", "--port", "0"}} {
 		if code, _, _ := runCLI(t, t.Context(), "", args...); code != exitConfig {
 			t.Errorf("%q: exit %d; want 2", args, code)
 		}

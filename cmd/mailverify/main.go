@@ -20,6 +20,10 @@
 // Ctrl-C exits at once).
 //
 // Run "mailverify -h" for the flags.
+//
+// "mailverify version" (or --version) prints the release, commit, date and
+// Go version of the build; "mailverify healthcheck [--url URL]" exits 0 when
+// a running serve answers /readyz, the container image's health check.
 package main
 
 import (
@@ -51,6 +55,8 @@ const (
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
+		case "version", "--version", "-version", "healthcheck":
+			return releaseCmd(ctx, args, stdout, stderr)
 		case "diagnose":
 			return diagnoseCmd(ctx, args[1:], stdout, stderr)
 		case "doctor":

@@ -95,6 +95,8 @@ func (f *serviceFlags) logger(stderr io.Writer) *slog.Logger {
 type serveFlags struct {
 	serviceFlags
 	listen, tokenFile, secretFile string
+	hosts                         string
+	webhookPrivate, offline       bool
 	maxBody                       int64
 	reqRate                       float64
 	worker                        bool
@@ -108,8 +110,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8025", "HTTP API `address`")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` of bearer tokens, one per line; required unless --listen is loopback")
 	fs.StringVar(&f.secretFile, "webhook-secret-file", "", "`file` holding the secret that signs webhooks (whsec_...)")
+	fs.StringVar(&f.hosts, "host", "", "comma-separated `names` the API answers to besides IP addresses and localhost (the Host header; \"*\" for any)")
 	fs.Int64Var(&f.maxBody, "max-body", 64<<20, "largest job upload in bytes")
-	fs.Float64Var(&f.reqRate, "request-rate", 20, "requests per second per token that start work")
+	fs.Float64Var(&f.reqRate, "request-rate", 20, "requests per second per token that start work (0: no limit)")
+	fs.BoolVar(&f.webhookPrivate, "webhook-allow-private", false, "permit webhooks to loopback and private addresses (--allow-private is for mail hosts)")
+	fs.BoolVar(&f.offline, "offline", false, "syntax and lists only: no DNS, no SMTP (as the check command's --offline)")
 	fs.BoolVar(&f.worker, "worker", false, "with --nats: also run a worker in this process (always on when embedded)")
 	if code, ok := parseNoArgs(fs, args, stderr, "serve [flags]\n\nRuns the HTTP API and the job scheduler; without --nats, an embedded NATS server and a worker too."); !ok {
 		return code
@@ -118,9 +123,30 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
-	cfg.Worker, cfg.RequestRate, cfg.MaxBody, cfg.AllowPrivate = f.worker, f.reqRate, f.maxBody, f.allowPrivate
+	cfg.Worker, cfg.RequestRate, cfg.MaxBody, cfg.AllowPrivate = f.worker, f.reqRate, f.maxBody, f.webhookPrivate
+	if f.reqRate == 0 {
+		cfg.RequestRate = -1 // off
+	}
+	if f.offline {
+		mk := cfg.NewVerifier
+		cfg.NewVerifier = func() (*verify.Verifier, error) {
+			v, err := mk()
+			if v != nil {
+				v.Offline = true
+			}
+			return v, err
+		}
+	}
 	cfg.Diagnose = f.diagnoser()
+	for h := range strings.SplitSeq(f.hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.Hosts = append(cfg.Hosts, h)
+		}
+	}
 	cfg.Doctor = f.doctor()
+	if f.dns != "" {
+		cfg.WebhookDNS = withPort(f.dns)
+	}
 	if cfg.Tokens, err = readTokens(f.tokenFile); err != nil {
 		return usageError(stderr, "%v", err)
 	}
@@ -148,12 +174,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO
 	}
-	defer s.Close()
+	if f.secretFile == "" {
+		fmt.Fprintln(stderr, "mailverify: webhooks are signed with a secret made for each token; read yours at GET /v1/webhook-secret")
+	}
 	return runServer(ctx, ln, s, stderr)
 }
 
+// stopBound is the longest a shutdown takes.
+const stopBound = 28 * time.Second
+
 // runServer serves until ctx ends, then shuts down in order: stop taking
-// requests and finish those in flight, then let the workers drain.
+// requests and finish those in flight, then let the workers drain, then
+// close s.
 func runServer(ctx context.Context, ln net.Listener, s *service.Service, stderr io.Writer) int {
 	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
 	nodeDone := make(chan error, 1)
@@ -169,13 +201,21 @@ func runServer(ctx context.Context, ln net.Listener, s *service.Service, stderr 
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		code = exitIO
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Whatever hangs (a store that cannot write), the process ends within
+	// stopBound of the signal.
+	watchdog := time.AfterFunc(stopBound, func() {
+		fmt.Fprintf(stderr, "mailverify: not stopped after %v; exiting\n", stopBound)
+		os.Exit(exitIO)
+	})
+	defer watchdog.Stop()
+	sctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
 	stopNode()
 	if err := <-nodeDone; err != nil {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 	}
+	s.Close()
 	return code
 }
 

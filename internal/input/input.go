@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/mailverify/mailverify/internal/csvsniff"
 )
 
 // An Entry is one input: the text as given, the address to verify, and
@@ -86,12 +88,20 @@ func lineError(n int, err error) error {
 	return err
 }
 
-// CSV reads one column of a CSV file with a header. column names it (any
-// case) or gives its number from 1; empty picks the column whose header
+// CSV reads one column of a CSV file with a header, in the encoding
+// (UTF-8, UTF-16 with a byte-order mark, else Windows-1252) and with the
+// separator (comma, semicolon, tab or pipe) it is written in. column
+// names it (any case) or gives its number from 1; empty picks the column whose header
 // says email, e-mail, address or mail, else the first. The header is read
 // at once, so that a missing column is an error before any entry.
 func CSV(src io.Reader, column string) (*Reader, error) {
-	cr := csv.NewReader(src)
+	// The separator, the quoting and the encoding are the file's, as
+	// spreadsheets write them (package csvsniff).
+	br := bufio.NewReaderSize(src, csvsniff.SampleSize)
+	sample, _ := br.Peek(csvsniff.SampleSize)
+	f := csvsniff.Sniff(sample)
+	cr := csv.NewReader(csvsniff.Decoder(br, f.Encoding))
+	cr.Comma, cr.LazyQuotes = f.Sep, f.Lazy
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()

@@ -70,8 +70,8 @@ func (t *Tokens) owner(r *http.Request) (string, bool) {
 	if t == nil {
 		return "", true
 	}
-	tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !found {
+	scheme, tok, found := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") { // RFC 9110: the scheme is case-insensitive
 		return "", false
 	}
 	h := sha256.Sum256([]byte(strings.TrimSpace(tok)))

@@ -17,7 +17,7 @@ func TestAuthAndRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(s *Server) { s.Tokens, s.Rate, s.Burst = tokens, 1, 1 })
+	e := newEnv(t, func(s *Server) { s.Tokens, s.Rate, s.Burst = tokens, 0.1, 1 }) // one in 10 s: a slow upload cannot refill it
 	resp, body := e.do("POST", "/v1/verify", "application/json", `{"address":"jane@example.com"}`)
 	e.problemOf(resp, body, 401)
 	if resp.Header.Get("WWW-Authenticate") == "" {

@@ -35,7 +35,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("lang", "en-US"),
 		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -125,6 +125,9 @@ func TestPageCleansAList(t *testing.T) {
 	if s := get(p, "suggestion", chromedp.Text(chromedp.ID("one-suggest"))); !strings.Contains(s, "jane@gmail.com") {
 		t.Errorf("typo suggestion %q; want jane@gmail.com", s)
 	}
+	if flags := get(p, "typo flags", js[string](`(document.getElementById("one-flags") || {textContent: ""}).textContent`)); strings.Contains(flags, "disposable") {
+		t.Errorf("a typo domain is also called disposable: %q", flags)
+	}
 
 	// Files it cannot use: a clear error, and no start.
 	dir := t.TempDir()
@@ -135,14 +138,14 @@ func TestPageCleansAList(t *testing.T) {
 		}
 		p.do("bad file "+name,
 			chromedp.SetUploadFiles(chromedp.ID("file"), []string{f}),
-			chromedp.WaitVisible(chromedp.ID("error")),
+			waitJS(`!document.getElementById("error").hidden || !document.getElementById("check").hidden`),
 		)
-		msg := get(p, "error "+name, chromedp.Text(chromedp.ID("error")))
+		msg := get(p, "error "+name, js[string](`document.getElementById("error").hidden ? document.getElementById("check").textContent : document.getElementById("error-text").textContent`))
 		disabled := get(p, "start "+name, js[bool](`document.getElementById("start").disabled`))
 		if msg == "" || !disabled {
 			t.Errorf("%s: error %q, start disabled %v; want an error and no start", name, msg, disabled)
 		}
-		p.do("clear "+name, waitJS(`(document.getElementById("error").hidden = true) || true`))
+		p.do("clear "+name, waitJS(`(document.getElementById("check").hidden = document.getElementById("error").hidden = true) || true`))
 	}
 
 	// Clean a list: a CSV whose address column is the second.
@@ -163,23 +166,27 @@ func TestPageCleansAList(t *testing.T) {
 	}
 	p.do("upload",
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{file}),
-		chromedp.WaitVisible(chromedp.ID("column-row")),
-		waitJS(`document.getElementById("file-info").textContent.includes("addresses")`),
+		chromedp.WaitVisible(chromedp.ID("setup")),
+		waitJS(`!document.getElementById("start").disabled`),
 	)
 	column := get(p, "column", chromedp.Value(chromedp.ID("column")))
-	info := get(p, "file info", chromedp.Text(chromedp.ID("file-info")))
-	if column != "1" || !strings.Contains(info, strconv.Itoa(n)+" addresses") {
-		t.Errorf("column %q, info %q; want the Email column (1) and %d addresses", column, info, n)
+	info := get(p, "analysis", chromedp.Text(chromedp.ID("analysis")))
+	if column != "1" || !strings.Contains(info, strconv.Itoa(n)+" values to check") {
+		t.Errorf("column %q, analysis %q; want the Email column (1) and %d values to check", column, info, n)
 	}
+	// Duplicates are checked once by default: 105 addresses, 7 different.
 	p.do("run the job",
+		chromedp.Click(chromedp.ID("dedupe")), // off: every row is verified, as the API's results below count
 		chromedp.Click(chromedp.ID("start")),
-		waitJS(`document.getElementById("progress").getAttribute("aria-valuenow") === "100" && document.getElementById("progress-text").textContent.includes("done")`),
+		waitJS(`document.getElementById("progress").getAttribute("aria-valuenow") === "100" && document.getElementById("progress-text").textContent.startsWith("Done")`),
+		waitJS(`document.getElementById("start").disabled`),
 	)
-	jobID := get(p, "job id", js[string](`window.mailverify.state.job.id`))
+	jobID := get(p, "job id", js[string](`window.mailverify.run.job.id`))
 	job := e.waitJob(jobID, 30*time.Second)
 	if job.Total != n {
 		t.Fatalf("job total %d; want %d", job.Total, n)
 	}
+	p.do("results loaded", waitJS(`window.mailverify.run.results.size === `+strconv.Itoa(n)))
 
 	// The chart's totals are the API's counts.
 	chartTotal := get(p, "chart total", js[string](`document.getElementById("chart-status").dataset.total`))
@@ -191,6 +198,9 @@ func TestPageCleansAList(t *testing.T) {
 		if bars[st] != strconv.Itoa(job.Counts[st]) {
 			t.Errorf("chart %s = %s; the API says %d", st, bars[st], job.Counts[st])
 		}
+	}
+	if label := get(p, "chart label", js[string](`document.getElementById("chart-status").getAttribute("aria-label")`)); !strings.Contains(label, "deliverable "+strconv.Itoa(job.Counts["deliverable"])) {
+		t.Errorf("the chart's label %q does not say its numbers", label)
 	}
 
 	// The table: paged, and filtered to one status it shows the API's count.
@@ -207,13 +217,13 @@ func TestPageCleansAList(t *testing.T) {
 	}
 
 	// The download is the original file with the API's verdicts appended.
-	whole := get(p, "export", js[string](`window.mailverify.exportCSV()`))
-	kept := get(p, "export kept", js[string](`window.mailverify.exportKept()`))
+	whole := p.download("dl-all")
+	kept := p.download("dl-kept")
 	api := map[int]string{}
 	for _, r := range e.readAll(jobID, 1000) {
 		api[r.Index] = r.Status.String()
 	}
-	recs, err := csv.NewReader(strings.NewReader(whole)).ReadAll()
+	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(whole, "\ufeff"))).ReadAll()
 	if err != nil || len(recs) != 121 {
 		t.Fatalf("the whole download: %d rows, %v; want header and 120 rows", len(recs), err)
 	}
@@ -233,7 +243,7 @@ func TestPageCleansAList(t *testing.T) {
 		}
 		idx++
 	}
-	keptRecs, _ := csv.NewReader(strings.NewReader(kept)).ReadAll()
+	keptRecs, _ := csv.NewReader(strings.NewReader(strings.TrimPrefix(kept, "\ufeff"))).ReadAll()
 	for _, rec := range keptRecs[1:] {
 		if rec[3] != "deliverable" && !(rec[3] == "risky" && rec[4] == "catch_all") {
 			t.Errorf("kept row %q is neither deliverable nor catch-all", rec)
@@ -243,12 +253,15 @@ func TestPageCleansAList(t *testing.T) {
 		t.Errorf("kept %d rows; want %d deliverable + %d catch-all", len(keptRecs)-1, job.Counts["deliverable"], job.Reasons["catch_all"])
 	}
 
-	// The jobs list shows it; a phone-wide window does not scroll sideways.
+	// The jobs list names the file; a phone-wide window does not scroll sideways.
 	p.do("jobs list",
 		waitJS(`!!document.querySelector("#jobs tr[data-id='`+jobID+`']")`),
 		chromedp.SetValue(chromedp.ID("f-status"), ""),
 		waitJS(`document.getElementById("f-status").dispatchEvent(new Event("change")) || true`),
 	)
+	if row := get(p, "job row", chromedp.Text(chromedp.CSS("#jobs tr[data-id='"+jobID+"']"))); !strings.Contains(row, "list.csv") || !strings.Contains(row, "column Email") {
+		t.Errorf("jobs list row %q; want the file name and column", row)
+	}
 	if shot := os.Getenv("MAILVERIFY_SCREENSHOT"); shot != "" {
 		p.do("viewport", chromedp.EmulateViewport(1200, 900))
 		png := get(p, "screenshot", chromedp.FullScreenshot(100))
@@ -268,9 +281,20 @@ func TestPageCleansAList(t *testing.T) {
 		chromedp.Click(chromedp.ID("one-go")),
 		chromedp.WaitVisible(chromedp.ID("error")),
 	)
-	if banner := get(p, "banner", chromedp.Text(chromedp.ID("error"))); !strings.Contains(banner, "cannot be reached") {
+	if banner := get(p, "banner", chromedp.Text(chromedp.ID("error-text"))); !strings.Contains(banner, "cannot be reached") {
 		t.Errorf("error banner %q; want it to say the server cannot be reached", banner)
 	}
+}
+
+// download clicks a download button and returns the file's text.
+func (p page) download(button string) string {
+	p.t.Helper()
+	p.do("download "+button,
+		waitJS(`(window.mailverify.last.download = null) || true`),
+		chromedp.Click(chromedp.ID(button)),
+		waitJS(`!!window.mailverify.last.download`),
+	)
+	return get(p, "download text "+button, js[string](`window.mailverify.last.download.text`))
 }
 
 func TestPageAsksForTheToken(t *testing.T) {

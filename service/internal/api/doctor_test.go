@@ -30,7 +30,7 @@ func TestDoctorEndpoint(t *testing.T) {
 	}
 	bad := newEnv(t, func(s *Server) {
 		s.Doctor = func(ctx context.Context) (*diagnose.DoctorReport, error) {
-			return diagnose.Doctor(ctx, diagnose.DoctorConfig{DNS: []string{"127.0.0.1:1"}, Egresses: []diagnose.Egress{{SOCKS5: "nope"}}})
+			return diagnose.Doctor(ctx, diagnose.DoctorConfig{DNS: []string{"127.0.0.1:1"}, Egresses: []diagnose.Egress{{SOCKS5: "nope:99999"}}})
 		}
 	})
 	resp, body = bad.do("GET", "/v1/doctor", "", "")

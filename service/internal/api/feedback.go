@@ -3,10 +3,15 @@ package api
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/mailverify/mailverify/diagnose"
 	"github.com/mailverify/mailverify/feedback"
 )
+
+// maxClockSkew is how far in the future a feedback event may be dated
+// (the clocks of mail servers differ).
+const maxClockSkew = 15 * time.Minute
 
 // postFeedback records bounces and deliveries: an mbox or a single message
 // of delivery status notifications, or ESP records as NDJSON. The whole
@@ -30,9 +35,19 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "bad-input", err.Error()+"; nothing was recorded")
 		return
 	}
+	if st.Events == 0 {
+		writeProblem(w, http.StatusUnprocessableEntity, "bad-input", "no bounce, delivery report or ESP record in the body; nothing was recorded")
+		return
+	}
+	for _, e := range evs {
+		if e.At.After(time.Now().Add(maxClockSkew)) {
+			writeProblem(w, http.StatusUnprocessableEntity, "bad-input", "an event for "+e.Address+" is dated "+e.At.UTC().Format(time.RFC3339)+", in the future; nothing was recorded")
+			return
+		}
+	}
 	for _, e := range evs {
 		if err := s.History.Record(e); err != nil {
-			writeProblem(w, http.StatusServiceUnavailable, "unavailable", "could not record: "+err.Error())
+			s.unavailable(w, "could not record", err)
 			return
 		}
 	}

@@ -75,7 +75,11 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusRequestEntityTooLarge, "too-large", "the body is larger than "+strconv.FormatInt(s.maxBody(), 10)+" bytes; nothing was stored")
 		return
 	case errors.Is(err, jobs.ErrInProgress):
+		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusConflict, "in-progress", err.Error())
+		return
+	case errors.Is(err, jobs.ErrKeyReused):
+		writeProblem(w, http.StatusUnprocessableEntity, "key-reused", err.Error())
 		return
 	case errors.As(err, &inErr):
 		writeProblem(w, http.StatusUnprocessableEntity, "bad-input", inErr.Error()+"; nothing was stored")
@@ -86,7 +90,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "bad-input", rd.Err().Error()+"; nothing was stored")
 		return
 	default:
-		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "could not store the job: "+err.Error())
+		s.unavailable(w, "could not store the job", err)
 		return
 	}
 	s.Metrics.jobCreated()
@@ -99,8 +103,11 @@ func (s *Server) jobError(w http.ResponseWriter, err error) {
 		writeProblem(w, http.StatusNotFound, "not-found", "no such job")
 		return
 	}
-	w.Header().Set("Retry-After", "1")
-	writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+	if errors.Is(err, jobs.ErrCursor) {
+		writeProblem(w, http.StatusBadRequest, "bad-request", err.Error())
+		return
+	}
+	s.unavailable(w, "could not read the job", err)
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
@@ -112,16 +119,33 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, job)
 }
 
+// listJobs writes a page of the caller's jobs, newest first; "next" (and
+// Link rel="next") says where the next page starts.
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Bus.List(r.Context(), owner(r))
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeProblem(w, http.StatusBadRequest, "bad-request", "limit must be between 1 and 1000")
+			return
+		}
+		limit = n
+	}
+	list, next, err := s.Bus.ListPage(r.Context(), owner(r), r.URL.Query().Get("after"), limit)
+	if errors.Is(err, jobs.ErrListCursor) {
+		writeProblem(w, http.StatusBadRequest, "bad-request", err.Error())
+		return
+	}
 	if err != nil {
 		s.jobError(w, err)
 		return
 	}
-	if list == nil {
-		list = []jobs.Job{}
+	body := map[string]any{"jobs": list}
+	if next != "" {
+		body["next"] = next
+		w.Header().Set("Link", `</v1/jobs?after=`+next+`&limit=`+strconv.Itoa(limit)+`>; rel="next"`)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": list})
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {

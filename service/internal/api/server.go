@@ -41,8 +41,8 @@ type Server struct {
 	// listen elsewhere without tokens).
 	Tokens *Tokens
 	// Rate and Burst limit the requests that start work (POST, diagnose)
-	// per token;
-	// zero Rate means 20/s, zero Burst twice Rate.
+	// per token; zero Rate means 20/s, a negative one no limit; zero
+	// Burst means twice Rate.
 	Rate  rate.Limit
 	Burst int
 	// MaxBody bounds a job's upload; zero means 64 MiB.
@@ -51,8 +51,15 @@ type Server struct {
 	MaxVerifyBudget time.Duration
 	// AllowPrivate lets webhooks go to private addresses (tests).
 	AllowPrivate bool
-	Metrics      *Metrics
-	Logger       *slog.Logger
+	// Hosts are the names the service answers to in the Host header,
+	// besides IP addresses and localhost; "*" takes any (behind a proxy
+	// that checks it).
+	Hosts []string
+	// WebhookSecretGiven says the operator gave the webhook secret:
+	// GET /v1/webhook-secret then has none to show.
+	WebhookSecretGiven bool
+	Metrics            *Metrics
+	Logger             *slog.Logger
 	// EgressStore, when set, is the cluster's egress health (GET /v1/egress).
 	EgressStore egress.Store
 
@@ -75,9 +82,14 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/jobs", true, true, s.createJob},
 		{"GET", "/v1/jobs", true, false, s.listJobs},
 		{"GET", "/v1/jobs/{id}", true, false, s.getJob},
+		{"POST", "/v1/lists", true, true, s.createList},
+		{"GET", "/v1/jobs/{id}/file", true, false, s.download},
+		{"DELETE", "/v1/jobs/{id}/data", true, false, s.deleteJob},
 		{"DELETE", "/v1/jobs/{id}", true, false, s.cancelJob},
 		{"GET", "/v1/jobs/{id}/results", true, false, s.results},
+		{"GET", "/v1/jobs/{id}/export", true, false, s.export},
 		{"POST", "/v1/feedback", true, true, s.postFeedback},
+		{"GET", "/v1/webhook-secret", true, false, s.webhookSecret},
 		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
 		{"GET", "/v1/doctor", true, true, s.doctor},
 		{"GET", "/v1/egress", true, false, s.egressStatus},
@@ -114,10 +126,8 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /{$}", s.Web)
 		mux.Handle("GET /assets/", s.Web)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusNotFound, "not-found", "no such resource: "+r.URL.Path)
-	})
-	return mux
+	mux.HandleFunc("/", notFound(mux))
+	return s.guard(mux)
 }
 
 // wrap adds what every route has: auth, the rate limit, metrics, and a
@@ -138,7 +148,11 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 			s.Metrics.request(rt.method+" "+rt.path, sw.status, time.Since(start))
 		}()
-		if rt.auth {
+		if p := unknownParam(rt, r); p != "" {
+			writeProblem(sw, http.StatusBadRequest, "bad-request", "unknown query parameter "+p)
+			return
+		}
+		if needsToken(rt, r) {
 			owner, ok := s.Tokens.owner(r)
 			if !ok {
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="mailverify"`)
@@ -204,9 +218,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if s.Bus != nil && !s.Bus.NC.IsConnected() {
-		writeProblem(w, http.StatusServiceUnavailable, "not-ready", "not connected to NATS")
-		return
+	if s.Bus != nil {
+		if err := s.Bus.Ready(); err != nil {
+			w.Header().Set("Retry-After", "10")
+			writeProblem(w, http.StatusServiceUnavailable, "not-ready", err.Error())
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

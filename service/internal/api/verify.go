@@ -37,13 +37,17 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	if !jsonBody(r) {
+		needJSON(w)
+		return
+	}
 	var req verifyRequest
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
-		status := http.StatusBadRequest
+		status, kind := http.StatusBadRequest, "bad-request"
 		if tooLarge(err) {
-			status = http.StatusRequestEntityTooLarge
+			status, kind = http.StatusRequestEntityTooLarge, "too-large"
 		}
-		writeProblem(w, status, "bad-request", "the body must be {\"address\": \"...\", \"timeout_ms\": N}: "+err.Error())
+		writeProblem(w, status, kind, "the body must be {\"address\": \"...\", \"timeout_ms\": N}: "+err.Error())
 		return
 	}
 	maxBudget := s.MaxVerifyBudget

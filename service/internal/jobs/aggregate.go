@@ -67,13 +67,22 @@ func (a *Aggregator) Run(ctx context.Context) error {
 }
 
 // follow applies what cons delivers until ctx ends or reading fails, and
-// returns the position reached.
+// returns the position reached. It reads one continuous subscription:
+// a Fetch on an ordered consumer makes a new consumer on the server each
+// time, which left the counts seconds behind the results.
 func (a *Aggregator) follow(ctx context.Context, cons jetstream.Consumer, pos uint64) uint64 {
+	it, err := cons.Messages(jetstream.PullMaxMessages(aggBatch))
+	if err != nil {
+		logOrDiscard(a.Logger).Warn("aggregator: subscribe", "err", err)
+		sleep(ctx, time.Second)
+		return pos
+	}
+	defer it.Stop()
 	for ctx.Err() == nil {
-		msgs, err := fetch(ctx, cons, aggBatch, 5*time.Second)
+		msgs, err := nextBatch(ctx, it)
 		if err != nil {
 			if ctx.Err() == nil {
-				logOrDiscard(a.Logger).Warn("aggregator: fetch", "err", err)
+				logOrDiscard(a.Logger).Warn("aggregator: read", "err", err)
 				sleep(ctx, time.Second)
 			}
 			return pos
@@ -98,6 +107,29 @@ func (a *Aggregator) follow(ctx context.Context, cons jetstream.Consumer, pos ui
 		}
 	}
 	return pos
+}
+
+// nextBatch waits up to 5 seconds for a message, then takes those that
+// are there already, up to aggBatch.
+func nextBatch(ctx context.Context, it jetstream.MessagesContext) ([]jetstream.Msg, error) {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	first, err := it.Next(jetstream.NextContext(wctx))
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	msgs := []jetstream.Msg{first}
+	for len(msgs) < aggBatch {
+		m, err := it.Next(jetstream.NextMaxWait(time.Millisecond))
+		if err != nil {
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
 }
 
 func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {

@@ -5,7 +5,11 @@
 //
 // The streams and buckets, all created by Open:
 //
-//	MV_INPUT    work queue of a job's addresses, in chunks as uploaded
+//	MV_STAGE    a job's addresses in chunks as uploaded, subject
+//	            mv.stage.<job>.<n>; a chunk is deleted once routed
+//	MV_INPUT    work queue of submitted jobs: one message a job, published
+//	            once every chunk is staged (so that an upload cut short
+//	            never reaches the scheduler)
 //	MV_WORK     work queue of tasks, subject mv.work.<partition>; one
 //	            durable consumer per partition, pinned to one worker
 //	MV_RESULTS  results, subject mv.result.<job>.<index>, at most one per
@@ -31,6 +35,7 @@ import (
 // Names of the streams, buckets and consumers.
 const (
 	InputStream   = "MV_INPUT"
+	StageStream   = "MV_STAGE"
 	WorkStream    = "MV_WORK"
 	ResultsStream = "MV_RESULTS"
 	DeadStream    = "MV_DEAD"
@@ -108,12 +113,22 @@ type Bus struct {
 	State jetstream.KeyValue
 
 	embedded *server.Server
+	// Disk watches the embedded server's disk; nil with a cluster (whose
+	// servers refuse writes past their limits themselves).
+	Disk *DiskGuard
+
+	// instance names this process's Bus; started is when it opened.
+	instance string
+	started  time.Time
+	stopDisk context.CancelFunc
+	ownersKV jetstream.KeyValue
+	stage    jetstream.Stream
 }
 
 // Open connects to the bus the config names, starting the embedded server
 // when it names none, and creates or updates the streams.
 func Open(ctx context.Context, cfg Config) (*Bus, error) {
-	b := &Bus{Config: cfg}
+	b := &Bus{Config: cfg, instance: newID(), started: time.Now()}
 	var opts []nats.Option
 	opts = append(opts, nats.Name("mailverify"), nats.MaxReconnects(-1))
 	url := cfg.URL
@@ -123,6 +138,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 			return nil, err
 		}
 		b.embedded = ns
+		b.watchDisk()
 		opts = append(opts, nats.InProcessServer(ns))
 		url = ns.ClientURL()
 	}
@@ -140,6 +156,10 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := b.setup(ctx)
+		if err == nil && b.embedded != nil {
+			// No upload of an earlier run can still be going on.
+			err = b.SweepUploads(ctx, 0)
+		}
 		if err == nil {
 			return b, nil
 		}
@@ -173,11 +193,15 @@ func startEmbedded(dir string) (*server.Server, error) {
 	return ns, nil
 }
 
-// Close drains the connection and stops the embedded server, if any.
+// Close drains the connection (for up to 10 seconds) and stops the
+// embedded server, if any.
 func (b *Bus) Close() {
+	if b.stopDisk != nil {
+		b.stopDisk()
+	}
 	if b.NC != nil {
 		_ = b.NC.Drain()
-		for b.NC.IsDraining() {
+		for deadline := time.Now().Add(10 * time.Second); b.NC.IsDraining() && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
 		b.NC.Close()
@@ -193,6 +217,7 @@ func (b *Bus) setup(ctx context.Context) error {
 	streams := []jetstream.StreamConfig{
 		{Name: InputStream, Subjects: []string{"mv.input.>"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
+		{Name: StageStream, Subjects: []string{"mv.stage.>"}, MaxAge: b.retention(), Replicas: r},
 		{Name: WorkStream, Subjects: []string{"mv.work.*"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: ResultsStream, Subjects: []string{"mv.result.*.*"}, MaxAge: b.retention(), Replicas: r,
@@ -205,6 +230,9 @@ func (b *Bus) setup(ctx context.Context) error {
 		}
 	}
 	var err error
+	if b.stage, err = b.JS.Stream(ctx, StageStream); err != nil {
+		return err
+	}
 	if b.Jobs, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: JobsBucket, TTL: b.retention(), Replicas: r, History: 1}); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", JobsBucket, err)
 	}
@@ -213,6 +241,9 @@ func (b *Bus) setup(ctx context.Context) error {
 	}
 	if b.State, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Replicas: r, History: 1}); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", StateBucket, err)
+	}
+	if b.ownersKV, err = b.owners(ctx); err != nil {
+		return fmt.Errorf("service: bucket %s: %w", OwnersBucket, err)
 	}
 	pinned := func(c jetstream.ConsumerConfig) jetstream.ConsumerConfig {
 		c.AckPolicy = jetstream.AckExplicitPolicy

@@ -11,7 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// A Janitor ends the tasks no worker could finish: when a task reaches
+// A Janitor removes the uploads that never became jobs (SweepUploads,
+// every minute) and ends the tasks no worker could finish: when a task reaches
 // MaxDeliver (its worker died on each delivery, say), it is copied to
 // the dead-letter stream, its address ends unknown with the reason, and it
 // leaves the work queue, so that every job completes.
@@ -35,10 +36,16 @@ func (j *Janitor) Run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-sweep.C:
+			if err := j.Bus.SweepUploads(ctx, uploadIdle); err != nil && ctx.Err() == nil {
+				logOrDiscard(j.Logger).Warn("janitor: sweep uploads", "err", err)
+			}
 		case m := <-ch:
 			var adv deliveryExceeded
 			if err := json.Unmarshal(m.Data, &adv); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/mailverify/mailverify/internal/input"
@@ -23,15 +24,20 @@ const (
 
 // A Job is the public view of a bulk job.
 type Job struct {
-	ID         string         `json:"id"`
-	State      string         `json:"state"`
-	Total      int            `json:"total"`
-	Done       int            `json:"done"`
-	Counts     map[string]int `json:"counts"`
-	Reasons    map[string]int `json:"reasons"`
-	Created    time.Time      `json:"created"`
-	Finished   *time.Time     `json:"finished,omitempty"`
-	WebhookURL string         `json:"webhook_url,omitempty"`
+	ID       string         `json:"id"`
+	State    string         `json:"state"`
+	Total    int            `json:"total"`
+	Done     int            `json:"done"`
+	Counts   map[string]int `json:"counts"`
+	Reasons  map[string]int `json:"reasons"`
+	Created  time.Time      `json:"created"`
+	Finished *time.Time     `json:"finished,omitempty"`
+	// Erased says the job's addresses and results were deleted (DELETE).
+	Erased     bool   `json:"erased,omitempty"`
+	WebhookURL string `json:"webhook_url,omitempty"`
+	// File is the file the job was made from (POST /v1/lists), kept
+	// for downloads; see files.go.
+	File *File `json:"file,omitempty"`
 }
 
 // record is a job as stored: the public view and the bookkeeping.
@@ -114,32 +120,15 @@ func newID() string {
 // Submit stores the inputs of a new job and queues it. The job exists
 // only once every input is stored: on an error, nothing is kept.
 func (b *Bus) Submit(ctx context.Context, spec Spec, in Inputs) (*Job, error) {
-	id := newID()
 	if spec.IdempotencyKey != "" {
-		idem := idemKey(spec.Owner, spec.IdempotencyKey)
-		if _, err := b.Idem.Create(ctx, idem, []byte(id)); err != nil {
-			if !errors.Is(err, jetstream.ErrKeyExists) {
-				return nil, err
-			}
-			e, gerr := b.Idem.Get(ctx, idem)
-			if gerr != nil {
-				return nil, gerr
-			}
-			j, gerr := b.Get(ctx, spec.Owner, string(e.Value()))
-			if errors.Is(gerr, ErrNotFound) {
-				return nil, ErrInProgress
-			}
-			return j, gerr
-		}
-		j, err := b.submit(ctx, id, spec, in)
-		if err != nil {
-			_ = b.Idem.Delete(context.WithoutCancel(ctx), idem)
-		}
-		return j, err
+		return b.submitOnce(ctx, spec, in)
 	}
-	return b.submit(ctx, id, spec, in)
+	return b.submit(ctx, newID(), spec, in)
 }
 
+// submit stages the inputs under id, then commits the job: its record and
+// its message in the scheduler's queue. Until the commit, nothing in the
+// queue refers to the upload, so one cut short blocks no other job.
 func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job, error) {
 	c := chunk{Job: id}
 	size, n, seq := 0, 0, 0
@@ -147,11 +136,14 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 		if len(c.Items) == 0 {
 			return nil
 		}
+		if err := b.Disk.Full(); err != nil {
+			return err
+		}
 		data, err := json.Marshal(c)
 		if err != nil {
 			return err
 		}
-		if _, err := b.JS.Publish(ctx, inputSubject(id), data, jetstream.WithMsgID(fmt.Sprintf("%s.%d", id, seq))); err != nil {
+		if _, err := b.JS.Publish(ctx, stageSubject(id, seq), data); err != nil {
 			return err
 		}
 		seq++
@@ -185,22 +177,17 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 	if err == nil {
 		err = flush()
 	}
-	if err == nil {
-		rec := record{Job: Job{ID: id, State: Queued, Total: n, Counts: map[string]int{}, Reasons: map[string]int{},
-			Created: time.Now().UTC().Truncate(time.Millisecond), WebhookURL: spec.WebhookURL}, Owner: spec.Owner}
-		err = b.putNew(ctx, &rec)
-		if err == nil {
-			return &rec.Job, nil
-		}
+	if err != nil {
+		b.purgeStage(context.WithoutCancel(ctx), id)
+		return nil, err
 	}
-	b.purgeInput(context.WithoutCancel(ctx), id)
-	return nil, err
-}
-
-func (b *Bus) purgeInput(ctx context.Context, id string) {
-	if s, err := b.JS.Stream(ctx, InputStream); err == nil {
-		_ = s.Purge(ctx, jetstream.WithPurgeSubject(inputSubject(id)))
+	rec := record{Job: Job{ID: id, State: Queued, Total: n, Counts: map[string]int{}, Reasons: map[string]int{},
+		Created: time.Now().UTC().Truncate(time.Millisecond), WebhookURL: spec.WebhookURL}, Owner: spec.Owner}
+	// A client that goes away now does not leave half a commit behind.
+	if err := b.commit(context.WithoutCancel(ctx), &rec, seq); err != nil {
+		return nil, err
 	}
+	return &rec.Job, nil
 }
 
 func (b *Bus) putNew(ctx context.Context, rec *record) error {
@@ -266,16 +253,26 @@ func (b *Bus) Get(ctx context.Context, owner, id string) (*Job, error) {
 	return &rec.Job, nil
 }
 
-// Cancel stops a job that has not finished; its remaining addresses are
-// dropped by the workers.
+// Cancel stops a job that has not finished (its remaining addresses are
+// dropped by the workers) and erases its data: the addresses uploaded,
+// the results stored and the list file (POST /v1/lists). The record stays, without an address, until the
+// retention ends.
 func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
+	var canceled bool
 	rec, err := b.update(ctx, id, func(r *record) bool {
-		if r.Owner != owner || r.State == Done || r.State == Canceled {
+		canceled = false
+		if r.Owner != owner || r.Erased {
 			return false
 		}
-		r.State = Canceled
-		now := time.Now().UTC().Truncate(time.Millisecond)
-		r.Finished = &now
+		if r.State != Done && r.State != Canceled {
+			r.State, canceled = Canceled, true
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			r.Finished = &now
+			if r.WebhookURL != "" {
+				r.Webhook = webhookPending
+			}
+		}
+		r.Erased = true
 		return true
 	})
 	if err != nil {
@@ -284,25 +281,19 @@ func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
 	if rec.Owner != owner {
 		return nil, ErrNotFound
 	}
+	b.erase(context.WithoutCancel(ctx), id)
+	b.DeleteFile(context.WithoutCancel(ctx), &rec.Job) // a list's upload is its data too
+	if canceled && rec.Webhook == webhookPending {
+		_ = b.NC.Publish(kickSubject, []byte(id)) // else the sweep finds it
+	}
 	return &rec.Job, nil
 }
 
-// List returns the jobs owner may see, newest first.
+// List returns the jobs owner may see, newest first (all of them: see
+// ListPage).
 func (b *Bus) List(ctx context.Context, owner string) ([]Job, error) {
-	keys, err := b.Jobs.ListKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []Job
-	for k := range keys.Keys() {
-		rec, _, err := b.load(ctx, k)
-		if err != nil || rec.Owner != owner {
-			continue
-		}
-		out = append(out, rec.Job)
-	}
-	sortJobs(out)
-	return out, nil
+	out, _, err := b.ListPage(ctx, owner, "", math.MaxInt)
+	return out, err
 }
 
 func validID(id string) bool {

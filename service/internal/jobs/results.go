@@ -21,10 +21,23 @@ type Page struct {
 	More   bool
 }
 
+// ErrCursor is a cursor past the end of the results: not one the service
+// gave.
+var ErrCursor = errors.New("after is past the end of the results: pass a cursor from Mailverify-Cursor")
+
 // Results returns up to limit results of a job stored after the cursor.
 func (b *Bus) Results(ctx context.Context, owner, id string, after uint64, limit int) (*Page, error) {
 	if _, err := b.Get(ctx, owner, id); err != nil {
 		return nil, err
+	}
+	if after > 0 {
+		st, err := b.JS.Stream(ctx, ResultsStream)
+		if err != nil {
+			return nil, err
+		}
+		if after > st.CachedInfo().State.LastSeq {
+			return nil, ErrCursor
+		}
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{"mv.result." + id + ".*"}, InactiveThreshold: 10 * time.Second}
 	if after > 0 {

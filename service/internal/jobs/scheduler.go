@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mailverify/mailverify/verify"
@@ -35,9 +36,9 @@ type Scheduler struct {
 	Lookups int
 }
 
-// orphanAge is how long input waits for its job record before it is
-// dropped as the leftover of an upload that never finished.
-const orphanAge = time.Hour
+// jobsAtOnce is how many jobs a scheduler routes at once, so that a small
+// job is not held behind a large one.
+const jobsAtOnce = 8
 
 // Run schedules until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
@@ -45,64 +46,86 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, jobsAtOnce)
 	for ctx.Err() == nil {
-		msgs, err := fetch(ctx, cons, 4, 5*time.Second)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			logOrDiscard(s.Logger).Warn("scheduler: fetch", "err", err)
-			sleep(ctx, time.Second)
+		if s.Bus.Disk.Full() != nil {
+			sleep(ctx, time.Second) // routing writes tasks: wait for room
 			continue
 		}
-		for _, m := range msgs {
-			s.handle(ctx, m)
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
 		}
+		msgs, err := fetch(ctx, cons, 1, 5*time.Second)
+		if err != nil && ctx.Err() == nil {
+			logOrDiscard(s.Logger).Warn("scheduler: fetch", "err", err)
+			sleep(ctx, time.Second)
+		}
+		if len(msgs) == 0 {
+			<-slots
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			s.handle(ctx, msgs[0])
+		})
 	}
 	return nil
 }
 
 func (s *Scheduler) handle(ctx context.Context, m jetstream.Msg) {
-	var c chunk
-	if err := json.Unmarshal(m.Data(), &c); err != nil {
-		logOrDiscard(s.Logger).Error("scheduler: a chunk that is not JSON; dropped", "err", err)
+	var q queued
+	if err := json.Unmarshal(m.Data(), &q); err != nil {
+		logOrDiscard(s.Logger).Error("scheduler: a message that is not JSON; dropped", "err", err)
 		_ = m.Term()
 		return
 	}
-	rec, _, err := s.Bus.load(ctx, c.Job)
+	rec, _, err := s.Bus.load(ctx, q.Job)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		if md, merr := m.Metadata(); merr == nil && time.Since(md.Timestamp) > orphanAge {
+		if s.Bus.orphaned(m) {
 			_ = m.Term()
+			s.Bus.purgeStage(ctx, q.Job)
 			return
 		}
-		_ = m.NakWithDelay(time.Second) // the upload is still going on
+		_ = m.NakWithDelay(time.Second) // the commit is still going on
 		return
 	case err != nil:
 		_ = m.NakWithDelay(time.Second)
 		return
 	case rec.State == Canceled:
 		_ = m.Ack()
+		s.Bus.purgeStage(ctx, q.Job)
 		return
 	}
-	if err := s.route(ctx, m, c); err != nil {
+	stop := keepAlive(ctx, m, 10*time.Second)
+	if len(q.Items) > 0 {
+		err = s.route(ctx, q.chunk) // queued directly by an older version
+	} else {
+		err = s.routeStaged(ctx, q)
+	}
+	stop()
+	if err != nil {
 		if ctx.Err() == nil {
-			logOrDiscard(s.Logger).Warn("scheduler: route", "job", c.Job, "err", err)
+			logOrDiscard(s.Logger).Warn("scheduler: route", "job", q.Job, "err", err)
 		}
 		_ = m.NakWithDelay(time.Second)
 		return
 	}
-	_ = m.DoubleAck(ctx)
+	if m.DoubleAck(ctx) == nil {
+		s.Bus.purgeStage(ctx, q.Job)
+	}
 }
 
 // route publishes each address of c to its partition. A chunk delivered
 // again publishes the same message IDs, which the stream drops.
-func (s *Scheduler) route(ctx context.Context, m jetstream.Msg, c chunk) error {
+func (s *Scheduler) route(ctx context.Context, c chunk) error {
 	parts := make([]int, len(c.Items))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(orDefault(s.Lookups, 64))
-	stop := keepAlive(ctx, m, 10*time.Second)
-	defer stop()
 	n := s.Bus.partitions()
 	for i, it := range c.Items {
 		g.Go(func() error {

@@ -22,7 +22,7 @@ type stack struct {
 	wg     sync.WaitGroup
 }
 
-func openBus(t *testing.T, cfg Config) *Bus {
+func openBus(t testing.TB, cfg Config) *Bus {
 	t.Helper()
 	if cfg.DataDir == "" && cfg.URL == "" {
 		cfg.DataDir = t.TempDir()
@@ -42,7 +42,7 @@ func startStack(t *testing.T, b *Bus, w *fakeworld.World, wh *Webhooks) *stack {
 	wv.GreylistMaxWait = time.Nanosecond
 	n := &Node{Bus: b, Verifier: w.Verifier(), WorkerVerifier: wv, Webhooks: wh, Worker: Worker{Drain: time.Second}}
 	s.wg.Go(func() {
-		if err := n.Run(ctx); err != nil {
+		if err := n.Run(ctx); err != nil && ctx.Err() == nil {
 			t.Errorf("node: %v", err)
 		}
 	})
@@ -86,7 +86,7 @@ func smallWorld(domains, servers int) (*fakeworld.World, []string) {
 	return w, addrs
 }
 
-func waitDone(t *testing.T, b *Bus, id string, within time.Duration) *Job {
+func waitDone(t testing.TB, b *Bus, id string, within time.Duration) *Job {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {

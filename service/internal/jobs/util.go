@@ -7,8 +7,6 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,15 +15,6 @@ import (
 func idemKey(owner, key string) string {
 	h := sha256.Sum256([]byte(owner + "\x00" + key))
 	return hex.EncodeToString(h[:])
-}
-
-func sortJobs(js []Job) {
-	slices.SortFunc(js, func(a, b Job) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
 }
 
 // partition maps a politeness key to a partition.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/mx"
+	"github.com/nats-io/nats.go"
 )
 
 // Webhook delivery states in a job record.
@@ -38,7 +39,8 @@ const (
 type Webhooks struct {
 	Bus *Bus
 	// Secret signs the deliveries ("whsec_" and base64, as Standard
-	// Webhooks writes it, or raw bytes).
+	// Webhooks writes it, or raw bytes); empty signs each token's with
+	// its own generated secret (Bus.WebhookSecret).
 	Secret []byte
 	// AllowPrivate lets webhooks reach loopback and private addresses.
 	AllowPrivate bool
@@ -47,6 +49,9 @@ type Webhooks struct {
 	// starts at Backoff (zero: 1s) and doubles.
 	Attempts int
 	Backoff  time.Duration
+	// DNS, when set (host:port), resolves webhook hosts instead of the
+	// system's resolver, as the verifier's --dns does for mail hosts.
+	DNS string
 
 	kick   chan string
 	client *http.Client
@@ -68,7 +73,7 @@ func (w *Webhooks) Init() {
 	if w.kick == nil {
 		w.kick = make(chan string, 1024)
 		w.client = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
-			DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: w.guard}).DialContext,
+			DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: w.guard, Resolver: resolverOf(w.DNS)}).DialContext,
 			Proxy:       nil,
 		}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -80,6 +85,9 @@ func (w *Webhooks) Run(ctx context.Context) error {
 	w.Init()
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
+	if sub, err := w.Bus.NC.Subscribe(kickSubject, func(m *nats.Msg) { w.Notify(string(m.Data)) }); err == nil {
+		defer func() { _ = sub.Unsubscribe() }()
+	}
 	w.sweep(ctx)
 	for {
 		select {
@@ -120,7 +128,11 @@ func (w *Webhooks) deliver(ctx context.Context, id string) {
 	if err != nil || !won {
 		return
 	}
-	body, err := json.Marshal(map[string]any{"type": "job.completed", "timestamp": time.Now().UTC().Format(time.RFC3339), "data": rec.Job})
+	event := "completed"
+	if rec.State == Canceled {
+		event = "canceled"
+	}
+	body, err := json.Marshal(map[string]any{"type": "job." + event, "timestamp": time.Now().UTC().Format(time.RFC3339), "data": rec.Job})
 	if err != nil {
 		return
 	}
@@ -134,7 +146,10 @@ func (w *Webhooks) deliver(ctx context.Context, id string) {
 		if ctx.Err() != nil {
 			return // the claim times out and another process sends it
 		}
-		err := w.post(ctx, rec.WebhookURL, "job_"+id+"_completed", body)
+		secret, err := w.secretFor(ctx, rec.Owner)
+		if err == nil {
+			err = w.post(ctx, rec.WebhookURL, secret, "job_"+id+"_"+event, body)
+		}
 		if err == nil {
 			state = webhookSent
 			break
@@ -147,7 +162,7 @@ func (w *Webhooks) deliver(ctx context.Context, id string) {
 	})
 }
 
-func (w *Webhooks) post(ctx context.Context, target, id string, body []byte) error {
+func (w *Webhooks) post(ctx context.Context, target string, secret []byte, id string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -156,7 +171,7 @@ func (w *Webhooks) post(ctx context.Context, target, id string, body []byte) err
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", ts)
-	req.Header.Set("webhook-signature", "v1,"+Sign(w.Secret, id, ts, body))
+	req.Header.Set("webhook-signature", "v1,"+Sign(secret, id, ts, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return err

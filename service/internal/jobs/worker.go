@@ -51,36 +51,18 @@ type jobState struct {
 func (w *Worker) Run(ctx context.Context) error {
 	w.held, w.states = map[int]held{}, map[string]jobState{}
 	in := make(chan jetstream.Msg)
-	var ccs []jetstream.ConsumeContext
-	defer func() {
-		for _, cc := range ccs {
-			cc.Stop()
-		}
-	}()
-	for p := range w.Bus.partitions() {
-		cons, err := w.Bus.JS.Consumer(ctx, WorkStream, partitionConsumer(p))
-		if err != nil {
-			return err
-		}
-		cc, err := cons.Consume(func(m jetstream.Msg) {
-			select {
-			case in <- m:
-			case <-ctx.Done():
-				_ = m.Nak()
-			}
-		}, jetstream.PullPriorityGroup(priorityGroup), jetstream.PullMaxMessages(32), jetstream.PullExpiry(w.Bus.pullExpiry()))
-		if err != nil {
-			return err
-		}
-		ccs = append(ccs, cc)
+	p := &pump{w: w, in: in}
+	if err := p.start(ctx); err != nil {
+		p.close()
+		return err
 	}
+	defer p.close()
+	go p.pauseWhileFull(ctx)
 	engCtx, engCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer engCancel()
 	go func() {
 		<-ctx.Done()
-		for _, cc := range ccs {
-			cc.Stop()
-		}
+		p.close()
 		sleep(engCtx, orDefault(w.Drain, 10*time.Second))
 		engCancel()
 	}()
@@ -119,6 +101,10 @@ func (w *Worker) feed(ctx context.Context, in <-chan jetstream.Msg) func(func(st
 			if w.canceled(ctx, t.Job) {
 				_ = m.Ack()
 				continue
+			}
+			if !w.roomFor(ctx, m) {
+				_ = m.Nak()
+				return
 			}
 			w.mu.Lock()
 			w.held[n] = held{m, t}
@@ -169,15 +155,16 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 		_ = h.m.Nak()
 		return
 	}
-	w.stores <- stored{h, f, r}
+	w.stores <- stored{h, f, r, time.Now().Add(30 * time.Second)}
 }
 
 // A stored is a result on its way into the stream; its task is
 // acknowledged once the stream has it, never before.
 type stored struct {
-	h held
-	f jetstream.PubAckFuture
-	r verify.Result
+	h        held
+	f        jetstream.PubAckFuture
+	r        verify.Result
+	deadline time.Time // when to give up on the acknowledgement
 }
 
 // acknowledge acknowledges each task whose result the stream took, in
@@ -188,7 +175,9 @@ func (w *Worker) acknowledge(stores <-chan stored) {
 		select {
 		case <-s.f.Ok():
 		case err = <-s.f.Err():
-		case <-time.After(30 * time.Second):
+		case <-time.After(time.Until(s.deadline)):
+			// Counted from the publish, not from this wait: acks lost
+			// with a NATS server expire together, not 30 s one by one.
 			err = errors.New("no acknowledgement from the stream")
 		}
 		isNew, err := storedOnce(err)

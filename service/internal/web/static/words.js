@@ -1,0 +1,35 @@
+// What each reason and risk means, and what to do, in words.
+
+export const REASONS = {
+  accepted: ["The mail server accepted this mailbox, and it does not accept made-up ones.", "Send to it."],
+  invalid_syntax: ["This is not a valid email address.", "Fix the typing or remove it."],
+  domain_not_found: ["The domain does not exist.", "Remove it, or check for a typo."],
+  no_mail_server: ["The domain has no mail server.", "Remove it."],
+  null_mx: ["The domain says it accepts no mail (null MX).", "Remove it."],
+  unroutable_mx: ["The domain's mail server is on a private or reserved address.", "Remove it."],
+  mailbox_not_found: ["The mail server says this mailbox does not exist.", "Remove it."],
+  mailbox_disabled: ["The mailbox exists but is disabled.", "Remove it."],
+  domain_rejects_mail: ["The domain refuses all mail.", "Remove it."],
+  catch_all: ["The domain accepts every address, so this one cannot be confirmed.", "Keep it if the source is trusted; watch bounces."],
+  mailbox_full: ["The mailbox is full.", "Try later, or keep it with care."],
+  disposable: ["A throwaway address from a disposable-mail service.", "Usually remove it."],
+  possible_typo: ["The domain looks like a typo of a common one.", "Use the suggestion."],
+  cannot_verify: ["The server will not say whether mailboxes exist.", "Keep it with care."],
+  greylisted: ["The server asked us to come back later (greylisting).", "Check again later."],
+  rate_limited: ["The server is limiting how fast we may ask.", "Check again later."],
+  temporary_failure: ["The server had a temporary problem.", "Check again later."],
+  timeout: ["The server did not answer in time.", "Check again later."],
+  connection_failed: ["We could not connect to the mail server.", "Check again later, from a host that may use port 25."],
+  blocked: ["The server refused to talk to us; this says nothing about the mailbox.", "Check from another network."],
+  dns_error: ["DNS did not answer properly.", "Check again later."],
+  tls_error: ["The secure connection to the server failed.", "Check again later."],
+  protocol_error: ["The server answered in a way that breaks the protocol.", "Check again later."],
+  smtp_not_checked: ["The mail server was not asked.", "Verify with SMTP to know more."],
+  smtputf8_unsupported: ["The server cannot take this internationalized address.", "Use an ASCII address if there is one."],
+  parked_domain: ["The domain is parked or for sale; mail there often feeds spam traps.", "Remove it unless you know the owner."],
+  delivered_before: ["The server accepts everyone, but your mail to this address was delivered recently.", "Send to it."],
+  provider_confirmed: ["The server could not tell; your provider check says the account exists.", "Send to it."],
+};
+export const RISKS = { parked: "parked domain", disposable_network: "disposable network", listed: "on a blocklist", new_domain: "new domain",
+  typo_trap: "typo domain taking mail", trap_local_part: "abuse or trap address", accepts_all_by_policy: "accepts everyone by policy" };
+export const words = (reason) => (REASONS[reason] || [reason.replace(/_/g, " "), ""]);
