@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -148,8 +149,19 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
+// cancelJob stops a job and erases its data (DELETE /v1/jobs/ID).
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
-	job, err := s.Bus.Cancel(r.Context(), owner(r), r.PathValue("id"))
+	s.endJob(w, r, s.Bus.Cancel)
+}
+
+// stopJob stops a job and keeps its results and file (POST
+// /v1/jobs/ID/cancel: the page's Cancel).
+func (s *Server) stopJob(w http.ResponseWriter, r *http.Request) {
+	s.endJob(w, r, s.Bus.Stop)
+}
+
+func (s *Server) endJob(w http.ResponseWriter, r *http.Request, end func(context.Context, string, string) (*jobs.Job, error)) {
+	job, err := end(r.Context(), owner(r), r.PathValue("id"))
 	if err != nil {
 		s.jobError(w, err)
 		return

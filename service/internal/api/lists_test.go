@@ -296,3 +296,22 @@ func TestCancelErasesTheFile(t *testing.T) {
 	resp, body = e.do("GET", "/v1/jobs/"+job.ID+"/file", "", "")
 	e.problemOf(resp, body, http.StatusNotFound)
 }
+
+// TestStopKeepsTheResults: POST /v1/jobs/ID/cancel stops a job and keeps
+// what it has, unlike DELETE, which erases it.
+func TestStopKeepsTheResults(t *testing.T) {
+	e := newEnv(t, nil)
+	job := e.postList("name=stop.csv", []byte("email\njane@example.com\n"))
+	e.waitJob(job.ID, 30*time.Second)
+	resp, body := e.do("POST", "/v1/jobs/"+job.ID+"/cancel", "", "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stop: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.do("GET", "/v1/jobs/"+job.ID+"/file", "", "")
+	if recs := readCSV(t, body, ','); resp.StatusCode != http.StatusOK || len(recs) != 2 || recs[1][1] != "deliverable" {
+		t.Fatalf("download after stop: %d %q; want the file with its verdict", resp.StatusCode, recs)
+	}
+	if _, err := e.bus.OpenObject(t.Context(), job.File.Object); err != nil {
+		t.Errorf("the upload is gone after a stop: %v", err)
+	}
+}

@@ -86,6 +86,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/jobs/{id}/file", true, false, s.download},
 		{"DELETE", "/v1/jobs/{id}/data", true, false, s.deleteJob},
 		{"DELETE", "/v1/jobs/{id}", true, false, s.cancelJob},
+		{"POST", "/v1/jobs/{id}/cancel", true, false, s.stopJob},
 		{"GET", "/v1/jobs/{id}/results", true, false, s.results},
 		{"GET", "/v1/jobs/{id}/export", true, false, s.export},
 		{"POST", "/v1/feedback", true, true, s.postFeedback},

@@ -255,9 +255,20 @@ func (b *Bus) Get(ctx context.Context, owner, id string) (*Job, error) {
 
 // Cancel stops a job that has not finished (its remaining addresses are
 // dropped by the workers) and erases its data: the addresses uploaded,
-// the results stored and the list file (POST /v1/lists). The record stays, without an address, until the
-// retention ends.
+// the results stored and the list file (POST /v1/lists). The record
+// stays, without an address, until the retention ends.
 func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
+	return b.stop(ctx, owner, id, true)
+}
+
+// Stop stops a job that has not finished and keeps what it has: the
+// results so far and the list file stay downloadable until the
+// retention ends (the page's Cancel).
+func (b *Bus) Stop(ctx context.Context, owner, id string) (*Job, error) {
+	return b.stop(ctx, owner, id, false)
+}
+
+func (b *Bus) stop(ctx context.Context, owner, id string, erase bool) (*Job, error) {
 	var canceled bool
 	rec, err := b.update(ctx, id, func(r *record) bool {
 		canceled = false
@@ -272,8 +283,8 @@ func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
 				r.Webhook = webhookPending
 			}
 		}
-		r.Erased = true
-		return true
+		r.Erased = erase
+		return canceled || erase
 	})
 	if err != nil {
 		return nil, err
@@ -281,8 +292,10 @@ func (b *Bus) Cancel(ctx context.Context, owner, id string) (*Job, error) {
 	if rec.Owner != owner {
 		return nil, ErrNotFound
 	}
-	b.erase(context.WithoutCancel(ctx), id)
-	b.DeleteFile(context.WithoutCancel(ctx), &rec.Job) // a list's upload is its data too
+	if erase {
+		b.erase(context.WithoutCancel(ctx), id)
+		b.DeleteFile(context.WithoutCancel(ctx), &rec.Job) // a list's upload is its data too
+	}
 	if canceled && rec.Webhook == webhookPending {
 		_ = b.NC.Publish(kickSubject, []byte(id)) // else the sweep finds it
 	}

@@ -162,7 +162,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("column").addEventListener("change", () => { state.col = Number($("column").value); update(); });
   $("start").addEventListener("click", start);
-  $("cancel").addEventListener("click", async () => { try { if (run.job) await api("DELETE", "/v1/jobs/" + run.job.id); refreshJobs(); } catch (e) { showError(e); } });
+  $("cancel").addEventListener("click", async () => { try { if (run.job) await api("POST", "/v1/jobs/" + run.job.id + "/cancel"); refreshJobs(); } catch (e) { showError(e); } });
   for (const id of ["f-status", "f-reason"]) $(id).addEventListener("change", () => { run.page = 0; renderTable(); });
   $("f-search").addEventListener("input", () => { run.page = 0; renderTable(); });
   $("prev").addEventListener("click", () => { run.page--; renderTable(); });
