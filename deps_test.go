@@ -52,7 +52,7 @@ var rules = map[string]rule{
 	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
 	"integration":         {},
 	"verify": {
-		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall", "risk", "feedback"},
+		internal: []string{"syntax", "disposable", "freemail", "role", "suggest", "mx", "smtpprobe", "catchall", "risk", "feedback", "egress"},
 		external: []string{"golang.org/x/sync/", "golang.org/x/time/rate"},
 	},
 	"examples/": {
@@ -74,15 +74,15 @@ var rules = map[string]rule{
 
 	// Module github.com/mailverify/mailverify/service.
 	"service": {
-		internal: []string{"verify", "diagnose"},
+		internal: []string{"verify", "diagnose", "egress"},
 		external: []string{"golang.org/x/time/rate"},
 	},
 	"service/internal/api": {
-		internal: []string{"verify", "feedback", "smtpprobe", "diagnose", "internal/input", "internal/resultcsv", "internal/csvsniff", "service/internal/jobs"},
+		internal: []string{"verify", "feedback", "smtpprobe", "diagnose", "internal/input", "internal/resultcsv", "internal/csvsniff", "service/internal/jobs", "egress"},
 		external: []string{"github.com/prometheus/client_golang/", "golang.org/x/time/rate", "github.com/xuri/excelize/v2"},
 	},
 	"service/internal/jobs": {
-		internal: []string{"verify", "catchall", "feedback", "mx", "internal/input"},
+		internal: []string{"verify", "catchall", "feedback", "mx", "internal/input", "egress"},
 		external: []string{"github.com/nats-io/nats-server/v2/", "github.com/nats-io/nats.go", "github.com/nats-io/nats.go/", "golang.org/x/sync/"},
 	},
 	"service/internal/web":       {},
@@ -91,7 +91,7 @@ var rules = map[string]rule{
 	// Module github.com/mailverify/mailverify/cmd/mailverify: flags,
 	// wiring and output over the public packages.
 	"cmd/mailverify": {
-		internal: []string{"verify", "syntax", "mx", "smtpprobe", "risk", "feedback", "diagnose", "service", "internal/input", "internal/resultcsv"},
+		internal: []string{"verify", "syntax", "mx", "smtpprobe", "risk", "feedback", "diagnose", "service", "internal/input", "internal/resultcsv", "egress"},
 		external: []string{"golang.org/x/net/proxy"},
 	},
 	"cmd/mailverify/internal/historydb": {internal: []string{"feedback"}, external: []string{"go.etcd.io/bbolt"}},

@@ -200,6 +200,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		bus.Close()
 		return nil, err
 	}
+	if err = shareEgress(ctx, bus, a, v, wv); err != nil { // egress.go
+		bus.Close()
+		return nil, err
+	}
 	a.Bus = bus
 	wh := &jobs.Webhooks{Bus: bus, Secret: cfg.WebhookSecret, AllowPrivate: cfg.AllowPrivate, DNS: cfg.WebhookDNS, Logger: logger}
 	node := &jobs.Node{Bus: bus, Verifier: v, Webhooks: wh, Logger: logger,

@@ -77,14 +77,28 @@
 //   - greylisted: still deferred after the retries the budget allowed;
 //     retry_after is the server's own stated delay when it gave one.
 //   - rate_limited: 421, 4.2.1, recipient limits (452/552 "too many
-//     recipients", X.5.3), rate texts, also on 5xx.
+//     recipients", X.5.3), rate texts, also on 5xx; and, with Egresses,
+//     every egress allowed for the provider out of budget (or throttled)
+//     past the address's budget, with retry_after from the earliest refill.
+//   - soft_limited: the host accepted the address, then accepted a random
+//     address of the domain after having refused one: it has started to
+//     accept everyone (a soft limit on the prober, seen by the trailing
+//     probe, the canary), so the acceptances that probe was to prove say
+//     nothing. The domain's catch-all answer is dropped, the egress is
+//     marked soft-limited for the provider; retry_after is when its
+//     back-off ends.
 //   - blocked: the server judged us, not the mailbox: 5.7.x, sender-side
 //     codes (X.1.7, X.1.8, "sender verify failed"), HELO, blocklist or
 //     reputation texts, a 554 banner; and a 5xx that names no reason that
 //     does not count as a mailbox verdict: from a host that refused every
 //     recipient alike, or one that began refusing after it had accepted
 //     (a recipient cap, harvest protection), still so when asked once
-//     more on a fresh connection.
+//     more on a fresh connection. Any refusal whose text is about the
+//     egress (package egress's Classify: RBL listings, S3150, banned
+//     sending IP, PTR refusals) or about the receiver's own
+//     misconfiguration is blocked whatever its code; with Egresses, an
+//     address no egress could carry (all blocked for the provider) is
+//     blocked with retry_after.
 //   - temporary_failure: any other 4xx, and 5xx about the mail system
 //     rather than the mailbox (X.2.3, X.3.x, X.4.x, X.6.x).
 //   - timeout, connection_failed, tls_error, protocol_error: the session
@@ -130,6 +144,21 @@
 // connection and accepts everyone past some count of them on one
 // connection only, or a server that refuses everyone and then accepts
 // everyone within one flush, would still pass.
+//
+// # Egresses
+//
+// With Verifier.Egresses, sessions go out through a pool (package egress):
+// each is routed per (provider, mail server address) to an egress that is
+// healthy and has budget, and stays on it. The per-server limits (PerHost,
+// PerHostRate) hold whatever the number of egresses: egresses multiply
+// the tolerance of the providers (budgets per egress and provider, every
+// RCPT counted), never the pressure on one server. Replies about the
+// egress change its health and never decide a mailbox; the work they
+// touched is asked again through another egress, and with none left ends
+// unknown (blocked, rate_limited) with retry_after. The trailing probe is
+// the canary of soft limits (see soft_limited above). Without Egresses
+// there is one way out (Dialer), and replies about it still decide no
+// mailbox.
 //
 // # Deadlines
 //

@@ -46,6 +46,7 @@ type job struct {
 	expired bool          // it ended at its deadline while in flight
 	dnsTook time.Duration // its part of its domain's DNS lookup
 	dlIndex int           // its place in engine.dl; -1 for none
+	eg      jobEgress     // what the egress layer decided (egressverdict.go)
 }
 
 // acceptAllProviders accept every RCPT and bounce later, so a probe there
@@ -159,6 +160,7 @@ var outcomeVerdicts = map[smtpprobe.Outcome]outcomeVerdict{
 // the engine's mutex (engine.send).
 func (v *Verifier) verdict(j *job) {
 	v.smtpVerdict(j)
+	v.egressVerdict(j)
 	v.riskVerdict(j)
 }
 

@@ -78,6 +78,7 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	if r == nil || r.Seq == 0 {
 		return answer{}, false
 	}
+	aboutEgress(r) // a reply about us is never about the mailbox
 	f.c.lastConn, f.c.lastTx = connID{f.c.id, r.Conn}, r.Tx
 	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
 		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0}, true

@@ -60,6 +60,9 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 	if j.answered {
 		hr.record(j.ans)
 	}
+	if hr.againElsewhere(j) {
+		return // a reply about the egress: another one asks
+	}
 	switch {
 	case r.Outcome == smtpprobe.Greylisted:
 		hr.noteGreylisting(r)
@@ -148,6 +151,7 @@ func (hr *hostRun) startAsking() {
 // Detector's reading (cached when r is nil).
 func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result, f flush) {
 	retried := hr.retryDue
+	wasNo := hr.probeNo && !hr.probeYes // a canary was refused here
 	hr.asked, hr.asking, hr.deferred, hr.retryDue = true, false, false, false
 	if st != catchall.Unknown && hr.known != catchall.Yes {
 		hr.known = st
@@ -158,6 +162,10 @@ func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result, f flu
 	if a, ok := f.answerOf(r, true); ok {
 		hr.record(a)
 	}
+	if wasNo && r.Outcome == smtpprobe.Accepted && !hr.consumer() {
+		hr.softLimit(f, r) // the host has started to accept everyone
+	}
+	hr.probeAboutEgress(r)
 	switch r.Outcome {
 	case smtpprobe.ConnectionFailed, smtpprobe.Timeout, smtpprobe.ProtocolError:
 		hr.asked = false // the session failed, not the question: ask on the next

@@ -14,6 +14,10 @@ import (
 func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog) (s *smtpprobe.Session, addr string, release func(), err error) {
 	for _, ip := range h.Addrs {
 		addr = v.dialAddr(ip.String())
+		lease, eg, lerr := v.leaseFor(ctx, h, addr) // egress.go
+		if lerr != nil {
+			return nil, addr, nil, lerr
+		}
 		p := v.prober()
 		if conv != nil {
 			// The lines with their recipients, for each Result its own.
@@ -26,14 +30,17 @@ func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog) (s *smtpp
 		}
 		lim := v.server(addr).limit
 		p.Pace = lim.pace // every RCPT the server sees counts
+		v.dress(p, lease, h, eg)
 		if err = lim.sessions.Acquire(ctx, 1); err != nil {
+			releaseLease(lease)
 			return nil, addr, nil, err
 		}
 		s, err = p.Open(ctx, h.Name, addr)
 		if err == nil {
-			return s, addr, func() { lim.sessions.Release(1) }, nil
+			return s, addr, v.bind(s, lease, h.Name, func() { lim.sessions.Release(1) }), nil
 		}
 		lim.sessions.Release(1)
+		releaseLease(lease)
 		var re *smtpprobe.ReplyError
 		if errors.As(err, &re) || ctx.Err() != nil {
 			return nil, addr, nil, err // the server answered: its other addresses will too

@@ -80,6 +80,7 @@ const (
 	ReasonCannotVerify        Reason = "cannot_verify"
 	ReasonGreylisted          Reason = "greylisted"
 	ReasonRateLimited         Reason = "rate_limited"
+	ReasonSoftLimited         Reason = "soft_limited"
 	ReasonTemporaryFailure    Reason = "temporary_failure"
 	ReasonTimeout             Reason = "timeout"
 	ReasonConnectionFailed    Reason = "connection_failed"

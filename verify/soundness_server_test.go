@@ -96,6 +96,14 @@ func (h hostSpec) server(known map[string]bool) *testsmtp.Server {
 				return testsmtp.R(250, "2.1.5", "Ok")
 			}
 			return honest(h.after, a)
+		case banning:
+			// A full ban refuses every RCPT (and MAIL FROM); a partial
+			// one (a tenant's rule) every other, so that acceptances
+			// follow its refusals in the same flush.
+			if rcpts > h.limit && (h.permLim || rcpts%2 == 0) {
+				return banReplies[rcpts/2%len(banReplies)]
+			}
+			return honest(h.after, a)
 		case rcptLimit:
 			if c.Rcpts >= h.limit {
 				if h.permLim {
@@ -172,6 +180,15 @@ func (h hostSpec) server(known map[string]bool) *testsmtp.Server {
 		handlers["EHLO"] = func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
 			return testsmtp.Reply{Raw: "250-talker\r\n250 PIPELINING\r\n250 2.0.0 Ok\r\n"}
 		}
+	case banning:
+		handlers["MAIL"] = func(*testsmtp.Conn, testsmtp.Command) testsmtp.Reply {
+			mu.Lock()
+			defer mu.Unlock()
+			if rcpts > h.limit && h.permLim {
+				return testsmtp.R(550, "5.7.1", "Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org")
+			}
+			return testsmtp.R(250, "2.1.0", "Ok")
+		}
 	case bannerRefused:
 		srv.Banner = testsmtp.R(554, "5.7.1", "Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org")
 	case bannerBusy:
@@ -179,6 +196,17 @@ func (h hostSpec) server(known map[string]bool) *testsmtp.Server {
 	}
 	srv.OneCommandPerRead = h.b == brokenPipe
 	return srv
+}
+
+// banReplies are a banning host's RCPT replies once it banned us: block
+// texts, some under a mailbox code (servers code them as they please).
+var banReplies = []testsmtp.Reply{
+	testsmtp.R(550, "5.1.1", "Client host [192.0.2.1] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.1"),
+	testsmtp.R(550, "5.7.1", "Unfortunately, messages from [192.0.2.1] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150)."),
+	testsmtp.R(550, "", "5.7.606 Access denied, banned sending IP [192.0.2.1]"),
+	// Outlook's S3150 without its usual wording: only package egress
+	// knows the code for a block.
+	testsmtp.R(550, "", "Unfortunately, messages from [192.0.2.1] weren't sent (S3150)."),
 }
 
 func rcptAddress(arg string) string {

@@ -46,6 +46,7 @@ const (
 	harvest       // strict or strict-vague, "550 Rejected" to everyone after N unknown recipients, for a while or forever
 	softLimit     // honest (strict or strict-vague) for the client's first N RCPTs, then 250 for everyone
 	probeGreylist // 450 4.2.0 for recipients that are not mailboxes until a delay passed, honest otherwise
+	banning       // honest (strict or strict-vague) for the client's first N RCPTs, then bans it: block texts at MAIL and every RCPT, some coded 5.1.1 (or, partly, at every other RCPT) (issue 29)
 	behaviours
 )
 
@@ -56,7 +57,7 @@ const firstConversational = connCapVague
 var behaviourNames = [...]string{"strict", "strict-vague", "catch-all", "policy-all", "block-all", "greylisting",
 	"rcpt-limit", "first-rcpt-only", "rate-limited", "broken-pipelining", "extra-reply", "dropper", "slow",
 	"flaky-mail", "closer", "resetter", "early-talker", "dripper", "confused", "refused", "banner-refused",
-	"banner-busy", "conn-cap-vague", "harvest", "soft-limit", "probe-greylist"}
+	"banner-busy", "conn-cap-vague", "harvest", "soft-limit", "probe-greylist", "banning"}
 
 // hostSpec is one generated mail host.
 type hostSpec struct {
@@ -95,6 +96,8 @@ func (h hostSpec) String() string {
 		s += fmt.Sprintf("(%s, 550 Rejected to all after %d unknown %s)", behaviourNames[h.after], h.limit, scope)
 	case softLimit:
 		s += fmt.Sprintf("(%s for the first %d RCPTs %s, then 250 for all)", behaviourNames[h.after], h.limit, softScopes[h.scope])
+	case banning:
+		s += fmt.Sprintf("(%s for the first %d RCPTs, then banned, fully %v)", behaviourNames[h.after], h.limit, h.permLim)
 	case slow:
 		s += fmt.Sprintf("(%v)", h.delay)
 	case rcptLimit:
@@ -309,6 +312,9 @@ func genHost(rng *rand.Rand) hostSpec {
 		h.after = []behaviour{strict, strictVague}[rng.IntN(2)]
 		h.limit = 1 + rng.IntN(8)
 		h.scope = rng.IntN(len(softScopes))
+	case banning:
+		h.after = []behaviour{strict, strictVague}[rng.IntN(2)]
+		h.limit = 1 + rng.IntN(8)
 	}
 	return h
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/disposable"
+	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/feedback"
 	"github.com/mailverify/mailverify/freemail"
 	"github.com/mailverify/mailverify/mx"
@@ -169,6 +170,21 @@ type Verifier struct {
 	// "gmail.com"; "-" turns the check off.
 	ResolverCanary string
 
+	// Egresses are the ways out to the mail servers (package egress): each
+	// session is routed to one, sticky per (provider, server address),
+	// within its tolerance budget per provider (Profiles, nil: the embedded
+	// table) and its health (EgressStore, nil: in memory; OnEgressEvent
+	// hears each state change). Egresses multiply tolerance, never
+	// politeness: PerHost and PerHostRate hold per server address whatever
+	// their number. Empty: one way out, Dialer with HELO and MailFrom.
+	// OnPort25Blocked hears, once per egress, that outbound port 25 looks
+	// closed there; the addresses then end unknown/connection_failed.
+	Egresses        []egress.Egress
+	Profiles        *egress.Profiles
+	EgressStore     egress.Store
+	OnEgressEvent   func(egress.EgressEvent)
+	OnPort25Blocked func(*egress.Port25Error)
+
 	// Logger receives Debug records of the steps; nil means silent.
 	// Records name domains and hosts, never local parts.
 	Logger *slog.Logger
@@ -190,6 +206,7 @@ type Verifier struct {
 	detector catchall.Detector
 	mu       sync.Mutex
 	hosts    map[string]*hostState
+	eg       egressWire
 
 	defaultDNS mx.Resolver // for RiskDNS when Resolver is nil
 	probeLim   probeLimiter
@@ -209,6 +226,7 @@ func (v *Verifier) init() {
 		v.hosts = map[string]*hostState{}
 		v.detector.Shared = v.CatchAllStore
 		v.defaultDNS = &mx.DNS{}
+		v.initEgress()
 	})
 }
 
@@ -268,7 +286,7 @@ func (v *Verifier) Validate() error {
 	if _, err := v.mailFrom(); err != nil {
 		return err
 	}
-	return nil
+	return v.validateEgress()
 }
 
 // heloPolicy judges HELO names: any valid host name, localhost included.

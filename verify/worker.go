@@ -89,6 +89,10 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 	ctx, cancel := e.batchContext(boundJobs(q.jobs[:min(waiting, batchSize)], q.probes), since)
 	e.mu.Unlock()
 	defer cancel()
+	if c != nil && !e.v.egressFits(c.s) {
+		e.closeConn(c) // its egress is backed off or spent: route afresh
+		c = nil
+	}
 	if c == nil {
 		var err error
 		if c, err = e.openConn(ctx, q); err != nil {
@@ -113,6 +117,7 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 		c.s.Recycle(ctx)
 		now = fresh
 	}
+	now = e.v.egressCap(c.s, now) // egress.go
 	e.mu.Lock()
 	batch, probes := e.take(q, now, since)
 	e.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 
 type checkFlags struct {
 	common
+	eg                                                 egressFlags // egress.go
 	smtp, offline, transcript, resume, csvIn, progress bool
 	force, retryUnknown, dedupe, catchAll              bool
 	concurrency, perHost, rcpts, window                int
@@ -26,6 +27,7 @@ type checkFlags struct {
 
 func (f *checkFlags) register(fs *flag.FlagSet, stderr io.Writer) {
 	f.common.register(fs)
+	f.eg.register(fs)
 	fs.BoolVar(&f.smtp, "smtp", true, "probe the mail servers; false stops after DNS")
 	fs.BoolVar(&f.offline, "offline", false, "syntax and lists only: no network at all")
 	fs.BoolVar(&f.catchAll, "catch-all", true, "probe for catch-all domains; false leaves accepted addresses unknown/cannot_verify")
@@ -113,6 +115,9 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	v.SkipSMTP, v.Offline, v.Transcript, v.SkipCatchAll = !f.smtp, f.offline, f.transcript, !f.catchAll
 	v.Concurrency, v.PerHost, v.PerHostRate = f.concurrency, f.perHost, f.rate
 	v.MaxRcpts, v.CommandTimeout, v.Window = f.rcpts, f.cmdTimeout, f.window
+	if err := f.eg.apply(v, f.socks5, stderr); err != nil {
+		return usageError(stderr, "%v", err)
+	}
 
 	var in iter.Seq[input.Entry]
 	readErr := func() error { return nil }
@@ -155,6 +160,7 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	pl := newPipeline(newWriter(out, f.format, len(done) > 0), bar, f.order == "input", 2*f.window, f.dedupe, done)
 	werr := pl.run(ctx, v, in)
+	summary(stderr, v)
 	if pl.skipped > 0 {
 		fmt.Fprintf(stderr, "mailverify: resuming: skipped %d inputs already in %s\n", pl.skipped, f.out)
 	}

@@ -22,6 +22,7 @@ import (
 // serviceFlags are the flags of serve and worker.
 type serviceFlags struct {
 	common
+	eg                          egressFlags // egress.go: the worker's egresses
 	nats, data                  string
 	replicas, partitions        int
 	concurrency, perHost, rcpts int
@@ -33,6 +34,7 @@ type serviceFlags struct {
 
 func (f *serviceFlags) register(fs *flag.FlagSet) {
 	f.common.register(fs)
+	f.eg.register(fs)
 	fs.StringVar(&f.nats, "nats", "", "`URL` of a NATS cluster with JetStream (default: an embedded server storing under --data)")
 	fs.StringVar(&f.data, "data", defaultDataDir(), "`directory` of the embedded NATS server's store")
 	fs.IntVar(&f.replicas, "replicas", 1, "replicas of each stream (3 in a 3-node cluster)")
@@ -72,6 +74,9 @@ func (f *serviceFlags) config(logger *slog.Logger) (service.Config, error) {
 				return nil, err
 			}
 			v.Concurrency, v.PerHost, v.PerHostRate, v.MaxRcpts = f.concurrency, f.perHost, f.perHostRate, f.rcpts
+			if err := f.eg.apply(v, f.socks5, os.Stderr); err != nil {
+				return nil, err
+			}
 			if f.verbose {
 				v.Logger = logger
 			}

@@ -83,6 +83,7 @@ type Conn struct {
 	Rcpts    int  // RCPT commands in the current transaction
 	HaveMail bool // a MAIL command was accepted in the current transaction
 	Helo     string
+	Peer     string // the client's address, as the listener saw it
 	server   *Server
 }
 
@@ -261,7 +262,7 @@ func (s *Server) serveConn(nc net.Conn, done context.Context) {
 		}
 	}
 	defer end()
-	c := &Conn{Index: idx, server: s}
+	c := &Conn{Index: idx, server: s, Peer: nc.RemoteAddr().String()}
 	stop := context.AfterFunc(done, func() { nc.Close() })
 	defer stop()
 	defer nc.Close()

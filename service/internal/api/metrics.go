@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mailverify/mailverify/service/internal/jobs"
@@ -25,6 +26,9 @@ type Metrics struct {
 	verifyDur prometheus.Histogram
 
 	commands, serverReplies, connections *prometheus.CounterVec
+
+	egressInit   sync.Once // egress.go
+	egressEvents *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.

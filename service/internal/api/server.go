@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/diagnose"
+	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/feedback"
 	"github.com/mailverify/mailverify/service/internal/jobs"
 	"github.com/mailverify/mailverify/verify"
@@ -59,6 +60,8 @@ type Server struct {
 	WebhookSecretGiven bool
 	Metrics            *Metrics
 	Logger             *slog.Logger
+	// EgressStore, when set, is the cluster's egress health (GET /v1/egress).
+	EgressStore egress.Store
 
 	limits *limiters
 	cache  *resultCache
@@ -90,6 +93,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/webhook-secret", true, false, s.webhookSecret},
 		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
 		{"GET", "/v1/doctor", true, true, s.doctor},
+		{"GET", "/v1/egress", true, false, s.egressStatus},
 		{"GET", "/healthz", false, false, s.healthz},
 		{"GET", "/readyz", false, false, s.readyz},
 		{"GET", "/metrics", false, false, s.metrics},

@@ -1,0 +1,156 @@
+package verify
+
+import (
+	"errors"
+	"time"
+
+	"github.com/mailverify/mailverify/catchall"
+	"github.com/mailverify/mailverify/egress"
+	"github.com/mailverify/mailverify/smtpprobe"
+)
+
+// jobEgress is what the egress layer decided about a job.
+type jobEgress struct {
+	moves int       // times it was asked again elsewhere after a reply about the egress
+	soft  bool      // its acceptance was covered by an accepted canary (soft limit)
+	until time.Time // when the egress's back-off ends, for retry_after
+}
+
+// aboutEgress rewrites an RCPT refusal whose reply is about the egress
+// (a block, a throttle: egress.Classify) or about the receiver's own
+// misconfiguration, so that it is never a verdict on the mailbox: blocked
+// or rate_limited, whatever its code said. Replies smtpprobe reads as
+// mailbox answers (5.1.1, a generic 550) are rewritten too when their text
+// names the egress (a Spamhaus listing in a 550 5.1.1).
+func aboutEgress(r *smtpprobe.Result) {
+	if r.Reply == nil || r.Reply.Code < 400 {
+		return
+	}
+	switch r.Outcome {
+	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled, smtpprobe.MailboxFull, smtpprobe.Rejected, smtpprobe.DomainRejectsMail:
+	default:
+		return // already no verdict on the mailbox
+	}
+	switch classifyResult(r).Verdict {
+	case egress.Blocked, egress.ReceiverMisconfigured:
+		r.Outcome = smtpprobe.Blocked
+	case egress.Throttled:
+		r.Outcome = smtpprobe.RateLimited
+	}
+}
+
+// classifyResult reads r's reply for what it says about the egress.
+func classifyResult(r *smtpprobe.Result) egress.Finding {
+	stage := egress.StageRcpt
+	if r.Seq == 0 {
+		stage = egress.StageMail // the command that ended the session
+	}
+	return egress.Classify(egress.Reply{Stage: stage, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text()})
+}
+
+// againElsewhere puts j back in its host's queue when its answer was a
+// reply about the egress (a block or a throttle) and other egresses may
+// serve: the session that drew it is closed before the next batch
+// (Verifier.egressFits), and the next is routed to a healthy egress, or
+// waits for one within the job's budget, or ends unknown (blocked or
+// rate_limited, with retry_after). Each job moves at most once per egress.
+// e.mu is held.
+func (hr *hostRun) againElsewhere(j *job) bool {
+	v := hr.e.v
+	r := j.out
+	if v.eg.router == nil || r.Reply == nil || j.eg.moves >= len(v.Egresses) || hr.e.ctx.Err() != nil {
+		return false
+	}
+	if !classifyResult(r).Verdict.Against() {
+		return false
+	}
+	j.eg.moves++
+	j.answered = false
+	q := hr.e.queue(hr)
+	q.jobs = append(q.jobs, j)
+	j.at = atQueue
+	hr.e.wake(q)
+	return true
+}
+
+// probeAboutEgress handles a catch-all probe whose reply was about the
+// egress (a throttle, a block): it said nothing about the domain, so the
+// acceptances it was to follow wait for another, asked through another
+// egress (trails asks them again before it). e.mu is held.
+func (hr *hostRun) probeAboutEgress(r *smtpprobe.Result) {
+	if hr.e.v.eg.router == nil || r.Reply == nil || !classifyResult(r).Verdict.Against() {
+		return
+	}
+	hr.asked = false
+	for _, j := range hr.decided {
+		if j.out.Outcome == smtpprobe.Accepted && j.trailed && j.eg.moves < len(hr.e.v.Egresses) {
+			j.trailed = false
+			j.eg.moves++
+		}
+	}
+}
+
+// softLimit handles a canary (a random address of the domain) accepted on
+// a host that had refused one: the host now accepts everyone, from this
+// egress at least. The acceptances it covers (those not proven before)
+// end unknown/soft_limited, the domain's catch-all answer is dropped (it
+// is asked again), and the session's egress is marked soft-limited for
+// the provider. e.mu is held.
+func (hr *hostRun) softLimit(f flush, r *smtpprobe.Result) {
+	v := hr.e.v
+	hr.probeYes, hr.probeNo, hr.asked = false, false, false
+	hr.known, hr.published = catchall.Unknown, catchall.Unknown
+	v.detector.Forget(hr.d.name, hr.host.Name)
+	until := time.Now().Add(2 * time.Minute)
+	if sl := v.sessionLeaseOf(f.c.s); sl != nil {
+		rep := egress.Reply{Stage: egress.StageRcpt}
+		if r.Reply != nil {
+			rep.Code, rep.Enhanced, rep.Text = r.Reply.Code, r.Reply.Enhanced.String(), r.Reply.Text()
+		}
+		_ = sl.lease.SoftLimited(hr.host.Name, rep)
+		if rec, err := v.eg.router.Health().State(sl.lease.Key); err == nil && rec.Until.After(until) {
+			until = rec.Until
+		}
+	}
+	for _, j := range hr.decided {
+		if j.out.Outcome == smtpprobe.Accepted && !hr.proven(j) {
+			j.eg.soft, j.eg.until = true, until
+		}
+	}
+}
+
+// egressVerdict gives the verdicts the egress layer decides: an
+// acceptance a soft limit covered is unknown/soft_limited; an address no
+// egress could carry is unknown/blocked or unknown/rate_limited, with
+// retry_after from the earliest back-off or budget refill.
+func (v *Verifier) egressVerdict(j *job) {
+	r := &j.res
+	if j.eg.soft && r.Status != Deliverable && j.out != nil && j.out.Outcome == smtpprobe.Accepted {
+		r.Status, r.Reason, r.CatchAll = Unknown, ReasonSoftLimited, catchall.Unknown
+		r.RetryAfter = retryIn(j.eg.until)
+		return
+	}
+	if j.out == nil || j.out.Err == nil {
+		return
+	}
+	var ue *egress.UnavailableError
+	var pe *egress.Port25Error
+	switch {
+	case errors.As(j.out.Err, &ue):
+		r.Status, r.Reason = Unknown, ReasonRateLimited
+		if ue.Blocked || ue.NoEgress {
+			r.Reason = ReasonBlocked
+		}
+		r.RetryAfter = retryIn(ue.Until)
+	case errors.As(j.out.Err, &pe):
+		r.Status, r.Reason = Unknown, ReasonConnectionFailed
+	}
+}
+
+// retryIn is the wait until t, at least a second; zero for no time.
+func retryIn(t time.Time) Seconds {
+	if t.IsZero() {
+		return 0
+	}
+	return Seconds(max(time.Until(t), time.Second))
+}
