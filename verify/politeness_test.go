@@ -35,11 +35,18 @@ func TestPerServerLimits(t *testing.T) {
 		t.Fatalf("%d results for %d addresses", n, len(w.addrs))
 	}
 	t.Logf("%d addresses, %d left greylisted", n, grey)
+	// The promise is burst + rate×t RCPTs in any t seconds as sent. The
+	// server stamps them as it reads them, and a loaded machine delays
+	// some reads more than others: a second at the server holds what was
+	// sent in up to a second and the jitter. Engines that ignored the rate
+	// sent 41 in a second here.
+	const jitter = 300 * time.Millisecond
+	promise := batchSize + int(rate*(time.Second+jitter).Seconds())
 	total := 0
 	for _, b := range w.servers {
 		total += len(b.times)
-		if m := b.maxInWindow(time.Second); m > batchSize+int(rate) {
-			t.Errorf("server %v saw %d RCPTs in one second; the promise is at most %d", b.ip, m, batchSize+int(rate))
+		if m := b.maxInWindow(time.Second); m > promise {
+			t.Errorf("server %v saw %d RCPTs in one second; the promise is at most %d (%d with %v of read jitter)", b.ip, m, batchSize+int(rate), promise, jitter)
 		}
 		if m := b.srv.MaxOpen(); m > perHost {
 			t.Errorf("server %v had %d connections at once, want at most %d", b.ip, m, perHost)
