@@ -1,0 +1,218 @@
+package verify
+
+import (
+	"fmt"
+	"iter"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mailverify/mailverify/internal/testsmtp"
+)
+
+// sharedServer is one mail server address serving several domains, each
+// under an MX name of its own, that answers each domain its own way. It
+// records when each RCPT came.
+type sharedServer struct {
+	mu    sync.Mutex
+	known map[string]bool
+	times []time.Time
+	seen  map[string]time.Time // first RCPT of an address (greylisting)
+	count map[string]int       // per rule's own counting
+	rules map[string]domainRule
+	srv   *testsmtp.Server
+}
+
+// A domainRule answers one RCPT for an address of its domain; s.mu is held.
+type domainRule func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply
+
+func (s *sharedServer) honest(a string) testsmtp.Reply {
+	if s.known[a] {
+		return testsmtp.R(250, "2.1.5", "Ok")
+	}
+	return testsmtp.R(550, "5.1.1", "<"+a+">: Recipient address rejected: User unknown")
+}
+
+func newSharedServer(known map[string]bool, rules map[string]domainRule) *sharedServer {
+	s := &sharedServer{known: known, seen: map[string]time.Time{}, count: map[string]int{}, rules: rules}
+	s.srv = &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
+		a := rcptAddress(cmd.Arg)
+		_, d, _ := strings.Cut(a, "@")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.times = append(s.times, time.Now())
+		if r, ok := s.rules[d]; ok {
+			return r(s, c, a)
+		}
+		return s.honest(a)
+	}}}
+	return s
+}
+
+// reviewWorld puts every domain of rules (and names.com, strict) on one
+// server address, each under its own MX name.
+func reviewWorld(t *testing.T, known map[string]bool, rules map[string]domainRule) (*world, *sharedServer) {
+	w := newWorld()
+	t.Cleanup(w.router.close)
+	s := newSharedServer(known, rules)
+	w.add("names.com", s.srv)
+	ip := w.res.IP["mx.names.com"]
+	for d := range rules {
+		w.res.MX[d] = []*net.MX{{Host: "mx." + d, Pref: 10}}
+		w.res.IP["mx."+d] = []netip.Addr{ip[0]}
+	}
+	return w, s
+}
+
+// twoPhase yields first, waits until release is closed, then yields rest:
+// the server's naming refusals are seen before the other domains come.
+func twoPhase(first, rest []string, release <-chan struct{}) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, a := range first {
+			if !yield(a) {
+				return
+			}
+		}
+		<-release
+		for _, a := range rest {
+			if !yield(a) {
+				return
+			}
+		}
+	}
+}
+
+// TestSharedServerVerdictsAreSound attacks trailsFirst, whose state is
+// kept per server address across domains: the server refuses the
+// unknown mailboxes of names.com naming the reason, and then answers
+// each other domain at the same address in a hostile way of its own.
+// No verdict may be wrong, and the limits hold at the server.
+func TestSharedServerVerdictsAreSound(t *testing.T) {
+	rules := map[string]domainRule{
+		// Catch-all for this domain only.
+		"catch.com": func(*sharedServer, *testsmtp.Conn, string) testsmtp.Reply { return testsmtp.R(250, "2.1.5", "Ok") },
+		// Honest for the first 3 RCPTs of a connection, then 250 for all.
+		"softconn.com": func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
+			if s.count[fmt.Sprint("softconn", c.Index)]++; s.count[fmt.Sprint("softconn", c.Index)] > 3 {
+				return testsmtp.R(250, "2.1.5", "Ok")
+			}
+			return s.honest(a)
+		},
+		// Honest for the domain's first 2 RCPTs, then 250 for all.
+		"softdom.com": func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
+			if s.count["softdom"]++; s.count["softdom"] > 2 {
+				return testsmtp.R(250, "2.1.5", "Ok")
+			}
+			return s.honest(a)
+		},
+		// A per-transaction cap: "550 Rejected" from the 4th RCPT on.
+		"cap.com": func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
+			if c.Rcpts >= 3 {
+				return testsmtp.R(550, "", "Rejected")
+			}
+			return s.honest(a)
+		},
+		// Harvest protection: after 2 unknown recipients of the domain,
+		// "550 Rejected" to everyone, for good.
+		"harvest.com": func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
+			if s.count["harvest"] >= 2 {
+				return testsmtp.R(550, "", "Rejected")
+			}
+			if !s.known[a] {
+				s.count["harvest"]++
+			}
+			return s.honest(a)
+		},
+		// Greylists every address for 90 s, then names the reason.
+		"grey.com": func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
+			t0, ok := s.seen[a]
+			if !ok {
+				s.seen[a], t0 = time.Now(), time.Now()
+			}
+			if time.Since(t0) < 90*time.Second {
+				return testsmtp.R(450, "4.7.1", "Greylisted, please come back later")
+			}
+			return s.honest(a)
+		},
+		// Greylists every address once for 90 s; its retry answer is a
+		// generic refusal (a protection, not about the mailbox).
+		"grey5xx.com": func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
+			t0, ok := s.seen[a]
+			if !ok {
+				s.seen[a], t0 = time.Now(), time.Now()
+			}
+			if time.Since(t0) < 90*time.Second {
+				return testsmtp.R(450, "4.7.1", "Greylisted, please come back later")
+			}
+			return testsmtp.R(550, "", "Rejected")
+		},
+	}
+	for d := range rules {
+		t.Run(d, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				known := map[string]bool{"a@names.com": true}
+				var rest []string
+				for i := range 12 {
+					a := fmt.Sprintf("u%d@%s", i, d)
+					if i%3 != 2 {
+						known[a] = true
+					}
+					rest = append(rest, a)
+				}
+				w, s := reviewWorld(t, known, map[string]domainRule{d: rules[d]})
+				first := []string{"a@names.com", "x1@names.com", "x2@names.com"}
+				v := w.verifier()
+				v.GreylistDelay, v.GreylistMaxWait, v.PerHostRate = time.Minute, 10*time.Minute, 5
+				release := make(chan struct{})
+				n := 0
+				for i, r := range v.VerifySeq(t.Context(), twoPhase(first, rest, release)) {
+					if n++; n == len(first) {
+						close(release)
+					}
+					var in string
+					if i < len(first) {
+						in = first[i]
+					} else {
+						in = rest[i-len(first)]
+					}
+					if r.Input != in {
+						t.Errorf("result %d is for %s, want %s", i, r.Input, in)
+					}
+					t.Logf("%s (exists %v): %s/%s", in, known[in], r.Status, r.Reason)
+					switch {
+					case r.Status == Deliverable && !known[in]:
+						t.Errorf("%s: deliverable, but there is no such mailbox", in)
+					case r.Status == Undeliverable && known[in]:
+						t.Errorf("%s: undeliverable (%s), but the mailbox exists", in, r.Reason)
+					}
+				}
+				if n != len(first)+len(rest) {
+					t.Errorf("%d results for %d addresses", n, len(first)+len(rest))
+				}
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				if i, j, ok := overPace(s.times, 5); !ok {
+					t.Errorf("%d RCPTs in %v, the promise is at most 10 + 5/s", j-i+1, s.times[j].Sub(s.times[i]))
+				}
+			})
+		})
+	}
+}
+
+// overPace finds RCPTs i..j (times in order) that break the promise of
+// burst 10 + rate per second; ok when none does. A millisecond of slack
+// absorbs the limiter's rounding of token times to the nanosecond.
+func overPace(times []time.Time, rate float64) (int, int, bool) {
+	for i := range times {
+		for j := i + 10; j < len(times); j++ {
+			if float64(j-i+1) > 10+rate*(times[j].Sub(times[i])+time.Millisecond).Seconds() {
+				return i, j, false
+			}
+		}
+	}
+	return 0, 0, true
+}
