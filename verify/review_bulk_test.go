@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"net"
@@ -215,4 +216,148 @@ func overPace(times []time.Time, rate float64) (int, int, bool) {
 		}
 	}
 	return 0, 0, true
+}
+
+// TestSharedServerLimits counts at one server address what the limits
+// promise when many ways lead there: eight domains with MX names of their
+// own on it, four more rerouted to it from a primary that refuses the
+// connection or greets with 421, a closer (421 after 4 RCPTs of a
+// connection, so the session reconnects), greylisting (retries) and
+// catch-all probes. The server never has more than PerHost connections
+// open, the client never more than Concurrency, and the RCPTs keep to
+// burst 10 + PerHostRate a second.
+func TestSharedServerLimits(t *testing.T) {
+	for _, perHost := range []int{1, 2} {
+		t.Run(fmt.Sprint("PerHost=", perHost), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { checkSharedLimits(t, perHost) })
+		})
+	}
+}
+
+func checkSharedLimits(t *testing.T, perHost int) {
+	known := map[string]bool{}
+	rules := map[string]domainRule{}
+	var addrs []string
+	for d := range 12 {
+		dom := fmt.Sprintf("d%d.com", d)
+		for i := range 9 {
+			a := fmt.Sprintf("u%d@%s", i, dom)
+			known[a] = i%4 != 3
+			addrs = append(addrs, a)
+		}
+		switch d % 4 {
+		case 1: // a closer
+			rules[dom] = func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
+				k := fmt.Sprint("conn", c.Index)
+				if s.count[k]++; s.count[k] > 4 {
+					return testsmtp.R(421, "4.7.0", "Too many commands, closing")
+				}
+				return s.honest(a)
+			}
+		case 2: // greylisting for 70 s
+			rules[dom] = func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
+				t0, ok := s.seen[a]
+				if !ok {
+					s.seen[a], t0 = time.Now(), time.Now()
+				}
+				if time.Since(t0) < 70*time.Second {
+					return testsmtp.R(450, "4.7.1", "Greylisted, please come back later")
+				}
+				return s.honest(a)
+			}
+		default:
+			rules[dom] = (*sharedServer).honestRule
+		}
+	}
+	w, s := reviewWorld(t, known, rules)
+	shared := w.res.IP["mx.names.com"][0]
+	busy := &testsmtp.Server{Banner: testsmtp.R(421, "4.7.0", "Too many connections, try again later")}
+	t.Cleanup(busy.Close)
+	busyIP, deadIP := netip.MustParseAddr("127.0.2.1"), netip.MustParseAddr("127.0.2.2")
+	w.router[netip.AddrPortFrom(busyIP, 25).String()] = busy
+	for d := 8; d < 12; d++ { // rerouted: the primary refuses or is busy
+		dom := fmt.Sprintf("d%d.com", d)
+		prim := "primary." + dom
+		w.res.MX[dom] = []*net.MX{{Host: prim, Pref: 10}, {Host: "mx." + dom, Pref: 20}}
+		w.res.IP[prim] = []netip.Addr{[]netip.Addr{busyIP, deadIP}[d%2]}
+	}
+	w.res.IP["mx.d0.com"] = []netip.Addr{shared}
+	dial := &countingDialer{routes: w.router}
+	const conc, rate = 3, 8.0
+	v := w.verifier()
+	ad := &addrDialer{inner: dial, open: map[string]int{}, most: map[string]int{}}
+	v.Dialer, v.Concurrency, v.PerHost, v.PerHostRate = ad, conc, perHost, rate
+	v.GreylistDelay, v.GreylistMaxWait = time.Minute, 5*time.Minute
+	n, start := 0, time.Now()
+	defer func() {
+		t.Logf("%v (virtual); %d RCPTs at the shared server, %d connections; the busy primary %d", time.Since(start), len(s.times), s.srv.Connections(), busy.Connections())
+	}()
+	for _, r := range v.VerifyAll(t.Context(), addrs) {
+		n++
+		if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
+			t.Errorf("%s: %s/%s, exists %v", r.Input, r.Status, r.Reason, known[r.Input])
+		}
+	}
+	if n != len(addrs) {
+		t.Fatalf("%d results for %d addresses", n, len(addrs))
+	}
+	if m := ad.most[netip.AddrPortFrom(shared, 25).String()]; m > perHost {
+		t.Errorf("the client had %d connections open at once to the shared server, PerHost is %d", m, perHost)
+	}
+	if m := s.srv.MaxOpen(); m > perHost {
+		t.Errorf("the shared server had %d connections open at once, PerHost is %d", m, perHost)
+	}
+	if m := dial.maxOpen.Load(); m > conc {
+		t.Errorf("%d sessions open at once, Concurrency is %d", m, conc)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, j, ok := overPace(s.times, rate); !ok {
+		t.Errorf("%d RCPTs in %v, the promise is at most 10 + %v/s", j-i+1, s.times[j].Sub(s.times[i]), rate)
+	}
+	if len(s.times) < len(addrs) {
+		t.Errorf("the server saw %d RCPTs for %d addresses", len(s.times), len(addrs))
+	}
+}
+
+func (s *sharedServer) honestRule(_ *testsmtp.Conn, a string) testsmtp.Reply { return s.honest(a) }
+
+// addrDialer counts, per server address, the connections the client has
+// open (dial to Close). A dial takes a millisecond, as a SYN's flight
+// does: a server that closed a connection as the client closed it has
+// counted it out (without it, synctest lets a dial overtake the server
+// goroutine's bookkeeping of a close it already saw).
+type addrDialer struct {
+	inner      *countingDialer
+	mu         sync.Mutex
+	open, most map[string]int
+}
+
+func (d *addrDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	time.Sleep(time.Millisecond)
+	nc, err := d.inner.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.open[addr]++
+	d.most[addr] = max(d.most[addr], d.open[addr])
+	return &addrConn{Conn: nc, d: d, addr: addr}, nil
+}
+
+type addrConn struct {
+	net.Conn
+	d    *addrDialer
+	addr string
+	once sync.Once
+}
+
+func (c *addrConn) Close() error {
+	c.once.Do(func() {
+		c.d.mu.Lock()
+		c.d.open[c.addr]--
+		c.d.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
