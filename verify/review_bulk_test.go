@@ -23,6 +23,7 @@ type sharedServer struct {
 	known map[string]bool
 	times []time.Time
 	seen  map[string]time.Time // first RCPT of an address (greylisting)
+	first map[string]time.Time // first RCPT of an address
 	count map[string]int       // per rule's own counting
 	rules map[string]domainRule
 	srv   *testsmtp.Server
@@ -39,13 +40,16 @@ func (s *sharedServer) honest(a string) testsmtp.Reply {
 }
 
 func newSharedServer(known map[string]bool, rules map[string]domainRule) *sharedServer {
-	s := &sharedServer{known: known, seen: map[string]time.Time{}, count: map[string]int{}, rules: rules}
+	s := &sharedServer{known: known, seen: map[string]time.Time{}, first: map[string]time.Time{}, count: map[string]int{}, rules: rules}
 	s.srv = &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
 		a := rcptAddress(cmd.Arg)
 		_, d, _ := strings.Cut(a, "@")
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.times = append(s.times, time.Now())
+		if _, ok := s.first[a]; !ok {
+			s.first[a] = time.Now()
+		}
 		if r, ok := s.rules[d]; ok {
 			return r(s, c, a)
 		}
@@ -360,4 +364,127 @@ func (c *addrConn) Close() error {
 		c.d.mu.Unlock()
 	})
 	return c.Conn.Close()
+}
+
+// greyRule greylists every address for d, then answers honestly.
+func greyRule(d time.Duration) domainRule {
+	return func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
+		t0, ok := s.seen[a]
+		if !ok {
+			s.seen[a], t0 = time.Now(), time.Now()
+		}
+		if time.Since(t0) < d {
+			return testsmtp.R(450, "4.7.1", "Greylisted, please come back later")
+		}
+		return s.honest(a)
+	}
+}
+
+// streamWorld: 40 addresses at a greylisting server (parked, spilled
+// from the window), 100 at a server whose queue runs deep at the pace
+// (spilled), 30 at another; Window 5, PerHostRate 2.
+func streamWorld(t *testing.T) (*Verifier, []string, map[string]*sharedServer) {
+	w := newWorld()
+	t.Cleanup(w.router.close)
+	known := map[string]bool{}
+	var addrs []string
+	servers := map[string]*sharedServer{}
+	for _, d := range []struct {
+		dom  string
+		n    int
+		rule domainRule
+	}{{"grey.com", 40, greyRule(70 * time.Second)}, {"deep.com", 100, (*sharedServer).honestRule}, {"fast.com", 30, (*sharedServer).honestRule}} {
+		for i := range d.n {
+			a := fmt.Sprintf("u%d@%s", i, d.dom)
+			known[a] = i%5 != 4
+			addrs = append(addrs, a)
+		}
+		s := newSharedServer(known, map[string]domainRule{d.dom: d.rule})
+		servers[d.dom] = s
+		w.add(d.dom, s.srv)
+	}
+	v := w.verifier()
+	v.Window, v.PerHostRate, v.GreylistDelay, v.GreylistMaxWait = 5, 2, time.Minute, 10*time.Minute
+	return v, addrs, servers
+}
+
+// TestStreamCancelledWithSpilledWork cancels a VerifySeq run halfway,
+// with parked and deeply queued work spilled from the window: every
+// position read comes out exactly once, soon after the cancellation.
+func TestStreamCancelledWithSpilledWork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v, addrs, _ := streamWorld(t)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		start := time.Now()
+		time.AfterFunc(20*time.Second, cancel)
+		got := map[int]int{}
+		var last time.Duration
+		late := 0
+		for i, r := range v.VerifySeq(ctx, slicesAll(addrs)) {
+			got[i]++
+			if last = time.Since(start); last >= 20*time.Second {
+				late++
+			}
+			if i < 0 || i >= len(addrs) || r.Input != addrs[i] {
+				t.Fatalf("result %d is for %q", i, r.Input)
+			}
+		}
+		for i, n := range got {
+			if n != 1 {
+				t.Errorf("position %d came out %d times", i, n)
+			}
+		}
+		if len(got) != len(addrs) {
+			t.Errorf("%d positions came out of %d", len(got), len(addrs))
+		}
+		if late == 0 {
+			t.Errorf("all done before the cancellation: the test does not cancel work")
+		}
+		t.Logf("%d results at or after the cancellation", late)
+		if last > 21*time.Second {
+			t.Errorf("the last result came %v after the start, the run was cancelled at 20s", last)
+		}
+	})
+}
+
+// TestStreamDeadlinesWithSpilledWork: with Timeout 40s, greylisting for
+// 70s and a deep queue at the pace, each address ends by its deadline:
+// no later than Timeout after its first RCPT (its first attempt came
+// before that), and none is lost or duplicated.
+func TestStreamDeadlinesWithSpilledWork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v, addrs, servers := streamWorld(t)
+		v.Timeout = 40 * time.Second
+		got := map[int]int{}
+		for i, r := range v.VerifySeq(t.Context(), slicesAll(addrs)) {
+			got[i]++
+			_, dom, _ := strings.Cut(r.Input, "@")
+			s := servers[dom]
+			s.mu.Lock()
+			first, ok := s.first[r.Input]
+			s.mu.Unlock()
+			if ok && time.Since(first) > v.Timeout {
+				t.Errorf("%s ended %v after its first RCPT; Timeout is %v (%s/%s)", r.Input, time.Since(first), v.Timeout, r.Status, r.Reason)
+			}
+		}
+		for i, n := range got {
+			if n != 1 {
+				t.Errorf("position %d came out %d times", i, n)
+			}
+		}
+		if len(got) != len(addrs) {
+			t.Errorf("%d positions came out of %d", len(got), len(addrs))
+		}
+	})
+}
+
+func slicesAll(s []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, a := range s {
+			if !yield(a) {
+				return
+			}
+		}
+	}
 }
