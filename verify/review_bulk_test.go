@@ -114,6 +114,21 @@ func TestSharedServerVerdictsAreSound(t *testing.T) {
 			}
 			return s.honest(a)
 		},
+		// Rate-based anti-harvest: while the client sent more than 5 RCPTs
+		// in the last 100 ms, 250 for everyone; honest again once it slows
+		// down. The accept-all spell ends by itself, within a transaction.
+		"softrate.com": func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
+			recent := 0
+			for _, at := range s.times {
+				if time.Since(at) < 100*time.Millisecond {
+					recent++
+				}
+			}
+			if recent > 5 {
+				return testsmtp.R(250, "2.1.5", "Ok")
+			}
+			return s.honest(a)
+		},
 		// A per-transaction cap: "550 Rejected" from the 4th RCPT on.
 		"cap.com": func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
 			if c.Rcpts >= 3 {
