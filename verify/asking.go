@@ -77,8 +77,12 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 		// The flush will wait for the server's pace, and no refusal
 		// proves an acceptance across a wait (answer.waits): the
 		// acceptances go again, in the probe's flush.
+		// Only where every part still fits: a part left out would wait
+		// for a later probe, and the queue would offer it again at once.
 		c.reask = true
-		ts = e.trails(c, runs, perConn, fresh)
+		if again := e.trails(c, runs, perConn, fresh); len(again) == len(ts) {
+			ts = again
+		}
 		c.reask = false
 	}
 	qs := make([]catchall.Question, len(ts))

@@ -186,22 +186,20 @@ func (p *pacer) count() int {
 // RCPTs go: the promise holds at the server. When the deadline comes
 // first, it paces n alone.
 func (l serverLimit) paceWithRoom(ctx context.Context, n, extra int) error {
+	// One wait at most: other sessions to the server may take the room
+	// meanwhile; then the trailing flush waits, and askTrailing asks the
+	// acceptances again in it.
 	want := float64(min(n+extra, l.rcpts.Burst()))
-	for extra > 0 && n > 0 {
-		tok := l.rcpts.Tokens()
-		if tok >= want {
-			break
-		}
-		d := max(time.Duration((want-tok)/float64(l.rcpts.Limit())*float64(time.Second)), time.Millisecond)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-			break
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+	if tok := l.rcpts.Tokens(); extra > 0 && n > 0 && tok < want {
+		d := time.Duration((want - tok) / float64(l.rcpts.Limit()) * float64(time.Second))
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) >= d {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
 		}
 	}
 	return l.pace(ctx, n)
