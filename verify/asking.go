@@ -73,6 +73,18 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 		fresh = true // nothing fits the open transaction: a new one
 		ts = e.trails(c, runs, perConn, fresh)
 	}
+	if c.pc.short(trailsSize(ts)) {
+		// The flush will wait for the server's pace, and no refusal
+		// proves an acceptance across a wait (answer.waits): the
+		// acceptances go again, in the probe's flush.
+		// Only where every part still fits: a part left out would wait
+		// for a later probe, and the queue would offer it again at once.
+		c.reask = true
+		if again := e.trails(c, runs, perConn, fresh); len(again) == len(ts) {
+			ts = again
+		}
+		c.reask = false
+	}
 	qs := make([]catchall.Question, len(ts))
 	for i, t := range ts {
 		qs[i] = catchall.Question{Domain: t.hr.d.name, Host: t.hr.host.Name}
@@ -182,7 +194,7 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 		t := trail{hr: hr, first: !hr.asked, ctl: hr.control()}
 		for _, j := range hr.decided {
 			if j.out.Outcome == smtpprobe.Accepted && j.answered && j.rebrackets < maxRebrackets && !hr.proven(j) && !perConn && !j.ans.perConn &&
-				(fresh || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx) {
+				(fresh || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx || j.ans.waits != c.pc.count() || c.reask) {
 				t.again = append(t.again, j)
 			}
 		}
@@ -358,3 +370,12 @@ func (e *engine) trailerDue(hr *hostRun) bool {
 // trailing probe: twice, for a probe that another session's or a
 // reconnection's timing kept from its transaction once.
 const maxRebrackets = 2
+
+// trailsSize counts the RCPTs of ts.
+func trailsSize(ts []trail) int {
+	n := 0
+	for _, t := range ts {
+		n += t.size()
+	}
+	return n
+}

@@ -122,20 +122,17 @@ func (v *Verifier) lease(ctx context.Context, h mx.Host, addr string) (*egress.L
 }
 
 // dress gives p the lease's egress: its dialer and identity, the budget
-// paced flush by flush beside the server's politeness, and a reader of
+// paced flush by flush beside the server's politeness (in pc), and a reader of
 // the replies that tells the egress's health what they say about it.
 // Every egress's dials, the single one's too, are watched for port 25
 // being closed (portWatch).
-func (v *Verifier) dress(p *smtpprobe.Prober, l *egress.Lease, h mx.Host, eg string) {
-	polite := p.Pace
+func (v *Verifier) dress(p *smtpprobe.Prober, pc *pacer, l *egress.Lease, h mx.Host, eg string) {
+	pc.budget = nil // the worker's pacer served another session before
 	if l != nil {
 		p.Dialer, p.HELO, p.MailFrom = l.Egress, l.Egress.HELO, l.Egress.MailFrom
-		p.Pace = func(ctx context.Context, n int) error {
-			if err := takeBudget(ctx, l, n); err != nil {
-				return err
-			}
-			return polite(ctx, n)
-		}
+		// The budget waits inside the pacer, which counts every wait:
+		// a refusal after one proves no acceptance before it.
+		pc.budget = func(ctx context.Context, n int) error { return takeBudget(ctx, l, n) }
 		tap := &replyTap{lease: l, host: h.Name}
 		if prev := p.TranscriptFunc; prev != nil {
 			p.TranscriptFunc = func(tl smtpprobe.TranscriptLine) { prev(tl); tap.line(tl) }

@@ -65,6 +65,11 @@ type answer struct {
 	// connection (see answer.refuted).
 	perConn bool
 	counted bool // a generic refusal that an acceptance after it made count
+	// waits is how many flushes of the session had waited for the
+	// server's RCPT pace when it was answered: a server's spell of
+	// accepting everyone (a rate-based harvest protection) may end during
+	// a wait, so a refusal proves no acceptance across one.
+	waits int
 }
 
 // A flush is one call on a session, seen from the engine's clock.
@@ -81,7 +86,7 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	aboutEgress(r) // a reply about us is never about the mailbox
 	f.c.lastConn, f.c.lastTx = connID{f.c.id, r.Conn}, r.Tx
 	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
-		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0}, true
+		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.count()}, true
 }
 
 // counts reports whether a, a refusal from the host, is about the mailbox
@@ -98,7 +103,7 @@ func (a answer) counts() bool {
 // that shows the server was not accepting everyone when it accepted a.
 func (a answer) refuted(r answer) bool {
 	if a.sameTx(r) {
-		return r.seq > a.seq
+		return r.seq > a.seq && (a.flush == r.flush || a.waits == r.waits)
 	}
 	return (a.perConn || r.perConn) && r.sent > a.got
 }

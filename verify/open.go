@@ -11,7 +11,7 @@ import (
 // open connects to the first reachable address of host, within that
 // address's serverLimit (sessions, and the RCPT pace of every flush);
 // release frees the session's place after it closes.
-func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog) (s *smtpprobe.Session, addr string, release func(), err error) {
+func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog, pc *pacer) (s *smtpprobe.Session, addr string, release func(), err error) {
 	for _, ip := range h.Addrs {
 		addr = v.dialAddr(ip.String())
 		lease, eg, lerr := v.leaseFor(ctx, h, addr) // egress.go
@@ -29,8 +29,9 @@ func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog) (s *smtpp
 			p.Transcript = &redactTo{w: v.tap}
 		}
 		lim := v.server(addr).limit
-		p.Pace = lim.pace // every RCPT the server sees counts
-		v.dress(p, lease, h, eg)
+		pc.lim = lim
+		p.Pace = pc.pace // every RCPT the server sees counts
+		v.dress(p, pc, lease, h, eg)
 		if err = lim.sessions.Acquire(ctx, 1); err != nil {
 			releaseLease(lease)
 			return nil, addr, nil, err

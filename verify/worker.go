@@ -18,6 +18,8 @@ type conn struct {
 	addr    string
 	release func()
 	limiter *rate.Limiter
+	pc      *pacer   // the session's share of the server's RCPT pace
+	reask   bool     // trails asks every acceptance again (see askTrailing)
 	conv    *convLog // the conversation, with Transcript
 	// lastConn and lastTx are where the latest RCPT answer on it stood:
 	// the transaction a trailing probe continues.
@@ -214,6 +216,13 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 		pend = e.v.detector.Begin(qs)
 		alone = pend.Addrs()
 	}
+	// The trailing probes (and controls) that may follow the batch in its
+	// transaction are paid for with it: no wait for the pace comes between
+	// the batch and them (see answer.waits).
+	e.mu.Lock()
+	c.pc.prepay(e.trailerRcpts(batch))
+	e.mu.Unlock()
+	defer c.pc.clear()
 	var aloneRes, results []smtpprobe.Result
 	if room, _ := c.s.TxRoom(); len(alone) == 0 && room < len(wires)+2*distinctRuns(batch) {
 		// A transaction of their own, with room for the trailing probes
@@ -299,13 +308,14 @@ func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
 		from, _ := e.v.mailFrom() // Validate has checked it
 		conv = newConvLog(from)
 	}
-	s, addr, release, err := e.v.open(ctx, q.host, conv)
+	pc := &pacer{}
+	s, addr, release, err := e.v.open(ctx, q.host, conv, pc)
 	if err != nil {
 		return nil, err
 	}
 	s.SetQuirks(e.v.quirks(addr))
 	lim := e.v.server(addr).limit.rcpts
-	return &conn{id: e.conns.Add(1), s: s, addr: addr, release: release, limiter: lim, conv: conv}, nil
+	return &conn{id: e.conns.Add(1), s: s, addr: addr, release: release, limiter: lim, pc: pc, conv: conv}, nil
 }
 
 func (e *engine) closeConn(c *conn) {
@@ -391,4 +401,20 @@ func distinctRuns(batch []*job) int {
 		}
 	}
 	return len(runs)
+}
+
+// trailerRcpts counts the RCPTs of the trailing probes (and controls) the
+// batch's domains may need after it. e.mu is held.
+func (e *engine) trailerRcpts(batch []*job) int {
+	var runs []*hostRun
+	n := 0
+	for _, j := range batch {
+		if hr := j.run; !slices.Contains(runs, hr) {
+			runs = append(runs, hr)
+			if e.trailerDue(hr) {
+				n += 1 + boolInt(hr.vague)
+			}
+		}
+	}
+	return n
 }
