@@ -44,13 +44,7 @@ func diagnoseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if c.dns != "" {
 		cfg.DNS = []string{withPort(c.dns)}
 	}
-	switch c.dnsbl {
-	case "":
-	case "none":
-		cfg.DNSBL = []string{}
-	default:
-		cfg.DNSBL = zones(c.dnsbl)
-	}
+	cfg.DNSBL = dnsblFlag(c.dnsbl)
 	ctx, cancel := context.WithTimeout(ctx, 2*c.timeout)
 	defer cancel()
 	rep, err := diagnose.Run(ctx, rest[0], cfg)
@@ -61,7 +55,29 @@ func diagnoseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO
 	}
-	if *asJSON {
+	return writeReport(stdout, rep, rep.Summary, reportOutput{json: *asJSON, noColor: *noColor})
+}
+
+// dnsblFlag reads --dnsbl: "" for the defaults (nil), "none" for none,
+// else the zones.
+func dnsblFlag(s string) []string {
+	switch s {
+	case "":
+		return nil
+	case "none":
+		return []string{}
+	}
+	return zones(s)
+}
+
+// reportOutput is how diagnose and doctor print their report.
+type reportOutput struct{ json, noColor bool }
+
+// writeReport prints a diagnose or doctor report, as JSON or as text
+// (coloured on a terminal), and returns the exit code: 1 when some check
+// failed.
+func writeReport(stdout io.Writer, rep interface{ WriteText(io.Writer, bool) }, sum diagnose.Summary, o reportOutput) int {
+	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
@@ -69,9 +85,9 @@ func diagnoseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return exitIO
 		}
 	} else {
-		rep.WriteText(stdout, !*noColor && isTerminal(stdout))
+		rep.WriteText(stdout, !o.noColor && isTerminal(stdout))
 	}
-	if rep.Summary.Result == diagnose.Fail {
+	if sum.Result == diagnose.Fail {
 		return exitIO // 1: some check failed
 	}
 	return exitOK

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -59,13 +58,7 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *dnsServer != "" {
 		cfg.DNS = []string{withPort(*dnsServer)}
 	}
-	switch *dnsbl {
-	case "":
-	case "none":
-		cfg.DNSBL = []string{}
-	default:
-		cfg.DNSBL = zones(*dnsbl)
-	}
+	cfg.DNSBL = dnsblFlag(*dnsbl)
 	ctx, cancel := context.WithTimeout(ctx, 6**timeout+time.Minute)
 	defer cancel()
 	rep, err := diagnose.Doctor(ctx, cfg)
@@ -76,20 +69,7 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(rep); err != nil {
-			return exitIO
-		}
-	} else {
-		rep.WriteText(stdout, !*noColor && isTerminal(stdout))
-	}
-	if rep.Summary.Result == diagnose.Fail {
-		return exitIO // 1: some check failed
-	}
-	return exitOK
+	return writeReport(stdout, rep, rep.Summary, reportOutput{json: *asJSON, noColor: *noColor})
 }
 
 // doctor runs diagnose.Doctor with the service's DNS and its one egress
