@@ -198,7 +198,9 @@ func TestComposeMatchesNATSConf(t *testing.T) {
 func TestClusterRecipe(t *testing.T) {
 	if os.Getenv("MAILVERIFY_CLUSTER_RECIPE") != "1" {
 		// It builds nats-server and runs processes for up to a minute
-		// or two, so CI runs it as a step of its own (.ci/release), not
+		// or two, and it still fails now and then for reasons other
+		// than the aggregator's stall (see .ci/release), so CI runs it
+		// as a step of its own that tries a failure once more, not
 		// inside "go test -race work".
 		t.Skip("set MAILVERIFY_CLUSTER_RECIPE=1 to run the cluster recipe (.ci/release does)")
 	}
