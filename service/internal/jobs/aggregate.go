@@ -42,18 +42,38 @@ type applied struct {
 	status, reason string
 }
 
+// Reading the results: the server sends a heartbeat every aggHeartbeat
+// while a pull is open, and the client starts a new consumer after two are
+// missed, which is how it learns that the server holding the consumer died
+// (an ordered consumer has one replica; nothing else tells the client).
+// aggQuiet is how long the aggregator waits with nothing arriving while the
+// stream holds results past its position before it starts a new consumer
+// itself; it doubles each time that finds nothing, up to aggQuietMax.
+var (
+	aggExpiry    = 15 * time.Second
+	aggHeartbeat = 5 * time.Second
+	aggQuiet     = 30 * time.Second
+	aggQuietMax  = 10 * time.Minute
+)
+
+// reading is where an aggregator is in the stream.
+type reading struct {
+	pos   uint64        // every result up to here is counted
+	quiet time.Duration // see aggQuiet
+}
+
 // Run aggregates until ctx ends.
 func (a *Aggregator) Run(ctx context.Context) error {
-	var pos uint64
+	r := &reading{quiet: aggQuiet}
 	if e, err := a.Bus.State.Get(ctx, positionKey); err == nil {
-		pos, _ = strconv.ParseUint(string(e.Value()), 10, 64)
+		r.pos, _ = strconv.ParseUint(string(e.Value()), 10, 64)
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return err
 	}
 	for ctx.Err() == nil {
 		cfg := jetstream.OrderedConsumerConfig{InactiveThreshold: time.Minute}
-		if pos > 0 {
-			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, pos+1
+		if r.pos > 0 {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, r.pos+1
 		}
 		cons, err := a.Bus.JS.OrderedConsumer(ctx, ResultsStream, cfg)
 		if err != nil {
@@ -61,75 +81,132 @@ func (a *Aggregator) Run(ctx context.Context) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		pos = a.follow(ctx, cons, pos)
+		a.follow(ctx, cons, r)
 	}
 	return nil
 }
 
-// follow applies what cons delivers until ctx ends or reading fails, and
-// returns the position reached. It reads one continuous subscription:
-// a Fetch on an ordered consumer makes a new consumer on the server each
-// time, which left the counts seconds behind the results.
-func (a *Aggregator) follow(ctx context.Context, cons jetstream.Consumer, pos uint64) uint64 {
-	it, err := cons.Messages(jetstream.PullMaxMessages(aggBatch))
+// follow applies what cons delivers until ctx ends, reading fails or the
+// reading looks stuck. It reads one continuous subscription: a Fetch on an
+// ordered consumer makes a new consumer on the server each time, which left
+// the counts seconds behind the results.
+//
+// One goroutine waits in Next for as long as it takes: the client checks
+// the heartbeats only inside Next, and a Next given a deadline shorter than
+// two heartbeats (as this loop once did, 5 s) never notices that they
+// stopped, so a consumer lost with its server was waited on forever.
+func (a *Aggregator) follow(ctx context.Context, cons jetstream.Consumer, r *reading) {
+	it, err := cons.Messages(jetstream.PullMaxMessages(aggBatch),
+		jetstream.PullExpiry(aggExpiry), jetstream.PullHeartbeat(aggHeartbeat))
 	if err != nil {
 		logOrDiscard(a.Logger).Warn("aggregator: subscribe", "err", err)
 		sleep(ctx, time.Second)
-		return pos
+		return
 	}
-	defer it.Stop()
+	in, readErr, stop := readAll(it)
+	defer stop()
+	check := time.NewTicker(min(r.quiet, aggQuiet) / 3)
+	defer check.Stop()
+	last := time.Now()
 	for ctx.Err() == nil {
-		msgs, err := nextBatch(ctx, it)
-		if err != nil {
-			if ctx.Err() == nil {
-				logOrDiscard(a.Logger).Warn("aggregator: read", "err", err)
-				sleep(ctx, time.Second)
+		var first jetstream.Msg
+		select {
+		case <-ctx.Done():
+			return
+		case <-check.C:
+			if time.Since(last) >= r.quiet && a.behind(ctx, r) {
+				return
 			}
-			return pos
-		}
-		if len(msgs) == 0 {
 			continue
+		case m, ok := <-in:
+			if !ok {
+				logOrDiscard(a.Logger).Warn("aggregator: read", "err", <-readErr)
+				sleep(ctx, time.Second)
+				return
+			}
+			first = m
 		}
+		msgs := takeMore(in, first)
 		for {
 			err := a.apply(ctx, msgs)
 			if err == nil {
 				break
 			}
 			if ctx.Err() != nil {
-				return pos
+				return
 			}
 			logOrDiscard(a.Logger).Warn("aggregator: apply", "err", err)
 			sleep(ctx, time.Second)
 		}
-		if md, err := msgs[len(msgs)-1].Metadata(); err == nil && md.Sequence.Stream > pos {
-			pos = md.Sequence.Stream
-			_, _ = a.Bus.State.Put(ctx, positionKey, []byte(strconv.FormatUint(pos, 10)))
+		last = time.Now()
+		if md, err := msgs[len(msgs)-1].Metadata(); err == nil && md.Sequence.Stream > r.pos {
+			r.pos, r.quiet = md.Sequence.Stream, aggQuiet
+			_, _ = a.Bus.State.Put(ctx, positionKey, []byte(strconv.FormatUint(r.pos, 10)))
 		}
 	}
-	return pos
 }
 
-// nextBatch waits up to 5 seconds for a message, then takes those that
-// are there already, up to aggBatch.
-func nextBatch(ctx context.Context, it jetstream.MessagesContext) ([]jetstream.Msg, error) {
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	first, err := it.Next(jetstream.NextContext(wctx))
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, nil
+// behind reports whether the results stream holds messages past r.pos, which
+// the consumer has not delivered for r.quiet: then the caller starts a new
+// consumer from r.pos (counting stays exact: a job's record skips results
+// up to the last sequence counted into it). The stream's last sequence can
+// also be ahead because results past the position were purged; the wait
+// doubles so that such a stream costs a consumer every few minutes at most.
+func (a *Aggregator) behind(ctx context.Context, r *reading) bool {
+	s, err := a.Bus.JS.Stream(ctx, ResultsStream)
+	if err != nil || s.CachedInfo().State.LastSeq <= r.pos {
+		return false
 	}
-	if err != nil {
-		return nil, err
+	logOrDiscard(a.Logger).Warn("aggregator: nothing delivered while the stream is ahead; starting a new consumer",
+		"position", r.pos, "last", s.CachedInfo().State.LastSeq, "quiet", r.quiet)
+	r.quiet = min(2*r.quiet, aggQuietMax)
+	return true
+}
+
+// readAll passes on what it delivers; when Next fails, in is closed after
+// the error is put in readErr. stop ends the iterator and waits for the
+// reading goroutine.
+func readAll(it jetstream.MessagesContext) (in <-chan jetstream.Msg, readErr <-chan error, stop func()) {
+	msgs, errs := make(chan jetstream.Msg, aggBatch), make(chan error, 1)
+	quit, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		defer close(msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				errs <- err
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return msgs, errs, func() {
+		close(quit)
+		it.Stop()
+		<-exited
 	}
+}
+
+// takeMore adds to first what is already waiting in in, up to aggBatch.
+func takeMore(in <-chan jetstream.Msg, first jetstream.Msg) []jetstream.Msg {
 	msgs := []jetstream.Msg{first}
 	for len(msgs) < aggBatch {
-		m, err := it.Next(jetstream.NextMaxWait(time.Millisecond))
-		if err != nil {
-			break
+		select {
+		case m, ok := <-in:
+			if !ok {
+				return msgs
+			}
+			msgs = append(msgs, m)
+		default:
+			return msgs
 		}
-		msgs = append(msgs, m)
 	}
-	return msgs, nil
+	return msgs
 }
 
 func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {
