@@ -204,7 +204,14 @@ func (b *Bus) load(ctx context.Context, id string) (*record, uint64, error) {
 	if !validID(id) {
 		return nil, 0, ErrNotFound
 	}
+	var val []byte
+	var rev uint64
 	e, err := b.Jobs.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		val, rev, err = b.leaderGet(ctx, JobsBucket, id) // a follower may lag
+	} else if err == nil {
+		val, rev = e.Value(), e.Revision()
+	}
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, ErrNotFound
 	}
@@ -212,10 +219,10 @@ func (b *Bus) load(ctx context.Context, id string) (*record, uint64, error) {
 		return nil, 0, err
 	}
 	var rec record
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+	if err := json.Unmarshal(val, &rec); err != nil {
 		return nil, 0, fmt.Errorf("service: job %s: %w", id, err)
 	}
-	return &rec, e.Revision(), nil
+	return &rec, rev, nil
 }
 
 // update applies change to a job's record with compare-and-set, retrying

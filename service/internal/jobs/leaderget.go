@@ -1,0 +1,61 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// KV buckets allow direct gets, which any replica answers: in a cluster a
+// follower that has not applied a write yet answers "no such key" for a
+// record its own writer has just stored (a job created, then asked for at
+// once: 404). leaderGet asks the stream's leader instead, which answers
+// only with what the quorum stored. It is the second try of a read that
+// found nothing, so the common read stays direct.
+func (b *Bus) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint64, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	msg, err := b.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	var resp struct {
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Data []byte `json:"data"`
+			Hdrs []byte `json:"hdrs"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, 0, fmt.Errorf("jobs: the stream leader's answer: %w", err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.Code == 404:
+		return nil, 0, jetstream.ErrKeyNotFound
+	case resp.Error != nil:
+		return nil, 0, errors.New("jobs: the stream leader: " + resp.Error.Description)
+	case resp.Message == nil:
+		return nil, 0, jetstream.ErrKeyNotFound
+	}
+	if kvDeleted(resp.Message.Hdrs) {
+		return nil, 0, jetstream.ErrKeyNotFound
+	}
+	return resp.Message.Data, resp.Message.Seq, nil
+}
+
+// kvDeleted reports a KV delete or purge marker in a stored message's
+// headers (KV-Operation: DEL or PURGE).
+func kvDeleted(hdrs []byte) bool {
+	h := strings.ToLower(string(hdrs))
+	return strings.Contains(h, "kv-operation: del") || strings.Contains(h, "kv-operation: purge")
+}
