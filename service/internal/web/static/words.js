@@ -17,6 +17,7 @@ export const REASONS = {
   cannot_verify: ["The server will not say whether mailboxes exist.", "Keep it with care."],
   greylisted: ["The server asked us to come back later (greylisting).", "Check again later."],
   rate_limited: ["The server is limiting how fast we may ask.", "Check again later."],
+  soft_limited: ["The server began to accept every address from us (a limit it puts on fast askers), so its yes proves nothing.", "Check again later, more slowly or from another egress."],
   temporary_failure: ["The server had a temporary problem.", "Check again later."],
   timeout: ["The server did not answer in time.", "Check again later."],
   connection_failed: ["We could not connect to the mail server.", "Check again later, from a host that may use port 25."],
