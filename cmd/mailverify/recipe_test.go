@@ -222,7 +222,7 @@ func TestClusterRecipe(t *testing.T) {
 	for _, n := range nodes {
 		urls = append(urls, n.url)
 	}
-	cw := newClusterWorld(t, 10, 40, 800)
+	cw := newClusterWorld(t, 10, 40, 3000) // enough that the job is still running when the count passes a fifth, on a fast machine too
 	common := append([]string{"--nats", strings.Join(urls, ","), "--replicas", "3", "--partitions", "8",
 		"--ack-wait", "3s", "--pinned-ttl", "3s", "--per-host", "2", "--rate", "1000"}, cw.flags...)
 	api := startServe(t, bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, common...)...)

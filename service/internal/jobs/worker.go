@@ -152,7 +152,7 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 	f, err := w.Bus.storeResultAsync(h.t, r)
 	if err != nil {
 		logOrDiscard(w.Logger).Warn("worker: store result", "job", h.t.Job, "err", err)
-		_ = h.m.Nak()
+		nakLater(h.m)
 		return
 	}
 	w.stores <- stored{h, f, r, time.Now().Add(30 * time.Second)}
@@ -183,7 +183,7 @@ func (w *Worker) acknowledge(stores <-chan stored) {
 		isNew, err := storedOnce(err)
 		if err != nil {
 			logOrDiscard(w.Logger).Warn("worker: store result", "job", s.h.t.Job, "err", err)
-			_ = s.h.m.Nak()
+			nakLater(s.h.m)
 			continue
 		}
 		// A lost ack redelivers the task; its result stays single.
@@ -231,4 +231,25 @@ func (w *Worker) canceled(ctx context.Context, job string) bool {
 	w.states[job] = st
 	w.mu.Unlock()
 	return st.canceled
+}
+
+// nakLater sends back a task whose result could not be stored, to come
+// again after a delay that doubles with each delivery (250 ms, 500 ms, …,
+// at most 10 s). A store fails while the stream elects a new leader (a
+// NATS server died): sent back at once, the task came back within
+// milliseconds and spent its MaxDeliver deliveries before the election
+// ended, and its address was dead-lettered unknown.
+func nakLater(m jetstream.Msg) {
+	n := uint64(1)
+	if md, err := m.Metadata(); err == nil && md.NumDelivered > 0 {
+		n = md.NumDelivered
+	}
+	_ = m.NakWithDelay(storeRetryDelay(n))
+}
+
+func storeRetryDelay(delivered uint64) time.Duration {
+	if delivered > 6 {
+		return 10 * time.Second
+	}
+	return min(250*time.Millisecond<<(delivered-1), 10*time.Second)
 }
