@@ -8,7 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +63,7 @@ func BenchmarkScale(b *testing.B) {
 			}
 			b.ReportMetric(m.peakMB, "peak-MB")
 			b.ReportMetric(m.afterMB, "after-MB")
+			b.ReportMetric(m.liveMB, "live-MB")
 			b.ReportMetric(m.bytesPerAddr, "B/addr")
 			b.ReportMetric(m.rate, "addr/s")
 			b.ReportMetric(float64(m.lag.Milliseconds()), "lag-ms")
@@ -69,8 +73,8 @@ func BenchmarkScale(b *testing.B) {
 }
 
 type scaleRun struct {
-	peakMB, afterMB, bytesPerAddr, rate float64
-	lag, endLag                         time.Duration
+	peakMB, afterMB, liveMB, bytesPerAddr, rate float64
+	lag, endLag                                 time.Duration
 }
 
 // nxInputs yields n addresses on 1,000 domains that do not exist,
@@ -151,7 +155,13 @@ func runScale(b *testing.B, n int) scaleRun {
 			b.Fatal(err)
 		}
 		now := time.Now()
-		out.lag = max(out.lag, clock.behind(got.Done, now))
+		if l := clock.behind(got.Done, now); l > out.lag {
+			out.lag = l
+			if l > time.Second {
+				b.Logf("%v in: done %d, stored %d, %v behind", now.Sub(start).Round(time.Millisecond), got.Done, clock.n.Load(), l)
+			}
+		}
+		out.liveMB = max(out.liveMB, heapLiveMB())
 		if got.State == Done {
 			out.endLag = now.Sub(clock.times[len(clock.times)-1])
 			break
@@ -167,12 +177,35 @@ func runScale(b *testing.B, n int) scaleRun {
 		b.Fatalf("%d results stored; want %d", got, n)
 	}
 	out.peakMB = float64(procStatus(b, "VmHWM")) / 1024
+	if f := os.Getenv("MAILVERIFY_SCALE_HEAP"); f != "" {
+		writeHeap(b, fmt.Sprintf("%s.%d", f, n))
+	}
 	time.Sleep(5 * time.Second)
 	out.afterMB = float64(procStatus(b, "VmRSS")) / 1024
 	out.bytesPerAddr = float64(diskUsage(b, dir)-before) / float64(n)
-	b.Logf("n=%d: peak %.1f MB, after %.1f MB, %.1f B/addr, %.0f addr/s, lag %v, end lag %v",
-		n, out.peakMB, out.afterMB, out.bytesPerAddr, out.rate, out.lag, out.endLag)
+	b.Logf("n=%d: peak %.1f MB, after %.1f MB, live heap %.1f MB, %.1f B/addr, %.0f addr/s, lag %v, end lag %v",
+		n, out.peakMB, out.afterMB, out.liveMB, out.bytesPerAddr, out.rate, out.lag, out.endLag)
 	return out
+}
+
+// heapLiveMB is the heap the last garbage collection found live.
+func heapLiveMB() float64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return float64(s[0].Value.Uint64()) / (1 << 20)
+}
+
+// writeHeap writes a heap profile (MAILVERIFY_SCALE_HEAP names the file).
+func writeHeap(b *testing.B, name string) {
+	f, err := os.Create(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // procStatus reads a field of /proc/self/status in kB.
