@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -120,8 +119,11 @@ func (s *Scheduler) handle(ctx context.Context, m jetstream.Msg) {
 	}
 }
 
-// route publishes each address of c to its partition. A chunk delivered
-// again publishes the same message IDs, which the stream drops.
+// route publishes each address of c to its partition. A chunk routed
+// again (the scheduler failed before deleting it) queues its tasks again:
+// their results are stored once all the same (see storeResult). Tasks
+// carry no message ID: the stream would keep every ID in memory for its
+// duplicate window, 110 MB at a million tasks.
 func (s *Scheduler) route(ctx context.Context, c chunk) error {
 	parts := make([]int, len(c.Items))
 	g, gctx := errgroup.WithContext(ctx)
@@ -147,7 +149,7 @@ func (s *Scheduler) route(ctx context.Context, c chunk) error {
 		if err != nil {
 			return err
 		}
-		f, err := s.Bus.JS.PublishAsync(workSubject(parts[i]), data, jetstream.WithMsgID(fmt.Sprintf("%s.%d", t.Job, t.Index)))
+		f, err := s.Bus.JS.PublishAsync(workSubject(parts[i]), data)
 		if err != nil {
 			return err
 		}
