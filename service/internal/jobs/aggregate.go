@@ -46,12 +46,17 @@ type applied struct {
 // while a pull is open, and the client starts a new consumer after two are
 // missed, which is how it learns that the server holding the consumer died
 // (an ordered consumer has one replica; nothing else tells the client).
+// It is also how the client recovers when it believes a pull is still
+// open that the server no longer holds (seen at a million results on a
+// loaded machine: the server had no pull waiting and 44,739 results
+// pending while the client waited): the done count was then 10 to 25 s
+// behind the results, so the heartbeat is short.
 // aggQuiet is how long the aggregator waits with nothing arriving while the
 // stream holds results past its position before it starts a new consumer
 // itself; it doubles each time that finds nothing, up to aggQuietMax.
 var (
-	aggExpiry    = 15 * time.Second
-	aggHeartbeat = 5 * time.Second
+	aggExpiry    = 5 * time.Second
+	aggHeartbeat = 500 * time.Millisecond
 	aggQuiet     = 30 * time.Second
 	aggQuietMax  = 10 * time.Minute
 )

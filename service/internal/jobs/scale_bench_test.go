@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -133,7 +134,8 @@ func runScale(b *testing.B, n int) scaleRun {
 	clock := &resultClock{step: 100, times: []time.Time{{}}}
 	wv := w.Verifier()
 	wv.GreylistMaxWait = time.Nanosecond
-	node := &Node{Bus: bus, Verifier: w.Verifier(), WorkerVerifier: wv,
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	node := &Node{Bus: bus, Verifier: w.Verifier(), WorkerVerifier: wv, Logger: logger,
 		Worker: Worker{Drain: time.Second, OnResult: func(verify.Result) { clock.add() }}}
 	stopped := make(chan struct{})
 	go func() { _ = node.Run(ctx); close(stopped) }()
@@ -149,6 +151,9 @@ func runScale(b *testing.B, n int) scaleRun {
 		b.Fatal(err)
 	}
 	var out scaleRun
+	var worst string // when the done count was furthest behind
+	var lastHeap float64
+	var dumped bool
 	for {
 		got, err := bus.Get(ctx, "", j.ID)
 		if err != nil {
@@ -157,11 +162,28 @@ func runScale(b *testing.B, n int) scaleRun {
 		now := time.Now()
 		if l := clock.behind(got.Done, now); l > out.lag {
 			out.lag = l
-			if l > time.Second {
-				b.Logf("%v in: done %d, stored %d, %v behind", now.Sub(start).Round(time.Millisecond), got.Done, clock.n.Load(), l)
+			worst = fmt.Sprintf("%v in: done %d, stored %d", now.Sub(start).Round(time.Millisecond), got.Done, clock.n.Load())
+			if f := os.Getenv("MAILVERIFY_SCALE_STALL"); f != "" && l > 5*time.Second && !dumped {
+				dumped = true
+				if fh, err := os.Create(f); err == nil {
+					if st, err := bus.JS.Stream(ctx, ResultsStream); err == nil {
+						for ci := range st.ListConsumers(ctx).Info() {
+							fmt.Fprintf(fh, "consumer %s: delivered %+v ackfloor %+v pending %d waiting %d ackpending %d\n",
+								ci.Name, ci.Delivered, ci.AckFloor, ci.NumPending, ci.NumWaiting, ci.NumAckPending)
+						}
+					}
+					_ = pprof.Lookup("goroutine").WriteTo(fh, 2)
+					fh.Close()
+				}
 			}
 		}
-		out.liveMB = max(out.liveMB, heapLiveMB())
+		if live := heapLiveMB(); live > out.liveMB {
+			out.liveMB = live
+			if f := os.Getenv("MAILVERIFY_SCALE_HEAP"); f != "" && live > 1.2*lastHeap {
+				writeHeap(b, fmt.Sprintf("%s.%d.peak", f, n))
+				lastHeap = live
+			}
+		}
 		if got.State == Done {
 			out.endLag = now.Sub(clock.times[len(clock.times)-1])
 			break
@@ -183,6 +205,9 @@ func runScale(b *testing.B, n int) scaleRun {
 	time.Sleep(5 * time.Second)
 	out.afterMB = float64(procStatus(b, "VmRSS")) / 1024
 	out.bytesPerAddr = float64(diskUsage(b, dir)-before) / float64(n)
+	if worst != "" {
+		b.Logf("n=%d: furthest behind (%v) at %s", n, out.lag, worst)
+	}
 	b.Logf("n=%d: peak %.1f MB, after %.1f MB, live heap %.1f MB, %.1f B/addr, %.0f addr/s, lag %v, end lag %v",
 		n, out.peakMB, out.afterMB, out.liveMB, out.bytesPerAddr, out.rate, out.lag, out.endLag)
 	return out
