@@ -163,7 +163,7 @@ func runScale(b *testing.B, n int) scaleRun {
 		if l := clock.behind(got.Done, now); l > out.lag {
 			out.lag = l
 			worst = fmt.Sprintf("%v in: done %d, stored %d", now.Sub(start).Round(time.Millisecond), got.Done, clock.n.Load())
-			if f := os.Getenv("MAILVERIFY_SCALE_STALL"); f != "" && l > 5*time.Second && !dumped {
+			if f := os.Getenv("MAILVERIFY_SCALE_STALL"); f != "" && l > 1500*time.Millisecond && !dumped {
 				dumped = true
 				if fh, err := os.Create(f); err == nil {
 					if st, err := bus.JS.Stream(ctx, ResultsStream); err == nil {
@@ -205,6 +205,7 @@ func runScale(b *testing.B, n int) scaleRun {
 	time.Sleep(5 * time.Second)
 	out.afterMB = float64(procStatus(b, "VmRSS")) / 1024
 	out.bytesPerAddr = float64(diskUsage(b, dir)-before) / float64(n)
+	b.Logf("n=%d: store by stream (bytes an address): %s", n, streamUsage(b, dir, n))
 	if worst != "" {
 		b.Logf("n=%d: furthest behind (%v) at %s", n, out.lag, worst)
 	}
@@ -258,6 +259,28 @@ func resetPeakRSS(b *testing.B) {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		b.Skipf("cannot reset the peak RSS: %v", err)
 	}
+}
+
+// streamUsage says how the store's space divides among its streams.
+func streamUsage(b *testing.B, dir string, n int) string {
+	var streams []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && filepath.Base(filepath.Dir(path)) == "streams" {
+			streams = append(streams, path)
+			return fs.SkipDir
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var parts []string
+	for _, s := range streams {
+		if u := diskUsage(b, s); u >= int64(n) {
+			parts = append(parts, fmt.Sprintf("%s %.1f", filepath.Base(s), float64(u)/float64(n)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // diskUsage is the space the files under dir take on disk.
