@@ -21,6 +21,7 @@ type egressFlags struct {
 	list     []string
 	file     string
 	profiles string
+	state    egressState // --egress-state, the command line's only (egressstate.go)
 }
 
 func (f *egressFlags) register(fs *flag.FlagSet) {
