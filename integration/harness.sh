@@ -114,6 +114,10 @@ mx-dropped   IN A   192.0.2.25
 ; dante at 127.0.0.34:1080 goes out from 127.0.0.35
 pool         IN MX 10 mx-pool.it.test.
 mx-pool      IN A   127.0.0.23
+; its anvil rate limit throttles a client after 4 recipients a minute
+; (dante's 127.0.0.35 is exempt)
+throttle     IN MX 10 mx-throttle.it.test.
+mx-throttle  IN A   127.0.0.24
 ZONE
 }
 
@@ -213,8 +217,8 @@ smtpd_tls_security_level = may
 # here; the listeners differ in their recipient maps and restrictions.
 relay_domains = mailbox.it.test, backup.it.test, catchall.it.test, implicit.it.test, ipv6.it.test,
   access.it.test, grey.it.test, tls.it.test, slow.it.test, limit.it.test, ratelimited.it.test,
-  hardlimit.it.test, grey2.it.test, shared.it.test, diagbad.it.test, pool.it.test
-relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok, jane@shared.it.test=ok, jane@pool.it.test=ok }
+  hardlimit.it.test, grey2.it.test, shared.it.test, diagbad.it.test, pool.it.test, throttle.it.test
+relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok, jane@shared.it.test=ok, jane@pool.it.test=ok, jane@throttle.it.test=ok }
 relay_transport = discard
 smtpd_soft_error_limit = 10
 smtpd_hard_error_limit = 20
@@ -232,8 +236,7 @@ hardlimit_restrictions = reject_unauth_destination, check_policy_service unix:pr
 # the reply states no delay.
 grey2_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10024
 # The egress pool's server: it bans one source address with Microsoft's
-# words (a reply about the egress, never the mailbox), and anvil limits
-# every client to 40 recipients a minute (the test stays under it).
+# words (a reply about the egress, never the mailbox).
 pool_restrictions = check_client_access inline:{ { 127.0.0.33 = 550 5.7.606 Access denied, banned sending IP [127.0.0.33] } }, reject_unauth_destination
 CONF
 	cat >"$DIR/limit-policy.sh" <<'POLICY'
@@ -267,7 +270,8 @@ POLICY
 127.0.0.17:smtp inet n - n - - smtpd -o syslog_name=postfix/rate -o relay_recipient_maps=$known_rcpts -o smtpd_client_recipient_rate_limit=3
 127.0.0.18:smtp inet n - n - - smtpd -o syslog_name=postfix/hardlimit -o relay_recipient_maps= -o smtpd_recipient_restrictions=$hardlimit_restrictions
 127.0.0.19:smtp inet n - n - - smtpd -o syslog_name=postfix/grey2 -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$grey2_restrictions
-127.0.0.23:smtp inet n - n - - smtpd -o syslog_name=postfix/pool -o smtpd_recipient_restrictions=$pool_restrictions -o smtpd_client_recipient_rate_limit=40
+127.0.0.23:smtp inet n - n - - smtpd -o syslog_name=postfix/pool -o smtpd_recipient_restrictions=$pool_restrictions
+127.0.0.24:smtp inet n - n - - smtpd -o syslog_name=postfix/throttle -o smtpd_client_recipient_rate_limit=4 -o smtpd_client_event_limit_exceptions=127.0.0.35
 127.0.0.22:smtp inet n - n - - smtpd -o syslog_name=postfix/badcert -o relay_recipient_maps= -o smtpd_tls_cert_file=$bad_cert_file -o smtpd_tls_key_file=$bad_key_file
 127.0.0.21:smtp inet n - n - - smtpd -o syslog_name=postfix/relay -o relay_recipient_maps= -o mynetworks=127.0.0.0/8 -o smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination -o smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination -o smtpd_tls_security_level=none
 pickup    unix  n       -       n       60      1       pickup
@@ -366,7 +370,7 @@ CONF
 	dante_conf
 	in_ns ip addr add 127.0.0.34/32 dev lo && in_ns ip addr add 127.0.0.35/32 dev lo
 	in_ns danted -D -f "$DIR/danted.conf" -p "$DIR/danted.pid"
-	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 127.0.0.21 127.0.0.22 127.0.0.23 ::1; do
+	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 127.0.0.21 127.0.0.22 127.0.0.23 127.0.0.24 ::1; do
 		wait_port "$ip" 25
 	done
 	wait_port 127.0.0.34 1080
