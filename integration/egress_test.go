@@ -10,11 +10,43 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mailverify/mailverify/verify"
 )
+
+// cli is the mailverify binary the egress tests share, built once.
+var cli struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func cliBinary(t *testing.T) string {
+	t.Helper()
+	cli.once.Do(func() {
+		if cli.dir, cli.err = os.MkdirTemp("", "mailverify-it-cli-"); cli.err != nil {
+			return
+		}
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(cli.dir, "mailverify"), "../cmd/mailverify").CombinedOutput(); err != nil {
+			cli.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if cli.err != nil {
+		t.Fatal(cli.err)
+	}
+	return filepath.Join(cli.dir, "mailverify")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cli.dir != "" {
+		os.RemoveAll(cli.dir)
+	}
+	os.Exit(code)
+}
 
 // TestCLIEgressPool: the built CLI with two egresses, a source address
 // (127.0.0.33) that the pool's Postfix bans with a 5.7.606 text, and a
@@ -24,10 +56,7 @@ import (
 // right verdicts; stderr reports the banned egress.
 func TestCLIEgressPool(t *testing.T) {
 	dns, dir := env(t)
-	bin := filepath.Join(t.TempDir(), "mailverify")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/mailverify").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := cliBinary(t)
 	addrs := []string{"jane@pool.it.test"}
 	for i := range 11 {
 		addrs = append(addrs, fmt.Sprintf("ghost%d@pool.it.test", i))
@@ -139,10 +168,7 @@ func writeProfiles(t *testing.T) string {
 // the throttle is reported.
 func TestCLIEgressThrottled(t *testing.T) {
 	dns, dir := env(t)
-	bin := filepath.Join(t.TempDir(), "mailverify")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/mailverify").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := cliBinary(t)
 	addrs := []string{"jane@throttle.it.test"}
 	for i := range 6 {
 		addrs = append(addrs, fmt.Sprintf("ghost%d@throttle.it.test", i))
