@@ -15,7 +15,7 @@ import (
 // not listed is not checked.
 var queryParams = map[string][]string{
 	"POST /v1/verify":           {},
-	"POST /v1/jobs":             {"webhook_url", "column"},
+	"POST /v1/jobs":             {"webhook_url", "column", "dedupe"},
 	"GET /v1/jobs":              {"limit", "after"},
 	"GET /v1/jobs/{id}":         {},
 	"DELETE /v1/jobs/{id}":      {},
