@@ -66,6 +66,9 @@ type Server struct {
 	limits *limiters
 	cache  *resultCache
 	ready  func(context.Context) error
+	// perRowGets makes downloads fetch each result on its own, as they
+	// once did: BenchmarkDownload's baseline.
+	perRowGets bool
 }
 
 // A route is one operation of the API; the OpenAPI test walks them.

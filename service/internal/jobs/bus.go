@@ -221,7 +221,7 @@ func (b *Bus) setup(ctx context.Context) error {
 		{Name: WorkStream, Subjects: []string{"mv.work.*"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: ResultsStream, Subjects: []string{"mv.result.*.*"}, MaxAge: b.retention(), Replicas: r,
-			Duplicates: 10 * time.Minute},
+			Duplicates: 10 * time.Minute, AllowDirect: true}, // batched gets: see ResultsBatch
 		{Name: DeadStream, Subjects: []string{"mv.dead.*"}, MaxAge: b.retention(), Replicas: r},
 	}
 	for _, sc := range streams {
