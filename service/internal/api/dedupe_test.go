@@ -60,3 +60,25 @@ func TestJobDedupe(t *testing.T) {
 		t.Errorf("dedupe=yes: %q", d)
 	}
 }
+
+// TestPoliteness: GET /v1/politeness says the verifier's limits, the
+// documented defaults where it sets none.
+func TestPoliteness(t *testing.T) {
+	for _, tc := range []struct {
+		tweak func(*Server)
+		want  pace
+	}{
+		{func(s *Server) { s.Verifier.PerHostRate, s.Verifier.PerHost, s.Verifier.Concurrency = 0, 0, 0 }, pace{10, 2, 16, 20, 1800}},
+		{func(s *Server) {
+			s.Verifier.PerHostRate, s.Verifier.PerHost, s.Verifier.Concurrency, s.Verifier.MaxRcpts = 2.5, 1, 64, 5
+			s.GreylistBudget = time.Hour
+		}, pace{2.5, 1, 64, 5, 3600}},
+	} {
+		e := newEnv(t, tc.tweak)
+		resp, body := e.do("GET", "/v1/politeness", "", "")
+		var got pace
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &got) != nil || got != tc.want {
+			t.Errorf("GET /v1/politeness: %d %s; want %+v", resp.StatusCode, body, tc.want)
+		}
+	}
+}

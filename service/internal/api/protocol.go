@@ -25,6 +25,7 @@ var queryParams = map[string][]string{
 	"GET /v1/diagnose/{domain}": {},
 	"GET /v1/webhook-secret":    {},
 	"GET /v1/doctor":            {},
+	"GET /v1/politeness":        {},
 	"GET /healthz":              {},
 	"GET /readyz":               {},
 	"GET /metrics":              {},

@@ -62,6 +62,9 @@ type Server struct {
 	Logger             *slog.Logger
 	// EgressStore, when set, is the cluster's egress health (GET /v1/egress).
 	EgressStore egress.Store
+	// GreylistBudget is the workers' (GET /v1/politeness); zero means
+	// their default, 30 minutes.
+	GreylistBudget time.Duration
 
 	limits *limiters
 	cache  *resultCache
@@ -97,6 +100,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
 		{"GET", "/v1/doctor", true, true, s.doctor},
 		{"GET", "/v1/egress", true, false, s.egressStatus},
+		{"GET", "/v1/politeness", true, false, s.politeness},
 		{"GET", "/healthz", false, false, s.healthz},
 		{"GET", "/readyz", false, false, s.readyz},
 		{"GET", "/metrics", false, false, s.metrics},

@@ -123,6 +123,7 @@ type Bus struct {
 	stopDisk context.CancelFunc
 	ownersKV jetstream.KeyValue
 	stage    jetstream.Stream
+	waits    jetstream.KeyValue // greywait.go
 }
 
 // Open connects to the bus the config names, starting the embedded server
@@ -241,6 +242,9 @@ func (b *Bus) setup(ctx context.Context) error {
 	}
 	if b.State, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Replicas: r, History: 1}); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", StateBucket, err)
+	}
+	if err = b.setupWaits(ctx); err != nil { // greywait.go
+		return fmt.Errorf("service: bucket %s: %w", WaitsBucket, err)
 	}
 	if b.ownersKV, err = b.owners(ctx); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", OwnersBucket, err)

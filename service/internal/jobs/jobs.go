@@ -40,6 +40,11 @@ type Job struct {
 	// of an earlier one (no result: the earlier one's is theirs).
 	Dedupe     bool `json:"dedupe,omitempty"`
 	Duplicates int  `json:"duplicates"`
+	// Greylisted are the job's addresses waiting for a greylisting retry
+	// now (sent back by their mail server, to be asked again); NextRetry
+	// is the earliest of those retries. Both only while the job runs.
+	Greylisted int        `json:"greylisted"`
+	NextRetry  *time.Time `json:"next_retry,omitempty"`
 	// File is the file the job was made from (POST /v1/lists), kept
 	// for downloads; see files.go.
 	File *File `json:"file,omitempty"`
@@ -266,6 +271,7 @@ func (b *Bus) Get(ctx context.Context, owner, id string) (*Job, error) {
 	if rec.Owner != owner {
 		return nil, ErrNotFound
 	}
+	b.fillWaits(ctx, &rec.Job) // greywait.go
 	return &rec.Job, nil
 }
 
