@@ -68,16 +68,27 @@ function render() {
   else text = pct + "% \u2014 " + num(done) + " of " + count(j.total, "address", "addresses") + " checked" +
     (rate > 0 ? ", " + num(Math.round(rate * 10) / 10) + " a second, about " + duration(left / rate) + " left" : "") + ".";
   $("progress-text").textContent = text;
-  const stalled = run.rate.stalled();
-  $("progress-note").textContent = !ended(j) && done > 0 && left > 0 && stalled >= 15 ?
-    "No answer for " + duration(stalled) + ": some mail servers greylist, asking us to come back later. Their " +
-    count(left, "address", "addresses") + " are retried automatically; this can take several minutes." : "";
+  $("progress-note").textContent = ended(j) ? "" : waiting(j);
   // The live region speaks at each quarter and at the end, not at every redraw.
   const step = ended(j) ? 4 : Math.floor(pct / 25);
   if (step !== run.spoken) { run.spoken = step; $("progress-live").textContent = text; }
   $("cancel").hidden = ended(j);
   chart($("chart-status"), STATUSES.map((s) => [s, (j.counts || {})[s] || 0]), true, "Results by status");
   chart($("chart-reason"), Object.entries(j.reasons || {}).sort((a, b) => b[1] - a[1]), false, "Results by reason");
+}
+
+// waiting says what holds a running job up: the addresses waiting for a
+// greylisting retry, as the job counts them, or a stall.
+function waiting(j) {
+  const grey = j.greylisted || 0;
+  if (grey > 0) {
+    const left = j.next_retry ? (Date.parse(j.next_retry) - Date.now()) / 1000 : 0;
+    return count(grey, "address", "addresses") + (grey === 1 ? " waits" : " wait") + " for a greylisting retry: " +
+      (grey === 1 ? "its mail server" : "their mail servers") + " asked us to come back later" +
+      (left >= 1 ? "; the next retry is in " + duration(left) : "; the next retry is due now") + ". They are checked again automatically.";
+  }
+  const stalled = run.rate.stalled();
+  return j.done > 0 && j.done < j.total && stalled >= 15 ? "No progress for " + duration(stalled) + ": the mail servers are slow to answer." : "";
 }
 
 const NS = "http://www.w3.org/2000/svg";
