@@ -150,6 +150,12 @@ func TestPageEstimateAndGreylisting(t *testing.T) {
 		t.Errorf("progress note %q; want the 2 greylisted addresses counted", note)
 	}
 	p.axe("a job waiting for greylisting")
+	if dir := os.Getenv("MAILVERIFY_SCREENSHOTS"); dir != "" {
+		png := get(p, "screenshot", chromedp.FullScreenshot(100))
+		if err := os.WriteFile(filepath.Join(dir, "web-greylisted.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.do("done", waitJS(`(document.getElementById("progress-text").textContent || "").startsWith("Done")`))
 	if note := p.text("progress-note"); note != "" {
 		t.Errorf("a finished job still says %q", note)
