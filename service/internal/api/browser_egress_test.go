@@ -69,6 +69,9 @@ func TestPageEgressPanel(t *testing.T) {
 	if a == nil || b == nil || c == nil {
 		t.Fatalf("panel rows %q; want a, b and c", rows)
 	}
+	if strings.Count(a[0], "a") > 1 || !strings.Contains(a[0], "127.0.0.2") {
+		t.Errorf("way out %q; want its name once, with its address", a[0])
+	}
 	if a[1] != "google" || a[2] != "blocked" || !strings.Contains(a[4], "mx.example.com said:") || !strings.Contains(a[4], "blocked using zen.spamhaus.org") ||
 		a[5] == "" || !strings.HasPrefix(a[6], "in ") || a[3] == "" {
 		t.Errorf("a blocked way out: %q; want google, blocked, since, the reply, advice, next retry", a)

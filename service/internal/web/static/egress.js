@@ -8,6 +8,12 @@ const STATES = {
   healthy: "healthy", throttled: "throttled", soft_limited: "soft-limited", blocked: "blocked", half_open: "being tried again",
 };
 
+// way names an egress: its ID, and what it is when that says more.
+function way(id, what) {
+  if (!what || what === id) return id;
+  return what.startsWith(id) ? what : id + " (" + what + ")";
+}
+
 const provider = (p) => (p.startsWith("server:") ? "mail server " + p.slice(7) : p);
 
 function when(iso) {
@@ -35,7 +41,7 @@ export function render(rep) {
   const what = new Map((rep.egresses || []).map((e) => [e.egress, e.what]));
   const pairs = rep.pairs || [];
   const rows = pairs.map((p) => el("tr", { "data-state": p.state },
-    el("td", { text: p.egress + (what.get(p.egress) && what.get(p.egress) !== p.egress ? " (" + what.get(p.egress) + ")" : "") }),
+    el("td", { text: way(p.egress, what.get(p.egress)) }),
     el("td", { text: provider(p.provider) }),
     el("td", { class: "eg-" + p.state, text: STATES[p.state] || p.state }),
     el("td", { text: when(p.since) }),
@@ -44,7 +50,7 @@ export function render(rep) {
     el("td", { text: next(p) })));
   for (const [id, w] of what) {
     if (!pairs.some((p) => p.egress === id)) {
-      rows.push(el("tr", { "data-state": "healthy" }, el("td", { text: id + (w && w !== id ? " (" + w + ")" : "") }), el("td", { text: "all" }),
+      rows.push(el("tr", { "data-state": "healthy" }, el("td", { text: way(id, w) }), el("td", { text: "all" }),
         el("td", { class: "eg-healthy", text: "healthy" }), el("td", {}), el("td", { text: "No mail server has refused it." }), el("td", {}), el("td", { text: "\u2014" })));
     }
   }
