@@ -120,10 +120,10 @@ type Bus struct {
 	// instance names this process's Bus; started is when it opened.
 	instance string
 	started  time.Time
+	waits    jetstream.KeyValue // greywait.go
 	stopDisk context.CancelFunc
 	ownersKV jetstream.KeyValue
 	stage    jetstream.Stream
-	waits    jetstream.KeyValue // greywait.go
 }
 
 // Open connects to the bus the config names, starting the embedded server
@@ -222,10 +222,11 @@ func (b *Bus) setup(ctx context.Context) error {
 		{Name: WorkStream, Subjects: []string{"mv.work.*"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: ResultsStream, Subjects: []string{"mv.result.*.*"}, MaxAge: b.retention(), Replicas: r,
-			Duplicates: 10 * time.Minute, AllowDirect: true}, // batched gets: see ResultsBatch
+			Duplicates: 10 * time.Minute},
 		{Name: DeadStream, Subjects: []string{"mv.dead.*"}, MaxAge: b.retention(), Replicas: r},
 	}
 	for _, sc := range streams {
+		sc.AllowDirect = sc.Name == ResultsStream // for ResultsBatch
 		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("service: stream %s: %w", sc.Name, err)
 		}
