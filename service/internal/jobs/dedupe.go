@@ -10,7 +10,7 @@ import (
 // one (compared without regard to case) and counts the repeats. Package
 // api uses one for the dedupe option of POST /v1/jobs and POST /v1/lists;
 // given in a Spec, its count is stored with the job (Job.Duplicates).
-// It holds every different address of the job (about 100 bytes each).
+// It holds every different address of the job, lower-cased.
 type Dedupe struct {
 	seen  map[string]int
 	count int

@@ -39,6 +39,9 @@ func checkResultsBatch(t *testing.T, b *Bus) {
 				t.Fatal(err)
 			}
 		}
+		if i%500 == 499 {
+			<-b.JS.PublishAsyncComplete() // at most 4,000 may be outstanding
+		}
 	}
 	<-b.JS.PublishAsyncComplete()
 	var want []int
