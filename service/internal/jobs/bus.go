@@ -120,6 +120,7 @@ type Bus struct {
 	// instance names this process's Bus; started is when it opened.
 	instance string
 	started  time.Time
+	waits    jetstream.KeyValue // greywait.go
 	stopDisk context.CancelFunc
 	ownersKV jetstream.KeyValue
 	stage    jetstream.Stream
@@ -225,6 +226,7 @@ func (b *Bus) setup(ctx context.Context) error {
 		{Name: DeadStream, Subjects: []string{"mv.dead.*"}, MaxAge: b.retention(), Replicas: r},
 	}
 	for _, sc := range streams {
+		sc.AllowDirect = sc.Name == ResultsStream // for ResultsBatch
 		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("service: stream %s: %w", sc.Name, err)
 		}
@@ -241,6 +243,9 @@ func (b *Bus) setup(ctx context.Context) error {
 	}
 	if b.State, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Replicas: r, History: 1}); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", StateBucket, err)
+	}
+	if err = b.setupWaits(ctx); err != nil { // greywait.go
+		return fmt.Errorf("service: bucket %s: %w", WaitsBucket, err)
 	}
 	if b.ownersKV, err = b.owners(ctx); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", OwnersBucket, err)

@@ -35,6 +35,7 @@ type Worker struct {
 	mu     sync.Mutex
 	held   map[int]held // by position in the engine's input
 	states map[string]jobState
+	grey   greyWaits // greywait.go
 }
 
 type held struct {
@@ -139,7 +140,9 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 		return
 	}
 	if r.Reason == verify.ReasonGreylisted && !last && time.Since(md.Timestamp) < orDefault(w.GreylistBudget, 30*time.Minute) {
-		_ = h.m.NakWithDelay(max(time.Duration(r.RetryAfter), time.Second))
+		retry := max(time.Duration(r.RetryAfter), time.Second)
+		w.parked(h.t, retry) // greywait.go
+		_ = h.m.NakWithDelay(retry)
 		return
 	}
 	if w.canceled(ctx, h.t.Job) {
