@@ -99,7 +99,7 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 		var err error
 		if c, err = e.openConn(ctx, q); err != nil {
 			e.mu.Lock()
-			batch, probes := e.take(q, batchSize, since)
+			batch, probes := e.take(q, batchSize, false, since)
 			e.mu.Unlock()
 			e.openFailed(batch, probes, err)
 			return nil
@@ -120,8 +120,10 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 		now = fresh
 	}
 	now = e.v.egressCap(c.s, now) // egress.go
+	// The server's pace binds while its bucket is not full.
+	spare := c.limiter.Tokens() < float64(c.limiter.Burst())
 	e.mu.Lock()
-	batch, probes := e.take(q, now, since)
+	batch, probes := e.take(q, now, spare, since)
 	e.mu.Unlock()
 	if batch == nil && probes == nil {
 		return c // another worker took the work meanwhile
@@ -217,8 +219,10 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 		alone = pend.Addrs()
 	}
 	// The trailing probes (and controls) that may follow the batch in its
-	// transaction are paid for with it: no wait for the pace comes between
-	// the batch and them (see answer.waits).
+	// transaction have their room held in the server's bucket when it
+	// goes (take sized the batch so both fit the burst): no wait for the
+	// pace comes between the batch and them (see answer.waits), and no
+	// other session takes that room meanwhile.
 	e.mu.Lock()
 	c.pc.prepay(e.trailerRcpts(batch))
 	e.mu.Unlock()
@@ -231,6 +235,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	} else {
 		aloneRes, results = c.s.ProbeWith(ctx, alone, wires...)
 	}
+	c.pc.prepay(0) // the room held stays for the trailing flush
 	var sts []catchall.Status
 	var rs []*smtpprobe.Result
 	if pend != nil {
@@ -314,6 +319,7 @@ func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
 		return nil, err
 	}
 	s.SetQuirks(e.v.quirks(addr))
+	pc.flushes = s.Flushes // answers count the waits before their own flush
 	lim := e.v.server(addr).limit.rcpts
 	return &conn{id: e.conns.Add(1), s: s, addr: addr, release: release, limiter: lim, pc: pc, conv: conv}, nil
 }
