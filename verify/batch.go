@@ -7,7 +7,7 @@ import (
 
 // groupScan is how far into a queue take looks for more addresses of the
 // domains already in a batch.
-const groupScan = 256
+const groupScan = 1024
 
 // A batchPlan is the batch take is filling: what it costs in the flush's
 // room and in the transaction.
@@ -16,6 +16,7 @@ type batchPlan struct {
 	room, txCap int
 	used, tx    int
 	spare       bool       // leave trailing probes a refusal of the error budget
+	burst       int        // RCPTs the batch and its trailing probes may take of the bucket
 	trail       int        // RCPTs of the trailing probes (and controls) that may follow
 	picked      []int      // places in the queue, in the order taken
 	probed      []*hostRun // runs whose catch-all probe goes with the batch
@@ -55,7 +56,7 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 	if p.spare && p.trail+trail > 0 {
 		errRoom--
 	}
-	if len(p.picked) > 0 && (p.used+cost > errRoom || p.tx+txCost > p.txCap || paced > batchSize) {
+	if len(p.picked) > 0 && (p.used+cost > errRoom || p.tx+txCost > p.txCap || paced > p.burst) {
 		return false
 	}
 	if first {
@@ -72,18 +73,18 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 // take removes the next batch from q: the jobs one flush of room carries
 // (at least one, at most batchSize), counting the catch-all probe that
 // goes with the first job of a domain, and the probes to ask again;
-// spare as in batchPlan. The
+// r says how much. The
 // jobs' Timeout counts from since, the session's attempt. e.mu is held.
 //
 // Jobs go in queue order, each followed by the other jobs of its domain
 // (and host) queued within groupScan places: one trailing probe then
 // answers for them all, where a batch of as many domains would need one
 // each, and each probe is an RCPT the server's rate counts.
-func (e *engine) take(q *hostQueue, room int, spare bool, since time.Time) ([]*job, []*hostRun) {
+func (e *engine) take(q *hostQueue, r flushRoom, since time.Time) ([]*job, []*hostRun) {
 	if len(q.jobs) == 0 && len(q.probes) == 0 {
 		return nil, nil
 	}
-	p := &batchPlan{e: e, room: room, spare: spare, txCap: orDefault(e.v.MaxRcpts, 20) - 1} // the batch rides in a transaction with a probe
+	p := &batchPlan{e: e, room: r.rcpts, spare: r.spare, burst: r.burst, txCap: orDefault(e.v.MaxRcpts, 20) - 1} // the batch rides in a transaction with a probe
 	scan := min(len(q.jobs), groupScan)
 	taken := make([]bool, scan)
 fill:
@@ -135,6 +136,17 @@ fill:
 		e.setDeadline(j, since)
 	}
 	return batch, probes
+}
+
+// A flushRoom is what the next flush may carry: rcpts (Session.Room's
+// now), whether to leave trailing probes a refusal (spare, see
+// batchPlan.add), and how many RCPTs of the server's bucket the batch and
+// its trailing probes may take at once (burst: the bucket's, less what
+// other sessions hold there).
+type flushRoom struct {
+	rcpts int
+	spare bool
+	burst int
 }
 
 // refusalKinds is how a server refused recipients so far.

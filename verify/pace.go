@@ -206,3 +206,16 @@ func (p *pacer) short(n int) bool {
 	defer l.held.mu.Unlock()
 	return l.rcpts.Tokens() < float64(n+l.held.n-p.holding)
 }
+
+// free is how many RCPTs of the server's bucket this session's next flush
+// and its trailing flush may take at once: the burst, less what other
+// sessions hold (at least one).
+func (p *pacer) free() int {
+	l := p.lim
+	if l.rcpts == nil {
+		return batchSize
+	}
+	l.held.mu.Lock()
+	defer l.held.mu.Unlock()
+	return max(1, l.rcpts.Burst()-(l.held.n-p.holding))
+}

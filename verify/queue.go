@@ -252,6 +252,12 @@ func (e *engine) enqueue(hr *hostRun, j *job) []*job {
 		q.jobs = slices.Insert(q.jobs, q.fresh, j)
 		q.fresh++
 		e.spill(j, q.fresh) // its place in the queue
+	} else if !hr.greySince.IsZero() {
+		// The host greylists the domain: its first try goes early too, so
+		// that its wait overlaps the queue's work, not the run's end.
+		q.fresh = min(q.fresh, len(q.jobs))
+		q.jobs = slices.Insert(q.jobs, q.fresh, j)
+		e.spill(j, q.fresh+1)
 	} else {
 		q.jobs = append(q.jobs, j)
 		e.spill(j, len(q.jobs))

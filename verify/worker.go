@@ -99,7 +99,7 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 		var err error
 		if c, err = e.openConn(ctx, q); err != nil {
 			e.mu.Lock()
-			batch, probes := e.take(q, batchSize, false, since)
+			batch, probes := e.take(q, flushRoom{rcpts: batchSize, burst: batchSize}, since)
 			e.mu.Unlock()
 			e.openFailed(batch, probes, err)
 			return nil
@@ -118,12 +118,18 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 	} else if now < minRoom && fresh >= minRoom && waiting > now && c.limiter.Tokens() >= float64(fresh) {
 		c.s.Recycle(ctx)
 		now = fresh
+	} else if now <= minRoom && fresh > minRoom && waiting > now && !e.v.SkipCatchAll {
+		// Paced by the rate, a small flush costs RCPTs, not round trips:
+		// each domain in a batch may need a trailing probe after it, and
+		// a new connection lets the next batch carry more of a domain.
+		c.s.Recycle(ctx)
+		now = fresh
 	}
 	now = e.v.egressCap(c.s, now) // egress.go
 	// The server's pace binds while its bucket is not full.
-	spare := c.limiter.Tokens() < float64(c.limiter.Burst())
+	r := flushRoom{rcpts: now, spare: c.limiter.Tokens() < float64(c.limiter.Burst()), burst: c.pc.free()}
 	e.mu.Lock()
-	batch, probes := e.take(q, now, spare, since)
+	batch, probes := e.take(q, r, since)
 	e.mu.Unlock()
 	if batch == nil && probes == nil {
 		return c // another worker took the work meanwhile
