@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net"
 	"slices"
 	"time"
@@ -46,6 +47,7 @@ type hostQueue struct {
 	jobs    []*job
 	probes  []*hostRun // catch-all probes to ask again (greylisted before)
 	workers int        // serving the queue
+	open    int        // ... of them with a session open (see engine.spill)
 	idle    int        // ... of them waiting for work (see engine.linger)
 	renew   bool       // the next batch goes on a fresh connection
 	signal  chan struct{}
@@ -243,6 +245,12 @@ func (e *engine) enqueue(hr *hostRun, j *job) []*job {
 	}
 	hr.pending++
 	q := e.queue(hr)
+	if q.open == 0 {
+		// No session serves the server yet: its workers wait for a slot
+		// (Concurrency) or for a session there (PerHost), or are
+		// connecting.
+		defer e.spill(j, math.MaxInt)
+	}
 	if !hr.contacted {
 		// The first address of a domain new to the server goes first: a
 		// greylisting server is found early, so that its wait overlaps

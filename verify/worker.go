@@ -14,6 +14,7 @@ import (
 // A conn is a worker's open session to its mail server.
 type conn struct {
 	id      uint64 // the engine's number for it (see connID)
+	q       *hostQueue
 	s       *smtpprobe.Session
 	addr    string
 	release func()
@@ -327,7 +328,10 @@ func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
 	s.SetQuirks(e.v.quirks(addr))
 	pc.flushes = s.Flushes // answers count the waits before their own flush
 	lim := e.v.server(addr).limit.rcpts
-	return &conn{id: e.conns.Add(1), s: s, addr: addr, release: release, limiter: lim, pc: pc, conv: conv}, nil
+	e.mu.Lock()
+	q.open++
+	e.mu.Unlock()
+	return &conn{id: e.conns.Add(1), q: q, s: s, addr: addr, release: release, limiter: lim, pc: pc, conv: conv}, nil
 }
 
 func (e *engine) closeConn(c *conn) {
@@ -338,6 +342,9 @@ func (e *engine) closeConn(c *conn) {
 	c.s.CloseContext(e.ctx)
 	c.release()
 	c.s = nil
+	e.mu.Lock()
+	c.q.open--
+	e.mu.Unlock()
 }
 
 // openFailed files the batch with the failure to open the session: a
