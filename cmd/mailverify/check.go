@@ -161,7 +161,6 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	pl := newPipeline(newWriter(out, f.format, len(done) > 0), bar, f.order == "input", 2*f.window, f.dedupe, done)
 	werr := pl.run(ctx, v, in)
 	summary(stderr, v)
-	dnsSummary(stderr, v)
 	if pl.skipped > 0 {
 		fmt.Fprintf(stderr, "mailverify: resuming: skipped %d inputs already in %s\n", pl.skipped, f.out)
 	}
