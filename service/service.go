@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/diagnose"
+	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/service/internal/api"
 	"github.com/mailverify/mailverify/service/internal/jobs"
 	"github.com/mailverify/mailverify/service/internal/web"
@@ -148,6 +149,12 @@ func (c *Config) verifier(m *api.Metrics) (*verify.Verifier, error) {
 		}
 	}
 	v.Dialer, v.TranscriptWriter = m.Dialer(v.Dialer), m.SMTPTap()
+	if v.Resolver == nil {
+		v.Resolver = &mx.DNS{} // the default, made here so that its counts are watched
+	}
+	if d, ok := v.Resolver.(*mx.DNS); ok {
+		m.WatchDNS(d)
+	}
 	if err := v.Validate(); err != nil {
 		return nil, badConfig(err)
 	}

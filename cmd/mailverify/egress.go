@@ -120,6 +120,7 @@ func describeEvent(ev egress.EgressEvent) string {
 // summary writes, when a pool was given, a line per egress: per provider
 // whose servers replied about it, its state and budget use.
 func summary(w io.Writer, v *verify.Verifier) {
+	defer dnsSummary(w, v) // and the run's DNS counts, after them
 	st, err := v.EgressStatus()
 	if err != nil {
 		fmt.Fprintf(w, "mailverify: egress summary: %v\n", err)

@@ -29,6 +29,9 @@ type Metrics struct {
 
 	egressInit   sync.Once // egress.go
 	egressEvents *prometheus.CounterVec
+
+	dnsInit sync.Once // dnsmetrics.go
+	dns     *dnsCollector
 }
 
 // NewMetrics registers the metrics.
