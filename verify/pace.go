@@ -59,20 +59,27 @@ func (p *pacer) pace(ctx context.Context, n int) error {
 		err = p.take(ctx, n, extra)
 	}
 	if time.Since(start) >= time.Millisecond { // shorter is a round trip's noise
-		p.mu.Lock()
-		p.waits++
-		flush := 0
-		if p.flushes != nil {
-			flush = p.flushes() + 1 // the flush about to go
-		}
-		if len(p.marks) == maxMarks {
-			p.dropped = p.marks[0].flush
-			p.marks = append(p.marks[:0], p.marks[1:]...)
-		}
-		p.marks = append(p.marks, waitMark{flush, p.waits})
-		p.mu.Unlock()
+		p.gap()
 	}
 	return err
+}
+
+// gap counts a wait before the session's next flush: one for the pace,
+// or one outside it (the catch-all Detector's, for another run's probe)
+// that a server's spell may end in just the same.
+func (p *pacer) gap() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waits++
+	flush := 0
+	if p.flushes != nil {
+		flush = p.flushes() + 1 // the flush about to go
+	}
+	if len(p.marks) == maxMarks {
+		p.dropped = p.marks[0].flush
+		p.marks = append(p.marks[:0], p.marks[1:]...)
+	}
+	p.marks = append(p.marks, waitMark{flush, p.waits})
 }
 
 // prepay has the next flushes hold room for n more RCPTs after them,

@@ -246,7 +246,17 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	var sts []catchall.Status
 	var rs []*smtpprobe.Result
 	if pend != nil {
+		if len(pend.Mine()) < len(spec) {
+			// Finish may wait for another run's probe, which may itself
+			// wait for the room held here: give it back (the trailing
+			// flush then waits like any, see askTrailing).
+			c.pc.clear()
+		}
+		start := time.Now()
 		sts, rs = pend.Finish(ctx, aloneRes)
+		if time.Since(start) >= time.Millisecond {
+			c.pc.gap() // no refusal after it proves an acceptance before it
+		}
 	}
 	e.mu.Lock()
 	f.got = e.tick()
@@ -301,6 +311,12 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	e.mu.Unlock()
 	if ctx.Err() == nil {
 		e.askAfter(ctx, c, runs)
+	}
+	// The room held for the trailing flush is of no more use: it is not
+	// kept while the results go out (a consumer may be slow, or read
+	// another run first).
+	c.pc.clear()
+	if ctx.Err() == nil {
 		e.sandwich(ctx, c, runs)
 	}
 	c.compact(batch)
