@@ -84,9 +84,9 @@ func TestHeldRoomDoesNotStallAnotherStream(t *testing.T) {
 	})
 }
 
-// TestOddPerHostRates: PerHostRate is a float64, and Validate refuses
-// only values below zero. NaN and +Inf pass it; neither may hang a run
-// (or Validate must refuse them with an error).
+// TestOddPerHostRates: PerHostRate is a float64. Validate refuses NaN
+// and +Inf (TestMisconfiguration); a rate it lets through may not hang a
+// run or give a wrong verdict.
 func TestOddPerHostRates(t *testing.T) {
 	for _, r := range []float64{math.NaN(), math.Inf(1), 0.5} {
 		t.Run(fmt.Sprint(r), func(t *testing.T) {
