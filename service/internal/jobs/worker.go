@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,9 @@ type Worker struct {
 	OnResult func(verify.Result)
 
 	stores chan stored
+	route  *routing     // the cluster's egresses, as this worker sees them
+	health *EgressStore // the cluster's egress health
+	pump   *pump
 
 	mu     sync.Mutex
 	held   map[int]held // by position in the engine's input
@@ -51,13 +55,22 @@ type jobState struct {
 func (w *Worker) Run(ctx context.Context) error {
 	w.held, w.states = map[int]held{}, map[string]jobState{}
 	in := make(chan jetstream.Msg)
+	stopRouting, err := w.startRouting(ctx) // egressroute.go
+	if err != nil {
+		return err
+	}
+	defer stopRouting()
 	p := &pump{w: w, in: in}
+	w.pump = p
+	if names, err := w.Bus.workConsumers(ctx); err == nil {
+		p.known = slices.DeleteFunc(names, func(s string) bool { return providerOfConsumer(s) == "" })
+	}
 	if err := p.start(ctx); err != nil {
 		p.close()
 		return err
 	}
 	defer p.close()
-	go p.pauseWhileFull(ctx)
+	go p.run(ctx)
 	engCtx, engCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer engCancel()
 	go func() {
@@ -102,6 +115,9 @@ func (w *Worker) feed(ctx context.Context, in <-chan jetstream.Msg) func(func(st
 				_ = m.Ack()
 				continue
 			}
+			if w.detour(m) {
+				continue // no egress of this worker may serve its provider now
+			}
 			if !w.roomFor(ctx, m) {
 				_ = m.Nak()
 				return
@@ -141,6 +157,9 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 	if r.Reason == verify.ReasonGreylisted && !last && time.Since(md.Timestamp) < orDefault(w.GreylistBudget, 30*time.Minute) {
 		_ = h.m.NakWithDelay(max(time.Duration(r.RetryAfter), time.Second))
 		return
+	}
+	if !last && ctx.Err() == nil && w.park(h, md, r) {
+		return // waits for an egress: elsewhere, or within its budget
 	}
 	if w.canceled(ctx, h.t.Job) {
 		_ = h.m.Ack()
