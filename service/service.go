@@ -61,7 +61,10 @@ type Config struct {
 	// owner stops asking for work; zero means 10 seconds.
 	PinnedTTL time.Duration
 	// GreylistBudget is how long after an address was queued greylisting
-	// is still waited out; zero means 30 minutes.
+	// is still waited out, and so is the want of an egress: an address of
+	// a provider no running worker has a healthy egress for waits for the
+	// first to come back, then ends unknown/blocked with retry_after.
+	// Zero means 30 minutes.
 	GreylistBudget time.Duration
 
 	// NewVerifier returns a new Verifier each time it is called (the

@@ -23,7 +23,8 @@ type Worker struct {
 	Verifier *verify.Verifier
 	Logger   *slog.Logger
 	// GreylistBudget is how long after a task was queued a greylisted
-	// address is still retried; zero means 30 minutes.
+	// address is still retried, and an address that no running worker's
+	// egress can carry waits (see detour); zero means 30 minutes.
 	GreylistBudget time.Duration
 	// Drain is how long in-flight work may go on after ctx ends; zero
 	// means 10 seconds. What is unfinished then goes back to the bus.
