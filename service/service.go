@@ -73,7 +73,8 @@ type Config struct {
 	// in its metrics (it wraps Dialer and sets TranscriptWriter), lets
 	// the bus wait out greylisting for the worker's, and shares
 	// catch-all answers and feedback history between them through the
-	// bus (CatchAllStore, History).
+	// bus (CatchAllStore, History). A worker's Verifier with Egresses and
+	// no Timeout gets a Timeout of a minute.
 	NewVerifier func() (*verify.Verifier, error)
 	// Worker runs a worker in this process too when NATS is set; with an
 	// embedded server a worker always runs.
@@ -161,6 +162,12 @@ func (c *Config) workerVerifier(m *api.Metrics) (*verify.Verifier, error) {
 		return nil, err
 	}
 	v.GreylistMaxWait = time.Nanosecond
+	if len(v.Egresses) > 0 && v.Timeout == 0 {
+		// Past a minute, an address no egress of this worker can carry
+		// ends here, to move on to a worker that has one, instead of
+		// being held for the whole back-off (hours).
+		v.Timeout = time.Minute
+	}
 	return v, nil
 }
 

@@ -156,9 +156,10 @@ var waitsForEgress = []verify.Reason{verify.ReasonBlocked, verify.ReasonRateLimi
 // park sends back a task of a provider's partition whose result says
 // its egress could not carry it, while the task may still wait: on to a
 // worker with a healthy egress for the provider, or, when none has one,
-// as wait does; an egress of this worker that is healthy but out of
-// budget waits for the refill (retry_after) within the budget. It returns
-// false when the result is to be stored.
+// as wait does; when another egress of this worker may carry it, it is
+// asked again at once, and when its budget was spent, at the refill
+// (retry_after), within the task's budget. It returns false when the
+// result is to be stored.
 func (w *Worker) park(h held, md *jetstream.MsgMetadata, r verify.Result) bool {
 	p := providerOfSubject(h.m.Subject())
 	if p == "" || w.route == nil || r.Status != verify.Unknown || !slices.Contains(waitsForEgress, r.Reason) {
@@ -172,11 +173,17 @@ func (w *Worker) park(h held, md *jetstream.MsgMetadata, r verify.Result) bool {
 	d := w.route.decide(p, now)
 	switch {
 	case d.Mine:
-		retry := now.Add(time.Duration(r.RetryAfter))
-		if r.Reason != verify.ReasonRateLimited || r.RetryAfter == 0 || retry.After(w.budgetEnd(md.Timestamp)) {
-			return false // not about this worker's egresses (or no refill in time)
+		// Another egress of this worker may carry it (asked again in a
+		// second), or its budget refills (asked again then). A result
+		// without retry_after is about no egress: it stands.
+		delay := time.Second
+		if r.Reason == verify.ReasonRateLimited {
+			delay = max(time.Duration(r.RetryAfter), time.Second)
 		}
-		_ = h.m.NakWithDelay(max(time.Duration(r.RetryAfter), time.Second))
+		if r.RetryAfter == 0 || now.Add(delay).After(w.budgetEnd(md.Timestamp)) {
+			return false
+		}
+		_ = h.m.NakWithDelay(delay)
 		return true
 	case d.Others:
 		_ = h.m.NakWithDelay(w.moveDelay())

@@ -115,11 +115,11 @@ func (p *pump) close() {
 
 // run keeps the subscriptions right until ctx ends, every second: none
 // while the disk is full; each provider's partitions while the worker
-// takes its work. The providers' partitions are listed every 5 seconds.
+// takes its work. The providers' partitions are listed every 2 seconds.
 func (p *pump) run(ctx context.Context) {
 	n := 0
 	repeat(ctx, time.Second, func() {
-		if n%5 == 0 {
+		if n%2 == 0 {
 			if names, err := p.w.Bus.workConsumers(ctx); err == nil {
 				p.mu.Lock()
 				p.known = slices.DeleteFunc(names, func(s string) bool { return providerOfConsumer(s) == "" })
