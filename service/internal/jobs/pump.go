@@ -120,16 +120,24 @@ func (p *pump) run(ctx context.Context) {
 	n := 0
 	repeat(ctx, time.Second, func() {
 		if n%2 == 0 {
-			if names, err := p.w.Bus.workConsumers(ctx); err == nil {
-				p.mu.Lock()
-				p.known = slices.DeleteFunc(names, func(s string) bool { return providerOfConsumer(s) == "" })
-				p.mu.Unlock()
-			}
+			p.list(ctx)
 		}
 		n++
 		p.pauseWhileFull(ctx)
 		p.reroute(ctx)
 	})
+}
+
+// list learns the providers' partitions.
+func (p *pump) list(ctx context.Context) {
+	names, err := p.w.Bus.workConsumers(ctx)
+	if err != nil {
+		return
+	}
+	names = slices.DeleteFunc(names, func(s string) bool { return providerOfConsumer(s) == "" })
+	p.mu.Lock()
+	p.known = names
+	p.mu.Unlock()
 }
 
 // pauseWhileFull stops the pump while the disk is full, and starts it
@@ -172,7 +180,7 @@ func (p *pump) reroute(ctx context.Context) {
 			}
 		case !want && on:
 			c := p.ccs[name]
-			c.cc.Stop()
+			c.cc.Drain() // what it has fetched goes on to feed, which sends it on (detour)
 			delete(p.ccs, name)
 			logOrDiscard(p.w.Logger).Info("worker: no healthy egress for the provider; its partition left to others", "partition", name)
 			c.mu.Lock()

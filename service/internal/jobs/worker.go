@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -56,16 +55,14 @@ type jobState struct {
 func (w *Worker) Run(ctx context.Context) error {
 	w.held, w.states = map[int]held{}, map[string]jobState{}
 	in := make(chan jetstream.Msg)
+	p := &pump{w: w, in: in}
+	w.pump = p                              // before the declarations, which read it
 	stopRouting, err := w.startRouting(ctx) // egressroute.go
 	if err != nil {
 		return err
 	}
 	defer stopRouting()
-	p := &pump{w: w, in: in}
-	w.pump = p
-	if names, err := w.Bus.workConsumers(ctx); err == nil {
-		p.known = slices.DeleteFunc(names, func(s string) bool { return providerOfConsumer(s) == "" })
-	}
+	p.list(ctx)
 	if err := p.start(ctx); err != nil {
 		p.close()
 		return err
