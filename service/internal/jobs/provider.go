@@ -105,8 +105,9 @@ type providers struct {
 	v   *verify.Verifier
 	res mx.Resolver
 
-	mu    sync.Mutex
-	known map[string]providerEntry
+	mu      sync.Mutex
+	known   map[string]providerEntry // by domain
+	servers map[string]providerEntry // by mail server address
 }
 
 type providerEntry struct {
@@ -130,7 +131,7 @@ func (p *providers) of(ctx context.Context, address string) string {
 	domain := a.DomainASCII()
 	p.mu.Lock()
 	if p.known == nil {
-		p.known = map[string]providerEntry{}
+		p.known, p.servers = map[string]providerEntry{}, map[string]providerEntry{}
 		p.res = p.v.Resolver
 		if p.res == nil {
 			p.res = &mx.DNS{}
@@ -164,5 +165,27 @@ func (p *providers) of(ctx context.Context, address string) string {
 	}
 	p.known[domain] = providerEntry{provider, time.Now()}
 	p.mu.Unlock()
+	return provider
+}
+
+// forServer returns the provider a mail server's tasks go to: the first
+// one seen for it (until it goes unused for providerTTL), so that a server reached through
+// MX names of a provider and through names of no provider (a domain's
+// own name for the provider's address) stays in one partition, and one
+// worker at a time talks to it.
+func (p *providers) forServer(server, provider string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.servers == nil {
+		p.servers = map[string]providerEntry{}
+	}
+	if e, ok := p.servers[server]; ok && time.Since(e.at) < providerTTL {
+		p.servers[server] = providerEntry{e.provider, time.Now()} // while in use, it stays
+		return e.provider
+	}
+	if len(p.servers) > 10000 {
+		clear(p.servers)
+	}
+	p.servers[server] = providerEntry{provider, time.Now()}
 	return provider
 }

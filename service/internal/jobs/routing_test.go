@@ -98,3 +98,22 @@ func TestProviderNames(t *testing.T) {
 		t.Error("providerName admits a name that cannot be a subject token, or refuses a provider's")
 	}
 }
+
+// TestOneServerOnePartition: a mail server reached through a provider's
+// MX name and through a name of no provider keeps the provider it was
+// first seen with, so that its tasks stay in one partition.
+func TestOneServerOnePartition(t *testing.T) {
+	var p providers
+	if got := p.forServer("192.0.2.1:25", "google"); got != "google" {
+		t.Errorf("first sight: %q", got)
+	}
+	if got := p.forServer("192.0.2.1:25", ""); got != "google" {
+		t.Errorf("the same server under a name of no provider: %q; want google", got)
+	}
+	if got := p.forServer("192.0.2.2:25", ""); got != "" {
+		t.Errorf("another server: %q", got)
+	}
+	if got := p.forServer("192.0.2.2:25", "yahoo"); got != "" {
+		t.Errorf("a server first seen with no provider: %q; want it kept", got)
+	}
+}

@@ -138,7 +138,7 @@ func (s *Scheduler) route(ctx context.Context, c chunk) error {
 				subjects[i] = workSubject(partition(key, n))
 				return nil
 			}
-			p := s.providers.of(gctx, it.Addr)
+			p := s.providers.forServer(key, s.providers.of(gctx, it.Addr))
 			if p == "" {
 				subjects[i] = workSubject(partition(key, n))
 				return nil
