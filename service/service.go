@@ -109,8 +109,11 @@ type Config struct {
 	// diagnose.Checker's Check fits.
 	Diagnose func(ctx context.Context, domain string) (*diagnose.Report, error)
 	// Doctor, when set, answers GET /v1/doctor: the service's own setup
-	// for probing (diagnose.Doctor with its egresses).
-	Doctor func(ctx context.Context) (*diagnose.DoctorReport, error)
+	// for probing (diagnose.Doctor with its egresses). recent reads the
+	// block, throttle and soft-limit replies the cluster's egress store
+	// keeps (nil when the service has none): give it to
+	// DoctorConfig.Recent.
+	Doctor func(ctx context.Context, recent diagnose.RecentEvents) (*diagnose.DoctorReport, error)
 	// Logger receives the service's log; nil means none.
 	Logger *slog.Logger
 }

@@ -25,6 +25,9 @@ type egressWire struct {
 	router *egress.Router // nil without Egresses
 	port25 atomic.Pointer[port25Watch]
 	leases sync.Map // *smtpprobe.Session → *sessionLease
+	// noCanary, for BenchmarkCanaryCost only, sends no trailing probe:
+	// acceptances no refusal followed end unknown/cannot_verify.
+	noCanary bool
 }
 
 // A sessionLease ties a session to the egress lease it runs on.

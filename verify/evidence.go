@@ -210,12 +210,15 @@ const maxAnswers = 256
 // been asked since j's acceptance.
 func (hr *hostRun) needsTrailer(j *job) bool {
 	return j.out.Outcome == smtpprobe.Accepted && !j.trailed && hr.catchAllStatus() != catchall.Yes &&
-		!hr.proven(j) && !hr.e.v.SkipCatchAll
+		!hr.proven(j) && !hr.e.v.SkipCatchAll && !hr.e.v.eg.noCanary
 }
 
 // waitsForRefusal reports whether an acceptance of the domain waits for a
 // refusal after it.
 func (hr *hostRun) waitsForRefusal() bool {
+	if hr.e.v.eg.noCanary {
+		return false
+	}
 	for _, j := range hr.decided {
 		if j.out.Outcome == smtpprobe.Accepted && hr.catchAllStatus() != catchall.Yes && !hr.proven(j) {
 			return true

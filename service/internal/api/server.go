@@ -32,7 +32,7 @@ type Server struct {
 	// Diagnose, when set, answers GET /v1/diagnose/{domain}.
 	Diagnose func(ctx context.Context, domain string) (*diagnose.Report, error)
 	// Doctor, when set, answers GET /v1/doctor (see doctor.go).
-	Doctor func(ctx context.Context) (*diagnose.DoctorReport, error)
+	Doctor func(ctx context.Context, recent diagnose.RecentEvents) (*diagnose.DoctorReport, error)
 	// History, when set, takes POST /v1/feedback (package feedback); give
 	// the verifiers the same one.
 	History feedback.History
