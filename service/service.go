@@ -62,7 +62,10 @@ type Config struct {
 	// owner stops asking for work; zero means 10 seconds.
 	PinnedTTL time.Duration
 	// GreylistBudget is how long after an address was queued greylisting
-	// is still waited out; zero means 30 minutes.
+	// is still waited out, and so is the want of an egress: an address of
+	// a provider no running worker has a healthy egress for waits for the
+	// first to come back, then ends unknown/blocked with retry_after.
+	// Zero means 30 minutes.
 	GreylistBudget time.Duration
 
 	// NewVerifier returns a new Verifier each time it is called (the
@@ -71,7 +74,8 @@ type Config struct {
 	// in its metrics (it wraps Dialer and sets TranscriptWriter), lets
 	// the bus wait out greylisting for the worker's, and shares
 	// catch-all answers and feedback history between them through the
-	// bus (CatchAllStore, History).
+	// bus (CatchAllStore, History). A worker's Verifier with Egresses and
+	// no Timeout gets a Timeout of a minute.
 	NewVerifier func() (*verify.Verifier, error)
 	// Worker runs a worker in this process too when NATS is set; with an
 	// embedded server a worker always runs.
@@ -168,6 +172,12 @@ func (c *Config) workerVerifier(m *api.Metrics) (*verify.Verifier, error) {
 		return nil, err
 	}
 	v.GreylistMaxWait = time.Nanosecond
+	if len(v.Egresses) > 0 && v.Timeout == 0 {
+		// Past a minute, an address no egress of this worker can carry
+		// ends here, to move on to a worker that has one, instead of
+		// being held for the whole back-off (hours).
+		v.Timeout = time.Minute
+	}
 	return v, nil
 }
 

@@ -10,8 +10,11 @@
 //	MV_INPUT    work queue of submitted jobs: one message a job, published
 //	            once every chunk is staged (so that an upload cut short
 //	            never reaches the scheduler)
-//	MV_WORK     work queue of tasks, subject mv.work.<partition>; one
-//	            durable consumer per partition, pinned to one worker
+//	MV_WORK     work queue of tasks, subject mv.work.<partition>, or
+//	            mv.work.<provider>.<slot> for an identified provider's
+//	            mail servers; one durable consumer per partition, pinned
+//	            to one worker
+//	KV mv_workers  each worker's egresses (see Declaration)
 //	MV_RESULTS  results, subject mv.result.<job>.<index>, at most one per
 //	            subject (published expecting none): exactly once
 //	MV_DEAD     tasks that no worker finished in MaxDeliver deliveries
@@ -25,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -124,6 +128,7 @@ type Bus struct {
 	stopDisk context.CancelFunc
 	ownersKV jetstream.KeyValue
 	stage    jetstream.Stream
+	made     sync.Map // names of the provider partitions' consumers made
 }
 
 // Open connects to the bus the config names, starting the embedded server
@@ -219,7 +224,7 @@ func (b *Bus) setup(ctx context.Context) error {
 		{Name: InputStream, Subjects: []string{"mv.input.>"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: StageStream, Subjects: []string{"mv.stage.>"}, MaxAge: b.retention(), Replicas: r},
-		{Name: WorkStream, Subjects: []string{"mv.work.*"}, Retention: jetstream.WorkQueuePolicy,
+		{Name: WorkStream, Subjects: []string{"mv.work.*", "mv.work.*.*"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: ResultsStream, Subjects: []string{"mv.result.*.*"}, MaxAge: b.retention(), Replicas: r,
 			Duplicates: 10 * time.Minute},
@@ -250,16 +255,8 @@ func (b *Bus) setup(ctx context.Context) error {
 	if b.ownersKV, err = b.owners(ctx); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", OwnersBucket, err)
 	}
-	pinned := func(c jetstream.ConsumerConfig) jetstream.ConsumerConfig {
-		c.AckPolicy = jetstream.AckExplicitPolicy
-		c.PriorityPolicy = jetstream.PriorityPolicyPinned
-		c.PriorityGroups = []string{priorityGroup}
-		c.PinnedTTL = b.pinnedTTL()
-		c.Replicas = r
-		return c
-	}
 	for p := range b.partitions() {
-		c := pinned(jetstream.ConsumerConfig{Durable: partitionConsumer(p), FilterSubject: workSubject(p),
+		c := b.pinned(jetstream.ConsumerConfig{Durable: partitionConsumer(p), FilterSubject: workSubject(p),
 			MaxAckPending: b.maxAckPending(), MaxDeliver: b.maxDeliver(), AckWait: b.ackWait()})
 		if _, err := b.JS.CreateOrUpdateConsumer(ctx, WorkStream, c); err != nil {
 			return fmt.Errorf("service: consumer %s: %w", c.Durable, err)
