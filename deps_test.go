@@ -82,7 +82,7 @@ var rules = map[string]rule{
 		external: []string{"github.com/prometheus/client_golang/", "golang.org/x/time/rate", "github.com/xuri/excelize/v2"},
 	},
 	"service/internal/jobs": {
-		internal: []string{"verify", "catchall", "feedback", "mx", "internal/input", "egress"},
+		internal: []string{"verify", "catchall", "feedback", "mx", "syntax", "internal/input", "egress"},
 		external: []string{"github.com/nats-io/nats-server/v2/", "github.com/nats-io/nats.go", "github.com/nats-io/nats.go/", "golang.org/x/sync/"},
 	},
 	"service/internal/web":       {},

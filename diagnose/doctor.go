@@ -109,14 +109,14 @@ type Event struct {
 	Time     time.Time `json:"time"`
 	Server   string    `json:"server"`             // the mail host
 	Provider string    `json:"provider,omitempty"` // "google", ... when known
-	Kind     string    `json:"kind"`               // "block" or "throttle"
+	Kind     string    `json:"kind"`               // "block", "throttle" or "soft_limit"
 	Reply    string    `json:"reply"`              // the server's reply, as sent
 }
 
 // RecentEvents returns the block and throttle replies that recent runs
-// through the egress saw. The egress layer provides it (from the
-// service's state or a CLI state file); until then it is nil, and doctor
-// says that it has no record.
+// through the egress (named by its Egress.ID) saw. RecentFromStore makes
+// one from the egress layer's health store (the service's, or a CLI state
+// file); without one, doctor says that it has no record.
 type RecentEvents func(ctx context.Context, egress string) ([]Event, error)
 
 // ErrDoctorConfig is a DoctorConfig that cannot be used.

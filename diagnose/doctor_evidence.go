@@ -36,11 +36,11 @@ func (d *doctorRun) reputationChecks(ctx context.Context) {
 func (d *doctorRun) evidenceChecks(ctx context.Context) {
 	c := Check{ID: "evidence.recent", Section: SecEvidence, Result: Info}
 	if d.cfg.Recent == nil {
-		c.Finding = "no record of recent runs: this build keeps none (the egress layer will keep the block and throttle replies it sees)"
+		c.Finding = "no record of recent runs was given (mailverify doctor --egress-state FILE reads what a run kept; the service reads its egress store)"
 		d.add(c)
 		return
 	}
-	events, err := d.cfg.Recent(ctx, d.info.Name)
+	events, err := d.cfg.Recent(ctx, d.egress.ID())
 	switch {
 	case err != nil:
 		c.Finding = "the record of recent runs could not be read: " + err.Error()
@@ -74,6 +74,10 @@ func explainEvent(e Event) Check {
 		c.Finding = who + " slowed this egress down (a temporary refusal for volume)"
 		c.Why = "The server takes fewer connections or recipients from the address than the runs tried."
 		c.Fix = "Lower the connections and rate per server; spread the list over more time or egresses."
+	case e.Kind == "soft_limit":
+		c.Finding = who + " began accepting every address from this egress (a random address it had refused was accepted)"
+		c.Why = "A server that tires of a prober may answer 250 to everyone; its acceptances then prove nothing, and they came back unknown/soft_limited."
+		c.Fix = "Send less to this provider from this egress (lower its budget in the profiles), or spread the list over more egresses."
 	case strings.Contains(lower, "spamhaus") || strings.Contains(lower, "blocklist") || strings.Contains(lower, "blacklist") || strings.Contains(lower, "rbl"):
 		c.Result, c.Finding = Fail, who+" refused this egress because its address is on a blocklist"
 		c.Why = "Until it is delisted, that server and others that use the list refuse the probes."

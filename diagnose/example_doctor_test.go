@@ -72,6 +72,6 @@ func ExampleDoctor() {
 	// pass identity.helo      probe.example.test is the PTR name and resolves to 192.0.2.7
 	// pass identity.mail_from example.test has MX records
 	// pass identity.spf       SPF of example.test authorizes 192.0.2.7
-	// info evidence.recent    no record of recent runs: this build keeps none (the egress layer will keep the block and throttle replies it sees)
+	// info evidence.recent    no record of recent runs was given (mailverify doctor --egress-state FILE reads what a run kept; the service reads its egress store)
 	// overall: info
 }

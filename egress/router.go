@@ -12,7 +12,8 @@ import (
 // and has budget. It is sticky: a (provider, mail server) keeps its egress
 // while that egress stays healthy with budget, so pipelined sessions and
 // catch-all answers keep being asked from the same address; it moves only
-// when the egress is backed off or spent (Lease.Moved says so). Make one
+// when the egress is backed off or spent (Lease.Moved says so). It
+// remembers at most StickyLimit pairs, the most recently used. Make one
 // with NewRouter; it is safe for concurrent use.
 type Router struct {
 	egresses []Egress
@@ -21,7 +22,7 @@ type Router struct {
 	pinned   map[string]bool
 
 	mu     sync.Mutex
-	sticky map[[2]string]int // (provider key, server) → egress index
+	sticky *stickyMap // (provider key, server) → egress index, bounded (sticky.go)
 	inUse  map[Key]int
 }
 
@@ -39,7 +40,7 @@ func NewRouter(egresses []Egress, h *Health, b *Budgets) (*Router, error) {
 		b = &Budgets{}
 	}
 	r := &Router{egresses: egresses, health: h, budgets: b, pinned: map[string]bool{},
-		sticky: map[[2]string]int{}, inUse: map[Key]int{}}
+		sticky: newStickyMap(StickyLimit), inUse: map[Key]int{}}
 	seen := map[string]bool{}
 	for i := range egresses {
 		id := egresses[i].ID()
@@ -117,7 +118,7 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 	pk := ProviderKey(provider, server)
 	sk := [2]string{pk, server}
 	r.mu.Lock()
-	prev, had := r.sticky[sk]
+	prev, had := r.sticky.get(sk)
 	order := r.candidates(provider, pk, prev, had)
 	r.mu.Unlock()
 	if len(order) == 0 {
@@ -165,7 +166,7 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 			continue
 		}
 		r.mu.Lock()
-		r.sticky[sk] = i
+		r.sticky.put(sk, i)
 		r.inUse[k]++
 		r.mu.Unlock()
 		return &Lease{Egress: e, Key: k, Probe: adm.Probe, Moved: had && prev != i, r: r, release: release}, nil

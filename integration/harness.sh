@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Integration harness: real DNS (NSD), Postfix and postgrey in a Linux
 # network namespace, on loopback addresses only. Needs root and Debian's
-# postfix, postgrey, nsd, openssl, iproute2, unbound and ldnsutils.
+# postfix, postgrey, nsd, openssl, iproute2, unbound, ldnsutils and
+# dante-server (a SOCKS5 proxy, one egress of the pool test).
 #
 #   integration/harness.sh install   # apt-get the packages
 #   integration/harness.sh up        # start everything (idempotent)
@@ -13,12 +14,14 @@ set -euo pipefail
 NS=${MAILVERIFY_IT_NS:-mailverify-it}
 DIR=${MAILVERIFY_IT_DIR:-/tmp/mailverify-it}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=integration/dante.sh
+. "$HERE/dante.sh"
 in_ns() { ip netns exec "$NS" "$@"; }
 
 install() {
 	export DEBIAN_FRONTEND=noninteractive
 	if ! command -v postfix >/dev/null || ! command -v nsd >/dev/null || ! command -v postgrey >/dev/null || ! command -v openssl >/dev/null ||
-		! command -v unbound >/dev/null || ! command -v ldns-signzone >/dev/null; then
+		! command -v unbound >/dev/null || ! command -v ldns-signzone >/dev/null || ! command -v danted >/dev/null; then
 		apt-get update -qq
 		# Debian's postinst scripts would start the daemons on the host; forbid it.
 		local own_policy=0
@@ -26,7 +29,7 @@ install() {
 			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
 			own_policy=1
 		fi
-		apt-get install -y -qq postfix postgrey nsd openssl iproute2 unbound ldnsutils >/dev/null
+		apt-get install -y -qq postfix postgrey nsd openssl iproute2 unbound ldnsutils dante-server >/dev/null
 		if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 	fi
 }
@@ -107,6 +110,14 @@ refuser      IN MX 10 mx-refuse.it.test.
 mx-refuse    IN A   127.0.0.41
 dropped      IN MX 10 mx-dropped.it.test.
 mx-dropped   IN A   192.0.2.25
+; egress pool: the listener refuses source 127.0.0.33 (a policy block);
+; dante at 127.0.0.34:1080 goes out from 127.0.0.35
+pool         IN MX 10 mx-pool.it.test.
+mx-pool      IN A   127.0.0.23
+; its anvil rate limit throttles a client after 4 recipients a minute
+; (dante's 127.0.0.35 is exempt)
+throttle     IN MX 10 mx-throttle.it.test.
+mx-throttle  IN A   127.0.0.24
 ZONE
 }
 
@@ -206,8 +217,8 @@ smtpd_tls_security_level = may
 # here; the listeners differ in their recipient maps and restrictions.
 relay_domains = mailbox.it.test, backup.it.test, catchall.it.test, implicit.it.test, ipv6.it.test,
   access.it.test, grey.it.test, tls.it.test, slow.it.test, limit.it.test, ratelimited.it.test,
-  hardlimit.it.test, grey2.it.test, shared.it.test, diagbad.it.test
-relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok, jane@shared.it.test=ok }
+  hardlimit.it.test, grey2.it.test, shared.it.test, diagbad.it.test, pool.it.test, throttle.it.test
+relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok, jane@shared.it.test=ok, jane@pool.it.test=ok, jane@throttle.it.test=ok }
 relay_transport = discard
 smtpd_soft_error_limit = 10
 smtpd_hard_error_limit = 20
@@ -224,6 +235,9 @@ hardlimit_restrictions = reject_unauth_destination, check_policy_service unix:pr
 # Greylisting in the style of postgrey's default 300 s, shortened to 12 s;
 # the reply states no delay.
 grey2_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10024
+# The egress pool's server: it bans one source address with Microsoft's
+# words (a reply about the egress, never the mailbox).
+pool_restrictions = check_client_access inline:{ { 127.0.0.33 = 550 5.7.606 Access denied, banned sending IP [127.0.0.33] } }, reject_unauth_destination
 CONF
 	cat >"$DIR/limit-policy.sh" <<'POLICY'
 # Postfix policy service (spawned): 550 5.5.3 for the 4th RCPT of a transaction.
@@ -256,6 +270,8 @@ POLICY
 127.0.0.17:smtp inet n - n - - smtpd -o syslog_name=postfix/rate -o relay_recipient_maps=$known_rcpts -o smtpd_client_recipient_rate_limit=3
 127.0.0.18:smtp inet n - n - - smtpd -o syslog_name=postfix/hardlimit -o relay_recipient_maps= -o smtpd_recipient_restrictions=$hardlimit_restrictions
 127.0.0.19:smtp inet n - n - - smtpd -o syslog_name=postfix/grey2 -o relay_recipient_maps=$known_rcpts -o smtpd_recipient_restrictions=$grey2_restrictions
+127.0.0.23:smtp inet n - n - - smtpd -o syslog_name=postfix/pool -o smtpd_recipient_restrictions=$pool_restrictions
+127.0.0.24:smtp inet n - n - - smtpd -o syslog_name=postfix/throttle -o smtpd_client_recipient_rate_limit=4 -o smtpd_client_event_limit_exceptions=127.0.0.35
 127.0.0.22:smtp inet n - n - - smtpd -o syslog_name=postfix/badcert -o relay_recipient_maps= -o smtpd_tls_cert_file=$bad_cert_file -o smtpd_tls_key_file=$bad_key_file
 127.0.0.21:smtp inet n - n - - smtpd -o syslog_name=postfix/relay -o relay_recipient_maps= -o mynetworks=127.0.0.0/8 -o smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination -o smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination -o smtpd_tls_security_level=none
 pickup    unix  n       -       n       60      1       pickup
@@ -351,9 +367,13 @@ CONF
 
 	in_ns unbound -c "$DIR/unbound.conf"
 	in_ns postfix -c "$DIR/postfix" start
-	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 127.0.0.21 127.0.0.22 ::1; do
+	dante_conf
+	in_ns ip addr add 127.0.0.34/32 dev lo && in_ns ip addr add 127.0.0.35/32 dev lo
+	in_ns danted -D -f "$DIR/danted.conf" -p "$DIR/danted.pid"
+	for ip in 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 127.0.0.18 127.0.0.19 127.0.0.21 127.0.0.22 127.0.0.23 127.0.0.24 ::1; do
 		wait_port "$ip" 25
 	done
+	wait_port 127.0.0.34 1080
 	wait_port 127.0.0.1 10023
 	wait_port 127.0.0.1 10024
 	wait_port 127.0.0.55 53
@@ -364,7 +384,7 @@ down() {
 	if ip netns list | grep -qw "$NS"; then
 		in_ns postfix -c "$DIR/postfix" stop 2>/dev/null || true
 	fi
-	for pid in "$DIR/nsd.pid" "$DIR/postgrey.pid" "$DIR/postgrey2.pid" "$DIR/unbound.pid"; do
+	for pid in "$DIR/nsd.pid" "$DIR/postgrey.pid" "$DIR/postgrey2.pid" "$DIR/unbound.pid" "$DIR/danted.pid"; do
 		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
 	done
 	# Anything still running in the namespace goes too.

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/diagnose"
+	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/service/internal/api"
 	"github.com/mailverify/mailverify/service/internal/jobs"
 	"github.com/mailverify/mailverify/service/internal/web"
@@ -61,7 +62,10 @@ type Config struct {
 	// owner stops asking for work; zero means 10 seconds.
 	PinnedTTL time.Duration
 	// GreylistBudget is how long after an address was queued greylisting
-	// is still waited out; zero means 30 minutes.
+	// is still waited out, and so is the want of an egress: an address of
+	// a provider no running worker has a healthy egress for waits for the
+	// first to come back, then ends unknown/blocked with retry_after.
+	// Zero means 30 minutes.
 	GreylistBudget time.Duration
 
 	// NewVerifier returns a new Verifier each time it is called (the
@@ -70,7 +74,8 @@ type Config struct {
 	// in its metrics (it wraps Dialer and sets TranscriptWriter), lets
 	// the bus wait out greylisting for the worker's, and shares
 	// catch-all answers and feedback history between them through the
-	// bus (CatchAllStore, History).
+	// bus (CatchAllStore, History). A worker's Verifier with Egresses and
+	// no Timeout gets a Timeout of a minute.
 	NewVerifier func() (*verify.Verifier, error)
 	// Worker runs a worker in this process too when NATS is set; with an
 	// embedded server a worker always runs.
@@ -105,8 +110,11 @@ type Config struct {
 	// diagnose.Checker's Check fits.
 	Diagnose func(ctx context.Context, domain string) (*diagnose.Report, error)
 	// Doctor, when set, answers GET /v1/doctor: the service's own setup
-	// for probing (diagnose.Doctor with its egresses).
-	Doctor func(ctx context.Context) (*diagnose.DoctorReport, error)
+	// for probing (diagnose.Doctor with its egresses). recent reads the
+	// block, throttle and soft-limit replies the cluster's egress store
+	// keeps (nil when the service has none): give it to
+	// DoctorConfig.Recent.
+	Doctor func(ctx context.Context, recent diagnose.RecentEvents) (*diagnose.DoctorReport, error)
 	// Logger receives the service's log; nil means none.
 	Logger *slog.Logger
 }
@@ -145,6 +153,12 @@ func (c *Config) verifier(m *api.Metrics) (*verify.Verifier, error) {
 		}
 	}
 	v.Dialer, v.TranscriptWriter = m.Dialer(v.Dialer), m.SMTPTap()
+	if v.Resolver == nil {
+		v.Resolver = &mx.DNS{} // the default, made here so that its counts are watched
+	}
+	if d, ok := v.Resolver.(*mx.DNS); ok {
+		m.WatchDNS(d)
+	}
 	if err := v.Validate(); err != nil {
 		return nil, badConfig(err)
 	}
@@ -158,6 +172,12 @@ func (c *Config) workerVerifier(m *api.Metrics) (*verify.Verifier, error) {
 		return nil, err
 	}
 	v.GreylistMaxWait = time.Nanosecond
+	if len(v.Egresses) > 0 && v.Timeout == 0 {
+		// Past a minute, an address no egress of this worker can carry
+		// ends here, to move on to a worker that has one, instead of
+		// being held for the whole back-off (hours).
+		v.Timeout = time.Minute
+	}
 	return v, nil
 }
 
@@ -185,7 +205,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	a := &api.Server{Verifier: v, Web: web.Handler(), Metrics: metrics, Rate: rate.Limit(cfg.RequestRate),
-		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Hosts: cfg.Hosts, WebhookSecretGiven: len(cfg.WebhookSecret) > 0, Diagnose: cfg.Diagnose, Doctor: cfg.Doctor, Logger: logger}
+		MaxBody: cfg.MaxBody, AllowPrivate: cfg.AllowPrivate, Hosts: cfg.Hosts, GreylistBudget: cfg.GreylistBudget, WebhookSecretGiven: len(cfg.WebhookSecret) > 0, Diagnose: cfg.Diagnose, Doctor: cfg.Doctor, Logger: logger}
 	if cfg.Tokens != nil {
 		if a.Tokens, err = api.NewTokens(cfg.Tokens); err != nil {
 			return nil, badConfig(err)

@@ -10,10 +10,15 @@ import (
 )
 
 // A Worker probes mail servers for the partitions of the work the
-// cluster pins to it: run one per egress address, on as many machines as
-// needed, all with the same Config.NATS. Each partition is owned by one
-// worker at a time, so one worker's per-host limits hold for each mail
-// server across the cluster.
+// cluster pins to it: run one per egress address (or one per pool of
+// them, Verifier.Egresses), on as many machines as needed, all with the
+// same Config.NATS. Each partition is owned by one worker at a time, so
+// one worker's per-host limits hold for each mail server across the
+// cluster. A worker declares its egresses to the cluster (GET /v1/egress
+// lists them under "workers"), and takes the partitions of an identified
+// provider (google, microsoft365, yahoo, ...) only while one of its
+// egresses is not backed off for it, or while no running worker has
+// such an egress.
 type Worker struct {
 	bus     *jobs.Bus
 	w       *jobs.Worker
@@ -38,6 +43,10 @@ func NewWorker(ctx context.Context, cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	if _, err := share(ctx, bus, wv); err != nil {
+		bus.Close()
+		return nil, err
+	}
+	if _, err := shareHealth(ctx, bus, metrics, wv); err != nil { // egress.go
 		bus.Close()
 		return nil, err
 	}

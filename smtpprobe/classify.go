@@ -163,11 +163,17 @@ func byText(text string, class int) (Outcome, bool) {
 // IsRecipientLimit reports whether r refuses a recipient because of how
 // many the transaction or connection already holds (RFC 5321 section
 // 4.5.3.1.10: "452 too many recipients", 5.5.3, and the 552 some servers
-// send), not because of the recipient.
+// send), not because of the recipient. Postfix's per-client rate
+// (smtpd_client_recipient_rate_limit: "450 4.7.1 Error: too many
+// recipients from [192.0.2.1]") is not one: a new transaction or
+// connection from the same client only draws it again.
 func IsRecipientLimit(r Reply) bool {
 	if r.Enhanced.Subject == 5 && r.Enhanced.Detail == 3 {
 		return true
 	}
 	t := strings.ToLower(r.Text())
+	if strings.Contains(t, "too many recipients from") {
+		return false
+	}
 	return strings.Contains(t, "too many recipients") || strings.Contains(t, "recipient limit") || strings.Contains(t, "too many rcpt")
 }

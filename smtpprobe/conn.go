@@ -91,6 +91,11 @@ func (s *Session) TLS() *tls.ConnectionState { return s.tls }
 // Connections returns how many connections the session has made.
 func (s *Session) Connections() int { return s.conns }
 
+// Flushes returns how many writes of commands the session has made: the
+// latest Result.Flush. A Prober.Pace called from the session sees the
+// count before the flush it paces.
+func (s *Session) Flushes() int { return s.writes }
+
 // Close ends the session politely with QUIT, waiting at most 5s for the
 // reply, and closes the connection.
 func (s *Session) Close() error { return s.CloseContext(context.Background()) }

@@ -363,7 +363,7 @@ func (e *engine) probeWithControls(ctx context.Context, s *smtpprobe.Session, ad
 // trailerDue reports whether acceptances of hr may need a trailing probe.
 // e.mu is held.
 func (e *engine) trailerDue(hr *hostRun) bool {
-	return !e.v.SkipCatchAll && !hr.consumer() && hr.catchAllStatus() != catchall.Yes
+	return !e.v.SkipCatchAll && !e.v.eg.noCanary && !hr.consumer() && hr.catchAllStatus() != catchall.Yes
 }
 
 // maxRebrackets bounds how often an acceptance is asked again before a

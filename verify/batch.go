@@ -7,7 +7,7 @@ import (
 
 // groupScan is how far into a queue take looks for more addresses of the
 // domains already in a batch.
-const groupScan = 256
+const groupScan = 1024
 
 // A batchPlan is the batch take is filling: what it costs in the flush's
 // room and in the transaction.
@@ -15,6 +15,9 @@ type batchPlan struct {
 	e           *engine
 	room, txCap int
 	used, tx    int
+	spare       bool       // leave trailing probes a refusal of the error budget
+	burst       int        // RCPTs the batch and its trailing probes may take of the bucket
+	trail       int        // RCPTs of the trailing probes (and controls) that may follow
 	picked      []int      // places in the queue, in the order taken
 	probed      []*hostRun // runs whose catch-all probe goes with the batch
 	runs        []*hostRun // runs in the batch
@@ -24,7 +27,7 @@ type batchPlan struct {
 // does), counting its domain's first probe and the room its trailing
 // probe (and control) needs in the transaction.
 func (p *batchPlan) add(jobs []*job, i int) bool {
-	hr, cost, txCost := jobs[i].run, 1, 1
+	hr, cost, txCost, trail := jobs[i].run, 1, 1, 0
 	first := p.e.probeDue(hr) && !slices.Contains(p.probed, hr)
 	if first {
 		cost++
@@ -34,12 +37,26 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 		// Room for its trailing probe (and control) in the same
 		// transaction. The error budget is not held back for it: a
 		// batch that ends with acceptances leaves room.
-		txCost++
-		if hr.vague {
-			txCost++
-		}
+		trail = 1 + boolInt(hr.vague)
+		txCost += trail
 	}
-	if len(p.picked) > 0 && (p.used+cost > p.room || p.tx+txCost > p.txCap) {
+	// The flush and the trailing flush after it fit the server's burst
+	// together: the trailing probes go at once, with no wait for the pace
+	// between them and the batch (see pacer.take and answer.waits), so
+	// the acceptances need not be asked again.
+	paced := p.used + cost + p.trail + trail
+	// Where a trailing probe may follow and the server's pace binds
+	// (spare), the batch leaves it one refusal of the error budget: a
+	// probe is asked only after an acceptance, which is no refusal, so a
+	// batch within the budget less one leaves room for every probe it
+	// needs on the same connection, and none goes on a new one with its
+	// acceptances asked again (RCPTs the pace counts). Where the pace does
+	// not bind, round trips are the cost: the batch fills the budget.
+	errRoom := p.room
+	if p.spare && p.trail+trail > 0 {
+		errRoom--
+	}
+	if len(p.picked) > 0 && (p.used+cost > errRoom || p.tx+txCost > p.txCap || paced > p.burst) {
 		return false
 	}
 	if first {
@@ -48,25 +65,26 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 	if newRun {
 		p.runs = append(p.runs, hr)
 	}
-	p.used, p.tx = p.used+cost, p.tx+txCost
+	p.used, p.tx, p.trail = p.used+cost, p.tx+txCost, p.trail+trail
 	p.picked = append(p.picked, i)
 	return true
 }
 
 // take removes the next batch from q: the jobs one flush of room carries
 // (at least one, at most batchSize), counting the catch-all probe that
-// goes with the first job of a domain, and the probes to ask again. The
+// goes with the first job of a domain, and the probes to ask again;
+// r says how much. The
 // jobs' Timeout counts from since, the session's attempt. e.mu is held.
 //
 // Jobs go in queue order, each followed by the other jobs of its domain
 // (and host) queued within groupScan places: one trailing probe then
 // answers for them all, where a batch of as many domains would need one
 // each, and each probe is an RCPT the server's rate counts.
-func (e *engine) take(q *hostQueue, room int, since time.Time) ([]*job, []*hostRun) {
+func (e *engine) take(q *hostQueue, r flushRoom, since time.Time) ([]*job, []*hostRun) {
 	if len(q.jobs) == 0 && len(q.probes) == 0 {
 		return nil, nil
 	}
-	p := &batchPlan{e: e, room: room, txCap: orDefault(e.v.MaxRcpts, 20) - 1} // the batch rides in a transaction with a probe
+	p := &batchPlan{e: e, room: r.rcpts, spare: r.spare, burst: r.burst, txCap: orDefault(e.v.MaxRcpts, 20) - 1} // the batch rides in a transaction with a probe
 	scan := min(len(q.jobs), groupScan)
 	taken := make([]bool, scan)
 fill:
@@ -118,6 +136,17 @@ fill:
 		e.setDeadline(j, since)
 	}
 	return batch, probes
+}
+
+// A flushRoom is what the next flush may carry: rcpts (Session.Room's
+// now), whether to leave trailing probes a refusal (spare, see
+// batchPlan.add), and how many RCPTs of the server's bucket the batch and
+// its trailing probes may take at once (burst: the bucket's, less what
+// other sessions hold there).
+type flushRoom struct {
+	rcpts int
+	spare bool
+	burst int
 }
 
 // refusalKinds is how a server refused recipients so far.

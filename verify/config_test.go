@@ -2,6 +2,7 @@ package verify
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -20,6 +21,9 @@ func TestMisconfiguration(t *testing.T) {
 		{MailFrom: "<me@example.org"},
 		{MailFrom: "jörg@example.org"},
 		{Timeout: -time.Second},
+		{PerHostRate: math.NaN()},
+		{PerHostRate: math.Inf(1)},
+		{ProviderProbeRate: math.NaN()},
 	} {
 		if err := v.Validate(); !errors.Is(err, ErrConfig) {
 			t.Errorf("Validate(%+v) = %v, want ErrConfig", v, err)

@@ -25,6 +25,9 @@ type egressWire struct {
 	router *egress.Router // nil without Egresses
 	port25 atomic.Pointer[port25Watch]
 	leases sync.Map // *smtpprobe.Session → *sessionLease
+	// noCanary, for BenchmarkCanaryCost only, sends no trailing probe:
+	// acceptances no refusal followed end unknown/cannot_verify.
+	noCanary bool
 }
 
 // A sessionLease ties a session to the egress lease it runs on.
@@ -169,8 +172,10 @@ func (w *portWatch) DialContext(ctx context.Context, network, addr string) (net.
 }
 
 // takeBudget spends n commands of the lease's budget, waiting within ctx
-// for a refill; a budget is never exceeded, so past ctx the flush fails
-// as at its deadline.
+// for a refill. A budget is never exceeded: when the refill comes after
+// ctx's deadline, the flush fails at once with an *egress.UnavailableError
+// (its addresses end unknown/rate_limited with retry_after from the
+// refill), rather than waiting out the deadline to end as a timeout.
 func takeBudget(ctx context.Context, l *egress.Lease, n int) error {
 	for {
 		err := l.Take(n)
@@ -179,9 +184,8 @@ func takeBudget(ctx context.Context, l *egress.Lease, n int) error {
 			return err
 		}
 		wait := max(time.Until(ee.RetryAt), 10*time.Millisecond)
-		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
-			<-ctx.Done()
-			return ctx.Err()
+		if dl, ok := ctx.Deadline(); ok && !ee.RetryAt.IsZero() && time.Now().Add(wait).After(dl) {
+			return &egress.UnavailableError{Provider: ee.Key.Provider, Until: ee.RetryAt}
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -86,7 +86,7 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	aboutEgress(r) // a reply about us is never about the mailbox
 	f.c.lastConn, f.c.lastTx = connID{f.c.id, r.Conn}, r.Tx
 	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
-		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.count()}, true
+		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.countAt(r.Flush)}, true
 }
 
 // counts reports whether a, a refusal from the host, is about the mailbox
@@ -210,12 +210,15 @@ const maxAnswers = 256
 // been asked since j's acceptance.
 func (hr *hostRun) needsTrailer(j *job) bool {
 	return j.out.Outcome == smtpprobe.Accepted && !j.trailed && hr.catchAllStatus() != catchall.Yes &&
-		!hr.proven(j) && !hr.e.v.SkipCatchAll
+		!hr.proven(j) && !hr.e.v.SkipCatchAll && !hr.e.v.eg.noCanary
 }
 
 // waitsForRefusal reports whether an acceptance of the domain waits for a
 // refusal after it.
 func (hr *hostRun) waitsForRefusal() bool {
+	if hr.e.v.eg.noCanary {
+		return false
+	}
 	for _, j := range hr.decided {
 		if j.out.Outcome == smtpprobe.Accepted && hr.catchAllStatus() != catchall.Yes && !hr.proven(j) {
 			return true

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -186,8 +187,12 @@ func (hr *hostRun) unpark(gen uint64) {
 	if len(jobs) > 0 || hr.deferred {
 		hr.sched.tried(now)
 		hr.retryDue = hr.deferred
+		// Due now: they go before the work queued meanwhile (after the
+		// first addresses of new domains), so that a deep queue does not
+		// add its length to the greylisting wait.
 		q := e.queue(hr)
-		q.jobs = append(q.jobs, jobs...)
+		q.fresh = min(q.fresh, len(q.jobs))
+		q.jobs = slices.Insert(q.jobs, q.fresh, jobs...)
 		for _, j := range jobs {
 			j.at, j.greyRetried = atQueue, true
 		}

@@ -57,3 +57,42 @@ func TestParkedWorkDoesNotBlockTheWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestQueuedWithoutSessionLeavesTheWindow: one session slot
+// (Concurrency 1) and a window of 10. The list has an address of a slow
+// server, then 10 of a second server, then 19 more of the slow one. The
+// second server's addresses wait for the slot the slow server's session
+// holds; waiting there, they leave the window, so the slow server's other
+// addresses are read while its session is open and it serves them all in
+// one. Holding their places, they kept the rest of the list unread until
+// the slow server's session had ended for want of work, and it needed
+// another.
+func TestQueuedWithoutSessionLeavesTheWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		defer w.router.close()
+		var slow, other []string
+		for i := range 20 {
+			slow = append(slow, fmt.Sprintf("u%d@slow.com", i))
+		}
+		for i := range 10 {
+			other = append(other, fmt.Sprintf("u%d@other.com", i))
+		}
+		srv := testsmtp.Mailboxes(slow...)
+		srv.Latency = 200 * time.Millisecond
+		w.add("slow.com", srv)
+		w.add("other.com", testsmtp.Mailboxes(other...))
+		addrs := append(append([]string{slow[0]}, other...), slow[1:]...)
+		v := w.verifier()
+		v.Window, v.Concurrency = 10, 1
+		got := verifyAll(t, v, addrs)
+		for _, a := range addrs {
+			if got[a].Status != Deliverable {
+				t.Errorf("%s: %s/%s", a, got[a].Status, got[a].Reason)
+			}
+		}
+		if n := srv.Connections(); n != 1 {
+			t.Errorf("the slow server saw %d connections; want its 20 addresses in one session", n)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net"
 	"slices"
 	"time"
@@ -46,6 +47,7 @@ type hostQueue struct {
 	jobs    []*job
 	probes  []*hostRun // catch-all probes to ask again (greylisted before)
 	workers int        // serving the queue
+	open    int        // ... of them with a session open (see engine.spill)
 	idle    int        // ... of them waiting for work (see engine.linger)
 	renew   bool       // the next batch goes on a fresh connection
 	signal  chan struct{}
@@ -243,6 +245,12 @@ func (e *engine) enqueue(hr *hostRun, j *job) []*job {
 	}
 	hr.pending++
 	q := e.queue(hr)
+	if q.open == 0 {
+		// No session serves the server yet: its workers wait for a slot
+		// (Concurrency) or for a session there (PerHost), or are
+		// connecting.
+		defer e.spill(j, math.MaxInt)
+	}
 	if !hr.contacted {
 		// The first address of a domain new to the server goes first: a
 		// greylisting server is found early, so that its wait overlaps
@@ -252,6 +260,12 @@ func (e *engine) enqueue(hr *hostRun, j *job) []*job {
 		q.jobs = slices.Insert(q.jobs, q.fresh, j)
 		q.fresh++
 		e.spill(j, q.fresh) // its place in the queue
+	} else if !hr.greySince.IsZero() {
+		// The host greylists the domain: its first try goes early too, so
+		// that its wait overlaps the queue's work, not the run's end.
+		q.fresh = min(q.fresh, len(q.jobs))
+		q.jobs = slices.Insert(q.jobs, q.fresh, j)
+		e.spill(j, q.fresh+1)
 	} else {
 		q.jobs = append(q.jobs, j)
 		e.spill(j, len(q.jobs))

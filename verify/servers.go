@@ -1,8 +1,6 @@
 package verify
 
 import (
-	"context"
-	"sync"
 	"time"
 
 	"github.com/mailverify/mailverify/smtpprobe"
@@ -27,29 +25,15 @@ import (
 type serverLimit struct {
 	sessions *semaphore.Weighted
 	rcpts    *rate.Limiter
+	held     *holds // RCPTs of the bucket kept for trailing flushes (pace.go)
 }
 
 func (v *Verifier) newServerLimit() serverLimit {
 	return serverLimit{
 		sessions: semaphore.NewWeighted(int64(orDefault(v.PerHost, 2))),
 		rcpts:    rate.NewLimiter(rate.Limit(orDefault(v.PerHostRate, 10)), batchSize),
+		held:     &holds{},
 	}
-}
-
-// pace waits until n more RCPTs may go to the server (smtpprobe's
-// Prober.Pace). When the wait would outlast ctx's deadline it takes no
-// tokens and returns when ctx ends, so the flush fails as at its deadline
-// (the session does not reconnect and ask again).
-func (l serverLimit) pace(ctx context.Context, n int) error {
-	for n > 0 {
-		k := min(n, l.rcpts.Burst())
-		if err := l.rcpts.WaitN(ctx, k); err != nil {
-			<-ctx.Done()
-			return ctx.Err()
-		}
-		n -= k
-	}
-	return nil
 }
 
 // hostState is one server address's limits, and what sessions learned
@@ -134,87 +118,4 @@ func (v *Verifier) greylisting(addr string) time.Duration {
 		return h.greyDelay
 	}
 	return 0
-}
-
-// A pacer is one session's share of its server's RCPT pace (its
-// Prober.Pace). A flush can leave room behind it (prepay: a batch's
-// trailing probes, which must follow it with no wait in between), and it
-// counts the flushes that waited: evidence is not compared across a wait
-// (see answer.waits).
-type pacer struct {
-	lim serverLimit
-	// budget, when set, is the egress's budget, taken before the
-	// server's pace: its waits are waits too (egress.go).
-	budget func(ctx context.Context, n int) error
-	mu     sync.Mutex
-	ahead  int // RCPTs the next flush leaves room for in the bucket
-	waits  int
-}
-
-func (p *pacer) pace(ctx context.Context, n int) error {
-	p.mu.Lock()
-	extra := p.ahead
-	p.ahead = 0
-	p.mu.Unlock()
-	start := time.Now()
-	var err error
-	if p.budget != nil {
-		err = p.budget(ctx, n)
-	}
-	if err == nil {
-		err = p.lim.paceWithRoom(ctx, n, extra)
-	}
-	if time.Since(start) >= time.Millisecond { // shorter is a round trip's noise
-		p.mu.Lock()
-		p.waits++
-		p.mu.Unlock()
-	}
-	return err
-}
-
-// prepay has the next flush leave room for n more RCPTs after it.
-func (p *pacer) prepay(n int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.ahead = n
-}
-
-// clear forgets room asked for and not used.
-func (p *pacer) clear() { p.prepay(0) }
-
-// count is how many flushes have waited for the pace.
-func (p *pacer) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.waits
-}
-
-// paceWithRoom is pace for n RCPTs that waits, before taking them, until
-// the bucket also holds extra more (within the burst), so that extra
-// RCPTs can follow right after without waiting. Tokens are taken only as
-// RCPTs go: the promise holds at the server. When the deadline comes
-// first, it paces n alone.
-func (l serverLimit) paceWithRoom(ctx context.Context, n, extra int) error {
-	// One wait at most: other sessions to the server may take the room
-	// meanwhile; then the trailing flush waits, and askTrailing asks the
-	// acceptances again in it.
-	want := float64(min(n+extra, l.rcpts.Burst()))
-	if tok := l.rcpts.Tokens(); extra > 0 && n > 0 && tok < want {
-		d := time.Duration((want - tok) / float64(l.rcpts.Limit()) * float64(time.Second))
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) >= d {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
-		}
-	}
-	return l.pace(ctx, n)
-}
-
-// short reports whether n RCPTs would wait for the pace now.
-func (p *pacer) short(n int) bool {
-	return n > 0 && p.lim.rcpts != nil && p.lim.rcpts.Tokens() < float64(n)
 }

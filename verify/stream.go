@@ -66,8 +66,9 @@ const spillFactor = 2
 
 // spill takes j out of the window, so that reading goes on, when it
 // cannot make progress soon: it is parked (greylisted) until its retry,
-// or queued at depth behind work its server takes at its own pace (a slow
-// or busy server). Otherwise a window full of waiting work starves the
+// queued at a server no session serves yet (waiting for a slot or a
+// session there), or queued at depth behind work its server takes at its
+// own pace (a slow or busy server). Otherwise a window full of waiting work starves the
 // servers that could go. Memory stays bounded: at most spillFactor times
 // Window addresses are spilled at once. e.mu is held.
 func (e *engine) spill(j *job, depth int) {

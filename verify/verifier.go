@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -279,6 +280,8 @@ func (v *Verifier) Validate() error {
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	case v.Timeout < 0, v.ConnectTimeout < 0, v.CommandTimeout < 0, v.GreylistDelay < 0, v.GreylistMaxWait < 0, v.FeedbackMaxAge < 0, v.ProviderProbeRate < 0:
 		return fmt.Errorf("%w: negative duration", ErrConfig)
+	case !finite(v.PerHostRate), !finite(v.ProviderProbeRate):
+		return fmt.Errorf("%w: a rate that is not a finite number", ErrConfig)
 	}
 	if v.HELO != "" && !validHELO(v.HELO) {
 		return fmt.Errorf("%w: HELO %q is not a host name or an address literal", ErrConfig, v.HELO)
@@ -288,6 +291,9 @@ func (v *Verifier) Validate() error {
 	}
 	return v.validateEgress()
 }
+
+// finite reports whether f is a number other than ±Inf.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // heloPolicy judges HELO names: any valid host name, localhost included.
 var heloPolicy = syntax.Policy{AllowSingleLabel: true, AllowSpecialUse: true, AllowNumericTLD: true}

@@ -14,6 +14,7 @@ import (
 // A conn is a worker's open session to its mail server.
 type conn struct {
 	id      uint64 // the engine's number for it (see connID)
+	q       *hostQueue
 	s       *smtpprobe.Session
 	addr    string
 	release func()
@@ -99,7 +100,7 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 		var err error
 		if c, err = e.openConn(ctx, q); err != nil {
 			e.mu.Lock()
-			batch, probes := e.take(q, batchSize, since)
+			batch, probes := e.take(q, flushRoom{rcpts: batchSize, burst: batchSize}, since)
 			e.mu.Unlock()
 			e.openFailed(batch, probes, err)
 			return nil
@@ -118,10 +119,18 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 	} else if now < minRoom && fresh >= minRoom && waiting > now && c.limiter.Tokens() >= float64(fresh) {
 		c.s.Recycle(ctx)
 		now = fresh
+	} else if now <= minRoom && fresh > minRoom && waiting > now && !e.v.SkipCatchAll {
+		// Paced by the rate, a small flush costs RCPTs, not round trips:
+		// each domain in a batch may need a trailing probe after it, and
+		// a new connection lets the next batch carry more of a domain.
+		c.s.Recycle(ctx)
+		now = fresh
 	}
 	now = e.v.egressCap(c.s, now) // egress.go
+	// The server's pace binds while its bucket is not full.
+	r := flushRoom{rcpts: now, spare: c.limiter.Tokens() < float64(c.limiter.Burst()), burst: c.pc.free()}
 	e.mu.Lock()
-	batch, probes := e.take(q, now, since)
+	batch, probes := e.take(q, r, since)
 	e.mu.Unlock()
 	if batch == nil && probes == nil {
 		return c // another worker took the work meanwhile
@@ -217,8 +226,10 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 		alone = pend.Addrs()
 	}
 	// The trailing probes (and controls) that may follow the batch in its
-	// transaction are paid for with it: no wait for the pace comes between
-	// the batch and them (see answer.waits).
+	// transaction have their room held in the server's bucket when it
+	// goes (take sized the batch so both fit the burst): no wait for the
+	// pace comes between the batch and them (see answer.waits), and no
+	// other session takes that room meanwhile.
 	e.mu.Lock()
 	c.pc.prepay(e.trailerRcpts(batch))
 	e.mu.Unlock()
@@ -231,10 +242,21 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	} else {
 		aloneRes, results = c.s.ProbeWith(ctx, alone, wires...)
 	}
+	c.pc.prepay(0) // the room held stays for the trailing flush
 	var sts []catchall.Status
 	var rs []*smtpprobe.Result
 	if pend != nil {
+		if len(pend.Mine()) < len(spec) {
+			// Finish may wait for another run's probe, which may itself
+			// wait for the room held here: give it back (the trailing
+			// flush then waits like any, see askTrailing).
+			c.pc.clear()
+		}
+		start := time.Now()
 		sts, rs = pend.Finish(ctx, aloneRes)
+		if time.Since(start) >= time.Millisecond {
+			c.pc.gap() // no refusal after it proves an acceptance before it
+		}
 	}
 	e.mu.Lock()
 	f.got = e.tick()
@@ -289,6 +311,12 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	e.mu.Unlock()
 	if ctx.Err() == nil {
 		e.askAfter(ctx, c, runs)
+	}
+	// The room held for the trailing flush is of no more use: it is not
+	// kept while the results go out (a consumer may be slow, or read
+	// another run first).
+	c.pc.clear()
+	if ctx.Err() == nil {
 		e.sandwich(ctx, c, runs)
 	}
 	c.compact(batch)
@@ -314,8 +342,12 @@ func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
 		return nil, err
 	}
 	s.SetQuirks(e.v.quirks(addr))
+	pc.flushes = s.Flushes // answers count the waits before their own flush
 	lim := e.v.server(addr).limit.rcpts
-	return &conn{id: e.conns.Add(1), s: s, addr: addr, release: release, limiter: lim, pc: pc, conv: conv}, nil
+	e.mu.Lock()
+	q.open++
+	e.mu.Unlock()
+	return &conn{id: e.conns.Add(1), q: q, s: s, addr: addr, release: release, limiter: lim, pc: pc, conv: conv}, nil
 }
 
 func (e *engine) closeConn(c *conn) {
@@ -326,6 +358,9 @@ func (e *engine) closeConn(c *conn) {
 	c.s.CloseContext(e.ctx)
 	c.release()
 	c.s = nil
+	e.mu.Lock()
+	c.q.open--
+	e.mu.Unlock()
 }
 
 // openFailed files the batch with the failure to open the session: a

@@ -28,6 +28,7 @@ type checkFlags struct {
 func (f *checkFlags) register(fs *flag.FlagSet, stderr io.Writer) {
 	f.common.register(fs)
 	f.eg.register(fs)
+	f.eg.state.register(fs)
 	fs.BoolVar(&f.smtp, "smtp", true, "probe the mail servers; false stops after DNS")
 	fs.BoolVar(&f.offline, "offline", false, "syntax and lists only: no network at all")
 	fs.BoolVar(&f.catchAll, "catch-all", true, "probe for catch-all domains; false leaves accepted addresses unknown/cannot_verify")
@@ -118,6 +119,9 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err := f.eg.apply(v, f.socks5, stderr); err != nil {
 		return usageError(stderr, "%v", err)
 	}
+	if err := f.eg.state.load(v); err != nil {
+		return usageError(stderr, "%v", err)
+	}
 
 	var in iter.Seq[input.Entry]
 	readErr := func() error { return nil }
@@ -161,6 +165,7 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	pl := newPipeline(newWriter(out, f.format, len(done) > 0), bar, f.order == "input", 2*f.window, f.dedupe, done)
 	werr := pl.run(ctx, v, in)
 	summary(stderr, v)
+	f.eg.state.save(stderr)
 	if pl.skipped > 0 {
 		fmt.Fprintf(stderr, "mailverify: resuming: skipped %d inputs already in %s\n", pl.skipped, f.out)
 	}

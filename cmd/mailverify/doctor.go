@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/diagnose"
+	"github.com/mailverify/mailverify/egress"
 )
 
 // doctorCmd checks this machine's own setup for probing: port 25, the
@@ -35,6 +36,7 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	allowPrivate := fs.Bool("allow-private", false, "permit mail hosts (and an egress address) on loopback and private addresses")
 	asJSON := fs.Bool("json", false, "print the report as JSON (the schema of diagnose.DoctorReport)")
 	noColor := fs.Bool("no-color", false, "no colors, even on a terminal")
+	state := fs.String("egress-state", "", "report the block, throttle and soft-limit replies that runs kept in this `file` (mailverify --egress-state) for the egress")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mailverify doctor [flags]\n\nChecks this machine's setup for probing before a list is run: outbound port 25 to several mail\nservers, the egress address as they see it, its PTR, the HELO name, the MAIL FROM domain and its SPF,\nand DNS blocklists. It sends EHLO and QUIT only.")
 		fs.PrintDefaults()
@@ -59,6 +61,13 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		cfg.DNS = []string{withPort(*dnsServer)}
 	}
 	cfg.DNSBL = dnsblFlag(*dnsbl)
+	if *state != "" {
+		st, err := readState(*state) // egressstate.go
+		if err != nil {
+			return usageError(stderr, "%v", err)
+		}
+		cfg.Recent = diagnose.RecentFromStore(st, stateKeep)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 6**timeout+time.Minute)
 	defer cancel()
 	rep, err := diagnose.Doctor(ctx, cfg)
@@ -72,12 +81,17 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return writeReport(stdout, rep, rep.Summary, reportOutput{json: *asJSON, noColor: *noColor})
 }
 
-// doctor runs diagnose.Doctor with the service's DNS and its one egress
-// (the dialer and identity its verifiers use).
-func (f *serviceFlags) doctor() func(context.Context) (*diagnose.DoctorReport, error) {
-	return func(ctx context.Context) (*diagnose.DoctorReport, error) {
-		cfg := diagnose.DoctorConfig{Port: f.port, AllowPrivate: f.allowPrivate, DNSBL: zones(f.dnsbl),
+// doctor runs diagnose.Doctor with the service's DNS and its egresses
+// (the pool of --egress and --egress-file, else the one dialer and
+// identity its verifiers use), with the recent evidence of the cluster's
+// egress store.
+func (f *serviceFlags) doctor() func(context.Context, diagnose.RecentEvents) (*diagnose.DoctorReport, error) {
+	return func(ctx context.Context, recent diagnose.RecentEvents) (*diagnose.DoctorReport, error) {
+		cfg := diagnose.DoctorConfig{Port: f.port, AllowPrivate: f.allowPrivate, DNSBL: zones(f.dnsbl), Recent: recent,
 			Egresses: []diagnose.Egress{{HELO: f.helo, MailFrom: f.from, SOCKS5: f.socks5}}}
+		if pool, err := f.eg.egresses(f.socks5); err == nil && len(pool) > 0 {
+			cfg.Egresses = doctorEgresses(pool, f.helo, f.from)
+		}
 		if f.dnsbl == "" {
 			cfg.DNSBL = nil // the defaults
 		}
@@ -96,6 +110,23 @@ func list(s string) []string {
 	for _, x := range strings.Split(s, ",") {
 		if x = strings.TrimSpace(x); x != "" {
 			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// doctorEgresses turns a pool into doctor's egresses, named by their IDs
+// (the names the egress store keeps their records under).
+func doctorEgresses(pool []egress.Egress, helo, from string) []diagnose.Egress {
+	out := make([]diagnose.Egress, len(pool))
+	for i, e := range pool {
+		e = e.WithDefaults(helo, from)
+		out[i] = diagnose.Egress{Name: e.ID(), HELO: e.HELO, MailFrom: e.MailFrom}
+		if e.Source.IsValid() {
+			out[i].LocalAddr = e.Source.String()
+		}
+		if e.Proxy != nil {
+			out[i].SOCKS5 = e.Proxy.String()
 		}
 	}
 	return out

@@ -21,6 +21,7 @@ type egressFlags struct {
 	list     []string
 	file     string
 	profiles string
+	state    egressState // --egress-state, the command line's only (egressstate.go)
 }
 
 func (f *egressFlags) register(fs *flag.FlagSet) {
@@ -119,6 +120,7 @@ func describeEvent(ev egress.EgressEvent) string {
 // summary writes, when a pool was given, a line per egress: per provider
 // whose servers replied about it, its state and budget use.
 func summary(w io.Writer, v *verify.Verifier) {
+	defer dnsSummary(w, v) // and the run's DNS counts, after them
 	st, err := v.EgressStatus()
 	if err != nil {
 		fmt.Fprintf(w, "mailverify: egress summary: %v\n", err)
@@ -126,12 +128,12 @@ func summary(w io.Writer, v *verify.Verifier) {
 	}
 	for _, es := range st {
 		if len(es.Pairs) == 0 {
-			fmt.Fprintf(w, "mailverify: egress %s (%s): healthy, no reply about it\n", es.Egress, es.What)
+			fmt.Fprintf(w, "mailverify: egress %s: healthy, no reply about it\n", es.What) // What starts with the ID
 			continue
 		}
 		for _, p := range es.Pairs {
-			fmt.Fprintf(w, "mailverify: egress %s (%s), %s: %s; RCPTs %d this minute, %d this hour, %d today\n",
-				es.Egress, es.What, p.Key.Provider, p.State, p.Used.Minute, p.Used.Hour, p.Used.Day)
+			fmt.Fprintf(w, "mailverify: egress %s, %s: %s; RCPTs %d this minute, %d this hour, %d today\n",
+				es.What, p.Key.Provider, p.State, p.Used.Minute, p.Used.Hour, p.Used.Day)
 		}
 	}
 }

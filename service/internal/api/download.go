@@ -217,6 +217,15 @@ func (d *downloader) file(w http.ResponseWriter) error {
 	return d.out.Flush()
 }
 
+// results fetches the results of entries, in one batched get (with
+// Server.perRowGets, the benchmark's baseline, one get per entry).
+func (d *downloader) results(entries []int) ([][]byte, error) {
+	if d.s.perRowGets {
+		return d.s.Bus.ResultsAt(d.r.Context(), d.job.ID, entries)
+	}
+	return d.s.Bus.ResultsBatch(d.r.Context(), d.job.ID, entries)
+}
+
 // A row is a data row waiting for its verdict.
 type row struct {
 	text, blank, eol []byte
@@ -235,7 +244,7 @@ func (d *downloader) flush(batch []row, width int) error {
 			want = append(want, r.entry)
 		}
 	}
-	results, err := d.s.Bus.ResultsAt(d.r.Context(), d.job.ID, want)
+	results, err := d.results(want)
 	if err != nil {
 		return err
 	}
@@ -330,7 +339,7 @@ func (d *downloader) flushEntries(batch []row) error {
 	for i, r := range batch {
 		want[i] = r.entry
 	}
-	results, err := d.s.Bus.ResultsAt(d.r.Context(), d.job.ID, want)
+	results, err := d.results(want)
 	if err != nil {
 		return err
 	}

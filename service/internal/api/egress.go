@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/egress"
+	"github.com/mailverify/mailverify/service/internal/jobs"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,12 +18,15 @@ type egressReport struct {
 	// Pairs are every (egress, provider) pair of the cluster the shared
 	// store knows, with the evidence and what to do.
 	Pairs []egress.Status `json:"pairs"`
+	// Workers are the running workers of the cluster, each with the
+	// egresses it declared and the providers it leaves to others now.
+	Workers []jobs.Declaration `json:"workers"`
 }
 
 // egressStatus answers GET /v1/egress: state, evidence, next retry and
 // budget use of the egresses.
 func (s *Server) egressStatus(w http.ResponseWriter, r *http.Request) {
-	rep := egressReport{Egresses: []egress.EgressStatus{}, Pairs: []egress.Status{}}
+	rep := egressReport{Egresses: []egress.EgressStatus{}, Pairs: []egress.Status{}, Workers: []jobs.Declaration{}}
 	if s.Verifier != nil {
 		es, err := s.Verifier.EgressStatus()
 		if err != nil {
@@ -38,6 +42,14 @@ func (s *Server) egressStatus(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rep.Pairs = append(rep.Pairs, ps...)
+	}
+	if s.Bus != nil {
+		ws, err := s.Bus.Workers(r.Context())
+		if err != nil {
+			writeProblem(w, http.StatusServiceUnavailable, "unavailable", "the workers' declarations cannot be read")
+			return
+		}
+		rep.Workers = ws
 	}
 	writeJSON(w, http.StatusOK, rep)
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailverify/mailverify/egress"
 )
@@ -52,6 +53,23 @@ func TestEgressEndpoint(t *testing.T) {
 	}
 	if len(got.Pairs) != 2 || got.Pairs[0].State != "blocked" || got.Pairs[0].Evidence == nil || got.Pairs[0].Advice == "" {
 		t.Errorf("pairs %s; want two blocked pairs with evidence and advice", body)
+	}
+	// The env's worker (it probes directly) declares itself.
+	var decl struct {
+		Workers []struct {
+			ID       string `json:"id"`
+			Egresses []any  `json:"egresses"`
+			Avoids   []any  `json:"avoids"`
+		} `json:"workers"`
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(decl.Workers) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		_, body := e.do("GET", "/v1/egress", "", "")
+		if err := json.Unmarshal([]byte(body), &decl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(decl.Workers) != 1 || decl.Workers[0].ID == "" || decl.Workers[0].Egresses == nil || len(decl.Workers[0].Egresses) != 0 || decl.Workers[0].Avoids == nil {
+		t.Errorf("workers %+v; want the env's worker, with no egress (direct) and avoiding nothing", decl.Workers)
 	}
 	_, m := e.do("GET", "/metrics", "", "")
 	for _, want := range []string{`mailverify_egress_state{egress="a",provider="google",state="blocked"} 1`,

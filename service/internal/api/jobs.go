@@ -7,6 +7,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/mailverify/mailverify/internal/input"
@@ -20,6 +21,18 @@ func (s *Server) maxBody() int64 {
 		return s.MaxBody
 	}
 	return 64 << 20
+}
+
+// dedupeParam reads the dedupe option of POST /v1/jobs and POST
+// /v1/lists: verify each address once.
+func dedupeParam(q url.Values) (bool, error) {
+	switch q.Get("dedupe") {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, errors.New("dedupe must be true or false")
 }
 
 // reader picks the input reader for a job's content type.
@@ -59,16 +72,26 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "bad-request", "Idempotency-Key is longer than 255 characters")
 		return
 	}
+	dedupe, err := dedupeParam(q)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, "bad-request", err.Error())
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody())
 	rd, status, detail := reader(r)
 	if rd == nil {
 		writeProblem(w, status, "bad-input", detail)
 		return
 	}
-	job, err := s.Bus.Submit(r.Context(), spec, func(yield func(input.Entry) bool) error {
+	var in jobs.Inputs = func(yield func(input.Entry) bool) error {
 		rd.All(yield)
 		return rd.Err()
-	})
+	}
+	if dedupe {
+		spec.Dedupe = &jobs.Dedupe{}
+		in = spec.Dedupe.Filter(in)
+	}
+	job, err := s.Bus.Submit(r.Context(), spec, in)
 	var inErr *jobs.InputError
 	switch {
 	case err == nil:

@@ -47,12 +47,9 @@ func parseListOptions(r *http.Request, f csvsniff.Format) (listOptions, error) {
 	if o.header != "" && o.header != "true" && o.header != "false" {
 		return o, errors.New("header must be true or false")
 	}
-	switch v := q.Get("dedupe"); v {
-	case "", "false":
-	case "true":
-		o.dedupe = true
-	default:
-		return o, errors.New("dedupe must be true or false")
+	var err error
+	if o.dedupe, err = dedupeParam(q); err != nil {
+		return o, err
 	}
 	if v := q.Get("separator"); v != "" {
 		seps := map[string]rune{"comma": ',', "semicolon": ';', "tab": '\t', "pipe": '|'}
@@ -145,6 +142,10 @@ func (s *Server) submitList(r *http.Request, object string, size int64, sheet st
 		return nil, http.StatusBadRequest, "Idempotency-Key is longer than 255 characters"
 	}
 	rows := &rowWriter{}
+	lr := &listReader{plan: plan, file: &file, rows: rows, dedupe: &jobs.Dedupe{}}
+	if opts.dedupe {
+		spec.Dedupe = lr.dedupe
+	}
 	pr, pw := io.Pipe()
 	put := make(chan error, 1)
 	go func() {
@@ -153,10 +154,8 @@ func (s *Server) submitList(r *http.Request, object string, size int64, sheet st
 		put <- err
 	}()
 	rows.w = bufio.NewWriterSize(pw, 64<<10)
-	rd := csvsniff.NewReader(src2, opts.format)
-	job, err := s.Bus.Submit(ctx, spec, func(yield func(input.Entry) bool) error {
-		return entries(rd, plan, &file, rows, yield)
-	})
+	lr.rd = csvsniff.NewReader(src2, opts.format)
+	job, err := s.Bus.Submit(ctx, spec, lr.entries)
 	if err == nil {
 		err = rows.w.Flush()
 	}
@@ -236,13 +235,22 @@ func planList(rd *csvsniff.Reader, o listOptions) (listPlan, error) {
 	return p, nil
 }
 
+// A listReader reads the data rows of a list file for its job.
+type listReader struct {
+	rd     *csvsniff.Reader
+	plan   listPlan
+	file   *jobs.File
+	rows   *rowWriter
+	dedupe *jobs.Dedupe // counts the repeats, and leaves them out with file.Dedupe
+}
+
 // entries yields the addresses of the file's rows and writes the row map.
-func entries(rd *csvsniff.Reader, p listPlan, f *jobs.File, rows *rowWriter, yield func(input.Entry) bool) error {
-	seen := map[string]int{}
+func (lr *listReader) entries(yield func(input.Entry) bool) error {
+	p, f, rows := lr.plan, lr.file, lr.rows
 	n := 0
 	first := true
 	for {
-		rec, err := rd.Read()
+		rec, err := lr.rd.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -268,18 +276,15 @@ func entries(rd *csvsniff.Reader, p listPlan, f *jobs.File, rows *rowWriter, yie
 			cell = cut(cell, overlong)
 			addr = cut(addr, overlong)
 		}
-		key := strings.ToLower(addr)
-		if i, ok := seen[key]; ok {
+		i, repeat := lr.dedupe.See(addr, n)
+		if repeat {
 			f.Duplicates++
 			if f.Dedupe {
 				rows.put(i, true)
 				continue
 			}
 		}
-		if _, ok := seen[key]; !ok {
-			seen[key] = n
-		}
-		rows.put(n, seen[key] != n)
+		rows.put(n, repeat)
 		n++
 		if !yield(input.Entry{Raw: cell, Addr: addr, Ref: strconv.Itoa(rec.Line)}) {
 			return nil

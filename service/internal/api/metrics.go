@@ -29,6 +29,9 @@ type Metrics struct {
 
 	egressInit   sync.Once // egress.go
 	egressEvents *prometheus.CounterVec
+
+	dnsInit sync.Once // dnsmetrics.go
+	dns     *dnsCollector
 }
 
 // NewMetrics registers the metrics.
@@ -64,7 +67,7 @@ func NewMetrics() *Metrics {
 // each scrape.
 func (m *Metrics) WatchQueue(bus *jobs.Bus) {
 	m.reg.MustRegister(&queueCollector{bus: bus, desc: prometheus.NewDesc("mailverify_queue_depth",
-		"Tasks waiting or in flight, by partition of the work queue.", []string{"partition", "kind"}, nil)})
+		"Tasks waiting or in flight, by partition of the work queue (7, or google-3 for a provider's).", []string{"partition", "kind"}, nil)})
 }
 
 func (m *Metrics) request(route string, code int, d time.Duration) {
@@ -106,7 +109,7 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for p, d := range c.bus.Depths(ctx) {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(d.Pending), strconv.Itoa(p), "pending")
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(d.InFlight), strconv.Itoa(p), "in_flight")
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(d.Pending), p, "pending")
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(d.InFlight), p, "in_flight")
 	}
 }

@@ -15,7 +15,7 @@ import (
 // not listed is not checked.
 var queryParams = map[string][]string{
 	"POST /v1/verify":           {},
-	"POST /v1/jobs":             {"webhook_url", "column"},
+	"POST /v1/jobs":             {"webhook_url", "column", "dedupe"},
 	"GET /v1/jobs":              {"limit", "after"},
 	"GET /v1/jobs/{id}":         {},
 	"DELETE /v1/jobs/{id}":      {},
@@ -25,6 +25,7 @@ var queryParams = map[string][]string{
 	"GET /v1/diagnose/{domain}": {},
 	"GET /v1/webhook-secret":    {},
 	"GET /v1/doctor":            {},
+	"GET /v1/politeness":        {},
 	"GET /healthz":              {},
 	"GET /readyz":               {},
 	"GET /metrics":              {},

@@ -32,7 +32,7 @@ type Server struct {
 	// Diagnose, when set, answers GET /v1/diagnose/{domain}.
 	Diagnose func(ctx context.Context, domain string) (*diagnose.Report, error)
 	// Doctor, when set, answers GET /v1/doctor (see doctor.go).
-	Doctor func(ctx context.Context) (*diagnose.DoctorReport, error)
+	Doctor func(ctx context.Context, recent diagnose.RecentEvents) (*diagnose.DoctorReport, error)
 	// History, when set, takes POST /v1/feedback (package feedback); give
 	// the verifiers the same one.
 	History feedback.History
@@ -62,10 +62,16 @@ type Server struct {
 	Logger             *slog.Logger
 	// EgressStore, when set, is the cluster's egress health (GET /v1/egress).
 	EgressStore egress.Store
+	// GreylistBudget is the workers' (GET /v1/politeness); zero means
+	// their default, 30 minutes.
+	GreylistBudget time.Duration
 
 	limits *limiters
 	cache  *resultCache
 	ready  func(context.Context) error
+	// perRowGets makes downloads fetch each result on its own, as they
+	// once did: BenchmarkDownload's baseline.
+	perRowGets bool
 }
 
 // A route is one operation of the API; the OpenAPI test walks them.
@@ -94,6 +100,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/diagnose/{domain}", true, true, s.diagnose},
 		{"GET", "/v1/doctor", true, true, s.doctor},
 		{"GET", "/v1/egress", true, false, s.egressStatus},
+		{"GET", "/v1/politeness", true, false, s.politeness},
 		{"GET", "/healthz", false, false, s.healthz},
 		{"GET", "/readyz", false, false, s.readyz},
 		{"GET", "/metrics", false, false, s.metrics},

@@ -10,8 +10,11 @@
 //	MV_INPUT    work queue of submitted jobs: one message a job, published
 //	            once every chunk is staged (so that an upload cut short
 //	            never reaches the scheduler)
-//	MV_WORK     work queue of tasks, subject mv.work.<partition>; one
-//	            durable consumer per partition, pinned to one worker
+//	MV_WORK     work queue of tasks, subject mv.work.<partition>, or
+//	            mv.work.<provider>.<slot> for an identified provider's
+//	            mail servers; one durable consumer per partition, pinned
+//	            to one worker
+//	KV mv_workers  each worker's egresses (see Declaration)
 //	MV_RESULTS  results, subject mv.result.<job>.<index>, at most one per
 //	            subject (published expecting none): exactly once
 //	MV_DEAD     tasks that no worker finished in MaxDeliver deliveries
@@ -25,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -120,9 +124,11 @@ type Bus struct {
 	// instance names this process's Bus; started is when it opened.
 	instance string
 	started  time.Time
+	waits    jetstream.KeyValue // greywait.go
 	stopDisk context.CancelFunc
 	ownersKV jetstream.KeyValue
 	stage    jetstream.Stream
+	made     sync.Map // names of the provider partitions' consumers made
 }
 
 // Open connects to the bus the config names, starting the embedded server
@@ -218,13 +224,14 @@ func (b *Bus) setup(ctx context.Context) error {
 		{Name: InputStream, Subjects: []string{"mv.input.>"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: StageStream, Subjects: []string{"mv.stage.>"}, MaxAge: b.retention(), Replicas: r},
-		{Name: WorkStream, Subjects: []string{"mv.work.*"}, Retention: jetstream.WorkQueuePolicy,
+		{Name: WorkStream, Subjects: []string{"mv.work.*", "mv.work.*.*"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: ResultsStream, Subjects: []string{"mv.result.*.*"}, MaxAge: b.retention(), Replicas: r,
 			Duplicates: 10 * time.Minute, Compression: jetstream.S2Compression},
 		{Name: DeadStream, Subjects: []string{"mv.dead.*"}, MaxAge: b.retention(), Replicas: r},
 	}
 	for _, sc := range streams {
+		sc.AllowDirect = sc.Name == ResultsStream // for ResultsBatch
 		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("service: stream %s: %w", sc.Name, err)
 		}
@@ -242,19 +249,14 @@ func (b *Bus) setup(ctx context.Context) error {
 	if b.State, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Replicas: r, History: 1}); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", StateBucket, err)
 	}
+	if err = b.setupWaits(ctx); err != nil { // greywait.go
+		return fmt.Errorf("service: bucket %s: %w", WaitsBucket, err)
+	}
 	if b.ownersKV, err = b.owners(ctx); err != nil {
 		return fmt.Errorf("service: bucket %s: %w", OwnersBucket, err)
 	}
-	pinned := func(c jetstream.ConsumerConfig) jetstream.ConsumerConfig {
-		c.AckPolicy = jetstream.AckExplicitPolicy
-		c.PriorityPolicy = jetstream.PriorityPolicyPinned
-		c.PriorityGroups = []string{priorityGroup}
-		c.PinnedTTL = b.pinnedTTL()
-		c.Replicas = r
-		return c
-	}
 	for p := range b.partitions() {
-		c := pinned(jetstream.ConsumerConfig{Durable: partitionConsumer(p), FilterSubject: workSubject(p),
+		c := b.pinned(jetstream.ConsumerConfig{Durable: partitionConsumer(p), FilterSubject: workSubject(p),
 			MaxAckPending: b.maxAckPending(), MaxDeliver: b.maxDeliver(), AckWait: b.ackWait()})
 		if _, err := b.JS.CreateOrUpdateConsumer(ctx, WorkStream, c); err != nil {
 			return fmt.Errorf("service: consumer %s: %w", c.Durable, err)

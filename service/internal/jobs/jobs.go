@@ -35,6 +35,16 @@ type Job struct {
 	// Erased says the job's addresses and results were deleted (DELETE).
 	Erased     bool   `json:"erased,omitempty"`
 	WebhookURL string `json:"webhook_url,omitempty"`
+	// Dedupe says the job verified each address once (compared without
+	// regard to case); Duplicates are the entries it left out as repeats
+	// of an earlier one (no result: the earlier one's is theirs).
+	Dedupe     bool `json:"dedupe,omitempty"`
+	Duplicates int  `json:"duplicates"`
+	// Greylisted are the job's addresses waiting for a greylisting retry
+	// now (sent back by their mail server, to be asked again); NextRetry
+	// is the earliest of those retries. Both only while the job runs.
+	Greylisted int        `json:"greylisted"`
+	NextRetry  *time.Time `json:"next_retry,omitempty"`
 	// File is the file the job was made from (POST /v1/lists), kept
 	// for downloads; see files.go.
 	File *File `json:"file,omitempty"`
@@ -84,6 +94,9 @@ type Spec struct {
 	// IdempotencyKey, when set, makes a repeated submission return the
 	// job of the first one.
 	IdempotencyKey string
+	// Dedupe, when set, is what left repeated addresses out of the
+	// inputs (see Dedupe.Filter); its count is stored with the job.
+	Dedupe *Dedupe
 }
 
 type chunk struct {
@@ -182,7 +195,8 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 		return nil, err
 	}
 	rec := record{Job: Job{ID: id, State: Queued, Total: n, Counts: map[string]int{}, Reasons: map[string]int{},
-		Created: time.Now().UTC().Truncate(time.Millisecond), WebhookURL: spec.WebhookURL}, Owner: spec.Owner}
+		Created: time.Now().UTC().Truncate(time.Millisecond), WebhookURL: spec.WebhookURL,
+		Dedupe: spec.Dedupe != nil, Duplicates: spec.Dedupe.Count()}, Owner: spec.Owner}
 	// A client that goes away now does not leave half a commit behind.
 	if err := b.commit(context.WithoutCancel(ctx), &rec, seq); err != nil {
 		return nil, err
@@ -257,6 +271,7 @@ func (b *Bus) Get(ctx context.Context, owner, id string) (*Job, error) {
 	if rec.Owner != owner {
 		return nil, ErrNotFound
 	}
+	b.fillWaits(ctx, &rec.Job) // greywait.go
 	return &rec.Job, nil
 }
 

@@ -18,12 +18,23 @@ import (
 // only with what the quorum stored. It is the second try of a read that
 // found nothing, so the common read stays direct.
 func (b *Bus) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint64, error) {
-	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
+	data, seq, hdrs, err := b.leaderLast(ctx, "KV_"+bucket, "$KV."+bucket+"."+key)
+	if err == nil && kvDeleted(hdrs) {
+		return nil, 0, jetstream.ErrKeyNotFound
+	}
+	return data, seq, err
+}
+
+// leaderLast asks a stream's leader for the last message on a subject:
+// its data, sequence and headers as stored; jetstream.ErrKeyNotFound
+// when there is none.
+func (b *Bus) leaderLast(ctx context.Context, stream, subject string) ([]byte, uint64, []byte, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": subject})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	msg, err := b.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
+	msg, err := b.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	var resp struct {
 		Message *struct {
@@ -37,20 +48,17 @@ func (b *Bus) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint64
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, 0, fmt.Errorf("jobs: the stream leader's answer: %w", err)
+		return nil, 0, nil, fmt.Errorf("jobs: the stream leader's answer: %w", err)
 	}
 	switch {
 	case resp.Error != nil && resp.Error.Code == 404:
-		return nil, 0, jetstream.ErrKeyNotFound
+		return nil, 0, nil, jetstream.ErrKeyNotFound
 	case resp.Error != nil:
-		return nil, 0, errors.New("jobs: the stream leader: " + resp.Error.Description)
+		return nil, 0, nil, errors.New("jobs: the stream leader: " + resp.Error.Description)
 	case resp.Message == nil:
-		return nil, 0, jetstream.ErrKeyNotFound
+		return nil, 0, nil, jetstream.ErrKeyNotFound
 	}
-	if kvDeleted(resp.Message.Hdrs) {
-		return nil, 0, jetstream.ErrKeyNotFound
-	}
-	return resp.Message.Data, resp.Message.Seq, nil
+	return resp.Message.Data, resp.Message.Seq, resp.Message.Hdrs, nil
 }
 
 // kvDeleted reports a KV delete or purge marker in a stored message's

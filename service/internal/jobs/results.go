@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -96,11 +97,16 @@ func withIndex(index, ref string, result []byte) []byte {
 // A Depth is the backlog of one partition.
 type Depth struct{ Pending, InFlight uint64 }
 
-// Depths returns the backlog of each partition that answered.
-func (b *Bus) Depths(ctx context.Context) map[int]Depth {
-	out := map[int]Depth{}
-	for p := range b.partitions() {
-		c, err := b.JS.Consumer(ctx, WorkStream, partitionConsumer(p))
+// Depths returns the backlog of each partition that answered, by its
+// name: "7" for a numbered one, "google-3" for a provider's.
+func (b *Bus) Depths(ctx context.Context) map[string]Depth {
+	out := map[string]Depth{}
+	names, err := b.workConsumers(ctx)
+	if err != nil {
+		return out
+	}
+	for _, name := range names {
+		c, err := b.JS.Consumer(ctx, WorkStream, name)
 		if err != nil {
 			continue
 		}
@@ -108,7 +114,7 @@ func (b *Bus) Depths(ctx context.Context) map[int]Depth {
 		if err != nil {
 			continue
 		}
-		out[p] = Depth{Pending: info.NumPending, InFlight: uint64(info.NumAckPending)}
+		out[strings.TrimPrefix(name, "part-")] = Depth{Pending: info.NumPending, InFlight: uint64(info.NumAckPending)}
 	}
 	return out
 }

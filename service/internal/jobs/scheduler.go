@@ -33,6 +33,8 @@ type Scheduler struct {
 	Logger   *slog.Logger
 	// Lookups bounds the DNS lookups at once; zero means 64.
 	Lookups int
+
+	providers providers
 }
 
 // jobsAtOnce is how many jobs a scheduler routes at once, so that a small
@@ -41,6 +43,7 @@ const jobsAtOnce = 8
 
 // Run schedules until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
+	s.providers.v = s.Verifier
 	cons, err := s.Bus.JS.Consumer(ctx, InputStream, schedulerConsumer)
 	if err != nil {
 		return err
@@ -125,7 +128,7 @@ func (s *Scheduler) handle(ctx context.Context, m jetstream.Msg) {
 // carry no message ID: the stream would keep every ID in memory for its
 // duplicate window, 110 MB at a million tasks.
 func (s *Scheduler) route(ctx context.Context, c chunk) error {
-	parts := make([]int, len(c.Items))
+	subjects := make([]string, len(c.Items))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(orDefault(s.Lookups, 64))
 	n := s.Bus.partitions()
@@ -134,9 +137,17 @@ func (s *Scheduler) route(ctx context.Context, c chunk) error {
 			key := s.Verifier.MailServer(gctx, it.Addr)
 			if key == "" {
 				key = strings.ToLower(it.Addr) // no server to be polite to
+				subjects[i] = workSubject(partition(key, n))
+				return nil
 			}
-			parts[i] = partition(key, n)
-			return nil
+			p := s.providers.forServer(key, s.providers.of(gctx, it.Addr))
+			if p == "" {
+				subjects[i] = workSubject(partition(key, n))
+				return nil
+			}
+			slot := partition(key, providerSlots)
+			subjects[i] = providerSubject(p, slot)
+			return s.Bus.providerPartition(gctx, p, slot)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -149,7 +160,7 @@ func (s *Scheduler) route(ctx context.Context, c chunk) error {
 		if err != nil {
 			return err
 		}
-		f, err := s.Bus.JS.PublishAsync(workSubject(parts[i]), data)
+		f, err := s.Bus.JS.PublishAsync(subjects[i], data)
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,8 @@ type Worker struct {
 	Verifier *verify.Verifier
 	Logger   *slog.Logger
 	// GreylistBudget is how long after a task was queued a greylisted
-	// address is still retried; zero means 30 minutes.
+	// address is still retried, and an address that no running worker's
+	// egress can carry waits (see detour); zero means 30 minutes.
 	GreylistBudget time.Duration
 	// Drain is how long in-flight work may go on after ctx ends; zero
 	// means 10 seconds. What is unfinished then goes back to the bus.
@@ -31,10 +32,14 @@ type Worker struct {
 	OnResult func(verify.Result)
 
 	stores chan stored
+	route  *routing     // the cluster's egresses, as this worker sees them
+	health *EgressStore // the cluster's egress health
+	pump   *pump
 
 	mu     sync.Mutex
 	held   map[int]held // by position in the engine's input
 	states map[string]jobState
+	grey   greyWaits // greywait.go
 }
 
 type held struct {
@@ -52,12 +57,19 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.held, w.states = map[int]held{}, map[string]jobState{}
 	in := make(chan jetstream.Msg)
 	p := &pump{w: w, in: in}
+	w.pump = p                              // before the declarations, which read it
+	stopRouting, err := w.startRouting(ctx) // egressroute.go
+	if err != nil {
+		return err
+	}
+	defer stopRouting()
+	p.list(ctx)
 	if err := p.start(ctx); err != nil {
 		p.close()
 		return err
 	}
 	defer p.close()
-	go p.pauseWhileFull(ctx)
+	go p.run(ctx)
 	engCtx, engCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer engCancel()
 	go func() {
@@ -102,6 +114,9 @@ func (w *Worker) feed(ctx context.Context, in <-chan jetstream.Msg) func(func(st
 				_ = m.Ack()
 				continue
 			}
+			if w.detour(m) {
+				continue // no egress of this worker may serve its provider now
+			}
 			if !w.roomFor(ctx, m) {
 				_ = m.Nak()
 				return
@@ -139,8 +154,13 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 		return
 	}
 	if r.Reason == verify.ReasonGreylisted && !last && time.Since(md.Timestamp) < orDefault(w.GreylistBudget, 30*time.Minute) {
-		_ = h.m.NakWithDelay(max(time.Duration(r.RetryAfter), time.Second))
+		retry := max(time.Duration(r.RetryAfter), time.Second)
+		w.parked(h.t, retry) // greywait.go
+		_ = h.m.NakWithDelay(retry)
 		return
+	}
+	if !last && ctx.Err() == nil && w.park(h, md, r) {
+		return // waits for an egress: elsewhere, or within its budget
 	}
 	if w.canceled(ctx, h.t.Job) {
 		_ = h.m.Ack()

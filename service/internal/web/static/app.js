@@ -6,6 +6,8 @@ import { num, count, bytes } from "./format.js";
 import * as list from "./list.js";
 import { run, follow, renderTable, resetFilters, clearProgress, notes, stop } from "./run.js";
 import { refreshJobs, downloadFile, last, on } from "./jobs.js";
+import { refreshEgress } from "./egress.js";
+import * as estimate from "./estimate.js";
 
 // --- check one address -------------------------------------------------
 function renderOne(r) {
@@ -109,6 +111,18 @@ function update() {
   state.ready = !why && a.addrs > 0;
   $("start").disabled = !state.ready;
   state.analysis = a;
+  showEstimate();
+}
+
+// showEstimate says how long the list takes at the service's pace, once
+// the pace is known; with "Check each address once" off, repeats count.
+function showEstimate() {
+  const a = state.analysis;
+  $("estimate").textContent = a && state.pace && !state.xlsx ? estimate.words($("dedupe").checked ? a.byDomain : a.allByDomain, state.pace) : "";
+}
+
+async function readPace() {
+  try { state.pace = await (await api("GET", "/v1/politeness")).json(); showEstimate(); } catch (e) { /* no estimate */ }
 }
 
 async function start() {
@@ -145,7 +159,7 @@ function show(job) {
   $("progress-box").scrollIntoView({ block: "nearest" });
 }
 
-window.mailverify = { state, run, list, last, notes };
+window.mailverify = { state, run, list, last, notes, estimate };
 
 document.addEventListener("DOMContentLoaded", () => {
   $("one-form").addEventListener("submit", checkOne);
@@ -172,6 +186,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("again").addEventListener("click", async () => { try { const { again } = await import("./jobs.js"); followAgain(await again(run.job)); } catch (e) { showError(e); } });
   run.onEnd = (j) => { $("again").hidden = !(j.state === "done" && (j.counts || {}).unknown); refreshJobs(); };
   on.again = followAgain; on.show = show;
+  $("dedupe").addEventListener("change", showEstimate);
   refreshJobs();
   resume();
+  readPace();
+  refreshEgress();
+  setInterval(refreshEgress, 15000);
 });

@@ -125,17 +125,21 @@ export function read(bytes) {
 
 // analyse counts what a column holds: addresses, duplicates (any case),
 // values that cannot be addresses, domains.
+// byDomain and allByDomain count the different addresses, and all of
+// them, per domain (for the time estimate).
 export function analyse(rows, col) {
-  const seen = new Set(); const domains = new Set(); let addrs = 0; let dups = 0; let bad = 0;
+  const seen = new Set(); const byDomain = new Map(); const allByDomain = new Map(); let addrs = 0; let dups = 0; let bad = 0;
+  const add = (m, d) => m.set(d, (m.get(d) || 0) + 1);
   for (const r of rows) {
     const a = address(r[col]); if (!a) continue;
     addrs++;
-    const k = a.toLowerCase();
+    const k = a.toLowerCase(); const at = a.lastIndexOf("@");
+    const ok = !(at <= 0 || at === a.length - 1 || /\s/.test(a) || !a.slice(at + 1).includes("."));
+    if (ok) add(allByDomain, k.slice(at + 1));
     if (seen.has(k)) { dups++; continue; }
     seen.add(k);
-    const at = a.lastIndexOf("@");
-    if (at <= 0 || at === a.length - 1 || /\s/.test(a) || !a.slice(at + 1).includes(".")) bad++;
-    else domains.add(k.slice(at + 1));
+    if (!ok) bad++;
+    else add(byDomain, k.slice(at + 1));
   }
-  return { rows: rows.length, addrs, dups, bad, domains: domains.size, unique: addrs - dups };
+  return { rows: rows.length, addrs, dups, bad, domains: byDomain.size, unique: addrs - dups, byDomain, allByDomain };
 }

@@ -8,12 +8,14 @@ import { words } from "./words.js";
 const STATUSES = ["deliverable", "risky", "undeliverable", "unknown"];
 const PAGE = 50;
 
-export const run = { job: null, cursor: "0", results: new Map(), rate: new Rate(), page: 0, timer: 0, spoken: -1, onEnd: null };
+// gen counts the follows: a request answered after another follow began
+// belongs to the job followed before, and is dropped.
+export const run = { job: null, cursor: "0", results: new Map(), rate: new Rate(), page: 0, timer: 0, spoken: -1, onEnd: null, gen: 0 };
 
 // follow shows a job's progress until it ends.
 export function follow(job) {
   clearTimeout(run.timer);
-  Object.assign(run, { job, cursor: "0", results: new Map(), rate: new Rate(), page: 0, spoken: -1 });
+  Object.assign(run, { job, cursor: "0", results: new Map(), rate: new Rate(), page: 0, spoken: -1, gen: run.gen + 1 });
   sessionStorage.setItem("mailverify-job", job.id);
   resetFilters(); clearProgress();
   $("progress-box").hidden = false; $("breakdown").hidden = false;
@@ -36,22 +38,26 @@ const ended = (j) => j.state === "done" || j.state === "canceled";
 
 async function poll() {
   const id = run.job && run.job.id; if (!id) return;
+  const gen = run.gen; const now = () => run.job && run.gen === gen;
   try {
     const j = await (await api("GET", "/v1/jobs/" + id)).json();
-    if (!run.job || run.job.id !== id) return;
+    if (!now()) return;
     run.job = j; run.rate.add(j.done);
     render();
-    await more(id);
+    await more(id, now);
+    if (!now()) return; // another job is followed now
     if (ended(j) && run.results.size >= j.done) { renderTable(); if (run.onEnd) run.onEnd(j); return; }
     run.timer = setTimeout(poll, ended(j) ? 50 : 1000);
-  } catch (e) { showError(e); run.timer = setTimeout(poll, 3000); }
+  } catch (e) { if (now()) { showError(e); run.timer = setTimeout(poll, 3000); } }
 }
 
 // more fetches one page of new results, keyed by the row they came from.
-async function more(id) {
+async function more(id, now) {
   const resp = await api("GET", "/v1/jobs/" + id + "/results?limit=1000&after=" + run.cursor);
-  if (!run.job || run.job.id !== id) return;
   const text = await resp.text();
+  // Checked after the last wait: a job shown meanwhile must not take
+  // this one's results and cursor.
+  if (!now()) return;
   run.cursor = resp.headers.get("Mailverify-Cursor") || run.cursor;
   for (const line of text.split("\n")) if (line) { const r = JSON.parse(line); run.results.set(r.ref != null ? Number(r.ref) : r.index + 1, r); }
   if (text) renderTable();
@@ -68,16 +74,27 @@ function render() {
   else text = pct + "% \u2014 " + num(done) + " of " + count(j.total, "address", "addresses") + " checked" +
     (rate > 0 ? ", " + num(Math.round(rate * 10) / 10) + " a second, about " + duration(left / rate) + " left" : "") + ".";
   $("progress-text").textContent = text;
-  const stalled = run.rate.stalled();
-  $("progress-note").textContent = !ended(j) && done > 0 && left > 0 && stalled >= 15 ?
-    "No answer for " + duration(stalled) + ": some mail servers greylist, asking us to come back later. Their " +
-    count(left, "address", "addresses") + " are retried automatically; this can take several minutes." : "";
+  $("progress-note").textContent = ended(j) ? "" : waiting(j);
   // The live region speaks at each quarter and at the end, not at every redraw.
   const step = ended(j) ? 4 : Math.floor(pct / 25);
   if (step !== run.spoken) { run.spoken = step; $("progress-live").textContent = text; }
   $("cancel").hidden = ended(j);
   chart($("chart-status"), STATUSES.map((s) => [s, (j.counts || {})[s] || 0]), true, "Results by status");
   chart($("chart-reason"), Object.entries(j.reasons || {}).sort((a, b) => b[1] - a[1]), false, "Results by reason");
+}
+
+// waiting says what holds a running job up: the addresses waiting for a
+// greylisting retry, as the job counts them, or a stall.
+function waiting(j) {
+  const grey = j.greylisted || 0;
+  if (grey > 0) {
+    const left = j.next_retry ? (Date.parse(j.next_retry) - Date.now()) / 1000 : 0;
+    return count(grey, "address", "addresses") + (grey === 1 ? " waits" : " wait") + " for a greylisting retry: " +
+      (grey === 1 ? "its mail server" : "their mail servers") + " asked us to come back later" +
+      (left >= 1 ? "; the next retry is in " + duration(left) : "; the next retry is due now") + ". They are checked again automatically.";
+  }
+  const stalled = run.rate.stalled();
+  return j.done > 0 && j.done < j.total && stalled >= 15 ? "No progress for " + duration(stalled) + ": the mail servers are slow to answer." : "";
 }
 
 const NS = "http://www.w3.org/2000/svg";
