@@ -74,11 +74,11 @@ var rules = map[string]rule{
 
 	// Module github.com/mailverify/mailverify/service.
 	"service": {
-		internal: []string{"verify", "diagnose", "egress"},
+		internal: []string{"verify", "diagnose", "egress", "mx"},
 		external: []string{"golang.org/x/time/rate"},
 	},
 	"service/internal/api": {
-		internal: []string{"verify", "feedback", "smtpprobe", "diagnose", "internal/input", "internal/resultcsv", "internal/csvsniff", "service/internal/jobs", "egress"},
+		internal: []string{"verify", "feedback", "smtpprobe", "diagnose", "internal/input", "internal/resultcsv", "internal/csvsniff", "service/internal/jobs", "egress", "mx"},
 		external: []string{"github.com/prometheus/client_golang/", "golang.org/x/time/rate", "github.com/xuri/excelize/v2"},
 	},
 	"service/internal/jobs": {
