@@ -194,7 +194,7 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 		t := trail{hr: hr, first: !hr.asked, ctl: hr.control()}
 		for _, j := range hr.decided {
 			if j.out.Outcome == smtpprobe.Accepted && j.answered && j.rebrackets < maxRebrackets && !hr.proven(j) && !perConn && !j.ans.perConn &&
-				(fresh || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx || j.ans.waits != c.pc.count() || c.reask) {
+				(fresh || j.ans.piped || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx || j.ans.waits != c.pc.count() || c.reask) {
 				t.again = append(t.again, j)
 			}
 		}
