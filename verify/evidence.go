@@ -34,15 +34,21 @@ import (
 //     connection.
 //   - An acceptance proves the mailbox only when the domain is not
 //     catch-all at the host and a refusal of the domain that counts came
-//     after it in the same transaction: a server that had switched to
-//     accepting everyone, for the connection, the transaction or the
-//     domain, would have accepted that one too. Where the batch ended with
-//     acceptances, the random address is asked right after it, in the
-//     same transaction (a trailing probe), with an accepted address after
-//     it where the host refuses naming no reason. A server that judges
-//     only the first recipients of a connection (Exchange Online) allows
-//     no such comparison: there, a refusal asked after the acceptance was
-//     read, on a later connection, counts.
+//     after it in the same transaction (and, where the server pipelines,
+//     the same flush: a later flush is a round trip later, and a spell of
+//     accepting everyone may end in a round trip): a server that had
+//     switched to accepting everyone, for the connection, the transaction
+//     or the domain, would have accepted that one too. On a server that
+//     pipelines, the batch's flush ends with a random address of each of
+//     its domains (canary.go), with an accepted address after it where
+//     the host refuses naming no reason; acceptances it did not prove are
+//     asked again with a random address after them in one flush (a
+//     trailing probe). Without pipelining, the random address is asked
+//     right after the batch in the same transaction, with no wait of
+//     ours between. A server that judges only the first recipients of a
+//     connection (Exchange Online) allows no such comparison: there, a
+//     refusal asked after the acceptance was read, on a later connection,
+//     counts.
 
 // A connID names one connection of one worker's session.
 type connID struct {
