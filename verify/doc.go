@@ -152,13 +152,16 @@
 //
 // What stays assumed: a server that judges only the first recipient of a
 // connection and accepts everyone past some count of them on one
-// connection only, or a server that refuses everyone and then accepts
-// everyone within one flush, would still pass. On a server that does not
-// pipeline, a spell of accepting everyone that ends in the one round trip
-// between the last acceptance and the canary right after it (as it could
-// between any two of our commands there) would still pass too: no order
-// of commands rules it out, only asking again, and a spell as short as
-// one round trip would fool that the same way.
+// connection only, a server that refuses everyone and then accepts
+// everyone within one flush, or one that accepts everyone and then
+// judges honestly within one transaction (a spell ending between two
+// commands of one write, or a rule like "the first recipients of a
+// transaction are all accepted"), would still pass. On a server that
+// does not pipeline, a spell of accepting everyone that ends in the one
+// round trip between the last acceptance and the canary right after it
+// (as it could between any two of our commands there) would still pass
+// too: no order of commands rules it out, only asking again, and a spell
+// as short as one round trip would fool that the same way.
 //
 // # Egresses
 //
@@ -178,7 +181,8 @@
 // fraction of the mailboxes it now proves. The public way to send no
 // random address at all is SkipCatchAll, whose acceptances end
 // unknown/cannot_verify. BenchmarkCanaryCost measures its cost against
-// the engine with it off: about a fifth more round trips, for more than
+// the engine with it off: about a sixth more round trips (the canary
+// rides in the batch's own flush where the server pipelines), for about
 // twice the deliverable verdicts. Without Egresses
 // there is one way out (Dialer), and replies about it still decide no
 // mailbox.
