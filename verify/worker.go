@@ -213,9 +213,10 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	// round trip as the batch: the answer is wanted for nearly every
 	// domain, and asking later costs a round trip of its own.
 	e.mu.Lock()
-	spec := e.newRuns(batch)
+	inline := inlines(c)
+	spec := e.newRuns(batch, inline)
 	var cans []canary
-	if inlines(c) {
+	if inline {
 		cans = e.canaries(batch)
 	}
 	f := flush{c: c, sent: e.tick()}
@@ -415,7 +416,7 @@ func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) {
 // newRuns returns the hostRuns of the batch whose catch-all question is
 // still to ask, marked as being asked; those a question needs no probe
 // for (consumer domains, SkipCatchAll) are answered at once. e.mu is held.
-func (e *engine) newRuns(batch []*job) []*hostRun {
+func (e *engine) newRuns(batch []*job, inline bool) []*hostRun {
 	var out []*hostRun
 	for _, j := range batch {
 		hr := j.run
@@ -427,7 +428,7 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 			hr.catchAllAnswer(catchall.No, nil, flush{})
 		case e.v.SkipCatchAll:
 			hr.catchAllAnswer(catchall.Unknown, nil, flush{})
-		case e.trailsFirst(hr):
+		case e.trailsFirst(hr, inline):
 			// No probe of its own (see trailsFirst).
 		default:
 			hr.asking = true
@@ -439,8 +440,8 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 
 // probeDue reports whether the next batch with a job of hr carries hr's
 // catch-all probe (see newRuns). e.mu is held.
-func (e *engine) probeDue(hr *hostRun) bool {
-	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer() && !e.trailsFirst(hr)
+func (e *engine) probeDue(hr *hostRun, inline bool) bool {
+	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer() && !e.trailsFirst(hr, inline)
 }
 
 // distinctRuns counts the hostRuns of a batch.
