@@ -141,7 +141,10 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	k = 0
 	for i, t := range ts {
 		for _, j := range t.again { // the acceptances asked again come first
-			if r := res[k]; r.Seq > 0 {
+			// A reply about the egress says nothing of the mailbox: the
+			// acceptance stays, to be proven through another egress
+			// (probeAboutEgress sends it on with the probe's).
+			if r := res[k]; r.Seq > 0 && !e.aboutTheEgress(&r) {
 				j.out, j.host = &r, t.hr.host.Name
 				j.ans, j.answered = f.answerOf(&r, false)
 				t.hr.record(j.ans)
@@ -194,7 +197,7 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 		t := trail{hr: hr, first: !hr.asked, ctl: hr.control()}
 		for _, j := range hr.decided {
 			if j.out.Outcome == smtpprobe.Accepted && j.answered && j.rebrackets < maxRebrackets && !hr.proven(j) && !perConn && !j.ans.perConn &&
-				(fresh || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx || j.ans.waits != c.pc.count() || c.reask) {
+				(fresh || j.ans.piped || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx || j.ans.waits != c.pc.count() || c.reask) {
 				t.again = append(t.again, j)
 			}
 		}
@@ -378,4 +381,10 @@ func trailsSize(ts []trail) int {
 		n += t.size()
 	}
 	return n
+}
+
+// aboutTheEgress reports whether r, with Egresses, is a reply about the
+// egress (a throttle, a block), not the mailbox.
+func (e *engine) aboutTheEgress(r *smtpprobe.Result) bool {
+	return e.v.eg.router != nil && r.Reply != nil && classifyResult(r).Verdict.Against()
 }

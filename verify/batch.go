@@ -16,6 +16,7 @@ type batchPlan struct {
 	room, txCap int
 	used, tx    int
 	spare       bool       // leave trailing probes a refusal of the error budget
+	inline      bool       // the canaries go in the batch's own flush
 	burst       int        // RCPTs the batch and its trailing probes may take of the bucket
 	trail       int        // RCPTs of the trailing probes (and controls) that may follow
 	picked      []int      // places in the queue, in the order taken
@@ -28,7 +29,7 @@ type batchPlan struct {
 // probe (and control) needs in the transaction.
 func (p *batchPlan) add(jobs []*job, i int) bool {
 	hr, cost, txCost, trail := jobs[i].run, 1, 1, 0
-	first := p.e.probeDue(hr) && !slices.Contains(p.probed, hr)
+	first := p.e.probeDue(hr, p.inline) && !slices.Contains(p.probed, hr)
 	if first {
 		cost++
 	}
@@ -56,7 +57,13 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 	if p.spare && p.trail+trail > 0 {
 		errRoom--
 	}
-	if len(p.picked) > 0 && (p.used+cost > errRoom || p.tx+txCost > p.txCap || paced > p.burst) {
+	over := p.used+cost > errRoom
+	if p.inline {
+		// The canaries (and controls) go in the flush: each may be
+		// refused, and all of them count in the flush's room.
+		over = paced > p.room
+	}
+	if len(p.picked) > 0 && (over || p.tx+txCost > p.txCap || paced > p.burst) {
 		return false
 	}
 	if first {
@@ -84,7 +91,7 @@ func (e *engine) take(q *hostQueue, r flushRoom, since time.Time) ([]*job, []*ho
 	if len(q.jobs) == 0 && len(q.probes) == 0 {
 		return nil, nil
 	}
-	p := &batchPlan{e: e, room: r.rcpts, spare: r.spare, burst: r.burst, txCap: orDefault(e.v.MaxRcpts, 20) - 1} // the batch rides in a transaction with a probe
+	p := &batchPlan{e: e, room: r.rcpts, spare: r.spare, inline: r.inline, burst: r.burst, txCap: orDefault(e.v.MaxRcpts, 20) - 1} // the batch rides in a transaction with a probe
 	scan := min(len(q.jobs), groupScan)
 	taken := make([]bool, scan)
 fill:
@@ -144,9 +151,10 @@ fill:
 // its trailing probes may take at once (burst: the bucket's, less what
 // other sessions hold there).
 type flushRoom struct {
-	rcpts int
-	spare bool
-	burst int
+	rcpts  int
+	spare  bool
+	burst  int
+	inline bool // the canaries go in the batch's own flush (canary.go)
 }
 
 // refusalKinds is how a server refused recipients so far.
@@ -166,6 +174,15 @@ const (
 // on a server seen to refuse naming the reason and never without one: a
 // vague refusal of a trailing probe proves nothing without a control
 // after it, which a new domain does not have yet. e.mu is held.
-func (e *engine) trailsFirst(hr *hostRun) bool {
-	return e.trailerDue(hr) && e.refusals[hr.key] == refusedNaming
+func (e *engine) trailsFirst(hr *hostRun, inline bool) bool {
+	if !e.trailerDue(hr) {
+		return false
+	}
+	switch e.refusals[hr.key] {
+	case refusedNaming:
+		return true
+	case 0:
+		return inline
+	}
+	return false
 }

@@ -82,8 +82,8 @@
 //     past the address's budget, with retry_after from the earliest refill.
 //   - soft_limited: the host accepted the address, then accepted a random
 //     address of the domain after having refused one: it has started to
-//     accept everyone (a soft limit on the prober, seen by the trailing
-//     probe, the canary), so the acceptances that probe was to prove say
+//     accept everyone (a soft limit on the prober, seen by the canary,
+//     see "Evidence is scoped"), so the acceptances it was to prove say
 //     nothing. The domain's catch-all answer is dropped, the egress is
 //     marked soft-limited for the provider; retry_after is when its
 //     back-off ends.
@@ -124,16 +124,26 @@
 //     once); the same holds for the random catch-all address;
 //   - an acceptance is deliverable only when, besides catch_all "no", a
 //     refusal of the same domain that counts (a specific one, or a
-//     generic one as above) came after it in the same transaction. Where
-//     a batch ends with acceptances, the random address goes right after
-//     it in that transaction (a trailing probe; with an accepted address
-//     after it, in the same flush, where the host refuses naming no
-//     reason); an acceptance from an earlier transaction is asked again
-//     before it, once. A server that judges only the first recipient of
-//     a connection (Exchange Online) allows no such comparison: there a
-//     refusal asked after the acceptance was read, on a later connection,
-//     counts. Without such a refusal the acceptance is
-//     unknown/cannot_verify with catch_all unknown;
+//     generic one as above) came after it in the same transaction, and,
+//     where the server pipelines, in the same flush: a later flush comes
+//     at least a round trip later, in which a spell of accepting everyone
+//     (a rate-based harvest protection) may have ended. So on a server
+//     that pipelines, each batch's flush ends with the canary: one random
+//     address for each domain in it (with an accepted address after it,
+//     in the same flush, where the host refuses naming no reason), after
+//     that domain's addresses. An acceptance the canary did not prove (it
+//     went in a later flush, was greylisted, or was refused in a way that
+//     does not count) is asked again, with a canary after it, in one
+//     flush (a trailing probe), at most twice. Where the server does not
+//     pipeline, every command is a round trip of its own: the refusal may
+//     come in a later command of the transaction (the trailing probe right
+//     after the batch), provided no wait of ours (for the pace, or the
+//     catch-all Detector) came between; an acceptance from an earlier
+//     transaction is asked again before it, once. A server that judges
+//     only the first recipient of a connection (Exchange Online) allows
+//     no such comparison: there a refusal asked after the acceptance was
+//     read, on a later connection, counts. Without such a refusal the
+//     acceptance is unknown/cannot_verify with catch_all unknown;
 //   - refusals that do not count are asked again in a new transaction
 //     with an address of the domain the host accepted after them (a
 //     control), then once more on a fresh connection (with a control
@@ -142,8 +152,16 @@
 //
 // What stays assumed: a server that judges only the first recipient of a
 // connection and accepts everyone past some count of them on one
-// connection only, or a server that refuses everyone and then accepts
-// everyone within one flush, would still pass.
+// connection only, a server that refuses everyone and then accepts
+// everyone within one flush, or one that accepts everyone and then
+// judges honestly within one transaction (a spell ending between two
+// commands of one write, or a rule like "the first recipients of a
+// transaction are all accepted"), would still pass. On a server that
+// does not pipeline, a spell of accepting everyone that ends in the one
+// round trip between the last acceptance and the canary right after it
+// (as it could between any two of our commands there) would still pass
+// too: no order of commands rules it out, only asking again, and a spell
+// as short as one round trip would fool that the same way.
 //
 // # Egresses
 //
@@ -155,14 +173,16 @@
 // RCPT counted), never the pressure on one server. Replies about the
 // egress change its health and never decide a mailbox; the work they
 // touched is asked again through another egress, and with none left ends
-// unknown (blocked, rate_limited) with retry_after. The trailing probe is
-// the canary of soft limits (see soft_limited above). It has no off switch
+// unknown (blocked, rate_limited) with retry_after. The canary (at the
+// end of each batch's flush, or the trailing probe) is the canary of soft
+// limits (see soft_limited above). It has no off switch
 // and no CanaryEvery: it is also what proves an acceptance that no refusal
 // followed, so a Verifier without it could say deliverable only of a
 // fraction of the mailboxes it now proves. The public way to send no
 // random address at all is SkipCatchAll, whose acceptances end
 // unknown/cannot_verify. BenchmarkCanaryCost measures its cost against
-// the engine with it off: about a fifth more round trips, for more than
+// the engine with it off: about a sixth more round trips (the canary
+// rides in the batch's own flush where the server pipelines), for about
 // twice the deliverable verdicts. Without Egresses
 // there is one way out (Dialer), and replies about it still decide no
 // mailbox.

@@ -34,15 +34,21 @@ import (
 //     connection.
 //   - An acceptance proves the mailbox only when the domain is not
 //     catch-all at the host and a refusal of the domain that counts came
-//     after it in the same transaction: a server that had switched to
-//     accepting everyone, for the connection, the transaction or the
-//     domain, would have accepted that one too. Where the batch ended with
-//     acceptances, the random address is asked right after it, in the
-//     same transaction (a trailing probe), with an accepted address after
-//     it where the host refuses naming no reason. A server that judges
-//     only the first recipients of a connection (Exchange Online) allows
-//     no such comparison: there, a refusal asked after the acceptance was
-//     read, on a later connection, counts.
+//     after it in the same transaction (and, where the server pipelines,
+//     the same flush: a later flush is a round trip later, and a spell of
+//     accepting everyone may end in a round trip): a server that had
+//     switched to accepting everyone, for the connection, the transaction
+//     or the domain, would have accepted that one too. On a server that
+//     pipelines, the batch's flush ends with a random address of each of
+//     its domains (canary.go), with an accepted address after it where
+//     the host refuses naming no reason; acceptances it did not prove are
+//     asked again with a random address after them in one flush (a
+//     trailing probe). Without pipelining, the random address is asked
+//     right after the batch in the same transaction, with no wait of
+//     ours between. A server that judges only the first recipients of a
+//     connection (Exchange Online) allows no such comparison: there, a
+//     refusal asked after the acceptance was read, on a later connection,
+//     counts.
 
 // A connID names one connection of one worker's session.
 type connID struct {
@@ -70,6 +76,10 @@ type answer struct {
 	// accepting everyone (a rate-based harvest protection) may end during
 	// a wait, so a refusal proves no acceptance across one.
 	waits int
+	// piped: the server advertised PIPELINING, so the commands of a
+	// flush reach it together and a later flush comes a round trip later
+	// (see answer.refuted).
+	piped bool
 }
 
 // A flush is one call on a session, seen from the engine's clock.
@@ -86,7 +96,16 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	aboutEgress(r) // a reply about us is never about the mailbox
 	f.c.lastConn, f.c.lastTx = connID{f.c.id, r.Conn}, r.Tx
 	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
-		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.countAt(r.Flush)}, true
+		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.countAt(r.Flush),
+		piped: pipelines(f.c.s)}, true
+}
+
+// pipelines reports whether s sends its commands pipelined: the server
+// advertised PIPELINING and its replies have not fallen out of step (the
+// session then sends one command a round trip).
+func pipelines(s *smtpprobe.Session) bool {
+	_, ok := s.Extension("PIPELINING")
+	return ok && !s.Quirks().NoPipelining
 }
 
 // counts reports whether a, a refusal from the host, is about the mailbox
@@ -103,6 +122,15 @@ func (a answer) counts() bool {
 // that shows the server was not accepting everyone when it accepted a.
 func (a answer) refuted(r answer) bool {
 	if a.sameTx(r) {
+		if a.piped || r.piped {
+			// A later flush comes at least a round trip later, in which a
+			// spell of accepting everyone may have ended: only a refusal
+			// in the acceptance's own flush counts.
+			return r.seq > a.seq && a.flush == r.flush
+		}
+		// Without pipelining every command is a round trip of its own:
+		// consecutive RCPTs are as far apart as any two flushes, and only
+		// a wait for the pace (or the Detector) is a gap beyond that.
 		return r.seq > a.seq && (a.flush == r.flush || a.waits == r.waits)
 	}
 	return (a.perConn || r.perConn) && r.sent > a.got

@@ -21,6 +21,7 @@ type conn struct {
 	limiter *rate.Limiter
 	pc      *pacer   // the session's share of the server's RCPT pace
 	reask   bool     // trails asks every acceptance again (see askTrailing)
+	cans    []canary // the canaries of the batch being filed
 	conv    *convLog // the conversation, with Transcript
 	// lastConn and lastTx are where the latest RCPT answer on it stood:
 	// the transaction a trailing probe continues.
@@ -128,7 +129,7 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 	}
 	now = e.v.egressCap(c.s, now) // egress.go
 	// The server's pace binds while its bucket is not full.
-	r := flushRoom{rcpts: now, spare: c.limiter.Tokens() < float64(c.limiter.Burst()), burst: c.pc.free()}
+	r := flushRoom{rcpts: now, spare: c.limiter.Tokens() < float64(c.limiter.Burst()), burst: c.pc.free(), inline: inlines(c)}
 	e.mu.Lock()
 	batch, probes := e.take(q, r, since)
 	e.mu.Unlock()
@@ -212,9 +213,18 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	// round trip as the batch: the answer is wanted for nearly every
 	// domain, and asking later costs a round trip of its own.
 	e.mu.Lock()
-	spec := e.newRuns(batch)
+	inline := inlines(c)
+	spec := e.newRuns(batch, inline)
+	var cans []canary
+	if inline {
+		cans = e.canaries(batch)
+	}
 	f := flush{c: c, sent: e.tick()}
 	e.mu.Unlock()
+	// On a server that pipelines, the canaries go at the end of the
+	// batch's own flush (take left them room): a refusal in that flush
+	// proves the acceptances before it (see answer.refuted).
+	wires = append(wires, e.canaryWires(cans)...)
 	var pend *catchall.Pending
 	var alone []string
 	if len(spec) > 0 {
@@ -231,11 +241,13 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	// pace comes between the batch and them (see answer.waits), and no
 	// other session takes that room meanwhile.
 	e.mu.Lock()
-	c.pc.prepay(e.trailerRcpts(batch))
+	if cans == nil {
+		c.pc.prepay(e.trailerRcpts(batch))
+	}
 	e.mu.Unlock()
 	defer c.pc.clear()
 	var aloneRes, results []smtpprobe.Result
-	if room, _ := c.s.TxRoom(); len(alone) == 0 && room < len(wires)+2*distinctRuns(batch) {
+	if room, _ := c.s.TxRoom(); len(alone) == 0 && room < len(wires)+2*distinctRuns(batch)-len(cans) {
 		// A transaction of their own, with room for the trailing probes
 		// that may follow them in it.
 		results = c.s.ProbeFresh(ctx, wires...)
@@ -243,6 +255,9 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 		aloneRes, results = c.s.ProbeWith(ctx, alone, wires...)
 	}
 	c.pc.prepay(0) // the room held stays for the trailing flush
+	e.learnCanaries(cans, results[len(batch):])
+	results = results[:len(batch)]
+	c.cans = cans
 	var sts []catchall.Status
 	var rs []*smtpprobe.Result
 	if pend != nil {
@@ -302,6 +317,8 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 		}
 		hr.file(ctx, j)
 	}
+	e.fileCanaries(f, c.cans) // after the batch's answers
+	c.cans = nil
 	for _, hr := range probes {
 		if !seen[hr] {
 			seen[hr] = true
@@ -399,7 +416,7 @@ func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) {
 // newRuns returns the hostRuns of the batch whose catch-all question is
 // still to ask, marked as being asked; those a question needs no probe
 // for (consumer domains, SkipCatchAll) are answered at once. e.mu is held.
-func (e *engine) newRuns(batch []*job) []*hostRun {
+func (e *engine) newRuns(batch []*job, inline bool) []*hostRun {
 	var out []*hostRun
 	for _, j := range batch {
 		hr := j.run
@@ -411,7 +428,7 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 			hr.catchAllAnswer(catchall.No, nil, flush{})
 		case e.v.SkipCatchAll:
 			hr.catchAllAnswer(catchall.Unknown, nil, flush{})
-		case e.trailsFirst(hr):
+		case e.trailsFirst(hr, inline):
 			// No probe of its own (see trailsFirst).
 		default:
 			hr.asking = true
@@ -423,8 +440,8 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 
 // probeDue reports whether the next batch with a job of hr carries hr's
 // catch-all probe (see newRuns). e.mu is held.
-func (e *engine) probeDue(hr *hostRun) bool {
-	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer() && !e.trailsFirst(hr)
+func (e *engine) probeDue(hr *hostRun, inline bool) bool {
+	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer() && !e.trailsFirst(hr, inline)
 }
 
 // distinctRuns counts the hostRuns of a batch.
