@@ -1,6 +1,7 @@
 package testsmtp
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,30 @@ func Greylist() *Server {
 		}
 		seen[a] = true
 		return R(450, "4.2.0", "<"+a+">: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/example.test.html")
+	}}}
+}
+
+// GreylistFor answers the first RCPT for each recipient with 450 4.2.0
+// and the delay stated in the reply ("try again in secs seconds"), and
+// from then on as Mailboxes(known) does, on any connection.
+func GreylistFor(secs int, known ...string) *Server {
+	inner := Mailboxes(known...).Handlers["RCPT"]
+	unit := "seconds"
+	if secs == 1 {
+		unit = "second"
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
+		a := address(cmd.Arg)
+		mu.Lock()
+		first := !seen[a]
+		seen[a] = true
+		mu.Unlock()
+		if first {
+			return R(450, "4.2.0", fmt.Sprintf("Recipient address rejected: Greylisted, try again in %d %s", secs, unit))
+		}
+		return inner(c, cmd)
 	}}}
 }
 

@@ -131,7 +131,7 @@ func newEnv(t *testing.T, tweak func(*Server)) *env {
 	w.Route("other.com", host)
 	w.Route("catchall.com", w.Server(&testsmtp.Server{}))
 	w.Route("slow.com", w.Server(&testsmtp.Server{Banner: testsmtp.Reply{Code: 220, Lines: []string{"slow ESMTP"}, Delay: time.Second}}))
-	w.Route("grey.com", w.Server(greylisting(6, "jane@grey.com")))
+	w.Route("grey.com", w.Server(testsmtp.GreylistFor(6, "jane@grey.com")))
 	t.Cleanup(w.Close)
 	bus, err := jobs.Open(context.Background(), jobs.Config{DataDir: t.TempDir(), Partitions: 4})
 	if err != nil {

@@ -6,32 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/mailverify/mailverify/egress"
-	"github.com/mailverify/mailverify/internal/testsmtp"
 	"github.com/mailverify/mailverify/service/internal/web"
 )
-
-// greylisting defers the first RCPT of each recipient with 450, asking
-// to come back in secs seconds, then answers as Mailboxes(known) does.
-func greylisting(secs int, known ...string) *testsmtp.Server {
-	inner := testsmtp.Mailboxes(known...).Handlers["RCPT"]
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	return &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
-		mu.Lock()
-		first := !seen[cmd.Arg]
-		seen[cmd.Arg] = true
-		mu.Unlock()
-		if first {
-			return testsmtp.R(450, "4.2.0", fmt.Sprintf("Recipient address rejected: Greylisted, try again in %d seconds", secs))
-		}
-		return inner(c, cmd)
-	}}}
-}
 
 // TestPageEgressPanel: the page shows each way out per provider from GET
 // /v1/egress: its state in words, since when, why (the server's reply),

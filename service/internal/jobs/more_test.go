@@ -20,30 +20,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// greylisting defers the first RCPT of each recipient with 450 and then
-// answers as Mailboxes(known) does.
-func greylisting(known ...string) *testsmtp.Server {
-	inner := testsmtp.Mailboxes(known...).Handlers["RCPT"]
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	return &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
-		mu.Lock()
-		first := !seen[cmd.Arg]
-		seen[cmd.Arg] = true
-		mu.Unlock()
-		if first {
-			return testsmtp.R(450, "4.2.0", "Recipient address rejected: Greylisted, try again in 1 second")
-		}
-		return inner(c, cmd)
-	}}}
-}
-
 // TestGreylistedGoBackToTheBus: a greylisted address is sent back with
 // NakWithDelay and verified on a later delivery, to a definite verdict.
 func TestGreylistedGoBackToTheBus(t *testing.T) {
 	w := fakeworld.New()
 	defer w.Close()
-	srv := greylisting("jane@grey.com", "bob@grey.com")
+	srv := testsmtp.GreylistFor(1, "jane@grey.com", "bob@grey.com")
 	w.Route("grey.com", w.Server(srv))
 	b := openBus(t, Config{Partitions: 2})
 	defer b.Close()
