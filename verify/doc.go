@@ -163,6 +163,19 @@
 // too: no order of commands rules it out, only asking again, and a spell
 // as short as one round trip would fool that the same way.
 //
+// The canary is assumed to look like any address to the server. Its
+// local part has a fixed, public form (catchall.RandomLocalPart: 24
+// characters, a digit every third place, consonants between, no vowel;
+// catchall.IsProbe recognises it), and a Detector reuses one per
+// (domain, host): a catch-all that refuses only addresses of that form,
+// or of its look (long, no vowel), refuses every canary and so seems to
+// judge, and its acceptances of mailboxes that do not exist are
+// "proven". The same holds of a server that accepts the first few
+// recipients of a connection, or of a domain in a transaction, blindly
+// and judges the rest: the canary at the end, refused, proves the blind
+// acceptances before it; only a catch-all probe first on the connection
+// or in the domain's run would show it.
+//
 // # Egresses
 //
 // With Verifier.Egresses, sessions go out through a pool (package egress):
