@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mailverify/mailverify/diagnose"
 	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/verify"
 )
@@ -27,9 +28,10 @@ type egressState struct {
 	store *egress.MemStore
 }
 
-// stateKeep is how long a record stays in the file: as long as the
-// service's bucket keeps one (the longest back-off is a day).
-const stateKeep = 48 * time.Hour
+// stateKeep is how long a record stays in the file: as long as doctor
+// looks back and the service's bucket keeps one (the longest back-off is
+// a day).
+const stateKeep = diagnose.RecentWindow
 
 // stateFile is the file's JSON.
 type stateFile struct {
@@ -136,6 +138,12 @@ func (s *egressState) write() error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	// On disk before the rename: a crash leaves the old file or the new,
+	// never an empty one that every later run would refuse.
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err
 	}
