@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 )
 
 // multiGetMax is the most subjects one batched get asks for: the server
@@ -41,18 +42,28 @@ func (b *Bus) ResultsBatch(ctx context.Context, id string, indexes []int) ([][]b
 		}
 	}
 	if b.replicas() > 1 {
+		// Most entries of a running job are missing: ask the leader for
+		// them 8 at a time, as ResultsAt asks, not one after another.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(8)
 		for i, idx := range indexes {
 			if out[i] != nil {
 				continue
 			}
-			data, _, _, err := b.leaderLast(ctx, ResultsStream, resultSubject(id, idx))
-			switch {
-			case errors.Is(err, jetstream.ErrKeyNotFound):
-			case err != nil:
-				return nil, err
-			default:
-				out[i] = data
-			}
+			g.Go(func() error {
+				data, _, _, err := b.leaderLast(gctx, ResultsStream, resultSubject(id, idx))
+				switch {
+				case errors.Is(err, jetstream.ErrKeyNotFound):
+				case err != nil:
+					return err
+				default:
+					out[i] = data
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
