@@ -36,6 +36,8 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	allowPrivate := fs.Bool("allow-private", false, "permit mail hosts (and an egress address) on loopback and private addresses")
 	asJSON := fs.Bool("json", false, "print the report as JSON (the schema of diagnose.DoctorReport)")
 	noColor := fs.Bool("no-color", false, "no colors, even on a terminal")
+	var pool egressFlags
+	pool.registerPool(fs) // a pool's egresses are checked each, by their names
 	state := fs.String("egress-state", "", "report the block, throttle and soft-limit replies that runs kept in this `file` (mailverify --egress-state) for the egress")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mailverify doctor [flags]\n\nChecks this machine's setup for probing before a list is run: outbound port 25 to several mail\nservers, the egress address as they see it, its PTR, the HELO name, the MAIL FROM domain and its SPF,\nand DNS blocklists. It sends EHLO and QUIT only.")
@@ -61,6 +63,13 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		cfg.DNS = []string{withPort(*dnsServer)}
 	}
 	cfg.DNSBL = dnsblFlag(*dnsbl)
+	es, err := pool.egresses(e.SOCKS5)
+	if err != nil {
+		return usageError(stderr, "%v", err)
+	}
+	if len(es) > 0 {
+		cfg.Egresses = doctorEgresses(es, e.HELO, e.MailFrom)
+	}
 	if *state != "" {
 		st, err := readState(*state) // egressstate.go
 		if err != nil {

@@ -25,12 +25,18 @@ type egressFlags struct {
 }
 
 func (f *egressFlags) register(fs *flag.FlagSet) {
+	f.registerPool(fs)
+	fs.StringVar(&f.profiles, "profiles", "", "a provider profiles `file` (budgets per egress and provider) instead of the embedded table")
+}
+
+// registerPool registers the flags that name the pool: --egress and
+// --egress-file (doctor checks the pool, it spends no budget).
+func (f *egressFlags) registerPool(fs *flag.FlagSet) {
 	fs.Func("egress", "probe from this egress: a local source `address` (192.0.2.10) or socks5://[user:pass@]host[:port]; repeat for a pool", func(s string) error {
 		f.list = append(f.list, s)
 		return nil
 	})
 	fs.StringVar(&f.file, "egress-file", "", "read egresses from `file`: one a line, the --egress form then name= helo= from= providers=a,b source=")
-	fs.StringVar(&f.profiles, "profiles", "", "a provider profiles `file` (budgets per egress and provider) instead of the embedded table")
 }
 
 // egresses parses the pool the flags describe; empty when none was given.

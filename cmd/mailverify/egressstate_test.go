@@ -85,6 +85,22 @@ func TestEgressState(t *testing.T) {
 	if got := doctor("127.0.0.3"); got["evidence.recent"] != diagnose.Pass || len(got) != 1 {
 		t.Errorf("doctor for 127.0.0.3: %v; want a clean record", got)
 	}
+	// An egress of a pool is looked up by its name, as the runs keep it.
+	named := filepath.Join(t.TempDir(), "named-state.json")
+	pool := filepath.Join(t.TempDir(), "pool.txt")
+	if err := os.WriteFile(pool, []byte("127.0.0.2 name=edge-a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, t.Context(), "", append(flags, "--egress-file", pool, "--egress-state", named, "nobody@example.test")...)
+	if b, err := os.ReadFile(named); err != nil || !strings.Contains(string(b), `"egress": "edge-a"`) {
+		t.Fatalf("the run kept no record of edge-a (%v):\n%s", err, b)
+	}
+	_, out, errs = runCLI(t, t.Context(), "", "doctor", flags[0], flags[1], flags[2], flags[3], "--allow-private",
+		"--provider", "example.test", "--dnsbl", "none", "--control", "", "--timeout", "5s", "--json",
+		"--egress-file", pool, "--egress-state", named)
+	if !strings.Contains(out, `"evidence.block"`) || !strings.Contains(out, "edge-a") {
+		t.Errorf("doctor --egress-file with edge-a: no block reported for it\n%.2000s\n%s", out, errs)
+	}
 	// A missing file is an empty record; one that is not JSON is a usage error.
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	if err := os.WriteFile(bad, []byte("not json"), 0o600); err != nil {
