@@ -29,7 +29,7 @@ type batchPlan struct {
 // probe (and control) needs in the transaction.
 func (p *batchPlan) add(jobs []*job, i int) bool {
 	hr, cost, txCost, trail := jobs[i].run, 1, 1, 0
-	first := p.e.probeDue(hr, p.inline) && !slices.Contains(p.probed, hr)
+	first := p.e.probeDue(hr) && !slices.Contains(p.probed, hr)
 	if first {
 		cost++
 	}
@@ -174,15 +174,13 @@ const (
 // on a server seen to refuse naming the reason and never without one: a
 // vague refusal of a trailing probe proves nothing without a control
 // after it, which a new domain does not have yet. e.mu is held.
-func (e *engine) trailsFirst(hr *hostRun, inline bool) bool {
+func (e *engine) trailsFirst(hr *hostRun) bool {
 	if !e.trailerDue(hr) {
 		return false
 	}
-	switch e.refusals[hr.key] {
-	case refusedNaming:
-		return true
-	case 0:
-		return inline
-	}
-	return false
+	// Not on a server not yet seen to refuse, even where the canary rides
+	// in the batch's flush: the probe alone at the front of the domain's
+	// first flush is what shows a server that accepts the first
+	// recipients of a flush blindly (TestAcceptFirstOfFlush).
+	return e.refusals[hr.key] == refusedNaming
 }

@@ -213,7 +213,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	// domain, and asking later costs a round trip of its own.
 	e.mu.Lock()
 	inline := inlines(c)
-	spec := e.newRuns(batch, inline)
+	spec := e.newRuns(batch)
 	var cans []canary
 	if inline {
 		cans = e.canaries(batch)
@@ -348,7 +348,7 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 // newRuns returns the hostRuns of the batch whose catch-all question is
 // still to ask, marked as being asked; those a question needs no probe
 // for (consumer domains, SkipCatchAll) are answered at once. e.mu is held.
-func (e *engine) newRuns(batch []*job, inline bool) []*hostRun {
+func (e *engine) newRuns(batch []*job) []*hostRun {
 	var out []*hostRun
 	for _, j := range batch {
 		hr := j.run
@@ -360,7 +360,7 @@ func (e *engine) newRuns(batch []*job, inline bool) []*hostRun {
 			hr.catchAllAnswer(catchall.No, nil, flush{})
 		case e.v.SkipCatchAll:
 			hr.catchAllAnswer(catchall.Unknown, nil, flush{})
-		case e.trailsFirst(hr, inline):
+		case e.trailsFirst(hr):
 			// No probe of its own (see trailsFirst).
 		default:
 			hr.asking = true
@@ -372,8 +372,8 @@ func (e *engine) newRuns(batch []*job, inline bool) []*hostRun {
 
 // probeDue reports whether the next batch with a job of hr carries hr's
 // catch-all probe (see newRuns). e.mu is held.
-func (e *engine) probeDue(hr *hostRun, inline bool) bool {
-	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer() && !e.trailsFirst(hr, inline)
+func (e *engine) probeDue(hr *hostRun) bool {
+	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer() && !e.trailsFirst(hr)
 }
 
 // distinctRuns counts the hostRuns of a batch.
