@@ -20,7 +20,7 @@ import (
 )
 
 // startNATS starts one JetStream server on a loopback port.
-func startNATS(t *testing.T) *server.Server {
+func startNATS(t testing.TB) *server.Server {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{ServerName: "egress", Host: "127.0.0.1", Port: -1,
 		JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
