@@ -158,17 +158,22 @@ var waitsForEgress = []verify.Reason{verify.ReasonBlocked, verify.ReasonRateLimi
 // worker with a healthy egress for the provider, or, when none has one,
 // as wait does; when another egress of this worker may carry it, it is
 // asked again at once, and when its budget was spent, at the refill
-// (retry_after), within the task's budget. It returns false when the
-// result is to be stored.
+// (retry_after), within the task's budget. A task of an unidentified
+// server (a numbered partition) is moved to the server's own partition
+// when another worker has an egress for it (moveServer). It returns
+// false when the result is to be stored.
 func (w *Worker) park(h held, md *jetstream.MsgMetadata, r verify.Result) bool {
 	p := providerOfSubject(h.m.Subject())
-	if p == "" || w.route == nil || r.Status != verify.Unknown || !slices.Contains(waitsForEgress, r.Reason) {
+	if w.route == nil || r.Status != verify.Unknown || !slices.Contains(waitsForEgress, r.Reason) {
 		return false
+	}
+	if p == "" { // an unidentified server's, on a numbered partition
+		return w.moveServer(context.Background(), h, r) // serverroute.go
 	}
 	if md.NumDelivered >= uint64(w.Bus.maxDeliver()) {
 		return false
 	}
-	w.route.refresh(w.health, p) // the engine's report may not have been watched yet
+	w.route.refresh(w.health, w.route.keyOf(p)) // the engine's report may not have been watched yet
 	now := time.Now()
 	d := w.route.decide(p, now)
 	switch {

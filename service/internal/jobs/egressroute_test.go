@@ -44,6 +44,7 @@ type egressWorld struct {
 	res    *mxtest.Resolver
 	port   int
 	banned string // a source address Google's server blocks
+	banAt  string // the server that blocks it: "google" unless set (setBanAt)
 
 	mu    sync.Mutex
 	mails map[string]int // MAIL commands per (server, source): "google 127.0.0.2"
@@ -83,7 +84,7 @@ func (w *egressWorld) server(name string) *testsmtp.Server {
 	}
 	return &testsmtp.Server{Handlers: map[string]testsmtp.Handler{
 		"MAIL": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
-			if src := count(w.mails, c); name == "google" && src == w.banned {
+			if src := count(w.mails, c); name == w.banServer() && src == w.banned {
 				return testsmtp.R(550, "5.7.1", "Service unavailable; Client host ["+src+"] blocked using zen.spamhaus.org")
 			}
 			return testsmtp.R(250, "2.1.0", "Ok")
@@ -91,6 +92,10 @@ func (w *egressWorld) server(name string) *testsmtp.Server {
 		"RCPT": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
 			if !c.HaveMail { // pipelined behind a refused MAIL
 				return testsmtp.R(503, "5.5.1", "Error: need MAIL command")
+			}
+			if src, _, _ := net.SplitHostPort(c.Peer); name == w.banServer() && src == w.banned {
+				// banned within a transaction begun before
+				return testsmtp.R(554, "5.7.1", "Service unavailable; Client host ["+src+"] blocked using zen.spamhaus.org")
 			}
 			count(w.rcpts, c) // a mailbox answer
 			addr := strings.ToLower(strings.Trim(strings.TrimPrefix(cmd.Arg, "TO:"), "<>"))
@@ -100,6 +105,21 @@ func (w *egressWorld) server(name string) *testsmtp.Server {
 			return testsmtp.R(550, "5.1.1", "<"+addr+">: Recipient address rejected: User unknown")
 		},
 	}}
+}
+
+func (w *egressWorld) banServer() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.banAt == "" {
+		return "google"
+	}
+	return w.banAt
+}
+
+func (w *egressWorld) setBanAt(name string) {
+	w.mu.Lock()
+	w.banAt = name
+	w.mu.Unlock()
 }
 
 func (w *egressWorld) seen(m map[string]int, key string) int {

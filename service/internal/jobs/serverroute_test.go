@@ -1,0 +1,62 @@
+package jobs
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailverify/mailverify/verify"
+)
+
+// TestBlockedServerMovesToHealthyWorker: a mail server of no known
+// provider blocks worker A's egress. A holds the numbered partition of
+// that server (a first job, before the block, pinned it there); B, with
+// another egress, starts afterwards. The server's addresses are not
+// ended unknown/blocked by A: they move to the server's own partition,
+// which B takes, and each ends exactly once with the right verdict, none
+// through A's egress.
+func TestBlockedServerMovesToHealthyWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	ns := startNATS(t)
+	w := newEgressWorld(t, "127.0.0.2")
+	w.setBanAt("none") // no block yet
+	p := w.domains("p", "mx.plain-host.test", 8)
+	sched := startEgressNode(t, ns.ClientURL(), w.verifier(), false, 0)
+	a := startEgressNode(t, ns.ClientURL(), w.verifier(egressA), true, time.Minute)
+	j0, err := sched.bus.Submit(context.Background(), Spec{}, lines(p[:4]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j0.ID, 30*time.Second)
+	checkVerdicts(t, sched.bus, j0.ID, p[:4], func(string) bool { return true })
+	if a.count(func(verify.Result) bool { return true }) != 4 {
+		t.Fatal("A did not do the first job")
+	}
+
+	w.setBanAt("plain")
+	b := startEgressNode(t, ns.ClientURL(), w.verifier(egressB), true, time.Minute)
+	waitFor(t, "B declared", 10*time.Second, func() bool {
+		ws, err := sched.bus.Workers(context.Background())
+		return err == nil && len(ws) == 2
+	})
+	rcpts := w.seen(w.rcpts, "plain 127.0.0.2")
+	addrs := p[4:]
+	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j.ID, 60*time.Second)
+	got := checkVerdicts(t, sched.bus, j.ID, addrs, func(string) bool { return true })
+	if w.seen(w.mails, "plain 127.0.0.2") == 0 {
+		t.Error("A's egress never met the block; the test tells nothing")
+	}
+	if n := w.seen(w.rcpts, "plain 127.0.0.2") - rcpts; n != 0 {
+		t.Errorf("the server answered %d RCPTs from A's blocked egress; want none", n)
+	}
+	if n := b.count(func(r verify.Result) bool { return strings.Contains(r.Address, "-route.com") }); n != len(addrs) {
+		t.Errorf("B stored %d of the %d results; want all (results %v)", n, len(addrs), got)
+	}
+}
