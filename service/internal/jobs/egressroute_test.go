@@ -192,6 +192,12 @@ func startEgressNode(t *testing.T, url string, v *verify.Verifier, worker bool, 
 	t.Helper()
 	cfg := testBus
 	cfg.URL = url
+	return startNodeOn(t, cfg, v, worker, budget)
+}
+
+// startNodeOn is startEgressNode with the bus's configuration.
+func startNodeOn(t *testing.T, cfg Config, v *verify.Verifier, worker bool, budget time.Duration) *egressNode {
+	t.Helper()
 	n := &egressNode{bus: openBus(t, cfg), done: make(chan struct{})}
 	store, err := n.bus.NewEgressStore(context.Background())
 	if err != nil {

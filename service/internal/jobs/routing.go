@@ -25,6 +25,9 @@ type routing struct {
 	// servers maps the partition name of an unidentified mail server
 	// (serverToken) to its provider key, "server:" and its address.
 	servers map[string]string
+	// sent are the tasks sent on to another worker (moveDelay), by
+	// stream sequence.
+	sent map[uint64]bool
 	// ready is closed once both buckets' contents have been read.
 	ready chan struct{}
 }
@@ -148,7 +151,7 @@ func (r *routing) avoids(providers []string, now time.Time) []Avoided {
 	out := []Avoided{}
 	for _, p := range providers {
 		if d := r.decide(p, now); !d.Take() {
-			out = append(out, Avoided{Provider: p, Until: d.Comeback})
+			out = append(out, Avoided{Provider: r.keyOf(p), Until: d.Comeback})
 		}
 	}
 	return out

@@ -21,6 +21,9 @@ type task struct {
 	Addr  string `json:"a"`
 	Raw   string `json:"r,omitempty"` // the entry as given, when it differs
 	Ref   string `json:"f,omitempty"` // the caller's reference
+	// Queued, on a task moved to another partition (moveServer), is when
+	// it was first queued: its budget counts from then.
+	Queued time.Time `json:"q,omitzero"`
 }
 
 // A Scheduler routes the addresses of queued jobs to the partitions of

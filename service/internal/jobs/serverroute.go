@@ -86,7 +86,7 @@ func (w *Worker) serverKeyOf(ctx context.Context, t task, r verify.Result) strin
 // partition. It returns false when the result is to be stored (this
 // worker has another egress for the server, or no worker has one: as
 // before, it ends unknown with retry_after).
-func (w *Worker) moveServer(ctx context.Context, h held, r verify.Result) bool {
+func (w *Worker) moveServer(ctx context.Context, h held, queued time.Time, r verify.Result) bool {
 	pk := w.serverKeyOf(ctx, h.t, r)
 	if pk == "" {
 		return false
@@ -101,7 +101,9 @@ func (w *Worker) moveServer(ctx context.Context, h held, r verify.Result) bool {
 		logOrDiscard(w.Logger).Warn("worker: server partition", "err", err)
 		return false
 	}
-	data, err := json.Marshal(h.t)
+	t := h.t
+	t.Queued = queued // its budget goes on
+	data, err := json.Marshal(t)
 	if err != nil {
 		return false
 	}

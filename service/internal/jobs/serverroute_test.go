@@ -60,3 +60,54 @@ func TestBlockedServerMovesToHealthyWorker(t *testing.T) {
 		t.Errorf("B stored %d of the %d results; want all (results %v)", n, len(addrs), got)
 	}
 }
+
+// TestMovedTaskWaitsLittle: a task sent on to another worker waits about
+// two seconds, not the consumer's PinnedTTL (10 s here) and one: the
+// worker that sends it on unpins the partition as it leaves it. A holds
+// Google's partition (a first job pinned it there) when Google starts
+// to block A's egress and B, with a healthy one, is running.
+func TestMovedTaskWaitsLittle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	ns := startNATS(t)
+	w := newEgressWorld(t, "127.0.0.2")
+	w.setBanAt("none")
+	g := w.domains("g", "gmail-smtp-in.l.google.com", 6)
+	cfg := testBus
+	cfg.URL, cfg.PinnedTTL = ns.ClientURL(), 10*time.Second
+	sched := startNodeOn(t, cfg, w.verifier(), false, 0)
+	a := startNodeOn(t, cfg, w.verifier(egressA), true, time.Minute)
+	j0, err := sched.bus.Submit(context.Background(), Spec{}, lines(g[:4]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j0.ID, 30*time.Second)
+	if a.count(func(verify.Result) bool { return true }) != 4 {
+		t.Fatal("A did not do the first job")
+	}
+	w.setBanAt("google")
+	b := startNodeOn(t, cfg, w.verifier(egressB), true, time.Minute)
+	waitFor(t, "B declared", 10*time.Second, func() bool {
+		ws, err := sched.bus.Workers(context.Background())
+		return err == nil && len(ws) == 2
+	})
+	start := time.Now()
+	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(g[4:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j.ID, 60*time.Second)
+	took := time.Since(start)
+	checkVerdicts(t, sched.bus, j.ID, g[4:], func(string) bool { return true })
+	if w.seen(w.mails, "google 127.0.0.2") == 0 {
+		t.Error("A's egress never met the block; the test tells nothing")
+	}
+	if n := b.count(func(verify.Result) bool { return true }); n != len(g[4:]) {
+		t.Errorf("B stored %d of %d results", n, len(g[4:]))
+	}
+	if took > 8*time.Second {
+		t.Errorf("the job took %v; a task sent on should wait about 2 s, not PinnedTTL (10 s) and one", took)
+	}
+	t.Logf("the job took %v", took)
+}
