@@ -46,7 +46,6 @@ const jobsAtOnce = 8
 
 // Run schedules until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
-	s.providers.v = s.Verifier
 	cons, err := s.Bus.JS.Consumer(ctx, InputStream, schedulerConsumer)
 	if err != nil {
 		return err
@@ -137,13 +136,13 @@ func (s *Scheduler) route(ctx context.Context, c chunk) error {
 	n := s.Bus.partitions()
 	for i, it := range c.Items {
 		g.Go(func() error {
-			key := s.Verifier.MailServer(gctx, it.Addr)
+			key, host := s.Verifier.MailServerHost(gctx, it.Addr)
 			if key == "" {
 				key = strings.ToLower(it.Addr) // no server to be polite to
 				subjects[i] = workSubject(partition(key, n))
 				return nil
 			}
-			p := s.providers.forServer(key, s.providers.of(gctx, it.Addr))
+			p := s.providers.forServer(key, providerOf(host))
 			if p == "" {
 				subjects[i] = workSubject(partition(key, n))
 				return nil
