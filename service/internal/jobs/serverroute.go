@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,8 +22,11 @@ import (
 // running worker has an egress that may reach it, the worker moves the
 // server's tasks, one by one as they come, to a partition of that server
 // alone: mv.work.<serverToken>.0, which the workers take or leave by the
-// server's health like a provider's (routing.decide). The consumer of such
-// a partition goes once no worker has read it for the bus's retention.
+// server's health like a provider's (routing.decide). From then on a
+// worker that gets one of the server's tasks on a numbered partition
+// sends it there before its engine sees it (followServer), so that one
+// worker at a time still talks to the server. The consumer of such a
+// partition goes once no worker has read it for the bus's retention.
 
 // serverToken names the partition of an unidentified server by its
 // provider key ("server:ADDR"): "s" and 20 hex digits of its hash, a
@@ -103,6 +107,12 @@ func (w *Worker) moveServer(ctx context.Context, h held, queued time.Time, r ver
 	}
 	t := h.t
 	t.Queued = queued // its budget goes on
+	return w.sendTo(ctx, h.m, t, token)
+}
+
+// sendTo publishes t on the partition of token and acknowledges m, whose
+// task it was; it returns false when the publish failed (m stays here).
+func (w *Worker) sendTo(ctx context.Context, m jetstream.Msg, t task, token string) bool {
 	data, err := json.Marshal(t)
 	if err != nil {
 		return false
@@ -115,8 +125,50 @@ func (w *Worker) moveServer(ctx context.Context, h held, queued time.Time, r ver
 	}
 	// Lost, this ack delivers the task here again: it is moved once more,
 	// and its result is stored once all the same.
-	_ = h.m.Ack()
+	_ = m.Ack()
 	return true
+}
+
+// followServer sends a task of a numbered partition, before the engine
+// sees it, to its server's own partition when the server has one (its
+// work was moved there before): from then on all of the server's tasks
+// go there, so that one worker at a time talks to it, as the politeness
+// limits need.
+func (w *Worker) followServer(ctx context.Context, m jetstream.Msg, t task) bool {
+	if w.route == nil || w.pump == nil || providerOfSubject(m.Subject()) != "" || !w.pump.hasServerPartitions() {
+		return false
+	}
+	s := w.Verifier.MailServer(ctx, t.Addr) // the engine's DNS cache
+	if s == "" {
+		return false
+	}
+	token := serverToken(egress.ProviderKey("", s))
+	if !w.pump.knows(providerConsumer(token, 0)) {
+		return false
+	}
+	md, err := m.Metadata()
+	if err != nil {
+		return false
+	}
+	t.Queued = queuedAt(t, md)
+	return w.sendTo(ctx, m, t, token)
+}
+
+// hasServerPartitions tells whether any unidentified server has a
+// partition of its own.
+func (p *pump) hasServerPartitions() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.ContainsFunc(p.known, func(c string) bool { return isServerToken(providerOfConsumer(c)) })
+}
+
+func isServerToken(p string) bool { return len(p) == 21 && p[0] == 's' }
+
+// knows tells whether a provider partition's consumer exists.
+func (p *pump) knows(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.known, name)
 }
 
 // serverPartition creates (once per process) the consumer of an

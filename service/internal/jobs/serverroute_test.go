@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/verify"
 )
 
@@ -58,6 +59,38 @@ func TestBlockedServerMovesToHealthyWorker(t *testing.T) {
 	}
 	if n := b.count(func(r verify.Result) bool { return strings.Contains(r.Address, "-route.com") }); n != len(addrs) {
 		t.Errorf("B stored %d of the %d results; want all (results %v)", n, len(addrs), got)
+	}
+
+	// The server lets A in again and its back-off is over: its tasks
+	// still go to its own partition, which B holds, so A does not talk
+	// to it beside B (one worker per server, for politeness).
+	w.setBanAt("none")
+	store, err := sched.bus.NewEgressStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := store.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Key.Egress == "ea" {
+			_, rev, _ := store.Get(e.Key)
+			if _, err := store.Put(e.Key, egress.Record{State: egress.StateHealthy}, rev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mails := w.seen(w.mails, "plain 127.0.0.2")
+	q := w.domains("q", "mx.plain-host.test", 4)
+	j3, err := sched.bus.Submit(context.Background(), Spec{}, lines(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j3.ID, 60*time.Second)
+	checkVerdicts(t, sched.bus, j3.ID, q, func(string) bool { return true })
+	if n := w.seen(w.mails, "plain 127.0.0.2") - mails; n != 0 {
+		t.Errorf("A sent the server %d MAIL while B holds its partition; want none", n)
 	}
 }
 

@@ -117,6 +117,9 @@ func (w *Worker) feed(ctx context.Context, in <-chan jetstream.Msg) func(func(st
 			if w.detour(m, t) {
 				continue // no egress of this worker may serve its provider now
 			}
+			if w.followServer(ctx, m, t) {
+				continue // its server's work is on a partition of its own (serverroute.go)
+			}
 			if !w.roomFor(ctx, m) {
 				_ = m.Nak()
 				return
