@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/egress"
+	"github.com/mailverify/mailverify/verify"
 )
 
 func budgetProfiles(t testing.TB, json string) *egress.Profiles {
@@ -122,6 +125,64 @@ func BenchmarkBudgetTake(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// countingStore counts the budget store's calls.
+type countingStore struct {
+	*EgressStore
+	calls atomic.Int64
+}
+
+func (s *countingStore) GetBudget(k egress.Key) (egress.Spending, uint64, error) {
+	s.calls.Add(1)
+	return s.EgressStore.GetBudget(k)
+}
+
+func (s *countingStore) PutBudget(k egress.Key, sp egress.Spending, rev uint64) (uint64, error) {
+	s.calls.Add(1)
+	return s.EgressStore.PutBudget(k, sp, rev)
+}
+
+// BenchmarkBudgetPerRCPT verifies 40 domains' addresses (jane@ and
+// nobody@ each) on one loopback server through one egress, its budget in
+// memory and in the cluster's KV: the KV round trips per RCPT the server
+// saw, and the wall time per address.
+func BenchmarkBudgetPerRCPT(b *testing.B) {
+	ns := startNATS(b)
+	cfg := testBus
+	cfg.URL = ns.ClientURL()
+	bus := openBus(b, cfg)
+	defer bus.Close()
+	kv, err := bus.NewEgressStore(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := newEgressWorld(b, "")
+	for _, mode := range []string{"memory", "kv"} {
+		b.Run(mode, func(b *testing.B) {
+			var rcpts, addrs, calls int64
+			for i := 0; b.Loop(); i++ {
+				v := w.verifier(sharedEgress)
+				cs := &countingStore{EgressStore: kv}
+				if mode == "kv" {
+					v.EgressStore = cs
+				}
+				in := w.domains(fmt.Sprintf("b%s%d-", mode, i), "mx.plain-host.test", 40)
+				before := w.seen(w.rcpts, "plain 127.0.0.2")
+				for _, r := range v.VerifySeq(b.Context(), slices.Values(in)) {
+					if r.Status == verify.Unknown {
+						b.Fatalf("%s: %s/%s", r.Address, r.Status, r.Reason)
+					}
+				}
+				rcpts += int64(w.seen(w.rcpts, "plain 127.0.0.2") - before)
+				addrs += int64(len(in))
+				calls += cs.calls.Load()
+			}
+			b.ReportMetric(float64(calls)/float64(rcpts), "kv-calls/rcpt")
+			b.ReportMetric(float64(rcpts)/float64(addrs), "rcpt/addr")
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(addrs), "µs/addr")
 		})
 	}
 }

@@ -51,7 +51,7 @@ type egressWorld struct {
 	rcpts map[string]int // RCPTs given a mailbox answer, likewise
 }
 
-func newEgressWorld(t *testing.T, banned string) *egressWorld {
+func newEgressWorld(t testing.TB, banned string) *egressWorld {
 	t.Helper()
 	w := &egressWorld{res: &mxtest.Resolver{MX: map[string][]*net.MX{}, IP: map[string][]netip.Addr{}},
 		banned: banned, mails: map[string]int{}, rcpts: map[string]int{}}
