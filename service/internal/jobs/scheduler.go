@@ -24,6 +24,10 @@ type task struct {
 	// Queued, on a task moved to another partition (moveServer), is when
 	// it was first queued: its budget counts from then.
 	Queued time.Time `json:"q,omitzero"`
+	// Server, on a numbered partition, is the mail server the scheduler
+	// found (Verifier.MailServer), so that a worker can send the task to
+	// the server's own partition without a lookup (followServer).
+	Server string `json:"s,omitempty"`
 }
 
 // A Scheduler routes the addresses of queued jobs to the partitions of
@@ -130,7 +134,7 @@ func (s *Scheduler) handle(ctx context.Context, m jetstream.Msg) {
 // carry no message ID: the stream would keep every ID in memory for its
 // duplicate window, 110 MB at a million tasks.
 func (s *Scheduler) route(ctx context.Context, c chunk) error {
-	subjects := make([]string, len(c.Items))
+	subjects, servers := make([]string, len(c.Items)), make([]string, len(c.Items))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(orDefault(s.Lookups, 64))
 	n := s.Bus.partitions()
@@ -144,7 +148,7 @@ func (s *Scheduler) route(ctx context.Context, c chunk) error {
 			}
 			p := s.providers.forServer(key, providerOf(host))
 			if p == "" {
-				subjects[i] = workSubject(partition(key, n))
+				subjects[i], servers[i] = workSubject(partition(key, n)), key
 				return nil
 			}
 			slot := partition(key, providerSlots)
@@ -157,7 +161,7 @@ func (s *Scheduler) route(ctx context.Context, c chunk) error {
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(c.Items))
 	for i, it := range c.Items {
-		t := task{Job: c.Job, Index: c.Start + i, Addr: it.Addr, Raw: it.Raw, Ref: it.Ref}
+		t := task{Job: c.Job, Index: c.Start + i, Addr: it.Addr, Raw: it.Raw, Ref: it.Ref, Server: servers[i]}
 		data, err := json.Marshal(t)
 		if err != nil {
 			return err

@@ -135,14 +135,10 @@ func (w *Worker) sendTo(ctx context.Context, m jetstream.Msg, t task, token stri
 // go there, so that one worker at a time talks to it, as the politeness
 // limits need.
 func (w *Worker) followServer(ctx context.Context, m jetstream.Msg, t task) bool {
-	if w.route == nil || w.pump == nil || providerOfSubject(m.Subject()) != "" || !w.pump.hasServerPartitions() {
+	if w.route == nil || w.pump == nil || t.Server == "" || providerOfSubject(m.Subject()) != "" {
 		return false
 	}
-	s := w.Verifier.MailServer(ctx, t.Addr) // the engine's DNS cache
-	if s == "" {
-		return false
-	}
-	token := serverToken(egress.ProviderKey("", s))
+	token := serverToken(egress.ProviderKey("", t.Server))
 	if !w.pump.knows(providerConsumer(token, 0)) {
 		return false
 	}
@@ -153,16 +149,6 @@ func (w *Worker) followServer(ctx context.Context, m jetstream.Msg, t task) bool
 	t.Queued = queuedAt(t, md)
 	return w.sendTo(ctx, m, t, token)
 }
-
-// hasServerPartitions tells whether any unidentified server has a
-// partition of its own.
-func (p *pump) hasServerPartitions() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.ContainsFunc(p.known, func(c string) bool { return isServerToken(providerOfConsumer(c)) })
-}
-
-func isServerToken(p string) bool { return len(p) == 21 && p[0] == 's' }
 
 // knows tells whether a provider partition's consumer exists.
 func (p *pump) knows(name string) bool {
