@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -123,7 +124,7 @@ func (w *window) dump(now time.Time) []Slot {
 			out = append(out, Slot{At: w.idx[i], N: w.n[i]})
 		}
 	}
-	slices.SortFunc(out, func(a, b Slot) int { return int(a.At - b.At) })
+	slices.SortFunc(out, func(a, b Slot) int { return cmp.Compare(a.At, b.At) })
 	return out
 }
 
