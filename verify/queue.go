@@ -299,7 +299,7 @@ func (e *engine) wake(q *hostQueue) {
 		}
 		return
 	}
-	if q.workers == 0 || q.workers < orDefault(e.v.PerHost, 2) && len(q.jobs) > q.workers*workerShare {
+	if q.workers == 0 || q.workers < orDefault(e.v.PerHost, defaultPerHost) && len(q.jobs) > q.workers*workerShare {
 		q.workers++
 		e.wg.Add(1)
 		go e.work(q)
