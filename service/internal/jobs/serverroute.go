@@ -66,7 +66,8 @@ func (r *routing) keyOf(p string) string {
 
 // serverKeyOf returns the provider key of the server r's address was
 // refused at: the one its *egress.UnavailableError names, else its first
-// mail server's; "" when it is no unidentified server.
+// mail server's (from the task, or looked up); "" when it is no
+// unidentified server.
 func (w *Worker) serverKeyOf(ctx context.Context, t task, r verify.Result) string {
 	var ue *egress.UnavailableError
 	if errors.As(r.Err, &ue) {
@@ -77,6 +78,9 @@ func (w *Worker) serverKeyOf(ctx context.Context, t task, r verify.Result) strin
 	}
 	if r.Provider != "" {
 		return ""
+	}
+	if t.Server != "" { // the scheduler's answer
+		return egress.ProviderKey("", t.Server)
 	}
 	if s := w.Verifier.MailServer(ctx, t.Addr); s != "" {
 		return egress.ProviderKey("", s)
