@@ -65,7 +65,10 @@ type Budgets struct {
 	// Store, when set, keeps the spending, shared by every Budgets on it:
 	// each Take is a compare-and-set of the pair's windows, each session
 	// a hold renewed while it lasts. A store that fails refuses the
-	// command (the error is returned): a budget is never exceeded.
+	// command (the error is returned): a budget is never exceeded. The
+	// windows' slots and the holds are timed by each process's clock:
+	// keep the clocks in step (NTP); a skew shortens how long a command
+	// or a hold counts by at most the skew.
 	Store BudgetStore
 	// SessionTTL, with Store, is how long a session's hold counts without
 	// being renewed (every third of it while the session lasts), so that

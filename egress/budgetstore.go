@@ -100,11 +100,16 @@ func (b *Budgets) loaded(k Key, s Spending, now time.Time) *budget {
 	return bu
 }
 
-// load puts the slots still counting at now into the window's ring.
+// load puts the slots still counting at now into the window's ring. A
+// slot after now's was written by a process whose clock is ahead: it is
+// counted in now's slot, never dropped (so a clock skew between
+// processes can shorten how long a command counts by the skew, never
+// lose it).
 func (w *window) load(slots []Slot, now time.Time) {
 	cur := w.slotOf(now)
 	for _, s := range slots {
-		if s.N <= 0 || s.At < cur-slotsPerWindow || s.At > cur {
+		s.At = min(s.At, cur)
+		if s.N <= 0 || s.At < cur-slotsPerWindow {
 			continue
 		}
 		i := int(s.At % int64(len(w.n)))

@@ -168,3 +168,32 @@ func TestBudgetStoreFailsClosed(t *testing.T) {
 		t.Errorf("Usage: %+v, want the pair shown spent", u)
 	}
 }
+
+// TestBudgetStoreClockSkew: two processes whose clocks differ by 5 s (more
+// than a slot of the minute window) share a budget of 6 a minute: what
+// the one ahead spent is never dropped by the one behind, and together
+// they never get more than 6 within a minute.
+func TestBudgetStoreClockSkew(t *testing.T) {
+	c := newClock()
+	ahead := func() time.Time { return c.Now().Add(5 * time.Second) }
+	p := testProfiles(t, `{"profiles":[{"provider":"default","per_minute":6,"sources":{"per_minute":"test"}}]}`)
+	store := &MemBudgetStore{}
+	k := Key{Egress: "proxy", Provider: "p"}
+	a := &Budgets{Profiles: p, Store: store, Now: ahead}
+	b := &Budgets{Profiles: p, Store: store, Now: c.Now}
+	if err := a.Take(k, 3); err != nil {
+		t.Fatal(err)
+	}
+	if u := b.Usage(k); u.Minute != 3 {
+		t.Fatalf("the process behind sees %d spent; want 3", u.Minute)
+	}
+	if err := b.Take(k, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Take(k, 1); !errors.Is(err, ErrExhausted) {
+		t.Errorf("a 7th within the minute: %v", err)
+	}
+	if u := a.Usage(k); u.Minute != 6 {
+		t.Errorf("the process ahead sees %d spent; want 6", u.Minute)
+	}
+}
