@@ -15,7 +15,6 @@ package catchall
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"slices"
 	"strconv"
@@ -103,40 +102,6 @@ func KnownNotCatchAll(domain, provider string) bool {
 	return icann && suffix == rest
 }
 
-// RandomLocalPart returns a local part no one would choose: 24 characters
-// of lower-case letters and digits from crypto/rand, alternating so that it
-// reads as no name.
-func RandomLocalPart() string {
-	const letters, digits = "bcdfghjklmnpqrstvwxz", "0123456789"
-	var b [24]byte
-	rand.Read(b[:])
-	for i := range b {
-		if i%3 == 2 {
-			b[i] = digits[int(b[i])%len(digits)]
-		} else {
-			b[i] = letters[int(b[i])%len(letters)]
-		}
-	}
-	return string(b[:])
-}
-
-// IsProbe reports whether addr's local part has the form of
-// RandomLocalPart's: it is a catch-all probe, no one's address.
-func IsProbe(addr string) bool {
-	const letters = "bcdfghjklmnpqrstvwxz"
-	local, _, ok := strings.Cut(addr, "@")
-	if !ok || len(local) != 24 {
-		return false
-	}
-	for i := range len(local) {
-		c := local[i]
-		if i%3 == 2 && (c < '0' || c > '9') || i%3 != 2 && !strings.ContainsRune(letters, rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
 // A Detector runs and caches catch-all probes per (domain, mail host):
 // the answer of one MX host says nothing about another (a backup MX often
 // accepts every recipient that the primary would reject). The zero value
@@ -152,7 +117,7 @@ type Detector struct {
 
 	mu     sync.Mutex
 	cache  map[key]entry
-	probes map[key]string   // the random address in use
+	probes map[key][]string // random addresses deferred, to ask again
 	calls  map[key]*call    // probes running now
 	now    func() time.Time // for tests
 }
@@ -258,22 +223,22 @@ func (d *Detector) storeAt(k key, st Status, at time.Time) {
 // probe gets Unknown at once. The probe's result is returned too, nil when
 // this caller sent none.
 func (d *Detector) Check(ctx context.Context, s *smtpprobe.Session, domain, host string) (Status, *smtpprobe.Result) {
-	st, rs := d.CheckMany(ctx, s, []Question{{domain, host}})
+	st, rs := d.CheckMany(ctx, s, []Question{{Domain: domain, Host: host}})
 	return st[0], rs[0]
 }
 
 // ProbeAddrs returns the random addresses to ask qs with again, whatever
 // is cached: for a caller that needs an answer from this moment, such as
 // a probe after acceptances (a server may have begun to accept everyone
-// since the cached answer). Each stays the address of its question until
-// a definite answer, as in Begin. Send each as the first recipient of a
-// transaction of its own and give the results to Learn.
+// since the cached answer). Each is drawn afresh (see probeAddress).
+// Send each as the first recipient of a transaction of its own, or after
+// the addresses it is to judge, and give the results to Learn.
 func (d *Detector) ProbeAddrs(qs []Question) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	addrs := make([]string, len(qs))
 	for i, q := range qs {
-		addrs[i] = d.probeAddress(key{q.Domain, q.Host})
+		addrs[i] = d.probeAddress(q)
 	}
 	return addrs
 }
@@ -284,7 +249,11 @@ func (d *Detector) ProbeAddrs(qs []Question) []string {
 func (d *Detector) Learn(qs []Question, rs []smtpprobe.Result) []Status {
 	sts := make([]Status, len(qs))
 	for i, q := range qs {
-		if sts[i] = classify(rs[i].Outcome); sts[i] != Unknown {
+		sts[i] = classify(rs[i].Outcome)
+		d.mu.Lock()
+		d.settle(key{q.Domain, q.Host}, &rs[i], sts[i])
+		d.mu.Unlock()
+		if sts[i] != Unknown {
 			d.Record(q.Domain, q.Host, sts[i])
 		}
 	}
@@ -292,7 +261,14 @@ func (d *Detector) Learn(qs []Question, rs []smtpprobe.Result) []Status {
 }
 
 // A Question is one catch-all question: a domain at one of its MX hosts.
-type Question struct{ Domain, Host string }
+// Like, when given, is the local part of an address of the domain (one
+// the probe goes with): the random address is drawn in its shape (see
+// RandomLocalPart), so that a server cannot tell it from the addresses
+// it is asked to judge by its form. It is not kept.
+type Question struct {
+	Domain, Host string
+	Like         string
+}
 
 // CheckMany answers several questions on one session to their host, as
 // Check does one: cached answers at once, the others with one probe each,
@@ -340,7 +316,7 @@ func (d *Detector) Begin(qs []Question) *Pending {
 		}
 		d.calls[k] = &call{done: make(chan struct{})}
 		p.mine = append(p.mine, i)
-		p.addrs = append(p.addrs, d.probeAddress(k))
+		p.addrs = append(p.addrs, d.probeAddress(q))
 	}
 	return p
 }
@@ -366,6 +342,7 @@ func (p *Pending) Finish(ctx context.Context, rs []smtpprobe.Result) ([]Status, 
 		k := key{p.qs[i].Domain, p.qs[i].Host}
 		r := rs[n]
 		st := classify(r.Outcome)
+		d.settle(k, &r, st)
 		if st != Unknown {
 			d.store(k, st)
 			learned = append(learned, i)
@@ -417,24 +394,51 @@ func (d *Detector) prune() {
 	}
 }
 
-// probeAddress returns the random address probed for k. It stays the same
-// for the Detector's life (within maxEntries), so that a greylisting
-// server that deferred it once accepts or rejects it on the retry
-// (greylisting keys on the sender, recipient and client triplet), and a
-// probe asked again after acceptances is not deferred anew. d.mu is held.
-func (d *Detector) probeAddress(k key) string {
-	if d.probes == nil {
-		d.probes = make(map[key]string)
-	}
-	a, ok := d.probes[k]
-	if !ok {
-		if len(d.probes) >= maxEntries {
-			clear(d.probes) // only greylisting continuity is lost
+// probeAddress returns a random address to ask q with: drawn afresh in
+// the shape of q.Like, so that no two questions, nor two probes of one
+// question, share one a server could learn; except an address whose
+// probe the server deferred (a 4xx, or no answer), which is asked once
+// more, by the next probe of its question: a greylisting server (keyed
+// on the sender, recipient and client triplet) accepts or rejects it on
+// the retry, where a new one would be deferred anew. d.mu is held.
+func (d *Detector) probeAddress(q Question) string {
+	k := key{q.Domain, q.Host}
+	if held := d.probes[k]; len(held) > 0 {
+		d.probes[k] = held[1:]
+		if len(held) == 1 {
+			delete(d.probes, k)
 		}
-		a = RandomLocalPart() + "@" + k.domain
-		d.probes[k] = a
+		return held[0]
 	}
-	return a
+	if q.Like == "" {
+		return RandomLocalPart() + "@" + q.Domain
+	}
+	return RandomLocalPart(q.Like) + "@" + q.Domain
+}
+
+// maxHeld bounds the deferred addresses kept per question.
+const maxHeld = 4
+
+// settle keeps the address of r, a probe of k answered st, for the next
+// probe of k if the server deferred it; a definite answer drops those
+// kept, the question being answered. d.mu is held.
+func (d *Detector) settle(k key, r *smtpprobe.Result, st Status) {
+	if st != Unknown {
+		delete(d.probes, k)
+		return
+	}
+	if r.Address == "" || r.Reply != nil && r.Reply.Code/100 != 4 {
+		return // not sent, or refused for good: a new one next time
+	}
+	if d.probes == nil {
+		d.probes = make(map[key][]string)
+	}
+	if len(d.probes) >= maxEntries {
+		clear(d.probes) // only greylisting continuity is lost
+	}
+	if held := d.probes[k]; len(held) < maxHeld && !slices.Contains(held, r.Address) {
+		d.probes[k] = append(held, r.Address)
+	}
 }
 
 // classify reads the probe's outcome. Only a specific "no such mailbox"

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"math/rand/v2"
+
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/smtpprobe"
 )
@@ -69,10 +71,28 @@ func (e *engine) canaryWires(cs []canary) []string {
 	return wires
 }
 
+// question is hr's catch-all question, with one of the domain's local
+// parts, at random, for its random address's shape.
+func (hr *hostRun) question() catchall.Question {
+	q := catchall.Question{Domain: hr.d.name, Host: hr.host.Name}
+	if ls := hr.d.locals.Load(); ls != nil && len(*ls) > 0 {
+		q.Like = (*ls)[rand.IntN(len(*ls))]
+	}
+	return q
+}
+
+func canaryAddrs(cs []canary) []string {
+	addrs := make([]string, len(cs))
+	for i, c := range cs {
+		addrs[i] = c.addr
+	}
+	return addrs
+}
+
 func canaryQuestions(cs []canary) []catchall.Question {
 	qs := make([]catchall.Question, len(cs))
 	for i, c := range cs {
-		qs[i] = catchall.Question{Domain: c.hr.d.name, Host: c.hr.host.Name}
+		qs[i] = c.hr.question()
 	}
 	return qs
 }
