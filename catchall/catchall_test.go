@@ -12,7 +12,6 @@ import (
 	"github.com/mailverify/mailverify/smtpprobe"
 )
 
-
 func session(t *testing.T, srv *testsmtp.Server) *smtpprobe.Session {
 	s, err := (&smtpprobe.Prober{Dialer: srv, HELO: "verifier.example.net"}).Open(t.Context(), "mx", "192.0.2.25:25")
 	if err != nil {
