@@ -1,8 +1,17 @@
 // Package catchall decides whether a domain's mail server accepts every
 // recipient. It asks, on an open SMTP session, about a random local part
-// that no one would choose, as the first recipient of a transaction of its
+// that no mailbox has, as the first recipient of a transaction of its
 // own; a server that accepts it accepts everything, so its "accepted" says
 // little.
+//
+// The random local part has no fixed form a server could recognise and
+// refuse alone (seeming to judge while it accepts everyone else): each
+// probe draws a new one (RandomLocalPart), shaped like an address of the
+// domain when the caller gives one (Question.Like), with at least 40
+// bits of randomness. Only an address the server deferred is asked
+// again, by the next probe of its question (greylisting continuity). One
+// that names a mailbox by chance is accepted and reads as Yes: a cost,
+// never a wrong "no such mailbox" nor a wrong proof.
 //
 // The question is per (domain, MX host): a backup MX that accepts all says
 // nothing of a primary that rejects unknown users, and the other way
