@@ -126,9 +126,10 @@ type Detector struct {
 
 	mu     sync.Mutex
 	cache  map[key]entry
-	probes map[key][]string // random addresses deferred, to ask again
-	calls  map[key]*call    // probes running now
-	now    func() time.Time // for tests
+	probes map[key]*hold        // random addresses deferred, to ask again
+	lent   map[string]time.Time // ... handed out again, with their first deferral
+	calls  map[key]*call        // probes running now
+	now    func() time.Time     // for tests
 }
 
 // key names one catch-all question: a domain at one MX host.
@@ -407,17 +408,21 @@ func (d *Detector) prune() {
 // the shape of q.Like, so that no two questions, nor two probes of one
 // question, share one a server could learn; except an address whose
 // probe the server deferred (a 4xx, or no answer), which is asked once
-// more, by the next probe of its question: a greylisting server (keyed
-// on the sender, recipient and client triplet) accepts or rejects it on
-// the retry, where a new one would be deferred anew. d.mu is held.
+// more, by a later probe of its question once it has waited as long as
+// the server seems to want (see hold.ready), the one deferred first going
+// first: a greylisting server (keyed on the sender, recipient and client
+// triplet, and on when it first saw them) accepts or rejects it then,
+// where a new one would be deferred anew. d.mu is held.
 func (d *Detector) probeAddress(q Question) string {
 	k := key{q.Domain, q.Host}
-	if held := d.probes[k]; len(held) > 0 {
-		d.probes[k] = held[1:]
-		if len(held) == 1 {
-			delete(d.probes, k)
+	if h := d.probes[k]; h != nil && len(h.addrs) > 0 && h.ready(d.clock().Sub(h.addrs[0].since)) {
+		a := h.addrs[0]
+		h.addrs = h.addrs[1:]
+		if d.lent == nil || len(d.lent) >= maxEntries {
+			d.lent = make(map[string]time.Time)
 		}
-		return held[0]
+		d.lent[a.addr] = a.since
+		return a.addr
 	}
 	if q.Like == "" {
 		return RandomLocalPart() + "@" + q.Domain
@@ -425,28 +430,72 @@ func (d *Detector) probeAddress(q Question) string {
 	return RandomLocalPart(q.Like) + "@" + q.Domain
 }
 
-// maxHeld bounds the deferred addresses kept per question.
-const maxHeld = 4
+// hold is what a question keeps of the random addresses the server
+// deferred: the addresses, oldest first, and how long one had waited when
+// asked again and deferred anew (fail, the longest) or answered (pass,
+// the shortest).
+type hold struct {
+	addrs      []held
+	fail, pass time.Duration
+}
 
-// settle keeps the address of r, a probe of k answered st, for the next
-// probe of k if the server deferred it; a definite answer drops those
-// kept, the question being answered. d.mu is held.
+// held is a random address the server deferred, since when.
+type held struct {
+	addr  string
+	since time.Time
+}
+
+// ready reports whether an address deferred age ago is worth asking
+// again: it has waited as long as one that was answered, or, before any
+// was, twice as long as the longest that was deferred anew (a new address
+// costs nothing but its own wait; one asked too early is deferred again).
+func (h *hold) ready(age time.Duration) bool {
+	if h.pass > 0 {
+		return age >= h.pass
+	}
+	return age >= 2*h.fail
+}
+
+// maxHeld bounds the deferred addresses kept per question.
+const maxHeld = 8
+
+// settle keeps the address of r, a probe of k answered st, for a later
+// probe of k if the server deferred it, with when it was first deferred
+// (a greylisting server counts from then). An address answered for good
+// is not asked again. d.mu is held.
 func (d *Detector) settle(k key, r *smtpprobe.Result, st Status) {
-	if st != Unknown {
-		delete(d.probes, k)
+	since, lent := d.lent[r.Address]
+	delete(d.lent, r.Address)
+	deferred := st == Unknown && r.Address != "" && (r.Reply == nil || r.Reply.Code/100 == 4)
+	h := d.probes[k]
+	if lent && h != nil {
+		switch age := d.clock().Sub(since); {
+		case deferred:
+			h.fail = max(h.fail, age)
+		case st != Unknown && (h.pass == 0 || age < h.pass):
+			h.pass = age
+		}
+	}
+	if !deferred {
+		return // answered, or refused for good: a new one next time
+	}
+	if !lent {
+		since = d.clock()
+	}
+	if h == nil {
+		if d.probes == nil || len(d.probes) >= maxEntries {
+			d.probes = make(map[key]*hold) // only greylisting continuity is lost
+		}
+		h = &hold{}
+		d.probes[k] = h
+	}
+	if slices.ContainsFunc(h.addrs, func(x held) bool { return x.addr == r.Address }) {
 		return
 	}
-	if r.Address == "" || r.Reply != nil && r.Reply.Code/100 != 4 {
-		return // not sent, or refused for good: a new one next time
-	}
-	if d.probes == nil {
-		d.probes = make(map[key][]string)
-	}
-	if len(d.probes) >= maxEntries {
-		clear(d.probes) // only greylisting continuity is lost
-	}
-	if held := d.probes[k]; len(held) < maxHeld && !slices.Contains(held, r.Address) {
-		d.probes[k] = append(held, r.Address)
+	i, _ := slices.BinarySearchFunc(h.addrs, since, func(x held, t time.Time) int { return x.since.Compare(t) })
+	h.addrs = slices.Insert(h.addrs, i, held{r.Address, since})
+	if len(h.addrs) > maxHeld {
+		h.addrs = h.addrs[:maxHeld] // the youngest goes
 	}
 }
 
