@@ -9,9 +9,10 @@
 // probe draws a new one (RandomLocalPart), shaped like an address of the
 // domain when the caller gives one (Question.Like), with at least 40
 // bits of randomness. Only an address the server deferred is asked
-// again, by the next probe of its question (greylisting continuity). One
-// that names a mailbox by chance is accepted and reads as Yes: a cost,
-// never a wrong "no such mailbox" nor a wrong proof.
+// again, by a later probe of its question once it has waited as long as
+// the server seems to want (greylisting continuity). One that names a
+// mailbox by chance is accepted and reads as Yes: a cost, never a wrong
+// "no such mailbox" nor a wrong proof.
 //
 // The question is per (domain, MX host): a backup MX that accepts all says
 // nothing of a primary that rejects unknown users, and the other way
