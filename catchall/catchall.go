@@ -9,10 +9,10 @@
 // probe draws a new one (RandomLocalPart), shaped like an address of the
 // domain when the caller gives one (Question.Like), with at least 40
 // bits of randomness. Only an address the server deferred is asked
-// again, by a later probe of its question once it has waited as long as
-// the server seems to want (greylisting continuity). One that names a
-// mailbox by chance is accepted and reads as Yes: a cost, never a wrong
-// "no such mailbox" nor a wrong proof.
+// again, by a probe that goes with addresses it deferred (their retry,
+// Question.Retry): a greylisting server lets it through with them. One
+// that names a mailbox by chance is accepted and reads as Yes: a cost,
+// never a wrong "no such mailbox" nor a wrong proof.
 //
 // The question is per (domain, MX host): a backup MX that accepts all says
 // nothing of a primary that rejects unknown users, and the other way
@@ -127,7 +127,7 @@ type Detector struct {
 
 	mu     sync.Mutex
 	cache  map[key]entry
-	probes map[key]*hold        // random addresses deferred, to ask again
+	probes map[key][]held       // random addresses deferred, oldest first
 	lent   map[string]time.Time // ... handed out again, with their first deferral
 	calls  map[key]*call        // probes running now
 	now    func() time.Time     // for tests
@@ -275,10 +275,14 @@ func (d *Detector) Learn(qs []Question, rs []smtpprobe.Result) []Status {
 // Like, when given, is the local part of an address of the domain (one
 // the probe goes with): the random address is drawn in its shape (see
 // RandomLocalPart), so that a server cannot tell it from the addresses
-// it is asked to judge by its form. It is not kept.
+// it is asked to judge by its form. It is not kept. Retry says that the
+// probe goes with addresses the server deferred before (a greylisting
+// retry): the random address of the question it deferred first goes
+// again with them instead of a new one.
 type Question struct {
 	Domain, Host string
 	Like         string
+	Retry        bool
 }
 
 // CheckMany answers several questions on one session to their host, as
@@ -407,37 +411,30 @@ func (d *Detector) prune() {
 
 // probeAddress returns a random address to ask q with: drawn afresh in
 // the shape of q.Like, so that no two questions, nor two probes of one
-// question, share one a server could learn; except an address whose
-// probe the server deferred (a 4xx, or no answer), which is asked once
-// more, by a later probe of its question once it has waited as long as
-// the server seems to want (see hold.ready), the one deferred first going
-// first: a greylisting server (keyed on the sender, recipient and client
-// triplet, and on when it first saw them) accepts or rejects it then,
-// where a new one would be deferred anew. d.mu is held.
+// question, share one a server could learn; except, for a probe that
+// goes with addresses the server deferred (q.Retry), the address of the
+// question it deferred first, if any: a greylisting server (keyed on the
+// sender, recipient and client triplet, and on when it first saw them)
+// lets it through with them, where a new one would be deferred anew.
+// d.mu is held.
 func (d *Detector) probeAddress(q Question) string {
 	k := key{q.Domain, q.Host}
-	if h := d.probes[k]; h != nil && len(h.addrs) > 0 && h.ready(d.clock().Sub(h.addrs[0].since)) {
-		a := h.addrs[0]
-		h.addrs = h.addrs[1:]
+	if hs := d.probes[k]; q.Retry && len(hs) > 0 {
+		if len(hs) == 1 {
+			delete(d.probes, k)
+		} else {
+			d.probes[k] = hs[1:]
+		}
 		if d.lent == nil || len(d.lent) >= maxEntries {
 			d.lent = make(map[string]time.Time)
 		}
-		d.lent[a.addr] = a.since
-		return a.addr
+		d.lent[hs[0].addr] = hs[0].since
+		return hs[0].addr
 	}
 	if q.Like == "" {
 		return RandomLocalPart() + "@" + q.Domain
 	}
 	return RandomLocalPart(q.Like) + "@" + q.Domain
-}
-
-// hold is what a question keeps of the random addresses the server
-// deferred: the addresses, oldest first, and how long one had waited when
-// asked again and deferred anew (fail, the longest) or answered (pass,
-// the shortest).
-type hold struct {
-	addrs      []held
-	fail, pass time.Duration
 }
 
 // held is a random address the server deferred, since when.
@@ -446,58 +443,35 @@ type held struct {
 	since time.Time
 }
 
-// ready reports whether an address deferred age ago is worth asking
-// again: it has waited as long as one that was answered, or, before any
-// was, twice as long as the longest that was deferred anew (a new address
-// costs nothing but its own wait; one asked too early is deferred again).
-func (h *hold) ready(age time.Duration) bool {
-	if h.pass > 0 {
-		return age >= h.pass
-	}
-	return age >= 2*h.fail
-}
-
 // maxHeld bounds the deferred addresses kept per question.
 const maxHeld = 8
 
 // settle keeps the address of r, a probe of k answered st, for a later
-// probe of k if the server deferred it, with when it was first deferred
-// (a greylisting server counts from then). An address answered for good
-// is not asked again. d.mu is held.
+// probe of k if the server deferred it (a 4xx, or no answer), with when
+// it was first deferred (a greylisting server counts from then). An
+// address answered for good is not asked again. d.mu is held.
 func (d *Detector) settle(k key, r *smtpprobe.Result, st Status) {
 	since, lent := d.lent[r.Address]
 	delete(d.lent, r.Address)
-	deferred := st == Unknown && r.Address != "" && (r.Reply == nil || r.Reply.Code/100 == 4)
-	h := d.probes[k]
-	if lent && h != nil {
-		switch age := d.clock().Sub(since); {
-		case deferred:
-			h.fail = max(h.fail, age)
-		case st != Unknown && (h.pass == 0 || age < h.pass):
-			h.pass = age
-		}
-	}
-	if !deferred {
-		return // answered, or refused for good: a new one next time
+	if st != Unknown || r.Address == "" || r.Reply != nil && r.Reply.Code/100 != 4 {
+		return // answered, not sent, or refused for good: a new one next time
 	}
 	if !lent {
 		since = d.clock()
 	}
-	if h == nil {
-		if d.probes == nil || len(d.probes) >= maxEntries {
-			d.probes = make(map[key]*hold) // only greylisting continuity is lost
-		}
-		h = &hold{}
-		d.probes[k] = h
+	if d.probes == nil || len(d.probes) >= maxEntries {
+		d.probes = make(map[key][]held) // only greylisting continuity is lost
 	}
-	if slices.ContainsFunc(h.addrs, func(x held) bool { return x.addr == r.Address }) {
+	hs := d.probes[k]
+	if slices.ContainsFunc(hs, func(x held) bool { return x.addr == r.Address }) {
 		return
 	}
-	i, _ := slices.BinarySearchFunc(h.addrs, since, func(x held, t time.Time) int { return x.since.Compare(t) })
-	h.addrs = slices.Insert(h.addrs, i, held{r.Address, since})
-	if len(h.addrs) > maxHeld {
-		h.addrs = h.addrs[:maxHeld] // the youngest goes
+	i, _ := slices.BinarySearchFunc(hs, since, func(x held, t time.Time) int { return x.since.Compare(t) })
+	hs = slices.Insert(hs, i, held{r.Address, since})
+	if len(hs) > maxHeld {
+		hs = hs[:maxHeld] // the youngest goes
 	}
+	d.probes[k] = hs
 }
 
 // classify reads the probe's outcome. Only a specific "no such mailbox"

@@ -98,56 +98,47 @@ func TestRandomLocalPartHasNoForm(t *testing.T) {
 }
 
 // TestProbeAddressFresh: each probe of a question draws a new address,
-// in the shape of its Like; only an address the server deferred is asked
-// again, by a later probe, once it has waited as long as the server
-// seems to want: twice as long as one deferred anew, or as long as one
-// answered.
+// in the shape of its Like; only a probe that goes with addresses the
+// server deferred (Retry) takes an address it deferred, the one deferred
+// first first, and an address answered for good is not asked again.
 func TestProbeAddressFresh(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := t0
 	d := Detector{now: func() time.Time { return now }}
-	at := func(s float64) { now = t0.Add(time.Duration(s * float64(time.Second))) }
 	q := Question{Domain: "example.com", Host: "mx", Like: "jane.roe"}
+	retry := q
+	retry.Retry = true
 	k := key{q.Domain, q.Host}
 	grey := func(a string) *smtpprobe.Result {
 		return &smtpprobe.Result{Address: a, Outcome: smtpprobe.Greylisted, Reply: &smtpprobe.Reply{Code: 450}}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	a, b := d.probeAddress(q), d.probeAddress(q)
+	a, b := d.probeAddress(q), d.probeAddress(retry)
 	if a == b || !strings.HasSuffix(a, "@example.com") || strings.Count(a, ".") != 2 {
 		t.Fatalf("two probes drew %q and %q", a, b)
 	}
 	d.settle(k, grey(a), Unknown)
-	d.settle(k, &smtpprobe.Result{Address: b, Outcome: smtpprobe.Rejected, Reply: &smtpprobe.Reply{Code: 550}}, Unknown)
-	if c := d.probeAddress(q); c != a {
-		t.Fatalf("after a was deferred the next probe drew %q", c)
+	now = now.Add(time.Second)
+	d.settle(k, grey(b), Unknown)
+	c := d.probeAddress(q)
+	if c == a || c == b {
+		t.Fatalf("a probe not on a retry drew a deferred address")
 	}
-	if c := d.probeAddress(q); c == a || c == b {
-		t.Fatalf("an address was lent twice, or a refused one asked again: %q", c)
+	d.settle(k, &smtpprobe.Result{Address: c, Outcome: smtpprobe.Rejected, Reply: &smtpprobe.Reply{Code: 550}}, Unknown)
+	if x := d.probeAddress(retry); x != a {
+		t.Fatalf("a retry drew %q, not the address deferred first", x)
 	}
-	at(1)
-	d.settle(k, grey(a), Unknown) // deferred anew after 1s
-	at(1.5)
-	if c := d.probeAddress(q); c == a {
-		t.Fatalf("a asked again 1.5s after its deferral, where 1s was too early")
-	}
-	at(2)
-	if c := d.probeAddress(q); c != a {
-		t.Fatalf("a not asked again 2s after its deferral: %q", c)
+	now = now.Add(time.Second)
+	d.settle(k, grey(a), Unknown) // deferred anew: keeps its place
+	if x := d.probeAddress(retry); x != a {
+		t.Fatalf("a retry drew %q, not the address deferred first", x)
 	}
 	d.settle(k, &smtpprobe.Result{Address: a, Outcome: smtpprobe.MailboxNotFound, Reply: &smtpprobe.Reply{Code: 550}}, No)
-	c := d.probeAddress(q)
-	if c == a {
-		t.Fatalf("a answered address was asked again")
+	if x := d.probeAddress(retry); x != b {
+		t.Fatalf("after a was answered a retry drew %q, not b", x)
 	}
-	d.settle(k, grey(c), Unknown)
-	at(3)
-	if x := d.probeAddress(q); x == c {
-		t.Fatalf("c asked again 1s after its deferral, where one answered after 2s")
-	}
-	at(4)
-	if x := d.probeAddress(q); x != c {
-		t.Fatalf("c not asked again 2s after its deferral: %q", x)
+	if x := d.probeAddress(retry); x == a || x == b || x == c {
+		t.Fatalf("an answered, lent or refused address was drawn again: %q", x)
 	}
 }

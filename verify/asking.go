@@ -93,6 +93,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	qs := make([]catchall.Question, len(ts))
 	for i, t := range ts {
 		qs[i] = t.hr.question()
+		qs[i].Retry = true // after acceptances: a random address deferred before is due
 		for _, j := range t.again {
 			j.rebrackets++
 		}
@@ -307,6 +308,7 @@ func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*
 	var atFirst, atAgain []int
 	for i, hr := range runs {
 		q := hr.question()
+		q.Retry = hr.asked // asked before: deferred, or a trailing probe
 		switch {
 		case hr.consumer():
 			sts[i] = catchall.No

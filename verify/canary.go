@@ -2,6 +2,7 @@ package verify
 
 import (
 	"math/rand/v2"
+	"slices"
 
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/smtpprobe"
@@ -16,6 +17,7 @@ import (
 type canary struct {
 	hr    *hostRun
 	first bool   // it answers the domain's first catch-all question too
+	retry bool   // the batch asks again addresses of the domain the host deferred
 	ctl   string // the control after it, or ""
 	addr  string // the random address
 	res   smtpprobe.Result
@@ -41,7 +43,8 @@ func (e *engine) canaries(batch []*job) []canary {
 		if !e.trailerDue(hr) || containsRun(cs, hr) {
 			continue
 		}
-		cs = append(cs, canary{hr: hr, first: !hr.asked && !hr.asking, ctl: hr.control()})
+		retry := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.greyRetried })
+		cs = append(cs, canary{hr: hr, first: !hr.asked && !hr.asking, retry: retry, ctl: hr.control()})
 	}
 	return cs
 }
@@ -93,6 +96,7 @@ func canaryQuestions(cs []canary) []catchall.Question {
 	qs := make([]catchall.Question, len(cs))
 	for i, c := range cs {
 		qs[i] = c.hr.question()
+		qs[i].Retry = c.retry
 	}
 	return qs
 }

@@ -173,11 +173,12 @@
 // with negligible probability; and one that does is only ever read as
 // "accepts everyone" (catch-all, or unknown), never as a definite
 // verdict. Only a random address the server deferred (a 4xx, as
-// greylisting does) is asked again, by a later probe of its domain once
-// it has waited as long as the server seems to want: a greylisting
-// server passes it then, where a new one would be deferred anew (so a
-// server that defers a random address it has picked out, and refuses it
-// when it comes back, still passes). No code recognises our addresses
+// greylisting does) is asked again, by a probe that goes with addresses
+// of its domain the server deferred too, on their retry (or after
+// acceptances, a trailing probe): a greylisting server lets it through
+// with them, where a new one would be deferred anew (so a server that
+// defers a random address it has picked out, and refuses it when it
+// comes back, still passes). No code recognises our addresses
 // by their form (the engine marks in transcripts the ones it sent).
 // What remains: the
 // canary proves acceptances only where the server treats the addresses
