@@ -191,11 +191,14 @@ func TestRandomAddressTakesTheDomainsShape(t *testing.T) {
 
 // TestRandomAddressShapeStatistics: over many random addresses drawn
 // for domains with a list of many shapes, the random addresses take
-// only the list's shapes, several of them, none in more than half the
-// draws (the engine draws each like one of the domain's first
-// addresses, chosen at random): no one shape marks them.
+// only the list's shapes, several of them, none in more than three
+// quarters of the draws (the engine draws each like one of the domain's
+// first addresses, chosen at random; the commonest shape, name.surname,
+// is 8 of the list's 18 and about 3 of its first 8, so a share above
+// three quarters in some 80 draws would take a deviation of more than
+// 7 standard deviations): no one shape marks them.
 func TestRandomAddressShapeStatistics(t *testing.T) {
-	const worlds = 6
+	const worlds = 12
 	count := map[string]int{}
 	total := 0
 	for i := range worlds {
@@ -218,7 +221,7 @@ func TestRandomAddressShapeStatistics(t *testing.T) {
 		if !listShapes[s] {
 			t.Errorf("shape %q, in none of the list's addresses, taken %d times", s, n)
 		}
-		if n*2 > total {
+		if n*4 > total*3 {
 			t.Errorf("shape %q taken %d times of %d", s, n, total)
 		}
 	}
