@@ -1,0 +1,113 @@
+package verify
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/mailverify/mailverify/internal/testsmtp"
+)
+
+// Servers that judge by position (canary review findings 2 and 3): they
+// accept the first recipients of a connection, or of a domain in a
+// transaction, blindly and judge the rest. The canary at the end of the
+// flush is refused; only the random address at the front of the flush
+// shows that the acceptances before it may be blind.
+
+// TestAcceptFirstOfConnection: a server that accepts the first k RCPTs
+// of each connection whoever they are and judges the rest, for every
+// domain it serves. Only the domains whose catch-all probe came first on
+// the first connection see it accepted; on later connections (the error
+// budget renews them) the first RCPTs are the batch's, and the canary at
+// the end, refused, would prove them. Which addresses come first on a
+// connection varies from run to run, so each k runs 5 times.
+func TestAcceptFirstOfConnection(t *testing.T) {
+	for _, k := range []int{1, 2, 4} {
+		for rep := range 5 {
+			t.Run(fmt.Sprintf("k=%d/%d", k, rep), func(t *testing.T) { acceptFirstOfConnection(t, k) })
+		}
+	}
+}
+
+func acceptFirstOfConnection(t *testing.T, k int) {
+	synctest.Test(t, func(t *testing.T) {
+		known := map[string]bool{}
+		rules := map[string]domainRule{}
+		var addrs []string
+		rule := func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
+			key := fmt.Sprint("conn", c.Index)
+			if s.count[key]++; s.count[key] <= k {
+				return testsmtp.R(250, "2.1.5", "Ok")
+			}
+			return s.honest(a)
+		}
+		for d := range 4 {
+			dom := fmt.Sprintf("fc%d.com", d)
+			rules[dom] = rule
+			for i := range 10 {
+				a := fmt.Sprintf("u%d@%s", i, dom)
+				known[a] = i%2 == 0
+				addrs = append(addrs, a)
+			}
+		}
+		w, s := reviewWorld(t, known, rules)
+		s.srv.HardErrorLimit = 6
+		v := w.verifier()
+		v.PerHostRate = 1000
+		for _, r := range v.VerifyAll(t.Context(), addrs) {
+			t.Logf("%s (exists %v): %s/%s", r.Input, known[r.Input], r.Status, r.Reason)
+			if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
+				t.Errorf("%s: %s/%s, exists %v", r.Input, r.Status, r.Reason, known[r.Input])
+			}
+		}
+		t.Logf("%d connections", s.srv.Connections())
+	})
+}
+
+// TestAcceptFirstOfDomainInTransaction: the first k RCPTs of each domain
+// in a transaction are accepted blindly, the rest judged; two domains
+// interleaved in each flush, each with its canary at the end.
+func TestAcceptFirstOfDomainInTransaction(t *testing.T) {
+	for _, k := range []int{1, 3} {
+		t.Run(fmt.Sprint("k=", k), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				known := map[string]bool{}
+				var addrs []string
+				for i := range 8 {
+					for _, d := range []string{"pd1.com", "pd2.com"} {
+						a := fmt.Sprintf("u%d@%s", i, d)
+						known[a] = i%3 != 2
+						addrs = append(addrs, a)
+					}
+				}
+				perDom := func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
+					_, d, _ := strings.Cut(a, "@")
+					// c.Rcpts restarts with each transaction: so does the key.
+					key := fmt.Sprint(d, c.Index, "/", s.count[fmt.Sprint("tx", c.Index)])
+					if c.Rcpts == 0 {
+						s.count[fmt.Sprint("tx", c.Index)]++
+						key = fmt.Sprint(d, c.Index, "/", s.count[fmt.Sprint("tx", c.Index)])
+					}
+					r := s.honest(a)
+					if s.count[key]++; s.count[key] <= k {
+						r = testsmtp.R(250, "2.1.5", "Ok")
+					}
+					if testing.Verbose() {
+						t.Logf("server: conn %d rcpt %d %s: %d", c.Index, c.Rcpts, a, r.Code)
+					}
+					return r
+				}
+				w, _ := reviewWorld(t, known, map[string]domainRule{"pd1.com": perDom, "pd2.com": perDom})
+				v := w.verifier()
+				v.PerHostRate = 1000
+				for _, r := range v.VerifyAll(t.Context(), addrs) {
+					t.Logf("%s (exists %v): %s/%s", r.Input, known[r.Input], r.Status, r.Reason)
+					if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
+						t.Errorf("%s: %s/%s, exists %v", r.Input, r.Status, r.Reason, known[r.Input])
+					}
+				}
+			})
+		})
+	}
+}
