@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/mailverify/mailverify/internal/testsmtp"
 )
@@ -107,6 +108,114 @@ func TestAcceptFirstOfDomainInTransaction(t *testing.T) {
 						t.Errorf("%s: %s/%s, exists %v", r.Input, r.Status, r.Reason, known[r.Input])
 					}
 				}
+			})
+		})
+	}
+}
+
+// positional runs n addresses of each of doms (every third one
+// nonexistent) against a server that answers 250 where blind says so and
+// honestly otherwise, and fails on any wrong definite verdict. blind runs
+// for every RCPT, in the order the server sees them.
+func positional(t *testing.T, doms []string, n int, setup func(*sharedServer), blind func(s *sharedServer, c *testsmtp.Conn, a string) bool) {
+	t.Helper()
+	known := map[string]bool{}
+	rules := map[string]domainRule{}
+	var addrs []string
+	rule := func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
+		if blind(s, c, a) {
+			return testsmtp.R(250, "2.1.5", "Ok")
+		}
+		return s.honest(a)
+	}
+	for i := range n {
+		for _, d := range doms {
+			a := fmt.Sprintf("u%d@%s", i, d)
+			known[a] = i%3 != 2
+			addrs = append(addrs, a)
+		}
+	}
+	for _, d := range doms {
+		rules[d] = rule
+	}
+	w, s := reviewWorld(t, known, rules)
+	v := w.verifier()
+	v.PerHostRate = 1000
+	if setup != nil {
+		setup(s)
+	}
+	deliverable := 0
+	for _, r := range v.VerifyAll(t.Context(), addrs) {
+		if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
+			t.Errorf("%s: %s/%s, exists %v", r.Input, r.Status, r.Reason, known[r.Input])
+		}
+		if r.Status == Deliverable {
+			deliverable++
+		}
+	}
+	t.Logf("%d deliverable, %d connections", deliverable, s.srv.Connections())
+}
+
+// noPipelining makes the review server advertise no PIPELINING, 20 ms
+// away: each command is a round trip of its own.
+func noPipelining(s *sharedServer) {
+	s.srv.Extensions = []string{"8BITMIME", "SIZE 10240000"}
+	s.srv.Latency = 20 * time.Millisecond
+}
+
+// TestAcceptFirstOfConnectionWithoutPipelining: the server of
+// TestAcceptFirstOfConnection without PIPELINING. Each batch is one
+// address; the front goes before a domain's first batch of a transaction
+// (the later ones continue a transaction the host judged), and a
+// connection renewed for the error budget starts a transaction anew.
+func TestAcceptFirstOfConnectionWithoutPipelining(t *testing.T) {
+	for _, k := range []int{1, 2, 4} {
+		t.Run(fmt.Sprint("k=", k), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				positional(t, []string{"nc0.com", "nc1.com", "nc2.com"}, 8, func(s *sharedServer) {
+					noPipelining(s)
+					s.srv.HardErrorLimit = 6
+				}, func(s *sharedServer, c *testsmtp.Conn, _ string) bool {
+					key := fmt.Sprint("conn", c.Index)
+					s.count[key]++
+					return s.count[key] <= k
+				})
+			})
+		})
+	}
+}
+
+// TestAcceptFirstOfTransactionWithoutPipelining: the first k RCPTs of
+// each transaction are accepted blindly, without PIPELINING.
+func TestAcceptFirstOfTransactionWithoutPipelining(t *testing.T) {
+	for _, k := range []int{1, 3} {
+		t.Run(fmt.Sprint("k=", k), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				positional(t, []string{"nt1.com", "nt2.com"}, 9, noPipelining, func(_ *sharedServer, c *testsmtp.Conn, _ string) bool {
+					return c.Rcpts < k // RCPTs before this one in the transaction
+				})
+			})
+		})
+	}
+}
+
+// TestAcceptFirstOfDomainInTransactionWithoutPipelining: the first k
+// RCPTs of each domain in a transaction are accepted blindly, without
+// PIPELINING.
+func TestAcceptFirstOfDomainInTransactionWithoutPipelining(t *testing.T) {
+	for _, k := range []int{1, 3} {
+		t.Run(fmt.Sprint("k=", k), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				positional(t, []string{"nd1.com", "nd2.com"}, 9, noPipelining, func(s *sharedServer, c *testsmtp.Conn, a string) bool {
+					_, d, _ := strings.Cut(a, "@")
+					tx := fmt.Sprint("tx", c.Index)
+					if c.Rcpts == 0 {
+						s.count[tx]++
+					}
+					key := fmt.Sprint(d, c.Index, "/", s.count[tx])
+					s.count[key]++
+					return s.count[key] <= k
+				})
 			})
 		})
 	}
