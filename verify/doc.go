@@ -131,10 +131,24 @@
 //     that pipelines, each batch's flush ends with the canary: one random
 //     address for each domain in it (with an accepted address after it,
 //     in the same flush, where the host refuses naming no reason), after
-//     that domain's addresses. An acceptance the canary did not prove (it
-//     went in a later flush, was greylisted, or was refused in a way that
-//     does not count) is asked again, with a canary after it, in one
-//     flush (a trailing probe), at most twice. Where the server does not
+//     that domain's addresses. And the host must have been judging the
+//     domain's recipients before it: an earlier answer of the domain in
+//     the same transaction (and flush, where the server pipelines) was no
+//     acceptance, and no random address of the domain was accepted after
+//     that one. A server that accepts the first few recipients of a
+//     connection, a transaction, a flush or a domain's run blindly and
+//     judges the rest refuses the canary after them; only a refusal
+//     before them shows they were judged. So each batch's flush starts
+//     with another random address of each of its domains (the front),
+//     drawn afresh, where the server pipelines or not; an accepted front
+//     leaves the flush's acceptances of its domain unproven. Without
+//     pipelining, a domain whose open transaction the host has judged
+//     needs no front. An acceptance the canary did not prove (it went in
+//     a later flush, was greylisted, or was refused in a way that does
+//     not count) or that was not fronted (its front was accepted, or the
+//     session sent it again on a new connection after a break) is asked
+//     again, after a front and with a canary after it, in one flush (a
+//     trailing probe), at most twice. Where the server does not
 //     pipeline, every command is a round trip of its own: the refusal may
 //     come in a later command of the transaction (the trailing probe right
 //     after the batch), provided no wait of ours (for the pace, or the
@@ -154,9 +168,8 @@
 // connection and accepts everyone past some count of them on one
 // connection only, a server that refuses everyone and then accepts
 // everyone within one flush, or one that accepts everyone and then
-// judges honestly within one transaction (a spell ending between two
-// commands of one write, or a rule like "the first recipients of a
-// transaction are all accepted"), would still pass. On a server that
+// judges honestly within one write (a spell that ends between two of its
+// commands, after the front's), would still pass. On a server that
 // does not pipeline, a spell of accepting everyone that ends in the one
 // round trip between the last acceptance and the canary right after it
 // (as it could between any two of our commands there) would still pass
@@ -170,11 +183,16 @@
 // (domain, host): a catch-all that refuses only addresses of that form,
 // or of its look (long, no vowel), refuses every canary and so seems to
 // judge, and its acceptances of mailboxes that do not exist are
-// "proven". The same holds of a server that accepts the first few
-// recipients of a connection, or of a domain in a transaction, blindly
-// and judges the rest: the canary at the end, refused, proves the blind
-// acceptances before it; only a catch-all probe first on the connection
-// or in the domain's run would show it.
+// "proven".
+//
+// A server that judges by place is caught by the front only where its
+// blind acceptances come first in their count (of a connection, a
+// transaction, a flush, or a domain in one of those) and it judges every
+// recipient after them: one that accepts blindly some later recipients
+// (every other one, those after the first refusal) and judges the random
+// addresses around them would still pass. A front answered with a
+// temporary failure (a greylisting: it is drawn afresh each time) counts
+// as judged.
 //
 // # Egresses
 //

@@ -49,6 +49,13 @@ import (
 //     connection (Exchange Online) allows no such comparison: there, a
 //     refusal asked after the acceptance was read, on a later connection,
 //     counts.
+//   - An acceptance proves the mailbox only when the host was judging
+//     the domain before it, too (hostRun.fronted): a server that accepts
+//     the first recipients of a connection, a transaction, a flush or a
+//     domain's run blindly and judges the rest refuses the random
+//     address after them. A random address of each domain goes at the
+//     front of the batch's flush, and of a trailing probe's (canary.go,
+//     front); refused, it shows the host judging there.
 
 // A connID names one connection of one worker's session.
 type connID struct {
