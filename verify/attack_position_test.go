@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/internal/testsmtp"
+	"github.com/mailverify/mailverify/smtpprobe"
 )
 
 // Servers that judge by position (canary review findings 2 and 3): they
@@ -218,5 +219,56 @@ func TestAcceptFirstOfDomainInTransactionWithoutPipelining(t *testing.T) {
 				})
 			})
 		})
+	}
+}
+
+// TestFrontedRule: an acceptance counts as judged only after an answer of
+// its domain that was no acceptance, earlier in its transaction (and
+// flush, where the server pipelines), with no random address accepted
+// between; a judged answer read before a forgotten accepted front counts
+// no more.
+func TestFrontedRule(t *testing.T) {
+	conn := connID{worker: 1, n: 1}
+	at := func(seq, flush int, o smtpprobe.Outcome) answer {
+		return answer{conn: conn, tx: 1, seq: seq, flush: flush, o: o, got: uint64(2 * flush), piped: true}
+	}
+	probe := func(a answer) answer { a.probe = true; return a }
+	other := at(3, 2, smtpprobe.MailboxNotFound)
+	other.tx = 2
+	acc := at(5, 2, smtpprobe.Accepted)
+	nopipe := func(a answer) answer { a.piped = false; return a }
+	for _, tc := range []struct {
+		name           string
+		answers, blind []answer
+		cut            uint64
+		acc            answer
+		want           bool
+	}{
+		{"front refused in the flush", []answer{at(4, 2, smtpprobe.MailboxNotFound)}, nil, 0, acc, true},
+		{"a refusal naming no reason", []answer{at(4, 2, smtpprobe.Rejected)}, nil, 0, acc, true},
+		{"a greylisted front", []answer{at(4, 2, smtpprobe.Greylisted)}, nil, 0, acc, true},
+		{"nothing before it", nil, nil, 0, acc, false},
+		{"a refusal after it only", []answer{at(6, 2, smtpprobe.MailboxNotFound)}, nil, 0, acc, false},
+		{"front accepted", nil, []answer{at(4, 2, smtpprobe.Accepted)}, 0, acc, false},
+		{"front answered 252", nil, []answer{at(4, 2, smtpprobe.CannotVerify)}, 0, acc, false},
+		{"refused, then a front accepted", []answer{at(3, 2, smtpprobe.MailboxNotFound)}, []answer{at(4, 2, smtpprobe.Accepted)}, 0, acc, false},
+		{"accepted front, then a refusal", []answer{at(4, 2, smtpprobe.MailboxNotFound)}, []answer{at(3, 2, smtpprobe.Accepted)}, 0, acc, true},
+		{"refused, then a probe accepted", []answer{at(3, 2, smtpprobe.MailboxNotFound), probe(at(4, 2, smtpprobe.Accepted))}, nil, 0, acc, false},
+		{"an address accepted between", []answer{at(3, 2, smtpprobe.MailboxNotFound), at(4, 2, smtpprobe.Accepted)}, nil, 0, acc, true},
+		{"another transaction", []answer{other}, nil, 0, acc, false},
+		{"an earlier flush, pipelined", []answer{at(3, 1, smtpprobe.MailboxNotFound)}, nil, 0, acc, false},
+		{"an earlier flush, without pipelining", []answer{nopipe(at(3, 1, smtpprobe.MailboxNotFound))}, nil, 0, nopipe(acc), true},
+		{"read before a forgotten accepted front", []answer{at(4, 2, smtpprobe.MailboxNotFound)}, nil, 4, acc, false},
+		{"read after a forgotten accepted front", []answer{at(4, 2, smtpprobe.MailboxNotFound)}, nil, 3, acc, true},
+	} {
+		hr := &hostRun{answers: tc.answers, blind: tc.blind, blindCut: tc.cut}
+		if got := hr.fronted(tc.acc); got != tc.want {
+			t.Errorf("%s: fronted %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	perConn := acc
+	perConn.perConn = true
+	if !(&hostRun{}).fronted(perConn) {
+		t.Error("a server judging the first recipients of a connection is compared across connections: fronted")
 	}
 }

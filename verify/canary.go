@@ -207,16 +207,19 @@ func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) {
 		hr.record(a)
 	default: // no evidence about the domain: kept apart from hr.answers
 		if len(hr.blind) >= maxBlind {
-			hr.blind = append(hr.blind[:0], hr.blind[len(hr.blind)-maxBlind/2:]...)
+			drop := hr.blind[:len(hr.blind)-maxBlind/2]
+			for _, b := range drop {
+				hr.blindCut = max(hr.blindCut, b.got)
+			}
+			hr.blind = append(hr.blind[:0], hr.blind[len(drop):]...)
 		}
 		hr.blind = append(hr.blind, a)
 	}
 }
 
-// maxBlind bounds the accepted fronts a hostRun keeps. Only those of the
-// flush being filed matter: an acceptance is fronted when it is filed,
-// in the hold of e.mu that filed its flush's fronts, and each flush has
-// a front of its own before it.
+// maxBlind bounds the accepted fronts a hostRun keeps. One dropped could
+// lie between a judged answer and an acceptance; so no judged answer
+// read before it (hostRun.blindCut) fronts anything any more.
 const maxBlind = 32
 
 // frontSplits reports whether the error budget left on c's connection

@@ -217,7 +217,9 @@ func (hr *hostRun) fronted(a answer) bool {
 		switch {
 		case !before(f):
 		case judged(f.o):
-			last = max(last, f.seq)
+			if f.got > hr.blindCut { // else a front accepted after it may be forgotten
+				last = max(last, f.seq)
+			}
 		case f.probe:
 			blind = max(blind, f.seq)
 		}
