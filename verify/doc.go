@@ -212,9 +212,11 @@
 // fraction of the mailboxes it now proves. The public way to send no
 // random address at all is SkipCatchAll, whose acceptances end
 // unknown/cannot_verify. BenchmarkCanaryCost measures its cost against
-// the engine with it off: about a sixth more round trips (the canary
-// rides in the batch's own flush where the server pipelines), for about
-// twice the deliverable verdicts. Without Egresses
+// the engine with it off: about half again as many round trips (the
+// canary, and the random address at the front, ride in the batch's own
+// flush where the server pipelines, but each is a refusal of the
+// server's error budget, and sessions renew sooner), for about three
+// times the deliverable verdicts. Without Egresses
 // there is one way out (Dialer), and replies about it still decide no
 // mailbox.
 //
