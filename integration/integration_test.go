@@ -345,13 +345,18 @@ func TestLongGreylisting(t *testing.T) {
 
 // TestSessionSharedAcrossDomains: two domains whose MX is the same Postfix
 // listener are verified on one connection, their catch-all probes in the
-// same round trips as their addresses.
+// same round trips as their addresses. Each domain draws refusals of its
+// random addresses (the catch-all probe, the front and the canary), so
+// the addresses are few enough that all stay within Postfix's
+// smtpd_soft_error_limit (10), past which the session renews its
+// connection rather than wait out the error sleep; nobody@ refusals are
+// tested elsewhere.
 func TestSessionSharedAcrossDomains(t *testing.T) {
 	dns, dir := env(t)
 	v := verifier(dns)
-	addrs := []string{"jane@mailbox.it.test", "jane@shared.it.test", "nobody@shared.it.test", "info@mailbox.it.test"}
+	addrs := []string{"jane@mailbox.it.test", "jane@shared.it.test", "info@mailbox.it.test"}
 	want := map[string]verify.Reason{"jane@mailbox.it.test": verify.ReasonAccepted, "jane@shared.it.test": verify.ReasonAccepted,
-		"nobody@shared.it.test": verify.ReasonMailboxNotFound, "info@mailbox.it.test": verify.ReasonAccepted}
+		"info@mailbox.it.test": verify.ReasonAccepted}
 	before := connects(t, dir, "mailbox")
 	for i, r := range v.VerifyAll(t.Context(), addrs) {
 		if r.Reason != want[addrs[i]] {
