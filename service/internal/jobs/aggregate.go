@@ -35,10 +35,16 @@ type Aggregator struct {
 	OnDone func(id string)
 	// OnResult, when set, sees the status and reason of each result counted.
 	OnResult func(status, reason string)
+
+	jobs map[string]*jobSeen // aggdedupe.go
 }
 
+// applied is a result read: copy is set for a later copy of an entry's
+// result (index -1: a result without its entry), which is not counted.
 type applied struct {
 	seq            uint64
+	index          int
+	copy           bool
 	status, reason string
 }
 
@@ -231,15 +237,31 @@ func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {
 		if _, seen := byJob[job]; !seen {
 			order = append(order, job)
 		}
-		byJob[job] = append(byJob[job], applied{md.Sequence.Stream, r.Status, r.Reason})
+		index, ok := msgIndex(m.Headers())
+		if !ok {
+			index = -1
+		}
+		byJob[job] = append(byJob[job], applied{seq: md.Sequence.Stream, index: index, status: r.Status, reason: r.Reason})
 	}
 	for _, job := range order {
+		// A later copy leaves the stream before the count moves past it
+		// (the pages read up to the count).
+		if err := a.classify(ctx, job, byJob[job]); err != nil {
+			return err
+		}
+		for _, ap := range byJob[job] {
+			if ap.copy {
+				if err := a.Bus.dropCopy(ctx, ap.seq); err != nil {
+					return err
+				}
+			}
+		}
 		var fresh []applied
 		var finished bool
 		_, err := a.Bus.update(ctx, job, func(rec *record) bool {
 			fresh, finished = fresh[:0], false
 			for _, ap := range byJob[job] {
-				if ap.seq > rec.Seq {
+				if ap.seq > rec.Seq && !ap.copy {
 					fresh = append(fresh, ap)
 				}
 			}

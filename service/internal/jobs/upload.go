@@ -154,7 +154,7 @@ func (s *Scheduler) routeStaged(ctx context.Context, q queued) error {
 // dropped by the workers, which see the job canceled.
 func (b *Bus) erase(ctx context.Context, id string) {
 	b.purgeStage(ctx, id)
-	for stream, subject := range map[string]string{ResultsStream: "mv.result." + id + ".*", DeadStream: "mv.dead." + id} {
+	for stream, subject := range map[string]string{ResultsStream: jobResults(id), DeadStream: "mv.dead." + id} {
 		if s, err := b.JS.Stream(ctx, stream); err == nil {
 			_ = s.Purge(ctx, jetstream.WithPurgeSubject(subject))
 		}
