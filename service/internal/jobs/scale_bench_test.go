@@ -41,7 +41,9 @@ import (
 //     (sampled every 50 ms), and end-lag-ms: from the last result stored
 //     to the job's state done.
 //
-// MAILVERIFY_SCALE_SIZES replaces the sizes (comma-separated):
+// MAILVERIFY_SCALE_MEMLIMIT sets a soft memory limit in MiB, as
+// "mailverify serve --memory-limit" does. MAILVERIFY_SCALE_SIZES replaces
+// the sizes (comma-separated):
 //
 //	go test -run '^$' -bench Scale -benchtime 1x -timeout 0 ./internal/jobs
 func BenchmarkScale(b *testing.B) {
@@ -55,6 +57,13 @@ func BenchmarkScale(b *testing.B) {
 			}
 			sizes = append(sizes, n)
 		}
+	}
+	if s := os.Getenv("MAILVERIFY_SCALE_MEMLIMIT"); s != "" {
+		mib, err := strconv.Atoi(s)
+		if err != nil || mib <= 0 {
+			b.Fatalf("MAILVERIFY_SCALE_MEMLIMIT: %q (MiB)", s)
+		}
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(mib) << 20))
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
