@@ -172,7 +172,7 @@ func runScale(b *testing.B, n int) scaleRun {
 		if l := clock.behind(got.Done, now); l > out.lag {
 			out.lag = l
 			worst = fmt.Sprintf("%v in: done %d, stored %d", now.Sub(start).Round(time.Millisecond), got.Done, clock.n.Load())
-			if f := os.Getenv("MAILVERIFY_SCALE_STALL"); f != "" && l > 1500*time.Millisecond && !dumped {
+			if f := os.Getenv("MAILVERIFY_SCALE_STALL"); f != "" && l > stallAt() && !dumped {
 				dumped = true
 				if fh, err := os.Create(f); err == nil {
 					if st, err := bus.JS.Stream(ctx, ResultsStream); err == nil {
@@ -312,4 +312,13 @@ func diskUsage(b *testing.B, dir string) int64 {
 		b.Fatal(err)
 	}
 	return total
+}
+
+// stallAt is the lag at which MAILVERIFY_SCALE_STALL writes its dump:
+// MAILVERIFY_SCALE_STALL_MS, or 1.5 s.
+func stallAt() time.Duration {
+	if ms, err := strconv.Atoi(os.Getenv("MAILVERIFY_SCALE_STALL_MS")); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return 1500 * time.Millisecond
 }
