@@ -53,11 +53,8 @@ type Job struct {
 // record is a job as stored: the public view and the bookkeeping.
 type record struct {
 	Job
-	Owner string `json:"owner,omitempty"` // who may see it: a hash of the token
-	Seq   uint64 `json:"seq"`             // the last results-stream sequence counted
-	// Blocks says the job's results are stored by block (layout.go); a
-	// job created before has some on a subject per entry.
-	Blocks  bool   `json:"result_blocks,omitempty"`
+	Owner   string `json:"owner,omitempty"` // who may see it: a hash of the token
+	Seq     uint64 `json:"seq"`             // the last results-stream sequence counted
 	Webhook string `json:"webhook_state,omitempty"`
 	// Claimed is when a process took the webhook delivery on.
 	Claimed time.Time `json:"webhook_claimed,omitzero"`
@@ -199,7 +196,7 @@ func (b *Bus) submit(ctx context.Context, id string, spec Spec, in Inputs) (*Job
 	}
 	rec := record{Job: Job{ID: id, State: Queued, Total: n, Counts: map[string]int{}, Reasons: map[string]int{},
 		Created: time.Now().UTC().Truncate(time.Millisecond), WebhookURL: spec.WebhookURL,
-		Dedupe: spec.Dedupe != nil, Duplicates: spec.Dedupe.Count()}, Owner: spec.Owner, Blocks: true}
+		Dedupe: spec.Dedupe != nil, Duplicates: spec.Dedupe.Count()}, Owner: spec.Owner}
 	// A client that goes away now does not leave half a commit behind.
 	if err := b.commit(context.WithoutCancel(ctx), &rec, seq); err != nil {
 		return nil, err

@@ -36,7 +36,7 @@ import (
 // Results of the old layout stay readable: every reader matches
 // mv.result.<job>.* and takes the entry from the header, which both
 // layouts carry; the file download asks the old subjects for the entries
-// of a job created before blocks (record.Blocks unset).
+// it did not find in blocks.
 const resultBlock = 256
 
 // resultSubject is the subject of a job's entry i.

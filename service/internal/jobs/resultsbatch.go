@@ -47,12 +47,6 @@ func (b *Bus) ResultsAt(ctx context.Context, id string, indexes []int) ([][]byte
 }
 
 func (b *Bus) resultsOf(ctx context.Context, id string, indexes []int, direct bool) ([][]byte, error) {
-	byBlock := true // a job gone has no results either way
-	if rec, _, err := b.load(ctx, id); err == nil {
-		byBlock = rec.Blocks
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
 	var err error
 	out := make([][]byte, len(indexes))
 	want := map[int][]int{} // by block: positions in indexes
@@ -89,10 +83,9 @@ func (b *Bus) resultsOf(ctx context.Context, id string, indexes []int, direct bo
 			}
 		}
 	}
-	if !byBlock {
-		return out, b.entriesOld(ctx, id, indexes, out, direct)
-	}
-	return out, nil
+	// A job may hold results of the old layout: stored before an
+	// upgrade, or by a worker not yet upgraded.
+	return out, b.entriesOld(ctx, id, indexes, out, direct)
 }
 
 // blockDirect reads the results on subject, the first of each entry into
@@ -178,6 +171,9 @@ func (b *Bus) entriesOld(ctx context.Context, id string, indexes []int, out [][]
 		if out[i] == nil {
 			missing = append(missing, i)
 		}
+	}
+	if len(missing) == 0 {
+		return nil
 	}
 	if direct {
 		for start := 0; start < len(missing); start += multiGetMax {
