@@ -29,14 +29,17 @@ func (a *Aggregator) seen(ctx context.Context, job string, seq uint64) (*jobSeen
 		a.jobs = map[string]*jobSeen{}
 	}
 	now := time.Now()
+	if now.Sub(a.swept) > seenKeep/2 {
+		a.swept = now
+		for id, s := range a.jobs {
+			if now.Sub(s.used) > seenKeep {
+				delete(a.jobs, id)
+			}
+		}
+	}
 	if s := a.jobs[job]; s != nil && s.upTo < seq {
 		s.used = now
 		return s, nil
-	}
-	for id, s := range a.jobs {
-		if now.Sub(s.used) > seenKeep {
-			delete(a.jobs, id)
-		}
 	}
 	s, err := a.rebuild(ctx, job, seq)
 	if err != nil {

@@ -36,7 +36,8 @@ type Aggregator struct {
 	// OnResult, when set, sees the status and reason of each result counted.
 	OnResult func(status, reason string)
 
-	jobs map[string]*jobSeen // aggdedupe.go
+	jobs  map[string]*jobSeen // aggdedupe.go
+	swept time.Time           // when jobs was last swept of those idle
 }
 
 // applied is a result read: copy is set for a later copy of an entry's

@@ -53,11 +53,16 @@ func entrySubject(job string, i int) string { return fmt.Sprintf("mv.result.%s.%
 // jobResults matches every result of a job, in either layout.
 func jobResults(job string) string { return "mv.result." + job + ".*" }
 
+// maxEntries bounds the entries a reader keeps a bit for (32 MB of
+// bits); a result with a larger entry is read as one without an entry.
+// An upload of --max-body (64 MB) has about 10 million.
+const maxEntries = 1 << 28
+
 // msgIndex is the entry a stored result is for, from its header; false
 // for a message without one.
 func msgIndex(h nats.Header) (int, bool) {
 	i, err := strconv.Atoi(h.Get(indexHeader))
-	return i, err == nil && i >= 0
+	return i, err == nil && i >= 0 && i < maxEntries
 }
 
 // A bitset is a set of entries: 125 KB for a million.

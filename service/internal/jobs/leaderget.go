@@ -81,7 +81,7 @@ func rawIndex(hdrs []byte) (int, bool) {
 		k, v, ok := strings.Cut(line, ":")
 		if ok && strings.EqualFold(strings.TrimSpace(k), indexHeader) {
 			i, err := strconv.Atoi(strings.TrimSpace(v))
-			return i, err == nil && i >= 0
+			return i, err == nil && i >= 0 && i < maxEntries
 		}
 	}
 	return 0, false
