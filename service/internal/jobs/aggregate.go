@@ -181,7 +181,13 @@ func (a *Aggregator) behind(ctx context.Context, r *reading) bool {
 	if err != nil || s.CachedInfo().State.LastSeq <= r.pos {
 		return false
 	}
-	logOrDiscard(a.Logger).Warn("aggregator: nothing delivered while the stream is ahead; starting a new consumer",
+	// The first time is the routine end of a lost pull (it happens under
+	// load); again without a result between is worth a warning.
+	level := slog.LevelDebug
+	if r.quiet > aggQuiet {
+		level = slog.LevelWarn
+	}
+	logOrDiscard(a.Logger).Log(ctx, level, "aggregator: nothing delivered while the stream is ahead; starting a new consumer",
 		"position", r.pos, "last", s.CachedInfo().State.LastSeq, "quiet", r.quiet)
 	r.quiet = min(2*r.quiet, aggQuietMax)
 	return true
