@@ -30,6 +30,7 @@ type serviceFlags struct {
 	retention, greyBudget       time.Duration
 	ackWait, pinnedTTL          time.Duration
 	verbose                     bool
+	memLimit                    memoryLimit // memlimit.go
 }
 
 func (f *serviceFlags) register(fs *flag.FlagSet) {
@@ -48,6 +49,7 @@ func (f *serviceFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "how long a task may go unacknowledged (its worker died) before it is delivered again")
 	fs.DurationVar(&f.pinnedTTL, "pinned-ttl", 10*time.Second, "how soon a partition moves to another worker when its owner stops asking for work")
 	fs.BoolVar(&f.verbose, "v", false, "log the service's steps to stderr")
+	fs.Var(&f.memLimit, "memory-limit", "soft limit on the process's memory (`size`: 256MiB, 1GiB, bytes); 0 for none (default: GOMEMLIMIT if set, else 128MiB)")
 }
 
 // defaultDataDir is a per-user state directory.
@@ -164,6 +166,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
+	f.memLimit.apply()
 	s, err := service.New(ctx, cfg)
 	if errors.Is(err, service.ErrConfig) {
 		ln.Close()
@@ -235,6 +238,7 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
+	f.memLimit.apply()
 	w, err := service.NewWorker(ctx, cfg)
 	if errors.Is(err, service.ErrConfig) {
 		return usageError(stderr, "%v", err)

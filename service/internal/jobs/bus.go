@@ -20,8 +20,8 @@
 //	KV mv_egress   egress health per (egress, provider), cluster-wide
 //	KV mv_budgets  egress budgets per (egress, provider), cluster-wide
 //	            (both opened by NewEgressStore)
-//	MV_RESULTS  results, subject mv.result.<job>.<index>, at most one per
-//	            subject (published expecting none): exactly once
+//	MV_RESULTS  results, subject mv.result.<job>.b<block>, 256 entries a
+//	            block, each counted and read once (layout.go)
 //	MV_DEAD     tasks that no worker finished in MaxDeliver deliveries
 //	KV mv_jobs  job records; KV mv_idem  idempotency keys;
 //	KV mv_state the aggregator's position in MV_RESULTS
@@ -278,6 +278,3 @@ func (b *Bus) setup(ctx context.Context) error {
 func partitionConsumer(p int) string { return fmt.Sprintf("part-%d", p) }
 func workSubject(p int) string       { return fmt.Sprintf("mv.work.%d", p) }
 func inputSubject(job string) string { return "mv.input." + job }
-func resultSubject(job string, i int) string {
-	return fmt.Sprintf("mv.result.%s.%d", job, i)
-}

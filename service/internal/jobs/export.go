@@ -9,15 +9,15 @@ import (
 )
 
 // Export calls each with every result of a job stored so far, in the
-// order they were stored (as Results gives them), reading the stream
-// batch by batch: memory does not grow with the job. It stops at the
-// first error of each.
+// order they were stored (as Results gives them), each entry once (the
+// first stored: layout.go), reading the stream batch by batch: memory is
+// a bit an entry. It stops at the first error of each.
 func (b *Bus) Export(ctx context.Context, owner, id string, each func(result []byte) error) error {
 	if _, err := b.Get(ctx, owner, id); err != nil {
 		return err
 	}
 	cons, err := b.JS.OrderedConsumer(ctx, ResultsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"mv.result." + id + ".*"}, InactiveThreshold: 10 * time.Second})
+		FilterSubjects: []string{jobResults(id)}, InactiveThreshold: 10 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -29,6 +29,7 @@ func (b *Bus) Export(ctx context.Context, owner, id string, each func(result []b
 	}
 	defer it.Stop()
 	wait := time.Second // for the first: a job with no result yet has none to give
+	var seen bitset
 	for {
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		m, err := it.Next(jetstream.NextContext(wctx))
@@ -47,8 +48,11 @@ func (b *Bus) Export(ctx context.Context, owner, id string, each func(result []b
 		if err != nil {
 			continue
 		}
-		if err := each(withIndex(m.Headers().Get(indexHeader), m.Headers().Get(refHeader), m.Data())); err != nil {
-			return err
+		// A later copy, not yet deleted by the aggregator, is skipped.
+		if i, ok := msgIndex(m.Headers()); !ok || !seen.add(i) {
+			if err := each(withIndex(m.Headers().Get(indexHeader), m.Headers().Get(refHeader), m.Data())); err != nil {
+				return err
+			}
 		}
 		if md.NumPending == 0 {
 			return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -136,7 +135,7 @@ func (b *Bus) Delete(ctx context.Context, owner, id string) error {
 	// Its inputs still queued are dropped by the scheduler and the
 	// workers once the record is gone, as for a canceled job.
 	if s, err := b.JS.Stream(ctx, ResultsStream); err == nil {
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject("mv.result."+id+".*")); err != nil {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(jobResults(id))); err != nil {
 			return err
 		}
 	}
@@ -149,37 +148,4 @@ func (b *Bus) DeleteFile(ctx context.Context, job *Job) {
 	if job.File != nil {
 		b.DeleteObjects(ctx, job.File.Object, job.File.Object+".rows")
 	}
-}
-
-// ResultsAt returns the stored results of entries of a job (nil for one
-// not done), asking for several at once.
-func (b *Bus) ResultsAt(ctx context.Context, id string, indexes []int) ([][]byte, error) {
-	s, err := b.JS.Stream(ctx, ResultsStream)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]byte, len(indexes))
-	errs := make([]error, len(indexes))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(8, len(indexes)) {
-		wg.Go(func() {
-			for i := range next {
-				m, err := s.GetLastMsgForSubject(ctx, resultSubject(id, indexes[i]))
-				switch {
-				case errors.Is(err, jetstream.ErrMsgNotFound):
-				case err != nil:
-					errs[i] = err
-				default:
-					out[i] = m.Data
-				}
-			}
-		})
-	}
-	for i := range indexes {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return out, errors.Join(errs...)
 }

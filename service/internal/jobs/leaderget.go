@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +30,12 @@ func (b *Bus) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint64
 // its data, sequence and headers as stored; jetstream.ErrKeyNotFound
 // when there is none.
 func (b *Bus) leaderLast(ctx context.Context, stream, subject string) ([]byte, uint64, []byte, error) {
-	req, _ := json.Marshal(map[string]string{"last_by_subj": subject})
+	return b.leaderMsg(ctx, stream, map[string]any{"last_by_subj": subject})
+}
+
+// leaderMsg asks a stream's leader for the message a get request names.
+func (b *Bus) leaderMsg(ctx context.Context, stream string, get map[string]any) ([]byte, uint64, []byte, error) {
+	req, _ := json.Marshal(get)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	msg, err := b.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
@@ -66,4 +72,17 @@ func (b *Bus) leaderLast(ctx context.Context, stream, subject string) ([]byte, u
 func kvDeleted(hdrs []byte) bool {
 	h := strings.ToLower(string(hdrs))
 	return strings.Contains(h, "kv-operation: del") || strings.Contains(h, "kv-operation: purge")
+}
+
+// rawIndex is the entry a stored result is for, from its headers as
+// stored (NATS/1.0 and a line a header); false without one.
+func rawIndex(hdrs []byte) (int, bool) {
+	for line := range strings.SplitSeq(string(hdrs), "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), indexHeader) {
+			i, err := strconv.Atoi(strings.TrimSpace(v))
+			return i, err == nil && i >= 0 && i < maxEntries
+		}
+	}
+	return 0, false
 }

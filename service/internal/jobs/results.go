@@ -12,6 +12,9 @@ import (
 )
 
 // A Page is a run of a job's results, in the order they were stored.
+// It holds the results the job's done count has counted: each entry
+// once (a later copy of a result is deleted before it is counted past,
+// layout.go), so a result stored a moment ago is on a later page.
 type Page struct {
 	// Results are JSON objects: the verify.Result of the CLI with the
 	// input's position in the job first, as "index".
@@ -28,8 +31,12 @@ var ErrCursor = errors.New("after is past the end of the results: pass a cursor 
 
 // Results returns up to limit results of a job stored after the cursor.
 func (b *Bus) Results(ctx context.Context, owner, id string, after uint64, limit int) (*Page, error) {
-	if _, err := b.Get(ctx, owner, id); err != nil {
+	rec, _, err := b.load(ctx, id)
+	if err != nil {
 		return nil, err
+	}
+	if rec.Owner != owner {
+		return nil, ErrNotFound
 	}
 	if after > 0 {
 		st, err := b.JS.Stream(ctx, ResultsStream)
@@ -40,7 +47,14 @@ func (b *Bus) Results(ctx context.Context, owner, id string, after uint64, limit
 			return nil, ErrCursor
 		}
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{"mv.result." + id + ".*"}, InactiveThreshold: 10 * time.Second}
+	p := &Page{Cursor: after}
+	if after >= rec.Seq {
+		// Nothing counted past the cursor yet: More if stored.
+		next, err := b.firstSeq(ctx, jobResults(id), after+1)
+		p.More = next != 0
+		return p, err
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{jobResults(id)}, InactiveThreshold: 10 * time.Second}
 	if after > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
 	}
@@ -48,8 +62,9 @@ func (b *Bus) Results(ctx context.Context, owner, id string, after uint64, limit
 	if err != nil {
 		return nil, err
 	}
-	p := &Page{Cursor: after}
-	for len(p.Results) < limit {
+	var seen bitset // a copy the count has not reached (from an older aggregator)
+	past := false   // read past the count
+	for len(p.Results) < limit && p.Cursor < rec.Seq && !past {
 		batch, err := cons.FetchNoWait(min(limit-len(p.Results), 1000))
 		if err != nil {
 			return nil, err
@@ -61,8 +76,15 @@ func (b *Bus) Results(ctx context.Context, owner, id string, after uint64, limit
 				continue
 			}
 			n++
-			p.Cursor = md.Sequence.Stream
+			if past = md.Sequence.Stream > rec.Seq; past {
+				p.More = true
+				continue // the rest of the batch is past it too
+			}
 			p.More = md.NumPending > 0
+			p.Cursor = md.Sequence.Stream
+			if i, ok := msgIndex(m.Headers()); ok && seen.add(i) {
+				continue
+			}
 			p.Results = append(p.Results, withIndex(m.Headers().Get(indexHeader), m.Headers().Get(refHeader), m.Data()))
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {

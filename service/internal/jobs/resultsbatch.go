@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,15 +18,16 @@ import (
 const multiGetMax = 1000
 
 // ResultsBatch returns the stored results of entries of a job (nil for
-// one not done), like ResultsAt, in one request per 1,000 entries: a
-// batched direct get of the last message on each entry's subject, which
-// the server streams back in one go (ResultsAt asks for each entry on
-// its own, one round trip each). Memory is what the entries asked for
-// hold. A stream without direct gets is read as ResultsAt does.
+// one not done), the first stored of each (layout.go): one batched direct
+// get per block of entries asked for, which the server streams back in one
+// go (ResultsAt asks the stream's leader for each message on its own).
+// Memory is what the blocks asked for hold. A stream without direct gets
+// is read as ResultsAt does.
 //
 // Direct gets are answered by any replica; in a cluster a follower may
-// not have applied the latest results yet, so an entry not found is asked
-// of the stream's leader, which answers with what the quorum stored.
+// not have applied the latest results yet, so a block with an entry not
+// found is asked of the stream's leader, which answers with what the
+// quorum stored.
 func (b *Bus) ResultsBatch(ctx context.Context, id string, indexes []int) ([][]byte, error) {
 	s, err := b.JS.Stream(ctx, ResultsStream)
 	if err != nil {
@@ -34,48 +36,185 @@ func (b *Bus) ResultsBatch(ctx context.Context, id string, indexes []int) ([][]b
 	if !s.CachedInfo().Config.AllowDirect {
 		return b.ResultsAt(ctx, id, indexes)
 	}
-	out := make([][]byte, len(indexes))
-	for start := 0; start < len(indexes); start += multiGetMax {
-		part := indexes[start:min(start+multiGetMax, len(indexes))]
-		if err := b.multiGet(ctx, id, part, out[start:]); err != nil {
-			return nil, err
-		}
-	}
-	if b.replicas() > 1 {
-		// Most entries of a running job are missing: ask the leader for
-		// them 8 at a time, as ResultsAt asks, not one after another.
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(8)
-		for i, idx := range indexes {
-			if out[i] != nil {
-				continue
-			}
-			g.Go(func() error {
-				data, _, _, err := b.leaderLast(gctx, ResultsStream, resultSubject(id, idx))
-				switch {
-				case errors.Is(err, jetstream.ErrKeyNotFound):
-				case err != nil:
-					return err
-				default:
-					out[i] = data
-				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return b.resultsOf(ctx, id, indexes, true)
 }
 
-// multiGet asks for the last message of each entry's subject in one
-// direct get and puts each entry's data at its place in out.
-func (b *Bus) multiGet(ctx context.Context, id string, indexes []int, out [][]byte) error {
-	at := make(map[string][]int, len(indexes))
-	subjects := make([]string, 0, len(indexes))
+// ResultsAt returns the stored results of entries of a job (nil for one
+// not done), the first stored of each, asking the stream's leader for one
+// message at a time.
+func (b *Bus) ResultsAt(ctx context.Context, id string, indexes []int) ([][]byte, error) {
+	return b.resultsOf(ctx, id, indexes, false)
+}
+
+func (b *Bus) resultsOf(ctx context.Context, id string, indexes []int, direct bool) ([][]byte, error) {
+	var err error
+	out := make([][]byte, len(indexes))
+	want := map[int][]int{} // by block: positions in indexes
+	var blocks []int
 	for i, idx := range indexes {
-		subj := resultSubject(id, idx)
+		k := idx / resultBlock
+		if _, ok := want[k]; !ok {
+			blocks = append(blocks, k)
+		}
+		want[k] = append(want[k], i)
+	}
+	for _, k := range blocks {
+		got := make(map[int][]byte, resultBlock)
+		if direct {
+			err = b.blockDirect(ctx, blockSubject(id, k), got)
+		} else {
+			err = b.blockLeader(ctx, blockSubject(id, k), got)
+		}
+		if err != nil {
+			return nil, err
+		}
+		missing := false
+		for _, i := range want[k] {
+			out[i] = got[indexes[i]]
+			missing = missing || out[i] == nil
+		}
+		if missing && direct && b.replicas() > 1 {
+			clear(got)
+			if err := b.blockLeader(ctx, blockSubject(id, k), got); err != nil {
+				return nil, err
+			}
+			for _, i := range want[k] {
+				out[i] = got[indexes[i]]
+			}
+		}
+	}
+	// A job may hold results of the old layout: stored before an
+	// upgrade, or by a worker not yet upgraded.
+	return out, b.entriesOld(ctx, id, indexes, out, direct)
+}
+
+// blockDirect reads the results on subject, the first of each entry into
+// got, in batched direct gets.
+func (b *Bus) blockDirect(ctx context.Context, subject string, got map[int][]byte) error {
+	for from := uint64(1); ; {
+		req, err := json.Marshal(map[string]any{"seq": from, "next_by_subj": subject, "batch": 4 * resultBlock})
+		if err != nil {
+			return err
+		}
+		last, more, err := b.directBatch(ctx, req, func(m *nats.Msg) {
+			if i, ok := msgIndex(m.Header); ok && got[i] == nil {
+				got[i] = m.Data
+			}
+		})
+		if err != nil || !more {
+			return err
+		}
+		from = last + 1
+	}
+}
+
+// directBatch sends a batched direct get and gives each message to each;
+// it returns the last sequence given and whether more were left.
+func (b *Bus) directBatch(ctx context.Context, req []byte, each func(*nats.Msg)) (last uint64, more bool, err error) {
+	inbox := nats.NewInbox()
+	sub, err := b.NC.SubscribeSync(inbox)
+	if err != nil {
+		return 0, false, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := b.NC.PublishRequest("$JS.API.DIRECT.GET."+ResultsStream, inbox, req); err != nil {
+		return 0, false, err
+	}
+	for {
+		// Each message has its own time: a long answer is not cut off.
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		m, err := sub.NextMsgWithContext(mctx)
+		cancel()
+		if err != nil {
+			return 0, false, fmt.Errorf("jobs: batched get of results: %w", err)
+		}
+		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+			switch st := m.Header.Get("Status"); st {
+			case "204": // the end
+				return last, m.Header.Get("Nats-Num-Pending") != "0" && last > 0, nil
+			case "404": // none
+				return last, false, nil
+			default:
+				return 0, false, fmt.Errorf("jobs: batched get of results: %s %s", st, m.Header.Get("Description"))
+			}
+		}
+		if seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err == nil {
+			last = seq
+		}
+		each(m)
+	}
+}
+
+// blockLeader reads the results on subject, the first of each entry into
+// got, asking the stream's leader for one message after another.
+func (b *Bus) blockLeader(ctx context.Context, subject string, got map[int][]byte) error {
+	for from := uint64(1); ; {
+		data, seq, hdrs, err := b.leaderMsg(ctx, ResultsStream, map[string]any{"seq": from, "next_by_subj": subject})
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if i, ok := rawIndex(hdrs); ok && got[i] == nil {
+			got[i] = data
+		}
+		from = seq + 1
+	}
+}
+
+// entriesOld fills the entries missing in out from the old layout's
+// subjects, one an entry (layout.go).
+func (b *Bus) entriesOld(ctx context.Context, id string, indexes []int, out [][]byte, direct bool) error {
+	var missing []int
+	for i := range indexes {
+		if out[i] == nil {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if direct {
+		for start := 0; start < len(missing); start += multiGetMax {
+			if err := b.multiGet(ctx, id, indexes, missing[start:min(start+multiGetMax, len(missing))], out); err != nil {
+				return err
+			}
+		}
+		if b.replicas() == 1 {
+			return nil
+		}
+	}
+	// Ask the leader for those still missing, 8 at a time.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, i := range missing {
+		if out[i] != nil {
+			continue
+		}
+		g.Go(func() error {
+			data, _, _, err := b.leaderLast(gctx, ResultsStream, entrySubject(id, indexes[i]))
+			switch {
+			case errors.Is(err, jetstream.ErrKeyNotFound):
+			case err != nil:
+				return err
+			default:
+				out[i] = data
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// multiGet asks for the last message of the old layout's subject of the
+// entries at positions of indexes in one direct get and puts each
+// entry's data at its place in out.
+func (b *Bus) multiGet(ctx context.Context, id string, indexes, positions []int, out [][]byte) error {
+	at := make(map[string][]int, len(positions))
+	subjects := make([]string, 0, len(positions))
+	for _, i := range positions {
+		subj := entrySubject(id, indexes[i])
 		if _, ok := at[subj]; !ok {
 			subjects = append(subjects, subj)
 		}
@@ -85,38 +224,10 @@ func (b *Bus) multiGet(ctx context.Context, id string, indexes []int, out [][]by
 	if err != nil {
 		return err
 	}
-	inbox := nats.NewInbox()
-	sub, err := b.NC.SubscribeSync(inbox)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := b.NC.PublishRequest("$JS.API.DIRECT.GET."+ResultsStream, inbox, req); err != nil {
-		return err
-	}
-	for {
-		// Each message has its own time: a long answer is not cut off.
-		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		m, err := sub.NextMsgWithContext(mctx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("jobs: batched get of results: %w", err)
-		}
-		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
-			switch st := m.Header.Get("Status"); st {
-			case "204": // the end
-				return nil
-			case "404":
-				if m.Header.Get("Description") == "No Results" { // none of them stored
-					return nil
-				}
-				return fmt.Errorf("jobs: batched get of results: %s %s", st, m.Header.Get("Description"))
-			default:
-				return fmt.Errorf("jobs: batched get of results: %s %s", st, m.Header.Get("Description"))
-			}
-		}
+	_, _, err = b.directBatch(ctx, req, func(m *nats.Msg) {
 		for _, i := range at[m.Header.Get(jetstream.SubjectHeader)] {
 			out[i] = m.Data
 		}
-	}
+	})
+	return err
 }

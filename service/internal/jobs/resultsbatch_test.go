@@ -2,7 +2,10 @@ package jobs
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
+
+	"github.com/nats-io/nats.go"
 )
 
 // TestResultsBatch: the batched get gives what one get per entry gives,
@@ -29,18 +32,41 @@ func TestResultsBatchCluster(t *testing.T) {
 
 func checkResultsBatch(t *testing.T, b *Bus) {
 	ctx := t.Context()
-	const job, other = "0123456789abcdef01234567", "fedcba9876543210fedcba98"
+	// job and other store by block; old is a job of the old layout, a
+	// subject per entry (layout.go).
+	const job, other, old = "0123456789abcdef01234567", "fedcba9876543210fedcba98", "00112233445566778899aabb"
+	for _, id := range []string{job, other, old} {
+		if err := b.putNew(ctx, &record{Job: Job{ID: id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish := func(id string, i int, data string) {
+		subj := resultSubject(id, i)
+		if id == old {
+			subj = entrySubject(id, i)
+		}
+		m := nats.NewMsg(subj)
+		m.Header.Set(indexHeader, strconv.Itoa(i))
+		m.Data = []byte(data)
+		if _, err := b.JS.PublishMsgAsync(m); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range 2500 {
 		if i%7 == 3 {
 			continue // not done
 		}
-		for _, id := range []string{job, other} {
-			if _, err := b.JS.PublishAsync(resultSubject(id, i), fmt.Appendf(nil, `{"input":"%s-%d"}`, id, i)); err != nil {
-				t.Fatal(err)
-			}
+		for _, id := range []string{job, other, old} {
+			publish(id, i, fmt.Sprintf(`{"input":"%s-%d"}`, id, i))
 		}
 		if i%500 == 499 {
 			<-b.JS.PublishAsyncComplete() // at most 4,000 may be outstanding
+		}
+	}
+	// Later copies (a redelivered task) are not the result.
+	for i := 0; i < 2500; i += 13 {
+		if i%7 != 3 {
+			publish(job, i, `{"input":"copy"}`)
 		}
 	}
 	<-b.JS.PublishAsyncComplete()
@@ -51,24 +77,26 @@ func checkResultsBatch(t *testing.T, b *Bus) {
 			want = append(want, i/2) // asked for twice
 		}
 	}
-	got, err := b.ResultsBatch(ctx, job, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	each, err := b.ResultsAt(ctx, job, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d results for %d entries", len(got), len(want))
-	}
-	for i, idx := range want {
-		var exp string
-		if idx < 2500 && idx%7 != 3 {
-			exp = fmt.Sprintf(`{"input":"%s-%d"}`, job, idx)
+	for _, id := range []string{job, old} {
+		got, err := b.ResultsBatch(ctx, id, want)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if string(got[i]) != exp || string(each[i]) != exp {
-			t.Fatalf("entry %d: batched %q, one by one %q; want %q", idx, got[i], each[i], exp)
+		each, err := b.ResultsAt(ctx, id, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d results for %d entries", len(got), len(want))
+		}
+		for i, idx := range want {
+			var exp string
+			if idx < 2500 && idx%7 != 3 {
+				exp = fmt.Sprintf(`{"input":"%s-%d"}`, id, idx)
+			}
+			if string(got[i]) != exp || string(each[i]) != exp {
+				t.Fatalf("job %s entry %d: batched %q, one by one %q; want %q", id, idx, got[i], each[i], exp)
+			}
 		}
 	}
 	if got, err := b.ResultsBatch(ctx, "00000000000000000000000f", []int{0, 1}); err != nil || got[0] != nil || got[1] != nil {

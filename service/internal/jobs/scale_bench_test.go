@@ -41,7 +41,9 @@ import (
 //     (sampled every 50 ms), and end-lag-ms: from the last result stored
 //     to the job's state done.
 //
-// MAILVERIFY_SCALE_SIZES replaces the sizes (comma-separated):
+// MAILVERIFY_SCALE_MEMLIMIT sets a soft memory limit in MiB, as
+// "mailverify serve --memory-limit" does. MAILVERIFY_SCALE_SIZES replaces
+// the sizes (comma-separated):
 //
 //	go test -run '^$' -bench Scale -benchtime 1x -timeout 0 ./internal/jobs
 func BenchmarkScale(b *testing.B) {
@@ -55,6 +57,13 @@ func BenchmarkScale(b *testing.B) {
 			}
 			sizes = append(sizes, n)
 		}
+	}
+	if s := os.Getenv("MAILVERIFY_SCALE_MEMLIMIT"); s != "" {
+		mib, err := strconv.Atoi(s)
+		if err != nil || mib <= 0 {
+			b.Fatalf("MAILVERIFY_SCALE_MEMLIMIT: %q (MiB)", s)
+		}
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(mib) << 20))
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
@@ -163,7 +172,7 @@ func runScale(b *testing.B, n int) scaleRun {
 		if l := clock.behind(got.Done, now); l > out.lag {
 			out.lag = l
 			worst = fmt.Sprintf("%v in: done %d, stored %d", now.Sub(start).Round(time.Millisecond), got.Done, clock.n.Load())
-			if f := os.Getenv("MAILVERIFY_SCALE_STALL"); f != "" && l > 1500*time.Millisecond && !dumped {
+			if f := os.Getenv("MAILVERIFY_SCALE_STALL"); f != "" && l > stallAt() && !dumped {
 				dumped = true
 				if fh, err := os.Create(f); err == nil {
 					if st, err := bus.JS.Stream(ctx, ResultsStream); err == nil {
@@ -303,4 +312,13 @@ func diskUsage(b *testing.B, dir string) int64 {
 		b.Fatal(err)
 	}
 	return total
+}
+
+// stallAt is the lag at which MAILVERIFY_SCALE_STALL writes its dump:
+// MAILVERIFY_SCALE_STALL_MS, or 1.5 s.
+func stallAt() time.Duration {
+	if ms, err := strconv.Atoi(os.Getenv("MAILVERIFY_SCALE_STALL_MS")); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return 1500 * time.Millisecond
 }

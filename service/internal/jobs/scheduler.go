@@ -130,7 +130,7 @@ func (s *Scheduler) handle(ctx context.Context, m jetstream.Msg) {
 
 // route publishes each address of c to its partition. A chunk routed
 // again (the scheduler failed before deleting it) queues its tasks again:
-// their results are stored once all the same (see storeResult). Tasks
+// their results are counted and read once all the same (layout.go). Tasks
 // carry no message ID: the stream would keep every ID in memory for its
 // duplicate window, 110 MB at a million tasks.
 func (s *Scheduler) route(ctx context.Context, c chunk) error {

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/mailverify/mailverify/internal/testsmtp"
 	"github.com/mailverify/mailverify/service/internal/fakeworld"
 	"github.com/mailverify/mailverify/verify"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // stack is the bus with every part running, as "mailverify serve" runs it.
@@ -210,18 +212,19 @@ func TestAggregatorCountsOnce(t *testing.T) {
 		if err != nil || !stored {
 			t.Fatalf("store %d: %v %v", i, stored, err)
 		}
-		if i%7 == 0 { // a redelivered task: stored once only
-			if again, err := b.storeResult(ctx, task{Job: j.ID, Index: i}, verify.Result{Input: a, Status: verify.Unknown}); again || err != nil {
-				t.Fatalf("a second result for %d: stored %v, %v", i, again, err)
+		if i%7 == 0 { // a redelivered task: a later copy, read as none
+			if _, err := b.storeResult(ctx, task{Job: j.ID, Index: i}, verify.Result{Input: a, Status: verify.Unknown}); err != nil {
+				t.Fatalf("a second result for %d: %v", i, err)
 			}
 		}
 	}
 	got := waitDone(t, b, j.ID, 30*time.Second)
-	stop()
-	wg.Wait()
 	if got.Done != n || got.Counts["deliverable"] != n || len(got.Counts) != 1 {
 		t.Fatalf("job %+v; want %d deliverable", got, n)
 	}
+	checkOnce(t, b, j.ID, n)
+	stop()
+	wg.Wait()
 	// From the beginning again: nothing more is counted.
 	if _, err := b.State.Put(ctx, positionKey, []byte("0")); err != nil {
 		t.Fatal(err)
@@ -238,5 +241,75 @@ func TestAggregatorCountsOnce(t *testing.T) {
 	rec, _, _ := b.load(ctx, j.ID)
 	if rec.Webhook != webhookPending {
 		t.Errorf("webhook state %q; want pending", rec.Webhook)
+	}
+}
+
+// checkOnce reads a finished job's results by pages, by export and by
+// entry: each of its n entries once, with the first result stored
+// (deliverable); and the later copies are gone from the stream.
+func checkOnce(t *testing.T, b *Bus, id string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	check := func(how string, results [][]byte) {
+		t.Helper()
+		seen := map[int]bool{}
+		for _, r := range results {
+			var v struct {
+				Index  int
+				Status string
+			}
+			if err := json.Unmarshal(r, &v); err != nil || seen[v.Index] || v.Status != "deliverable" {
+				t.Fatalf("%s: %s (seen before: %v, %v)", how, r, seen[v.Index], err)
+			}
+			seen[v.Index] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("%s: %d entries; want %d", how, len(seen), n)
+		}
+	}
+	var paged [][]byte
+	for after := uint64(0); ; {
+		p, err := b.Results(ctx, "", id, after, 97)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged, after = append(paged, p.Results...), p.Cursor
+		if !p.More {
+			break
+		}
+	}
+	check("pages", paged)
+	var exported [][]byte
+	if err := b.Export(ctx, "", id, func(r []byte) error { exported = append(exported, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	check("export", exported)
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i
+	}
+	byEntry, err := b.ResultsBatch(ctx, id, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range byEntry {
+		if !bytes.Contains(r, []byte(`"deliverable"`)) {
+			t.Fatalf("entry %d: %s", i, r)
+		}
+	}
+	s, err := b.JS.Stream(ctx, ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(jobResults(id)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held uint64
+	for _, c := range info.State.Subjects {
+		held += c
+	}
+	if held != uint64(n) {
+		t.Errorf("the stream holds %d results of the job; want %d (the copies deleted)", held, n)
 	}
 }

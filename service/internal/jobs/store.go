@@ -10,17 +10,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// storeResult stores the result of task t, once: a second
-// result for the same input is dropped by the stream (the publish expects
-// the subject to be empty). It reports whether this call stored it.
+// storeResult stores the result of task t. A second result for the same
+// entry (a redelivered task) is stored too, and read as none: the first
+// stored counts (layout.go). It reports whether the stream took it.
 func (b *Bus) storeResult(ctx context.Context, t task, r verify.Result) (bool, error) {
-	_, err := b.JS.PublishMsg(ctx, resultMsg(t, r), jetstream.WithExpectLastSequencePerSubject(0))
+	_, err := b.JS.PublishMsg(ctx, resultMsg(t, r))
 	return storedOnce(err)
 }
 
 // storeResultAsync is storeResult without waiting: the future tells.
 func (b *Bus) storeResultAsync(t task, r verify.Result) (jetstream.PubAckFuture, error) {
-	return b.JS.PublishMsgAsync(resultMsg(t, r), jetstream.WithExpectLastSequencePerSubject(0))
+	return b.JS.PublishMsgAsync(resultMsg(t, r))
 }
 
 func resultMsg(t task, r verify.Result) *nats.Msg {
@@ -34,8 +34,8 @@ func resultMsg(t task, r verify.Result) *nats.Msg {
 }
 
 // storedOnce reads a publish's error: nil stored it, a wrong last
-// sequence means it was stored before (a redelivery), anything else
-// failed.
+// sequence means it was stored before (a redelivery under the old layout,
+// whose publishes expected an empty subject), anything else failed.
 func storedOnce(err error) (bool, error) {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {

@@ -140,6 +140,7 @@ func (s *Scheduler) routeStaged(ctx context.Context, q queued) error {
 		}
 		var c chunk
 		if err := json.Unmarshal(raw.Data, &c); err == nil {
+			s.pace(ctx, q.Job, c.Start)
 			if err := s.route(ctx, c); err != nil {
 				return err
 			}
@@ -149,12 +150,31 @@ func (s *Scheduler) routeStaged(ctx context.Context, q queued) error {
 	return nil
 }
 
+// routeAhead is how many of a job's entries the scheduler routes past
+// the job's done count. The work stream then holds a part of a large job,
+// not all of it: the server keeps each 4 MB block of the stream it wrote
+// or read in memory for 10 s, and a million tasks written at once were
+// 20 such blocks at a time (80 MB).
+const routeAhead = 32 * 1024
+
+// pace waits, a second at most, until the job's done count is within
+// routeAhead of entry next: a job whose results stall (greylisting)
+// is still routed, a chunk a second.
+func (s *Scheduler) pace(ctx context.Context, job string, next int) {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); sleep(ctx, 50*time.Millisecond) {
+		rec, _, err := s.Bus.load(ctx, job)
+		if err != nil || next-rec.Done <= routeAhead || rec.State == Canceled || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
 // erase deletes what a job stored of its addresses: the staged upload,
 // the results and the dead letters. Tasks still in the work queue are
 // dropped by the workers, which see the job canceled.
 func (b *Bus) erase(ctx context.Context, id string) {
 	b.purgeStage(ctx, id)
-	for stream, subject := range map[string]string{ResultsStream: "mv.result." + id + ".*", DeadStream: "mv.dead." + id} {
+	for stream, subject := range map[string]string{ResultsStream: jobResults(id), DeadStream: "mv.dead." + id} {
 		if s, err := b.JS.Stream(ctx, stream); err == nil {
 			_ = s.Purge(ctx, jetstream.WithPurgeSubject(subject))
 		}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// defaultMemoryLimit is serve's and worker's soft memory limit when
+// neither --memory-limit nor GOMEMLIMIT sets one. The Go runtime lets the
+// heap grow to twice what is live before it collects; the embedded NATS
+// server's block buffers (4 and 8 MB, kept 10 s after their last use) come
+// and go fast, so the resident set sat near twice the live heap: 348 MB
+// at a million-address job against 158 MB live. With this limit it was
+// 154 MB (BenchmarkScale, service/internal/jobs). It is soft: a process
+// that needs more gets it, and the runtime then spends at most half the
+// CPU on collecting (raise it when many large jobs run at once).
+const defaultMemoryLimit = 128 << 20
+
+// memoryLimit is the --memory-limit flag: a size such as 128MiB, 1GiB or
+// 200000000 (bytes); 0 is no limit.
+type memoryLimit struct {
+	bytes int64
+	set   bool
+}
+
+func (m *memoryLimit) String() string {
+	if m == nil || !m.set {
+		return fmt.Sprintf("%dMiB", defaultMemoryLimit>>20)
+	}
+	return strconv.FormatInt(m.bytes, 10)
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+
+func (m *memoryLimit) Set(s string) error {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return errors.New("a size in bytes, KiB, MiB or GiB (0: no limit)")
+	}
+	m.bytes, m.set = n*mult, true
+	return nil
+}
+
+// apply sets the process's soft memory limit: the flag's, else
+// GOMEMLIMIT's (which the runtime has read), else defaultMemoryLimit.
+func (m *memoryLimit) apply() {
+	switch {
+	case m.set && m.bytes == 0:
+		debug.SetMemoryLimit(math.MaxInt64)
+	case m.set:
+		debug.SetMemoryLimit(m.bytes)
+	case os.Getenv("GOMEMLIMIT") == "":
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+}
