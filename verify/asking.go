@@ -231,25 +231,45 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 	type ask struct {
 		hr   *hostRun
 		jobs []*job
+		pm   bool // the control is postmaster@ the domain (postmasterControl)
 	}
 	var asks []ask
 	var wires []string
 	e.mu.Lock()
+	// Without pipelining, an acceptance later in the transaction makes a
+	// specific refusal count (answer.before): those wait while the
+	// domain has more to ask here.
+	later := !pipelines(c.s)
+	// The refusals asked again draw errors: a group the connection's
+	// error budget would split from its control waits for the fresh
+	// connection (hostRun.retryRefusals).
+	_, budget := c.s.TxRoom()
 	for _, hr := range runs {
-		if hr.lastAccepted == "" {
-			continue
-		}
+		ctl, pm := hr.lastAccepted, false
+		wait := later && hr.pending > 0
 		var jobs []*job
 		for _, j := range hr.decided {
-			if j.out.Outcome == smtpprobe.Rejected && j.answered && !j.sandwiched && !hr.counts(j) {
+			if refusal(j.out.Outcome) && j.answered && !j.sandwiched && !hr.counts(j) && (hr.lastAccepted != "" || specific(j.out.Outcome)) &&
+				!(wait && specific(j.out.Outcome)) {
 				j.sandwiched = true
+				if ctl == "" {
+					ctl, pm = postmasterControl(j), true
+				}
 				jobs = append(jobs, j)
 				wires = append(wires, j.wire)
 			}
 		}
+		if budget > 0 && len(jobs) >= budget {
+			for _, j := range jobs {
+				j.sandwiched = false
+			}
+			wires = wires[:len(wires)-len(jobs)]
+			continue
+		}
 		if len(jobs) > 0 {
-			asks = append(asks, ask{hr, jobs})
-			wires = append(wires, hr.lastAccepted)
+			budget -= len(jobs)
+			asks = append(asks, ask{hr, jobs, pm})
+			wires = append(wires, ctl)
 		}
 	}
 	f := flush{c: c, sent: e.tick()}
@@ -257,14 +277,20 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 	if len(asks) == 0 {
 		return
 	}
-	// One transaction per domain: each control follows its own domain's
-	// refusals.
+	// Each control follows its own domain's refusals; the domains share a
+	// transaction (and a flush) while it has room: one round trip for the
+	// batch, not one a domain.
+	capacity, _ := c.s.FreshRoom()
 	res := make([]smtpprobe.Result, 0, len(wires))
-	n := 0
+	n, m := 0, 0
 	for _, a := range asks {
-		res = append(res, c.s.ProbeFresh(ctx, wires[n:n+len(a.jobs)+1]...)...)
-		n += len(a.jobs) + 1
+		if k := len(a.jobs) + 1; m > n && m+k-n > capacity {
+			res = append(res, c.s.ProbeFresh(ctx, wires[n:m]...)...)
+			n = m
+		}
+		m += len(a.jobs) + 1
 	}
+	res = append(res, c.s.ProbeFresh(ctx, wires[n:m]...)...)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	f.got = e.tick()
@@ -279,7 +305,9 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 			}
 			n++
 		}
-		if ans, ok := f.answerOf(&res[n], false); ok {
+		if a.pm {
+			postmasterAnswer(f, a.jobs, &res[n])
+		} else if ans, ok := f.answerOf(&res[n], false); ok {
 			a.hr.record(ans)
 		}
 		n++

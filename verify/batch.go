@@ -39,6 +39,9 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 		// transaction. The error budget is not held back for it: a
 		// batch that ends with acceptances leaves room.
 		trail = 1 + boolInt(hr.vague)
+		if p.inline {
+			trail = 2 // the canary and a control (the canary's, or the flush's: flushControls)
+		}
 		txCost += trail
 	}
 	// The flush and the trailing flush after it fit the server's burst

@@ -70,7 +70,7 @@ type answer struct {
 	// perConn: the server judges only the first recipients of a
 	// connection (see answer.refuted).
 	perConn bool
-	counted bool // a generic refusal that an acceptance after it made count
+	counted bool // a refusal that an acceptance after it made count
 	// waits is how many flushes of the session had waited for the
 	// server's RCPT pace when it was answered: a server's spell of
 	// accepting everyone (a rate-based harvest protection) may end during
@@ -109,14 +109,36 @@ func pipelines(s *smtpprobe.Session) bool {
 }
 
 // counts reports whether a, a refusal from the host, is about the mailbox
-// (see the rules above); a generic one counts once record marked it.
+// (see the rules above): record marked it, as an acceptance of the domain
+// came after it in its transaction and flush; or, on a server that judges
+// only the first recipients of a connection, it is a specific refusal of
+// the first.
 func (a answer) counts() bool {
+	return a.counted && refusal(a.o) || specific(a.o) && a.perConn && a.seq == 1
+}
+
+// judges reports whether a, a refusal from the host, shows that the
+// server was judging recipients, not accepting everyone, when it gave it:
+// a specific one wherever it stood, a generic one once record marked it.
+// It is what proves an acceptance before it (hostRun.proven).
+func (a answer) judges() bool {
 	switch a.o {
 	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled:
 		return true
 	}
 	return a.o == smtpprobe.Rejected && a.counted
 }
+
+// specific reports whether o is a refusal that names the mailbox: no such
+// mailbox, disabled, full.
+func specific(o smtpprobe.Outcome) bool {
+	return o == smtpprobe.MailboxNotFound || o == smtpprobe.MailboxDisabled || o == smtpprobe.MailboxFull
+}
+
+// refusal reports whether o is a refusal whose verdict needs evidence
+// that the server was not refusing everyone: a specific one, or one
+// naming no reason (smtpprobe.Rejected).
+func refusal(o smtpprobe.Outcome) bool { return o == smtpprobe.Rejected || specific(o) }
 
 // refuted reports whether r, a refusal that counts, came after a in a way
 // that shows the server was not accepting everyone when it accepted a.
@@ -176,7 +198,7 @@ func (hr *hostRun) proven(j *job) bool {
 		return false
 	}
 	for _, r := range hr.answers {
-		if r.counts() && j.ans.refuted(r) {
+		if r.judges() && j.ans.refuted(r) {
 			return true
 		}
 	}
@@ -208,13 +230,13 @@ func (hr *hostRun) record(a answer) {
 		hr.accepted = true
 		hr.probeYes = hr.probeYes || a.probe
 		for i, r := range hr.answers {
-			if r.o == smtpprobe.Rejected && r.sameFlush(a) && r.seq < a.seq {
+			if refusal(r.o) && r.before(a) {
 				hr.answers[i].counted = true
 				hr.probeNo = hr.probeNo || r.probe
 			}
 		}
 		for _, j := range hr.decided {
-			if j.answered && j.out.Outcome == smtpprobe.Rejected && j.ans.sameFlush(a) && j.ans.seq < a.seq {
+			if j.answered && refusal(j.out.Outcome) && j.ans.before(a) {
 				j.counted = true
 			}
 		}

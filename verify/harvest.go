@@ -1,0 +1,129 @@
+package verify
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/mailverify/mailverify/smtpprobe"
+)
+
+// A harvest protection answers everyone alike once we asked for enough
+// unknown recipients: with a generic 550, or in the mailbox's own words
+// (550 5.1.1), per connection, per transaction, per recipient domain or
+// per client. A refusal is about its mailbox only where no such
+// protection can have begun before it (answer.counts, and below).
+
+// postmasterControl is the control after a domain's specific refusals
+// when the host has accepted no address of the domain to ask after them
+// (most domains of a B2B list have one address): postmaster@ the domain
+// of j's address (its wire form), which RFC 5321 (section 4.5.1)
+// requires every domain to accept.
+func postmasterControl(j *job) string {
+	return "postmaster" + j.wire[strings.LastIndexByte(j.wire, '@'):]
+}
+
+// postmasterAnswer makes count the specific refusals of jobs that
+// postmaster@ the domain, accepted (r), followed in their transaction and
+// flush. It is no acceptance of the domain's otherwise: a refusal that
+// names no reason does not count by it (a policy that refuses us still
+// accepts postmaster, as RFC 5321 asks), and it is no control for later
+// refusals (hostRun.lastAccepted) nor the host's acceptance of the domain
+// (hostRun.accepted).
+func postmasterAnswer(f flush, jobs []*job, r *smtpprobe.Result) {
+	a, ok := f.answerOf(r, false)
+	if !ok || a.o != smtpprobe.Accepted {
+		return
+	}
+	for _, j := range jobs {
+		if j.answered && specific(j.out.Outcome) && j.ans.before(a) {
+			j.counted = true
+		}
+	}
+}
+
+// before reports whether r, a refusal, came before a, an acceptance, where
+// the server cannot have switched from refusing everyone to judging in
+// between: in one transaction and one flush (one write reaches the server
+// at once). Without pipelining every command is a round trip of its own
+// (and each may wait for the server's pace), so a specific refusal may
+// come in an earlier command of the transaction: a spell of refusing
+// everyone in the mailbox's words that ends between two commands stays
+// assumed there (doc.go); a generic refusal still needs the same flush.
+func (r answer) before(a answer) bool {
+	if !r.sameTx(a) || r.seq >= a.seq {
+		return false
+	}
+	return r.flush == a.flush || specific(r.o) && !r.piped && !a.piped
+}
+
+// A flushControl is one domain's control at the very end of a batch's
+// flush, on a server that pipelines: an address of the domain the host
+// accepted before, or postmaster@ the domain where it has accepted none.
+// Accepted there, it makes the domain's refusals in the flush count
+// without a round trip of their own (engine.sandwich).
+type flushControl struct {
+	hr   *hostRun
+	addr string
+	pm   bool // postmaster (postmasterAnswer)
+	res  smtpprobe.Result
+}
+
+type flushControls []flushControl
+
+// controls plans the controls of batch: one for each of its domains that
+// has a canary (batchPlan.add left them room), unless the canary carries
+// a control already. e.mu is held.
+func (e *engine) controls(inline bool, batch []*job, cans []canary) flushControls {
+	if !inline {
+		return nil
+	}
+	var cs flushControls
+	for _, j := range batch {
+		hr := j.run
+		if !e.trailerDue(hr) || slices.ContainsFunc(cs, func(c flushControl) bool { return c.hr == hr }) ||
+			slices.ContainsFunc(cans, func(c canary) bool { return c.hr == hr && c.ctl != "" }) {
+			continue
+		}
+		c := flushControl{hr: hr, addr: hr.lastAccepted}
+		if c.addr == "" {
+			c.addr, c.pm = postmasterControl(j), true
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+func (cs flushControls) wires() []string {
+	w := make([]string, len(cs))
+	for i, c := range cs {
+		w[i] = c.addr
+	}
+	return w
+}
+
+// take keeps the controls' results, the last of the flush's.
+func (cs flushControls) take(res []smtpprobe.Result) {
+	k := len(res) - len(cs)
+	for i := range cs {
+		cs[i].res = res[k+i]
+	}
+}
+
+// file records the controls' answers. e.mu is held.
+func (cs flushControls) file(f flush, batch []*job) {
+	for _, c := range cs {
+		if !c.pm {
+			if a, ok := f.answerOf(&c.res, false); ok {
+				c.hr.record(a)
+			}
+			continue
+		}
+		var jobs []*job
+		for _, j := range batch {
+			if j.run == c.hr && !j.expired {
+				jobs = append(jobs, j)
+			}
+		}
+		postmasterAnswer(f, jobs, &c.res)
+	}
+}
