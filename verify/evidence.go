@@ -8,9 +8,11 @@ import (
 
 // Evidence is scoped to the connection and the moment that gave it.
 // Servers count our recipients and change their answers because of us:
-// a recipient cap or harvest protection answers a generic "550 Rejected"
-// to everyone from some point on (per connection, per transaction, per
-// client, for a while), and a soft limit answers 250 to everyone. A
+// a recipient cap or harvest protection answers a generic "550 Rejected",
+// or the mailbox's own words (550 5.1.1, 5.2.1, 552 5.2.2), to everyone
+// from some point on (per connection, per transaction, per recipient
+// domain, per client, for a while), and a soft limit answers 250 to
+// everyone. A
 // comparison between two replies proves something only where the server
 // could not have switched in between, so every RCPT answer of a (domain,
 // host) is kept with where it stood: its connection, transaction and
@@ -19,21 +21,25 @@ import (
 // events.
 //
 // The rules:
-//   - A specific "no such mailbox" (5.1.1, 5.2.1, the rule texts) is
-//     about that mailbox wherever it stood.
-//   - A generic refusal (smtpprobe.Rejected) is about the mailbox only
-//     when an address of the domain was accepted after it in the same
-//     transaction and the same flush: a server that had switched to
+//   - A refusal, specific (5.1.1, 5.2.1, 5.2.2, the rule texts) or
+//     generic (smtpprobe.Rejected), is about the mailbox only when an
+//     address of the domain was accepted after it in the same transaction
+//     and the same flush (answer.before): a server that had switched to
 //     refusing everyone would have refused that one too, and one flush
 //     reaches the server at once (a protection that lasts a while cannot
 //     have ended in between). The place alone proves nothing, not even
 //     the first recipient of a fresh connection: a server counts per
-//     client too. A generic refusal that does not count is asked again in
-//     a new transaction, followed by an address of the domain the host
-//     accepted before (engine.sandwich); then once more on a fresh
-//     connection.
+//     client too. The flush of a batch ends with a control for each
+//     domain (harvest.go: an address the host accepted, or postmaster@
+//     the domain, which counts for specific refusals only). A refusal
+//     that does not count is asked again in a new transaction, followed
+//     by such a control (engine.sandwich); then once more on a fresh
+//     connection. Without pipelining, a specific refusal counts with an
+//     acceptance later in its transaction; on a server judging only the
+//     first recipient of a connection, when it is that first.
 //   - An acceptance proves the mailbox only when the domain is not
-//     catch-all at the host and a refusal of the domain that counts came
+//     catch-all at the host and a refusal of the domain that judges (a
+//     specific one wherever it stood, a generic one that counts) came
 //     after it in the same transaction (and, where the server pipelines,
 //     the same flush: a later flush is a round trip later, and a spell of
 //     accepting everyone may end in a round trip): a server that had
