@@ -50,10 +50,10 @@ func postmasterAnswer(f flush, jobs []*job, r *smtpprobe.Result) {
 // everyone in the mailbox's words that ends between two commands stays
 // assumed there (doc.go); a generic refusal still needs the same flush.
 func (r answer) before(a answer) bool {
-	if !r.sameTx(a) || r.seq >= a.seq {
+	if r.seq >= a.seq {
 		return false
 	}
-	return r.flush == a.flush || specific(r.o) && !r.piped && !a.piped
+	return r.sameFlush(a) || r.sameTx(a) && specific(r.o) && !r.piped && !a.piped
 }
 
 // A flushControl is one domain's control at the very end of a batch's
