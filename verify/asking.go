@@ -249,7 +249,7 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 		wait := later && hr.pending > 0
 		var jobs []*job
 		for _, j := range hr.decided {
-			if refusal(j.out.Outcome) && j.answered && !j.sandwiched && !hr.counts(j) && (hr.lastAccepted != "" || specific(j.out.Outcome)) &&
+			if refusal(j.out.Outcome) && j.answered && !j.sandwiched && !hr.counts(j) && hr.controlFor(j.out.Outcome) &&
 				!(wait && specific(j.out.Outcome)) {
 				j.sandwiched = true
 				if ctl == "" {
@@ -306,7 +306,7 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 			n++
 		}
 		if a.pm {
-			postmasterAnswer(f, a.jobs, &res[n])
+			postmasterAnswer(f, a.hr, a.jobs, &res[n])
 		} else if ans, ok := f.answerOf(&res[n], false); ok {
 			a.hr.record(ans)
 		}

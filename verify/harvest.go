@@ -22,6 +22,30 @@ func postmasterControl(j *job) string {
 	return "postmaster" + j.wire[strings.LastIndexByte(j.wire, '@'):]
 }
 
+// pmSeen is how a server answered the postmaster@ controls so far.
+type pmSeen uint8
+
+const (
+	pmAccepted pmSeen = 1 << iota
+	pmRefused
+)
+
+// postmasterAsked reports whether postmaster@ is worth asking as a
+// control at hr's server: not once it refused it and never accepted it
+// (many servers refuse it, RFC 5321 or not: each ask would be an error
+// drawn for no verdict, and a fresh connection for nothing). e.mu is
+// held.
+func (hr *hostRun) postmasterAsked() bool {
+	return hr.e.pmSeen[hr.key] != pmRefused
+}
+
+// controlFor reports whether a refusal with outcome o of hr's domain can
+// be followed by a control: an address the host accepted, or, for a
+// specific one, postmaster@ where it is worth asking. e.mu is held.
+func (hr *hostRun) controlFor(o smtpprobe.Outcome) bool {
+	return hr.lastAccepted != "" || specific(o) && hr.postmasterAsked()
+}
+
 // postmasterAnswer makes count the specific refusals of jobs that
 // postmaster@ the domain, accepted (r), followed in their transaction and
 // flush. It is no acceptance of the domain's otherwise: a refusal that
@@ -29,11 +53,16 @@ func postmasterControl(j *job) string {
 // accepts postmaster, as RFC 5321 asks), and it is no control for later
 // refusals (hostRun.lastAccepted) nor the host's acceptance of the domain
 // (hostRun.accepted).
-func postmasterAnswer(f flush, jobs []*job, r *smtpprobe.Result) {
+func postmasterAnswer(f flush, hr *hostRun, jobs []*job, r *smtpprobe.Result) {
 	a, ok := f.answerOf(r, false)
-	if !ok || a.o != smtpprobe.Accepted {
+	if !ok {
 		return
 	}
+	if a.o != smtpprobe.Accepted {
+		hr.e.pmSeen[hr.key] |= pmRefused
+		return
+	}
+	hr.e.pmSeen[hr.key] |= pmAccepted
 	for _, j := range jobs {
 		if j.answered && specific(j.out.Outcome) && j.ans.before(a) {
 			j.counted = true
@@ -85,10 +114,12 @@ func (e *engine) controls(inline bool, batch []*job, cans []canary) flushControl
 			continue
 		}
 		c := flushControl{hr: hr, addr: hr.lastAccepted}
-		if c.addr == "" {
+		if c.addr == "" && hr.postmasterAsked() {
 			c.addr, c.pm = postmasterControl(j), true
 		}
-		cs = append(cs, c)
+		if c.addr != "" {
+			cs = append(cs, c)
+		}
 	}
 	return cs
 }
@@ -124,6 +155,6 @@ func (cs flushControls) file(f flush, batch []*job) {
 				jobs = append(jobs, j)
 			}
 		}
-		postmasterAnswer(f, jobs, &c.res)
+		postmasterAnswer(f, c.hr, jobs, &c.res)
 	}
 }

@@ -240,7 +240,7 @@ func (hr *hostRun) retryRefusals() {
 			keep = append(keep, j)
 		case alike && vague && !hr.last:
 			hr.reroute(j)
-		case !j.reasked && (!alike || !vague):
+		case !j.reasked && (!alike || !vague) && (vague || hr.controlFor(j.out.Outcome)):
 			j.reasked, j.sandwiched = true, false
 			q := hr.e.queue(hr)
 			q.renew = true
