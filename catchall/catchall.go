@@ -1,8 +1,18 @@
 // Package catchall decides whether a domain's mail server accepts every
 // recipient. It asks, on an open SMTP session, about a random local part
-// that no one would choose, as the first recipient of a transaction of its
+// that no mailbox has, as the first recipient of a transaction of its
 // own; a server that accepts it accepts everything, so its "accepted" says
 // little.
+//
+// The random local part has no fixed form a server could recognise and
+// refuse alone (seeming to judge while it accepts everyone else): each
+// probe draws a new one (RandomLocalPart), shaped like an address of the
+// domain when the caller gives one (Question.Like), with at least 40
+// bits of randomness. Only an address the server deferred is asked
+// again, by a probe that goes with addresses it deferred (their retry,
+// Question.Retry): a greylisting server lets it through with them. One
+// that names a mailbox by chance is accepted and reads as Yes: a cost,
+// never a wrong "no such mailbox" nor a wrong proof.
 //
 // The question is per (domain, MX host): a backup MX that accepts all says
 // nothing of a primary that rejects unknown users, and the other way
@@ -15,7 +25,6 @@ package catchall
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"slices"
 	"strconv"
@@ -103,40 +112,6 @@ func KnownNotCatchAll(domain, provider string) bool {
 	return icann && suffix == rest
 }
 
-// RandomLocalPart returns a local part no one would choose: 24 characters
-// of lower-case letters and digits from crypto/rand, alternating so that it
-// reads as no name.
-func RandomLocalPart() string {
-	const letters, digits = "bcdfghjklmnpqrstvwxz", "0123456789"
-	var b [24]byte
-	rand.Read(b[:])
-	for i := range b {
-		if i%3 == 2 {
-			b[i] = digits[int(b[i])%len(digits)]
-		} else {
-			b[i] = letters[int(b[i])%len(letters)]
-		}
-	}
-	return string(b[:])
-}
-
-// IsProbe reports whether addr's local part has the form of
-// RandomLocalPart's: it is a catch-all probe, no one's address.
-func IsProbe(addr string) bool {
-	const letters = "bcdfghjklmnpqrstvwxz"
-	local, _, ok := strings.Cut(addr, "@")
-	if !ok || len(local) != 24 {
-		return false
-	}
-	for i := range len(local) {
-		c := local[i]
-		if i%3 == 2 && (c < '0' || c > '9') || i%3 != 2 && !strings.ContainsRune(letters, rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
 // A Detector runs and caches catch-all probes per (domain, mail host):
 // the answer of one MX host says nothing about another (a backup MX often
 // accepts every recipient that the primary would reject). The zero value
@@ -152,9 +127,10 @@ type Detector struct {
 
 	mu     sync.Mutex
 	cache  map[key]entry
-	probes map[key]string   // the random address in use
-	calls  map[key]*call    // probes running now
-	now    func() time.Time // for tests
+	probes map[key][]held       // random addresses deferred, oldest first
+	lent   map[string]time.Time // ... handed out again, with their first deferral
+	calls  map[key]*call        // probes running now
+	now    func() time.Time     // for tests
 }
 
 // key names one catch-all question: a domain at one MX host.
@@ -258,22 +234,22 @@ func (d *Detector) storeAt(k key, st Status, at time.Time) {
 // probe gets Unknown at once. The probe's result is returned too, nil when
 // this caller sent none.
 func (d *Detector) Check(ctx context.Context, s *smtpprobe.Session, domain, host string) (Status, *smtpprobe.Result) {
-	st, rs := d.CheckMany(ctx, s, []Question{{domain, host}})
+	st, rs := d.CheckMany(ctx, s, []Question{{Domain: domain, Host: host}})
 	return st[0], rs[0]
 }
 
 // ProbeAddrs returns the random addresses to ask qs with again, whatever
 // is cached: for a caller that needs an answer from this moment, such as
 // a probe after acceptances (a server may have begun to accept everyone
-// since the cached answer). Each stays the address of its question until
-// a definite answer, as in Begin. Send each as the first recipient of a
-// transaction of its own and give the results to Learn.
+// since the cached answer). Each is drawn afresh (see probeAddress).
+// Send each as the first recipient of a transaction of its own, or after
+// the addresses it is to judge, and give the results to Learn.
 func (d *Detector) ProbeAddrs(qs []Question) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	addrs := make([]string, len(qs))
 	for i, q := range qs {
-		addrs[i] = d.probeAddress(key{q.Domain, q.Host})
+		addrs[i] = d.probeAddress(q)
 	}
 	return addrs
 }
@@ -284,7 +260,11 @@ func (d *Detector) ProbeAddrs(qs []Question) []string {
 func (d *Detector) Learn(qs []Question, rs []smtpprobe.Result) []Status {
 	sts := make([]Status, len(qs))
 	for i, q := range qs {
-		if sts[i] = classify(rs[i].Outcome); sts[i] != Unknown {
+		sts[i] = classify(rs[i].Outcome)
+		d.mu.Lock()
+		d.settle(key{q.Domain, q.Host}, &rs[i], sts[i])
+		d.mu.Unlock()
+		if sts[i] != Unknown {
 			d.Record(q.Domain, q.Host, sts[i])
 		}
 	}
@@ -292,7 +272,18 @@ func (d *Detector) Learn(qs []Question, rs []smtpprobe.Result) []Status {
 }
 
 // A Question is one catch-all question: a domain at one of its MX hosts.
-type Question struct{ Domain, Host string }
+// Like, when given, is the local part of an address of the domain (one
+// the probe goes with): the random address is drawn in its shape (see
+// RandomLocalPart), so that a server cannot tell it from the addresses
+// it is asked to judge by its form. It is not kept. Retry says that the
+// probe goes with addresses the server deferred before (a greylisting
+// retry): the random address of the question it deferred first goes
+// again with them instead of a new one.
+type Question struct {
+	Domain, Host string
+	Like         string
+	Retry        bool
+}
 
 // CheckMany answers several questions on one session to their host, as
 // Check does one: cached answers at once, the others with one probe each,
@@ -340,7 +331,7 @@ func (d *Detector) Begin(qs []Question) *Pending {
 		}
 		d.calls[k] = &call{done: make(chan struct{})}
 		p.mine = append(p.mine, i)
-		p.addrs = append(p.addrs, d.probeAddress(k))
+		p.addrs = append(p.addrs, d.probeAddress(q))
 	}
 	return p
 }
@@ -366,6 +357,7 @@ func (p *Pending) Finish(ctx context.Context, rs []smtpprobe.Result) ([]Status, 
 		k := key{p.qs[i].Domain, p.qs[i].Host}
 		r := rs[n]
 		st := classify(r.Outcome)
+		d.settle(k, &r, st)
 		if st != Unknown {
 			d.store(k, st)
 			learned = append(learned, i)
@@ -415,26 +407,6 @@ func (d *Detector) prune() {
 		}
 		delete(d.cache, k)
 	}
-}
-
-// probeAddress returns the random address probed for k. It stays the same
-// for the Detector's life (within maxEntries), so that a greylisting
-// server that deferred it once accepts or rejects it on the retry
-// (greylisting keys on the sender, recipient and client triplet), and a
-// probe asked again after acceptances is not deferred anew. d.mu is held.
-func (d *Detector) probeAddress(k key) string {
-	if d.probes == nil {
-		d.probes = make(map[key]string)
-	}
-	a, ok := d.probes[k]
-	if !ok {
-		if len(d.probes) >= maxEntries {
-			clear(d.probes) // only greylisting continuity is lost
-		}
-		a = RandomLocalPart() + "@" + k.domain
-		d.probes[k] = a
-	}
-	return a
 }
 
 // classify reads the probe's outcome. Only a specific "no such mailbox"

@@ -3,32 +3,14 @@ package catchall
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
-	"unicode"
 
 	"github.com/mailverify/mailverify/internal/testsmtp"
 	"github.com/mailverify/mailverify/smtpprobe"
 )
-
-func TestRandomLocalPart(t *testing.T) {
-	t.Parallel()
-	seen := map[string]bool{}
-	for range 1000 {
-		l := RandomLocalPart()
-		if len(l) < 20 || seen[l] {
-			t.Fatalf("local part %q: too short or repeated", l)
-		}
-		seen[l] = true
-		digits := strings.IndexFunc(l, unicode.IsDigit) >= 0
-		if !digits || strings.ToLower(l) != l {
-			t.Fatalf("local part %q is name-like", l)
-		}
-	}
-}
 
 func session(t *testing.T, srv *testsmtp.Server) *smtpprobe.Session {
 	s, err := (&smtpprobe.Prober{Dialer: srv, HELO: "verifier.example.net"}).Open(t.Context(), "mx", "192.0.2.25:25")
@@ -157,7 +139,9 @@ func TestCacheIsBounded(t *testing.T) {
 		t.Errorf("after prune: %d entries", n)
 	}
 	for i := range maxEntries + 10 {
-		d.probeAddress(key{fmt.Sprint("p", i, ".example"), "mx"})
+		q := Question{Domain: fmt.Sprint("p", i, ".example"), Host: "mx"}
+		a := d.probeAddress(q)
+		d.settle(key{q.Domain, q.Host}, &smtpprobe.Result{Address: a, Outcome: smtpprobe.Greylisted, Reply: &smtpprobe.Reply{Code: 450}}, Unknown)
 	}
 	if len(d.probes) > maxEntries {
 		t.Errorf("%d pending probe addresses", len(d.probes))
@@ -214,17 +198,4 @@ func TestGenericRejectionOfTheProbeIsNotNo(t *testing.T) {
 			t.Errorf("a recipient-limit refusal of the probe read as %v", st)
 		}
 	})
-}
-
-func TestIsProbe(t *testing.T) {
-	for range 100 {
-		if a := RandomLocalPart() + "@example.com"; !IsProbe(a) {
-			t.Fatalf("IsProbe(%q) = false", a)
-		}
-	}
-	for _, a := range []string{"jane@example.com", "bcd1fgh2jkl3mnp4qrs5tvw6@x.com", "bc1df2gh3jk4lm5np6qr7st8", "bc1df2gh3jk4lm5np6qr7sta@x.com", "ab1df2gh3jk4lm5np6qr7st8@x.com"} {
-		if IsProbe(a) {
-			t.Errorf("IsProbe(%q) = true", a)
-		}
-	}
 }

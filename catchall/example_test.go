@@ -2,6 +2,7 @@ package catchall_test
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mailverify/mailverify/catchall"
 )
@@ -16,10 +17,11 @@ func ExampleKnownNotCatchAll() {
 	// false
 }
 
-// The random address a Detector asks about has a form no one chooses,
-// which tells it apart in a transcript.
-func ExampleIsProbe() {
-	a := catchall.RandomLocalPart() + "@example.com"
-	fmt.Println(catchall.IsProbe(a), catchall.IsProbe("jane@example.com"))
-	// Output: true false
+// The random address a Detector asks about is drawn afresh each time in
+// the shape of an address of the domain: here a name, a dot and a
+// surname, with letters and lengths of its own.
+func ExampleRandomLocalPart() {
+	l := catchall.RandomLocalPart("jane.roe")
+	fmt.Println(strings.Count(l, "."), l != catchall.RandomLocalPart("jane.roe"))
+	// Output: 1 true
 }

@@ -22,7 +22,7 @@ func (s *mapStore) Load(domain, host string) (Status, time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loads++
-	q := Question{domain, host}
+	q := Question{Domain: domain, Host: host}
 	st, ok := s.m[q]
 	at, dated := s.saved[q]
 	if !dated {
@@ -34,7 +34,7 @@ func (s *mapStore) Load(domain, host string) (Status, time.Time, bool) {
 func (s *mapStore) Save(domain, host string, st Status) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.m[Question{domain, host}] = st
+	s.m[Question{Domain: domain, Host: host}] = st
 }
 
 // An answer from the store lives until its own save time plus the TTL,
@@ -42,8 +42,8 @@ func (s *mapStore) Save(domain, host string, st Status) {
 // it would otherwise never expire.
 func TestSharedAnswerKeepsItsAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := Question{"example.com", "mx.example.com"}
-		old := Question{"old.com", "mx.old.com"}
+		q := Question{Domain: "example.com", Host: "mx.example.com"}
+		old := Question{Domain: "old.com", Host: "mx.old.com"}
 		store := &mapStore{m: map[Question]Status{q: No, old: No},
 			saved: map[Question]time.Time{q: time.Now().Add(-50 * time.Minute), old: time.Now().Add(-2 * time.Hour)}}
 		d := &Detector{Shared: store}
@@ -71,7 +71,7 @@ func TestSharedStore(t *testing.T) {
 		if st, r := a.Check(t.Context(), session(t, srv), "example.com", "mx.example.com"); st != Yes || r == nil {
 			t.Fatalf("first detector: %v %v; want a probe saying Yes", st, r)
 		}
-		if store.m[Question{"example.com", "mx.example.com"}] != Yes {
+		if store.m[Question{Domain: "example.com", Host: "mx.example.com"}] != Yes {
 			t.Fatalf("store %v; want the answer saved", store.m)
 		}
 		// Another process asks the same question: answered from the store,
@@ -91,10 +91,10 @@ func TestSharedStore(t *testing.T) {
 		// Unknown is never shared; Record shares what the caller proved.
 		b.Record("other.com", "mx.other.com", No)
 		b.Record("third.com", "mx.third.com", Unknown)
-		if store.m[Question{"other.com", "mx.other.com"}] != No {
+		if store.m[Question{Domain: "other.com", Host: "mx.other.com"}] != No {
 			t.Error("Record did not share a No")
 		}
-		if _, ok := store.m[Question{"third.com", "mx.third.com"}]; ok {
+		if _, ok := store.m[Question{Domain: "third.com", Host: "mx.third.com"}]; ok {
 			t.Error("an Unknown was shared")
 		}
 	})

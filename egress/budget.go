@@ -52,15 +52,35 @@ var ErrExhausted = errors.New("egress: budget spent")
 // Windows slide: a command counts against a window of length L for
 // between L and L·(1+1/20) after it is taken (20 slots a window), so no
 // true sliding window ever sees more than the limit.
+//
+// Budgets keeps the spending in memory, for this process alone, unless
+// Store is set: then every Budgets on the store spends one budget per
+// pair, whatever the number of processes that declare the egress, and a
+// restarted process keeps what was spent (see BudgetStore).
 type Budgets struct {
 	// Profiles gives each provider's limits; nil means DefaultProfiles().
 	Profiles *Profiles
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Store, when set, keeps the spending, shared by every Budgets on it:
+	// each Take is a compare-and-set of the pair's windows, each session
+	// a hold renewed while it lasts. A store that fails refuses the
+	// command (the error is returned): a budget is never exceeded. The
+	// windows' slots and the holds are timed by each process's clock:
+	// keep the clocks in step (NTP); a skew shortens how long a command
+	// or a hold counts by at most the skew.
+	Store BudgetStore
+	// SessionTTL, with Store, is how long a session's hold counts without
+	// being renewed (every third of it while the session lasts), so that
+	// a process that dies frees its sessions within it; zero means a
+	// minute.
+	SessionTTL time.Duration
 
-	mu  sync.Mutex
-	m   map[Key]*budget
-	ops int
+	mu       sync.Mutex
+	m        map[Key]*budget
+	ops      int
+	held     map[Key]map[string]bool // the holds this process renews (Store)
+	renewing bool
 }
 
 type budget struct {
@@ -123,6 +143,9 @@ func (b *Budgets) sweep(now time.Time) {
 // spends nothing and returns an *ExhaustedError with the earliest time all
 // windows have room for n.
 func (b *Budgets) Take(k Key, n int) error {
+	if b.Store != nil {
+		return b.storeTake(k, n)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
@@ -165,6 +188,9 @@ func (bu *budget) check(k Key, n int, now time.Time) error {
 // Acquire takes one of k's sessions at once and returns its release (safe
 // to call more than once), or an *ExhaustedError for window "sessions".
 func (b *Budgets) Acquire(k Key) (release func(), err error) {
+	if b.Store != nil {
+		return b.storeAcquire(k)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	bu := b.get(k, b.now())
@@ -186,6 +212,9 @@ func (b *Budgets) Acquire(k Key) (release func(), err error) {
 // to give now; the error is the *ExhaustedError Acquire or Take would
 // return.
 func (b *Budgets) Check(k Key, n int) error {
+	if b.Store != nil {
+		return b.storeCheck(k, n)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
@@ -207,6 +236,9 @@ type Usage struct {
 
 // Usage returns what k has spent in each window now.
 func (b *Budgets) Usage(k Key) Usage {
+	if b.Store != nil {
+		return b.storeUsage(k)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()

@@ -61,4 +61,20 @@
 // Observe each refusal (smtpprobe's Outcome decides the mailbox, the
 // Finding decides the egress); Success on mailbox answers; Release at the
 // end. Connection outcomes go to a Port25 detector.
+//
+// # One budget per pair, however many processes
+//
+// Health and budgets are kept in memory unless given a store. Health's
+// Store and Budgets' Store (a BudgetStore) are compare-and-set maps, the
+// shape of a JetStream KV bucket: every process on the same stores sees
+// one state and spends one budget per (egress, provider), so two
+// processes that declare the same egress (one SOCKS5 proxy, say) do not
+// each spend a full budget, and a restart keeps the back-off and what was
+// spent. With a BudgetStore each Take is a read and a compare-and-set of
+// the pair's windows, and each session at once is a Hold that its process
+// renews while the session lasts (Budgets.SessionTTL), so a process that
+// dies frees its sessions. MemBudgetStore shares budgets within one
+// process; the service keeps both in its cluster's KV. Politeness is not
+// here: a cluster keeps it by giving each mail server to one process at a
+// time.
 package egress

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/service/internal/api"
 	"github.com/mailverify/mailverify/service/internal/jobs"
 )
@@ -61,6 +62,11 @@ func (w *Worker) Run(ctx context.Context) error { return w.w.Run(ctx) }
 
 // MetricsHandler serves the worker's Prometheus metrics.
 func (w *Worker) MetricsHandler() http.Handler { return w.metrics.Handler() }
+
+// Egresses returns the egresses the worker declares to the cluster; none
+// means it probes directly, with no egress health kept, and so serves
+// every provider.
+func (w *Worker) Egresses() []egress.Egress { return w.w.Verifier.Egresses }
 
 // Close closes the connection to the cluster. Call it after Run has
 // returned.

@@ -43,6 +43,11 @@ func (e *engine) askAfter(ctx context.Context, c *conn, runs []*hostRun) {
 	f := flush{c: c, sent: e.tick()}
 	e.mu.Unlock()
 	sts, rs, cr := e.askCatchAll(ctx, c.s, ask, ctl)
+	for _, r := range rs {
+		if r != nil {
+			c.markProbes(r.Address)
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	f.got = e.tick()
@@ -87,7 +92,8 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	}
 	qs := make([]catchall.Question, len(ts))
 	for i, t := range ts {
-		qs[i] = catchall.Question{Domain: t.hr.d.name, Host: t.hr.host.Name}
+		qs[i] = t.hr.question()
+		qs[i].Retry = true // after acceptances: a random address deferred before is due
 		for _, j := range t.again {
 			j.rebrackets++
 		}
@@ -112,6 +118,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 		return
 	}
 	probes := e.v.detector.ProbeAddrs(qs)
+	c.markProbes(probes...)
 	var wires []string
 	for i, t := range ts {
 		for _, j := range t.again {
@@ -328,7 +335,8 @@ func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*
 	var first, again []catchall.Question
 	var atFirst, atAgain []int
 	for i, hr := range runs {
-		q := catchall.Question{Domain: hr.d.name, Host: hr.host.Name}
+		q := hr.question()
+		q.Retry = hr.asked // asked before: deferred, or a trailing probe
 		switch {
 		case hr.consumer():
 			sts[i] = catchall.No

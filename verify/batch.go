@@ -94,7 +94,7 @@ func (e *engine) take(q *hostQueue, r flushRoom, since time.Time) ([]*job, []*ho
 	if len(q.jobs) == 0 && len(q.probes) == 0 {
 		return nil, nil
 	}
-	p := &batchPlan{e: e, room: r.rcpts, spare: r.spare, inline: r.inline, burst: r.burst, txCap: orDefault(e.v.MaxRcpts, 20) - 1} // the batch rides in a transaction with a probe
+	p := &batchPlan{e: e, room: r.rcpts, spare: r.spare, inline: r.inline, burst: r.burst, txCap: orDefault(e.v.MaxRcpts, defaultMaxRcpts) - 1} // the batch rides in a transaction with a probe
 	scan := min(len(q.jobs), groupScan)
 	taken := make([]bool, scan)
 fill:

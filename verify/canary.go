@@ -1,6 +1,9 @@
 package verify
 
 import (
+	"math/rand/v2"
+	"slices"
+
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/smtpprobe"
 )
@@ -14,6 +17,7 @@ import (
 type canary struct {
 	hr    *hostRun
 	first bool   // it answers the domain's first catch-all question too
+	retry bool   // the batch asks again addresses of the domain the host deferred
 	ctl   string // the control after it, or ""
 	addr  string // the random address
 	res   smtpprobe.Result
@@ -39,7 +43,8 @@ func (e *engine) canaries(batch []*job) []canary {
 		if !e.trailerDue(hr) || containsRun(cs, hr) {
 			continue
 		}
-		cs = append(cs, canary{hr: hr, first: !hr.asked && !hr.asking, ctl: hr.control()})
+		retry := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.greyRetried })
+		cs = append(cs, canary{hr: hr, first: !hr.asked && !hr.asking, retry: retry, ctl: hr.control()})
 	}
 	return cs
 }
@@ -69,10 +74,29 @@ func (e *engine) canaryWires(cs []canary) []string {
 	return wires
 }
 
+// question is hr's catch-all question, with one of the domain's local
+// parts, at random, for its random address's shape.
+func (hr *hostRun) question() catchall.Question {
+	q := catchall.Question{Domain: hr.d.name, Host: hr.host.Name}
+	if ls := hr.d.locals.Load(); ls != nil && len(*ls) > 0 {
+		q.Like = (*ls)[rand.IntN(len(*ls))]
+	}
+	return q
+}
+
+func canaryAddrs(cs []canary) []string {
+	addrs := make([]string, len(cs))
+	for i, c := range cs {
+		addrs[i] = c.addr
+	}
+	return addrs
+}
+
 func canaryQuestions(cs []canary) []catchall.Question {
 	qs := make([]catchall.Question, len(cs))
 	for i, c := range cs {
-		qs[i] = catchall.Question{Domain: c.hr.d.name, Host: c.hr.host.Name}
+		qs[i] = c.hr.question()
+		qs[i].Retry = c.retry
 	}
 	return qs
 }

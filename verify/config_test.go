@@ -99,3 +99,18 @@ func TestSkipCatchAllIsNotDeliverable(t *testing.T) {
 		}
 	})
 }
+
+func TestLimitsFillDefaults(t *testing.T) {
+	var nilV *Verifier
+	want := Limits{PerHost: 2, PerHostRate: 10, Concurrency: 16, MaxRcpts: 20}
+	if got := nilV.Limits(); got != want {
+		t.Errorf("nil Verifier: Limits() = %+v, want %+v", got, want)
+	}
+	if got := (&Verifier{}).Limits(); got != want {
+		t.Errorf("zero Verifier: Limits() = %+v, want %+v", got, want)
+	}
+	v := &Verifier{PerHost: 1, PerHostRate: 2.5, Concurrency: 3, MaxRcpts: 4}
+	if got := v.Limits(); got != (Limits{PerHost: 1, PerHostRate: 2.5, Concurrency: 3, MaxRcpts: 4}) {
+		t.Errorf("set fields: Limits() = %+v", got)
+	}
+}

@@ -198,13 +198,32 @@
 // (5.1.2, relaying denied) is taken wherever it stood.
 //
 // The canary is assumed to look like any address to the server. Its
-// local part has a fixed, public form (catchall.RandomLocalPart: 24
-// characters, a digit every third place, consonants between, no vowel;
-// catchall.IsProbe recognises it), and a Detector reuses one per
-// (domain, host): a catch-all that refuses only addresses of that form,
-// or of its look (long, no vowel), refuses every canary and so seems to
-// judge, and its acceptances of mailboxes that do not exist are
-// "proven". The same holds of a server that accepts the first few
+// local part has no fixed form: each random address (catch-all probe or
+// canary) is drawn afresh (catchall.RandomLocalPart), in the shape of
+// one of the domain's addresses in the run chosen at random (its
+// separators, its runs of letters and digits, their lengths give or
+// take one), with letters that read like syllables, and at least 40
+// bits of randomness, so that it names an existing mailbox by chance
+// with negligible probability; and one that does is only ever read as
+// "accepts everyone" (catch-all, or unknown), never as a definite
+// verdict. Only a random address the server deferred (a 4xx, as
+// greylisting does) is asked again, by a probe that goes with addresses
+// of its domain the server deferred too, on their retry (or after
+// acceptances, a trailing probe): a greylisting server lets it through
+// with them, where a new one would be deferred anew (so a server that
+// defers a random address it has picked out, and refuses it when it
+// comes back, still passes). No code recognises our addresses
+// by their form (the engine marks in transcripts the ones it sent).
+// What remains: the
+// canary proves acceptances only where the server treats the addresses
+// that do not exist alike. A catch-all that refuses some of them by a
+// feature of the address, and finds the canary among those, still
+// passes: where the domain's addresses are too short to carry 40 bits
+// (u5, jsmith) the canary is longer than they are, and a server that
+// refuses long local parts and accepts short ones fools it; and one
+// that tells random syllables from people's names (a dictionary of
+// names) can refuse every canary. The same holds of a server that
+// accepts the first few
 // recipients of a connection, or of a domain in a transaction, blindly
 // and judges the rest: the canary at the end, refused, proves the blind
 // acceptances before it; only a catch-all probe first on the connection

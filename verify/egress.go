@@ -53,7 +53,11 @@ func (v *Verifier) newRouter() (*egress.Router, error) {
 		es[i] = e.WithDefaults(v.HELO, from)
 	}
 	h := &egress.Health{Store: v.EgressStore, Hook: v.OnEgressEvent}
-	return egress.NewRouter(es, h, &egress.Budgets{Profiles: v.Profiles})
+	b := &egress.Budgets{Profiles: v.Profiles}
+	if bs, ok := v.EgressStore.(egress.BudgetStore); ok {
+		b.Store = bs // one budget per pair for every Verifier on the store
+	}
+	return egress.NewRouter(es, h, b)
 }
 
 // validateEgress checks the egresses (unique names, usable identities).

@@ -17,19 +17,27 @@ import (
 // spreads addresses over several processes partitions by it, so that one
 // process owns each server and its limits hold across all of them.
 func (v *Verifier) MailServer(ctx context.Context, address string) string {
+	server, _ := v.MailServerHost(ctx, address)
+	return server
+}
+
+// MailServerHost is MailServer with the MX host name that server is an
+// address of, from the same lookup (mx.ProviderOf of it names the
+// server's provider); both are "" when MailServer's is.
+func (v *Verifier) MailServerHost(ctx context.Context, address string) (server, host string) {
 	a, err := v.policy().Parse(strings.TrimSpace(address))
 	if err != nil || a.IsLiteral() || v.Offline {
-		return ""
+		return "", ""
 	}
 	v.init()
 	r, err := v.mxc.Lookup(ctx, a.DomainASCII())
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	for _, h := range r.Hosts {
 		if len(h.Addrs) > 0 {
-			return net.JoinHostPort(h.Addrs[0].String(), v.port())
+			return net.JoinHostPort(h.Addrs[0].String(), v.port()), h.Name
 		}
 	}
-	return ""
+	return "", ""
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"net"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailverify/mailverify/mx"
@@ -25,7 +27,13 @@ type domainState struct {
 	live    int            // jobs of the domain in flight
 	signals domainSignals  // the opt-in lookups beside the MX lookup
 	dispNet *risk.Evidence // its MX hosts are a disposable-mail service's
+	// locals are a few of its local parts, the shape of its random
+	// addresses (catchall.Question.Like); read without e.mu.
+	locals atomic.Pointer[[]string]
 }
+
+// maxLocals bounds domainState.locals.
+const maxLocals = 8
 
 // run returns the hostRun of the domain's n-th host. e.mu is held.
 func (d *domainState) run(e *engine, n int) *hostRun {
@@ -65,6 +73,14 @@ func (e *engine) route(j *job) {
 	}
 	d.live++
 	j.d = d
+	if ls := d.locals.Load(); ls == nil || len(*ls) < maxLocals {
+		var next []string
+		if ls != nil {
+			next = slices.Clone(*ls)
+		}
+		next = append(next, j.wire[:strings.LastIndexByte(j.wire, '@')])
+		d.locals.Store(&next)
+	}
 	if !d.looked {
 		d.waiting = append(d.waiting, j)
 		start := len(d.waiting) == 1
@@ -299,7 +315,7 @@ func (e *engine) wake(q *hostQueue) {
 		}
 		return
 	}
-	if q.workers == 0 || q.workers < orDefault(e.v.PerHost, 2) && len(q.jobs) > q.workers*workerShare {
+	if q.workers == 0 || q.workers < orDefault(e.v.PerHost, defaultPerHost) && len(q.jobs) > q.workers*workerShare {
 		q.workers++
 		e.wg.Add(1)
 		go e.work(q)

@@ -6,7 +6,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/internal/testsmtp"
 )
 
@@ -116,14 +115,14 @@ func TestCanaryPaceManyDomains(t *testing.T) {
 	}
 }
 
-// TestCanaryRefusedAsBlocked: a server that refuses only addresses of
-// the canary's form, with a blocklist text about the client (a reply
-// about the egress), and is honest otherwise. The canary proves nothing;
-// no verdict is wrong.
+// TestCanaryRefusedAsBlocked: a server that refuses only the canaries
+// (it knows its addresses: any other is ours), with a blocklist text
+// about the client (a reply about the egress), and is honest otherwise.
+// The canary proves nothing; no verdict is wrong.
 func TestCanaryRefusedAsBlocked(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		canaryCase(t, "blockcan.com", func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
-			if catchall.IsProbe(a) {
+			if _, listed := s.known[a]; !listed {
 				return testsmtp.R(554, "5.7.1", "Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org")
 			}
 			return testsmtp.R(250, "2.1.5", "Ok")
@@ -165,8 +164,9 @@ func TestSpellEndsBetweenCommandsWithoutPipelining(t *testing.T) {
 	}
 }
 
-// TestCanaryTarpitted: a catch-all that answers addresses of the
-// canary's form only after 10 minutes (a tarpit for verifiers). Each
+// TestCanaryTarpitted: a catch-all that answers the canaries (any
+// address not in the list) only after 10 minutes (a tarpit for
+// verifiers). Each
 // address ends within Timeout of its first RCPT at the server, and no
 // acceptance is proven.
 func TestCanaryTarpitted(t *testing.T) {
@@ -179,7 +179,7 @@ func TestCanaryTarpitted(t *testing.T) {
 			addrs = append(addrs, a)
 		}
 		w, s := reviewWorld(t, known, map[string]domainRule{"tarpit.com": func(_ *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
-			if catchall.IsProbe(a) {
+			if _, listed := known[a]; !listed {
 				return testsmtp.Reply{Code: 550, Lines: []string{"5.1.1 User unknown"}, Delay: 10 * time.Minute}
 			}
 			return testsmtp.R(250, "2.1.5", "Ok")

@@ -30,8 +30,8 @@ type serverLimit struct {
 
 func (v *Verifier) newServerLimit() serverLimit {
 	return serverLimit{
-		sessions: semaphore.NewWeighted(int64(orDefault(v.PerHost, 2))),
-		rcpts:    rate.NewLimiter(rate.Limit(orDefault(v.PerHostRate, 10)), batchSize),
+		sessions: semaphore.NewWeighted(int64(orDefault(v.PerHost, defaultPerHost))),
+		rcpts:    rate.NewLimiter(rate.Limit(orDefault(v.PerHostRate, defaultPerHostRate)), batchSize),
 		held:     &holds{},
 	}
 }
@@ -89,7 +89,7 @@ func (v *Verifier) pruneHosts() {
 	if len(v.hosts) < maxHosts {
 		return
 	}
-	full := int64(orDefault(v.PerHost, 2))
+	full := int64(orDefault(v.PerHost, defaultPerHost))
 	for k, h := range v.hosts {
 		if time.Since(h.last) > 10*time.Minute && h.limit.sessions.TryAcquire(full) {
 			h.limit.sessions.Release(full)

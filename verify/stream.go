@@ -72,7 +72,7 @@ const spillFactor = 2
 // servers that could go. Memory stays bounded: at most spillFactor times
 // Window addresses are spilled at once. e.mu is held.
 func (e *engine) spill(j *job, depth int) {
-	perHost := orDefault(e.v.PerHost, 2)
+	perHost := orDefault(e.v.PerHost, defaultPerHost)
 	if !j.slot || depth <= 2*batchSize*perHost || e.spilled >= spillFactor*orDefault(e.v.Window, defaultWindow) {
 		return
 	}
@@ -133,7 +133,7 @@ func (e *engine) takePendingSends() []*job {
 }
 
 func newEngine(ctx context.Context, v *Verifier) *engine {
-	conc := int64(orDefault(v.Concurrency, 16))
+	conc := int64(orDefault(v.Concurrency, defaultConcurrency))
 	e := &engine{
 		v: v, ctx: ctx, out: make(chan indexed),
 		window:    semaphore.NewWeighted(int64(orDefault(v.Window, defaultWindow))),

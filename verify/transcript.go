@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/smtpprobe"
 )
 
@@ -30,8 +29,10 @@ type convLog struct {
 	lines    []smtpprobe.TranscriptLine
 	mailFrom string
 	// sent are the recipients of RCPT commands since the last compact;
-	// probes the catch-all probe addresses whose lines are kept (lower
-	// case).
+	// probes the catch-all probe addresses the engine sent since then
+	// (markProbes) and those whose lines are kept (lower case). A probe
+	// has no form of its own to be told by (catchall.RandomLocalPart):
+	// the engine knows the addresses it drew.
 	sent, probes map[string]bool
 	dropped      int // lines not kept for being over maxLogLines
 }
@@ -70,20 +71,25 @@ type filing struct {
 	probes map[string]bool
 }
 
-// filing starts building the transcripts of a batch with these addresses:
-// a recipient of a RCPT sent since the last batch that is none of them
-// and has the catch-all probe's form is a probe (a control asked after a
-// trailing probe is someone's address, and not shown to others).
+// markProbes notes addrs as random addresses the engine sent: their
+// lines go in the transcripts of their domain's results. Any other
+// recipient that is not the batch's (a control asked after a trailing
+// probe) is someone's address, and not shown to others.
+func (l *convLog) markProbes(addrs ...string) {
+	for _, a := range addrs {
+		l.probes[strings.ToLower(a)] = true
+	}
+}
+
+// filing starts building the transcripts of a batch with these addresses
+// and the probes marked since the last batch.
 func (l *convLog) filing(wires []string) *filing {
 	f := &filing{l: l, wires: map[string]bool{}, probes: map[string]bool{}}
 	for _, w := range wires {
 		f.wires[strings.ToLower(w)] = true
 	}
 	for a := range l.probes {
-		f.probes[a] = true
-	}
-	for a := range l.sent {
-		if !f.wires[a] && catchall.IsProbe(a) {
+		if !f.wires[a] {
 			f.probes[a] = true
 		}
 	}
@@ -219,6 +225,14 @@ func (c *conn) filing(batch []*job) *filing {
 		return nil
 	}
 	return c.conv.filing(wiresOf(batch))
+}
+
+// markProbes notes addrs as random addresses sent on c (see
+// convLog.markProbes).
+func (c *conn) markProbes(addrs ...string) {
+	if c.conv != nil {
+		c.conv.markProbes(addrs...)
+	}
 }
 
 // compact ends a batch's filing on c (see convLog.compact).

@@ -175,7 +175,10 @@ type Verifier struct {
 	// session is routed to one, sticky per (provider, server address),
 	// within its tolerance budget per provider (Profiles, nil: the embedded
 	// table) and its health (EgressStore, nil: in memory; OnEgressEvent
-	// hears each state change). Egresses multiply tolerance, never
+	// hears each state change). An EgressStore that is also an
+	// egress.BudgetStore keeps the budgets too, shared by every Verifier
+	// on it (a cluster's workers); otherwise they are this Verifier's
+	// own, in memory. Egresses multiply tolerance, never
 	// politeness: PerHost and PerHostRate hold per server address whatever
 	// their number. Empty: one way out, Dialer with HELO and MailFrom.
 	// OnPort25Blocked hears, once per egress, that outbound port 25 looks

@@ -234,11 +234,12 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	if len(spec) > 0 {
 		qs := make([]catchall.Question, len(spec))
 		for i, hr := range spec {
-			qs[i] = catchall.Question{Domain: hr.d.name, Host: hr.host.Name}
+			qs[i] = hr.question()
 		}
 		pend = e.v.detector.Begin(qs)
 		alone = pend.Addrs()
 	}
+	c.markProbes(append(canaryAddrs(cans), alone...)...)
 	// The trailing probes (and controls) that may follow the batch in its
 	// transaction have their room held in the server's bucket when it
 	// goes (take sized the batch so both fit the burst): no wait for the

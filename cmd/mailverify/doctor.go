@@ -98,7 +98,11 @@ func (f *serviceFlags) doctor() func(context.Context, diagnose.RecentEvents) (*d
 	return func(ctx context.Context, recent diagnose.RecentEvents) (*diagnose.DoctorReport, error) {
 		cfg := diagnose.DoctorConfig{Port: f.port, AllowPrivate: f.allowPrivate, DNSBL: zones(f.dnsbl), Recent: recent,
 			Egresses: []diagnose.Egress{{HELO: f.helo, MailFrom: f.from, SOCKS5: f.socks5}}}
-		if pool, err := f.eg.egresses(f.socks5); err == nil && len(pool) > 0 {
+		pool, err := f.eg.egresses(f.socks5)
+		if err != nil { // the file changed since serve started, say
+			return nil, err
+		}
+		if len(pool) > 0 {
 			cfg.Egresses = doctorEgresses(pool, f.helo, f.from)
 		}
 		if f.dnsbl == "" {

@@ -143,3 +143,19 @@ func summary(w io.Writer, v *verify.Verifier) {
 		}
 	}
 }
+
+// declared says which egresses a worker declares to the cluster, one
+// line each, with the providers each is pinned to.
+func declared(es []egress.Egress) []string {
+	if len(es) == 0 {
+		return []string{"declares no egress: probes directly and may serve every provider"}
+	}
+	out := make([]string, len(es))
+	for i := range es {
+		out[i] = "declares egress " + es[i].String()
+		if len(es[i].Providers) > 0 {
+			out[i] += " for " + strings.Join(es[i].Providers, ", ")
+		}
+	}
+	return out
+}

@@ -256,6 +256,9 @@ func worker(ctx context.Context, args []string, stderr io.Writer) int {
 		defer hs.Close()
 	}
 	fmt.Fprintf(stderr, "mailverify: worker on %s\n", w)
+	for _, line := range declared(w.Egresses()) {
+		fmt.Fprintln(stderr, "mailverify: "+line)
+	}
 	if err := w.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "mailverify: %v\n", err)
 		return exitIO

@@ -25,24 +25,12 @@ type pace struct {
 }
 
 // politeness answers GET /v1/politeness with the limits of this node's
-// verifier, which the workers share (NewVerifier makes them all). The
-// zero values are the verify package's documented defaults.
+// verifier, which the workers share (NewVerifier makes them all), with
+// the verify package's defaults filled in (Verifier.Limits).
 func (s *Server) politeness(w http.ResponseWriter, _ *http.Request) {
-	p := pace{PerServerRate: 10, PerServerSessions: 2, Sessions: 16, RcptsPerSession: 20, GreylistBudget: greylistBudget.Seconds()}
-	if v := s.Verifier; v != nil {
-		if v.PerHostRate > 0 {
-			p.PerServerRate = v.PerHostRate
-		}
-		if v.PerHost > 0 {
-			p.PerServerSessions = v.PerHost
-		}
-		if v.Concurrency > 0 {
-			p.Sessions = v.Concurrency
-		}
-		if v.MaxRcpts > 0 {
-			p.RcptsPerSession = v.MaxRcpts
-		}
-	}
+	l := s.Verifier.Limits() // the defaults where the node has none
+	p := pace{PerServerRate: l.PerHostRate, PerServerSessions: l.PerHost, Sessions: l.Concurrency, RcptsPerSession: l.MaxRcpts,
+		GreylistBudget: greylistBudget.Seconds()}
 	if s.GreylistBudget > 0 {
 		p.GreylistBudget = s.GreylistBudget.Seconds()
 	}

@@ -12,9 +12,14 @@
 //	            never reaches the scheduler)
 //	MV_WORK     work queue of tasks, subject mv.work.<partition>, or
 //	            mv.work.<provider>.<slot> for an identified provider's
-//	            mail servers; one durable consumer per partition, pinned
-//	            to one worker
+//	            mail servers, or mv.work.s<hash>.0 for an unidentified
+//	            server whose work was moved off a worker it refused
+//	            (serverroute.go); one durable consumer per partition,
+//	            pinned to one worker
 //	KV mv_workers  each worker's egresses (see Declaration)
+//	KV mv_egress   egress health per (egress, provider), cluster-wide
+//	KV mv_budgets  egress budgets per (egress, provider), cluster-wide
+//	            (both opened by NewEgressStore)
 //	MV_RESULTS  results, subject mv.result.<job>.<index>, at most one per
 //	            subject (published expecting none): exactly once
 //	MV_DEAD     tasks that no worker finished in MaxDeliver deliveries

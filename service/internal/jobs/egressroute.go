@@ -89,8 +89,33 @@ func providerOfSubject(s string) string {
 }
 
 // moveDelay is how long a task sent on to another worker waits: until
-// this worker has left the partition and the other holds it.
-func (w *Worker) moveDelay() time.Duration { return w.Bus.pinnedTTL() + time.Second }
+// this worker has left the partition and the other holds it. The pump
+// leaves it within a second and unpins it at once (reroute), so the
+// first time a task is sent on it waits moveSoon; should it come back
+// here all the same (the unpin failed, and the pin lasts its PinnedTTL),
+// it waits PinnedTTL and a second. A return costs one delivery of its
+// MaxDeliver.
+func (w *Worker) moveDelay(md *jetstream.MsgMetadata) time.Duration {
+	if w.route.sentOnce(md.Sequence.Stream) {
+		return min(moveSoon, w.Bus.pinnedTTL()+time.Second)
+	}
+	return w.Bus.pinnedTTL() + time.Second
+}
+
+const moveSoon = 2 * time.Second
+
+// sentOnce tells whether the task at stream sequence seq is sent on for
+// the first time, and remembers it.
+func (r *routing) sentOnce(seq uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sent == nil || len(r.sent) > 10000 {
+		r.sent = map[uint64]bool{}
+	}
+	first := !r.sent[seq]
+	r.sent[seq] = true
+	return first
+}
 
 // budgetEnd is when a task queued at t has waited all it may: past it a
 // task waiting for an egress (or a greylisting retry) ends.
@@ -105,7 +130,7 @@ func (w *Worker) budgetEnd(t time.Time) time.Time {
 // it is on its last delivery, or its budget is spent (the engine then
 // ends it unknown/blocked with retry_after, never a verdict on the
 // mailbox, unless an egress came back meanwhile).
-func (w *Worker) detour(m jetstream.Msg) bool {
+func (w *Worker) detour(m jetstream.Msg, t task) bool {
 	p := providerOfSubject(m.Subject())
 	if p == "" || w.route == nil {
 		return false
@@ -119,10 +144,19 @@ func (w *Worker) detour(m jetstream.Msg) bool {
 		return false
 	}
 	if d.Others {
-		_ = m.NakWithDelay(w.moveDelay())
+		_ = m.NakWithDelay(w.moveDelay(md))
 		return true
 	}
-	return w.wait(m, d.Comeback, md.Timestamp)
+	return w.wait(m, d.Comeback, queuedAt(t, md))
+}
+
+// queuedAt is when t was first queued: its message's time, or before it
+// was moved (task.Queued).
+func queuedAt(t task, md *jetstream.MsgMetadata) time.Time {
+	if !t.Queued.IsZero() && t.Queued.Before(md.Timestamp) {
+		return t.Queued
+	}
+	return md.Timestamp
 }
 
 // wait sends back a task that no running worker can carry now, to come
@@ -158,17 +192,22 @@ var waitsForEgress = []verify.Reason{verify.ReasonBlocked, verify.ReasonRateLimi
 // worker with a healthy egress for the provider, or, when none has one,
 // as wait does; when another egress of this worker may carry it, it is
 // asked again at once, and when its budget was spent, at the refill
-// (retry_after), within the task's budget. It returns false when the
-// result is to be stored.
+// (retry_after), within the task's budget. A task of an unidentified
+// server (a numbered partition) is moved to the server's own partition
+// when another worker has an egress for it (moveServer). It returns
+// false when the result is to be stored.
 func (w *Worker) park(h held, md *jetstream.MsgMetadata, r verify.Result) bool {
 	p := providerOfSubject(h.m.Subject())
-	if p == "" || w.route == nil || r.Status != verify.Unknown || !slices.Contains(waitsForEgress, r.Reason) {
+	if w.route == nil || r.Status != verify.Unknown || !slices.Contains(waitsForEgress, r.Reason) {
 		return false
+	}
+	if p == "" { // an unidentified server's, on a numbered partition
+		return w.moveServer(context.Background(), h, queuedAt(h.t, md), r) // serverroute.go
 	}
 	if md.NumDelivered >= uint64(w.Bus.maxDeliver()) {
 		return false
 	}
-	w.route.refresh(w.health, p) // the engine's report may not have been watched yet
+	w.route.refresh(w.health, w.route.keyOf(p)) // the engine's report may not have been watched yet
 	now := time.Now()
 	d := w.route.decide(p, now)
 	switch {
@@ -180,14 +219,14 @@ func (w *Worker) park(h held, md *jetstream.MsgMetadata, r verify.Result) bool {
 		if r.Reason == verify.ReasonRateLimited {
 			delay = max(time.Duration(r.RetryAfter), time.Second)
 		}
-		if r.RetryAfter == 0 || now.Add(delay).After(w.budgetEnd(md.Timestamp)) {
+		if r.RetryAfter == 0 || now.Add(delay).After(w.budgetEnd(queuedAt(h.t, md))) {
 			return false
 		}
 		_ = h.m.NakWithDelay(delay)
 		return true
 	case d.Others:
-		_ = h.m.NakWithDelay(w.moveDelay())
+		_ = h.m.NakWithDelay(w.moveDelay(md))
 		return true
 	}
-	return w.wait(h.m, d.Comeback, md.Timestamp)
+	return w.wait(h.m, d.Comeback, queuedAt(h.t, md))
 }

@@ -20,7 +20,7 @@ import (
 )
 
 // startNATS starts one JetStream server on a loopback port.
-func startNATS(t *testing.T) *server.Server {
+func startNATS(t testing.TB) *server.Server {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{ServerName: "egress", Host: "127.0.0.1", Port: -1,
 		JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
@@ -44,13 +44,14 @@ type egressWorld struct {
 	res    *mxtest.Resolver
 	port   int
 	banned string // a source address Google's server blocks
+	banAt  string // the server that blocks it: "google" unless set (setBanAt)
 
 	mu    sync.Mutex
 	mails map[string]int // MAIL commands per (server, source): "google 127.0.0.2"
 	rcpts map[string]int // RCPTs given a mailbox answer, likewise
 }
 
-func newEgressWorld(t *testing.T, banned string) *egressWorld {
+func newEgressWorld(t testing.TB, banned string) *egressWorld {
 	t.Helper()
 	w := &egressWorld{res: &mxtest.Resolver{MX: map[string][]*net.MX{}, IP: map[string][]netip.Addr{}},
 		banned: banned, mails: map[string]int{}, rcpts: map[string]int{}}
@@ -83,7 +84,7 @@ func (w *egressWorld) server(name string) *testsmtp.Server {
 	}
 	return &testsmtp.Server{Handlers: map[string]testsmtp.Handler{
 		"MAIL": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
-			if src := count(w.mails, c); name == "google" && src == w.banned {
+			if src := count(w.mails, c); name == w.banServer() && src == w.banned {
 				return testsmtp.R(550, "5.7.1", "Service unavailable; Client host ["+src+"] blocked using zen.spamhaus.org")
 			}
 			return testsmtp.R(250, "2.1.0", "Ok")
@@ -91,6 +92,10 @@ func (w *egressWorld) server(name string) *testsmtp.Server {
 		"RCPT": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
 			if !c.HaveMail { // pipelined behind a refused MAIL
 				return testsmtp.R(503, "5.5.1", "Error: need MAIL command")
+			}
+			if src, _, _ := net.SplitHostPort(c.Peer); name == w.banServer() && src == w.banned {
+				// banned within a transaction begun before
+				return testsmtp.R(554, "5.7.1", "Service unavailable; Client host ["+src+"] blocked using zen.spamhaus.org")
 			}
 			count(w.rcpts, c) // a mailbox answer
 			addr := strings.ToLower(strings.Trim(strings.TrimPrefix(cmd.Arg, "TO:"), "<>"))
@@ -100,6 +105,21 @@ func (w *egressWorld) server(name string) *testsmtp.Server {
 			return testsmtp.R(550, "5.1.1", "<"+addr+">: Recipient address rejected: User unknown")
 		},
 	}}
+}
+
+func (w *egressWorld) banServer() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.banAt == "" {
+		return "google"
+	}
+	return w.banAt
+}
+
+func (w *egressWorld) setBanAt(name string) {
+	w.mu.Lock()
+	w.banAt = name
+	w.mu.Unlock()
 }
 
 func (w *egressWorld) seen(m map[string]int, key string) int {
@@ -172,6 +192,12 @@ func startEgressNode(t *testing.T, url string, v *verify.Verifier, worker bool, 
 	t.Helper()
 	cfg := testBus
 	cfg.URL = url
+	return startNodeOn(t, cfg, v, worker, budget)
+}
+
+// startNodeOn is startEgressNode with the bus's configuration.
+func startNodeOn(t *testing.T, cfg Config, v *verify.Verifier, worker bool, budget time.Duration) *egressNode {
+	t.Helper()
 	n := &egressNode{bus: openBus(t, cfg), done: make(chan struct{})}
 	store, err := n.bus.NewEgressStore(context.Background())
 	if err != nil {

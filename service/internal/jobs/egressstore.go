@@ -22,18 +22,28 @@ const EgressBucket = "mv_egress"
 
 // An EgressStore is an egress.Store in a JetStream KV bucket: its
 // revisions are the bucket's, so egress.Health's compare-and-set holds
-// between workers. Each call waits at most 2 s for the bus.
-type EgressStore struct{ kv jetstream.KeyValue }
+// between workers. It is an egress.BudgetStore too, in a bucket of its
+// own (BudgetBucket; budgetstore.go): a Verifier given it as its
+// EgressStore shares both health and budgets with the cluster. Each call
+// waits at most 2 s for the bus.
+type EgressStore struct {
+	kv      jetstream.KeyValue
+	budgets jetstream.KeyValue
+}
 
-// NewEgressStore opens the bucket (records older than two days go: the
-// longest back-off is a day).
+// NewEgressStore opens the buckets (health records older than two days
+// go: the longest back-off is a day; see budgetBucket for the budgets').
 func (b *Bus) NewEgressStore(ctx context.Context) (*EgressStore, error) {
 	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: EgressBucket, TTL: 48 * time.Hour,
 		Replicas: b.replicas(), History: 1})
 	if err != nil {
 		return nil, err
 	}
-	return &EgressStore{kv: kv}, nil
+	budgets, err := b.budgetBucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &EgressStore{kv: kv, budgets: budgets}, nil
 }
 
 // egressKey is a KV key for k: both parts base64url (egress IDs and

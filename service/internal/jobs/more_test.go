@@ -280,10 +280,12 @@ func TestCatchAllSharedAcrossWorkers(t *testing.T) {
 	// canary), since only a refusal after it shows the server did not
 	// begin to accept everyone meanwhile, and the flush ends with a
 	// control (postmaster@example.com: a refusal before it would count).
-	// The first worker's server has not been seen to refuse, so the
-	// domain's catch-all probe goes alone at the front of its flush too;
-	// the second worker gets the first's answer from the shared store
-	// (checked above) and sends no probe.
+	// A new domain on a server not yet seen to refuse also gets its
+	// catch-all probe at the front of its first flush (650e427: a server
+	// that accepts the first recipients of a flush blindly), so the first
+	// worker sends four. The second worker gets the first's answer from
+	// the shared store (checked above) and sends no probe before the
+	// address.
 	if n := srv.Count("RCPT") - first; n != 3 {
 		t.Errorf("the second worker sent %d RCPTs; want 3 (address, canary and control)", n)
 	}

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/mx"
-	"github.com/mailverify/mailverify/syntax"
-	"github.com/mailverify/mailverify/verify"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -98,15 +95,10 @@ func (b *Bus) workConsumers(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// providers tells the mail provider of each domain, from its MX host
-// names (mx.ProviderOf of the most preferred), asking the scheduler
-// Verifier's resolver and remembering answers for ten minutes.
+// providers remembers the provider each mail server's tasks go to (see
+// forServer).
 type providers struct {
-	v   *verify.Verifier
-	res mx.Resolver
-
 	mu      sync.Mutex
-	known   map[string]providerEntry // by domain
 	servers map[string]providerEntry // by mail server address
 }
 
@@ -117,55 +109,16 @@ type providerEntry struct {
 
 const providerTTL = 10 * time.Minute
 
-// of returns the provider of address's mail servers, "" when none is
-// identified (or the name cannot be a subject token).
-func (p *providers) of(ctx context.Context, address string) string {
-	pol := syntax.Default
-	if p.v.Syntax != nil {
-		pol = *p.v.Syntax
-	}
-	a, err := pol.Parse(strings.TrimSpace(address))
-	if err != nil || a.IsLiteral() {
+// providerOf names the provider of an MX host (mx.ProviderOf), "" when
+// none is identified or the name cannot be a subject token. The host
+// comes from the lookup that found the address's mail server
+// (Verifier.MailServerHost): a new domain costs one MX lookup, not two.
+func providerOf(host string) string {
+	p := string(mx.ProviderOf(host))
+	if !providerName.MatchString(p) {
 		return ""
 	}
-	domain := a.DomainASCII()
-	p.mu.Lock()
-	if p.known == nil {
-		p.known, p.servers = map[string]providerEntry{}, map[string]providerEntry{}
-		p.res = p.v.Resolver
-		if p.res == nil {
-			p.res = &mx.DNS{}
-		}
-	}
-	e, ok := p.known[domain]
-	p.mu.Unlock()
-	if ok && time.Since(e.at) < providerTTL {
-		return e.provider
-	}
-	mxs, err := p.res.LookupMX(ctx, domain)
-	if err != nil {
-		return "" // not remembered: the next address asks again
-	}
-	var best *net.MX
-	for _, m := range mxs {
-		if m != nil && (best == nil || m.Pref < best.Pref) {
-			best = m
-		}
-	}
-	provider := ""
-	if best != nil {
-		provider = string(mx.ProviderOf(best.Host))
-	}
-	if !providerName.MatchString(provider) {
-		provider = ""
-	}
-	p.mu.Lock()
-	if len(p.known) > 10000 {
-		clear(p.known)
-	}
-	p.known[domain] = providerEntry{provider, time.Now()}
-	p.mu.Unlock()
-	return provider
+	return p
 }
 
 // forServer returns the provider a mail server's tasks go to: the first

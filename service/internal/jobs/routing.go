@@ -22,6 +22,12 @@ type routing struct {
 	mu      sync.Mutex
 	health  map[egress.Key]egress.Record
 	workers map[string]Declaration
+	// servers maps the partition name of an unidentified mail server
+	// (serverToken) to its provider key, "server:" and its address.
+	servers map[string]string
+	// sent are the tasks sent on to another worker (moveDelay), by
+	// stream sequence.
+	sent map[uint64]bool
 	// ready is closed once both buckets' contents have been read.
 	ready chan struct{}
 }
@@ -44,13 +50,19 @@ type decision struct {
 func (d decision) Take() bool { return d.Mine || !d.Others }
 
 func newRouting(self Declaration) *routing {
-	return &routing{self: self, health: map[egress.Key]egress.Record{}, workers: map[string]Declaration{}, ready: make(chan struct{})}
+	return &routing{self: self, health: map[egress.Key]egress.Record{}, workers: map[string]Declaration{},
+		servers: map[string]string{}, ready: make(chan struct{})}
 }
 
-// decide says where provider's work should go, now.
+// decide says where provider's work should go, now. The provider is a
+// provider's name, the provider key of an unidentified server
+// ("server:ADDR"), or the name of that server's partition (serverToken).
 func (r *routing) decide(provider string, now time.Time) decision {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if pk, ok := r.servers[provider]; ok {
+		provider = pk
+	}
 	var d decision
 	mine, until := r.serves(r.self, provider, now)
 	d.Mine = mine
@@ -139,7 +151,7 @@ func (r *routing) avoids(providers []string, now time.Time) []Avoided {
 	out := []Avoided{}
 	for _, p := range providers {
 		if d := r.decide(p, now); !d.Take() {
-			out = append(out, Avoided{Provider: p, Until: d.Comeback})
+			out = append(out, Avoided{Provider: r.keyOf(p), Until: d.Comeback})
 		}
 	}
 	return out
@@ -170,6 +182,9 @@ func (r *routing) watch(ctx context.Context, health, workers jetstream.KeyValue)
 			}
 			r.mu.Lock()
 			r.health = m
+			for k := range m {
+				r.learnLocked(k.Provider)
+			}
 			r.mu.Unlock()
 			once.Do(first.Done)
 		})

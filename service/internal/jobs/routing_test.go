@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +117,36 @@ func TestOneServerOnePartition(t *testing.T) {
 	}
 	if got := p.forServer("192.0.2.2:25", "yahoo"); got != "" {
 		t.Errorf("a server first seen with no provider: %q; want it kept", got)
+	}
+}
+
+// TestSchedulerOneLookupPerDomain: the scheduler learns an address's
+// provider from the lookup that found its mail server: one MX query per
+// new domain, and a provider's addresses still go to its partitions.
+func TestSchedulerOneLookupPerDomain(t *testing.T) {
+	w := newEgressWorld(t, "")
+	g, p := w.domains("g", "gmail-smtp-in.l.google.com", 3), w.domains("p", "mx.plain-host.test", 3)
+	b := openBus(t, Config{Partitions: 2})
+	defer b.Close()
+	s := &Scheduler{Bus: b, Verifier: w.verifier()}
+	var items []item
+	for _, a := range append(g, p...) {
+		items = append(items, item{Addr: a})
+	}
+	if err := s.route(t.Context(), chunk{Job: "j1", Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range append(g, p...) {
+		_, d, _ := strings.Cut(a, "@")
+		if n := w.res.Queries("MX", d); n != 1 {
+			t.Errorf("%s: %d MX queries; want 1", d, n)
+		}
+	}
+	names, err := b.workConsumers(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(names, func(n string) bool { return providerOfConsumer(n) == "google" }) {
+		t.Errorf("consumers %v; want a partition of google's", names)
 	}
 }

@@ -21,6 +21,13 @@ type task struct {
 	Addr  string `json:"a"`
 	Raw   string `json:"r,omitempty"` // the entry as given, when it differs
 	Ref   string `json:"f,omitempty"` // the caller's reference
+	// Queued, on a task moved to another partition (moveServer), is when
+	// it was first queued: its budget counts from then.
+	Queued time.Time `json:"q,omitzero"`
+	// Server, on a numbered partition, is the mail server the scheduler
+	// found (Verifier.MailServer), so that a worker can send the task to
+	// the server's own partition without a lookup (followServer).
+	Server string `json:"s,omitempty"`
 }
 
 // A Scheduler routes the addresses of queued jobs to the partitions of
@@ -43,7 +50,6 @@ const jobsAtOnce = 8
 
 // Run schedules until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
-	s.providers.v = s.Verifier
 	cons, err := s.Bus.JS.Consumer(ctx, InputStream, schedulerConsumer)
 	if err != nil {
 		return err
@@ -128,21 +134,21 @@ func (s *Scheduler) handle(ctx context.Context, m jetstream.Msg) {
 // carry no message ID: the stream would keep every ID in memory for its
 // duplicate window, 110 MB at a million tasks.
 func (s *Scheduler) route(ctx context.Context, c chunk) error {
-	subjects := make([]string, len(c.Items))
+	subjects, servers := make([]string, len(c.Items)), make([]string, len(c.Items))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(orDefault(s.Lookups, 64))
 	n := s.Bus.partitions()
 	for i, it := range c.Items {
 		g.Go(func() error {
-			key := s.Verifier.MailServer(gctx, it.Addr)
+			key, host := s.Verifier.MailServerHost(gctx, it.Addr)
 			if key == "" {
 				key = strings.ToLower(it.Addr) // no server to be polite to
 				subjects[i] = workSubject(partition(key, n))
 				return nil
 			}
-			p := s.providers.forServer(key, s.providers.of(gctx, it.Addr))
+			p := s.providers.forServer(key, providerOf(host))
 			if p == "" {
-				subjects[i] = workSubject(partition(key, n))
+				subjects[i], servers[i] = workSubject(partition(key, n)), key
 				return nil
 			}
 			slot := partition(key, providerSlots)
@@ -155,7 +161,7 @@ func (s *Scheduler) route(ctx context.Context, c chunk) error {
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(c.Items))
 	for i, it := range c.Items {
-		t := task{Job: c.Job, Index: c.Start + i, Addr: it.Addr, Raw: it.Raw, Ref: it.Ref}
+		t := task{Job: c.Job, Index: c.Start + i, Addr: it.Addr, Raw: it.Raw, Ref: it.Ref, Server: servers[i]}
 		data, err := json.Marshal(t)
 		if err != nil {
 			return err

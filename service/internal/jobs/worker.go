@@ -114,8 +114,11 @@ func (w *Worker) feed(ctx context.Context, in <-chan jetstream.Msg) func(func(st
 				_ = m.Ack()
 				continue
 			}
-			if w.detour(m) {
+			if w.detour(m, t) {
 				continue // no egress of this worker may serve its provider now
+			}
+			if w.followServer(ctx, m, t) {
+				continue // its server's work is on a partition of its own (serverroute.go)
 			}
 			if !w.roomFor(ctx, m) {
 				_ = m.Nak()
@@ -153,7 +156,7 @@ func (w *Worker) finish(ctx context.Context, i int, r verify.Result) {
 		_ = h.m.Nak() // shutting down: another worker does it whole
 		return
 	}
-	if r.Reason == verify.ReasonGreylisted && !last && time.Since(md.Timestamp) < orDefault(w.GreylistBudget, 30*time.Minute) {
+	if r.Reason == verify.ReasonGreylisted && !last && time.Since(queuedAt(h.t, md)) < orDefault(w.GreylistBudget, 30*time.Minute) {
 		retry := max(time.Duration(r.RetryAfter), time.Second)
 		w.parked(h.t, retry) // greywait.go
 		_ = h.m.NakWithDelay(retry)

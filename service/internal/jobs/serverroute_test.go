@@ -1,0 +1,146 @@
+package jobs
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailverify/mailverify/egress"
+	"github.com/mailverify/mailverify/verify"
+)
+
+// TestBlockedServerMovesToHealthyWorker: a mail server of no known
+// provider blocks worker A's egress. A holds the numbered partition of
+// that server (a first job, before the block, pinned it there); B, with
+// another egress, starts afterwards. The server's addresses are not
+// ended unknown/blocked by A: they move to the server's own partition,
+// which B takes, and each ends exactly once with the right verdict, none
+// through A's egress.
+func TestBlockedServerMovesToHealthyWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	ns := startNATS(t)
+	w := newEgressWorld(t, "127.0.0.2")
+	w.setBanAt("none") // no block yet
+	p := w.domains("p", "mx.plain-host.test", 8)
+	sched := startEgressNode(t, ns.ClientURL(), w.verifier(), false, 0)
+	a := startEgressNode(t, ns.ClientURL(), w.verifier(egressA), true, time.Minute)
+	j0, err := sched.bus.Submit(context.Background(), Spec{}, lines(p[:4]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j0.ID, 30*time.Second)
+	checkVerdicts(t, sched.bus, j0.ID, p[:4], func(string) bool { return true })
+	if a.count(func(verify.Result) bool { return true }) != 4 {
+		t.Fatal("A did not do the first job")
+	}
+
+	w.setBanAt("plain")
+	b := startEgressNode(t, ns.ClientURL(), w.verifier(egressB), true, time.Minute)
+	waitFor(t, "B declared", 10*time.Second, func() bool {
+		ws, err := sched.bus.Workers(context.Background())
+		return err == nil && len(ws) == 2
+	})
+	rcpts := w.seen(w.rcpts, "plain 127.0.0.2")
+	addrs := p[4:]
+	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j.ID, 60*time.Second)
+	got := checkVerdicts(t, sched.bus, j.ID, addrs, func(string) bool { return true })
+	if w.seen(w.mails, "plain 127.0.0.2") == 0 {
+		t.Error("A's egress never met the block; the test tells nothing")
+	}
+	if n := w.seen(w.rcpts, "plain 127.0.0.2") - rcpts; n != 0 {
+		t.Errorf("the server answered %d RCPTs from A's blocked egress; want none", n)
+	}
+	if n := b.count(func(r verify.Result) bool { return strings.Contains(r.Address, "-route.com") }); n != len(addrs) {
+		t.Errorf("B stored %d of the %d results; want all (results %v)", n, len(addrs), got)
+	}
+
+	// The server lets A in again and its back-off is over: its tasks
+	// still go to its own partition, which B holds, so A does not talk
+	// to it beside B (one worker per server, for politeness).
+	w.setBanAt("none")
+	store, err := sched.bus.NewEgressStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := store.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Key.Egress == "ea" {
+			_, rev, _ := store.Get(e.Key)
+			if _, err := store.Put(e.Key, egress.Record{State: egress.StateHealthy}, rev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mails := w.seen(w.mails, "plain 127.0.0.2")
+	q := w.domains("q", "mx.plain-host.test", 4)
+	j3, err := sched.bus.Submit(context.Background(), Spec{}, lines(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j3.ID, 60*time.Second)
+	checkVerdicts(t, sched.bus, j3.ID, q, func(string) bool { return true })
+	if n := w.seen(w.mails, "plain 127.0.0.2") - mails; n != 0 {
+		t.Errorf("A sent the server %d MAIL while B holds its partition; want none", n)
+	}
+}
+
+// TestMovedTaskWaitsLittle: a task sent on to another worker waits about
+// two seconds, not the consumer's PinnedTTL (10 s here) and one: the
+// worker that sends it on unpins the partition as it leaves it. A holds
+// Google's partition (a first job pinned it there) when Google starts
+// to block A's egress and B, with a healthy one, is running.
+func TestMovedTaskWaitsLittle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	ns := startNATS(t)
+	w := newEgressWorld(t, "127.0.0.2")
+	w.setBanAt("none")
+	g := w.domains("g", "gmail-smtp-in.l.google.com", 6)
+	cfg := testBus
+	cfg.URL, cfg.PinnedTTL = ns.ClientURL(), 10*time.Second
+	sched := startNodeOn(t, cfg, w.verifier(), false, 0)
+	a := startNodeOn(t, cfg, w.verifier(egressA), true, time.Minute)
+	j0, err := sched.bus.Submit(context.Background(), Spec{}, lines(g[:4]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j0.ID, 30*time.Second)
+	if a.count(func(verify.Result) bool { return true }) != 4 {
+		t.Fatal("A did not do the first job")
+	}
+	w.setBanAt("google")
+	b := startNodeOn(t, cfg, w.verifier(egressB), true, time.Minute)
+	waitFor(t, "B declared", 10*time.Second, func() bool {
+		ws, err := sched.bus.Workers(context.Background())
+		return err == nil && len(ws) == 2
+	})
+	start := time.Now()
+	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(g[4:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j.ID, 60*time.Second)
+	took := time.Since(start)
+	checkVerdicts(t, sched.bus, j.ID, g[4:], func(string) bool { return true })
+	if w.seen(w.mails, "google 127.0.0.2") == 0 {
+		t.Error("A's egress never met the block; the test tells nothing")
+	}
+	if n := b.count(func(verify.Result) bool { return true }); n != len(g[4:]) {
+		t.Errorf("B stored %d of %d results", n, len(g[4:]))
+	}
+	if took > 10*time.Second { // the old wait alone was 11 s
+		t.Errorf("the job took %v; a task sent on should wait about 2 s, not PinnedTTL (10 s) and one", took)
+	}
+	t.Logf("the job took %v", took)
+}
