@@ -169,7 +169,10 @@
 //     none), the domains of a batch in one transaction, then once more on
 //     a fresh connection (with a control again); those naming no reason
 //     move to the next MX host when the host refused every recipient
-//     alike.
+//     alike. A server that refused postmaster@ and never accepted it is
+//     not asked it again: there a specific refusal of a domain the host
+//     accepted nothing of ends unknown/blocked, without a fresh
+//     connection.
 //
 // What stays assumed: a server that judges only the first recipient of a
 // connection and accepts everyone past some count of them on one
