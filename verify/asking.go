@@ -121,6 +121,10 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	c.markProbes(probes...)
 	var wires []string
 	for i, t := range ts {
+		if t.front != "" {
+			wires = append(wires, t.front)
+			c.markProbes(t.front)
+		}
 		for _, j := range t.again {
 			wires = append(wires, j.wire)
 		}
@@ -138,7 +142,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	pr := make([]smtpprobe.Result, len(ts))
 	k := 0
 	for i, t := range ts {
-		pr[i] = res[k+len(t.again)]
+		pr[i] = res[k+boolInt(t.front != "")+len(t.again)]
 		k += t.size()
 	}
 	sts := e.v.detector.Learn(qs, pr)
@@ -147,6 +151,10 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	f.got = e.tick()
 	k = 0
 	for i, t := range ts {
+		if t.front != "" {
+			fileFront(f, t.hr, &res[k])
+			k++
+		}
 		for _, j := range t.again { // the acceptances asked again come first
 			// A reply about the egress says nothing of the mailbox: the
 			// acceptance stays, to be proven through another egress
@@ -154,6 +162,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 			if r := res[k]; r.Seq > 0 && !e.aboutTheEgress(&r) {
 				j.out, j.host = &r, t.hr.host.Name
 				j.ans, j.answered = f.answerOf(&r, false)
+				j.ans = t.hr.filed(j.ans)
 				t.hr.record(j.ans)
 			}
 			k++
@@ -177,10 +186,13 @@ type trail struct {
 	again []*job // acceptances asked again before the probe
 	first bool   // the probe answers the first catch-all question too
 	ctl   string // the control after it, or ""
+	// front: a random address of the domain before again (see front in
+	// canary.go), or "" where nothing is asked again.
+	front string
 }
 
 func (t trail) size() int {
-	n := len(t.again) + 1
+	n := len(t.again) + 1 + boolInt(t.front != "")
 	if t.ctl != "" {
 		n++
 	}
@@ -199,26 +211,38 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 		capacity, refusals = c.s.FreshRoom()
 	}
 	var ts []trail
-	used := 0
+	used, errs := 0, 0
 	for _, hr := range runs {
 		t := trail{hr: hr, first: !hr.asked, ctl: hr.control()}
 		for _, j := range hr.decided {
 			if j.out.Outcome == smtpprobe.Accepted && j.answered && j.rebrackets < maxRebrackets && !hr.proven(j) && !perConn && !j.ans.perConn &&
-				(fresh || j.ans.piped || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx || j.ans.waits != c.pc.count() || c.reask) {
+				(fresh || j.ans.piped || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx || j.ans.waits != c.pc.count() || c.reask || !j.ans.fronted) {
 				t.again = append(t.again, j)
 			}
 		}
-		if (used+t.size() > capacity || len(ts) >= refusals) && !perConn {
+		if len(t.again) > 0 {
+			t.front = frontAddr(hr) // the front and the probe may both be refused
+		}
+		if (used+t.size() > capacity || errs+t.errs() > refusals) && !perConn {
 			if len(ts) > 0 || !fresh {
 				continue
 			}
-			t.again = t.again[:max(0, capacity-1-boolInt(t.ctl != ""))]
+			t.again = t.again[:max(0, capacity-2-boolInt(t.ctl != ""))]
+			if refusals < 2 {
+				t.again = nil // no room for the front's refusal: nothing asked again
+			}
+			if len(t.again) == 0 {
+				t.front = ""
+			}
 		}
-		used += t.size()
+		used, errs = used+t.size(), errs+t.errs()
 		ts = append(ts, t)
 	}
 	return ts
 }
+
+// errs counts the refusals t may draw: its probe's, and its front's.
+func (t trail) errs() int { return 1 + boolInt(t.front != "") }
 
 func boolInt(b bool) int {
 	if b {
@@ -397,26 +421,6 @@ func (e *engine) probeWithControls(ctx context.Context, s *smtpprobe.Session, ad
 		res[plainAt[n]] = r
 	}
 	return res
-}
-
-// trailerDue reports whether acceptances of hr may need a trailing probe.
-// e.mu is held.
-func (e *engine) trailerDue(hr *hostRun) bool {
-	return !e.v.SkipCatchAll && !e.v.eg.noCanary && !hr.consumer() && hr.catchAllStatus() != catchall.Yes
-}
-
-// maxRebrackets bounds how often an acceptance is asked again before a
-// trailing probe: twice, for a probe that another session's or a
-// reconnection's timing kept from its transaction once.
-const maxRebrackets = 2
-
-// trailsSize counts the RCPTs of ts.
-func trailsSize(ts []trail) int {
-	n := 0
-	for _, t := range ts {
-		n += t.size()
-	}
-	return n
 }
 
 // aboutTheEgress reports whether r, with Egresses, is a reply about the

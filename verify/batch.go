@@ -3,6 +3,8 @@ package verify
 import (
 	"slices"
 	"time"
+
+	"github.com/mailverify/mailverify/catchall"
 )
 
 // groupScan is how far into a queue take looks for more addresses of the
@@ -17,6 +19,7 @@ type batchPlan struct {
 	used, tx    int
 	spare       bool       // leave trailing probes a refusal of the error budget
 	inline      bool       // the canaries go in the batch's own flush
+	fronts      bool       // a random address of each domain goes at the front (canary.go)
 	burst       int        // RCPTs the batch and its trailing probes may take of the bucket
 	trail       int        // RCPTs of the trailing probes (and controls) that may follow
 	picked      []int      // places in the queue, in the order taken
@@ -43,6 +46,12 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 			trail = 2 // the canary and a control (the canary's, or the flush's: flushControls)
 		}
 		txCost += trail
+		if p.fronts {
+			// Its random address at the front of the flush: an RCPT of the
+			// flush and its transaction that may be refused.
+			cost++
+			txCost++
+		}
 	}
 	// The flush and the trailing flush after it fit the server's burst
 	// together: the trailing probes go at once, with no wait for the pace
@@ -94,7 +103,7 @@ func (e *engine) take(q *hostQueue, r flushRoom, since time.Time) ([]*job, []*ho
 	if len(q.jobs) == 0 && len(q.probes) == 0 {
 		return nil, nil
 	}
-	p := &batchPlan{e: e, room: r.rcpts, spare: r.spare, inline: r.inline, burst: r.burst, txCap: orDefault(e.v.MaxRcpts, defaultMaxRcpts) - 1} // the batch rides in a transaction with a probe
+	p := &batchPlan{e: e, room: r.rcpts, spare: r.spare, inline: r.inline, fronts: r.fronts, burst: r.burst, txCap: orDefault(e.v.MaxRcpts, defaultMaxRcpts) - 1} // the batch rides in a transaction with a probe
 	scan := min(len(q.jobs), groupScan)
 	taken := make([]bool, scan)
 fill:
@@ -158,6 +167,7 @@ type flushRoom struct {
 	spare  bool
 	burst  int
 	inline bool // the canaries go in the batch's own flush (canary.go)
+	fronts bool // so does a random address of each domain at its front
 }
 
 // refusalKinds is how a server refused recipients so far.
@@ -186,4 +196,51 @@ func (e *engine) trailsFirst(hr *hostRun) bool {
 	// first flush is what shows a server that accepts the first
 	// recipients of a flush blindly (TestAcceptFirstOfFlush).
 	return e.refusals[hr.key] == refusedNaming
+}
+
+// distinctRuns counts the hostRuns of a batch.
+func distinctRuns(batch []*job) int {
+	var runs []*hostRun
+	for _, j := range batch {
+		if !slices.Contains(runs, j.run) {
+			runs = append(runs, j.run)
+		}
+	}
+	return len(runs)
+}
+
+// trailerRcpts counts the RCPTs of the trailing probes (and controls) the
+// batch's domains may need after it. e.mu is held.
+func (e *engine) trailerRcpts(batch []*job) int {
+	var runs []*hostRun
+	n := 0
+	for _, j := range batch {
+		if hr := j.run; !slices.Contains(runs, hr) {
+			runs = append(runs, hr)
+			if e.trailerDue(hr) {
+				n += 1 + boolInt(hr.vague)
+			}
+		}
+	}
+	return n
+}
+
+// trailerDue reports whether acceptances of hr may need a trailing probe.
+// e.mu is held.
+func (e *engine) trailerDue(hr *hostRun) bool {
+	return !e.v.SkipCatchAll && !e.v.eg.noCanary && !hr.consumer() && hr.catchAllStatus() != catchall.Yes
+}
+
+// maxRebrackets bounds how often an acceptance is asked again before a
+// trailing probe: twice, for a probe that another session's or a
+// reconnection's timing kept from its transaction once.
+const maxRebrackets = 2
+
+// trailsSize counts the RCPTs of ts.
+func trailsSize(ts []trail) int {
+	n := 0
+	for _, t := range ts {
+		n += t.size()
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -141,4 +142,131 @@ func (e *engine) fileCanaries(f flush, cs []canary) {
 			}
 		}
 	}
+}
+
+// A front is one domain's random address at the front of a batch's flush,
+// before any of the batch's addresses, where the server pipelines or not.
+// A server that accepts the first recipients of a connection, a
+// transaction, a flush or a domain's run blindly and judges the rest
+// refuses the canary (or trailing probe) after them; only a refusal before
+// them shows they were judged (hostRun.fronted). The front is drawn afresh
+// each time: the Detector's address is the canary's, and a recipient
+// repeated in a transaction may be answered otherwise.
+type front struct {
+	hr   *hostRun
+	addr string
+	res  smtpprobe.Result
+}
+
+// fronts plans the fronts of batch on c: one for each of its domains whose
+// acceptances may need proving (trailerDue), except on a server that
+// judges only the first recipients of a connection (compared across
+// connections instead, see answer.refuted). Not even for a domain whose
+// catch-all probe goes alone first in the batch's transaction: where its
+// reply does not come, the session sends the batch again, on a new
+// connection, without it. Without pipelining, where
+// consecutive commands of a transaction are compared whatever their flush
+// (answer.refuted), none goes for a domain the host judged earlier in the
+// open transaction (sameTx: the batch continues it) and accepted no random
+// address of after: a server counting per connection, transaction or
+// domain in a transaction was judging already. e.mu is held.
+func (e *engine) fronts(c *conn, batch []*job, sameTx bool) []front {
+	if c.s.Quirks().RcptsPerConnection > 0 {
+		return nil
+	}
+	open := sameTx && !pipelines(c.s)
+	next := answer{conn: c.lastConn, tx: c.lastTx, seq: math.MaxInt} // where the batch would stand
+	var fs []front
+	for _, j := range batch {
+		hr := j.run
+		if !e.trailerDue(hr) || slices.ContainsFunc(fs, func(f front) bool { return f.hr == hr }) ||
+			open && hr.fronted(next) {
+			continue
+		}
+		fs = append(fs, front{hr: hr, addr: frontAddr(hr)})
+	}
+	return fs
+}
+
+// frontsOf plans the fronts of batch on c (see fronts) and whether the
+// batch goes in a transaction of its own (fresh): where the open one has
+// no room for the batch with its fronts and the n RCPTs (canaries, trailing
+// probes) that may follow in it. mayFresh is false where catch-all probes
+// go alone first, which the batch follows in their transaction. e.mu is
+// held.
+func (e *engine) frontsOf(c *conn, batch []*job, n int, mayFresh bool) ([]front, bool) {
+	room, _ := c.s.TxRoom()
+	fs := e.fronts(c, batch, room > 0)
+	if !mayFresh || room >= len(fs)+n {
+		return fs, false
+	}
+	return e.fronts(c, batch, false), true
+}
+
+// frontAddr draws a random address of hr's domain for the front of a
+// flush, fresh and in the shape of one of the domain's addresses, as the
+// canary's is (hostRun.question).
+func frontAddr(hr *hostRun) string {
+	return catchall.RandomLocalPart(hr.question().Like) + "@" + hr.d.name
+}
+
+func frontWires(fs []front) []string {
+	w := make([]string, len(fs))
+	for i, f := range fs {
+		w[i] = f.addr
+	}
+	return w
+}
+
+// fileFront records the answer to a front: a refusal, as a random
+// address's (it may say the domain is not catch-all, and a canary
+// accepted after it a soft limit begun); an acceptance says only that the
+// host accepts by place, or everyone, and the acceptances after it stay
+// unproven (hostRun.fronted). e.mu is held.
+func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) {
+	a, ok := f.answerOf(r, true)
+	switch {
+	case !ok:
+	case judged(r.Outcome):
+		hr.record(a)
+	default: // no evidence about the domain: kept apart from hr.answers
+		if len(hr.blind) >= maxBlind {
+			drop := hr.blind[:len(hr.blind)-maxBlind/2]
+			for _, b := range drop {
+				hr.blindCut = max(hr.blindCut, b.got)
+			}
+			hr.blind = append(hr.blind[:0], hr.blind[len(drop):]...)
+		}
+		hr.blind = append(hr.blind, a)
+	}
+}
+
+// maxBlind bounds the accepted fronts a hostRun keeps. One dropped could
+// lie between a judged answer and an acceptance; so no judged answer
+// read before it (hostRun.blindCut) fronts anything any more.
+const maxBlind = 32
+
+// frontSplits reports whether the error budget left on c's connection
+// would take a domain's front but not the batch's first address after it
+// (now is Room's): both may be refused, and a reconnection between them
+// leaves the address unfronted, to be asked again. Without pipelining
+// Room says 1 whatever is left, and the session reconnects at MaxErrors
+// (TxRoom's refusals); there the batch of q's first job needs no front
+// where the open transaction fronts its domain already (see fronts).
+func (e *engine) frontSplits(c *conn, q *hostQueue, now int) bool {
+	if c.s.Quirks().RcptsPerConnection > 0 || e.v.SkipCatchAll || c.s.Connections() == 0 {
+		return false
+	}
+	if pipelines(c.s) {
+		_, fresh := c.s.Room()
+		return now < 2 && fresh >= 2
+	}
+	rcpts, refusals := c.s.TxRoom()
+	_, freshRefusals := c.s.FreshRoom()
+	if rcpts == 0 || refusals >= 2 || freshRefusals < 2 {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(q.jobs) > 0 && !q.jobs[0].run.fronted(answer{conn: c.lastConn, tx: c.lastTx, seq: math.MaxInt})
 }

@@ -150,10 +150,24 @@
 //     that pipelines, each batch's flush ends with the canary: one random
 //     address for each domain in it (with an accepted address after it,
 //     in the same flush, where the host refuses naming no reason), after
-//     that domain's addresses. An acceptance the canary did not prove (it
-//     went in a later flush, was greylisted, or was refused in a way that
-//     does not count) is asked again, with a canary after it, in one
-//     flush (a trailing probe), at most twice. Where the server does not
+//     that domain's addresses. And the host must have been judging the
+//     domain's recipients before it: an earlier answer of the domain in
+//     the same transaction (and flush, where the server pipelines) was no
+//     acceptance, and no random address of the domain was accepted after
+//     that one. A server that accepts the first few recipients of a
+//     connection, a transaction, a flush or a domain's run blindly and
+//     judges the rest refuses the canary after them; only a refusal
+//     before them shows they were judged. So each batch's flush starts
+//     with another random address of each of its domains (the front),
+//     drawn afresh, where the server pipelines or not; an accepted front
+//     leaves the flush's acceptances of its domain unproven. Without
+//     pipelining, a domain whose open transaction the host has judged
+//     needs no front. An acceptance the canary did not prove (it went in
+//     a later flush, was greylisted, or was refused in a way that does
+//     not count) or that was not fronted (its front was accepted, or the
+//     session sent it again on a new connection after a break) is asked
+//     again, after a front and with a canary after it, in one flush (a
+//     trailing probe), at most twice. Where the server does not
 //     pipeline, every command is a round trip of its own: the refusal may
 //     come in a later command of the transaction (the trailing probe right
 //     after the batch), provided no wait of ours (for the pace, or the
@@ -178,9 +192,8 @@
 // connection and accepts everyone past some count of them on one
 // connection only, a server that refuses everyone and then accepts
 // everyone within one flush, or one that accepts everyone and then
-// judges honestly within one transaction (a spell ending between two
-// commands of one write, or a rule like "the first recipients of a
-// transaction are all accepted"), would still pass. On a server that
+// judges honestly within one write (a spell that ends between two of its
+// commands, after the front's), would still pass. On a server that
 // does not pipeline, a spell of accepting everyone that ends in the one
 // round trip between the last acceptance and the canary right after it
 // (as it could between any two of our commands there) would still pass
@@ -215,22 +228,25 @@
 // acceptances, a trailing probe): a greylisting server lets it through
 // with them, where a new one would be deferred anew (so a server that
 // defers a random address it has picked out, and refuses it when it
-// comes back, still passes). No code recognises our addresses
-// by their form (the engine marks in transcripts the ones it sent).
-// What remains: the
-// canary proves acceptances only where the server treats the addresses
-// that do not exist alike. A catch-all that refuses some of them by a
+// comes back, still passes). No code recognises our addresses by their
+// form (the engine marks in transcripts the ones it sent). What remains:
+// the canary proves acceptances only where the server treats the
+// addresses that do not exist alike. A catch-all that refuses some of them by a
 // feature of the address, and finds the canary among those, still
 // passes: where the domain's addresses are too short to carry 40 bits
 // (u5, jsmith) the canary is longer than they are, and a server that
 // refuses long local parts and accepts short ones fools it; and one
 // that tells random syllables from people's names (a dictionary of
-// names) can refuse every canary. The same holds of a server that
-// accepts the first few
-// recipients of a connection, or of a domain in a transaction, blindly
-// and judges the rest: the canary at the end, refused, proves the blind
-// acceptances before it; only a catch-all probe first on the connection
-// or in the domain's run would show it.
+// names) can refuse every canary.
+//
+// A server that judges by place is caught by the front only where its
+// blind acceptances come first in their count (of a connection, a
+// transaction, a flush, or a domain in one of those) and it judges every
+// recipient after them: one that accepts blindly some later recipients
+// (every other one, those after the first refusal) and judges the random
+// addresses around them would still pass. A front answered with a
+// temporary failure (a greylisting: it is drawn afresh each time) counts
+// as judged.
 //
 // # Egresses
 //
@@ -250,9 +266,11 @@
 // fraction of the mailboxes it now proves. The public way to send no
 // random address at all is SkipCatchAll, whose acceptances end
 // unknown/cannot_verify. BenchmarkCanaryCost measures its cost against
-// the engine with it off: about a sixth more round trips (the canary
-// rides in the batch's own flush where the server pipelines), for about
-// twice the deliverable verdicts. Without Egresses
+// the engine with it off: about half again as many round trips (the
+// canary, and the random address at the front, ride in the batch's own
+// flush where the server pipelines, but each is a refusal of the
+// server's error budget, and sessions renew sooner), for about three
+// times the deliverable verdicts. Without Egresses
 // there is one way out (Dialer), and replies about it still decide no
 // mailbox.
 //

@@ -55,6 +55,13 @@ import (
 //     connection (Exchange Online) allows no such comparison: there, a
 //     refusal asked after the acceptance was read, on a later connection,
 //     counts.
+//   - An acceptance proves the mailbox only when the host was judging
+//     the domain before it, too (hostRun.fronted): a server that accepts
+//     the first recipients of a connection, a transaction, a flush or a
+//     domain's run blindly and judges the rest refuses the random
+//     address after them. A random address of each domain goes at the
+//     front of the batch's flush, and of a trailing probe's (canary.go,
+//     front); refused, it shows the host judging there.
 
 // A connID names one connection of one worker's session.
 type connID struct {
@@ -86,6 +93,8 @@ type answer struct {
 	// flush reach it together and a later flush comes a round trip later
 	// (see answer.refuted).
 	piped bool
+	// fronted: set when an acceptance is filed, see hostRun.fronted.
+	fronted bool
 }
 
 // A flush is one call on a session, seen from the engine's clock.
@@ -200,7 +209,7 @@ func (hr *hostRun) proven(j *job) bool {
 	if hr.consumer() {
 		return true
 	}
-	if !j.answered || hr.catchAllStatus() != catchall.No {
+	if !j.answered || hr.catchAllStatus() != catchall.No || !j.ans.fronted {
 		return false
 	}
 	for _, r := range hr.answers {
@@ -209,6 +218,60 @@ func (hr *hostRun) proven(j *job) bool {
 		}
 	}
 	return false
+}
+
+// fronted reports whether the host was judging the domain's recipients
+// when it accepted a: an answer of the domain before a in its
+// transaction (and, where the server pipelines, its flush) was no
+// acceptance, and no random address was accepted between. A server that
+// accepts the first recipients of a connection, a transaction, a flush or
+// a domain's run blindly and judges the rest refuses the canary after
+// them, and only a refusal before them in every one of those scopes shows
+// they were judged: the random address at the front of the flush
+// (canary.go) gives it. A random address accepted (a front, kept in
+// hr.blind, or a probe) shows the host accepting blindly at that point. A server that judges only the
+// first recipients of a connection is compared across connections
+// (answer.refuted).
+//
+// It is decided when the acceptance is filed, in the same hold of e.mu as
+// the front's answer (hr.blind keeps only the latest accepted fronts).
+func (hr *hostRun) fronted(a answer) bool {
+	if a.perConn {
+		return true
+	}
+	before := func(f answer) bool { return f.sameTx(a) && f.seq < a.seq && (!a.piped || f.flush == a.flush) }
+	last, blind := 0, 0 // the latest judged answer before a, and random address accepted
+	for _, f := range hr.answers {
+		switch {
+		case !before(f):
+		case judged(f.o):
+			if f.got > hr.blindCut { // else a front accepted after it may be forgotten
+				last = max(last, f.seq)
+			}
+		case f.probe:
+			blind = max(blind, f.seq)
+		}
+	}
+	for _, b := range hr.blind {
+		if before(b) {
+			blind = max(blind, b.seq)
+		}
+	}
+	return last > blind
+}
+
+// filed returns a, an answer of the host about a job of the domain, as it
+// is to be kept: an acceptance with whether it is fronted.
+func (hr *hostRun) filed(a answer) answer {
+	a.fronted = a.o == smtpprobe.Accepted && hr.fronted(a)
+	return a
+}
+
+// judged reports whether o, a reply to a random address at the front of a
+// flush, shows the host was not accepting everyone there: anything but an
+// acceptance. A greylisting (a new address each time) counts too.
+func judged(o smtpprobe.Outcome) bool {
+	return o != smtpprobe.Accepted && o != smtpprobe.CannotVerify
 }
 
 // consumer reports whether the domain is the provider's own consumer

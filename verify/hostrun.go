@@ -28,6 +28,8 @@ type hostRun struct {
 	known     catchall.Status // the Detector's answer (cached, or from a probe)
 	published catchall.Status // the answer told to the Detector
 	answers   []answer        // the host's RCPT answers about the domain
+	blind     []answer        // random addresses at a flush's front it accepted (canary.go)
+	blindCut  uint64          // the latest got of those dropped from blind (see maxBlind)
 	asked     bool            // the catch-all question was asked
 	asking    bool            // ... and is being asked now
 	deferred  bool            // the probe was greylisted: ask again on the retry

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -21,6 +20,7 @@ type conn struct {
 	pc      *pacer   // the session's share of the server's RCPT pace
 	reask   bool     // trails asks every acceptance again (see askTrailing)
 	cans    []canary // the canaries of the batch being filed
+	fronts  []front  // ... and its fronts (canary.go)
 	ctls    flushControls
 	conv    *convLog // the conversation, with Transcript
 	// lastConn and lastTx are where the latest RCPT answer on it stood:
@@ -126,10 +126,14 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 		// a new connection lets the next batch carry more of a domain.
 		c.s.Recycle(ctx)
 		now = fresh
+	} else if e.frontSplits(c, q, now) {
+		c.s.Recycle(ctx)
+		now = fresh
 	}
 	now = e.v.egressCap(c.s, now) // egress.go
 	// The server's pace binds while its bucket is not full.
-	r := flushRoom{rcpts: now, spare: c.limiter.Tokens() < float64(c.limiter.Burst()), burst: c.pc.free(), inline: inlines(c)}
+	r := flushRoom{rcpts: now, spare: c.limiter.Tokens() < float64(c.limiter.Burst()), burst: c.pc.free(), inline: inlines(c),
+		fronts: c.s.Quirks().RcptsPerConnection == 0}
 	e.mu.Lock()
 	batch, probes := e.take(q, r, since)
 	e.mu.Unlock()
@@ -249,10 +253,15 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	if cans == nil {
 		c.pc.prepay(e.trailerRcpts(batch))
 	}
+	// A random address of each domain goes at the front (canary.go,
+	// front), where the server pipelines or not.
+	fs, fresh := e.frontsOf(c, batch, len(wires)+2*distinctRuns(batch)-len(cans), len(alone) == 0)
 	e.mu.Unlock()
+	c.markProbes(frontWires(fs)...)
+	wires = append(frontWires(fs), wires...)
 	defer c.pc.clear()
 	var aloneRes, results []smtpprobe.Result
-	if room, _ := c.s.TxRoom(); len(alone) == 0 && room < len(wires)+2*distinctRuns(batch)-len(cans) {
+	if fresh {
 		// A transaction of their own, with room for the trailing probes
 		// that may follow them in it.
 		results = c.s.ProbeFresh(ctx, wires...)
@@ -260,9 +269,10 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 		aloneRes, results = c.s.ProbeWith(ctx, alone, wires...)
 	}
 	c.pc.prepay(0) // the room held stays for the trailing flush
-	e.learnCanaries(cans, results[len(batch):])
+	e.learnCanaries(cans, results[len(fs)+len(batch):])
 	ctls.take(results)
-	results = results[:len(batch)]
+	fres := results[:len(fs)]
+	results = results[len(fs) : len(fs)+len(batch)]
 	c.cans, c.ctls = cans, ctls
 	var sts []catchall.Status
 	var rs []*smtpprobe.Result
@@ -284,6 +294,10 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	for i, hr := range spec {
 		hr.catchAllAnswer(sts[i], rs[i], f)
 	}
+	for i := range fs {
+		fs[i].res = fres[i]
+	}
+	c.fronts = fs
 	e.mu.Unlock()
 	e.file(ctx, f, batch, results, probes)
 	if ctx.Err() != nil {
@@ -301,6 +315,10 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	c := f.c
 	tf := c.filing(batch)
 	e.mu.Lock()
+	for _, fr := range c.fronts {
+		fileFront(f, fr.hr, &fr.res) // before the batch's answers: it came first
+	}
+	c.fronts = nil
 	var runs []*hostRun
 	seen := map[*hostRun]bool{}
 	for k, j := range batch {
@@ -318,6 +336,7 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 		}
 		j.out, j.host = &r, hr.host.Name
 		j.ans, j.answered = f.answerOf(&r, false)
+		j.ans = hr.filed(j.ans)
 		if tf != nil {
 			j.res.Transcript = tf.transcript(j.wire)
 		}
@@ -382,31 +401,4 @@ func (e *engine) newRuns(batch []*job) []*hostRun {
 // catch-all probe (see newRuns). e.mu is held.
 func (e *engine) probeDue(hr *hostRun) bool {
 	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer() && !e.trailsFirst(hr)
-}
-
-// distinctRuns counts the hostRuns of a batch.
-func distinctRuns(batch []*job) int {
-	var runs []*hostRun
-	for _, j := range batch {
-		if !slices.Contains(runs, j.run) {
-			runs = append(runs, j.run)
-		}
-	}
-	return len(runs)
-}
-
-// trailerRcpts counts the RCPTs of the trailing probes (and controls) the
-// batch's domains may need after it. e.mu is held.
-func (e *engine) trailerRcpts(batch []*job) int {
-	var runs []*hostRun
-	n := 0
-	for _, j := range batch {
-		if hr := j.run; !slices.Contains(runs, hr) {
-			runs = append(runs, hr)
-			if e.trailerDue(hr) {
-				n += 1 + boolInt(hr.vague)
-			}
-		}
-	}
-	return n
 }

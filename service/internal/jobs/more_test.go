@@ -276,20 +276,19 @@ func TestCatchAllSharedAcrossWorkers(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	runJob("bob@example.com") // a new worker with a new Verifier
-	// The random address goes after the acceptance in its flush (the
+	// A random address goes after the acceptance in its flush (the
 	// canary), since only a refusal after it shows the server did not
-	// begin to accept everyone meanwhile, and the flush ends with a
+	// begin to accept everyone meanwhile, and another before it (the
+	// front), since only a refusal before it shows the server was not
+	// accepting its first recipients blindly; the flush ends with a
 	// control (postmaster@example.com: a refusal before it would count).
-	// A new domain on a server not yet seen to refuse also gets its
-	// catch-all probe at the front of its first flush (650e427: a server
-	// that accepts the first recipients of a flush blindly), so the first
-	// worker sends four. The second worker gets the first's answer from
-	// the shared store (checked above) and sends no probe before the
-	// address.
-	if n := srv.Count("RCPT") - first; n != 3 {
-		t.Errorf("the second worker sent %d RCPTs; want 3 (address, canary and control)", n)
+	// The first worker, on a server not yet seen to refuse, also sends the
+	// catch-all probe alone first; the second gets the first's answer from
+	// the shared store (checked above) and sends none.
+	if n := srv.Count("RCPT") - first; n != 4 {
+		t.Errorf("the second worker sent %d RCPTs; want 4 (front, address, canary and control)", n)
 	}
-	if first != 4 {
-		t.Errorf("the first worker sent %d RCPTs; want 4 (probe, address, canary and control)", first)
+	if first != 5 {
+		t.Errorf("the first worker sent %d RCPTs; want 5 (catch-all probe, front, address, canary and control)", first)
 	}
 }
