@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -156,5 +157,99 @@ func (cs flushControls) file(f flush, batch []*job) {
 			}
 		}
 		postmasterAnswer(f, c.hr, jobs, &c.res)
+	}
+}
+
+// sandwich asks again, on c after a batch, the refusals naming no reason
+// that do not count yet, in a new transaction with an address of the
+// domain the host accepted after them (the control): refused and then
+// accepted in one transaction, the refusal was about the mailbox; if the
+// control is refused too, the host refuses everyone now, and the refusals
+// wait (see hostRun.retryRefusals). Each refusal is sandwiched once per
+// time it is asked.
+func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
+	type ask struct {
+		hr   *hostRun
+		jobs []*job
+		pm   bool // the control is postmaster@ the domain (postmasterControl)
+	}
+	var asks []ask
+	var wires []string
+	e.mu.Lock()
+	// Without pipelining, an acceptance later in the transaction makes a
+	// specific refusal count (answer.before): those wait while the
+	// domain has more to ask here.
+	later := !pipelines(c.s)
+	// The refusals asked again draw errors: a group the connection's
+	// error budget would split from its control waits for the fresh
+	// connection (hostRun.retryRefusals).
+	_, budget := c.s.TxRoom()
+	for _, hr := range runs {
+		ctl, pm := hr.lastAccepted, false
+		wait := later && hr.pending > 0
+		var jobs []*job
+		for _, j := range hr.decided {
+			if refusal(j.out.Outcome) && j.answered && !j.sandwiched && !hr.counts(j) && hr.controlFor(j.out.Outcome) &&
+				!(wait && specific(j.out.Outcome)) {
+				j.sandwiched = true
+				if ctl == "" {
+					ctl, pm = postmasterControl(j), true
+				}
+				jobs = append(jobs, j)
+				wires = append(wires, j.wire)
+			}
+		}
+		if budget > 0 && len(jobs) >= budget {
+			for _, j := range jobs {
+				j.sandwiched = false
+			}
+			wires = wires[:len(wires)-len(jobs)]
+			continue
+		}
+		if len(jobs) > 0 {
+			budget -= len(jobs)
+			asks = append(asks, ask{hr, jobs, pm})
+			wires = append(wires, ctl)
+		}
+	}
+	f := flush{c: c, sent: e.tick()}
+	e.mu.Unlock()
+	if len(asks) == 0 {
+		return
+	}
+	// Each control follows its own domain's refusals; the domains share a
+	// transaction (and a flush) while it has room: one round trip for the
+	// batch, not one a domain.
+	capacity, _ := c.s.FreshRoom()
+	res := make([]smtpprobe.Result, 0, len(wires))
+	n, m := 0, 0
+	for _, a := range asks {
+		if k := len(a.jobs) + 1; m > n && m+k-n > capacity {
+			res = append(res, c.s.ProbeFresh(ctx, wires[n:m]...)...)
+			n = m
+		}
+		m += len(a.jobs) + 1
+	}
+	res = append(res, c.s.ProbeFresh(ctx, wires[n:m]...)...)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f.got = e.tick()
+	n = 0
+	for _, a := range asks {
+		for _, j := range a.jobs {
+			if res[n].Seq > 0 { // asked and answered: the latest answer decides
+				r := res[n]
+				j.out = &r
+				j.ans, j.answered = f.answerOf(&r, false)
+				a.hr.record(j.ans)
+			}
+			n++
+		}
+		if a.pm {
+			postmasterAnswer(f, a.hr, a.jobs, &res[n])
+		} else if ans, ok := f.answerOf(&res[n], false); ok {
+			a.hr.record(ans)
+		}
+		n++
 	}
 }
