@@ -42,6 +42,9 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 		// transaction. The error budget is not held back for it: a
 		// batch that ends with acceptances leaves room.
 		trail = 1 + boolInt(hr.vague)
+		if p.inline {
+			trail = 2 // the canary and a control (the canary's, or the flush's: flushControls)
+		}
 		txCost += trail
 		if p.fronts {
 			// Its random address at the front of the flush: an RCPT of the

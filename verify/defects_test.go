@@ -103,7 +103,7 @@ func TestUnexplainedRejections(t *testing.T) {
 		w.add("limit.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(552, "", "Too many recipients")}})
 		w.add("helo.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(550, "", "Invalid HELO name")}})
 		w.add("x00.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(550, "5.0.0", "Requested action not taken")}})
-		w.add("full.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": reply(452, "4.2.2", "Mailbox full, try again later")}})
+		w.add("full.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": acceptsPostmaster(reply(452, "4.2.2", "Mailbox full, try again later"))}})
 		v := w.verifier()
 		got := verifyAll(t, v, []string{"jane@policy.com", "bob@policy.com", "jane@generic.com", "ghost@generic.com",
 			"jane@sender.com", "jane@limit.com", "jane@helo.com", "jane@x00.com", "jane@full.com"})

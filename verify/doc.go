@@ -47,22 +47,25 @@
 //   - null_mx: the domain publishes "MX 0 ." (RFC 7505).
 //   - unroutable_mx: every MX address is loopback, private or reserved.
 //   - mailbox_not_found: a specific "no such mailbox" (5.1.1, 5.1.10, the
-//     texts in smtpprobe's rules); or a 5xx that names no reason followed,
-//     in the same transaction, by an acceptance of another recipient of
-//     the domain (see "Evidence is scoped" below); or a hard
+//     texts in smtpprobe's rules) or a 5xx that names no reason, either
+//     followed in the same transaction and flush by an acceptance of
+//     another recipient of the domain (for a specific one, postmaster@
+//     the domain too), see "Evidence is scoped" below; or a hard
 //     bounce in History within FeedbackMaxAge (Result.Feedback) where the
 //     server said nothing definite about the mailbox now (catch_all,
 //     cannot_verify, any unknown): a fresh deliverable, undeliverable or
 //     mailbox_full outranks it, and an event dated in the future is no
 //     evidence; or the caller's
 //     ProviderProbe said the account does not exist.
-//   - mailbox_disabled: 5.2.1 or a "disabled" text.
+//   - mailbox_disabled: 5.2.1 or a "disabled" text, followed as a
+//     specific mailbox_not_found is.
 //   - domain_rejects_mail: the server takes no mail for the domain (5.1.2,
 //     521, 556, relaying denied).
 //
 // risky:
 //   - catch_all: RCPT accepted by a host that also accepted a random address.
-//   - mailbox_full: 552, 5.2.2 or a quota text.
+//   - mailbox_full: 552, 5.2.2 or a quota text, followed as a specific
+//     mailbox_not_found is.
 //   - disposable: the domain is on the disposable list, or its MX is a
 //     disposable-mail service's (risk.disposable_network).
 //   - possible_typo: the domain is likely a misspelling (see Suggestion) and
@@ -93,7 +96,9 @@
 //     does not count as a mailbox verdict: from a host that refused every
 //     recipient alike, or one that began refusing after it had accepted
 //     (a recipient cap, harvest protection), still so when asked once
-//     more on a fresh connection. Any refusal whose text is about the
+//     more on a fresh connection; the same of a specific refusal (5.1.1,
+//     5.2.1, 5.2.2) that no acceptance of the domain followed (a harvest
+//     protection may say it of everyone). Any refusal whose text is about the
 //     egress (package egress's Classify: RBL listings, S3150, banned
 //     sending IP, PTR refusals) or about the receiver's own
 //     misconfiguration is blocked whatever its code; with Egresses, an
@@ -113,15 +118,29 @@
 //
 // Servers count our recipients, errors and connections, and change their
 // answers because of us: a recipient cap or harvest protection refuses
-// everyone from some point on with a 5xx that names no reason (per
-// connection, per transaction, per client, for a while); a soft limit
+// everyone from some point on, with a 5xx that names no reason or in the
+// mailbox's own words (550 5.1.1, 5.2.1, 552 5.2.2), per connection, per
+// transaction, per recipient domain, per client, for a while; a soft limit
 // accepts everyone (per client, connection, transaction or recipient
 // domain). A comparison between two replies proves something only where
 // the server could not have switched between them:
-//   - a 5xx that names no reason is a mailbox verdict only when an address
-//     of the same domain was accepted after it in the same transaction
-//     and the same flush of commands (one write reaches the server at
-//     once); the same holds for the random catch-all address;
+//   - a refusal, specific (5.1.1, 5.2.1, 5.2.2, the texts in smtpprobe's
+//     rules) or naming no reason, is a mailbox verdict only when an
+//     address of the same domain was accepted after it in the same
+//     transaction and the same flush of commands (one write reaches the
+//     server at once): a protection that had begun, for the connection,
+//     the transaction, the domain or the client, would have refused that
+//     one too. Where the server pipelines, each batch's flush ends with a
+//     control for each of its domains (after the canaries): an address of
+//     the domain the host accepted before, or, where it accepted none
+//     (most domains of a B2B list have one address), postmaster@ the
+//     domain, which RFC 5321 (4.5.1) requires every domain to accept;
+//     postmaster makes only a specific refusal count. Where the server
+//     does not pipeline, a specific refusal counts with an acceptance of
+//     the domain later in its transaction. On a server that judges only
+//     the first recipient of a connection, a specific refusal of the
+//     first counts. The same holds for the random catch-all address's
+//     refusal naming no reason;
 //   - an acceptance is deliverable only when, besides catch_all "no", a
 //     refusal of the same domain that counts (a specific one, or a
 //     generic one as above) came after it in the same transaction, and,
@@ -160,9 +179,14 @@
 //     acceptance is unknown/cannot_verify with catch_all unknown;
 //   - refusals that do not count are asked again in a new transaction
 //     with an address of the domain the host accepted after them (a
-//     control), then once more on a fresh connection (with a control
-//     again); they move to the next MX host when the host refused every
-//     recipient alike.
+//     control; postmaster@ the domain for specific ones where there is
+//     none), the domains of a batch in one transaction, then once more on
+//     a fresh connection (with a control again); those naming no reason
+//     move to the next MX host when the host refused every recipient
+//     alike. A server that refused postmaster@ and never accepted it is
+//     not asked it again: there a specific refusal of a domain the host
+//     accepted nothing of ends unknown/blocked, without a fresh
+//     connection.
 //
 // What stays assumed: a server that judges only the first recipient of a
 // connection and accepts everyone past some count of them on one
@@ -175,6 +199,19 @@
 // (as it could between any two of our commands there) would still pass
 // too: no order of commands rules it out, only asking again, and a spell
 // as short as one round trip would fool that the same way.
+//
+// Of the refusals: a harvest protection that refuses everyone in the
+// mailbox's words but still accepts postmaster@ (RFC 5321 asks servers
+// to accept it even when they block) would have specific refusals of a
+// domain the host accepted nothing of count, as would, on a server that
+// does not pipeline, such a spell ending between two commands of a
+// transaction, or, on a server that judges only the first recipient of a
+// connection, one that counts our unknown recipients across connections.
+// A specific refusal still proves an acceptance before it wherever it
+// stood (a server that accepts everyone and then refuses everyone in the
+// mailbox's words within one flush would pass), and so still shows the
+// domain not catch-all when the random address gets it. domain_rejects_mail
+// (5.1.2, relaying denied) is taken wherever it stood.
 //
 // The canary is assumed to look like any address to the server. Its
 // local part has no fixed form: each random address (catch-all probe or

@@ -260,7 +260,11 @@ func TestEgressSoftLimit(t *testing.T) {
 	accept := testsmtp.R(250, "2.1.5", "Ok")
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d egresses", n), func(t *testing.T) {
-			w := newEgressWorld(t, "127.0.0.2", sourceRule{rcpt: &accept, after: 5})
+			// The spell begins at the 7th RCPT: in the second flush, after
+			// an acceptance that waits for its canary (the first flush is
+			// the probe, user00, the canary and postmaster@, the control
+			// after it: flushControls).
+			w := newEgressWorld(t, "127.0.0.2", sourceRule{rcpt: &accept, after: 6})
 			v, events := w.verifier(t, n, generous)
 			res := w.check(t, v)
 			soft := 0

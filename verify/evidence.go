@@ -8,9 +8,11 @@ import (
 
 // Evidence is scoped to the connection and the moment that gave it.
 // Servers count our recipients and change their answers because of us:
-// a recipient cap or harvest protection answers a generic "550 Rejected"
-// to everyone from some point on (per connection, per transaction, per
-// client, for a while), and a soft limit answers 250 to everyone. A
+// a recipient cap or harvest protection answers a generic "550 Rejected",
+// or the mailbox's own words (550 5.1.1, 5.2.1, 552 5.2.2), to everyone
+// from some point on (per connection, per transaction, per recipient
+// domain, per client, for a while), and a soft limit answers 250 to
+// everyone. A
 // comparison between two replies proves something only where the server
 // could not have switched in between, so every RCPT answer of a (domain,
 // host) is kept with where it stood: its connection, transaction and
@@ -19,21 +21,25 @@ import (
 // events.
 //
 // The rules:
-//   - A specific "no such mailbox" (5.1.1, 5.2.1, the rule texts) is
-//     about that mailbox wherever it stood.
-//   - A generic refusal (smtpprobe.Rejected) is about the mailbox only
-//     when an address of the domain was accepted after it in the same
-//     transaction and the same flush: a server that had switched to
+//   - A refusal, specific (5.1.1, 5.2.1, 5.2.2, the rule texts) or
+//     generic (smtpprobe.Rejected), is about the mailbox only when an
+//     address of the domain was accepted after it in the same transaction
+//     and the same flush (answer.before): a server that had switched to
 //     refusing everyone would have refused that one too, and one flush
 //     reaches the server at once (a protection that lasts a while cannot
 //     have ended in between). The place alone proves nothing, not even
 //     the first recipient of a fresh connection: a server counts per
-//     client too. A generic refusal that does not count is asked again in
-//     a new transaction, followed by an address of the domain the host
-//     accepted before (engine.sandwich); then once more on a fresh
-//     connection.
+//     client too. The flush of a batch ends with a control for each
+//     domain (harvest.go: an address the host accepted, or postmaster@
+//     the domain, which counts for specific refusals only). A refusal
+//     that does not count is asked again in a new transaction, followed
+//     by such a control (engine.sandwich); then once more on a fresh
+//     connection. Without pipelining, a specific refusal counts with an
+//     acceptance later in its transaction; on a server judging only the
+//     first recipient of a connection, when it is that first.
 //   - An acceptance proves the mailbox only when the domain is not
-//     catch-all at the host and a refusal of the domain that counts came
+//     catch-all at the host and a refusal of the domain that judges (a
+//     specific one wherever it stood, a generic one that counts) came
 //     after it in the same transaction (and, where the server pipelines,
 //     the same flush: a later flush is a round trip later, and a spell of
 //     accepting everyone may end in a round trip): a server that had
@@ -77,7 +83,7 @@ type answer struct {
 	// perConn: the server judges only the first recipients of a
 	// connection (see answer.refuted).
 	perConn bool
-	counted bool // a generic refusal that an acceptance after it made count
+	counted bool // a refusal that an acceptance after it made count
 	// waits is how many flushes of the session had waited for the
 	// server's RCPT pace when it was answered: a server's spell of
 	// accepting everyone (a rate-based harvest protection) may end during
@@ -118,14 +124,36 @@ func pipelines(s *smtpprobe.Session) bool {
 }
 
 // counts reports whether a, a refusal from the host, is about the mailbox
-// (see the rules above); a generic one counts once record marked it.
+// (see the rules above): record marked it, as an acceptance of the domain
+// came after it in its transaction and flush; or, on a server that judges
+// only the first recipients of a connection, it is a specific refusal of
+// the first.
 func (a answer) counts() bool {
+	return a.counted && refusal(a.o) || specific(a.o) && a.perConn && a.seq == 1
+}
+
+// judges reports whether a, a refusal from the host, shows that the
+// server was judging recipients, not accepting everyone, when it gave it:
+// a specific one wherever it stood, a generic one once record marked it.
+// It is what proves an acceptance before it (hostRun.proven).
+func (a answer) judges() bool {
 	switch a.o {
 	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled:
 		return true
 	}
 	return a.o == smtpprobe.Rejected && a.counted
 }
+
+// specific reports whether o is a refusal that names the mailbox: no such
+// mailbox, disabled, full.
+func specific(o smtpprobe.Outcome) bool {
+	return o == smtpprobe.MailboxNotFound || o == smtpprobe.MailboxDisabled || o == smtpprobe.MailboxFull
+}
+
+// refusal reports whether o is a refusal whose verdict needs evidence
+// that the server was not refusing everyone: a specific one, or one
+// naming no reason (smtpprobe.Rejected).
+func refusal(o smtpprobe.Outcome) bool { return o == smtpprobe.Rejected || specific(o) }
 
 // refuted reports whether r, a refusal that counts, came after a in a way
 // that shows the server was not accepting everyone when it accepted a.
@@ -185,7 +213,7 @@ func (hr *hostRun) proven(j *job) bool {
 		return false
 	}
 	for _, r := range hr.answers {
-		if r.counts() && j.ans.refuted(r) {
+		if r.judges() && j.ans.refuted(r) {
 			return true
 		}
 	}
@@ -271,13 +299,13 @@ func (hr *hostRun) record(a answer) {
 		hr.accepted = true
 		hr.probeYes = hr.probeYes || a.probe
 		for i, r := range hr.answers {
-			if r.o == smtpprobe.Rejected && r.sameFlush(a) && r.seq < a.seq {
+			if refusal(r.o) && r.before(a) {
 				hr.answers[i].counted = true
 				hr.probeNo = hr.probeNo || r.probe
 			}
 		}
 		for _, j := range hr.decided {
-			if j.answered && j.out.Outcome == smtpprobe.Rejected && j.ans.sameFlush(a) && j.ans.seq < a.seq {
+			if j.answered && refusal(j.out.Outcome) && j.ans.before(a) {
 				j.counted = true
 			}
 		}

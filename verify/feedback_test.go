@@ -194,8 +194,11 @@ func TestFreshEvidenceOutranksHistory(t *testing.T) {
 	w := newWorld()
 	defer w.router.close()
 	w.add("full.com", &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(_ *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
-		if rcptAddress(cmd.Arg) == "jane@full.com" {
+		switch rcptAddress(cmd.Arg) {
+		case "jane@full.com":
 			return testsmtp.R(552, "5.2.2", "Mailbox full")
+		case "postmaster@full.com": // RFC 5321, 4.5.1
+			return testsmtp.R(250, "2.1.5", "Ok")
 		}
 		return testsmtp.R(550, "5.1.1", "User unknown")
 	}}})

@@ -232,12 +232,17 @@ func (hr *hostRun) retryRefusals() {
 	alike := !hr.accepted && hr.catchAllStatus() != catchall.Yes
 	keep := hr.decided[:0]
 	for _, j := range hr.decided {
+		// A specific refusal that does not count is asked again like one
+		// that names no reason, on a fresh connection, where it may be
+		// the first refusal (answer.counts); refused alike, it is still
+		// about the mailbox there.
+		vague := j.out.Outcome == smtpprobe.Rejected
 		switch {
-		case j.out.Outcome != smtpprobe.Rejected || hr.counts(j):
+		case !refusal(j.out.Outcome) || hr.counts(j):
 			keep = append(keep, j)
-		case alike && !hr.last:
+		case alike && vague && !hr.last:
 			hr.reroute(j)
-		case !j.reasked && !alike:
+		case !j.reasked && (!alike || !vague) && (vague || hr.controlFor(j.out.Outcome)):
 			j.reasked, j.sandwiched = true, false
 			q := hr.e.queue(hr)
 			q.renew = true
@@ -264,7 +269,7 @@ func (hr *hostRun) emitReady(final bool) []*job {
 		switch o := j.out.Outcome; {
 		case o == smtpprobe.Accepted && hr.waits(j, live):
 			keep = append(keep, j)
-		case o == smtpprobe.Rejected && !final && live && !(hr.counts(j)):
+		case refusal(o) && !final && live && !hr.counts(j):
 			keep = append(keep, j)
 		default:
 			out = append(out, hr.emit(j))
@@ -323,5 +328,11 @@ func (hr *hostRun) settle(j *job) {
 			o.Outcome = smtpprobe.MailboxNotFound
 		}
 		j.out = &o
+	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled, smtpprobe.MailboxFull:
+		if !hr.counts(j) { // a harvest protection may say so of everyone
+			o := *j.out
+			o.Outcome = smtpprobe.Blocked
+			j.out = &o
+		}
 	}
 }

@@ -94,6 +94,7 @@ type engine struct {
 	mu        sync.Mutex
 	domains   map[string]*domainState
 	refusals  map[string]refusalKinds // by server key: how it refuses
+	pmSeen    map[string]pmSeen       // by server key: postmaster@ controls answered
 	queues    map[string]*hostQueue
 	live      int  // addresses read and not yet yielded
 	spilled   int  // ... of them out of the window (see spill)
@@ -140,6 +141,7 @@ func newEngine(ctx context.Context, v *Verifier) *engine {
 		freeSlots: int(conc),
 		domains:   map[string]*domainState{},
 		refusals:  map[string]refusalKinds{},
+		pmSeen:    map[string]pmSeen{},
 		queues:    map[string]*hostQueue{},
 		allSent:   make(chan struct{}),
 	}

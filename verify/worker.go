@@ -21,6 +21,7 @@ type conn struct {
 	reask   bool     // trails asks every acceptance again (see askTrailing)
 	cans    []canary // the canaries of the batch being filed
 	fronts  []front  // ... and its fronts (canary.go)
+	ctls    flushControls
 	conv    *convLog // the conversation, with Transcript
 	// lastConn and lastTx are where the latest RCPT answer on it stood:
 	// the transaction a trailing probe continues.
@@ -228,6 +229,10 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	// batch's own flush (take left them room): a refusal in that flush
 	// proves the acceptances before it (see answer.refuted).
 	wires = append(wires, e.canaryWires(cans)...)
+	e.mu.Lock()
+	ctls := e.controls(inline, batch, cans)
+	e.mu.Unlock()
+	wires = append(wires, ctls.wires()...)
 	var pend *catchall.Pending
 	var alone []string
 	if len(spec) > 0 {
@@ -265,9 +270,10 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	}
 	c.pc.prepay(0) // the room held stays for the trailing flush
 	e.learnCanaries(cans, results[len(fs)+len(batch):])
+	ctls.take(results)
 	fres := results[:len(fs)]
 	results = results[len(fs) : len(fs)+len(batch)]
-	c.cans = cans
+	c.cans, c.ctls = cans, ctls
 	var sts []catchall.Status
 	var rs []*smtpprobe.Result
 	if pend != nil {
@@ -337,7 +343,8 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 		hr.file(ctx, j)
 	}
 	e.fileCanaries(f, c.cans) // after the batch's answers
-	c.cans = nil
+	c.ctls.file(f, batch)     // after the canaries'
+	c.cans, c.ctls = nil, nil
 	for _, hr := range probes {
 		if !seen[hr] {
 			seen[hr] = true

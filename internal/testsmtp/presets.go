@@ -26,13 +26,14 @@ func set(addrs []string) map[string]bool {
 	return known
 }
 
-// Mailboxes accepts the listed recipients and rejects the others with
+// Mailboxes accepts the listed recipients (and postmaster@ any domain, as
+// RFC 5321 asks) and rejects the others with
 // Postfix's 550 5.1.1 "User unknown".
 func Mailboxes(addrs ...string) *Server {
 	known := set(addrs)
 	return &Server{Handlers: map[string]Handler{"RCPT": func(c *Conn, cmd Command) Reply {
 		a := address(cmd.Arg)
-		if known[a] {
+		if known[a] || strings.HasPrefix(strings.ToLower(a), "postmaster@") { // RFC 5321, 4.5.1
 			return R(250, "2.1.5", "Ok")
 		}
 		return R(550, "5.1.1", "<"+a+">: Recipient address rejected: User unknown in virtual mailbox table")

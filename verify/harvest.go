@@ -1,0 +1,255 @@
+package verify
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/mailverify/mailverify/smtpprobe"
+)
+
+// A harvest protection answers everyone alike once we asked for enough
+// unknown recipients: with a generic 550, or in the mailbox's own words
+// (550 5.1.1), per connection, per transaction, per recipient domain or
+// per client. A refusal is about its mailbox only where no such
+// protection can have begun before it (answer.counts, and below).
+
+// postmasterControl is the control after a domain's specific refusals
+// when the host has accepted no address of the domain to ask after them
+// (most domains of a B2B list have one address): postmaster@ the domain
+// of j's address (its wire form), which RFC 5321 (section 4.5.1)
+// requires every domain to accept.
+func postmasterControl(j *job) string {
+	return "postmaster" + j.wire[strings.LastIndexByte(j.wire, '@'):]
+}
+
+// pmSeen is how a server answered the postmaster@ controls so far.
+type pmSeen uint8
+
+const (
+	pmAccepted pmSeen = 1 << iota
+	pmRefused
+)
+
+// postmasterAsked reports whether postmaster@ is worth asking as a
+// control at hr's server: not once it refused it and never accepted it
+// (many servers refuse it, RFC 5321 or not: each ask would be an error
+// drawn for no verdict, and a fresh connection for nothing). e.mu is
+// held.
+func (hr *hostRun) postmasterAsked() bool {
+	return hr.e.pmSeen[hr.key] != pmRefused
+}
+
+// controlFor reports whether a refusal with outcome o of hr's domain can
+// be followed by a control: an address the host accepted, or, for a
+// specific one, postmaster@ where it is worth asking. e.mu is held.
+func (hr *hostRun) controlFor(o smtpprobe.Outcome) bool {
+	return hr.lastAccepted != "" || specific(o) && hr.postmasterAsked()
+}
+
+// postmasterAnswer makes count the specific refusals of jobs that
+// postmaster@ the domain, accepted (r), followed in their transaction and
+// flush. It is no acceptance of the domain's otherwise: a refusal that
+// names no reason does not count by it (a policy that refuses us still
+// accepts postmaster, as RFC 5321 asks), and it is no control for later
+// refusals (hostRun.lastAccepted) nor the host's acceptance of the domain
+// (hostRun.accepted).
+func postmasterAnswer(f flush, hr *hostRun, jobs []*job, r *smtpprobe.Result) {
+	a, ok := f.answerOf(r, false)
+	if !ok {
+		return
+	}
+	if a.o != smtpprobe.Accepted {
+		hr.e.pmSeen[hr.key] |= pmRefused
+		return
+	}
+	hr.e.pmSeen[hr.key] |= pmAccepted
+	for _, j := range jobs {
+		if j.answered && specific(j.out.Outcome) && j.ans.before(a) {
+			j.counted = true
+		}
+	}
+}
+
+// before reports whether r, a refusal, came before a, an acceptance, where
+// the server cannot have switched from refusing everyone to judging in
+// between: in one transaction and one flush (one write reaches the server
+// at once). Without pipelining every command is a round trip of its own
+// (and each may wait for the server's pace), so a specific refusal may
+// come in an earlier command of the transaction: a spell of refusing
+// everyone in the mailbox's words that ends between two commands stays
+// assumed there (doc.go); a generic refusal still needs the same flush.
+func (r answer) before(a answer) bool {
+	if r.seq >= a.seq {
+		return false
+	}
+	return r.sameFlush(a) || r.sameTx(a) && specific(r.o) && !r.piped && !a.piped
+}
+
+// A flushControl is one domain's control at the very end of a batch's
+// flush, on a server that pipelines: an address of the domain the host
+// accepted before, or postmaster@ the domain where it has accepted none.
+// Accepted there, it makes the domain's refusals in the flush count
+// without a round trip of their own (engine.sandwich).
+type flushControl struct {
+	hr   *hostRun
+	addr string
+	pm   bool // postmaster (postmasterAnswer)
+	res  smtpprobe.Result
+}
+
+type flushControls []flushControl
+
+// controls plans the controls of batch: one for each of its domains that
+// has a canary (batchPlan.add left them room), unless the canary carries
+// a control already. e.mu is held.
+func (e *engine) controls(inline bool, batch []*job, cans []canary) flushControls {
+	if !inline {
+		return nil
+	}
+	var cs flushControls
+	for _, j := range batch {
+		hr := j.run
+		if !e.trailerDue(hr) || slices.ContainsFunc(cs, func(c flushControl) bool { return c.hr == hr }) ||
+			slices.ContainsFunc(cans, func(c canary) bool { return c.hr == hr && c.ctl != "" }) {
+			continue
+		}
+		c := flushControl{hr: hr, addr: hr.lastAccepted}
+		if c.addr == "" && hr.postmasterAsked() {
+			c.addr, c.pm = postmasterControl(j), true
+		}
+		if c.addr != "" {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+func (cs flushControls) wires() []string {
+	w := make([]string, len(cs))
+	for i, c := range cs {
+		w[i] = c.addr
+	}
+	return w
+}
+
+// take keeps the controls' results, the last of the flush's.
+func (cs flushControls) take(res []smtpprobe.Result) {
+	k := len(res) - len(cs)
+	for i := range cs {
+		cs[i].res = res[k+i]
+	}
+}
+
+// file records the controls' answers. e.mu is held.
+func (cs flushControls) file(f flush, batch []*job) {
+	for _, c := range cs {
+		if !c.pm {
+			if a, ok := f.answerOf(&c.res, false); ok {
+				c.hr.record(a)
+			}
+			continue
+		}
+		var jobs []*job
+		for _, j := range batch {
+			if j.run == c.hr && !j.expired {
+				jobs = append(jobs, j)
+			}
+		}
+		postmasterAnswer(f, c.hr, jobs, &c.res)
+	}
+}
+
+// sandwich asks again, on c after a batch, the refusals naming no reason
+// that do not count yet, in a new transaction with an address of the
+// domain the host accepted after them (the control): refused and then
+// accepted in one transaction, the refusal was about the mailbox; if the
+// control is refused too, the host refuses everyone now, and the refusals
+// wait (see hostRun.retryRefusals). Each refusal is sandwiched once per
+// time it is asked.
+func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
+	type ask struct {
+		hr   *hostRun
+		jobs []*job
+		pm   bool // the control is postmaster@ the domain (postmasterControl)
+	}
+	var asks []ask
+	var wires []string
+	e.mu.Lock()
+	// Without pipelining, an acceptance later in the transaction makes a
+	// specific refusal count (answer.before): those wait while the
+	// domain has more to ask here.
+	later := !pipelines(c.s)
+	// The refusals asked again draw errors: a group the connection's
+	// error budget would split from its control waits for the fresh
+	// connection (hostRun.retryRefusals).
+	_, budget := c.s.TxRoom()
+	for _, hr := range runs {
+		ctl, pm := hr.lastAccepted, false
+		wait := later && hr.pending > 0
+		var jobs []*job
+		for _, j := range hr.decided {
+			if refusal(j.out.Outcome) && j.answered && !j.sandwiched && !hr.counts(j) && hr.controlFor(j.out.Outcome) &&
+				!(wait && specific(j.out.Outcome)) {
+				j.sandwiched = true
+				if ctl == "" {
+					ctl, pm = postmasterControl(j), true
+				}
+				jobs = append(jobs, j)
+				wires = append(wires, j.wire)
+			}
+		}
+		if budget > 0 && len(jobs) >= budget {
+			for _, j := range jobs {
+				j.sandwiched = false
+			}
+			wires = wires[:len(wires)-len(jobs)]
+			continue
+		}
+		if len(jobs) > 0 {
+			budget -= len(jobs)
+			asks = append(asks, ask{hr, jobs, pm})
+			wires = append(wires, ctl)
+		}
+	}
+	f := flush{c: c, sent: e.tick()}
+	e.mu.Unlock()
+	if len(asks) == 0 {
+		return
+	}
+	// Each control follows its own domain's refusals; the domains share a
+	// transaction (and a flush) while it has room: one round trip for the
+	// batch, not one a domain.
+	capacity, _ := c.s.FreshRoom()
+	res := make([]smtpprobe.Result, 0, len(wires))
+	n, m := 0, 0
+	for _, a := range asks {
+		if k := len(a.jobs) + 1; m > n && m+k-n > capacity {
+			res = append(res, c.s.ProbeFresh(ctx, wires[n:m]...)...)
+			n = m
+		}
+		m += len(a.jobs) + 1
+	}
+	res = append(res, c.s.ProbeFresh(ctx, wires[n:m]...)...)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f.got = e.tick()
+	n = 0
+	for _, a := range asks {
+		for _, j := range a.jobs {
+			if res[n].Seq > 0 { // asked and answered: the latest answer decides
+				r := res[n]
+				j.out = &r
+				j.ans, j.answered = f.answerOf(&r, false)
+				a.hr.record(j.ans)
+			}
+			n++
+		}
+		if a.pm {
+			postmasterAnswer(f, a.hr, a.jobs, &res[n])
+		} else if ans, ok := f.answerOf(&res[n], false); ok {
+			a.hr.record(ans)
+		}
+		n++
+	}
+}
