@@ -104,6 +104,9 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	}
 	aboutEgress(r) // a reply about us is never about the mailbox
 	f.c.lastConn, f.c.lastTx = connID{f.c.id, r.Conn}, r.Tx
+	if probe && catchall.RefusesSyntax(r) {
+		return answer{}, false // malformed: no evidence either way
+	}
 	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
 		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.countAt(r.Flush),
 		piped: pipelines(f.c.s)}, true
