@@ -55,7 +55,12 @@ import (
 //     domain's run blindly and judges the rest refuses the random
 //     address after them. A random address of each domain goes at the
 //     front of the batch's flush, and of a trailing probe's (canary.go,
-//     front); refused, it shows the host judging there.
+//     front); refused, it shows the host judging there. A trailing probe
+//     that asks acceptances again after the host accepted a random
+//     address of the domain asks that address again after its front
+//     (hostRun.spell): accepted again, as a cache of answers would, it
+//     proves nothing. A random address refused as malformed proves
+//     nothing either (catchall.RefusesSyntax).
 
 // A connID names one connection of one worker's session.
 type connID struct {
