@@ -186,3 +186,23 @@ func TestRefusesSyntax(t *testing.T) {
 		t.Error("no reply: RefusesSyntax true")
 	}
 }
+
+// TestDrawHoldsItsBitsAtTheLimit: models of 64 octets that are mostly
+// separators leave no room for 40 bits; the draw gives way to a generic
+// shape rather than break the promise or the limit.
+func TestDrawHoldsItsBitsAtTheLimit(t *testing.T) {
+	t.Parallel()
+	for _, m := range []string{
+		"a" + strings.Repeat("-", 62) + "b",
+		"ab" + strings.Repeat("._", 30) + "c",
+		strings.Repeat("x+", 32),
+		strings.Repeat("7'", 32),
+	} {
+		for range 200 {
+			l, bits := draw([]string{m})
+			if bits < minBits || len(l) > maxLocal || !dotAtom.MatchString(l) {
+				t.Fatalf("like %q: drew %q (%.1f bits, %d octets)", m, l, bits, len(l))
+			}
+		}
+	}
+}
