@@ -237,9 +237,9 @@ func TestReviewCanaryShapeFromTheFirstAddresses(t *testing.T) {
 }
 
 // TestReviewCanaryByScript: a non-ASCII local part is drawn in ASCII
-// (shapeOf reads each character as an ASCII letter). A domain whose addresses are
-// in Cyrillic (SMTPUTF8), at a catch-all that refuses local parts that
-// are all ASCII.
+// (shapeOf reads each character as an ASCII letter). A domain whose
+// addresses are in Cyrillic (SMTPUTF8), at a catch-all that refuses
+// local parts that are all ASCII.
 func TestReviewCanaryByScript(t *testing.T) {
 	locals := []string{"иван.петров", "мария.иванова", "пётр.смирнов", "анна.кузнецова", "олег.попов", "ольга.соколова",
 		"павел.лебедев", "елена.козлова", "сергей.новиков", "нина.морозова", "юрий.волков", "вера.павлова"}
