@@ -260,7 +260,7 @@ func (d *Detector) ProbeAddrs(qs []Question) []string {
 func (d *Detector) Learn(qs []Question, rs []smtpprobe.Result) []Status {
 	sts := make([]Status, len(qs))
 	for i, q := range qs {
-		sts[i] = classify(rs[i].Outcome)
+		sts[i] = statusOf(&rs[i])
 		d.mu.Lock()
 		d.settle(key{q.Domain, q.Host}, &rs[i], sts[i])
 		d.mu.Unlock()
@@ -356,7 +356,7 @@ func (p *Pending) Finish(ctx context.Context, rs []smtpprobe.Result) ([]Status, 
 	for n, i := range p.mine {
 		k := key{p.qs[i].Domain, p.qs[i].Host}
 		r := rs[n]
-		st := classify(r.Outcome)
+		st := statusOf(&r)
 		d.settle(k, &r, st)
 		if st != Unknown {
 			d.store(k, st)

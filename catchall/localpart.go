@@ -4,7 +4,10 @@ import (
 	"crypto/rand"
 	"math"
 	"math/big"
+	"slices"
 	"strings"
+
+	"github.com/mailverify/mailverify/smtpprobe"
 )
 
 // The random address is the catch-all question, and on a server that
@@ -35,8 +38,10 @@ const minBits = 40
 // ones have no length of their own either.
 const maxExtra = 16
 
-// maxLocal is the longest local part drawn (RFC 5321 allows 64).
-const maxLocal = 48
+// maxLocal is the longest local part drawn, in octets: RFC 5321's limit
+// (section 4.5.3.1.1). A server may refuse a longer one as bad syntax,
+// which says nothing about mailboxes.
+const maxLocal = 64
 
 // vowels and consonants, with rough weights of their use in names, every
 // letter possible in every place (a letter a server would never see from
@@ -116,27 +121,47 @@ func (g *gen) letter(run int) (byte, int) {
 type part struct {
 	kind byte // 'a' letters, '0' digits, or the separator itself
 	n    int
+	// caps is the model's case of a run of letters, letter by letter
+	// (true: a capital); a letter past them is a capital where the
+	// model's run is all capitals.
+	caps []bool
 }
 
+// upper reports whether the k-th letter of run p is drawn a capital.
+func (p part) upper(k int) bool {
+	if k < len(p.caps) {
+		return p.caps[k]
+	}
+	return len(p.caps) > 1 && !slices.Contains(p.caps, false)
+}
+
+// specials are the characters of RFC 5321's atext that are neither
+// letters nor digits, with the dot of a dot-atom: a model's are kept as
+// separators ('+' of a subaddress, '_', '\”, ...).
+const specials = ".!#$%&'*+-/=?^_`{|}~"
+
 // shapeOf reads the shape of a local part: its runs of letters and
-// digits and its separators ('.', '_', '-'); any other character counts
-// as a letter (a quoted or non-ASCII local part is drawn in ASCII).
+// digits and its separators (specials); any other character (non-ASCII,
+// or of a quoted local part) counts as a letter, one a character: such a
+// local part is drawn in ASCII.
 func shapeOf(local string) []part {
 	var ps []part
-	for i := 0; i < len(local); i++ {
-		k := local[i]
+	for _, c := range local {
+		k := byte('a')
 		switch {
-		case k >= '0' && k <= '9':
+		case c >= '0' && c <= '9':
 			k = '0'
-		case k == '.' || k == '_' || k == '-':
-		default:
-			k = 'a'
+		case c < 0x80 && strings.ContainsRune(specials, c):
+			k = byte(c)
 		}
-		if n := len(ps); n > 0 && ps[n-1].kind == k && k != '.' && k != '_' && k != '-' {
+		if n := len(ps); n > 0 && ps[n-1].kind == k && (k == 'a' || k == '0') {
 			ps[n-1].n++
-			continue
+		} else {
+			ps = append(ps, part{kind: k, n: 1})
 		}
-		ps = append(ps, part{kind: k, n: 1})
+		if p := &ps[len(ps)-1]; k == 'a' {
+			p.caps = append(p.caps, c >= 'A' && c <= 'Z')
+		}
 	}
 	return ps
 }
@@ -148,13 +173,16 @@ var generic = []string{"jane.roe", "janeroe", "jane_roe", "j.roe", "jroe", "jane
 
 // RandomLocalPart returns a fresh random local part shaped like one of
 // like (the local parts of addresses of the domain it is asked about),
-// chosen at random: the same separators and runs of letters and digits,
-// each run as long as the model's give or take one, lengthened where
-// needed so that the draw has at least minBits bits of randomness. With
-// no like, the shape is one of the common forms of personal addresses,
-// with random lengths. The letters read like syllables. Each call draws
-// anew; nothing about the result, not its length nor its characters,
-// is fixed.
+// chosen at random: the same separators (any of specials) and runs of
+// letters and digits, each run as long as the model's give or take one,
+// its letters in the model's case, lengthened where needed so that the
+// draw has at least minBits bits of randomness, and never longer than
+// maxLocal octets. A model whose shape cannot hold minBits within
+// maxLocal (mostly separators) is not followed: the draw then takes one
+// of the common forms of personal addresses, with random lengths, as it
+// does with no like. The letters read like syllables. Each call draws
+// anew; nothing about the result, not its length nor its characters, is
+// fixed. The result is an ASCII dot-atom.
 func RandomLocalPart(like ...string) string {
 	l, _ := draw(like)
 	return l
@@ -163,23 +191,44 @@ func RandomLocalPart(like ...string) string {
 // draw draws a local part as RandomLocalPart does and returns it with
 // the bits of randomness drawn for its characters.
 func draw(like []string) (string, float64) {
-	g := &gen{}
-	var model string
-	var jitter int
 	if len(like) > 0 {
-		model, jitter = like[g.intn(len(like))], 1
+		g := &gen{}
+		if l, ok := g.shaped(shapeOf(like[g.intn(len(like))]), 1); ok {
+			return l, g.bits
+		}
 	}
-	ps := shapeOf(model)
+	for {
+		g := &gen{}
+		if l, ok := g.shaped(shapeOf(generic[g.intn(len(generic))]), 2); ok {
+			return l, g.bits // every generic shape holds minBits (TestGenericShapesHoldTheirBits)
+		}
+	}
+}
+
+// shaped draws a local part of shape ps, each run's length changed by up
+// to jitter; ok is false where ps has no run or cannot hold minBits
+// within maxLocal octets.
+func (g *gen) shaped(ps []part, jitter int) (string, bool) {
 	if !hasRuns(ps) {
-		model, jitter = generic[g.intn(len(generic))], 2
-		ps = shapeOf(model)
+		return "", false
 	}
+	total := 0
 	for i := range ps {
 		if p := &ps[i]; p.kind == 'a' || p.kind == '0' {
 			p.n = max(1, p.n+g.intn(2*jitter+1)-jitter)
 		}
+		total += ps[i].n
 	}
-	return g.fill(ps, minBits+float64(g.intn(maxExtra+1))), g.bits
+	for total > maxLocal { // too long: the longest runs give way
+		i := longest(ps)
+		if ps[i].n == 1 {
+			return "", false // separators alone fill it
+		}
+		ps[i].n--
+		total--
+	}
+	l := g.fill(ps, minBits+float64(g.intn(maxExtra+1)), total)
+	return l, g.bits >= minBits
 }
 
 func hasRuns(ps []part) bool {
@@ -191,10 +240,22 @@ func hasRuns(ps []part) bool {
 	return false
 }
 
-// fill draws the characters of shape ps, lengthening its runs (letters
-// first, the shortest first) until the draw has at least target bits,
-// and writes it as a dot-atom.
-func (g *gen) fill(ps []part, target float64) string {
+// longest returns the longest run of ps.
+func longest(ps []part) int {
+	best := -1
+	for i, p := range ps {
+		if (p.kind == 'a' || p.kind == '0') && (best < 0 || p.n > ps[best].n) {
+			best = i
+		}
+	}
+	return best
+}
+
+// fill draws the characters of shape ps, total octets long, lengthening
+// its runs (letters first, the shortest first) until the draw has at
+// least target bits or is maxLocal octets long, and writes it as a
+// dot-atom.
+func (g *gen) fill(ps []part, target float64, total int) string {
 	runs := make([][]byte, len(ps))
 	states := make([]int, len(ps))
 	grow := func(i int) {
@@ -205,16 +266,17 @@ func (g *gen) fill(ps []part, target float64) string {
 		}
 		var c byte
 		c, states[i] = g.letter(states[i])
+		if ps[i].upper(len(runs[i])) {
+			c -= 'a' - 'A'
+		}
 		runs[i] = append(runs[i], c)
 	}
-	total := 0
 	for i, p := range ps {
 		if p.kind == 'a' || p.kind == '0' {
 			for range p.n {
 				grow(i)
 			}
 		}
-		total += p.n
 	}
 	for g.bits < target && total < maxLocal {
 		grow(g.shortest(ps, runs))
@@ -222,13 +284,13 @@ func (g *gen) fill(ps []part, target float64) string {
 	}
 	var b strings.Builder
 	for i, p := range ps {
-		if p.kind == 'a' || p.kind == '0' {
+		switch s := b.String(); {
+		case p.kind == 'a' || p.kind == '0':
 			b.Write(runs[i])
-			continue
-		}
-		// A separator: never first, last or doubled (a dot-atom).
-		if s := b.String(); s != "" && !strings.ContainsRune("._-", rune(s[len(s)-1])) && hasRuns(ps[i+1:]) {
-			b.WriteByte(p.kind)
+		case p.kind != '.':
+			b.WriteByte(p.kind) // atext: anywhere in a dot-atom
+		case s != "" && s[len(s)-1] != '.' && hasRuns(ps[i+1:]):
+			b.WriteByte('.') // a dot: never first, last or doubled
 		}
 	}
 	return b.String()
@@ -250,4 +312,40 @@ func (g *gen) shortest(ps []part, runs [][]byte) int {
 		}
 	}
 	return best
+}
+
+// RefusesSyntax reports whether r, the result of a random address,
+// refuses it as malformed: an X.1.3 enhanced code ("bad destination
+// mailbox address syntax"), a 501 ("syntax error in parameters"), or a
+// 553 whose text says so and whose codes name no other reason.
+// smtpprobe reads a 5.1.3 as no such mailbox, but such a refusal says
+// nothing of mailboxes: a catch-all that holds to RFC 5321's limits
+// refuses a malformed address and accepts every valid one. So it answers
+// no catch-all question and proves no acceptance; the random address
+// must be judged as a mailbox to prove anything. The draw stays within
+// those limits (maxLocal); this guards what a server may still count as
+// malformed.
+func RefusesSyntax(r *smtpprobe.Result) bool {
+	rep := r.Reply
+	if rep == nil || rep.Code/100 != 5 {
+		return false
+	}
+	e := rep.Enhanced
+	switch {
+	case e.Subject == 1 && e.Detail == 3, rep.Code == 501:
+		return true
+	case rep.Code == 553 && (e.IsZero() || e.Subject == 0):
+		t := strings.ToLower(rep.Text())
+		return slices.ContainsFunc([]string{"syntax", "too long", "invalid", "malformed", "illegal"}, func(w string) bool { return strings.Contains(t, w) })
+	}
+	return false
+}
+
+// statusOf reads the probe's result: a refusal as malformed answers
+// nothing (see RefusesSyntax), else as classify.
+func statusOf(r *smtpprobe.Result) Status {
+	if RefusesSyntax(r) {
+		return Unknown
+	}
+	return classify(r.Outcome)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/mailverify/mailverify/smtpprobe"
 )
 
-// dotAtom is RFC 5322's dot-atom over the characters drawn.
-var dotAtom = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)*$`)
+// dotAtom is RFC 5322's dot-atom (ASCII atext).
+var dotAtom = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
 // kinds returns the sequence of parts of a local part: 'a' for a run of
 // letters, '0' for digits, separators as they are.
@@ -33,7 +33,7 @@ func TestRandomLocalPartTakesTheShape(t *testing.T) {
 	for _, model := range []string{"jane.roe", "j.roe", "jroe", "jane_roe-smith", "john.smith1985", "u5", "1234567", "christopher.alexander.montgomery", "a.b.c", "x", `"odd local"`, "Jürgen"} {
 		for range 300 {
 			l, bits := draw([]string{model})
-			if bits < minBits || len(l) > maxLocal+2 || !dotAtom.MatchString(l) || seen[l] {
+			if bits < minBits || len(l) > maxLocal || !dotAtom.MatchString(l) || seen[l] {
 				t.Fatalf("like %q: drew %q (%.1f bits): short of randomness, too long, not a dot-atom or repeated", model, l, bits)
 			}
 			seen[l] = true
@@ -140,5 +140,69 @@ func TestProbeAddressFresh(t *testing.T) {
 	}
 	if x := d.probeAddress(retry); x == a || x == b || x == c {
 		t.Fatalf("an answered, lent or refused address was drawn again: %q", x)
+	}
+}
+
+// TestGenericShapesHoldTheirBits: every shape drawn with no model (and
+// where a model's cannot hold minBits) holds minBits within maxLocal
+// octets, so draw's fallback always ends.
+func TestGenericShapesHoldTheirBits(t *testing.T) {
+	t.Parallel()
+	for _, m := range generic {
+		for range 300 {
+			g := &gen{}
+			if l, ok := g.shaped(shapeOf(m), 2); !ok || len(l) > maxLocal || !dotAtom.MatchString(l) {
+				t.Fatalf("generic %q: drew %q (%.1f bits, ok %v)", m, l, g.bits, ok)
+			}
+		}
+	}
+}
+
+// TestRefusesSyntax: which refusals of a random address say it is
+// malformed (and so nothing of mailboxes).
+func TestRefusesSyntax(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		code int
+		enh  smtpprobe.EnhancedCode
+		text string
+		want bool
+	}{
+		{553, smtpprobe.EnhancedCode{Class: 5, Subject: 1, Detail: 3}, "Local part too long", true},
+		{550, smtpprobe.EnhancedCode{Class: 5, Subject: 1, Detail: 3}, "Bad address", true},
+		{501, smtpprobe.EnhancedCode{}, "Syntax error", true},
+		{553, smtpprobe.EnhancedCode{}, "Invalid address syntax", true},
+		{553, smtpprobe.EnhancedCode{}, "sorry, no mailbox here by that name", false},
+		{553, smtpprobe.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, "invalid recipient", false},
+		{550, smtpprobe.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, "User unknown", false},
+		{450, smtpprobe.EnhancedCode{Class: 4, Subject: 1, Detail: 3}, "try later", false},
+	} {
+		r := &smtpprobe.Result{Reply: &smtpprobe.Reply{Code: c.code, Enhanced: c.enh, Lines: []string{c.text}}}
+		if got := RefusesSyntax(r); got != c.want {
+			t.Errorf("%d %v %q: RefusesSyntax %v, want %v", c.code, c.enh, c.text, got, c.want)
+		}
+	}
+	if RefusesSyntax(&smtpprobe.Result{}) {
+		t.Error("no reply: RefusesSyntax true")
+	}
+}
+
+// TestDrawHoldsItsBitsAtTheLimit: models of 64 octets that are mostly
+// separators leave no room for 40 bits; the draw gives way to a generic
+// shape rather than break the promise or the limit.
+func TestDrawHoldsItsBitsAtTheLimit(t *testing.T) {
+	t.Parallel()
+	for _, m := range []string{
+		"a" + strings.Repeat("-", 62) + "b",
+		"ab" + strings.Repeat("._", 30) + "c",
+		strings.Repeat("x+", 32),
+		strings.Repeat("7'", 32),
+	} {
+		for range 200 {
+			l, bits := draw([]string{m})
+			if bits < minBits || len(l) > maxLocal || !dotAtom.MatchString(l) {
+				t.Fatalf("like %q: drew %q (%.1f bits, %d octets)", m, l, bits, len(l))
+			}
+		}
 	}
 }

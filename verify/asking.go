@@ -92,7 +92,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	}
 	qs := make([]catchall.Question, len(ts))
 	for i, t := range ts {
-		qs[i] = t.hr.question()
+		qs[i] = t.hr.question(likeOf(t.again, t.hr)...)
 		qs[i].Retry = true // after acceptances: a random address deferred before is due
 		for _, j := range t.again {
 			j.rebrackets++
@@ -125,6 +125,10 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 			wires = append(wires, t.front)
 			c.markProbes(t.front)
 		}
+		if t.spell != "" {
+			wires = append(wires, t.spell)
+			c.markProbes(t.spell)
+		}
 		for _, j := range t.again {
 			wires = append(wires, j.wire)
 		}
@@ -142,7 +146,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	pr := make([]smtpprobe.Result, len(ts))
 	k := 0
 	for i, t := range ts {
-		pr[i] = res[k+boolInt(t.front != "")+len(t.again)]
+		pr[i] = res[k+boolInt(t.front != "")+boolInt(t.spell != "")+len(t.again)]
 		k += t.size()
 	}
 	sts := e.v.detector.Learn(qs, pr)
@@ -153,6 +157,10 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	for i, t := range ts {
 		if t.front != "" {
 			fileFront(f, t.hr, &res[k])
+			k++
+		}
+		if t.spell != "" {
+			t.hr.fileSpell(f, &res[k])
 			k++
 		}
 		for _, j := range t.again { // the acceptances asked again come first
@@ -189,10 +197,13 @@ type trail struct {
 	// front: a random address of the domain before again (see front in
 	// canary.go), or "" where nothing is asked again.
 	front string
+	// spell: the random address of the domain the host accepted last
+	// (hostRun.spell), after the front, or "" (see fileSpell).
+	spell string
 }
 
 func (t trail) size() int {
-	n := len(t.again) + 1 + boolInt(t.front != "")
+	n := len(t.again) + 1 + boolInt(t.front != "") + boolInt(t.spell != "")
 	if t.ctl != "" {
 		n++
 	}
@@ -221,18 +232,19 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 			}
 		}
 		if len(t.again) > 0 {
-			t.front = frontAddr(hr) // the front and the probe may both be refused
+			t.front = frontAddr(hr, likeOf(t.again, hr)) // the front and the probe may both be refused
+			t.spell = hr.spell                           // ... and this
 		}
 		if (used+t.size() > capacity || errs+t.errs() > refusals) && !perConn {
 			if len(ts) > 0 || !fresh {
 				continue
 			}
-			t.again = t.again[:max(0, capacity-2-boolInt(t.ctl != ""))]
-			if refusals < 2 {
+			t.again = t.again[:max(0, capacity-2-boolInt(t.spell != "")-boolInt(t.ctl != ""))]
+			if refusals < 2+boolInt(t.spell != "") {
 				t.again = nil // no room for the front's refusal: nothing asked again
 			}
 			if len(t.again) == 0 {
-				t.front = ""
+				t.front, t.spell = "", ""
 			}
 		}
 		used, errs = used+t.size(), errs+t.errs()
@@ -241,8 +253,9 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 	return ts
 }
 
-// errs counts the refusals t may draw: its probe's, and its front's.
-func (t trail) errs() int { return 1 + boolInt(t.front != "") }
+// errs counts the refusals t may draw: its probe's, its front's and its
+// spell's.
+func (t trail) errs() int { return 1 + boolInt(t.front != "") + boolInt(t.spell != "") }
 
 func boolInt(b bool) int {
 	if b {

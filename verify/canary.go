@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/smtpprobe"
@@ -17,10 +18,11 @@ import (
 // means the host accepts everyone (catch-all, or a soft limit begun).
 type canary struct {
 	hr    *hostRun
-	first bool   // it answers the domain's first catch-all question too
-	retry bool   // the batch asks again addresses of the domain the host deferred
-	ctl   string // the control after it, or ""
-	addr  string // the random address
+	first bool     // it answers the domain's first catch-all question too
+	retry bool     // the batch asks again addresses of the domain the host deferred
+	ctl   string   // the control after it, or ""
+	addr  string   // the random address
+	like  []string // its models: the batch's local parts of the domain
 	res   smtpprobe.Result
 	cres  smtpprobe.Result // the control's
 	st    catchall.Status
@@ -45,7 +47,7 @@ func (e *engine) canaries(batch []*job) []canary {
 			continue
 		}
 		retry := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.greyRetried })
-		cs = append(cs, canary{hr: hr, first: !hr.asked && !hr.asking, retry: retry, ctl: hr.control()})
+		cs = append(cs, canary{hr: hr, first: !hr.asked && !hr.asking, retry: retry, ctl: hr.control(), like: likeOf(batch, hr)})
 	}
 	return cs
 }
@@ -75,14 +77,31 @@ func (e *engine) canaryWires(cs []canary) []string {
 	return wires
 }
 
-// question is hr's catch-all question, with one of the domain's local
-// parts, at random, for its random address's shape.
-func (hr *hostRun) question() catchall.Question {
+// question is hr's catch-all question, with one of like, at random, for
+// its random address's shape: the local parts of the addresses it goes
+// with (likeOf), or, with none, of the domain's first addresses. A
+// server that tells the addresses of a flush by their shape sees the
+// random one in the shape of one of them, not of the domain's first.
+func (hr *hostRun) question(like ...string) catchall.Question {
 	q := catchall.Question{Domain: hr.d.name, Host: hr.host.Name}
-	if ls := hr.d.locals.Load(); ls != nil && len(*ls) > 0 {
-		q.Like = (*ls)[rand.IntN(len(*ls))]
+	if ls := hr.d.locals.Load(); len(like) == 0 && ls != nil {
+		like = *ls
+	}
+	if len(like) > 0 {
+		q.Like = like[rand.IntN(len(like))]
 	}
 	return q
+}
+
+// likeOf returns the local parts of the jobs of js at hr.
+func likeOf(js []*job, hr *hostRun) []string {
+	var ls []string
+	for _, j := range js {
+		if j.run == hr {
+			ls = append(ls, j.wire[:strings.LastIndexByte(j.wire, '@')])
+		}
+	}
+	return ls
 }
 
 func canaryAddrs(cs []canary) []string {
@@ -96,7 +115,7 @@ func canaryAddrs(cs []canary) []string {
 func canaryQuestions(cs []canary) []catchall.Question {
 	qs := make([]catchall.Question, len(cs))
 	for i, c := range cs {
-		qs[i] = c.hr.question()
+		qs[i] = c.hr.question(c.like...)
 		qs[i].Retry = c.retry
 	}
 	return qs
@@ -183,7 +202,7 @@ func (e *engine) fronts(c *conn, batch []*job, sameTx bool) []front {
 			open && hr.fronted(next) {
 			continue
 		}
-		fs = append(fs, front{hr: hr, addr: frontAddr(hr)})
+		fs = append(fs, front{hr: hr, addr: frontAddr(hr, likeOf(batch, hr))})
 	}
 	return fs
 }
@@ -204,10 +223,10 @@ func (e *engine) frontsOf(c *conn, batch []*job, n int, mayFresh bool) ([]front,
 }
 
 // frontAddr draws a random address of hr's domain for the front of a
-// flush, fresh and in the shape of one of the domain's addresses, as the
-// canary's is (hostRun.question).
-func frontAddr(hr *hostRun) string {
-	return catchall.RandomLocalPart(hr.question().Like) + "@" + hr.d.name
+// flush, fresh and in the shape of one of like (the flush's addresses of
+// the domain), as the canary's is (hostRun.question).
+func frontAddr(hr *hostRun, like []string) string {
+	return catchall.RandomLocalPart(hr.question(like...).Like) + "@" + hr.d.name
 }
 
 func frontWires(fs []front) []string {
@@ -225,6 +244,7 @@ func frontWires(fs []front) []string {
 // unproven (hostRun.fronted). e.mu is held.
 func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) {
 	a, ok := f.answerOf(r, true)
+	hr.accepts(r)
 	switch {
 	case !ok:
 	case judged(r.Outcome):
@@ -269,4 +289,29 @@ func (e *engine) frontSplits(c *conn, q *hostQueue, now int) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(q.jobs) > 0 && !q.jobs[0].run.fronted(answer{conn: c.lastConn, tx: c.lastTx, seq: math.MaxInt})
+}
+
+// accepts notes r, a random address of the domain, where the host
+// accepted it (hostRun.spell). e.mu is held.
+func (hr *hostRun) accepts(r *smtpprobe.Result) {
+	if r.Outcome == smtpprobe.Accepted && r.Seq > 0 {
+		hr.spell = r.Address
+	}
+}
+
+// fileSpell records the answer to hr.spell, asked again after the front
+// of a trailing probe that asks acceptances again. A server that keeps
+// its answer per recipient (a front end's cache, as of Postfix's
+// verify(8)) and accepted everyone for a spell answers the acceptances of
+// the spell from its cache, and may judge a random address drawn afresh:
+// its refusal would seem to prove them. The spell's own random address,
+// asked again, is accepted from the cache too: accepted, it stands
+// between the front and the acceptances after it, and proves nothing
+// (hostRun.fronted), so they stay unproven. Refused, the host judges it
+// anew, and it is asked no more. e.mu is held.
+func (hr *hostRun) fileSpell(f flush, r *smtpprobe.Result) {
+	fileFront(f, hr, r)
+	if r.Seq > 0 && judged(r.Outcome) {
+		hr.spell = ""
+	}
 }

@@ -214,30 +214,51 @@
 // (5.1.2, relaying denied) is taken wherever it stood.
 //
 // The canary is assumed to look like any address to the server. Its
-// local part has no fixed form: each random address (catch-all probe or
-// canary) is drawn afresh (catchall.RandomLocalPart), in the shape of
-// one of the domain's addresses in the run chosen at random (its
-// separators, its runs of letters and digits, their lengths give or
-// take one), with letters that read like syllables, and at least 40
-// bits of randomness, so that it names an existing mailbox by chance
-// with negligible probability; and one that does is only ever read as
-// "accepts everyone" (catch-all, or unknown), never as a definite
-// verdict. Only a random address the server deferred (a 4xx, as
-// greylisting does) is asked again, by a probe that goes with addresses
-// of its domain the server deferred too, on their retry (or after
-// acceptances, a trailing probe): a greylisting server lets it through
-// with them, where a new one would be deferred anew (so a server that
-// defers a random address it has picked out, and refuses it when it
-// comes back, still passes). No code recognises our addresses by their
-// form (the engine marks in transcripts the ones it sent). What remains:
-// the canary proves acceptances only where the server treats the
-// addresses that do not exist alike. A catch-all that refuses some of them by a
-// feature of the address, and finds the canary among those, still
-// passes: where the domain's addresses are too short to carry 40 bits
-// (u5, jsmith) the canary is longer than they are, and a server that
-// refuses long local parts and accepts short ones fools it; and one
-// that tells random syllables from people's names (a dictionary of
-// names) can refuse every canary.
+// local part has no fixed form: each random address (catch-all probe,
+// front or canary) is drawn afresh (catchall.RandomLocalPart), in the
+// shape of one of the addresses of the domain it goes with, chosen at
+// random (the batch's own, or the ones a trailing probe asks again; the
+// domain's first addresses in the run where it goes with none): their
+// separators (any atext: '.', '_', '-', '+', the apostrophe, ...), their
+// runs of letters and digits, their lengths give or take one, their
+// letters' case; with letters that read like syllables, at least 40 bits
+// of randomness, so that it names an existing mailbox by chance with
+// negligible probability, and at most 64 octets (RFC 5321; a shape that
+// cannot hold 40 bits within them, mostly separators, gives way to a
+// common shape of personal addresses). One that names a mailbox is only
+// ever read as "accepts everyone" (catch-all, or unknown), never as a
+// definite verdict. A random address refused as malformed (an X.1.3, a
+// 501, a 553 that says so) answers no question and proves nothing
+// (catchall.RefusesSyntax): it must be judged as a mailbox to prove
+// anything. A server that keeps its answer per recipient (a front end's
+// cache) and accepted everyone for a spell answers the spell's
+// acceptances from its cache when they are asked again, while a random
+// address drawn afresh is judged anew; so a trailing probe that asks
+// acceptances again after the host accepted a random address of the
+// domain asks that address again too, after its front, and, accepted
+// again, it proves nothing (hostRun.spell). Only a random address the
+// server deferred (a 4xx, as greylisting does) is asked again otherwise,
+// by a probe that goes with addresses of its domain the server deferred
+// too, on their retry (or after acceptances, a trailing probe): a
+// greylisting server lets it through with them, where a new one would be
+// deferred anew (so a server that defers a random address it has picked
+// out, and refuses it when it comes back, still passes). No code
+// recognises our addresses by their form (the engine marks in
+// transcripts the ones it sent). What remains: the canary proves
+// acceptances only where the server treats the addresses that do not
+// exist alike. A catch-all that refuses some of them by a feature of the
+// address, and finds the canary among those, still passes. Known such
+// features (the review of the draw, rev-form, F7 to F9): length, where
+// the domain's addresses are too short to carry 40 bits (u5, jsmith, or
+// a fixed format such as an email-to-SMS gateway's ten-digit numbers,
+// about 33 bits): the canary is longer than they are, and a server that
+// refuses longer local parts (or anything but ten digits) fools it;
+// names, where a server tells random syllables from people's names (a
+// dictionary of names) and refuses every canary; and years, where the
+// domain's addresses carry a year (jane1984) and a server refuses local
+// parts whose digits read as no year (the digits are drawn uniformly). A
+// server that refuses a random address as malformed in words we do not
+// read so (a 550 "invalid address") is read as refusing it.
 //
 // A server that judges by place is caught by the front only where its
 // blind acceptances come first in their count (of a connection, a

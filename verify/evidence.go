@@ -61,7 +61,12 @@ import (
 //     domain's run blindly and judges the rest refuses the random
 //     address after them. A random address of each domain goes at the
 //     front of the batch's flush, and of a trailing probe's (canary.go,
-//     front); refused, it shows the host judging there.
+//     front); refused, it shows the host judging there. A trailing probe
+//     that asks acceptances again after the host accepted a random
+//     address of the domain asks that address again after its front
+//     (hostRun.spell): accepted again, as a cache of answers would, it
+//     proves nothing. A random address refused as malformed proves
+//     nothing either (catchall.RefusesSyntax).
 
 // A connID names one connection of one worker's session.
 type connID struct {
@@ -110,6 +115,9 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	}
 	aboutEgress(r) // a reply about us is never about the mailbox
 	f.c.lastConn, f.c.lastTx = connID{f.c.id, r.Conn}, r.Tx
+	if probe && catchall.RefusesSyntax(r) {
+		return answer{}, false // malformed: no evidence either way
+	}
 	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
 		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.countAt(r.Flush),
 		piped: pipelines(f.c.s)}, true

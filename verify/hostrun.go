@@ -37,6 +37,7 @@ type hostRun struct {
 	accepted  bool            // the host accepted a recipient of the domain
 	probeYes  bool            // ... or the random address
 	probeNo   bool            // it refused the random address in a way that counts
+	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
 
 	lastAccepted string // the latest address of the domain it accepted (a control)
 	vague        bool   // it refused an address of the domain naming no reason
@@ -164,6 +165,7 @@ func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result, f flu
 	if a, ok := f.answerOf(r, true); ok {
 		hr.record(a)
 	}
+	hr.accepts(r)
 	if wasNo && r.Outcome == smtpprobe.Accepted && !hr.consumer() {
 		hr.softLimit(f, r) // the host has started to accept everyone
 	}

@@ -238,7 +238,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	if len(spec) > 0 {
 		qs := make([]catchall.Question, len(spec))
 		for i, hr := range spec {
-			qs[i] = hr.question()
+			qs[i] = hr.question(likeOf(batch, hr)...)
 		}
 		pend = e.v.detector.Begin(qs)
 		alone = pend.Addrs()
