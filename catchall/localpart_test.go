@@ -59,7 +59,8 @@ func TestRandomLocalPartTakesTheShape(t *testing.T) {
 
 // TestRandomLocalPartHasNoForm: drawn with no model, local parts take
 // many shapes and lengths, and letters read like syllables: a vowel in
-// nearly every one, no run of four consonants in most.
+// nearly every one (and in every long one), no run of four consonants in
+// most.
 func TestRandomLocalPartHasNoForm(t *testing.T) {
 	t.Parallel()
 	shapes, lengths := map[string]int{}, map[int]int{}
@@ -72,8 +73,11 @@ func TestRandomLocalPartHasNoForm(t *testing.T) {
 		}
 		shapes[kinds(l)]++
 		lengths[len(l)]++
-		if !strings.ContainsAny(l, "aeiou") {
+		if !strings.ContainsAny(strings.ToLower(l), "aeiou") {
 			vowelless++
+			if len(l) >= 16 {
+				t.Errorf("drew %q: 16 characters or more and no vowel (the look TestCanaryRecognisedByEntropy refuses)", l)
+			}
 		}
 		if regexp.MustCompile(`[b-df-hj-np-tv-z]{4}`).MatchString(l) {
 			clusters++
@@ -92,7 +96,9 @@ func TestRandomLocalPartHasNoForm(t *testing.T) {
 			t.Errorf("length %d in %d of %d draws", l, k, n)
 		}
 	}
-	if vowelless > 0 || clusters > n/10 {
+	// Short letter runs may draw no vowel by chance (jbt.lhr15, about one
+	// draw in 200,000): a few are no form.
+	if vowelless > n/500 || clusters > n/10 {
 		t.Errorf("%d draws with no vowel, %d with four consonants in a row, of %d", vowelless, clusters, n)
 	}
 }
