@@ -218,14 +218,16 @@ smtpd_tls_security_level = may
 relay_domains = mailbox.it.test, backup.it.test, catchall.it.test, implicit.it.test, ipv6.it.test,
   access.it.test, grey.it.test, tls.it.test, slow.it.test, limit.it.test, ratelimited.it.test,
   hardlimit.it.test, grey2.it.test, shared.it.test, diagbad.it.test, pool.it.test, throttle.it.test
-relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok, jane@shared.it.test=ok, jane@pool.it.test=ok, jane@throttle.it.test=ok }
+# Every domain accepts postmaster@ (RFC 5321 4.5.1): it is the control
+# that makes a specific refusal count (verify/harvest.go).
+relay_recipient_maps = inline:{ jane@mailbox.it.test=ok, info@mailbox.it.test=ok, postmaster@mailbox.it.test=ok, jane@backup.it.test=ok, postmaster@backup.it.test=ok, jane@shared.it.test=ok, postmaster@shared.it.test=ok, jane@pool.it.test=ok, postmaster@pool.it.test=ok, jane@throttle.it.test=ok, postmaster@throttle.it.test=ok }
 relay_transport = discard
 smtpd_soft_error_limit = 10
 smtpd_hard_error_limit = 20
 # Per-listener settings, used by master.cf (whose -o values cannot hold spaces).
 bad_cert_file = $DIR/bad.crt
 bad_key_file = $DIR/bad.key
-known_rcpts = inline:{ jane@access.it.test=ok, full@access.it.test=ok, disabled@access.it.test=ok, jane@grey.it.test=ok, jane@tls.it.test=ok, jane@slow.it.test=ok, jane@ratelimited.it.test=ok, jane@grey2.it.test=ok }
+known_rcpts = inline:{ jane@access.it.test=ok, postmaster@access.it.test=ok, full@access.it.test=ok, disabled@access.it.test=ok, jane@grey.it.test=ok, postmaster@grey.it.test=ok, jane@tls.it.test=ok, jane@slow.it.test=ok, jane@ratelimited.it.test=ok, jane@grey2.it.test=ok }
 access_restrictions = check_recipient_access inline:{ { full@access.it.test = 552 5.2.2 Mailbox full }, { disabled@access.it.test = 550 5.2.1 Mailbox disabled } }, reject_unauth_destination
 grey_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10023
 slow_restrictions = sleep 2, reject_unauth_destination

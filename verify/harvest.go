@@ -242,6 +242,12 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 				j.out = &r
 				j.ans, j.answered = f.answerOf(&r, false)
 				a.hr.record(j.ans)
+				if e.aboutTheEgress(&r) && a.hr.againElsewhere(j) {
+					// A throttle or block of the egress says nothing of the
+					// mailbox: another egress asks (TestCLIEgressThrottled).
+					a.hr.decided = slices.DeleteFunc(a.hr.decided, func(x *job) bool { return x == j })
+					a.hr.pending++ // queued again, as hostRun.retryRefusals does
+				}
 			}
 			n++
 		}
