@@ -75,6 +75,13 @@ func (b *Bus) resultsOf(ctx context.Context, id string, indexes []int, direct bo
 			missing = missing || out[i] == nil
 		}
 		if missing && direct && b.replicas() > 1 {
+			behind, err := b.followerBehind(ctx, blockSubject(id, k), got)
+			if err != nil {
+				return nil, err
+			}
+			if !behind {
+				continue
+			}
 			clear(got)
 			if err := b.blockLeader(ctx, blockSubject(id, k), got); err != nil {
 				return nil, err
@@ -171,6 +178,26 @@ func (b *Bus) directBatch(ctx context.Context, req []byte, each func(*nats.Msg))
 		}
 		each(m)
 	}
+}
+
+// followerBehind reports whether the stream's leader holds a result on a
+// block's subject past those a direct read gave (got): then the replica
+// that answered had not applied it yet. One request; a replica that gave
+// the leader's last had applied everything before it.
+func (b *Bus) followerBehind(ctx context.Context, subject string, got map[int]storedResult) (bool, error) {
+	_, last, _, err := b.leaderLast(ctx, ResultsStream, subject)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, r := range got {
+		if r.seq >= last {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // blockLeader reads the results on subject, the first of each entry into
