@@ -22,7 +22,7 @@ import (
 const defaultMemoryLimit = 128 << 20
 
 // memoryLimit is the --memory-limit flag: a size such as 128MiB, 1GiB or
-// 200000000 (bytes); 0 is no limit.
+// 200000000 (bytes), at least minMemoryLimit; 0 is no limit.
 type memoryLimit struct {
 	bytes int64
 	set   bool
@@ -53,9 +53,22 @@ func (m *memoryLimit) Set(s string) error {
 	if err != nil || n < 0 || n > math.MaxInt64/mult {
 		return errors.New("a size in bytes, KiB, MiB or GiB (0: no limit)")
 	}
+	if n > 0 && n*mult < minMemoryLimit {
+		hint := ""
+		if mult == 1 {
+			hint = fmt.Sprintf("; a size without a unit is bytes: did you mean %dMiB?", n)
+		}
+		return fmt.Errorf("%d bytes is too small for the service (at least %dMiB, or 0 for no limit%s)", n*mult, minMemoryLimit>>20, hint)
+	}
 	m.bytes, m.set = n*mult, true
 	return nil
 }
+
+// minMemoryLimit is the smallest --memory-limit taken other than 0: the
+// service's heap is above it at rest, so a smaller one (most likely a
+// size whose unit was left out) would keep the collector running all the
+// time without bounding anything.
+const minMemoryLimit = 16 << 20
 
 // apply sets the process's soft memory limit: the flag's, else
 // GOMEMLIMIT's (which the runtime has read), else defaultMemoryLimit.

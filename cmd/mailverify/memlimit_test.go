@@ -10,13 +10,13 @@ import (
 // is refused; apply sets the runtime's soft limit, the default without the
 // flag or GOMEMLIMIT, and none for 0.
 func TestMemoryLimit(t *testing.T) {
-	for in, want := range map[string]int64{"0": 0, "1000": 1000, "128MiB": 128 << 20, "2GiB": 2 << 30, "300MB": 300e6, " 64 KiB": 64 << 10} {
+	for in, want := range map[string]int64{"0": 0, "200000000": 200000000, "128MiB": 128 << 20, "2GiB": 2 << 30, "300MB": 300e6, " 64 MiB": 64 << 20, "16MiB": 16 << 20} {
 		var m memoryLimit
 		if err := m.Set(in); err != nil || m.bytes != want {
 			t.Errorf("%q: %d, %v; want %d", in, m.bytes, err, want)
 		}
 	}
-	for _, in := range []string{"", "-1", "12XB", "MiB", "1.5GiB", "99999999999GiB"} {
+	for _, in := range []string{"", "-1", "12XB", "MiB", "1.5GiB", "99999999999GiB", "16777215", "15MiB"} {
 		var m memoryLimit
 		if err := m.Set(in); err == nil {
 			t.Errorf("%q accepted: %d", in, m.bytes)

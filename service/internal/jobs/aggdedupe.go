@@ -70,17 +70,36 @@ func (a *Aggregator) rebuild(ctx context.Context, job string, before uint64) (*j
 		return nil, err
 	}
 	defer it.Stop()
+	last := first - 1 // the sequence of the last result read
+	var stalled time.Duration
 	for {
-		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		nctx, cancel := context.WithTimeout(ctx, exportWait)
 		m, err := it.Next(jetstream.NextContext(nctx))
 		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// The result pending may be one another aggregator deleted
+			// since: none of the job's left before before is the end.
+			more, err := a.Bus.firstSeq(ctx, jobResults(job), last+1)
+			if err != nil {
+				return nil, err
+			}
+			if more == 0 || more >= before {
+				return s, nil
+			}
+			if stalled += exportWait; stalled >= exportStall {
+				return nil, errors.New("jobs: the results of a job stopped coming before the last")
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
+		stalled = 0
 		md, err := m.Metadata()
 		if err != nil {
 			return nil, err
 		}
+		last = md.Sequence.Stream
 		if md.Sequence.Stream >= before {
 			return s, nil
 		}

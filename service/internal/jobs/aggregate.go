@@ -181,6 +181,9 @@ func (a *Aggregator) behind(ctx context.Context, r *reading) bool {
 	if err != nil || s.CachedInfo().State.LastSeq <= r.pos {
 		return false
 	}
+	if a.tailGone(ctx, r, s.CachedInfo().State.LastSeq) {
+		return false
+	}
 	// The first time is the routine end of a lost pull (it happens under
 	// load); again without a result between is worth a warning.
 	level := slog.LevelDebug
@@ -190,6 +193,25 @@ func (a *Aggregator) behind(ctx context.Context, r *reading) bool {
 	logOrDiscard(a.Logger).Log(ctx, level, "aggregator: nothing delivered while the stream is ahead; starting a new consumer",
 		"position", r.pos, "last", s.CachedInfo().State.LastSeq, "quiet", r.quiet)
 	r.quiet = min(2*r.quiet, aggQuietMax)
+	return true
+}
+
+// tailGone reports whether no message is stored past r.pos up to last
+// (the stream's last sequence, read before): a tail deleted or purged
+// before it was counted (a copy another aggregator deleted, a deleted
+// job's results). Then r.pos moves to last and is stored, so that the
+// stream is not taken for ahead again. It asks the stream's leader, which
+// the ordered consumer reads from: a lagging follower could answer none.
+func (a *Aggregator) tailGone(ctx context.Context, r *reading, last uint64) bool {
+	_, seq, _, err := a.Bus.leaderMsg(ctx, ResultsStream, map[string]any{"seq": r.pos + 1, "next_by_subj": "mv.result.*.*"})
+	if err == nil && seq > r.pos && seq <= last {
+		return false // one to deliver
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false
+	}
+	r.pos, r.quiet = last, aggQuiet
+	_, _ = a.Bus.State.Put(ctx, positionKey, []byte(strconv.FormatUint(r.pos, 10)))
 	return true
 }
 

@@ -35,8 +35,9 @@ import (
 //
 // Results of the old layout stay readable: every reader matches
 // mv.result.<job>.* and takes the entry from the header, which both
-// layouts carry; the file download asks the old subjects for the entries
-// it did not find in blocks.
+// layouts carry; the file download asks the old subjects for every entry
+// too and keeps the lower sequence (a rolling upgrade can store an entry
+// in each layout).
 const resultBlock = 256
 
 // resultSubject is the subject of a job's entry i.

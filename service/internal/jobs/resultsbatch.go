@@ -58,8 +58,9 @@ func (b *Bus) resultsOf(ctx context.Context, id string, indexes []int, direct bo
 		}
 		want[k] = append(want[k], i)
 	}
+	seqs := make([]uint64, len(indexes)) // of the results in out
 	for _, k := range blocks {
-		got := make(map[int][]byte, resultBlock)
+		got := make(map[int]storedResult, resultBlock)
 		if direct {
 			err = b.blockDirect(ctx, blockSubject(id, k), got)
 		} else {
@@ -70,35 +71,63 @@ func (b *Bus) resultsOf(ctx context.Context, id string, indexes []int, direct bo
 		}
 		missing := false
 		for _, i := range want[k] {
-			out[i] = got[indexes[i]]
+			out[i], seqs[i] = got[indexes[i]].data, got[indexes[i]].seq
 			missing = missing || out[i] == nil
 		}
 		if missing && direct && b.replicas() > 1 {
+			behind, err := b.followerBehind(ctx, blockSubject(id, k), got)
+			if err != nil {
+				return nil, err
+			}
+			if !behind {
+				continue
+			}
 			clear(got)
 			if err := b.blockLeader(ctx, blockSubject(id, k), got); err != nil {
 				return nil, err
 			}
 			for _, i := range want[k] {
-				out[i] = got[indexes[i]]
+				out[i], seqs[i] = got[indexes[i]].data, got[indexes[i]].seq
 			}
 		}
 	}
 	// A job may hold results of the old layout: stored before an
 	// upgrade, or by a worker not yet upgraded.
-	return out, b.entriesOld(ctx, id, indexes, out, direct)
+	return out, b.entriesOld(ctx, id, indexes, found{out, seqs}, direct)
+}
+
+// A storedResult is a result as stored: its data and sequence.
+type storedResult struct {
+	data []byte
+	seq  uint64
+}
+
+// found is what a read of a job's results has found so far: the result
+// of each entry asked for (nil for none) and its sequence.
+type found struct {
+	out  [][]byte
+	seqs []uint64
+}
+
+// keep puts the result at sequence seq at position i unless one stored
+// before it is there: the first stored wins.
+func (f found) keep(i int, data []byte, seq uint64) {
+	if f.out[i] == nil || seq < f.seqs[i] {
+		f.out[i], f.seqs[i] = data, seq
+	}
 }
 
 // blockDirect reads the results on subject, the first of each entry into
 // got, in batched direct gets.
-func (b *Bus) blockDirect(ctx context.Context, subject string, got map[int][]byte) error {
+func (b *Bus) blockDirect(ctx context.Context, subject string, got map[int]storedResult) error {
 	for from := uint64(1); ; {
 		req, err := json.Marshal(map[string]any{"seq": from, "next_by_subj": subject, "batch": 4 * resultBlock})
 		if err != nil {
 			return err
 		}
 		last, more, err := b.directBatch(ctx, req, func(m *nats.Msg) {
-			if i, ok := msgIndex(m.Header); ok && got[i] == nil {
-				got[i] = m.Data
+			if i, ok := msgIndex(m.Header); ok && got[i].data == nil {
+				got[i] = storedResult{m.Data, msgSeq(m)}
 			}
 		})
 		if err != nil || !more {
@@ -106,6 +135,12 @@ func (b *Bus) blockDirect(ctx context.Context, subject string, got map[int][]byt
 		}
 		from = last + 1
 	}
+}
+
+// msgSeq is the stream sequence of a message a direct get answered.
+func msgSeq(m *nats.Msg) uint64 {
+	seq, _ := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	return seq
 }
 
 // directBatch sends a batched direct get and gives each message to each;
@@ -145,9 +180,29 @@ func (b *Bus) directBatch(ctx context.Context, req []byte, each func(*nats.Msg))
 	}
 }
 
+// followerBehind reports whether the stream's leader holds a result on a
+// block's subject past those a direct read gave (got): then the replica
+// that answered had not applied it yet. One request; a replica that gave
+// the leader's last had applied everything before it.
+func (b *Bus) followerBehind(ctx context.Context, subject string, got map[int]storedResult) (bool, error) {
+	_, last, _, err := b.leaderLast(ctx, ResultsStream, subject)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, r := range got {
+		if r.seq >= last {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // blockLeader reads the results on subject, the first of each entry into
 // got, asking the stream's leader for one message after another.
-func (b *Bus) blockLeader(ctx context.Context, subject string, got map[int][]byte) error {
+func (b *Bus) blockLeader(ctx context.Context, subject string, got map[int]storedResult) error {
 	for from := uint64(1); ; {
 		data, seq, hdrs, err := b.leaderMsg(ctx, ResultsStream, map[string]any{"seq": from, "next_by_subj": subject})
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -156,28 +211,27 @@ func (b *Bus) blockLeader(ctx context.Context, subject string, got map[int][]byt
 		if err != nil {
 			return err
 		}
-		if i, ok := rawIndex(hdrs); ok && got[i] == nil {
-			got[i] = data
+		if i, ok := rawIndex(hdrs); ok && got[i].data == nil {
+			got[i] = storedResult{data, seq}
 		}
 		from = seq + 1
 	}
 }
 
-// entriesOld fills the entries missing in out from the old layout's
-// subjects, one an entry (layout.go).
-func (b *Bus) entriesOld(ctx context.Context, id string, indexes []int, out [][]byte, direct bool) error {
-	var missing []int
-	for i := range indexes {
-		if out[i] == nil {
-			missing = append(missing, i)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
+// entriesOld reads the old layout's subjects, one an entry (layout.go).
+// It asks for every entry (a rolling upgrade can leave an entry a result
+// in each layout, and the first stored wins): direct, in batched gets;
+// else of the leader, one get an entry. In a cluster the leader is then
+// asked for the entries still missing.
+func (b *Bus) entriesOld(ctx context.Context, id string, indexes []int, f found, direct bool) error {
+	out := f.out
 	if direct {
-		for start := 0; start < len(missing); start += multiGetMax {
-			if err := b.multiGet(ctx, id, indexes, missing[start:min(start+multiGetMax, len(missing))], out); err != nil {
+		all := make([]int, len(indexes))
+		for i := range all {
+			all[i] = i
+		}
+		for start := 0; start < len(all); start += multiGetMax {
+			if err := b.multiGet(ctx, id, indexes, all[start:min(start+multiGetMax, len(all))], f); err != nil {
 				return err
 			}
 		}
@@ -185,21 +239,25 @@ func (b *Bus) entriesOld(ctx context.Context, id string, indexes []int, out [][]
 			return nil
 		}
 	}
-	// Ask the leader for those still missing, 8 at a time.
+	var ask []int
+	for i := range indexes {
+		if out[i] == nil || !direct {
+			ask = append(ask, i)
+		}
+	}
+	// Ask the leader, 8 at a time: for those still missing after the
+	// direct gets, else for every entry.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for _, i := range missing {
-		if out[i] != nil {
-			continue
-		}
+	for _, i := range ask {
 		g.Go(func() error {
-			data, _, _, err := b.leaderLast(gctx, ResultsStream, entrySubject(id, indexes[i]))
+			data, seq, _, err := b.leaderLast(gctx, ResultsStream, entrySubject(id, indexes[i]))
 			switch {
 			case errors.Is(err, jetstream.ErrKeyNotFound):
 			case err != nil:
 				return err
 			default:
-				out[i] = data
+				f.keep(i, data, seq)
 			}
 			return nil
 		})
@@ -208,9 +266,9 @@ func (b *Bus) entriesOld(ctx context.Context, id string, indexes []int, out [][]
 }
 
 // multiGet asks for the last message of the old layout's subject of the
-// entries at positions of indexes in one direct get and puts each
-// entry's data at its place in out.
-func (b *Bus) multiGet(ctx context.Context, id string, indexes, positions []int, out [][]byte) error {
+// entries at positions of indexes in one direct get and keeps each
+// entry's data at its place in f unless one stored before is there.
+func (b *Bus) multiGet(ctx context.Context, id string, indexes, positions []int, f found) error {
 	at := make(map[string][]int, len(positions))
 	subjects := make([]string, 0, len(positions))
 	for _, i := range positions {
@@ -226,7 +284,7 @@ func (b *Bus) multiGet(ctx context.Context, id string, indexes, positions []int,
 	}
 	_, _, err = b.directBatch(ctx, req, func(m *nats.Msg) {
 		for _, i := range at[m.Header.Get(jetstream.SubjectHeader)] {
-			out[i] = m.Data
+			f.keep(i, m.Data, msgSeq(m))
 		}
 	})
 	return err
