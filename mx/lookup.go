@@ -253,6 +253,16 @@ func (c *Client) join(ctx context.Context, domain string) *flight {
 		f.callers++
 		return f
 	}
+	// A flight that ended since the caller missed the cache has filled
+	// it (the flight puts its answer before it leaves c.flights): no
+	// second query for the same domain.
+	if c.cache != nil {
+		if r, ok := c.cache.get(domain, c.now()); ok {
+			f := &flight{done: make(chan struct{}), res: r, callers: 1, cancel: func() {}}
+			close(f.done)
+			return f
+		}
+	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout())
 	f := &flight{done: make(chan struct{}), callers: 1, cancel: cancel}
 	if c.flights == nil {
