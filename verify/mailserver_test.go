@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"net"
 	"testing"
 )
 
@@ -40,5 +41,28 @@ func TestMailServer(t *testing.T) {
 	off := &Verifier{Offline: true}
 	if got := off.MailServer(ctx, "jane@example.com"); got != "" {
 		t.Errorf("an Offline Verifier's MailServer = %q; want none", got)
+	}
+}
+
+// TestMailServerHostIsStable: a domain whose equal-preference MX hosts
+// are a provider's and another's gets one answer on every call, the
+// provider's host, though the lookup shuffles equal preferences (the
+// service routes a domain's addresses by it: two answers split a domain
+// between a provider's partition and a plain server's).
+func TestMailServerHostIsStable(t *testing.T) {
+	w := newWorld()
+	defer w.router.close()
+	w.add("mixed.com", nil)
+	w.add("other.com", nil)
+	w.res.MX["mixed.com"] = []*net.MX{{Host: "mx.other.com", Pref: 10}, {Host: "aspmx.l.google.com", Pref: 10}}
+	w.res.IP["aspmx.l.google.com"] = w.res.IP["mx.mixed.com"]
+	v := w.verifier()
+	seen := map[string]int{}
+	for range 40 {
+		_, host := v.MailServerHost(t.Context(), "jane@mixed.com")
+		seen[host]++
+	}
+	if len(seen) != 1 || seen["aspmx.l.google.com"] != 40 {
+		t.Errorf("MailServerHost over 40 calls: %v; want aspmx.l.google.com every time", seen)
 	}
 }
