@@ -88,7 +88,11 @@ type answer struct {
 	// perConn: the server judges only the first recipients of a
 	// connection (see answer.refuted).
 	perConn bool
-	counted bool // a refusal that an acceptance after it made count
+	// firstOnly: the server judges only the first recipient of a
+	// connection (the learned count is 1, as Exchange Online's): no
+	// control fits after a refusal on its connection (answer.counts).
+	firstOnly bool
+	counted   bool // a refusal that an acceptance after it made count
 	// waits is how many flushes of the session had waited for the
 	// server's RCPT pace when it was answered: a server's spell of
 	// accepting everyone (a rate-based harvest protection) may end during
@@ -120,7 +124,7 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	}
 	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
 		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.countAt(r.Flush),
-		piped: pipelines(f.c.s)}, true
+		piped: pipelines(f.c.s), firstOnly: f.c.s.Quirks().RcptsPerConnection == 1}, true
 }
 
 // pipelines reports whether s sends its commands pipelined: the server
@@ -134,10 +138,13 @@ func pipelines(s *smtpprobe.Session) bool {
 // counts reports whether a, a refusal from the host, is about the mailbox
 // (see the rules above): record marked it, as an acceptance of the domain
 // came after it in its transaction and flush; or, on a server that judges
-// only the first recipients of a connection, it is a specific refusal of
-// the first.
+// only the first recipient of a connection, it is a specific refusal of
+// it. Where the server judges two or more on a connection, a control
+// fits after the refusal, so the ordinary rule applies: a per-client
+// harvest protection behind such a cap would otherwise lie to the first
+// recipient of every connection and be believed.
 func (a answer) counts() bool {
-	return a.counted && refusal(a.o) || specific(a.o) && a.perConn && a.seq == 1
+	return a.counted && refusal(a.o) || specific(a.o) && a.firstOnly && a.seq == 1
 }
 
 // judges reports whether a, a refusal from the host, shows that the
