@@ -84,6 +84,7 @@ type answer struct {
 	sent  uint64 // the engine's tick before the commands went out
 	got   uint64 // ... and after the replies were read
 	probe bool   // the random catch-all address
+	rcpt  string // the address asked (its wire form)
 	o     smtpprobe.Outcome
 	// perConn: the server judges only the first recipients of a
 	// connection (see answer.refuted).
@@ -122,7 +123,7 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	if probe && catchall.RefusesSyntax(r) {
 		return answer{}, false // malformed: no evidence either way
 	}
-	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
+	return answer{rcpt: r.Address, conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
 		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.countAt(r.Flush),
 		piped: pipelines(f.c.s), firstOnly: f.c.s.Quirks().RcptsPerConnection == 1}, true
 }
@@ -313,14 +314,19 @@ func (hr *hostRun) record(a answer) {
 	case smtpprobe.Accepted:
 		hr.accepted = true
 		hr.probeYes = hr.probeYes || a.probe
+		// An address the host accepted before is what a protection that
+		// spares its known recipients keeps accepting: accepted again, it
+		// makes no specific refusal count (postmaster@ does, see
+		// postmasterAnswer).
+		again := hr.acceptedBefore(a)
 		for i, r := range hr.answers {
-			if refusal(r.o) && r.before(a) {
+			if refusal(r.o) && r.before(a) && !(again && specific(r.o)) {
 				hr.answers[i].counted = true
 				hr.probeNo = hr.probeNo || r.probe
 			}
 		}
 		for _, j := range hr.decided {
-			if j.answered && refusal(j.out.Outcome) && j.ans.before(a) {
+			if j.answered && refusal(j.out.Outcome) && j.ans.before(a) && !(again && specific(j.out.Outcome)) {
 				j.counted = true
 			}
 		}
@@ -358,5 +364,23 @@ func (hr *hostRun) waitsForRefusal() bool {
 			return true
 		}
 	}
+	return false
+}
+
+// acceptedBefore reports whether the host accepted addr, an address of
+// a job, before, and notes that it has now. The set holds the domain's
+// addresses the host accepted in the run, as many as its jobs at most
+// (random addresses are new each time and not kept).
+func (hr *hostRun) acceptedBefore(a answer) bool {
+	if a.probe || a.rcpt == "" {
+		return false
+	}
+	if _, ok := hr.acceptedSet[a.rcpt]; ok {
+		return true
+	}
+	if hr.acceptedSet == nil {
+		hr.acceptedSet = make(map[string]struct{})
+	}
+	hr.acceptedSet[a.rcpt] = struct{}{}
 	return false
 }

@@ -2,8 +2,6 @@ package verify
 
 import (
 	"fmt"
-	"hash/fnv"
-	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -62,51 +60,5 @@ func TestHarvestSparesAcceptedWithoutPipelining(t *testing.T) {
 				})
 			})
 		})
-	}
-}
-
-// TestListPoisoning: a server that poisons harvested lists: it accepts
-// each of its existing mailboxes, and answers an address with no mailbox
-// 250 one time in per (by a hash of the address and a count of the
-// RCPTs) and 550 5.1.1 the others. Each answer about
-// a random address is a coin, so a front and a canary refused around a
-// nonexistent mailbox that was accepted prove it, and the catch-all
-// probe refused says "no". doc.go assumes the canary "proves acceptances
-// only where the server treats the addresses that do not exist alike";
-// this server treats them alike in distribution, not one by one.
-func TestListPoisoning(t *testing.T) {
-	for _, per := range []int{2, 3, 4} {
-		for round := range 3 { // the random addresses differ each round
-			t.Run(fmt.Sprint("one in ", per, "/", round), func(t *testing.T) {
-				synctest.Test(t, func(t *testing.T) {
-					known := map[string]bool{}
-					var addrs []string
-					for i := range 120 {
-						a := fmt.Sprintf("u%d@poison.com", i)
-						known[a] = i%3 != 2
-						addrs = append(addrs, a)
-					}
-					w, _ := reviewWorld(t, known, map[string]domainRule{"poison.com": func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
-						if s.known[a] || strings.HasPrefix(a, "postmaster@") {
-							return testsmtp.R(250, "2.1.5", "Ok")
-						}
-						s.count["n"]++
-						h := fnv.New32a()
-						fmt.Fprint(h, a, s.count["n"])
-						if h.Sum32()%uint32(per) == 0 {
-							return testsmtp.R(250, "2.1.5", "Ok")
-						}
-						return lies["5.1.1"](a)
-					}})
-					v := w.verifier()
-					v.PerHostRate = 1000
-					got := verifyAll(t, v, addrs)
-					for _, r := range got {
-						t.Logf("%s (exists %v): %s/%s catch_all=%v", r.Input, known[r.Input], r.Status, r.Reason, r.CatchAll)
-					}
-					noWrongVerdict(t, known, got)
-				})
-			})
-		}
 	}
 }
