@@ -228,11 +228,13 @@
 // in the first run keeps it for the Detector's TTL, and that saves it
 // within the TTL. A server that accepts addresses that do not exist at random
 // (one in a few, to poison harvested lists) is caught once the host has
-// both accepted and refused random addresses of a domain: from then on
-// the domain is catch_all "yes" at that host and no acceptance of it is
-// proven (risky/catch_all); verdicts given before the contradiction was
-// seen stand (results stream), so some may be deliverable of addresses
-// that do not exist (rev-sound, finding 4).
+// accepted a random address of a domain after refusing one (the soft
+// limit's sign, see soft_limited): from then on no acceptance of the
+// domain at that host is proven in the run (they end soft_limited,
+// risky/catch_all or unknown/cannot_verify, as the catch-all answer asked
+// again gives); verdicts given before the contradiction was seen stand
+// (results stream), so some may be deliverable of addresses that do not
+// exist (rev-sound, finding 4).
 //
 // A specific refusal still proves an acceptance before it wherever it
 // stood (a server that accepts everyone and then refuses everyone in the

@@ -225,7 +225,7 @@ func (hr *hostRun) proven(j *job) bool {
 	if hr.consumer() {
 		return true
 	}
-	if !j.answered || hr.catchAllStatus() != catchall.No || !j.ans.fronted {
+	if !j.answered || hr.contradicted || hr.catchAllStatus() != catchall.No || !j.ans.fronted {
 		return false
 	}
 	for _, r := range hr.answers {

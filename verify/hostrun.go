@@ -41,6 +41,7 @@ type hostRun struct {
 
 	lastAccepted string              // the latest address of the domain it accepted (a control)
 	acceptedSet  map[string]struct{} // the domain's addresses it accepted (hostRun.acceptedBefore)
+	contradicted bool                // it accepted a random address after refusing one (hostRun.softLimit)
 	vague        bool                // it refused an address of the domain naming no reason
 	trailing     bool                // a trailing probe waits in the queue (hostQueue.probes)
 

@@ -2,6 +2,8 @@ package verify
 
 import (
 	"fmt"
+	"hash/fnv"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -60,5 +62,57 @@ func TestHarvestSparesAcceptedWithoutPipelining(t *testing.T) {
 				})
 			})
 		})
+	}
+}
+
+// poisonRule is rev-sound's list-poisoning server (TestListPoisoning in
+// /work/notes/rev-sound.md): it accepts each existing mailbox, and an
+// address with no mailbox one time in per (by a hash of the address and
+// a count of the RCPTs), 550 5.1.1 the others.
+func poisonRule(per int) domainRule {
+	return func(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
+		if s.known[a] || strings.HasPrefix(a, "postmaster@") {
+			return testsmtp.R(250, "2.1.5", "Ok")
+		}
+		s.count["n"]++
+		h := fnv.New32a()
+		fmt.Fprint(h, a, s.count["n"])
+		if h.Sum32()%uint32(per) == 0 {
+			return testsmtp.R(250, "2.1.5", "Ok")
+		}
+		return lies["5.1.1"](a)
+	}
+}
+
+// TestListPoisoningAfterTheContradiction: on the list-poisoning server,
+// once the host has both refused and accepted random addresses of the
+// domain (the first soft_limited or catch_all result shows it), no
+// acceptance of the domain is proven: no result after that one is
+// deliverable. Those before it stand (doc.go: what stays assumed).
+func TestListPoisoningAfterTheContradiction(t *testing.T) {
+	for _, per := range []int{2, 3, 4} {
+		for round := range 3 {
+			t.Run(fmt.Sprint("one in ", per, "/", round), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					known := map[string]bool{}
+					var addrs []string
+					for i := range 120 {
+						a := fmt.Sprintf("u%d@poison.com", i)
+						known[a] = i%3 != 2
+						addrs = append(addrs, a)
+					}
+					w, _ := reviewWorld(t, known, map[string]domainRule{"poison.com": poisonRule(per)})
+					v := w.verifier()
+					v.PerHostRate = 1000
+					seen := false
+					for _, r := range v.VerifySeq(t.Context(), slicesAll(addrs)) {
+						if seen && r.Status == Deliverable {
+							t.Errorf("%s (exists %v): deliverable after the host contradicted itself", r.Input, known[r.Input])
+						}
+						seen = seen || r.Reason == ReasonSoftLimited || r.Reason == ReasonCatchAll
+					}
+				})
+			})
+		}
 	}
 }
