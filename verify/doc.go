@@ -130,17 +130,24 @@
 //     transaction and the same flush of commands (one write reaches the
 //     server at once): a protection that had begun, for the connection,
 //     the transaction, the domain or the client, would have refused that
-//     one too. Where the server pipelines, each batch's flush ends with a
-//     control for each of its domains (after the canaries): an address of
-//     the domain the host accepted before, or, where it accepted none
-//     (most domains of a B2B list have one address), postmaster@ the
-//     domain, which RFC 5321 (4.5.1) requires every domain to accept;
-//     postmaster makes only a specific refusal count. Where the server
-//     does not pipeline, a specific refusal counts with an acceptance of
-//     the domain later in its transaction. On a server that judges only
-//     the first recipient of a connection, a specific refusal of the
-//     first counts. The same holds for the random catch-all address's
-//     refusal naming no reason;
+//     one too. An address the host accepted before in the run, accepted
+//     again, makes no specific refusal count: a protection that spares
+//     the recipients it has accepted keeps accepting exactly those. Where
+//     the server pipelines, each batch's flush ends with a control for
+//     each of its domains (after the canaries): postmaster@ the domain,
+//     which RFC 5321 (4.5.1) requires every domain to accept and which
+//     makes only a specific refusal count, or, where the host refused
+//     postmaster@ and never accepted it, an address of the domain the
+//     host accepted before, which then makes only a refusal naming no
+//     reason count; a specific refusal there counts only with a first
+//     acceptance of an address after it, and ends unknown/blocked
+//     without one. Where the server does not pipeline, a specific
+//     refusal counts with a first acceptance of an address of the domain
+//     later in its transaction. On a server that judges only the first
+//     recipient of a connection (the count learned is one), a specific
+//     refusal of the first counts; where it judges two or more, the
+//     ordinary rule holds. The same holds for the random catch-all
+//     address's refusal naming no reason;
 //   - an acceptance is deliverable only when, besides catch_all "no", a
 //     refusal of the same domain that counts (a specific one, or a
 //     generic one as above) came after it in the same transaction, and,
@@ -178,9 +185,9 @@
 //     read, on a later connection, counts. Without such a refusal the
 //     acceptance is unknown/cannot_verify with catch_all unknown;
 //   - refusals that do not count are asked again in a new transaction
-//     with an address of the domain the host accepted after them (a
-//     control; postmaster@ the domain for specific ones where there is
-//     none), the domains of a batch in one transaction, then once more on
+//     with a control after them (postmaster@ the domain for specific
+//     ones, an address of the domain the host accepted for those naming
+//     no reason), the domains of a batch in one transaction, then once more on
 //     a fresh connection (with a control again); those naming no reason
 //     move to the next MX host when the host refused every recipient
 //     alike. A server that refused postmaster@ and never accepted it is
@@ -207,6 +214,28 @@
 // does not pipeline, such a spell ending between two commands of a
 // transaction, or, on a server that judges only the first recipient of a
 // connection, one that counts our unknown recipients across connections.
+// A protection that spares the recipients it has accepted and refuses
+// everyone else in the mailbox's words still passes where it spares
+// postmaster@ too (as above), where it spares the addresses it accepted
+// in an earlier run of ours (the set of addresses accepted before is
+// the run's), and per client across runs: a server that has flagged us and
+// from then on refuses every recipient it has not accepted from us
+// before, in an earlier run too, while accepting those it has, looks
+// like an honest server on which every address of the list exists; no
+// order of commands tells them apart, and on a catch-all domain its
+// refused random addresses make the catch-all "no" and prove the
+// acceptances (rev-sound, finding 2); one Verifier that learned the Yes
+// in the first run keeps it for the Detector's TTL, and that saves it
+// within the TTL. A server that accepts addresses that do not exist at random
+// (one in a few, to poison harvested lists) is caught once the host has
+// accepted a random address of a domain after refusing one (the soft
+// limit's sign, see soft_limited): from then on no acceptance of the
+// domain at that host is proven in the run (they end soft_limited,
+// risky/catch_all or unknown/cannot_verify, as the catch-all answer asked
+// again gives); verdicts given before the contradiction was seen stand
+// (results stream), so some may be deliverable of addresses that do not
+// exist (rev-sound, finding 4).
+//
 // A specific refusal still proves an acceptance before it wherever it
 // stood (a server that accepts everyone and then refuses everyone in the
 // mailbox's words within one flush would pass), and so still shows the

@@ -98,6 +98,12 @@ func (hr *hostRun) probeAboutEgress(r *smtpprobe.Result) {
 // the provider. e.mu is held.
 func (hr *hostRun) softLimit(f flush, r *smtpprobe.Result) {
 	v := hr.e.v
+	// The host has both refused and accepted random addresses of the
+	// domain: whether a rate limit or a server that accepts addresses
+	// that do not exist at random (to poison harvested lists), no
+	// acceptance of the domain at this host is proven from now on
+	// (hostRun.proven); those given before stand.
+	hr.contradicted = true
 	hr.probeYes, hr.probeNo, hr.asked = false, false, false
 	hr.known, hr.published = catchall.Unknown, catchall.Unknown
 	v.detector.Forget(hr.d.name, hr.host.Name)

@@ -84,11 +84,16 @@ type answer struct {
 	sent  uint64 // the engine's tick before the commands went out
 	got   uint64 // ... and after the replies were read
 	probe bool   // the random catch-all address
+	rcpt  string // the address asked (its wire form)
 	o     smtpprobe.Outcome
 	// perConn: the server judges only the first recipients of a
 	// connection (see answer.refuted).
 	perConn bool
-	counted bool // a refusal that an acceptance after it made count
+	// firstOnly: the server judges only the first recipient of a
+	// connection (the learned count is 1, as Exchange Online's): no
+	// control fits after a refusal on its connection (answer.counts).
+	firstOnly bool
+	counted   bool // a refusal that an acceptance after it made count
 	// waits is how many flushes of the session had waited for the
 	// server's RCPT pace when it was answered: a server's spell of
 	// accepting everyone (a rate-based harvest protection) may end during
@@ -118,9 +123,9 @@ func (f flush) answerOf(r *smtpprobe.Result, probe bool) (answer, bool) {
 	if probe && catchall.RefusesSyntax(r) {
 		return answer{}, false // malformed: no evidence either way
 	}
-	return answer{conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
+	return answer{rcpt: r.Address, conn: connID{f.c.id, r.Conn}, seq: r.Seq, tx: r.Tx, flush: r.Flush, sent: f.sent, got: f.got,
 		probe: probe, o: r.Outcome, perConn: f.c.s.Quirks().RcptsPerConnection > 0, waits: f.c.pc.countAt(r.Flush),
-		piped: pipelines(f.c.s)}, true
+		piped: pipelines(f.c.s), firstOnly: f.c.s.Quirks().RcptsPerConnection == 1}, true
 }
 
 // pipelines reports whether s sends its commands pipelined: the server
@@ -134,10 +139,13 @@ func pipelines(s *smtpprobe.Session) bool {
 // counts reports whether a, a refusal from the host, is about the mailbox
 // (see the rules above): record marked it, as an acceptance of the domain
 // came after it in its transaction and flush; or, on a server that judges
-// only the first recipients of a connection, it is a specific refusal of
-// the first.
+// only the first recipient of a connection, it is a specific refusal of
+// it. Where the server judges two or more on a connection, a control
+// fits after the refusal, so the ordinary rule applies: a per-client
+// harvest protection behind such a cap would otherwise lie to the first
+// recipient of every connection and be believed.
 func (a answer) counts() bool {
-	return a.counted && refusal(a.o) || specific(a.o) && a.perConn && a.seq == 1
+	return a.counted && refusal(a.o) || specific(a.o) && a.firstOnly && a.seq == 1
 }
 
 // judges reports whether a, a refusal from the host, shows that the
@@ -217,7 +225,7 @@ func (hr *hostRun) proven(j *job) bool {
 	if hr.consumer() {
 		return true
 	}
-	if !j.answered || hr.catchAllStatus() != catchall.No || !j.ans.fronted {
+	if !j.answered || hr.contradicted || hr.catchAllStatus() != catchall.No || !j.ans.fronted {
 		return false
 	}
 	for _, r := range hr.answers {
@@ -306,14 +314,19 @@ func (hr *hostRun) record(a answer) {
 	case smtpprobe.Accepted:
 		hr.accepted = true
 		hr.probeYes = hr.probeYes || a.probe
+		// An address the host accepted before is what a protection that
+		// spares its known recipients keeps accepting: accepted again, it
+		// makes no specific refusal count (postmaster@ does, see
+		// postmasterAnswer).
+		again := hr.acceptedBefore(a)
 		for i, r := range hr.answers {
-			if refusal(r.o) && r.before(a) {
+			if refusal(r.o) && r.before(a) && !(again && specific(r.o)) {
 				hr.answers[i].counted = true
 				hr.probeNo = hr.probeNo || r.probe
 			}
 		}
 		for _, j := range hr.decided {
-			if j.answered && refusal(j.out.Outcome) && j.ans.before(a) {
+			if j.answered && refusal(j.out.Outcome) && j.ans.before(a) && !(again && specific(j.out.Outcome)) {
 				j.counted = true
 			}
 		}
@@ -351,5 +364,23 @@ func (hr *hostRun) waitsForRefusal() bool {
 			return true
 		}
 	}
+	return false
+}
+
+// acceptedBefore reports whether the host accepted addr, an address of
+// a job, before, and notes that it has now. The set holds the domain's
+// addresses the host accepted in the run, as many as its jobs at most
+// (random addresses are new each time and not kept).
+func (hr *hostRun) acceptedBefore(a answer) bool {
+	if a.probe || a.rcpt == "" {
+		return false
+	}
+	if _, ok := hr.acceptedSet[a.rcpt]; ok {
+		return true
+	}
+	if hr.acceptedSet == nil {
+		hr.acceptedSet = make(map[string]struct{})
+	}
+	hr.acceptedSet[a.rcpt] = struct{}{}
 	return false
 }

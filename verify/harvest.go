@@ -41,10 +41,16 @@ func (hr *hostRun) postmasterAsked() bool {
 }
 
 // controlFor reports whether a refusal with outcome o of hr's domain can
-// be followed by a control: an address the host accepted, or, for a
-// specific one, postmaster@ where it is worth asking. e.mu is held.
+// be followed by a control: for a specific one, postmaster@ where it is
+// worth asking (an address the host accepted before is what a protection
+// sparing its known recipients keeps accepting, so it makes no specific
+// refusal count, see hostRun.record); for one naming no reason, an
+// address the host accepted. e.mu is held.
 func (hr *hostRun) controlFor(o smtpprobe.Outcome) bool {
-	return hr.lastAccepted != "" || specific(o) && hr.postmasterAsked()
+	if specific(o) {
+		return hr.postmasterAsked()
+	}
+	return hr.lastAccepted != ""
 }
 
 // postmasterAnswer makes count the specific refusals of jobs that
@@ -60,7 +66,9 @@ func postmasterAnswer(f flush, hr *hostRun, jobs []*job, r *smtpprobe.Result) {
 		return
 	}
 	if a.o != smtpprobe.Accepted {
-		hr.e.pmSeen[hr.key] |= pmRefused
+		if refusal(a.o) { // a 4xx (greylisting, a rate limit on us) is no refusal of postmaster@
+			hr.e.pmSeen[hr.key] |= pmRefused
+		}
 		return
 	}
 	hr.e.pmSeen[hr.key] |= pmAccepted
@@ -114,9 +122,12 @@ func (e *engine) controls(inline bool, batch []*job, cans []canary) flushControl
 			slices.ContainsFunc(cans, func(c canary) bool { return c.hr == hr && c.ctl != "" }) {
 			continue
 		}
+		// postmaster@ first: an address the host accepted before is what a
+		// protection sparing its known recipients keeps accepting, so it
+		// makes only generic refusals count (hostRun.record).
 		c := flushControl{hr: hr, addr: hr.lastAccepted}
-		if c.addr == "" && hr.postmasterAsked() {
-			c.addr, c.pm = postmasterControl(j), true
+		if hr.postmasterAsked() {
+			c = flushControl{hr: hr, addr: postmasterControl(j), pm: true}
 		}
 		if c.addr != "" {
 			cs = append(cs, c)
@@ -185,15 +196,20 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 	// connection (hostRun.retryRefusals).
 	_, budget := c.s.TxRoom()
 	for _, hr := range runs {
-		ctl, pm := hr.lastAccepted, false
+		// One control per domain: postmaster@ after specific refusals, an
+		// accepted address after those naming no reason (controlFor); the
+		// first refusal picks which, the others wait for the next batch.
+		ctl, pm := "", false
 		wait := later && hr.pending > 0
 		var jobs []*job
 		for _, j := range hr.decided {
 			if refusal(j.out.Outcome) && j.answered && !j.sandwiched && !hr.counts(j) && hr.controlFor(j.out.Outcome) &&
-				!(wait && specific(j.out.Outcome)) {
+				!(wait && specific(j.out.Outcome)) && (ctl == "" || pm == specific(j.out.Outcome)) {
 				j.sandwiched = true
-				if ctl == "" {
+				if ctl == "" && specific(j.out.Outcome) {
 					ctl, pm = postmasterControl(j), true
+				} else if ctl == "" {
+					ctl = hr.lastAccepted
 				}
 				jobs = append(jobs, j)
 				wires = append(wires, j.wire)

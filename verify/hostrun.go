@@ -39,9 +39,11 @@ type hostRun struct {
 	probeNo   bool            // it refused the random address in a way that counts
 	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
 
-	lastAccepted string // the latest address of the domain it accepted (a control)
-	vague        bool   // it refused an address of the domain naming no reason
-	trailing     bool   // a trailing probe waits in the queue (hostQueue.probes)
+	lastAccepted string              // the latest address of the domain it accepted (a control)
+	acceptedSet  map[string]struct{} // the domain's addresses it accepted (hostRun.acceptedBefore)
+	contradicted bool                // it accepted a random address after refusing one (hostRun.softLimit)
+	vague        bool                // it refused an address of the domain naming no reason
+	trailing     bool                // a trailing probe waits in the queue (hostQueue.probes)
 
 	pending   int    // jobs queued, in flight or parked here
 	contacted bool   // a job of it was queued (the first goes first)
