@@ -99,7 +99,7 @@ func (w *egressWorld) server(name string) *testsmtp.Server {
 			}
 			count(w.rcpts, c) // a mailbox answer
 			addr := strings.ToLower(strings.Trim(strings.TrimPrefix(cmd.Arg, "TO:"), "<>"))
-			if local, _, _ := strings.Cut(addr, "@"); local == "jane" || local == "bob" {
+			if local, _, _ := strings.Cut(addr, "@"); local == "jane" || local == "bob" || local == "postmaster" { // RFC 5321, 4.5.1
 				return testsmtp.R(250, "2.1.5", "Ok")
 			}
 			return testsmtp.R(550, "5.1.1", "<"+addr+">: Recipient address rejected: User unknown")
