@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"strings"
+
+	"github.com/mailverify/mailverify/mx"
 )
 
 // MailServer returns the politeness key of address: the host:port of the
@@ -24,6 +26,12 @@ func (v *Verifier) MailServer(ctx context.Context, address string) string {
 // MailServerHost is MailServer with the MX host name that server is an
 // address of, from the same lookup (mx.ProviderOf of it names the
 // server's provider); both are "" when MailServer's is.
+//
+// The answer is one per domain: the lookup shuffles hosts of equal
+// preference on every call, so among the most-preferred hosts with
+// addresses it takes a host of an identified provider first, then the
+// least name (see canonicalHost). A domain whose equal-preference MX hosts
+// are a provider's and another's is keyed by the provider's, every time.
 func (v *Verifier) MailServerHost(ctx context.Context, address string) (server, host string) {
 	a, err := v.policy().Parse(strings.TrimSpace(address))
 	if err != nil || a.IsLiteral() || v.Offline {
@@ -34,10 +42,39 @@ func (v *Verifier) MailServerHost(ctx context.Context, address string) (server, 
 	if err != nil {
 		return "", ""
 	}
-	for _, h := range r.Hosts {
-		if len(h.Addrs) > 0 {
-			return net.JoinHostPort(h.Addrs[0].String(), v.port()), h.Name
+	h := canonicalHost(r.Hosts)
+	if h == nil {
+		return "", ""
+	}
+	return net.JoinHostPort(h.Addrs[0].String(), v.port()), h.Name
+}
+
+// canonicalHost picks, among the most-preferred hosts with addresses
+// (hosts come sorted by preference), one that does not depend on the
+// lookup's shuffle: a host whose provider mx.ProviderOf identifies
+// before one it does not, then the least name. nil when no host has an
+// address.
+func canonicalHost(hosts []mx.Host) *mx.Host {
+	var best *mx.Host
+	for i := range hosts {
+		h := &hosts[i]
+		if len(h.Addrs) == 0 {
+			continue
+		}
+		if best != nil && h.Pref != best.Pref {
+			break
+		}
+		if best == nil || hostBefore(h, best) {
+			best = h
 		}
 	}
-	return "", ""
+	return best
+}
+
+func hostBefore(a, b *mx.Host) bool {
+	pa, pb := mx.ProviderOf(a.Name) != "", mx.ProviderOf(b.Name) != ""
+	if pa != pb {
+		return pa
+	}
+	return a.Name < b.Name
 }
