@@ -20,8 +20,10 @@ type Limits struct {
 
 // An ExhaustedError says a budget is spent: which key, which window
 // ("minute", "hour", "day" or "sessions"), and the earliest time the
-// request could fit (RetryAt; zero for sessions, which free up when one
-// is released, and for a request larger than the window's whole limit).
+// request could fit (RetryAt; zero for a request larger than the window's
+// whole limit, and for sessions in memory, which free up when one is
+// released; with a Store, for sessions, when the first hold lapses unless
+// it is renewed: one may free sooner).
 type ExhaustedError struct {
 	Key     Key
 	Window  string
@@ -79,7 +81,7 @@ type Budgets struct {
 	mu       sync.Mutex
 	m        map[Key]*budget
 	ops      int
-	held     map[Key]map[string]bool // the holds this process renews (Store)
+	held     map[Key]map[string]*heldHold // the holds this process renews (Store)
 	renewing bool
 }
 
@@ -87,6 +89,7 @@ type budget struct {
 	lim      Limits
 	win      [3]*window // minute, hour, day; nil when unlimited
 	sessions int
+	freeAt   time.Time // with a Store: when the first hold lapses, unless renewed
 	last     time.Time
 }
 
@@ -188,6 +191,16 @@ func (bu *budget) check(k Key, n int, now time.Time) error {
 // Acquire takes one of k's sessions at once and returns its release (safe
 // to call more than once), or an *ExhaustedError for window "sessions".
 func (b *Budgets) Acquire(k Key) (release func(), err error) {
+	release, _, err = b.AcquireWatched(k)
+	return release, err
+}
+
+// AcquireWatched is Acquire with a channel closed when the session's hold
+// in the Store is lost: it could not be renewed until a quarter of
+// SessionTTL before it lapses (the store is out of reach or too slow), or
+// it lapsed. The session must then end at once, before another process
+// can take its place. Without a Store the channel is nil (never lost).
+func (b *Budgets) AcquireWatched(k Key) (release func(), lost <-chan struct{}, err error) {
 	if b.Store != nil {
 		return b.storeAcquire(k)
 	}
@@ -195,7 +208,7 @@ func (b *Budgets) Acquire(k Key) (release func(), err error) {
 	defer b.mu.Unlock()
 	bu := b.get(k, b.now())
 	if bu.lim.Sessions > 0 && bu.sessions >= bu.lim.Sessions {
-		return nil, &ExhaustedError{Key: k, Window: "sessions"}
+		return nil, nil, &ExhaustedError{Key: k, Window: "sessions"}
 	}
 	bu.sessions++
 	var once sync.Once
@@ -205,7 +218,7 @@ func (b *Budgets) Acquire(k Key) (release func(), err error) {
 			bu.sessions--
 			b.mu.Unlock()
 		})
-	}, nil
+	}, nil, nil
 }
 
 // Check reports, without spending, whether k has a session and n commands

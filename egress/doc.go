@@ -77,4 +77,18 @@
 // process; the service keeps both in its cluster's KV. Politeness is not
 // here: a cluster keeps it by giving each mail server to one process at a
 // time.
+//
+// Assumptions of the shared budgets (not closed):
+//   - Clocks in step. A window's slots and a hold's Until are written on
+//     the writing process's clock and read on the reader's: a skew of S
+//     lets a command count S less than its window (a process behind may
+//     be given a minute's budget again S early), keeps a dead holder's
+//     session held S longer (its clock ahead), or lets a second session
+//     in S early (its clock behind). Run NTP; the skew must stay well
+//     under a window's slot (3 s for the minute) and SessionTTL.
+//   - A lost hold ends its session. A holder whose renewals fail is told
+//     through Budgets.AcquireWatched / Lease.Lost a quarter of SessionTTL
+//     before the hold lapses, and its Lease refuses every Take from then
+//     on, so no further command is sent; the connection itself closes
+//     when its session fails its next flush.
 package egress
