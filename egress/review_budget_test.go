@@ -250,3 +250,42 @@ func TestReviewSharedWindowsNeverExceeded(t *testing.T) {
 		t.Fatalf("only %d takes given; the run tells little", len(log))
 	}
 }
+
+// TestLeaseLostRefusesTakes: a lease whose hold could not be renewed is
+// told (Lost) before the hold lapses, and from then on refuses every
+// Take with an *UnavailableError that says when to come back, so its
+// session sends nothing more (rev-budget F6).
+func TestLeaseLostRefusesTakes(t *testing.T) {
+	p := testProfiles(t, `{"profiles":[{"provider":"default","per_minute":1000,"sessions":1,
+	  "sources":{"per_minute":"test","sessions":"test"}}]}`)
+	cut := &switchStore{inner: &MemBudgetStore{}}
+	const ttl = 150 * time.Millisecond
+	r, err := NewRouter([]Egress{{Name: "proxy"}}, nil, &Budgets{Profiles: p, Store: cut, SessionTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.Route("google", "192.0.2.1:25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	start := time.Now()
+	if err := l.Take(1); err != nil {
+		t.Fatalf("Take on a fresh lease: %v", err)
+	}
+	cut.down.Store(true)
+	select {
+	case <-l.Lost():
+	case <-time.After(2 * ttl):
+		t.Fatalf("the lease's hold was not renewed for %v (TTL %v) and Lost never closed", 2*ttl, ttl)
+	}
+	if d := time.Since(start); d >= ttl {
+		t.Errorf("Lost closed %v after the lease was taken; its hold lapses within %v", d, ttl)
+	}
+	cut.down.Store(false) // even with the store back, the lost lease sends nothing
+	err = l.Take(1)
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || !errors.Is(err, ErrHoldLost) || ue.Until.IsZero() {
+		t.Errorf("Take on a lost lease: %v; want an *UnavailableError (ErrHoldLost) with an Until", err)
+	}
+}

@@ -238,6 +238,11 @@ func (v *Verifier) egressFits(s *smtpprobe.Session) bool {
 	if sl == nil {
 		return true
 	}
+	select {
+	case <-sl.lease.Lost(): // its hold may lapse: end before another takes it
+		return false
+	default:
+	}
 	if off, _, err := v.eg.router.Health().BackedOff(sl.lease.Key); off || err != nil {
 		return false
 	}

@@ -72,6 +72,35 @@ func TestReviewBudgetKVDownEndsWithRetryAfter(t *testing.T) {
 	}
 }
 
+// TestBudgetKVDownNoTimeout: as TestReviewBudgetKVDownEndsWithRetryAfter
+// with a Verifier that has no Timeout: the router's refusal for a store
+// that fails must end the address (rate_limited, retry_after), not be
+// polled for ever (rev-budget F4).
+func TestBudgetKVDownNoTimeout(t *testing.T) {
+	w := newEgressWorld(t, "")
+	g := w.domains("g", "gmail-smtp-in.l.google.com", 1)
+	b := openBus(t, Config{})
+	defer b.Close()
+	store, err := b.NewEgressStore(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := w.verifier(sharedEgress)
+	v.Timeout = 0
+	v.EgressStore = budgetsDown{store}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	r, err := v.Verify(ctx, g[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second || r.Reason != verify.ReasonRateLimited || r.RetryAfter <= 0 {
+		t.Errorf("%s, no Timeout, budget store down: %s/%s retry_after %v (%s) after %v; want unknown/rate_limited with a retry_after at once",
+			g[0], r.Status, r.Reason, time.Duration(r.RetryAfter), r.Error, took.Round(time.Millisecond))
+	}
+}
+
 // TestReviewMailServerHostIsStable: a domain whose two MX hosts share a
 // preference, one Google's and one of no known provider (a migration, or
 // a gateway beside Google). The scheduler takes the partition's provider
