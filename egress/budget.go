@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,9 +69,11 @@ type Budgets struct {
 	// each Take is a compare-and-set of the pair's windows, each session
 	// a hold renewed while it lasts. A store that fails refuses the
 	// command (the error is returned): a budget is never exceeded. The
-	// windows' slots and the holds are timed by each process's clock:
-	// keep the clocks in step (NTP); a skew shortens how long a command
-	// or a hold counts by at most the skew.
+	// windows' slots and the holds are timed by the store's clock when
+	// it keeps one (a ClockedStore, such as the service's KV: Now is then
+	// corrected by the offset estimated each minute), else by each
+	// process's clock: keep the clocks in step (NTP); a skew shortens how
+	// long a command or a hold counts by at most the skew.
 	Store BudgetStore
 	// SessionTTL, with Store, is how long a session's hold counts without
 	// being renewed (every third of it while the session lasts), so that
@@ -83,6 +86,10 @@ type Budgets struct {
 	ops      int
 	held     map[Key]map[string]*heldHold // the holds this process renews (Store)
 	renewing bool
+
+	clockMu sync.Mutex
+	clockAt time.Time    // of the last offset estimate, local clock
+	offset  atomic.Int64 // a ClockedStore's clock minus this process's
 }
 
 type budget struct {
@@ -96,11 +103,10 @@ type budget struct {
 var windowNames = [3]string{"minute", "hour", "day"}
 var windowSpans = [3]time.Duration{time.Minute, time.Hour, 24 * time.Hour}
 
+// now is the clock the budgets are timed by: this process's, corrected
+// by the offset of a ClockedStore's (see syncClock).
 func (b *Budgets) now() time.Time {
-	if b.Now != nil {
-		return b.Now()
-	}
-	return time.Now()
+	return b.localNow().Add(time.Duration(b.offset.Load()))
 }
 
 // LimitsFor returns the limits that apply to k.

@@ -73,6 +73,7 @@ func (b *Budgets) sessionTTL() time.Duration {
 // again while another writer came first. An error of f is returned and
 // nothing is written.
 func (b *Budgets) update(k Key, f func(s *Spending, now time.Time) error) error {
+	b.syncClock(k)
 	end := time.Now().Add(storeContention)
 	backoff := 100 * time.Microsecond
 	for {
@@ -165,6 +166,7 @@ func (b *Budgets) storeTake(k Key, n int) error {
 }
 
 func (b *Budgets) storeCheck(k Key, n int) error {
+	b.syncClock(k)
 	s, _, err := b.Store.GetBudget(k)
 	if err != nil {
 		return err
@@ -178,6 +180,7 @@ func (b *Budgets) storeCheck(k Key, n int) error {
 }
 
 func (b *Budgets) storeUsage(k Key) Usage {
+	b.syncClock(k)
 	s, _, err := b.Store.GetBudget(k)
 	now := b.now()
 	bu := b.loaded(k, s, now)
@@ -247,6 +250,11 @@ func earliest(hs []Hold) time.Time {
 // that share it spend one budget per pair. It forgets a pair 26 hours
 // after its last write. The zero value is ready.
 type MemBudgetStore struct {
+	// Now, when set, is the store's clock: it stamps each write, and
+	// Budgets on the store time their windows by it (ClockedStore).
+	// Without it the store keeps no clock (WrittenAt fails).
+	Now func() time.Time
+
 	mu  sync.Mutex
 	m   map[Key]memSpending
 	rev uint64
@@ -283,6 +291,9 @@ func (m *MemBudgetStore) PutBudget(k Key, s Spending, rev uint64) (uint64, error
 	}
 	m.rev++
 	now := time.Now()
+	if m.Now != nil {
+		now = m.Now()
+	}
 	if m.rev%1024 == 0 {
 		for k, e := range m.m {
 			if now.Sub(e.at) > storeKeep {
@@ -292,4 +303,18 @@ func (m *MemBudgetStore) PutBudget(k Key, s Spending, rev uint64) (uint64, error
 	}
 	m.m[k] = memSpending{s: s, rev: m.rev, at: now}
 	return m.rev, nil
+}
+
+// WrittenAt implements ClockedStore: when k's revision rev was written by
+// Now (ErrNoClock without Now; ErrConflict when k is at another revision).
+func (m *MemBudgetStore) WrittenAt(k Key, rev uint64) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Now == nil {
+		return time.Time{}, ErrNoClock
+	}
+	if e := m.m[k]; e.rev == rev {
+		return e.at, nil
+	}
+	return time.Time{}, ErrConflict
 }

@@ -39,6 +39,16 @@ func (s *switchStore) PutBudget(k Key, sp Spending, rev uint64) (uint64, error) 
 	return s.inner.PutBudget(k, sp, rev)
 }
 
+// WrittenAt makes a switchStore a ClockedStore when its inner store is
+// one (a MemBudgetStore with a Now): cut off, it fails as the rest.
+func (s *switchStore) WrittenAt(k Key, rev uint64) (time.Time, error) {
+	cs, ok := s.inner.(ClockedStore)
+	if !ok || s.down.Load() {
+		return time.Time{}, ErrNoClock
+	}
+	return cs.WrittenAt(k, rev)
+}
+
 // TestReviewLeaseLostWhileStoreDown: a process holds the one session of a
 // pair, then loses the store (its renewals fail). Another process must be
 // able to take the session once the hold lapses (the first may be dead),
@@ -288,4 +298,67 @@ func TestLeaseLostRefusesTakes(t *testing.T) {
 	if !errors.As(err, &ue) || !errors.Is(err, ErrHoldLost) || ue.Until.IsZero() {
 		t.Errorf("Take on a lost lease: %v; want an *UnavailableError (ErrHoldLost) with an Until", err)
 	}
+}
+
+// TestClockedStoreSkew: on a store that keeps a clock (ClockedStore, as
+// the NATS server's KV does), processes whose clocks disagree time their
+// windows and holds by the store's: neither a process 10 s behind nor one
+// 45 s behind is given a budget or a session early, and a dead holder
+// 30 s ahead frees its session within the TTL (rev-budget F8, the
+// review's TestReviewClockSkewExceedsMinute and TestReviewHoldClockSkew
+// on a clocked store).
+func TestClockedStoreSkew(t *testing.T) {
+	k := Key{Egress: "proxy", Provider: "google"}
+	skewed := func(c *fakeClock, d time.Duration) func() time.Time {
+		return func() time.Time { return c.Now().Add(d) }
+	}
+	t.Run("minute", func(t *testing.T) {
+		c := newClock()
+		p := testProfiles(t, `{"profiles":[{"provider":"default","per_minute":10,"sources":{"per_minute":"test"}}]}`)
+		store := &MemBudgetStore{Now: c.Now}
+		a := &Budgets{Profiles: p, Store: store, Now: skewed(c, 10*time.Second)}
+		b := &Budgets{Profiles: p, Store: store, Now: c.Now}
+		if err := b.Take(k, 10); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(53 * time.Second)
+		if err := a.Take(k, 10); err == nil {
+			t.Errorf("A (clock 10 s ahead) took 10 more 53 s after B took 10: 20 within a minute, limit 10")
+		}
+	})
+	p := testProfiles(t, `{"profiles":[{"provider":"default","per_minute":1000,"sessions":1,
+	  "sources":{"per_minute":"test","sessions":"test"}}]}`)
+	t.Run("ahead", func(t *testing.T) {
+		c := newClock()
+		mem := &MemBudgetStore{Now: c.Now}
+		cut := &switchStore{inner: mem}
+		dead := &Budgets{Profiles: p, Store: cut, Now: skewed(c, 30*time.Second)}
+		other := &Budgets{Profiles: p, Store: mem, Now: c.Now}
+		if _, err := dead.Acquire(k); err != nil {
+			t.Fatal(err)
+		}
+		cut.down.Store(true)
+		c.Advance(time.Minute + time.Second)
+		if release, err := other.Acquire(k); err != nil {
+			t.Errorf("61 s after its holder died (TTL 1 min, holder's clock 30 s ahead) the session is still held: %v", err)
+		} else {
+			release()
+		}
+	})
+	t.Run("behind", func(t *testing.T) {
+		c := newClock()
+		mem := &MemBudgetStore{Now: c.Now}
+		holder := &Budgets{Profiles: p, Store: mem, Now: skewed(c, -45*time.Second)}
+		other := &Budgets{Profiles: p, Store: mem, Now: c.Now}
+		release, err := holder.Acquire(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		c.Advance(16 * time.Second)
+		if r2, err := other.Acquire(k); err == nil {
+			r2()
+			t.Errorf("a second session acquired 16 s after the first, which still runs (limit 1; holder's clock 45 s behind)")
+		}
+	})
 }

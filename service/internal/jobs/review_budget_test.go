@@ -295,3 +295,33 @@ func TestReviewKilledHolderBlocksThenUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetKVServerClock: the cluster's budget store is a ClockedStore,
+// so a worker whose clock is 25 s ahead writes its spending in the NATS
+// server's time: the slot of its Take is now's slot by the server's
+// clock (here the test's), not 25 s later (rev-budget F8).
+func TestBudgetKVServerClock(t *testing.T) {
+	b := openBus(t, Config{})
+	defer b.Close()
+	store, err := b.NewEgressStore(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := any(store).(egress.ClockedStore); !ok {
+		t.Fatal("the cluster's budget store keeps no clock")
+	}
+	p := budgetProfiles(t, `{"profiles": [{"provider": "default", "per_minute": 100, "sources": {"per_minute": "test"}}]}`)
+	ahead := &egress.Budgets{Profiles: p, Store: store, Now: func() time.Time { return time.Now().Add(25 * time.Second) }}
+	k := egress.Key{Egress: "skewed", Provider: "google"}
+	if err := ahead.Take(k, 1); err != nil {
+		t.Fatal(err)
+	}
+	sp, _, err := store.GetBudget(k)
+	if err != nil || len(sp.Minute) != 1 {
+		t.Fatalf("stored %+v, %v; want one minute slot", sp, err)
+	}
+	slot := time.Minute / 20
+	if at := time.Unix(0, sp.Minute[0].At*int64(slot)); time.Since(at) < -slot || time.Since(at) > 2*slot {
+		t.Errorf("the Take of a worker 25 s ahead is in the slot of %v, %v from now; want now's (the server's clock)", at, -time.Since(at).Round(time.Second))
+	}
+}
