@@ -195,24 +195,31 @@ func TestReviewSlowStoreRenewalLapses(t *testing.T) {
 	  "sources":{"per_minute":"test","sessions":"test"}}]}`)
 	mem := &MemBudgetStore{}
 	slow := &switchStore{inner: mem, delay: 15 * time.Millisecond}
-	const ttl = 120 * time.Millisecond
+	const ttl = 300 * time.Millisecond // 12 pairs one after another take ~200 ms a pass
 	holder := &Budgets{Profiles: p, Store: slow, SessionTTL: ttl}
 	other := &Budgets{Profiles: p, Store: mem, SessionTTL: ttl}
 	var keys []Key
-	for i := range 8 {
+	lost := map[Key]<-chan struct{}{}
+	for i := range 12 {
 		k := Key{Egress: "proxy", Provider: string(rune('a' + i))}
-		release, err := holder.Acquire(k)
+		release, l, err := holder.AcquireWatched(k)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer release()
 		keys = append(keys, k)
+		lost[k] = l
 	}
 	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		for _, k := range keys {
 			if r, err := other.Acquire(k); err == nil {
 				r()
-				t.Fatalf("%s: a second session acquired while the holder's runs (limit 1): its hold lapsed between renewals (8 pairs, store reads 15 ms, TTL %v)", k, ttl)
+				select {
+				case <-lost[k]:
+					t.Fatalf("%s: the holder's hold was lost (renewals did not keep up: 12 pairs, store reads 15 ms, TTL %v)", k, ttl)
+				default:
+				}
+				t.Fatalf("%s: a second session acquired while the holder's runs (limit 1): its hold lapsed between renewals (12 pairs, store reads 15 ms, TTL %v)", k, ttl)
 			}
 		}
 	}
