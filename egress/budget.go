@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,8 +21,10 @@ type Limits struct {
 
 // An ExhaustedError says a budget is spent: which key, which window
 // ("minute", "hour", "day" or "sessions"), and the earliest time the
-// request could fit (RetryAt; zero for sessions, which free up when one
-// is released, and for a request larger than the window's whole limit).
+// request could fit (RetryAt; zero for a request larger than the window's
+// whole limit, and for sessions in memory, which free up when one is
+// released; with a Store, for sessions, when the first hold lapses unless
+// it is renewed: one may free sooner).
 type ExhaustedError struct {
 	Key     Key
 	Window  string
@@ -66,9 +69,11 @@ type Budgets struct {
 	// each Take is a compare-and-set of the pair's windows, each session
 	// a hold renewed while it lasts. A store that fails refuses the
 	// command (the error is returned): a budget is never exceeded. The
-	// windows' slots and the holds are timed by each process's clock:
-	// keep the clocks in step (NTP); a skew shortens how long a command
-	// or a hold counts by at most the skew.
+	// windows' slots and the holds are timed by the store's clock when
+	// it keeps one (a ClockedStore, such as the service's KV: Now is then
+	// corrected by the offset estimated each minute), else by each
+	// process's clock: keep the clocks in step (NTP); a skew shortens how
+	// long a command or a hold counts by at most the skew.
 	Store BudgetStore
 	// SessionTTL, with Store, is how long a session's hold counts without
 	// being renewed (every third of it while the session lasts), so that
@@ -79,25 +84,29 @@ type Budgets struct {
 	mu       sync.Mutex
 	m        map[Key]*budget
 	ops      int
-	held     map[Key]map[string]bool // the holds this process renews (Store)
+	held     map[Key]map[string]*heldHold // the holds this process renews (Store)
 	renewing bool
+
+	clockMu sync.Mutex
+	clockAt time.Time    // of the last offset estimate, local clock
+	offset  atomic.Int64 // a ClockedStore's clock minus this process's
 }
 
 type budget struct {
 	lim      Limits
 	win      [3]*window // minute, hour, day; nil when unlimited
 	sessions int
+	freeAt   time.Time // with a Store: when the first hold lapses, unless renewed
 	last     time.Time
 }
 
 var windowNames = [3]string{"minute", "hour", "day"}
 var windowSpans = [3]time.Duration{time.Minute, time.Hour, 24 * time.Hour}
 
+// now is the clock the budgets are timed by: this process's, corrected
+// by the offset of a ClockedStore's (see syncClock).
 func (b *Budgets) now() time.Time {
-	if b.Now != nil {
-		return b.Now()
-	}
-	return time.Now()
+	return b.localNow().Add(time.Duration(b.offset.Load()))
 }
 
 // LimitsFor returns the limits that apply to k.
@@ -188,6 +197,16 @@ func (bu *budget) check(k Key, n int, now time.Time) error {
 // Acquire takes one of k's sessions at once and returns its release (safe
 // to call more than once), or an *ExhaustedError for window "sessions".
 func (b *Budgets) Acquire(k Key) (release func(), err error) {
+	release, _, err = b.AcquireWatched(k)
+	return release, err
+}
+
+// AcquireWatched is Acquire with a channel closed when the session's hold
+// in the Store is lost: it could not be renewed until a quarter of
+// SessionTTL before it lapses (the store is out of reach or too slow), or
+// it lapsed. The session must then end at once, before another process
+// can take its place. Without a Store the channel is nil (never lost).
+func (b *Budgets) AcquireWatched(k Key) (release func(), lost <-chan struct{}, err error) {
 	if b.Store != nil {
 		return b.storeAcquire(k)
 	}
@@ -195,7 +214,7 @@ func (b *Budgets) Acquire(k Key) (release func(), err error) {
 	defer b.mu.Unlock()
 	bu := b.get(k, b.now())
 	if bu.lim.Sessions > 0 && bu.sessions >= bu.lim.Sessions {
-		return nil, &ExhaustedError{Key: k, Window: "sessions"}
+		return nil, nil, &ExhaustedError{Key: k, Window: "sessions"}
 	}
 	bu.sessions++
 	var once sync.Once
@@ -205,7 +224,7 @@ func (b *Budgets) Acquire(k Key) (release func(), err error) {
 			bu.sessions--
 			b.mu.Unlock()
 		})
-	}, nil
+	}, nil, nil
 }
 
 // Check reports, without spending, whether k has a session and n commands

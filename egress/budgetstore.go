@@ -2,10 +2,12 @@ package egress
 
 import (
 	"cmp"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -51,8 +53,14 @@ type Hold struct {
 	Until time.Time `json:"until"`
 }
 
-// storeTries bounds the compare-and-set attempts of one change.
-const storeTries = 32
+// storeContention bounds how long one change keeps trying while other
+// writers come first (a compare-and-set conflict): it backs off with
+// jitter, up to storeBackoffMax a try, and gives up past storeContention
+// with ErrConflict.
+const (
+	storeContention = 600 * time.Millisecond
+	storeBackoffMax = 20 * time.Millisecond
+)
 
 func (b *Budgets) sessionTTL() time.Duration {
 	if b.SessionTTL > 0 {
@@ -65,7 +73,10 @@ func (b *Budgets) sessionTTL() time.Duration {
 // again while another writer came first. An error of f is returned and
 // nothing is written.
 func (b *Budgets) update(k Key, f func(s *Spending, now time.Time) error) error {
-	for try := range storeTries {
+	b.syncClock(k)
+	end := time.Now().Add(storeContention)
+	backoff := 100 * time.Microsecond
+	for {
 		s, rev, err := b.Store.GetBudget(k)
 		if err != nil {
 			return err
@@ -77,9 +88,12 @@ func (b *Budgets) update(k Key, f func(s *Spending, now time.Time) error) error 
 		if !errors.Is(err, ErrConflict) {
 			return err
 		}
-		time.Sleep(time.Duration(try) * 100 * time.Microsecond)
+		if time.Now().After(end) {
+			return fmt.Errorf("egress: budget of %s: %w", k, ErrConflict)
+		}
+		time.Sleep(backoff/2 + rand.N(backoff))
+		backoff = min(2*backoff, storeBackoffMax)
 	}
-	return fmt.Errorf("egress: budget of %s: %w", k, ErrConflict)
 }
 
 // loaded is k's budget as the store holds it.
@@ -92,11 +106,8 @@ func (b *Budgets) loaded(k Key, s Spending, now time.Time) *budget {
 			bu.win[i].load(slots[i], now)
 		}
 	}
-	for _, h := range s.Sessions {
-		if now.Before(h.Until) {
-			bu.sessions++
-		}
-	}
+	live := liveHolds(slices.Clone(s.Sessions), now)
+	bu.sessions, bu.freeAt = len(live), earliest(live)
 	return bu
 }
 
@@ -139,18 +150,23 @@ func (b *Budgets) storeTake(k Key, n int) error {
 		if err := bu.check(k, n, now); err != nil {
 			return err
 		}
+		// Every window is counted, limited here or not: a process whose
+		// profile has no limit for one keeps the others' count of it.
 		for i, p := range []*[]Slot{&s.Minute, &s.Hour, &s.Day} {
-			*p = nil
-			if w := bu.win[i]; w != nil {
-				w.add(now, n)
-				*p = w.dump(now)
+			w := bu.win[i]
+			if w == nil {
+				w = newWindow(windowSpans[i], math.MaxInt)
+				w.load(*p, now)
 			}
+			w.add(now, n)
+			*p = w.dump(now)
 		}
 		return nil
 	})
 }
 
 func (b *Budgets) storeCheck(k Key, n int) error {
+	b.syncClock(k)
 	s, _, err := b.Store.GetBudget(k)
 	if err != nil {
 		return err
@@ -158,12 +174,13 @@ func (b *Budgets) storeCheck(k Key, n int) error {
 	now := b.now()
 	bu := b.loaded(k, s, now)
 	if bu.lim.Sessions > 0 && bu.sessions >= bu.lim.Sessions {
-		return &ExhaustedError{Key: k, Window: "sessions"}
+		return &ExhaustedError{Key: k, Window: "sessions", RetryAt: bu.freeAt}
 	}
 	return bu.check(k, n, now)
 }
 
 func (b *Budgets) storeUsage(k Key) Usage {
+	b.syncClock(k)
 	s, _, err := b.Store.GetBudget(k)
 	now := b.now()
 	bu := b.loaded(k, s, now)
@@ -180,23 +197,26 @@ func (b *Budgets) storeUsage(k Key) Usage {
 }
 
 // storeAcquire holds one of k's sessions in the store, renewed while it
-// is held (see renew).
-func (b *Budgets) storeAcquire(k Key) (release func(), err error) {
+// is held (see renew); lost is closed when the hold could not be renewed
+// in time (see heldHold).
+func (b *Budgets) storeAcquire(k Key) (release func(), lost <-chan struct{}, err error) {
 	var raw [12]byte
-	_, _ = rand.Read(raw[:])
+	_, _ = crand.Read(raw[:])
 	id := hex.EncodeToString(raw[:])
+	var until time.Time
 	err = b.update(k, func(s *Spending, now time.Time) error {
 		s.Sessions = liveHolds(s.Sessions, now)
 		if lim := b.LimitsFor(k); lim.Sessions > 0 && len(s.Sessions) >= lim.Sessions {
-			return &ExhaustedError{Key: k, Window: "sessions"}
+			return &ExhaustedError{Key: k, Window: "sessions", RetryAt: earliest(s.Sessions)}
 		}
-		s.Sessions = append(s.Sessions, Hold{ID: id, Until: now.Add(b.sessionTTL())})
+		until = now.Add(b.sessionTTL())
+		s.Sessions = append(s.Sessions, Hold{ID: id, Until: until})
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	b.hold(k, id)
+	h := b.hold(k, id, until)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -207,83 +227,34 @@ func (b *Budgets) storeAcquire(k Key) (release func(), err error) {
 				return nil
 			})
 		})
-	}, nil
+	}, h.lost, nil
 }
 
 func liveHolds(hs []Hold, now time.Time) []Hold {
 	return slices.DeleteFunc(hs, func(h Hold) bool { return !now.Before(h.Until) })
 }
 
-// hold records a session this process holds, and starts renewing the
-// holds when it is the first.
-func (b *Budgets) hold(k Key, id string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.held == nil {
-		b.held = map[Key]map[string]bool{}
-	}
-	if b.held[k] == nil {
-		b.held[k] = map[string]bool{}
-	}
-	b.held[k][id] = true
-	if !b.renewing {
-		b.renewing = true
-		go b.renew()
-	}
-}
-
-func (b *Budgets) unhold(k Key, id string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.held[k], id)
-	if len(b.held[k]) == 0 {
-		delete(b.held, k)
-	}
-}
-
-// renew extends the holds of the sessions this process holds, every third
-// of SessionTTL, until it holds none. A hold that expired meanwhile (the
-// store was out of reach) is put back: the session is still running.
-func (b *Budgets) renew() {
-	for {
-		time.Sleep(b.sessionTTL() / 3)
-		b.mu.Lock()
-		if len(b.held) == 0 {
-			b.renewing = false
-			b.mu.Unlock()
-			return
-		}
-		todo := map[Key][]string{}
-		for k, ids := range b.held {
-			for id := range ids {
-				todo[k] = append(todo[k], id)
-			}
-		}
-		b.mu.Unlock()
-		for k, ids := range todo {
-			_ = b.update(k, func(s *Spending, now time.Time) error {
-				s.Sessions = slices.DeleteFunc(liveHolds(s.Sessions, now), func(h Hold) bool { return slices.Contains(ids, h.ID) })
-				for _, id := range ids {
-					if b.holds(k, id) { // not released meanwhile
-						s.Sessions = append(s.Sessions, Hold{ID: id, Until: now.Add(b.sessionTTL())})
-					}
-				}
-				return nil
-			})
+// earliest is the first Until of hs (zero for none): when the first of
+// the sessions they hold frees, unless renewed.
+func earliest(hs []Hold) time.Time {
+	var t time.Time
+	for _, h := range hs {
+		if t.IsZero() || h.Until.Before(t) {
+			t = h.Until
 		}
 	}
-}
-
-func (b *Budgets) holds(k Key, id string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.held[k][id]
+	return t
 }
 
 // MemBudgetStore is the in-memory BudgetStore: Verifiers of one process
 // that share it spend one budget per pair. It forgets a pair 26 hours
 // after its last write. The zero value is ready.
 type MemBudgetStore struct {
+	// Now, when set, is the store's clock: it stamps each write, and
+	// Budgets on the store time their windows by it (ClockedStore).
+	// Without it the store keeps no clock (WrittenAt fails).
+	Now func() time.Time
+
 	mu  sync.Mutex
 	m   map[Key]memSpending
 	rev uint64
@@ -320,6 +291,9 @@ func (m *MemBudgetStore) PutBudget(k Key, s Spending, rev uint64) (uint64, error
 	}
 	m.rev++
 	now := time.Now()
+	if m.Now != nil {
+		now = m.Now()
+	}
 	if m.rev%1024 == 0 {
 		for k, e := range m.m {
 			if now.Sub(e.at) > storeKeep {
@@ -329,4 +303,18 @@ func (m *MemBudgetStore) PutBudget(k Key, s Spending, rev uint64) (uint64, error
 	}
 	m.m[k] = memSpending{s: s, rev: m.rev, at: now}
 	return m.rev, nil
+}
+
+// WrittenAt implements ClockedStore: when k's revision rev was written by
+// Now (ErrNoClock without Now; ErrConflict when k is at another revision).
+func (m *MemBudgetStore) WrittenAt(k Key, rev uint64) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Now == nil {
+		return time.Time{}, ErrNoClock
+	}
+	if e := m.m[k]; e.rev == rev {
+		return e.at, nil
+	}
+	return time.Time{}, ErrConflict
 }

@@ -77,4 +77,25 @@
 // process; the service keeps both in its cluster's KV. Politeness is not
 // here: a cluster keeps it by giving each mail server to one process at a
 // time.
+//
+// Assumptions of the shared budgets (not closed):
+//   - Clocks in step, where the store keeps no clock. A window's slots
+//     and a hold's Until are written on the writer's clock and read on
+//     the reader's. On a ClockedStore (the service's NATS KV, whose
+//     entries carry the server's time) each Budgets times them by the
+//     store's clock, its offset estimated from a write of its own once a
+//     minute, so a skew is closed to within the estimate's round trip
+//     (and a process's clock that jumps, within a minute). On a store
+//     without a clock (MemBudgetStore without Now, a BudgetStore of
+//     one's own) a skew of S lets a command count S less than its
+//     window, keeps a dead holder's session held S longer, or lets a
+//     second session in S early: run NTP, and keep S well under a
+//     window's slot (3 s for the minute) and SessionTTL.
+//   - A lost hold ends its session. A holder whose renewals fail is told
+//     through Budgets.AcquireWatched / Lease.Lost a quarter of SessionTTL
+//     before the hold lapses, and its Lease refuses every Take from then
+//     on, so no further command is sent; package verify closes the
+//     session before its next flush. A flush already in flight finishes
+//     its round trip, so a slow store must still answer within a quarter
+//     of SessionTTL for the limit to hold to the letter.
 package egress

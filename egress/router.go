@@ -70,19 +70,32 @@ func (r *Router) Budgets() *Budgets { return r.budgets }
 // unknown/blocked; otherwise they are out of budget, and addresses wait or
 // end unknown/rate_limited. Until is the earliest time one may be free
 // (zero when only a session's release can free one, or no egress serves
-// the provider).
+// the provider). Sessions: some egress was refused for its sessions at
+// once, which may free before Until. Err: the budget store failed (out of
+// reach, or contended past its tries); Until is then StoreBackoff away.
 type UnavailableError struct {
 	Provider string
 	Blocked  bool
 	NoEgress bool
+	Sessions bool
 	Until    time.Time
+	Err      error
 }
+
+// StoreBackoff is how long an address refused because the budget store
+// failed is told to wait (its retry_after).
+const StoreBackoff = 15 * time.Second
+
+// Unwrap returns the store's error.
+func (e *UnavailableError) Unwrap() error { return e.Err }
 
 func (e *UnavailableError) Error() string {
 	var what string
 	switch {
 	case e.NoEgress:
 		return "egress: no egress is allowed to serve " + e.Provider
+	case e.Err != nil:
+		what = "the budget store is unreachable for " + e.Provider + " (" + e.Err.Error() + ")"
 	case e.Blocked:
 		what = "all egresses for " + e.Provider + " are blocked or backed off"
 	default:
@@ -107,6 +120,7 @@ type Lease struct {
 
 	r        *Router
 	release  func()
+	lost     <-chan struct{}
 	once     sync.Once
 	mu       sync.Mutex
 	resolved bool
@@ -130,6 +144,21 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 			until = t
 		}
 	}
+	var sessions bool
+	var storeErr error
+	refused := func(err error) { // by the budget
+		blocked = false
+		var ee *ExhaustedError
+		switch {
+		case !errors.As(err, &ee):
+			storeErr = err
+		case ee.Window == "sessions":
+			sessions = true
+			later(ee.RetryAt)
+		default:
+			later(ee.RetryAt)
+		}
+	}
 	for _, i := range order {
 		e := &r.egresses[i]
 		k := Key{Egress: e.ID(), Provider: pk}
@@ -142,11 +171,7 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 			continue
 		}
 		if err := r.budgets.Check(k, 1); err != nil {
-			blocked = false
-			var ee *ExhaustedError
-			if errors.As(err, &ee) {
-				later(ee.RetryAt)
-			}
+			refused(err)
 			continue
 		}
 		adm, err := r.health.Admit(k)
@@ -157,9 +182,9 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 			later(adm.Until)
 			continue
 		}
-		release, err := r.budgets.Acquire(k)
-		if err != nil { // taken meanwhile by another session
-			blocked = false
+		release, lost, err := r.budgets.AcquireWatched(k)
+		if err != nil { // taken meanwhile by another session, or the store failed
+			refused(err)
 			if adm.Probe {
 				_ = r.health.EndProbe(k)
 			}
@@ -169,9 +194,14 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 		r.sticky.put(sk, i)
 		r.inUse[k]++
 		r.mu.Unlock()
-		return &Lease{Egress: e, Key: k, Probe: adm.Probe, Moved: had && prev != i, r: r, release: release}, nil
+		return &Lease{Egress: e, Key: k, Probe: adm.Probe, Moved: had && prev != i, r: r, release: release, lost: lost}, nil
 	}
-	return nil, &UnavailableError{Provider: pk, Blocked: blocked, Until: until}
+	if storeErr != nil && until.IsZero() {
+		until = time.Now().Add(StoreBackoff)
+	} else {
+		storeErr = nil // another egress's refusal says when
+	}
+	return nil, &UnavailableError{Provider: pk, Blocked: blocked, Sessions: sessions, Until: until, Err: storeErr}
 }
 
 // candidates lists the egresses allowed for provider: the sticky one
@@ -204,7 +234,31 @@ func (r *Router) candidates(provider, pk string, prev int, had bool) []int {
 
 // Take spends n commands of the lease's budget (see Budgets.Take): call it
 // before each RCPT batch, catch-all probe, canary or retry.
-func (l *Lease) Take(n int) error { return l.r.budgets.Take(l.Key, n) }
+//
+// Once the lease's hold is lost (see Budgets.AcquireWatched) it refuses
+// every Take: the session must end. A failure of the budget store is an
+// *UnavailableError with Err set and Until StoreBackoff away.
+func (l *Lease) Take(n int) error {
+	select {
+	case <-l.lost:
+		return &UnavailableError{Provider: l.Key.Provider, Until: time.Now().Add(StoreBackoff), Err: ErrHoldLost}
+	default:
+	}
+	err := l.r.budgets.Take(l.Key, n)
+	if err != nil && !errors.Is(err, ErrExhausted) {
+		return &UnavailableError{Provider: l.Key.Provider, Until: time.Now().Add(StoreBackoff), Err: err}
+	}
+	return err
+}
+
+// ErrHoldLost says a session's hold in the budget store lapsed or could
+// not be renewed in time: the session must end.
+var ErrHoldLost = errors.New("egress: session hold lost (budget store out of reach)")
+
+// Lost is closed when the lease's session hold is lost (see
+// Budgets.AcquireWatched): the session must end at once. Nil, never
+// closed, without a budget store.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
 
 // Observe classifies a reply the session drew from host and applies it to
 // the lease's pair (see Health.Observe).

@@ -105,17 +105,21 @@ func (v *Verifier) lease(ctx context.Context, h mx.Host, addr string) (*egress.L
 		return nil, nil
 	}
 	provider := string(mx.ProviderOf(h.Name))
+	dl, ok := ctx.Deadline()
 	for {
 		l, err := r.Route(provider, addr)
 		var ue *egress.UnavailableError
-		if !errors.As(err, &ue) || ue.NoEgress {
-			return l, err
+		if !errors.As(err, &ue) || ue.NoEgress || ue.Err != nil {
+			return l, err // a budget store that fails: retry_after, no poll
+		}
+		if !ok && !ue.Until.IsZero() { // no Timeout: wait for the first Until, no longer
+			dl, ok = ue.Until.Add(time.Second), true
 		}
 		wait := time.Until(ue.Until)
-		if ue.Until.IsZero() {
+		if ue.Until.IsZero() || ue.Sessions {
 			wait = 50 * time.Millisecond // a session's release frees one
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+		if ok && time.Now().Add(wait).After(dl) {
 			return nil, err
 		}
 		t := time.NewTimer(max(wait, 10*time.Millisecond))
@@ -233,6 +237,11 @@ func (v *Verifier) egressFits(s *smtpprobe.Session) bool {
 	sl := v.sessionLeaseOf(s)
 	if sl == nil {
 		return true
+	}
+	select {
+	case <-sl.lease.Lost(): // its hold may lapse: end before another takes it
+		return false
+	default:
 	}
 	if off, _, err := v.eg.router.Health().BackedOff(sl.lease.Key); off || err != nil {
 		return false

@@ -66,3 +66,16 @@ func (s *EgressStore) PutBudget(k egress.Key, sp egress.Spending, rev uint64) (u
 	}
 	return rev, nil
 }
+
+// WrittenAt implements egress.ClockedStore: when the NATS server wrote
+// k's revision rev (the KV entry's Created time), so that every worker's
+// budgets are timed by the server's clock, not its own.
+func (s *EgressStore) WrittenAt(k egress.Key, rev uint64) (time.Time, error) {
+	ctx, cancel := timeout()
+	defer cancel()
+	e, err := s.budgets.GetRevision(ctx, egressKey(k), rev)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("budget store: %w", err)
+	}
+	return e.Created(), nil
+}
