@@ -51,7 +51,7 @@ func softServer(t *testing.T, w *egressWorld, banA *atomic.Bool, rcpts map[strin
 			}
 			addr := strings.ToLower(strings.Trim(strings.TrimPrefix(cmd.Arg, "TO:"), "<>"))
 			local, _, _ := strings.Cut(addr, "@")
-			if s == "127.0.0.3" || local == "jane" || local == "bob" {
+			if s == "127.0.0.3" || local == "jane" || local == "bob" || local == "postmaster" { // RFC 5321, 4.5.1
 				return testsmtp.R(250, "2.1.5", "Ok")
 			}
 			return testsmtp.R(550, "5.1.1", "<"+addr+">: Recipient address rejected: User unknown")
