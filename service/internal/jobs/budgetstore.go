@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -28,43 +26,13 @@ func (b *Bus) budgetBucket(ctx context.Context) (jetstream.KeyValue, error) {
 
 // GetBudget implements egress.BudgetStore.
 func (s *EgressStore) GetBudget(k egress.Key) (egress.Spending, uint64, error) {
-	ctx, cancel := timeout()
-	defer cancel()
-	e, err := s.budgets.Get(ctx, egressKey(k))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return egress.Spending{}, 0, nil
-	case err != nil:
-		return egress.Spending{}, 0, fmt.Errorf("budget store: %w", err)
-	}
-	var sp egress.Spending
-	if err := json.Unmarshal(e.Value(), &sp); err != nil {
-		return egress.Spending{}, 0, fmt.Errorf("budget store: %s: %w", k, err)
-	}
-	return sp, e.Revision(), nil
+	return getJSON[egress.Spending](s.budgets, k, "budget store")
 }
 
 // PutBudget implements egress.BudgetStore: a create when rev is 0, else
 // an update that holds only while the key is still at rev.
 func (s *EgressStore) PutBudget(k egress.Key, sp egress.Spending, rev uint64) (uint64, error) {
-	b, err := json.Marshal(sp)
-	if err != nil {
-		return 0, err
-	}
-	ctx, cancel := timeout()
-	defer cancel()
-	if rev == 0 {
-		rev, err = s.budgets.Create(ctx, egressKey(k), b)
-	} else {
-		rev, err = s.budgets.Update(ctx, egressKey(k), b, rev)
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return 0, egress.ErrConflict
-	}
-	if err != nil {
-		return 0, fmt.Errorf("budget store: %w", err)
-	}
-	return rev, nil
+	return putJSON(s.budgets, k, sp, rev, "budget store")
 }
 
 // WrittenAt implements egress.ClockedStore: when the NATS server wrote

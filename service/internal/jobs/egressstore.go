@@ -66,41 +66,54 @@ func timeout() (context.Context, context.CancelFunc) {
 
 // Get implements egress.Store.
 func (s *EgressStore) Get(k egress.Key) (egress.Record, uint64, error) {
-	ctx, cancel := timeout()
-	defer cancel()
-	e, err := s.kv.Get(ctx, egressKey(k))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return egress.Record{}, 0, nil
-	case err != nil:
-		return egress.Record{}, 0, fmt.Errorf("egress store: %w", err)
-	}
-	var r egress.Record
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return egress.Record{}, 0, fmt.Errorf("egress store: %s: %w", k, err)
-	}
-	return r, e.Revision(), nil
+	return getJSON[egress.Record](s.kv, k, "egress store")
 }
 
 // Put implements egress.Store: a create when rev is 0, else an update
 // that holds only while the key is still at rev.
 func (s *EgressStore) Put(k egress.Key, r egress.Record, rev uint64) (uint64, error) {
-	b, err := json.Marshal(r)
+	return putJSON(s.kv, k, r, rev, "egress store")
+}
+
+// getJSON reads k's value from kv as JSON, with its revision: zero and
+// revision 0 when there is none. what names the store in errors.
+func getJSON[T any](kv jetstream.KeyValue, k egress.Key, what string) (T, uint64, error) {
+	var v T
+	ctx, cancel := timeout()
+	defer cancel()
+	e, err := kv.Get(ctx, egressKey(k))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return v, 0, nil
+	case err != nil:
+		return v, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		return v, 0, fmt.Errorf("%s: %s: %w", what, k, err)
+	}
+	return v, e.Revision(), nil
+}
+
+// putJSON writes v as k's value in kv: a create when rev is 0, else an
+// update that holds only while the key is still at rev (egress.ErrConflict
+// when it is not).
+func putJSON[T any](kv jetstream.KeyValue, k egress.Key, v T, rev uint64, what string) (uint64, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return 0, err
 	}
 	ctx, cancel := timeout()
 	defer cancel()
 	if rev == 0 {
-		rev, err = s.kv.Create(ctx, egressKey(k), b)
+		rev, err = kv.Create(ctx, egressKey(k), b)
 	} else {
-		rev, err = s.kv.Update(ctx, egressKey(k), b, rev)
+		rev, err = kv.Update(ctx, egressKey(k), b, rev)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return 0, egress.ErrConflict
 	}
 	if err != nil {
-		return 0, fmt.Errorf("egress store: %w", err)
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
 	return rev, nil
 }
