@@ -24,7 +24,7 @@ func TestEgressState(t *testing.T) {
 			from2.Add(1)
 			return testsmtp.R(550, "5.7.606", "Access denied, banned sending IP [127.0.0.2]")
 		}
-		if strings.Contains(strings.ToLower(cmd.Arg), "<jane@") {
+		if a := strings.ToLower(cmd.Arg); strings.Contains(a, "<jane@") || strings.Contains(a, "<postmaster@") { // RFC 5321, 4.5.1
 			return testsmtp.R(250, "2.1.5", "Ok")
 		}
 		return testsmtp.R(550, "5.1.1", "User unknown")
