@@ -227,7 +227,7 @@ smtpd_hard_error_limit = 20
 # Per-listener settings, used by master.cf (whose -o values cannot hold spaces).
 bad_cert_file = $DIR/bad.crt
 bad_key_file = $DIR/bad.key
-known_rcpts = inline:{ jane@access.it.test=ok, postmaster@access.it.test=ok, full@access.it.test=ok, disabled@access.it.test=ok, jane@grey.it.test=ok, postmaster@grey.it.test=ok, jane@tls.it.test=ok, jane@slow.it.test=ok, jane@ratelimited.it.test=ok, jane@grey2.it.test=ok }
+known_rcpts = inline:{ jane@access.it.test=ok, postmaster@access.it.test=ok, full@access.it.test=ok, disabled@access.it.test=ok, jane@grey.it.test=ok, postmaster@grey.it.test=ok, jane@tls.it.test=ok, postmaster@tls.it.test=ok, jane@slow.it.test=ok, postmaster@slow.it.test=ok, jane@ratelimited.it.test=ok, postmaster@ratelimited.it.test=ok, jane@grey2.it.test=ok, postmaster@grey2.it.test=ok }
 access_restrictions = check_recipient_access inline:{ { full@access.it.test = 552 5.2.2 Mailbox full }, { disabled@access.it.test = 550 5.2.1 Mailbox disabled } }, reject_unauth_destination
 grey_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10023
 slow_restrictions = sleep 2, reject_unauth_destination

@@ -16,7 +16,7 @@ import (
 // job has none.
 func TestGreylistedAreCounted(t *testing.T) {
 	w := fakeworld.New()
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	inner := testsmtp.Mailboxes("jane@grey.com", "bob@grey.com").Handlers["RCPT"]
 	var mu sync.Mutex
 	seen := map[string]bool{}

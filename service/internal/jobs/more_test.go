@@ -24,7 +24,7 @@ import (
 // NakWithDelay and verified on a later delivery, to a definite verdict.
 func TestGreylistedGoBackToTheBus(t *testing.T) {
 	w := fakeworld.New()
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	srv := testsmtp.GreylistFor(1, "jane@grey.com", "bob@grey.com")
 	w.Route("grey.com", w.Server(srv))
 	b := openBus(t, Config{Partitions: 2})
@@ -55,7 +55,7 @@ func TestDeadLetter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := fakeworld.New()
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	var wg sync.WaitGroup
 	for _, p := range []interface{ Run(context.Context) error }{&Scheduler{Bus: b, Verifier: w.Verifier()}, &Janitor{Bus: b}, &Aggregator{Bus: b}} {
 		wg.Go(func() { _ = p.Run(ctx) })
@@ -114,7 +114,7 @@ func TestDeadLetter(t *testing.T) {
 
 func TestCancelDropsTheRest(t *testing.T) {
 	w := fakeworld.New()
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	slow := testsmtp.Mailboxes()
 	slow.ReplyDelay = 50 * time.Millisecond
 	w.Route("slow.com", w.Server(slow))
@@ -169,7 +169,7 @@ func TestWebhookSignedAndOnce(t *testing.T) {
 	}))
 	defer hook.Close()
 	w, addrs := smallWorld(2, 1)
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	b := openBus(t, Config{Partitions: 2})
 	defer b.Close()
 	secret := []byte("whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")))
@@ -232,7 +232,7 @@ func TestWebhookGuard(t *testing.T) {
 // learned a domain's catch-all answer does not probe for it again.
 func TestCatchAllSharedAcrossWorkers(t *testing.T) {
 	w := fakeworld.New()
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	srv := testsmtp.Mailboxes("jane@example.com", "bob@example.com")
 	w.Route("example.com", w.Server(srv))
 	b := openBus(t, Config{Partitions: 1, PinnedTTL: time.Second})

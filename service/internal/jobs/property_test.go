@@ -69,7 +69,7 @@ func TestEveryAcceptedJobEnds(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rnd := rand.New(rand.NewPCG(seed, 1))
 	w, known := smallWorld(10, 2)
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	var many []string
 	for i := range 2500 {
 		many = append(many, fmt.Sprintf("user%d@d%d.com", i, i%10))

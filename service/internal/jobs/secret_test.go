@@ -31,7 +31,7 @@ func TestWebhookGeneratedSecret(t *testing.T) {
 	}))
 	defer hook.Close()
 	w, _ := smallWorld(2, 1)
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	dir := t.TempDir()
 	ctx := context.Background()
 	b := openBus(t, Config{DataDir: dir, Partitions: 2})
@@ -99,7 +99,7 @@ func TestWebhookThroughDNS(t *testing.T) {
 	}
 	defer stop()
 	w, addrs := smallWorld(1, 1)
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	b := openBus(t, Config{Partitions: 2})
 	defer b.Close()
 	startStack(t, b, w, &Webhooks{Bus: b, AllowPrivate: true, DNS: dnsAddr, Backoff: 50 * time.Millisecond})

@@ -138,7 +138,7 @@ func allResults(t *testing.T, b *Bus, id string, page int) map[int]verify.Result
 
 func TestJobEndToEnd(t *testing.T) {
 	w, addrs := smallWorld(30, 4)
-	defer w.Close()
+	t.Cleanup(w.Close) // after the stack's workers stop (t.Cleanup runs last-first)
 	b := openBus(t, Config{Partitions: 4})
 	defer b.Close()
 	startStack(t, b, w, nil)
