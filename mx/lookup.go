@@ -3,7 +3,6 @@ package mx
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -15,88 +14,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 )
-
-// Status is the outcome of a lookup: whether the domain has mail servers
-// to try, and if not, why not.
-type Status int
-
-const (
-	// Found: Result.Hosts holds at least one host with a routable address.
-	Found Status = iota
-	// DomainNotFound: the domain does not exist (NXDOMAIN).
-	DomainNotFound
-	// NoMailServer: no MX records and no A/AAAA records for an implicit MX;
-	// or MX records whose hosts all do not exist.
-	NoMailServer
-	// NullMX: the domain publishes "MX 0 ." (RFC 7505): it accepts no mail,
-	// and there is no fallback to its A/AAAA records.
-	NullMX
-	// Unroutable: the mail hosts resolve only to loopback, private or
-	// reserved addresses, which the SSRF guard refuses (see [Routable]).
-	Unroutable
-	// Temporary: a DNS failure (SERVFAIL, timeout, refusal) left the answer
-	// unknown; Result.Err holds the cause. Never a verdict on the domain.
-	Temporary
-)
-
-var statusNames = [...]string{"found", "domain_not_found", "no_mail_server", "null_mx", "unroutable", "temporary"}
-
-// String returns the snake_case name used in JSON.
-func (s Status) String() string {
-	if s >= 0 && int(s) < len(statusNames) {
-		return statusNames[s]
-	}
-	return fmt.Sprintf("Status(%d)", int(s))
-}
-
-// MarshalText implements encoding.TextMarshaler with the snake_case name.
-func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// A Host is one mail server of a domain.
-type Host struct {
-	Name string // host name in A-label form, without the trailing dot
-	Pref uint16 // MX preference; 0 for an implicit MX
-	// Addrs are the addresses to connect to, IPv6 first, that passed the
-	// SSRF guard.
-	Addrs []netip.Addr
-	// Refused are the addresses the SSRF guard dropped.
-	Refused []netip.Addr
-	// Err is why the host could not be resolved (a *net.DNSError), or nil.
-	Err error
-}
-
-// A Result is what a lookup learned about a domain's mail servers. Its
-// slices are shared with the cache: do not modify them.
-type Result struct {
-	Domain string // the domain looked up, in A-label form
-	Status Status
-	// Hosts are the mail servers in the order to try them: by preference,
-	// equal preferences shuffled (RFC 5321 section 5.1). Hosts that did not
-	// resolve, or resolved only to refused addresses, are included with Err
-	// or Refused set, after the usable ones of their preference.
-	Hosts []Host
-	// Implicit reports that the domain has no MX records and Hosts is the
-	// domain itself, from its A/AAAA records (RFC 5321 section 5.1).
-	Implicit bool
-	// Provider is identified from the MX host names; "" when unknown.
-	Provider Provider
-	// Err is the DNS failure behind a Temporary status, or nil.
-	Err error
-	// TTL is how long the answer may be cached, from the records' TTLs or,
-	// for a negative answer, the SOA minimum (RFC 2308).
-	TTL time.Duration
-}
-
-// Usable returns the hosts that have addresses to connect to.
-func (r Result) Usable() []Host {
-	var out []Host
-	for _, h := range r.Hosts {
-		if len(h.Addrs) > 0 {
-			out = append(out, h)
-		}
-	}
-	return out
-}
 
 // A Client finds the mail servers of domains. The zero value is ready to
 // use: it asks the servers of /etc/resolv.conf, refuses non-public
@@ -230,74 +147,6 @@ func (c *Client) Lookup(ctx context.Context, domain string) (Result, error) {
 		c.leave(ascii, f)
 		return shuffled(f.res), nil
 	}
-}
-
-// A flight is one lookup in progress, shared by the callers that asked
-// for the same domain meanwhile. It runs under its own deadline, not the
-// first caller's cancellation, and ends early once every caller has left:
-// nobody is left to want the answer, and a lookup must not outlive all
-// of its callers (a DNS server that never answers would hold it for the
-// whole Timeout).
-type flight struct {
-	done    chan struct{}
-	res     Result
-	callers int
-	cancel  context.CancelFunc
-}
-
-// join adds a caller to the flight for domain, starting it if none runs.
-func (c *Client) join(ctx context.Context, domain string) *flight {
-	c.flightMu.Lock()
-	defer c.flightMu.Unlock()
-	if f := c.flights[domain]; f != nil {
-		f.callers++
-		return f
-	}
-	// A flight that ended since the caller missed the cache has filled
-	// it (the flight puts its answer before it leaves c.flights): no
-	// second query for the same domain.
-	if c.cache != nil {
-		if r, ok := c.cache.get(domain, c.now()); ok {
-			f := &flight{done: make(chan struct{}), res: r, callers: 1, cancel: func() {}}
-			close(f.done)
-			return f
-		}
-	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout())
-	f := &flight{done: make(chan struct{}), callers: 1, cancel: cancel}
-	if c.flights == nil {
-		c.flights = map[string]*flight{}
-	}
-	c.flights[domain] = f
-	go func() {
-		defer cancel()
-		r := c.resolve(wctx, domain)
-		r.TTL = min(r.TTL, c.maxTTL())
-		if c.cache != nil && r.Status != Temporary && r.TTL > 0 {
-			c.cache.put(domain, r, c.now().Add(r.TTL))
-		}
-		c.flightMu.Lock()
-		if c.flights[domain] == f {
-			delete(c.flights, domain)
-		}
-		c.flightMu.Unlock()
-		f.res = r
-		close(f.done)
-	}()
-	return f
-}
-
-// leave removes a caller from f, ending the lookup when it was the last.
-func (c *Client) leave(domain string, f *flight) {
-	c.flightMu.Lock()
-	defer c.flightMu.Unlock()
-	if f.callers--; f.callers > 0 {
-		return
-	}
-	if c.flights[domain] == f {
-		delete(c.flights, domain) // a later caller starts afresh
-	}
-	f.cancel()
 }
 
 // resolve does the DNS work of one lookup.
