@@ -1,8 +1,8 @@
 package testsmtp
 
 import (
-	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -11,13 +11,23 @@ import (
 // client and server: every byte arrives Latency/2 after it was written, in
 // each direction, so one round trip costs Latency while pipelined writes
 // travel together. It works with real time and inside a synctest bubble.
-func (s *Server) dialWithLatency(ctx context.Context, rtt time.Duration) (net.Conn, error) {
+func (s *Server) dialWithLatency(rtt time.Duration) (net.Conn, error) {
 	client, near := net.Pipe()
 	far, server := net.Pipe()
-	s.ServeConn(server)
+	done := s.base()
 	oneWay := rtt / 2
-	s.wg.Go(func() { forward(near, far, oneWay, &s.flushes) })
-	s.wg.Go(func() { forward(far, near, oneWay, nil) })
+	ok := s.spawn(func() {
+		var wg sync.WaitGroup
+		wg.Go(func() { s.serveConn(server, done) })
+		wg.Go(func() { forward(near, far, oneWay, &s.flushes) })
+		wg.Go(func() { forward(far, near, oneWay, nil) })
+		wg.Wait()
+	})
+	if !ok {
+		client.Close()
+		server.Close()
+		return nil, net.ErrClosed
+	}
 	return client, nil
 }
 

@@ -126,6 +126,7 @@ type Server struct {
 	listeners []net.Listener
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
+	closed    bool // set by Close; no goroutine starts after it
 }
 
 // Connections returns how many connections the server has accepted.
@@ -177,25 +178,44 @@ func (s *Server) base() context.Context {
 // Serve accepts connections on l until Close. It returns at once; the
 // connections are served in goroutines that Close waits for.
 func (s *Server) Serve(l net.Listener) {
-	done := s.base()
+	s.base()
 	s.mu.Lock()
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
-	s.wg.Go(func() {
+	if !s.spawn(func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			s.wg.Go(func() { s.serveConn(c, done) })
+			s.ServeConn(c)
 		}
-	})
+	}) {
+		l.Close()
+	}
 }
 
 // ServeConn serves one connection in a goroutine that Close waits for.
+// After Close it closes c at once.
 func (s *Server) ServeConn(c net.Conn) {
 	done := s.base()
-	s.wg.Go(func() { s.serveConn(c, done) })
+	if !s.spawn(func() { s.serveConn(c, done) }) {
+		c.Close()
+	}
+}
+
+// spawn runs f in a goroutine that Close waits for, unless Close has
+// begun: then it reports false and runs nothing. The closed flag and the
+// WaitGroup's Add share s.mu, so every Add happens before Close's Wait
+// (a dial racing Close would otherwise reuse the WaitGroup mid-Wait).
+func (s *Server) spawn(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Go(f)
+	return true
 }
 
 // Listen serves on a new listener on 127.0.0.1:0 and returns its address.
@@ -213,6 +233,7 @@ func (s *Server) Listen() (string, error) {
 func (s *Server) Close() {
 	s.base()
 	s.mu.Lock()
+	s.closed = true
 	s.cancel()
 	for _, l := range s.listeners {
 		l.Close()
@@ -236,9 +257,14 @@ func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Con
 		return nil, err
 	}
 	if s.Latency > 0 {
-		return s.dialWithLatency(ctx, s.Latency)
+		return s.dialWithLatency(s.Latency)
 	}
-	return s.Pipe(), nil
+	client, server := net.Pipe()
+	if !s.spawn(func() { s.serveConn(server, s.base()) }) {
+		client.Close()
+		return nil, net.ErrClosed
+	}
+	return client, nil
 }
 
 // maxLine bounds the command lines the server reads.
