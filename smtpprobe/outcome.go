@@ -1,6 +1,11 @@
 package smtpprobe
 
-import "fmt"
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+)
 
 // An Outcome is what one recipient probe learned. Only Accepted,
 // MailboxNotFound, MailboxDisabled, MailboxFull and DomainRejectsMail say
@@ -80,4 +85,36 @@ func (o Outcome) Definitive() bool {
 		return true
 	}
 	return false
+}
+
+// OutcomeOf classifies an error from [Prober.Open] or a session: a refusal
+// of the session itself (banner, EHLO, MAIL FROM) is Blocked when
+// permanent, since the server judged the client, not a mailbox; its 4xx is
+// classified like a RCPT reply. Network errors are Timeout or
+// ConnectionFailed, TLS failures TLSError, malformed replies ProtocolError.
+func OutcomeOf(err error) Outcome {
+	var re *ReplyError
+	var he *HandshakeError
+	var recErr tls.RecordHeaderError
+	switch {
+	case err == nil:
+		return Accepted
+	case errors.As(err, &re):
+		switch {
+		case re.Cmd == "STARTTLS":
+			return TLSError
+		case re.Cmd != "RCPT" && re.Reply.Code/100 == 5:
+			return Blocked
+		}
+		return Classify(re.Reply)
+	case errors.Is(err, ErrTLSRequired), errors.As(err, &he), errors.As(err, &recErr):
+		return TLSError
+	case errors.Is(err, ErrLineTooLong), errors.Is(err, ErrTooManyLines), errors.Is(err, ErrMalformed), errors.Is(err, ErrInjection), errors.Is(err, ErrOutOfStep):
+		return ProtocolError
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isTimeout(err):
+		return Timeout
+	case errors.Is(err, ErrNoSMTPUTF8):
+		return NeedsSMTPUTF8
+	}
+	return ConnectionFailed // refused, reset, EOF, unreachable
 }

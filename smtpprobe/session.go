@@ -2,9 +2,7 @@ package smtpprobe
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/mailverify/mailverify/internal/ctxerr"
@@ -308,37 +306,6 @@ func (s *Session) endTransaction(ctx context.Context) error {
 	return nil
 }
 
-// Quirks are what a session learned about a server that later sessions to
-// it should know from the start.
-type Quirks struct {
-	// RcptsPerConnection is how many recipients the server judges on one
-	// connection (Exchange Online judges only the first); zero means no
-	// limit seen.
-	RcptsPerConnection int
-	// NoPipelining: the server advertises PIPELINING but its replies fell
-	// out of step with the commands.
-	NoPipelining bool
-}
-
-// Quirks returns what the session learned about the server.
-func (s *Session) Quirks() Quirks {
-	return Quirks{RcptsPerConnection: s.perConn, NoPipelining: s.noPipe}
-}
-
-// SetQuirks tells the session what earlier sessions learned about the
-// server, before its first Probe.
-func (s *Session) SetQuirks(q Quirks) {
-	s.perConn, s.noPipe = q.RcptsPerConnection, s.noPipe || q.NoPipelining
-}
-
-// remember notes an address's local part for transcript redaction.
-func (s *Session) remember(a string) {
-	if i := strings.LastIndexByte(a, '@'); i > 0 && s.p.Transcript != nil && !s.p.ShowLocalParts {
-		s.secret = append(s.secret, a[:i])
-	}
-}
-
-// failedAll returns a Result for each address, all failed with err.
 func failedAll(addrs []string, err error) []Result {
 	rs := make([]Result, len(addrs))
 	for i, a := range addrs {
@@ -375,36 +342,4 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-// OutcomeOf classifies an error from [Prober.Open] or a session: a refusal
-// of the session itself (banner, EHLO, MAIL FROM) is Blocked when
-// permanent, since the server judged the client, not a mailbox; its 4xx is
-// classified like a RCPT reply. Network errors are Timeout or
-// ConnectionFailed, TLS failures TLSError, malformed replies ProtocolError.
-func OutcomeOf(err error) Outcome {
-	var re *ReplyError
-	var he *HandshakeError
-	var recErr tls.RecordHeaderError
-	switch {
-	case err == nil:
-		return Accepted
-	case errors.As(err, &re):
-		switch {
-		case re.Cmd == "STARTTLS":
-			return TLSError
-		case re.Cmd != "RCPT" && re.Reply.Code/100 == 5:
-			return Blocked
-		}
-		return Classify(re.Reply)
-	case errors.Is(err, ErrTLSRequired), errors.As(err, &he), errors.As(err, &recErr):
-		return TLSError
-	case errors.Is(err, ErrLineTooLong), errors.Is(err, ErrTooManyLines), errors.Is(err, ErrMalformed), errors.Is(err, ErrInjection), errors.Is(err, ErrOutOfStep):
-		return ProtocolError
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isTimeout(err):
-		return Timeout
-	case errors.Is(err, ErrNoSMTPUTF8):
-		return NeedsSMTPUTF8
-	}
-	return ConnectionFailed // refused, reset, EOF, unreachable
 }
