@@ -155,7 +155,7 @@ func (s *Session) probeNamesAnother(addrs []string, replies []Reply) bool {
 		if i > 0 || s.inTx {
 			k++
 		}
-		if otherAddress(replies[k+1], a) {
+		if s.otherAddress(replies[k+1], a) {
 			return true
 		}
 		k += 2
@@ -249,7 +249,7 @@ func (s *Session) aloneReplies(ctx context.Context, n int) bool {
 		}
 	}
 	for i, rc := range rcpts {
-		if mails[i].Code/100 == 2 && otherAddress(rc, s.aloneRes[i].Address) {
+		if mails[i].Code/100 == 2 && s.otherAddress(rc, s.aloneRes[i].Address) {
 			// Another command's answer: as in rcptBatch, the flush is out
 			// of step and none of its replies is trusted.
 			s.failAlone(0, ErrOutOfStep)

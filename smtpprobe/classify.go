@@ -1,6 +1,10 @@
 package smtpprobe
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/mailverify/mailverify/internal/replytext"
+)
 
 // Classify turns a reply to RCPT into an Outcome: by the reply code first,
 // the RFC 3463 enhanced code second, the text last (see rules.go).
@@ -26,20 +30,39 @@ func Classify(r Reply) Outcome {
 	}
 	out := byCode(r.Code)
 	specific := false
-	// 521 and 556 (RFC 7504) mean the domain takes no mail at all; RFC 7505
-	// pairs 556 with 5.1.10, which Microsoft uses for unknown recipients.
-	if e := r.Enhanced; !e.IsZero() && e.Class == class && out != DomainRejectsMail {
+	e := r.Enhanced
+	if out == DomainRejectsMail && !e.IsZero() && e.Class == class && !takesNoMail(e) {
+		// A 521 or 556 whose enhanced code says something else: AOL's
+		// "521 5.2.1 (CON:B1)" refuses our client, not the domain. It is
+		// a refusal of no stated reason, for the text to refine.
+		out = Rejected
+	} else if !e.IsZero() && e.Class == class && out != DomainRejectsMail {
 		if o, ok := byEnhanced(e); ok {
 			out, specific = o, true
 		}
 	}
-	if t, ok := byText(strings.ToLower(r.Text()), class); ok && (!specific || t == Blocked) {
+	if t, ok := byText(replytext.Prose(r.Text()), class); ok && (!specific || t == Blocked) {
 		out = refine(out, t, class)
 	}
 	if r.Code == 421 && out != Blocked {
 		return RateLimited // the server is closing the channel, whatever else it says
 	}
 	return out
+}
+
+// takesNoMail reports whether an enhanced code agrees with a 521 or 556
+// (RFC 7504: the host or domain accepts no mail): X.0.0, X.1.2 (bad
+// destination system), X.1.10 (null MX, RFC 7505; Microsoft also sends
+// 556 5.1.10 for unknown recipients) and X.3.2 (system not accepting
+// network messages).
+func takesNoMail(e EnhancedCode) bool {
+	switch {
+	case e.Subject == 0 && e.Detail == 0,
+		e.Subject == 1 && (e.Detail == 2 || e.Detail == 10),
+		e.Subject == 3 && e.Detail == 2:
+		return true
+	}
+	return false
 }
 
 // byCode is the meaning of the basic reply code (RFC 5321 section 4.2.2).
@@ -138,8 +161,8 @@ func refine(cur, t Outcome, class int) Outcome {
 		return cur // a 4xx is never a permanent verdict
 	case class == 5 && (t == Greylisted || t == TemporaryFailure):
 		// A permanent code with "try again later" text: no verdict on the
-		// mailbox either way.
-		if cur == Rejected {
+		// mailbox or the domain either way.
+		if cur == Rejected || cur == DomainRejectsMail || cur == ProtocolError {
 			return TemporaryFailure
 		}
 		return cur
@@ -162,8 +185,9 @@ func byText(text string, class int) (Outcome, bool) {
 
 // IsRecipientLimit reports whether r refuses a recipient because of how
 // many the transaction or connection already holds (RFC 5321 section
-// 4.5.3.1.10: "452 too many recipients", 5.5.3, and the 552 some servers
-// send), not because of the recipient. Postfix's per-client rate
+// 4.5.3.1.10: "452 too many recipients", 5.5.3, the 552 some servers
+// send, and Google's one domain per transaction), not because of the
+// recipient. Postfix's per-client rate
 // (smtpd_client_recipient_rate_limit: "450 4.7.1 Error: too many
 // recipients from [192.0.2.1]") is not one: a new transaction or
 // connection from the same client only draws it again.
@@ -171,9 +195,12 @@ func IsRecipientLimit(r Reply) bool {
 	if r.Enhanced.Subject == 5 && r.Enhanced.Detail == 3 {
 		return true
 	}
-	t := strings.ToLower(r.Text())
+	t := replytext.Prose(r.Text())
 	if strings.Contains(t, "too many recipients from") {
 		return false
 	}
-	return strings.Contains(t, "too many recipients") || strings.Contains(t, "recipient limit") || strings.Contains(t, "too many rcpt")
+	// Google takes one recipient domain per transaction: "451 4.3.0
+	// Multiple destination domains per transaction is unsupported".
+	return strings.Contains(t, "too many recipients") || strings.Contains(t, "recipient limit") ||
+		strings.Contains(t, "too many rcpt") || strings.Contains(t, "destination domains per transaction")
 }

@@ -89,10 +89,17 @@ var ErrOutOfStep = errors.New("smtpprobe: replies out of step with the commands"
 
 // otherAddress reports whether the reply names, in angle brackets, an
 // address other than the one the RCPT was for: then it answers another
-// command (Postfix and many others quote the recipient).
-func otherAddress(r Reply, addr string) bool {
+// command (Postfix and many others quote the recipient). A refusal that
+// names our own MAIL FROM is still the RCPT's reply: Postfix delays its
+// sender checks to the first RCPT (smtpd_delay_reject, on by default) and
+// quotes the sender there ("450 4.1.8 <probe@...>: Sender address
+// rejected"). An acceptance naming it is another command's (MAIL's).
+func (s *Session) otherAddress(r Reply, addr string) bool {
 	q := namedAddress(r)
-	return q != "" && !strings.EqualFold(q, addr)
+	if q == "" || strings.EqualFold(q, addr) {
+		return false
+	}
+	return r.Code/100 == 2 || !strings.EqualFold(q, s.p.MailFrom)
 }
 
 // namedAddress returns the first text in angle brackets of the reply when

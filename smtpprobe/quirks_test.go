@@ -208,11 +208,23 @@ func TestProbeStrayReplies(t *testing.T) {
 			})
 		})
 	}
-	// A reply that names another address is no answer about this one.
-	if !otherAddress(replyFrom(t, "550 5.1.1 <other@example.com>: Recipient address rejected"), "jane@example.com") ||
-		otherAddress(replyFrom(t, "550 5.1.1 <Jane@Example.com>: Recipient address rejected"), "jane@example.com") ||
-		otherAddress(replyFrom(t, "250 2.1.5 Ok"), "jane@example.com") {
-		t.Error("otherAddress")
+	// A reply that names another address is no answer about this one,
+	// except a refusal naming our own sender (Postfix's delayed sender
+	// check); an acceptance naming the sender is MAIL's reply.
+	s := &Session{p: &Prober{MailFrom: "probe@verifier.example"}}
+	for _, c := range []struct {
+		reply string
+		other bool
+	}{
+		{"550 5.1.1 <other@example.com>: Recipient address rejected", true},
+		{"550 5.1.1 <Jane@Example.com>: Recipient address rejected", false},
+		{"250 2.1.5 Ok", false},
+		{"450 4.1.8 <Probe@Verifier.example>: Sender address rejected: Domain not found", false},
+		{"250 2.1.0 <probe@verifier.example>... Sender ok", true},
+	} {
+		if got := s.otherAddress(replyFrom(t, c.reply), "jane@example.com"); got != c.other {
+			t.Errorf("otherAddress(%q) = %v, want %v", c.reply, got, c.other)
+		}
 	}
 }
 

@@ -36,7 +36,9 @@ var textRules = []struct {
 	{"invalid helo", Blocked, 0},
 	{"bad helo", Blocked, 0},
 	{"sender verify failed", Blocked, 0},
-	{"[ts01]", Blocked, 0}, // Yahoo deferrals of suspicious senders
+	{"(con:b1)", Blocked, 0}, // AOL: the sending server sent too much spam
+	{"(rly:b", Blocked, 0},   // AOL: the sending IP is blocked
+	{"[ts01]", Blocked, 0},   // Yahoo deferrals of suspicious senders
 	{"[tss04]", Blocked, 0},
 	{"banned", Blocked, 0},
 	{"blocked", Blocked, 0},
@@ -51,7 +53,9 @@ var textRules = []struct {
 	{"too many messages", RateLimited, 0},
 	{"too fast", RateLimited, 0},
 	{"server busy", RateLimited, 4},
-	{"try again later", Greylisted, 0}, // on a 5xx: temporary, no verdict (see refine)
+	{"internal resource is temporarily unavailable", Greylisted, 4}, // Mimecast's greylisting
+	{"not yet authorized to deliver", Greylisted, 4},                // Exim's greylisting
+	{"try again later", Greylisted, 0},                              // on a 5xx: temporary, no verdict (see refine)
 	{"please retry later", Greylisted, 0},
 
 	// Quota.

@@ -65,6 +65,17 @@ var classifyCases = []struct {
 	{"554 delivery error: dd This user doesn't have a yahoo.com account (jdoe@yahoo.com) [0] - mta1234.mail.gq1.yahoo.com", MailboxNotFound, "doesn't have a"},
 	{"421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1", Blocked, "[tss04]"},
 	{"451 Message temporarily deferred - [TS01]", Blocked, "[ts01]"},
+	// AOL (https://knownhost.com/kb/?p=5771; postmaster.info.aol.com's error pages).
+	{"521 5.2.1 : (CON:B1) http://postmaster.info.aol.com/errors/554conb1.html", Blocked, "(con:b1)"},
+	{"554 5.7.1 : (RLY:B1) http://postmaster.info.aol.com/errors/554rlyb1.html", Blocked, "(rly:b"},
+	{"521 5.2.1 Service unavailable. Please try again later.", TemporaryFailure, "try again later"},
+	// Greylisting in Mimecast's and Exim's words.
+	{"451 Internal resource is temporarily unavailable - https://community.mimecast.com/docs/DOC-1369#451 [Aj3QXapeMpqZYaeFwWhjzw.us32]", Greylisted, "internal resource is temporarily unavailable"},
+	{"451 192.0.2.1 is not yet authorized to deliver mail from <a@example.net> to <jdoe@example.com>. Please try later.", Greylisted, "not yet authorized to deliver"},
+	// 521/556 with codes that agree: the domain takes no mail (RFC 7504, 7505).
+	{"556 5.1.10 Recipient address has null MX", DomainRejectsMail, ""},
+	{"521 5.3.2 mx.example.com does not accept mail", DomainRejectsMail, ""},
+	{"521 mx.example.com does not accept mail", DomainRejectsMail, ""},
 	{"553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.1, because the ip is in Spamhaus's list", Blocked, ""},
 
 	// Other providers and filters.

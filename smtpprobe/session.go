@@ -178,7 +178,7 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 		return s.desyncWith(ctx, "unexpected replies", withAlone)
 	}
 	for j, r := range replies {
-		if !otherAddress(r, addrs[j]) {
+		if !s.otherAddress(r, addrs[j]) {
 			continue
 		}
 		if pipelined {
