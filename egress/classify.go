@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/mailverify/mailverify/internal/replytext"
 )
 
 // A Stage is the point of an SMTP session a reply answered.
@@ -133,7 +135,7 @@ func Classify(r Reply) Finding {
 	if class != 4 && class != 5 {
 		return Finding{}
 	}
-	text := strings.ToLower(r.Text)
+	text := replytext.Prose(r.Text) // the quoted addresses are the user's data, never a rule's words
 	for i := range rules {
 		ru := &rules[i]
 		if !ru.matches(r, class, text) {

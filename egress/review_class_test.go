@@ -19,7 +19,7 @@ var reviewClassRows = []classifyRow{
 	// does not move the address). Blocked, as 5.7.606.
 	{"https://pastebin.com/JEGXAxrE (Exim bounce, RCPT TO at *.mail.protection.outlook.com)", StageRcpt,
 		"550 5.7.511 Access denied, banned sender[74.208.4.197]. To request removal from this list please forward this message to delist@messaging.microsoft.com. For more information please go to http://go.microsoft.com/fwlink/?LinkId=526653. AS(508) [SN1NAM04FT013.eop-NAM04.prod.protection.outlook.com]",
-		Blocked, "", ""},
+		Blocked, "ms-banned-sender", "microsoft365"},
 
 	// FINDING E2 (a block not marked against the egress). Gmail refuses
 	// an IP its provider (or the Spamhaus PBL) marks as not a mail server:
@@ -29,14 +29,14 @@ var reviewClassRows = []classifyRow{
 	// egress may not send to Google at all, another egress may.
 	{"https://www.spamresource.com/2024/04/gmail-rejection-your-sending-ip-address.html", StageRcpt,
 		"550 5.7.1 [192.0.2.1] The IP you're using to send mail is not authorized to send email directly to our servers. Please use the SMTP relay at your service provider instead. For more information, go to https://support.google.com/mail/?p=NotAuthorizedError",
-		Blocked, "", ""},
+		Blocked, "gmail-not-authorized", "google"},
 
 	// FINDING E3 (a block not marked against the egress). AOL's 521 5.2.1
 	// "(CON:B1)": the sending server sent too much spam. No rule knows
 	// AOL's bracketed codes (CON:B1, RLY:B1, DYN:T1, ...). Blocked.
 	{"https://knownhost.com/kb/?p=5771 (AOL SMTP Error 521 example)", StageRcpt,
 		"521 5.2.1 : (CON:B1) http://postmaster.info.aol.com/errors/554conb1.html",
-		Blocked, "", ""},
+		Blocked, "aol-blocked", ""},
 
 	// FINDING E4 (a block not marked against the egress). United Internet
 	// (GMX, web.de, 1&1) refuses mail whose MAIL FROM domain's SPF record
@@ -46,7 +46,7 @@ var reviewClassRows = []classifyRow{
 	// explained as the "mailfrom" case.
 	{"https://smtp.codes/unitedinternet/ (550 Reject due to SPF policy)", StageRcpt,
 		"550 <probe@verifier.example.net>: Reject due to SPF policy. The originating IP of the message is not permitted by the domain owner",
-		Blocked, "", ""},
+		Blocked, "sender-refused", ""},
 
 	// FINDING E5 (a throttle not marked against the egress). web.de/GMX's
 	// "450 Reject due to policy violations.": the delivering IP is refused
@@ -56,7 +56,7 @@ var reviewClassRows = []classifyRow{
 	// Throttled: back off this provider on this egress.
 	{"https://new-faq.comservice-ffo.de/smtp-fehlermeldungen-e-mail-fehler/ (450 Reject due to policy violations)", StageRcpt,
 		"450 Reject due to policy violations.",
-		Throttled, "", ""},
+		Throttled, "policy-violations", ""},
 
 	// FINDING E6 (the receiver's own misconfiguration marked against the
 	// egress). AHBL shut down and, from 1 January 2015, answers every
@@ -68,7 +68,7 @@ var reviewClassRows = []classifyRow{
 	// dnsbl.com's "Status of DEAD" posts name).
 	{"https://www.idea11.com.au/blog/blacklisted-at-dnsbl-ahbl-org/", StageRcpt,
 		"550 blacklisted at dnsbl.ahbl.org",
-		ReceiverMisconfigured, "", ""},
+		ReceiverMisconfigured, "dnsbl-dead", ""},
 
 	// FINDING E7 (a mailbox answer marked against the egress). The block
 	// words are substrings of the whole text, and Postfix quotes the
@@ -95,8 +95,9 @@ var reviewClassRows = []classifyRow{
 func TestReviewClassEgressReplies(t *testing.T) {
 	for _, row := range reviewClassRows {
 		f := Classify(parseRow(row.stage, row.reply))
-		if f.Verdict != row.verdict {
-			t.Errorf("%s\n  %.100s at %s\n  = %v (rule %q), want %v", row.source, row.reply, row.stage, f.Verdict, f.Rule, row.verdict)
+		if f.Verdict != row.verdict || row.rule != "" && (f.Rule != row.rule || f.Provider != row.provider) {
+			t.Errorf("%s\n  %.100s at %s\n  = %v (rule %q, provider %q), want %v (rule %q, provider %q)",
+				row.source, row.reply, row.stage, f.Verdict, f.Rule, f.Provider, row.verdict, row.rule, row.provider)
 		}
 	}
 }

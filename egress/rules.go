@@ -22,7 +22,7 @@ type rule struct {
 // aboutUs reports whether a refusal text names the client rather than a
 // recipient: its IP address, host or connection.
 func aboutUs(_ Reply, t string) bool {
-	return containsAny(t, []string{"your ip", "ip address", "sending ip", "client host", "from this ip", "messages from ", "your host", "your server", "connecting host", "connection from"})
+	return containsAny(t, []string{"your ip", "ip address", "sending ip", "client host", "from this ip", "messages from ", "your host", "your server", "connecting host", "connection from", "the ip you're using", "originating ip"})
 }
 
 // notRcpt holds for replies before RCPT: the banner, HELO, MAIL FROM. A
@@ -33,6 +33,8 @@ var rules = []rule{
 	// The receiver's own configuration: never a mark against the egress.
 	{id: "dnsbl-query-error", verdict: ReceiverMisconfigured, explain: "dnsbl-error",
 		text: []string{"open resolver", "public resolver", "excessive number of queries", "typing error in dnsbl name", "spamhaus.org/returnc/"}},
+	// A dead list that answers every query as listed (AHBL since 2015).
+	{id: "dnsbl-dead", verdict: ReceiverMisconfigured, explain: "dnsbl-dead", text: []string{"ahbl.org"}},
 	{id: "receiver-lookup-failure", verdict: ReceiverMisconfigured, class: 4, explain: "receiver-broken",
 		text: []string{"temporary lookup failure", "server configuration problem", "local configuration error"}},
 	{id: "receiver-config-enhanced", verdict: ReceiverMisconfigured, explain: "receiver-broken", enhanced: []string{"4.3.5", "5.3.5"}},
@@ -50,6 +52,11 @@ var rules = []rule{
 		enhanced: []string{"5.7.6*"}, text: []string{"banned sending ip"}},
 	{id: "ms-ip-not-accepted", verdict: Blocked, provider: "microsoft365", class: 5, explain: "ms-banned",
 		enhanced: []string{"5.7.708", "5.7.750"}},
+	{id: "ms-banned-sender", verdict: Blocked, provider: "microsoft365", class: 5, explain: "ms-banned",
+		enhanced: []string{"5.7.511"}}, // "Access denied, banned sender[IP]"
+	{id: "gmail-not-authorized", verdict: Blocked, provider: "google", class: 5, explain: "not-authorized",
+		text: []string{"notauthorizederror", "not authorized to send email directly"}},
+	{id: "aol-blocked", verdict: Blocked, class: 5, explain: "reputation-block", text: []string{"(con:b1)", "(rly:b"}},
 	{id: "outlook-block-list", verdict: Blocked, provider: "outlook", class: 5, explain: "outlook-block",
 		text: []string{"(s3150)", "(s3140)", "(as3150)", "(s3114)", "part of their network is on our block list"}},
 	{id: "gmail-unsolicited-blocked", verdict: Blocked, provider: "google", class: 5, explain: "reputation-block",
@@ -68,8 +75,8 @@ var rules = []rule{
 		text: []string{"helo command rejected", "invalid helo", "bad helo", "need fully-qualified hostname", "helo name", "ehlo name"}},
 	// Postfix delays its MAIL FROM refusals to RCPT (smtpd_delay_reject).
 	{id: "sender-refused", verdict: Blocked, explain: "mailfrom",
-		text: []string{"sender address rejected", "sender verify failed", "sender domain", "domain of sender"}},
-	{id: "sender-enhanced", verdict: Blocked, class: 5, explain: "mailfrom", enhanced: []string{"5.1.7", "5.1.8"}},
+		text: []string{"sender address rejected", "sender verify failed", "sender domain", "domain of sender", "due to spf", "spf check failed", "spf fail"}},
+	{id: "sender-enhanced", verdict: Blocked, class: 5, explain: "mailfrom", enhanced: []string{"5.1.7", "5.1.8", "5.7.23", "5.7.27"}},
 	{id: "dnsbl-listed", verdict: Blocked, class: 5, explain: "dnsbl",
 		text: []string{"spamhaus", "spamcop", "barracudacentral", "sorbs", "blocked using", "dnsbl", "rbl", "blocklist", "block list", "blacklist"}},
 	{id: "reputation-block", verdict: Blocked, class: 5, explain: "reputation-block", text: []string{"reputation"}},
@@ -86,6 +93,7 @@ var rules = []rule{
 		text: []string{"[tss0", "[ts0", "[ipts0", "[gl01]"}},
 	{id: "ms-server-busy", verdict: Throttled, provider: "microsoft365", class: 4, explain: "rate",
 		enhanced: []string{"4.7.500", "4.7.650", "4.7.651"}},
+	{id: "policy-violations", verdict: Throttled, class: 4, explain: "reputation-rate", text: []string{"due to policy violations"}}, // web.de, GMX
 	{id: "hotmail-rate", verdict: Throttled, provider: "outlook", class: 4, explain: "rate", text: []string{"rp-00", "we have limits for how many messages"}},
 	{id: "proofpoint-delayed", verdict: Throttled, provider: "proofpoint", class: 4, explain: "reputation-rate", text: []string{"proofpoint"}},
 	{id: "reputation-deferral", verdict: Throttled, class: 4, explain: "reputation-rate", text: []string{"reputation"}},
@@ -101,6 +109,10 @@ type explanation struct{ meaning, advice string }
 var explanations = map[string]explanation{
 	"dnsbl-error": {"The receiving server asks a blocklist through a public DNS resolver; the blocklist answers every such question with an error code, which the server misreads as a listing and refuses every sender.",
 		"Nothing to change on your side: the address stays unknown. The receiver's postmaster has to use their own resolver or the blocklist's query service."},
+	"dnsbl-dead": {"The receiving server still asks a blocklist that has shut down and now lists every address, so it refuses every sender.",
+		"Nothing to change on your side: the address stays unknown. The receiver's postmaster has to drop the dead list."},
+	"not-authorized": {"Google refuses mail sent straight from this egress's IP address: its network marks it as not a mail server (for example a dynamic or residential range, or one on the Spamhaus PBL).",
+		"Use an egress on a network whose addresses may send mail (with a PTR record and a HELO that match), or route Google through another egress."},
 	"receiver-broken": {"The receiving server reports a fault in its own configuration or lookups.",
 		"Nothing to change on your side; the address stays unknown and can be retried later."},
 	"ms-banned": {"Microsoft's service refuses mail from this egress's IP address (its own block list).",
