@@ -43,7 +43,12 @@ func aboutEgress(r *smtpprobe.Result) {
 func classifyResult(r *smtpprobe.Result) egress.Finding {
 	stage := egress.StageRcpt
 	if r.Seq == 0 {
-		stage = egress.StageMail // the command that ended the session
+		// The command that ended the session: the banner, EHLO or MAIL.
+		stage = egress.StageMail
+		var re *smtpprobe.ReplyError
+		if errors.As(r.Err, &re) {
+			stage = egress.StageOf(re.Cmd)
+		}
 	}
 	return egress.Classify(egress.Reply{Stage: stage, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text()})
 }

@@ -1,6 +1,9 @@
 package verify
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
@@ -47,6 +50,9 @@ type job struct {
 	dnsTook time.Duration // its part of its domain's DNS lookup
 	dlIndex int           // its place in engine.dl; -1 for none
 	eg      jobEgress     // what the egress layer decided (egressverdict.go)
+	// earlier: the failure at a more preferred MX host that sent the job
+	// on to the host that answered (hostRun.reroute); nil for none.
+	earlier *smtpprobe.Result
 }
 
 // acceptAllProviders accept every RCPT and bounce later, so a probe there
@@ -195,6 +201,17 @@ func (v *Verifier) smtpVerdict(j *job) {
 			r.RetryAfter = Seconds(orDefault(v.GreylistDelay, time.Minute))
 		}
 		return
+	}
+	if o.Outcome == smtpprobe.DomainRejectsMail && j.earlier != nil {
+		// A backup MX that does not take mail for the domain ("relay not
+		// permitted") says nothing while a more preferred host failed:
+		// mail waits for that host (RFC 5321 section 5.1), and its failure
+		// may have been about us (a limit on our client). The address
+		// keeps that host's failure.
+		e := *j.earlier
+		e.Err = fmt.Errorf("%s refuses mail for the domain after a more preferred MX host failed: %w", j.host, cmp.Or(e.Err, errors.New(e.Outcome.String())))
+		o = &e
+		r.Err = e.Err
 	}
 	vd, ok := outcomeVerdicts[o.Outcome]
 	if !ok { // Rejected never settled: no evidence

@@ -101,6 +101,10 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 // reroute passes j to the domain's next MX host: this one said nothing
 // about the mailbox (it failed, refused us or limited us).
 func (hr *hostRun) reroute(j *job) {
+	if j.earlier == nil && j.out != nil {
+		o := *j.out
+		j.earlier = &o
+	}
 	next := hr.d.run(hr.e, hr.idx+1)
 	hr.e.pendingSends = append(hr.e.pendingSends, hr.e.enqueue(next, j)...)
 }
