@@ -36,10 +36,12 @@ var textRules = []struct {
 	{"invalid helo", Blocked, 0},
 	{"bad helo", Blocked, 0},
 	{"sender verify failed", Blocked, 0},
-	{"(con:b1)", Blocked, 0}, // AOL: the sending server sent too much spam
-	{"(rly:b", Blocked, 0},   // AOL: the sending IP is blocked
-	{"[ts01]", Blocked, 0},   // Yahoo deferrals of suspicious senders
-	{"[tss04]", Blocked, 0},
+	{"(con:b1)", Blocked, 0},   // AOL: the sending server sent too much spam
+	{"(rly:b", Blocked, 0},     // AOL: the sending IP is blocked
+	// Yahoo's deferrals of a sender (volume, complaints): before the
+	// block words, which some of them hold; temporary, with a retry time.
+	{"[ts01]", RateLimited, 4},
+	{"[tss04]", RateLimited, 4},
 	{"banned", Blocked, 0},
 	{"blocked", Blocked, 0},
 

@@ -63,8 +63,8 @@ var classifyCases = []struct {
 
 	// Yahoo and AOL.
 	{"554 delivery error: dd This user doesn't have a yahoo.com account (jdoe@yahoo.com) [0] - mta1234.mail.gq1.yahoo.com", MailboxNotFound, "doesn't have a"},
-	{"421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1", Blocked, "[tss04]"},
-	{"451 Message temporarily deferred - [TS01]", Blocked, "[ts01]"},
+	{"421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1", RateLimited, "[tss04]"},
+	{"451 Message temporarily deferred - [TS01]", RateLimited, "[ts01]"},
 	// AOL (https://knownhost.com/kb/?p=5771; postmaster.info.aol.com's error pages).
 	{"521 5.2.1 : (CON:B1) http://postmaster.info.aol.com/errors/554conb1.html", Blocked, "(con:b1)"},
 	{"554 5.7.1 : (RLY:B1) http://postmaster.info.aol.com/errors/554rlyb1.html", Blocked, "(rly:b"},
