@@ -36,8 +36,8 @@ var textRules = []struct {
 	{"invalid helo", Blocked, 0},
 	{"bad helo", Blocked, 0},
 	{"sender verify failed", Blocked, 0},
-	{"(con:b1)", Blocked, 0},   // AOL: the sending server sent too much spam
-	{"(rly:b", Blocked, 0},     // AOL: the sending IP is blocked
+	{"(con:b1)", Blocked, 0}, // AOL: the sending server sent too much spam
+	{"(rly:b", Blocked, 0},   // AOL: the sending IP is blocked
 	// Yahoo's deferrals of a sender (volume, complaints): before the
 	// block words, which some of them hold; temporary, with a retry time.
 	{"[ts01]", RateLimited, 4},
