@@ -277,8 +277,7 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 				if e.aboutTheEgress(&r) && a.hr.againElsewhere(j) {
 					// A throttle or block of the egress says nothing of the
 					// mailbox: another egress asks (TestCLIEgressThrottled).
-					a.hr.decided = slices.DeleteFunc(a.hr.decided, func(x *job) bool { return x == j })
-					a.hr.pending++ // queued again, as hostRun.retryRefusals does
+					a.hr.requeue(j)
 				}
 			}
 			n++

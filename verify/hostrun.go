@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -234,6 +235,7 @@ func (hr *hostRun) afterBatch() []*job {
 // each is asked once more on a fresh connection. e.mu is held.
 func (hr *hostRun) retryRefusals() {
 	alike := !hr.accepted && hr.catchAllStatus() != catchall.Yes
+	var again []*job
 	keep := hr.decided[:0]
 	for _, j := range hr.decided {
 		// A specific refusal that does not count is asked again like one
@@ -248,17 +250,32 @@ func (hr *hostRun) retryRefusals() {
 			hr.reroute(j)
 		case !j.reasked && (!alike || !vague) && (vague || hr.controlFor(j.out.Outcome)):
 			j.reasked, j.sandwiched = true, false
-			q := hr.e.queue(hr)
-			q.renew = true
-			hr.pending++
-			q.jobs = append(q.jobs, j)
-			j.at = atQueue
-			hr.e.wake(q)
+			hr.e.queue(hr).renew = true
+			again = append(again, j)
 		default:
 			keep = append(keep, j)
 		}
 	}
 	hr.decided = keep
+	for _, j := range again {
+		hr.requeue(j)
+	}
+}
+
+// requeue asks j, decided here, again: it leaves hr.decided, is pending
+// here once more, and goes to the back of the host's queue unless it is
+// there already (hostRun.againElsewhere queues it for another egress).
+// e.mu is held.
+func (hr *hostRun) requeue(j *job) {
+	hr.decided = slices.DeleteFunc(hr.decided, func(x *job) bool { return x == j })
+	hr.pending++
+	if j.at == atQueue {
+		return
+	}
+	q := hr.e.queue(hr)
+	q.jobs = append(q.jobs, j)
+	j.at = atQueue
+	hr.e.wake(q)
 }
 
 // emitReady returns the decided jobs whose verdict is settled, with it.
