@@ -353,7 +353,36 @@ func (hr *hostRun) settle(j *job) {
 		if !hr.counts(j) { // a harvest protection may say so of everyone
 			o := *j.out
 			o.Outcome = smtpprobe.Blocked
+			o.Err = hr.uncontrolled()
 			j.out = &o
 		}
 	}
+}
+
+// An uncontrolledError is why a refusal in the mailbox's own words (550
+// 5.1.1, 5.2.1, 552 5.2.2) ended unknown/blocked: no control after it
+// showed it was about the mailbox, not a harvest protection refusing
+// everyone (see evidence.go).
+type uncontrolledError struct {
+	Domain string
+	// PostmasterRefused: the host refused postmaster@ (RFC 5321, section
+	// 4.5.1, asks every domain to accept it), so no control went after
+	// the refusal, and no address of the domain it accepted for the first
+	// time came after it in its transaction either.
+	PostmasterRefused bool
+}
+
+func (e *uncontrolledError) Error() string {
+	if e.PostmasterRefused {
+		return "verify: the refusal may be a harvest protection's: the server refuses postmaster@" + e.Domain +
+			", the control that shows a refusal is about the mailbox, and accepted no new address of the domain after it"
+	}
+	return "verify: the refusal may be a harvest protection's: no control (postmaster@" + e.Domain +
+		", or a new address of the domain) was accepted after it in its transaction"
+}
+
+// uncontrolled says why a refusal in the mailbox's words does not
+// count. e.mu is held.
+func (hr *hostRun) uncontrolled() error {
+	return &uncontrolledError{Domain: hr.d.name, PostmasterRefused: !hr.postmasterAsked()}
 }
