@@ -74,15 +74,7 @@ func TestAcceptFirstOfDomainInTransaction(t *testing.T) {
 	for _, k := range []int{1, 3} {
 		t.Run(fmt.Sprint("k=", k), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				known := map[string]bool{}
-				var addrs []string
-				for i := range 8 {
-					for _, d := range []string{"pd1.com", "pd2.com"} {
-						a := fmt.Sprintf("u%d@%s", i, d)
-						known[a] = i%3 != 2
-						addrs = append(addrs, a)
-					}
-				}
+				known, addrs := everyThird(8, "pd1.com", "pd2.com")
 				perDom := func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
 					_, d, _ := strings.Cut(a, "@")
 					// c.Rcpts restarts with each transaction: so does the key.
@@ -120,21 +112,13 @@ func TestAcceptFirstOfDomainInTransaction(t *testing.T) {
 // for every RCPT, in the order the server sees them.
 func positional(t *testing.T, doms []string, n int, setup func(*sharedServer), blind func(s *sharedServer, c *testsmtp.Conn, a string) bool) {
 	t.Helper()
-	known := map[string]bool{}
+	known, addrs := everyThird(n, doms...)
 	rules := map[string]domainRule{}
-	var addrs []string
 	rule := func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
 		if blind(s, c, a) {
 			return testsmtp.R(250, "2.1.5", "Ok")
 		}
 		return s.honest(a)
-	}
-	for i := range n {
-		for _, d := range doms {
-			a := fmt.Sprintf("u%d@%s", i, d)
-			known[a] = i%3 != 2
-			addrs = append(addrs, a)
-		}
 	}
 	for _, d := range doms {
 		rules[d] = rule

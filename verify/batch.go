@@ -43,7 +43,9 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 		// batch that ends with acceptances leaves room.
 		trail = 1 + boolInt(hr.vague)
 		if p.inline {
-			trail = 2 // the canary and a control (the canary's, or the flush's: flushControls)
+			// The canary, and a control where one follows it (the
+			// canary's, or the flush's: flushControls).
+			trail = 1 + boolInt(hr.flushControlDue())
 		}
 		txCost += trail
 		if p.fronts {

@@ -137,11 +137,11 @@
 //     each of its domains (after the canaries): postmaster@ the domain,
 //     which RFC 5321 (4.5.1) requires every domain to accept and which
 //     makes only a specific refusal count, or, where the host refused
-//     postmaster@ and never accepted it, an address of the domain the
-//     host accepted before, which then makes only a refusal naming no
-//     reason count; a specific refusal there counts only with a first
-//     acceptance of an address after it, and ends unknown/blocked
-//     without one. Where the server does not pipeline, a specific
+//     postmaster@ and never accepted it and has refused naming no
+//     reason, an address of the domain the host accepted before, which
+//     makes only a refusal naming no reason count; a specific refusal
+//     there counts only with a first acceptance of an address after it,
+//     and ends unknown/blocked without one (the result's error says so). Where the server does not pipeline, a specific
 //     refusal counts with a first acceptance of an address of the domain
 //     later in its transaction. On a server that judges only the first
 //     recipient of a connection (the count learned is one), a specific

@@ -30,8 +30,9 @@ import (
 //     have ended in between). The place alone proves nothing, not even
 //     the first recipient of a fresh connection: a server counts per
 //     client too. The flush of a batch ends with a control for each
-//     domain (harvest.go: an address the host accepted, or postmaster@
-//     the domain, which counts for specific refusals only). A refusal
+//     domain (harvest.go: postmaster@ the domain, which counts for
+//     specific refusals only, or, where the host refuses postmaster@ and
+//     has refused naming no reason, an address it accepted). A refusal
 //     that does not count is asked again in a new transaction, followed
 //     by such a control (engine.sandwich); then once more on a fresh
 //     connection. Without pipelining, a specific refusal counts with an

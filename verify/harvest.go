@@ -125,15 +125,31 @@ func (e *engine) controls(inline bool, batch []*job, cans []canary) flushControl
 		// postmaster@ first: an address the host accepted before is what a
 		// protection sparing its known recipients keeps accepting, so it
 		// makes only generic refusals count (hostRun.record).
-		c := flushControl{hr: hr, addr: hr.lastAccepted}
-		if hr.postmasterAsked() {
-			c = flushControl{hr: hr, addr: postmasterControl(j), pm: true}
-		}
-		if c.addr != "" {
-			cs = append(cs, c)
+		switch {
+		case hr.postmasterAsked():
+			cs = append(cs, flushControl{hr: hr, addr: postmasterControl(j), pm: true})
+		case hr.acceptedControl():
+			cs = append(cs, flushControl{hr: hr, addr: hr.lastAccepted})
 		}
 	}
 	return cs
+}
+
+// acceptedControl reports whether the flush's control of hr's domain,
+// where postmaster@ is not asked, is an address the host accepted before:
+// it makes only refusals naming no reason count (hostRun.record), so it
+// goes only to a server seen to refuse so. At one that refuses naming the
+// reason (5.1.1), it would be an RCPT for nothing. e.mu is held.
+func (hr *hostRun) acceptedControl() bool {
+	return hr.lastAccepted != "" && hr.e.refusals[hr.key]&refusedVaguely != 0
+}
+
+// flushControlDue reports whether a batch's flush carries a control of
+// hr's domain after its canary (the canary's own, hostRun.control, or the
+// flush's, engine.controls): the room batchPlan.add holds for it. e.mu is
+// held.
+func (hr *hostRun) flushControlDue() bool {
+	return hr.control() != "" || hr.postmasterAsked() || hr.acceptedControl()
 }
 
 func (cs flushControls) wires() []string {
@@ -261,8 +277,7 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 				if e.aboutTheEgress(&r) && a.hr.againElsewhere(j) {
 					// A throttle or block of the egress says nothing of the
 					// mailbox: another egress asks (TestCLIEgressThrottled).
-					a.hr.decided = slices.DeleteFunc(a.hr.decided, func(x *job) bool { return x == j })
-					a.hr.pending++ // queued again, as hostRun.retryRefusals does
+					a.hr.requeue(j)
 				}
 			}
 			n++

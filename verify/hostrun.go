@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -238,6 +239,7 @@ func (hr *hostRun) afterBatch() []*job {
 // each is asked once more on a fresh connection. e.mu is held.
 func (hr *hostRun) retryRefusals() {
 	alike := !hr.accepted && hr.catchAllStatus() != catchall.Yes
+	var again []*job
 	keep := hr.decided[:0]
 	for _, j := range hr.decided {
 		// A specific refusal that does not count is asked again like one
@@ -252,17 +254,32 @@ func (hr *hostRun) retryRefusals() {
 			hr.reroute(j)
 		case !j.reasked && (!alike || !vague) && (vague || hr.controlFor(j.out.Outcome)):
 			j.reasked, j.sandwiched = true, false
-			q := hr.e.queue(hr)
-			q.renew = true
-			hr.pending++
-			q.jobs = append(q.jobs, j)
-			j.at = atQueue
-			hr.e.wake(q)
+			hr.e.queue(hr).renew = true
+			again = append(again, j)
 		default:
 			keep = append(keep, j)
 		}
 	}
 	hr.decided = keep
+	for _, j := range again {
+		hr.requeue(j)
+	}
+}
+
+// requeue asks j, decided here, again: it leaves hr.decided, is pending
+// here once more, and goes to the back of the host's queue unless it is
+// there already (hostRun.againElsewhere queues it for another egress).
+// e.mu is held.
+func (hr *hostRun) requeue(j *job) {
+	hr.decided = slices.DeleteFunc(hr.decided, func(x *job) bool { return x == j })
+	hr.pending++
+	if j.at == atQueue {
+		return
+	}
+	q := hr.e.queue(hr)
+	q.jobs = append(q.jobs, j)
+	j.at = atQueue
+	hr.e.wake(q)
 }
 
 // emitReady returns the decided jobs whose verdict is settled, with it.
@@ -340,7 +357,36 @@ func (hr *hostRun) settle(j *job) {
 		if !hr.counts(j) { // a harvest protection may say so of everyone
 			o := *j.out
 			o.Outcome = smtpprobe.Blocked
+			o.Err = hr.uncontrolled()
 			j.out = &o
 		}
 	}
+}
+
+// An uncontrolledError is why a refusal in the mailbox's own words (550
+// 5.1.1, 5.2.1, 552 5.2.2) ended unknown/blocked: no control after it
+// showed it was about the mailbox, not a harvest protection refusing
+// everyone (see evidence.go).
+type uncontrolledError struct {
+	Domain string
+	// PostmasterRefused: the host refused postmaster@ (RFC 5321, section
+	// 4.5.1, asks every domain to accept it), so no control went after
+	// the refusal, and no address of the domain it accepted for the first
+	// time came after it in its transaction either.
+	PostmasterRefused bool
+}
+
+func (e *uncontrolledError) Error() string {
+	if e.PostmasterRefused {
+		return "verify: the refusal may be a harvest protection's: the server refuses postmaster@" + e.Domain +
+			", the control that shows a refusal is about the mailbox, and accepted no new address of the domain after it"
+	}
+	return "verify: the refusal may be a harvest protection's: no control (postmaster@" + e.Domain +
+		", or a new address of the domain) was accepted after it in its transaction"
+}
+
+// uncontrolled says why a refusal in the mailbox's words does not
+// count. e.mu is held.
+func (hr *hostRun) uncontrolled() error {
+	return &uncontrolledError{Domain: hr.d.name, PostmasterRefused: !hr.postmasterAsked()}
 }

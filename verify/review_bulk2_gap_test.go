@@ -49,13 +49,7 @@ func TestRateSpellEndsWithinRoundTrip(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("rtt=%v,window=%v", tc.rtt, tc.window), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				known := map[string]bool{}
-				var addrs []string
-				for i := range 12 {
-					a := fmt.Sprintf("u%d@softrate2.com", i)
-					known[a] = i%3 != 2
-					addrs = append(addrs, a)
-				}
+				known, addrs := everyThird(12, "softrate2.com")
 				w, s := reviewWorld(t, known, map[string]domainRule{"softrate2.com": softRate(tc.window)})
 				s.srv.Latency = tc.rtt
 				v := w.verifier()

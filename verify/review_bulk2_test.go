@@ -91,13 +91,7 @@ func TestOddPerHostRates(t *testing.T) {
 	for _, r := range []float64{math.NaN(), math.Inf(1), 0.5} {
 		t.Run(fmt.Sprint(r), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				known := map[string]bool{}
-				var addrs []string
-				for i := range 30 {
-					a := fmt.Sprintf("u%d@odd-rate.com", i)
-					known[a] = i%3 != 2
-					addrs = append(addrs, a)
-				}
+				known, addrs := everyThird(30, "odd-rate.com")
 				w, _ := reviewWorld(t, known, map[string]domainRule{"odd-rate.com": (*sharedServer).honestRule})
 				v := w.verifier()
 				v.PerHostRate = r

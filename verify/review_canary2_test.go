@@ -22,16 +22,8 @@ func TestMaxRcptsHoldsWithCanaries(t *testing.T) {
 	for _, maxR := range []int{1, 2, 3, 5} {
 		t.Run(fmt.Sprint("MaxRcpts=", maxR), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				known := map[string]bool{}
-				var addrs []string
 				doms := []string{"m1.com", "m2.com", "m3.com"}
-				for i := range 6 {
-					for _, d := range doms {
-						a := fmt.Sprintf("u%d@%s", i, d)
-						known[a] = i%3 != 2
-						addrs = append(addrs, a)
-					}
-				}
+				known, addrs := everyThird(6, doms...)
 				most := 0
 				capped := func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
 					most = max(most, c.Rcpts+1)
@@ -171,13 +163,7 @@ func TestSpellEndsBetweenCommandsWithoutPipelining(t *testing.T) {
 // acceptance is proven.
 func TestCanaryTarpitted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		known := map[string]bool{}
-		var addrs []string
-		for i := range 12 {
-			a := fmt.Sprintf("u%d@tarpit.com", i)
-			known[a] = i%3 != 2
-			addrs = append(addrs, a)
-		}
+		known, addrs := everyThird(12, "tarpit.com")
 		w, s := reviewWorld(t, known, map[string]domainRule{"tarpit.com": func(_ *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
 			if _, listed := known[a]; !listed {
 				return testsmtp.Reply{Code: 550, Lines: []string{"5.1.1 User unknown"}, Delay: 10 * time.Minute}

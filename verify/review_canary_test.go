@@ -20,13 +20,7 @@ import (
 // definite verdict. It returns the results by address.
 func canaryCase(t *testing.T, dom string, rule domainRule, setup func(*sharedServer, *Verifier)) map[string]Result {
 	t.Helper()
-	known := map[string]bool{}
-	var addrs []string
-	for i := range 12 {
-		a := fmt.Sprintf("u%d@%s", i, dom)
-		known[a] = i%3 != 2
-		addrs = append(addrs, a)
-	}
+	known, addrs := everyThird(12, dom)
 	w, s := reviewWorld(t, known, map[string]domainRule{dom: rule})
 	v := w.verifier()
 	v.PerHostRate = 1000
@@ -48,6 +42,22 @@ func canaryCase(t *testing.T, dom string, rule domainRule, setup func(*sharedSer
 		t.Errorf("%d results for %d addresses", len(got), len(addrs))
 	}
 	return got
+}
+
+// everyThird returns n addresses of each of doms, u0@ to u(n-1)@, the
+// domains taken in turn for each number, and which of them exist: all
+// but every third (u2, u5, ...).
+func everyThird(n int, doms ...string) (map[string]bool, []string) {
+	known := map[string]bool{}
+	var addrs []string
+	for i := range n {
+		for _, d := range doms {
+			a := fmt.Sprintf("u%d@%s", i, d)
+			known[a] = i%3 != 2
+			addrs = append(addrs, a)
+		}
+	}
+	return known, addrs
 }
 
 // flushClock tells the server's RCPTs apart by flush: with a latency,
@@ -157,15 +167,7 @@ func TestCanaryIsTheLastError(t *testing.T) {
 // acceptances must not be proven by them.
 func TestCatchAllForOneDomainInAMixedFlush(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		known := map[string]bool{}
-		var addrs []string
-		for i := range 8 {
-			for _, d := range []string{"honest.com", "all.com"} {
-				a := fmt.Sprintf("u%d@%s", i, d)
-				known[a] = i%3 != 2
-				addrs = append(addrs, a)
-			}
-		}
+		known, addrs := everyThird(8, "honest.com", "all.com")
 		w, _ := reviewWorld(t, known, map[string]domainRule{
 			"honest.com": (*sharedServer).honestRule,
 			"all.com":    func(*sharedServer, *testsmtp.Conn, string) testsmtp.Reply { return testsmtp.R(250, "2.1.5", "Ok") },

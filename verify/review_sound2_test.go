@@ -94,13 +94,7 @@ func TestListPoisoningAfterTheContradiction(t *testing.T) {
 		for round := range 3 {
 			t.Run(fmt.Sprint("one in ", per, "/", round), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					known := map[string]bool{}
-					var addrs []string
-					for i := range 120 {
-						a := fmt.Sprintf("u%d@poison.com", i)
-						known[a] = i%3 != 2
-						addrs = append(addrs, a)
-					}
+					known, addrs := everyThird(120, "poison.com")
 					w, _ := reviewWorld(t, known, map[string]domainRule{"poison.com": poisonRule(per)})
 					v := w.verifier()
 					v.PerHostRate = 1000

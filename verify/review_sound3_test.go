@@ -66,13 +66,7 @@ func TestLimitsWithTwoDomains(t *testing.T) {
 // and the backup is a relay that accepts everyone, honest, or a
 // protection. Evidence from one host must not decide for the other.
 func TestRefusalOnOneMXAcceptanceOnAnother(t *testing.T) {
-	known := map[string]bool{}
-	var addrs []string
-	for i := range 12 {
-		a := fmt.Sprintf("u%d@mx2.com", i)
-		known[a] = i%3 != 2
-		addrs = append(addrs, a)
-	}
+	known, addrs := everyThird(12, "mx2.com")
 	spare := func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
 		return spareAccepted(2)(s, c, a, false)
 	}

@@ -24,15 +24,7 @@ import (
 // the server.
 func twoDomainCase(t *testing.T, rule func(s *sharedServer, c *testsmtp.Conn, a string, catchAll bool) testsmtp.Reply, setup func(*sharedServer, *Verifier)) (map[string]Result, *sharedServer) {
 	t.Helper()
-	known := map[string]bool{}
-	var addrs []string
-	for i := range 12 {
-		for _, d := range []string{"honest.com", "all.com"} {
-			a := fmt.Sprintf("u%d@%s", i, d)
-			known[a] = i%3 != 2
-			addrs = append(addrs, a)
-		}
-	}
+	known, addrs := everyThird(12, "honest.com", "all.com")
 	w, s := reviewWorld(t, known, map[string]domainRule{
 		"honest.com": func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply { return rule(s, c, a, false) },
 		"all.com":    func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply { return rule(s, c, a, true) },

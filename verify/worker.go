@@ -371,34 +371,3 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	e.mu.Unlock()
 	e.sendAll(out)
 }
-
-// newRuns returns the hostRuns of the batch whose catch-all question is
-// still to ask, marked as being asked; those a question needs no probe
-// for (consumer domains, SkipCatchAll) are answered at once. e.mu is held.
-func (e *engine) newRuns(batch []*job) []*hostRun {
-	var out []*hostRun
-	for _, j := range batch {
-		hr := j.run
-		if hr.asked || hr.asking {
-			continue
-		}
-		switch {
-		case hr.consumer():
-			hr.catchAllAnswer(catchall.No, nil, flush{})
-		case e.v.SkipCatchAll:
-			hr.catchAllAnswer(catchall.Unknown, nil, flush{})
-		case e.trailsFirst(hr):
-			// No probe of its own (see trailsFirst).
-		default:
-			hr.asking = true
-			out = append(out, hr)
-		}
-	}
-	return out
-}
-
-// probeDue reports whether the next batch with a job of hr carries hr's
-// catch-all probe (see newRuns). e.mu is held.
-func (e *engine) probeDue(hr *hostRun) bool {
-	return !hr.asked && !hr.asking && !e.v.SkipCatchAll && !hr.consumer() && !e.trailsFirst(hr)
-}
