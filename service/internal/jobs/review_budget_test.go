@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -128,6 +129,45 @@ func TestReviewMailServerHostIsStable(t *testing.T) {
 	if len(providers) != 1 || len(servers) != 1 {
 		t.Errorf("32 addresses of one domain: the scheduler routed them by providers %v and servers %v; want one partition's provider and one server", providers, servers)
 	}
+}
+
+// TestReviewMixedMXBlockedWorker: workers A (whose egress Google blocks)
+// and B (healthy) run a job of domains whose two MX hosts share a
+// preference: Google's, and one of no known provider that is down
+// (connection refused). B can reach Google, so every address can get a
+// right definite verdict. The scheduler's coin toss (see
+// TestReviewMailServerHostIsStable) puts about half of them on the
+// numbered partitions, keyed by the dead host. A worker there whose
+// engine is refused by Google cannot move the task: the refusal names
+// provider "google", which moveServer leaves alone (it moves only
+// "server:" keys), and park hands providers over only on their own
+// partitions.
+func TestReviewMixedMXBlockedWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	ns := startNATS(t)
+	w := newEgressWorld(t, "127.0.0.2")
+	w.res.IP["mx.dead-host.test"] = []netip.Addr{netip.MustParseAddr("127.0.4.9")} // nothing listens
+	var addrs []string
+	for i := range 12 {
+		d := "mixed" + string(rune('a'+i)) + "-route.com"
+		w.res.MX[d] = []*net.MX{{Host: "gmail-smtp-in.l.google.com", Pref: 10}, {Host: "mx.dead-host.test", Pref: 10}}
+		addrs = append(addrs, "jane@"+d, "nobody@"+d)
+	}
+	sched := startEgressNode(t, ns.ClientURL(), w.verifier(), false, 0)
+	startEgressNode(t, ns.ClientURL(), w.verifier(egressA), true, time.Minute)
+	startEgressNode(t, ns.ClientURL(), w.verifier(egressB), true, time.Minute)
+	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j.ID, 120*time.Second)
+	checkVerdicts(t, sched.bus, j.ID, addrs, func(string) bool { return true })
+	if n := w.seen(w.rcpts, "google 127.0.0.2"); n != 0 {
+		t.Errorf("Google answered %d RCPTs from A's egress; want none (it is blocked at MAIL)", n)
+	}
+	t.Logf("MAIL from A's egress at Google: %d", w.seen(w.mails, "google 127.0.0.2"))
 }
 
 // takesConflict is the cluster's egress store where every write that
