@@ -122,11 +122,13 @@ func TestReviewMovedServerEvidence(t *testing.T) {
 }
 
 // concurrent counts the connections open at once per source address,
-// over every listener it wraps.
+// over every listener it wraps. With linger, the server lets each
+// connection go that long after it ends it (a loaded server's lag).
 type concurrent struct {
-	mu   sync.Mutex
-	open map[string]int
-	max  map[string]int
+	mu     sync.Mutex
+	open   map[string]int
+	max    map[string]int
+	linger time.Duration
 }
 
 type countedListener struct {
@@ -156,6 +158,7 @@ func (l countedListener) Accept() (net.Conn, error) {
 
 func (c *countedConn) Close() error {
 	c.once.Do(func() {
+		time.Sleep(c.c.linger)
 		c.c.mu.Lock()
 		c.c.open[c.src]--
 		c.c.mu.Unlock()
@@ -163,6 +166,8 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// threeGoogleServers adds three Google servers (alt1..alt3.gmail-smtp-in,
+// each its own partition) to w, counted by cc, with 6 domains each.
 func threeGoogleServers(t *testing.T, w *egressWorld) (*concurrent, []string) {
 	cc := &concurrent{open: map[string]int{}, max: map[string]int{}}
 	var addrs []string
