@@ -60,7 +60,10 @@
 // HELO/MailFrom identify the session; Take before each RCPT batch;
 // Observe each refusal (smtpprobe's Outcome decides the mailbox, the
 // Finding decides the egress); Success on mailbox answers; Release at the
-// end. Connection outcomes go to a Port25 detector.
+// end, once the server has closed the connection too (package verify
+// waits for the server's end of it, up to a second), so that the next
+// session of the pair does not reach the server while it still counts
+// the last one. Connection outcomes go to a Port25 detector.
 //
 // # One budget per pair, however many processes
 //

@@ -155,7 +155,7 @@ func (v *Verifier) dress(p *smtpprobe.Prober, pc *pacer, l *egress.Lease, h mx.H
 	if inner == nil {
 		inner = &net.Dialer{}
 	}
-	p.Dialer = &portWatch{v: v, inner: inner, egress: eg, provider: string(mx.ProviderOf(h.Name))}
+	p.Dialer = &portWatch{v: v, inner: inner, egress: eg, provider: string(mx.ProviderOf(h.Name)), held: l != nil}
 }
 
 // A portWatch dialer tells the port-25 detector how each TCP connection
@@ -166,6 +166,7 @@ type portWatch struct {
 	inner    smtpprobe.Dialer
 	egress   string
 	provider string
+	held     bool // the session holds an egress lease: its conn is a heldConn
 }
 
 func (w *portWatch) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -175,6 +176,9 @@ func (w *portWatch) DialContext(ctx context.Context, network, addr string) (net.
 			c.Close()
 		}
 		return nil, pe
+	}
+	if err == nil && w.held {
+		c = heldConn{c}
 	}
 	return c, err
 }

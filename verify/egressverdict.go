@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -14,6 +15,10 @@ type jobEgress struct {
 	moves int       // times it was asked again elsewhere after a reply about the egress
 	soft  bool      // its acceptance was covered by an accepted canary (soft limit)
 	until time.Time // when the egress's back-off ends, for retry_after
+	// unreached: the failure at an MX host no egress could reach (see
+	// hostRun.unreached), and that host
+	unreached     *smtpprobe.Result
+	unreachedHost string
 }
 
 // aboutEgress rewrites an RCPT refusal whose reply is about the egress
@@ -76,6 +81,29 @@ func (hr *hostRun) againElsewhere(j *job) bool {
 	j.at = atQueue
 	hr.e.wake(q)
 	return true
+}
+
+// unreached keeps, as j moves on to its domain's next MX host, a failure
+// that says only that no egress could reach this one (all blocked, backed
+// off or out of budget: an *egress.UnavailableError; or a reply about the
+// egress when no other egress was left to ask). Where j then ends
+// with no answer about the mailbox (a host-level failure, such as a dead
+// host's connection_failed), it ends with that failure instead: a host of
+// the domain was never tried, and through another egress (another
+// worker's) it may answer, so the address waits or moves (unknown/blocked
+// or rate_limited, with retry_after) rather than ending at a host that
+// does not answer (RFC 5321 section 5.1: the next MX host is tried). e.mu
+// is held.
+func (hr *hostRun) unreached(ctx context.Context, j *job) {
+	var ue *egress.UnavailableError
+	switch {
+	case errors.As(j.out.Err, &ue) || hr.e.v.eg.router != nil && j.out.Reply != nil && classifyResult(j.out).Verdict.Against():
+		if j.eg.unreached == nil {
+			j.eg.unreached, j.eg.unreachedHost = j.out, hr.host.Name
+		}
+	case j.eg.unreached != nil && hostLevel(j.out.Outcome) && (hr.last || ctx.Err() != nil):
+		j.out, j.host = j.eg.unreached, j.eg.unreachedHost
+	}
 }
 
 // probeAboutEgress handles a catch-all probe whose reply was about the

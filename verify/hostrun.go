@@ -69,6 +69,7 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 	if hr.againElsewhere(j) {
 		return // a reply about the egress: another one asks
 	}
+	hr.unreached(ctx, j) // egressverdict.go
 	switch {
 	case r.Outcome == smtpprobe.Greylisted:
 		hr.noteGreylisting(r)

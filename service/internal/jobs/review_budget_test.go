@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -31,6 +32,50 @@ func (budgetsDown) PutBudget(egress.Key, egress.Spending, uint64) (uint64, error
 	return 0, errBudgetsDown
 }
 
+// lone verifies one Google address through the shared egress on a
+// verifier of its own (no cluster) whose egress store is wrap of the
+// cluster's, with the address Timeout given, within 30 s. It fails the
+// test if any RCPT went out (a budget store that fails refuses, it is
+// never exceeded), and returns the address, its result and how long it
+// took.
+func lone(t *testing.T, timeout time.Duration, wrap func(*EgressStore) egress.Store) (string, verify.Result, time.Duration) {
+	t.Helper()
+	w := newEgressWorld(t, "")
+	g := w.domains("g", "gmail-smtp-in.l.google.com", 1)
+	b := openBus(t, Config{})
+	t.Cleanup(b.Close)
+	store, err := b.NewEgressStore(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := w.verifier(sharedEgress)
+	v.Timeout, v.EgressStore = timeout, wrap(store)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	r, err := v.Verify(ctx, g[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if n := w.seen(w.rcpts, "google 127.0.0.2"); n != 0 {
+		t.Errorf("%d RCPTs sent with the budget store failing; want none (fail closed)", n)
+	}
+	return g[0], r, took
+}
+
+// rateLimitedBy fails the test unless r is unknown/rate_limited with a
+// retry_after, within took's bound.
+func rateLimitedBy(t *testing.T, what, addr string, r verify.Result, took, bound time.Duration) {
+	t.Helper()
+	if r.Status != verify.Unknown || r.Reason != verify.ReasonRateLimited || r.RetryAfter <= 0 || took > bound {
+		t.Errorf("%s %s: %s/%s retry_after %v (%s) after %v; want unknown/rate_limited with a retry_after within %v",
+			addr, what, r.Status, r.Reason, time.Duration(r.RetryAfter), r.Error, took.Round(time.Millisecond), bound)
+	}
+}
+
+func downStore(s *EgressStore) egress.Store { return budgetsDown{s} }
+
 // TestReviewBudgetKVDownEndsWithRetryAfter: with mv_budgets out of reach,
 // a worker's verifier must neither exceed a budget nor hang: the brief
 // says such an address ends unknown/rate_limited with retry_after. On
@@ -40,35 +85,8 @@ func (budgetsDown) PutBudget(egress.Key, egress.Spending, uint64) (uint64, error
 // caller is not told when to come back (and a Verifier without a
 // Timeout would poll for ever).
 func TestReviewBudgetKVDownEndsWithRetryAfter(t *testing.T) {
-	w := newEgressWorld(t, "")
-	g := w.domains("g", "gmail-smtp-in.l.google.com", 1)
-	b := openBus(t, Config{})
-	defer b.Close()
-	store, err := b.NewEgressStore(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := w.verifier(sharedEgress)
-	v.Timeout = 3 * time.Second
-	v.EgressStore = budgetsDown{store}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	r, err := v.Verify(ctx, g[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	took := time.Since(start)
-	if n := w.seen(w.rcpts, "google 127.0.0.2"); n != 0 {
-		t.Errorf("%d RCPTs sent with the budget store down; want none (fail closed)", n)
-	}
-	if took > 10*time.Second {
-		t.Errorf("took %v; want an end within the address's Timeout (3 s)", took)
-	}
-	if r.Status != verify.Unknown || r.Reason != verify.ReasonRateLimited || r.RetryAfter <= 0 {
-		t.Errorf("%s with the budget store down: %s/%s retry_after %v (%s) after %v; want unknown/rate_limited with a retry_after",
-			g[0], r.Status, r.Reason, time.Duration(r.RetryAfter), r.Error, took.Round(time.Millisecond))
-	}
+	addr, r, took := lone(t, 3*time.Second, downStore)
+	rateLimitedBy(t, "with the budget store down", addr, r, took, 10*time.Second)
 }
 
 // TestBudgetKVDownNoTimeout: as TestReviewBudgetKVDownEndsWithRetryAfter
@@ -76,28 +94,8 @@ func TestReviewBudgetKVDownEndsWithRetryAfter(t *testing.T) {
 // that fails must end the address (rate_limited, retry_after), not be
 // polled for ever (rev-budget F4).
 func TestBudgetKVDownNoTimeout(t *testing.T) {
-	w := newEgressWorld(t, "")
-	g := w.domains("g", "gmail-smtp-in.l.google.com", 1)
-	b := openBus(t, Config{})
-	defer b.Close()
-	store, err := b.NewEgressStore(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := w.verifier(sharedEgress)
-	v.Timeout = 0
-	v.EgressStore = budgetsDown{store}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	start := time.Now()
-	r, err := v.Verify(ctx, g[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if took := time.Since(start); took > 10*time.Second || r.Reason != verify.ReasonRateLimited || r.RetryAfter <= 0 {
-		t.Errorf("%s, no Timeout, budget store down: %s/%s retry_after %v (%s) after %v; want unknown/rate_limited with a retry_after at once",
-			g[0], r.Status, r.Reason, time.Duration(r.RetryAfter), r.Error, took.Round(time.Millisecond))
-	}
+	addr, r, took := lone(t, 0, downStore)
+	rateLimitedBy(t, "with no Timeout and the budget store down", addr, r, took, 10*time.Second)
 }
 
 // TestReviewMailServerHostIsStable: a domain whose two MX hosts share a
@@ -130,6 +128,45 @@ func TestReviewMailServerHostIsStable(t *testing.T) {
 	}
 }
 
+// TestReviewMixedMXBlockedWorker: workers A (whose egress Google blocks)
+// and B (healthy) run a job of domains whose two MX hosts share a
+// preference: Google's, and one of no known provider that is down
+// (connection refused). B can reach Google, so every address can get a
+// right definite verdict. The scheduler's coin toss (see
+// TestReviewMailServerHostIsStable) puts about half of them on the
+// numbered partitions, keyed by the dead host. A worker there whose
+// engine is refused by Google cannot move the task: the refusal names
+// provider "google", which moveServer leaves alone (it moves only
+// "server:" keys), and park hands providers over only on their own
+// partitions.
+func TestReviewMixedMXBlockedWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	ns := startNATS(t)
+	w := newEgressWorld(t, "127.0.0.2")
+	w.res.IP["mx.dead-host.test"] = []netip.Addr{netip.MustParseAddr("127.0.4.9")} // nothing listens
+	var addrs []string
+	for i := range 12 {
+		d := "mixed" + string(rune('a'+i)) + "-route.com"
+		w.res.MX[d] = []*net.MX{{Host: "gmail-smtp-in.l.google.com", Pref: 10}, {Host: "mx.dead-host.test", Pref: 10}}
+		addrs = append(addrs, "jane@"+d, "nobody@"+d)
+	}
+	sched := startEgressNode(t, ns.ClientURL(), w.verifier(), false, 0)
+	startEgressNode(t, ns.ClientURL(), w.verifier(egressA), true, time.Minute)
+	startEgressNode(t, ns.ClientURL(), w.verifier(egressB), true, time.Minute)
+	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j.ID, 120*time.Second)
+	checkVerdicts(t, sched.bus, j.ID, addrs, func(string) bool { return true })
+	if n := w.seen(w.rcpts, "google 127.0.0.2"); n != 0 {
+		t.Errorf("Google answered %d RCPTs from A's egress; want none (it is blocked at MAIL)", n)
+	}
+	t.Logf("MAIL from A's egress at Google: %d", w.seen(w.mails, "google 127.0.0.2"))
+}
+
 // takesConflict is the cluster's egress store where every write that
 // spends commands loses its compare-and-set (a Take under contention
 // that never wins within its tries); holds are written normally.
@@ -158,30 +195,10 @@ func (s takesConflict) PutBudget(k egress.Key, sp egress.Spending, rev uint64) (
 // 1 ms KV). The brief: unknown/rate_limited with a retry_after, within
 // the address's Timeout, no RCPT sent.
 func TestReviewTakeConflictVerdict(t *testing.T) {
-	w := newEgressWorld(t, "")
-	g := w.domains("g", "gmail-smtp-in.l.google.com", 1)
-	b := openBus(t, Config{})
-	defer b.Close()
-	store, err := b.NewEgressStore(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := w.verifier(sharedEgress)
-	v.Timeout = 8 * time.Second // each session's Take backs off up to 600 ms: room under -race and load
-	v.EgressStore = takesConflict{store}
-	start := time.Now()
-	r, err := v.Verify(t.Context(), g[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	took := time.Since(start)
-	if n := w.seen(w.rcpts, "google 127.0.0.2"); n != 0 {
-		t.Errorf("%d RCPTs sent with every Take refused; want none", n)
-	}
-	if r.Status != verify.Unknown || r.Reason != verify.ReasonRateLimited || r.RetryAfter <= 0 || took > 12*time.Second {
-		t.Errorf("%s with every Take losing its compare-and-set: %s/%s retry_after %v (%s) after %v; want unknown/rate_limited with a retry_after",
-			g[0], r.Status, r.Reason, time.Duration(r.RetryAfter), r.Error, took.Round(time.Millisecond))
-	}
+	// Each session's Take backs off up to 600 ms: 8 s is room under -race
+	// and load.
+	addr, r, took := lone(t, 8*time.Second, func(s *EgressStore) egress.Store { return takesConflict{s} })
+	rateLimitedBy(t, "with every Take losing its compare-and-set", addr, r, took, 12*time.Second)
 }
 
 // killable is the cluster's egress store of a process that can be

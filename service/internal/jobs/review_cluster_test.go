@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/internal/testsmtp"
 	"github.com/mailverify/mailverify/verify"
 )
@@ -81,31 +80,12 @@ func TestReviewMovedServerEvidence(t *testing.T) {
 	rcpts := map[string]*atomic.Int64{"127.0.0.2": {}, "127.0.0.3": {}}
 	softServer(t, w, &banA, rcpts)
 	d := w.domains("soft", "mx.soft-host.test", 8)
-	sched := startEgressNode(t, ns.ClientURL(), w.verifier(), false, 0)
-	a := startEgressNode(t, ns.ClientURL(), w.verifier(egressA), true, time.Minute)
-	j0, err := sched.bus.Submit(context.Background(), Spec{}, lines(d[:4]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, sched.bus, j0.ID, 30*time.Second)
-	checkVerdicts(t, sched.bus, j0.ID, d[:4], func(string) bool { return true })
-	if a.count(func(verify.Result) bool { return true }) != 4 {
-		t.Fatal("A did not do the first job")
-	}
+	m := startMoveCase(t, w, busOn(ns.ClientURL()), d[:4])
 
 	banA.Store(true)
-	b := startEgressNode(t, ns.ClientURL(), w.verifier(egressB), true, time.Minute)
-	waitFor(t, "B declared", 10*time.Second, func() bool {
-		ws, err := sched.bus.Workers(context.Background())
-		return err == nil && len(ws) == 2
-	})
+	b := m.worker(t, w.verifier(egressB), 2)
 	addrs := d[4:]
-	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(addrs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, sched.bus, j.ID, 90*time.Second)
-	got := allResults(t, sched.bus, j.ID, 50)
+	got := allResults(t, m.sched.bus, m.run(t, addrs, 90*time.Second), 50)
 	if len(got) != len(addrs) {
 		t.Fatalf("%d results for %d addresses", len(got), len(addrs))
 	}
@@ -122,11 +102,13 @@ func TestReviewMovedServerEvidence(t *testing.T) {
 }
 
 // concurrent counts the connections open at once per source address,
-// over every listener it wraps.
+// over every listener it wraps. With linger, the server lets each
+// connection go that long after it ends it (a loaded server's lag).
 type concurrent struct {
-	mu   sync.Mutex
-	open map[string]int
-	max  map[string]int
+	mu     sync.Mutex
+	open   map[string]int
+	max    map[string]int
+	linger time.Duration
 }
 
 type countedListener struct {
@@ -156,6 +138,7 @@ func (l countedListener) Accept() (net.Conn, error) {
 
 func (c *countedConn) Close() error {
 	c.once.Do(func() {
+		time.Sleep(c.c.linger)
 		c.c.mu.Lock()
 		c.c.open[c.src]--
 		c.c.mu.Unlock()
@@ -163,6 +146,8 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// threeGoogleServers adds three Google servers (alt1..alt3.gmail-smtp-in,
+// each its own partition) to w, counted by cc, with 6 domains each.
 func threeGoogleServers(t *testing.T, w *egressWorld) (*concurrent, []string) {
 	cc := &concurrent{open: map[string]int{}, max: map[string]int{}}
 	var addrs []string
@@ -228,36 +213,18 @@ func TestReviewServerPartitionWorkerRestart(t *testing.T) {
 	w := newEgressWorld(t, "127.0.0.2")
 	w.setBanAt("none")
 	p := w.domains("p", "mx.plain-host.test", 44)
-	sched := startEgressNode(t, ns.ClientURL(), w.verifier(), false, 0)
-	a := startEgressNode(t, ns.ClientURL(), w.verifier(egressA), true, time.Minute)
-	j0, err := sched.bus.Submit(context.Background(), Spec{}, lines(p[:8]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, sched.bus, j0.ID, 30*time.Second)
-	checkVerdicts(t, sched.bus, j0.ID, p[:8], func(string) bool { return true })
-	if a.count(func(verify.Result) bool { return true }) != 8 {
-		t.Fatal("A did not do the first job")
-	}
+	m := startMoveCase(t, w, busOn(ns.ClientURL()), p[:8])
 
 	w.setBanAt("plain")
-	b := startEgressNode(t, ns.ClientURL(), w.verifier(egressB), true, time.Minute)
-	waitFor(t, "B declared", 10*time.Second, func() bool {
-		ws, err := sched.bus.Workers(context.Background())
-		return err == nil && len(ws) == 2
-	})
+	b := m.worker(t, w.verifier(egressB), 2)
 	rcpts := w.seen(w.rcpts, "plain 127.0.0.2")
 	addrs := p[8:]
-	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(addrs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := m.submit(t, addrs)
 	waitFor(t, "B's first results", 30*time.Second, func() bool { return b.count(func(verify.Result) bool { return true }) >= 6 })
 	b.stop()
-	egressC := egress.Egress{Name: "ec", Source: netip.MustParseAddr("127.0.0.4")}
-	startEgressNode(t, ns.ClientURL(), w.verifier(egressC), true, time.Minute)
-	waitDone(t, sched.bus, j.ID, 90*time.Second)
-	checkVerdicts(t, sched.bus, j.ID, addrs, func(string) bool { return true })
+	startNodeOn(t, m.cfg, w.verifier(egressC), true, time.Minute)
+	waitDone(t, m.sched.bus, id, 90*time.Second)
+	checkVerdicts(t, m.sched.bus, id, addrs, func(string) bool { return true })
 	if n := w.seen(w.rcpts, "plain 127.0.0.2") - rcpts; n != 0 {
 		t.Errorf("the server answered %d RCPTs from A's blocked egress; want none", n)
 	}

@@ -2,13 +2,11 @@ package jobs
 
 import (
 	"context"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/verify"
 )
 
@@ -94,35 +92,19 @@ func TestReviewServerPartitionWorkerCrash(t *testing.T) {
 	w := newEgressWorld(t, "127.0.0.2")
 	w.setBanAt("none")
 	p := w.domains("p", "mx.plain-host.test", 44)
-	sched := startEgressNode(t, ns.ClientURL(), w.verifier(), false, 0)
-	a := startEgressNode(t, ns.ClientURL(), w.verifier(egressA), true, time.Minute)
-	j0, err := sched.bus.Submit(context.Background(), Spec{}, lines(p[:8]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, sched.bus, j0.ID, 30*time.Second)
-	if a.count(func(verify.Result) bool { return true }) != 8 {
-		t.Fatal("A did not do the first job")
-	}
+	m := startMoveCase(t, w, busOn(ns.ClientURL()), p[:8])
 	w.setBanAt("plain")
 	var byB atomic.Int64
 	crashB := crashableWorker(t, ns.ClientURL(), w.verifier(egressB), &byB)
-	waitFor(t, "B declared", 10*time.Second, func() bool {
-		ws, err := sched.bus.Workers(context.Background())
-		return err == nil && len(ws) == 2
-	})
+	m.declared(t, 2)
 	rcpts := w.seen(w.rcpts, "plain 127.0.0.2")
 	addrs := p[8:]
-	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(addrs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := m.submit(t, addrs)
 	waitFor(t, "B's first results", 30*time.Second, func() bool { return byB.Load() >= 6 })
 	crashB()
-	egressC := egress.Egress{Name: "ec", Source: netip.MustParseAddr("127.0.0.4")}
-	startEgressNode(t, ns.ClientURL(), w.verifier(egressC), true, time.Minute)
-	waitDone(t, sched.bus, j.ID, 120*time.Second)
-	checkVerdicts(t, sched.bus, j.ID, addrs, func(string) bool { return true })
+	startNodeOn(t, m.cfg, w.verifier(egressC), true, time.Minute)
+	waitDone(t, m.sched.bus, id, 120*time.Second)
+	checkVerdicts(t, m.sched.bus, id, addrs, func(string) bool { return true })
 	if n := w.seen(w.rcpts, "plain 127.0.0.2") - rcpts; n != 0 {
 		t.Errorf("the server answered %d RCPTs from A's blocked egress; want none", n)
 	}

@@ -25,32 +25,15 @@ func TestBlockedServerMovesToHealthyWorker(t *testing.T) {
 	w := newEgressWorld(t, "127.0.0.2")
 	w.setBanAt("none") // no block yet
 	p := w.domains("p", "mx.plain-host.test", 8)
-	sched := startEgressNode(t, ns.ClientURL(), w.verifier(), false, 0)
-	a := startEgressNode(t, ns.ClientURL(), w.verifier(egressA), true, time.Minute)
-	j0, err := sched.bus.Submit(context.Background(), Spec{}, lines(p[:4]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, sched.bus, j0.ID, 30*time.Second)
-	checkVerdicts(t, sched.bus, j0.ID, p[:4], func(string) bool { return true })
-	if a.count(func(verify.Result) bool { return true }) != 4 {
-		t.Fatal("A did not do the first job")
-	}
+	m := startMoveCase(t, w, busOn(ns.ClientURL()), p[:4])
+	sched := m.sched
 
 	w.setBanAt("plain")
-	b := startEgressNode(t, ns.ClientURL(), w.verifier(egressB), true, time.Minute)
-	waitFor(t, "B declared", 10*time.Second, func() bool {
-		ws, err := sched.bus.Workers(context.Background())
-		return err == nil && len(ws) == 2
-	})
+	b := m.worker(t, w.verifier(egressB), 2)
 	rcpts := w.seen(w.rcpts, "plain 127.0.0.2")
 	addrs := p[4:]
-	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(addrs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, sched.bus, j.ID, 60*time.Second)
-	got := checkVerdicts(t, sched.bus, j.ID, addrs, func(string) bool { return true })
+	id := m.run(t, addrs, 60*time.Second)
+	got := checkVerdicts(t, sched.bus, id, addrs, func(string) bool { return true })
 	if w.seen(w.mails, "plain 127.0.0.2") == 0 {
 		t.Error("A's egress never met the block; the test tells nothing")
 	}
@@ -83,12 +66,7 @@ func TestBlockedServerMovesToHealthyWorker(t *testing.T) {
 	}
 	mails := w.seen(w.mails, "plain 127.0.0.2")
 	q := w.domains("q", "mx.plain-host.test", 4)
-	j3, err := sched.bus.Submit(context.Background(), Spec{}, lines(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, sched.bus, j3.ID, 60*time.Second)
-	checkVerdicts(t, sched.bus, j3.ID, q, func(string) bool { return true })
+	checkVerdicts(t, sched.bus, m.run(t, q, 60*time.Second), q, func(string) bool { return true })
 	if n := w.seen(w.mails, "plain 127.0.0.2") - mails; n != 0 {
 		t.Errorf("A sent the server %d MAIL while B holds its partition; want none", n)
 	}
@@ -107,32 +85,15 @@ func TestMovedTaskWaitsLittle(t *testing.T) {
 	w := newEgressWorld(t, "127.0.0.2")
 	w.setBanAt("none")
 	g := w.domains("g", "gmail-smtp-in.l.google.com", 6)
-	cfg := testBus
-	cfg.URL, cfg.PinnedTTL = ns.ClientURL(), 10*time.Second
-	sched := startNodeOn(t, cfg, w.verifier(), false, 0)
-	a := startNodeOn(t, cfg, w.verifier(egressA), true, time.Minute)
-	j0, err := sched.bus.Submit(context.Background(), Spec{}, lines(g[:4]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, sched.bus, j0.ID, 30*time.Second)
-	if a.count(func(verify.Result) bool { return true }) != 4 {
-		t.Fatal("A did not do the first job")
-	}
+	cfg := busOn(ns.ClientURL())
+	cfg.PinnedTTL = 10 * time.Second
+	m := startMoveCase(t, w, cfg, g[:4])
 	w.setBanAt("google")
-	b := startNodeOn(t, cfg, w.verifier(egressB), true, time.Minute)
-	waitFor(t, "B declared", 10*time.Second, func() bool {
-		ws, err := sched.bus.Workers(context.Background())
-		return err == nil && len(ws) == 2
-	})
+	b := m.worker(t, w.verifier(egressB), 2)
 	start := time.Now()
-	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(g[4:]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, sched.bus, j.ID, 60*time.Second)
+	id := m.run(t, g[4:], 60*time.Second)
 	took := time.Since(start)
-	checkVerdicts(t, sched.bus, j.ID, g[4:], func(string) bool { return true })
+	checkVerdicts(t, m.sched.bus, id, g[4:], func(string) bool { return true })
 	if w.seen(w.mails, "google 127.0.0.2") == 0 {
 		t.Error("A's egress never met the block; the test tells nothing")
 	}
