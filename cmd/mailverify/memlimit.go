@@ -18,9 +18,11 @@ import (
 // million-address job against 158 MB live. The resident set then follows
 // the limit (about 15 MB above it: the binary and what the runtime keeps
 // outside the heap), so the limit sets the peak as long as the live heap
-// stays under it: at a million addresses that heap is 100-110 MB at most
-// (BenchmarkScale, service/internal/jobs), and 112 MiB (117 MB) peaked at
-// 133-137 MB where 128 MiB peaked at 145-146 MB, at the same speed. It is
+// stays under it. At a million addresses (BenchmarkScale,
+// service/internal/jobs) the largest live heap was 98-104 MiB under this
+// limit (part of it is the server's block caches, which a collection
+// frees), and the process peaked at 133-139 MiB, where 128 MiB peaked at
+// 145-146 MiB, at the same speed. It is
 // soft: a process that needs more gets it, and the runtime then spends at
 // most half the CPU on collecting (raise it when many large jobs run at
 // once).
