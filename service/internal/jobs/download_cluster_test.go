@@ -79,6 +79,24 @@ func TestClusterDownloadAsksTheLeaderByBatch(t *testing.T) {
 			}
 		}
 	}
+	// The first result of a job past a sequence (a rebuild's start, the
+	// end of an export or a page) is the leader's answer too.
+	leaderGets.Store(0)
+	first, err := b.firstSeq(t.Context(), jobResults(old.ID), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = watch.Flush()
+	time.Sleep(100 * time.Millisecond)
+	asked := leaderGets.Load()
+	m, err := b.JS.Stream(t.Context(), ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want1, err := m.GetMsg(t.Context(), first)
+	if err != nil || want1.Subject != entrySubject(old.ID, 1) || asked != 1 {
+		t.Errorf("the job's first result: %d (%v, %v), %d leader requests; want entry 1's, one", first, want1, err, asked)
+	}
 	_ = sub.Unsubscribe()
 }
 
