@@ -19,10 +19,10 @@ import (
 // the limit (about 15 MB above it: the binary and what the runtime keeps
 // outside the heap), so the limit sets the peak as long as the live heap
 // stays under it. At a million addresses (BenchmarkScale,
-// service/internal/jobs) the largest live heap was 98-104 MiB under this
+// service/internal/jobs) the largest live heap was 98-108 MiB under this
 // limit (part of it is the server's block caches, which a collection
-// frees), and the process peaked at 133-139 MiB, where 128 MiB peaked at
-// 145-146 MiB, at the same speed. It is
+// frees), and the process peaked at 130-139 MiB, where 128 MiB peaked at
+// 145-148 MiB, at the same speed. It is
 // soft: a process that needs more gets it, and the runtime then spends at
 // most half the CPU on collecting (raise it when many large jobs run at
 // once).
