@@ -13,13 +13,20 @@ import (
 // defaultMemoryLimit is serve's and worker's soft memory limit when
 // neither --memory-limit nor GOMEMLIMIT sets one. The Go runtime lets the
 // heap grow to twice what is live before it collects; the embedded NATS
-// server's block buffers (4 and 8 MB, kept 10 s after their last use) come
-// and go fast, so the resident set sat near twice the live heap: 348 MB
-// at a million-address job against 158 MB live. With this limit it was
-// 154 MB (BenchmarkScale, service/internal/jobs). It is soft: a process
-// that needs more gets it, and the runtime then spends at most half the
-// CPU on collecting (raise it when many large jobs run at once).
-const defaultMemoryLimit = 128 << 20
+// server's block buffers (4 MB, kept 10 s after their last use) come and
+// go fast, so the resident set sat near twice the live heap: 348 MB at a
+// million-address job against 158 MB live. The resident set then follows
+// the limit (about 15 MB above it: the binary and what the runtime keeps
+// outside the heap), so the limit sets the peak as long as the live heap
+// stays under it. At a million addresses (BenchmarkScale,
+// service/internal/jobs) the largest live heap was 98-108 MiB under this
+// limit (part of it is the server's block caches, which a collection
+// frees), and the process peaked at 130-139 MiB, where 128 MiB peaked at
+// 145-148 MiB, at the same speed. It is
+// soft: a process that needs more gets it, and the runtime then spends at
+// most half the CPU on collecting (raise it when many large jobs run at
+// once).
+const defaultMemoryLimit = 112 << 20
 
 // memoryLimit is the --memory-limit flag: a size such as 128MiB, 1GiB or
 // 200000000 (bytes), at least minMemoryLimit; 0 is no limit.

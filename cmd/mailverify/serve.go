@@ -49,7 +49,7 @@ func (f *serviceFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "how long a task may go unacknowledged (its worker died) before it is delivered again")
 	fs.DurationVar(&f.pinnedTTL, "pinned-ttl", 10*time.Second, "how soon a partition moves to another worker when its owner stops asking for work")
 	fs.BoolVar(&f.verbose, "v", false, "log the service's steps to stderr")
-	fs.Var(&f.memLimit, "memory-limit", "soft limit on the process's memory (`size`: 256MiB, 1GiB, bytes; at least 16MiB); 0 for none (default: GOMEMLIMIT if set, else 128MiB)")
+	fs.Var(&f.memLimit, "memory-limit", "soft limit on the process's memory (`size`: 256MiB, 1GiB, bytes; at least 16MiB); 0 for none (default: GOMEMLIMIT if set, else 112MiB)")
 }
 
 // defaultDataDir is a per-user state directory.

@@ -275,6 +275,11 @@ func TestIdempotencyKey(t *testing.T) {
 	if resp.StatusCode != 202 || e.jobCount() != 2 {
 		t.Errorf("another key: %d, %d jobs; want a second job", resp.StatusCode, e.jobCount())
 	}
+	// The same key with another body is not a retry (issue #25 item 2).
+	resp, body := e.do("POST", "/v1/jobs", "text/plain", "john@example.com\n", "Idempotency-Key", "upload-42")
+	if resp.StatusCode != 422 || !strings.Contains(body, "key-reused") || e.jobCount() != 2 {
+		t.Errorf("the key again with another body: %d %s, %d jobs; want 422 key-reused, no new job", resp.StatusCode, body, e.jobCount())
+	}
 }
 
 func TestMetricsNameNoAddress(t *testing.T) {

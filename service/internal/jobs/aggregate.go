@@ -76,10 +76,32 @@ var (
 	aggProbeMax  = 5 * time.Second
 )
 
+// positionEvery is how often a busy aggregator stores its position; an
+// idle one (nothing delivered for aggQuiet/3) or one that stops stores it
+// at once. An aggregator that starts reads again what came after the
+// stored position, and the records skip what they counted (a record's
+// Seq), so the position only bounds that rereading. Stored after every
+// batch, it was hundreds of writes a second during a million-address job,
+// and they kept the state bucket's 4 MB file block in the server's memory.
+var positionEvery = 15 * time.Second
+
 // reading is where an aggregator is in the stream.
 type reading struct {
-	pos   uint64        // every result up to here is counted
-	quiet time.Duration // see aggQuiet
+	pos     uint64        // every result up to here is counted
+	quiet   time.Duration // see aggQuiet
+	saved   uint64        // the position last stored
+	savedAt time.Time
+}
+
+// savePosition stores r.pos when it moved: at once, or when positionEvery
+// has passed since it was last stored.
+func (a *Aggregator) savePosition(ctx context.Context, r *reading, now bool) {
+	if r.pos == r.saved || (!now && time.Since(r.savedAt) < positionEvery) {
+		return
+	}
+	if _, err := a.Bus.State.Put(ctx, positionKey, []byte(strconv.FormatUint(r.pos, 10))); err == nil {
+		r.saved, r.savedAt = r.pos, time.Now()
+	}
 }
 
 // Run aggregates until ctx ends.
@@ -87,6 +109,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	r := &reading{quiet: aggQuiet}
 	if e, err := a.Bus.State.Get(ctx, positionKey); err == nil {
 		r.pos, _ = strconv.ParseUint(string(e.Value()), 10, 64)
+		r.saved = r.pos
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return err
 	}
@@ -125,6 +148,11 @@ func (a *Aggregator) follow(ctx context.Context, cons jetstream.Consumer, r *rea
 	}
 	in, readErr, stop := readAll(it)
 	defer stop()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		a.savePosition(sctx, r, true)
+	}()
 	check := time.NewTicker(min(r.quiet, aggQuiet) / 3)
 	defer check.Stop()
 	last, looked, probe := time.Now(), time.Time{}, aggQuiet
@@ -134,6 +162,9 @@ func (a *Aggregator) follow(ctx context.Context, cons jetstream.Consumer, r *rea
 		case <-ctx.Done():
 			return
 		case <-check.C:
+			if time.Since(last) >= aggQuiet/3 {
+				a.savePosition(ctx, r, true)
+			}
 			if time.Since(last) < r.quiet || time.Since(looked) < probe {
 				continue
 			}
@@ -165,7 +196,7 @@ func (a *Aggregator) follow(ctx context.Context, cons jetstream.Consumer, r *rea
 		last, probe = time.Now(), aggQuiet
 		if md, err := msgs[len(msgs)-1].Metadata(); err == nil && md.Sequence.Stream > r.pos {
 			r.pos, r.quiet = md.Sequence.Stream, aggQuiet
-			_, _ = a.Bus.State.Put(ctx, positionKey, []byte(strconv.FormatUint(r.pos, 10)))
+			a.savePosition(ctx, r, false)
 		}
 	}
 }
@@ -211,7 +242,7 @@ func (a *Aggregator) tailGone(ctx context.Context, r *reading, last uint64) bool
 		return false
 	}
 	r.pos, r.quiet = last, aggQuiet
-	_, _ = a.Bus.State.Put(ctx, positionKey, []byte(strconv.FormatUint(r.pos, 10)))
+	a.savePosition(ctx, r, true)
 	return true
 }
 

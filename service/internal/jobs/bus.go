@@ -228,11 +228,12 @@ func (b *Bus) setup(ctx context.Context) error {
 	streams := []jetstream.StreamConfig{
 		{Name: InputStream, Subjects: []string{"mv.input.>"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
-		{Name: StageStream, Subjects: []string{"mv.stage.>"}, MaxAge: b.retention(), Replicas: r},
+		{Name: StageStream, Subjects: []string{"mv.stage.>"}, MaxAge: b.retention(), Replicas: r,
+			MaxMsgsPerSubject: 1}, // a chunk a subject; see blockSizing
 		{Name: WorkStream, Subjects: []string{"mv.work.*", "mv.work.*.*"}, Retention: jetstream.WorkQueuePolicy,
 			MaxAge: b.retention(), Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: ResultsStream, Subjects: []string{"mv.result.*.*"}, MaxAge: b.retention(), Replicas: r,
-			Duplicates: 10 * time.Minute, Compression: jetstream.S2Compression},
+			Duplicates: 10 * time.Minute, Compression: jetstream.S2Compression, MaxMsgsPerSubject: noPerSubjectLimit},
 		{Name: DeadStream, Subjects: []string{"mv.dead.*"}, MaxAge: b.retention(), Replicas: r},
 	}
 	for _, sc := range streams {
@@ -274,6 +275,18 @@ func (b *Bus) setup(ctx context.Context) error {
 	}
 	return nil
 }
+
+// blockSizing: the embedded server keeps each file block of a stream it
+// writes or reads in memory, for 10 s after the last use, and sizes the
+// blocks from the stream's limits: 8 MB for a stream with none, 4 MB for
+// one with a limit of messages per subject (as buckets have). MV_STAGE
+// and MV_RESULTS, the two streams a large job writes and reads the most,
+// take such a limit to halve what each block holds in memory: MV_STAGE
+// has one chunk a subject anyway, and MV_RESULTS one a limit no subject
+// reaches (a block subject holds 256 entries and each entry at most a
+// result a delivery and a dead letter, layout.go), so nothing is ever
+// discarded by it.
+const noPerSubjectLimit = 1 << 30
 
 func partitionConsumer(p int) string { return fmt.Sprintf("part-%d", p) }
 func workSubject(p int) string       { return fmt.Sprintf("mv.work.%d", p) }

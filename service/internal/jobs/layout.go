@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -82,8 +83,18 @@ func (s *bitset) add(i int) bool {
 }
 
 // firstSeq is the sequence of the first message on subject (wildcards
-// allowed) from sequence from on; 0 when there is none.
+// allowed) from sequence from on; 0 when there is none. In a cluster the
+// stream's leader answers: a follower that has not applied the latest
+// results would answer none, and a rebuild would then take a later copy
+// for the first, an export or a page end early.
 func (b *Bus) firstSeq(ctx context.Context, subject string, from uint64) (uint64, error) {
+	if b.replicas() > 1 {
+		_, seq, _, err := b.leaderMsg(ctx, ResultsStream, map[string]any{"seq": from, "next_by_subj": subject})
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return 0, nil
+		}
+		return seq, err
+	}
 	req, _ := json.Marshal(map[string]any{"seq": from, "next_by_subj": subject})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -35,36 +35,50 @@ func (b *Bus) leaderLast(ctx context.Context, stream, subject string) ([]byte, u
 
 // leaderMsg asks a stream's leader for the message a get request names.
 func (b *Bus) leaderMsg(ctx context.Context, stream string, get map[string]any) ([]byte, uint64, []byte, error) {
+	m, err := b.leaderStored(ctx, stream, get)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return m.Data, m.Seq, m.Hdrs, nil
+}
+
+// A leaderAnswer is a message as a stream's leader gives it.
+type leaderAnswer struct {
+	Subject string `json:"subject"`
+	Seq     uint64 `json:"seq"`
+	Data    []byte `json:"data"`
+	Hdrs    []byte `json:"hdrs"`
+}
+
+// leaderStored asks a stream's leader for the message a get request
+// names, with its subject.
+func (b *Bus) leaderStored(ctx context.Context, stream string, get map[string]any) (*leaderAnswer, error) {
 	req, _ := json.Marshal(get)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	msg, err := b.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, err
 	}
 	var resp struct {
-		Message *struct {
-			Seq  uint64 `json:"seq"`
-			Data []byte `json:"data"`
-			Hdrs []byte `json:"hdrs"`
-		} `json:"message"`
-		Error *struct {
+		Message *leaderAnswer `json:"message"`
+		Error   *struct {
 			Code        int    `json:"code"`
 			Description string `json:"description"`
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, 0, nil, fmt.Errorf("jobs: the stream leader's answer: %w", err)
+		return nil, fmt.Errorf("jobs: the stream leader's answer: %w", err)
 	}
 	switch {
 	case resp.Error != nil && resp.Error.Code == 404:
-		return nil, 0, nil, jetstream.ErrKeyNotFound
+		return nil, jetstream.ErrKeyNotFound
 	case resp.Error != nil:
-		return nil, 0, nil, errors.New("jobs: the stream leader: " + resp.Error.Description)
+		return nil, errors.New("jobs: the stream leader: " + resp.Error.Description)
 	case resp.Message == nil:
-		return nil, 0, nil, jetstream.ErrKeyNotFound
+		return nil, jetstream.ErrKeyNotFound
 	}
-	return resp.Message.Data, resp.Message.Seq, resp.Message.Hdrs, nil
+	return resp.Message, nil
 }
 
 // kvDeleted reports a KV delete or purge marker in a stored message's

@@ -125,15 +125,15 @@ func (b *Bus) blockDirect(ctx context.Context, subject string, got map[int]store
 		if err != nil {
 			return err
 		}
-		last, more, err := b.directBatch(ctx, req, func(m *nats.Msg) {
+		end, err := b.directBatch(ctx, req, func(m *nats.Msg) {
 			if i, ok := msgIndex(m.Header); ok && got[i].data == nil {
 				got[i] = storedResult{m.Data, msgSeq(m)}
 			}
 		})
-		if err != nil || !more {
+		if err != nil || !end.more {
 			return err
 		}
-		from = last + 1
+		from = end.last + 1
 	}
 }
 
@@ -143,17 +143,25 @@ func msgSeq(m *nats.Msg) uint64 {
 	return seq
 }
 
-// directBatch sends a batched direct get and gives each message to each;
-// it returns the last sequence given and whether more were left.
-func (b *Bus) directBatch(ctx context.Context, req []byte, each func(*nats.Msg)) (last uint64, more bool, err error) {
+// A batchEnd is how a batched direct get ended: the last sequence given,
+// whether more were left, and for a multi_last get the sequence the
+// replica that answered had stored up to (zero when nothing matched).
+type batchEnd struct {
+	last, upTo uint64
+	more       bool
+}
+
+// directBatch sends a batched direct get and gives each message to each.
+func (b *Bus) directBatch(ctx context.Context, req []byte, each func(*nats.Msg)) (batchEnd, error) {
+	var end batchEnd
 	inbox := nats.NewInbox()
 	sub, err := b.NC.SubscribeSync(inbox)
 	if err != nil {
-		return 0, false, err
+		return end, err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	if err := b.NC.PublishRequest("$JS.API.DIRECT.GET."+ResultsStream, inbox, req); err != nil {
-		return 0, false, err
+		return end, err
 	}
 	for {
 		// Each message has its own time: a long answer is not cut off.
@@ -161,20 +169,22 @@ func (b *Bus) directBatch(ctx context.Context, req []byte, each func(*nats.Msg))
 		m, err := sub.NextMsgWithContext(mctx)
 		cancel()
 		if err != nil {
-			return 0, false, fmt.Errorf("jobs: batched get of results: %w", err)
+			return end, fmt.Errorf("jobs: batched get of results: %w", err)
 		}
 		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
 			switch st := m.Header.Get("Status"); st {
 			case "204": // the end
-				return last, m.Header.Get("Nats-Num-Pending") != "0" && last > 0, nil
+				end.more = m.Header.Get("Nats-Num-Pending") != "0" && end.last > 0
+				end.upTo, _ = strconv.ParseUint(m.Header.Get("Nats-UpTo-Sequence"), 10, 64)
+				return end, nil
 			case "404": // none
-				return last, false, nil
+				return end, nil
 			default:
-				return 0, false, fmt.Errorf("jobs: batched get of results: %s %s", st, m.Header.Get("Description"))
+				return end, fmt.Errorf("jobs: batched get of results: %s %s", st, m.Header.Get("Description"))
 			}
 		}
 		if seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err == nil {
-			last = seq
+			end.last = seq
 		}
 		each(m)
 	}
@@ -221,32 +231,47 @@ func (b *Bus) blockLeader(ctx context.Context, subject string, got map[int]store
 // entriesOld reads the old layout's subjects, one an entry (layout.go).
 // It asks for every entry (a rolling upgrade can leave an entry a result
 // in each layout, and the first stored wins): direct, in batched gets;
-// else of the leader, one get an entry. In a cluster the leader is then
-// asked for the entries still missing.
+// else of the leader, one get an entry.
+//
+// In a cluster the replica that answers a batched get may lag: the
+// stream's leader is asked first for the job's last result, and a batch
+// is complete when its replica had stored up to that one (the batch also
+// asks for that result's subject, so that its answer says how far the
+// replica had stored even when no entry has an old-layout result). Only
+// the entries of a batch from a replica behind are asked of the leader,
+// one by one.
 func (b *Bus) entriesOld(ctx context.Context, id string, indexes []int, f found, direct bool) error {
-	out := f.out
+	var ask []int
 	if direct {
-		all := make([]int, len(indexes))
-		for i := range all {
-			all[i] = i
-		}
-		for start := 0; start < len(all); start += multiGetMax {
-			if err := b.multiGet(ctx, id, indexes, all[start:min(start+multiGetMax, len(all))], f); err != nil {
+		var lead *leaderAnswer // the job's last result, at the leader
+		if b.replicas() > 1 {
+			var err error
+			lead, err = b.leaderStored(ctx, ResultsStream, map[string]any{"last_by_subj": jobResults(id)})
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				return nil // nothing of the job is stored
+			}
+			if err != nil {
 				return err
 			}
 		}
-		if b.replicas() == 1 {
-			return nil
+		for start := 0; start < len(indexes); start += multiGetMax {
+			end := min(start+multiGetMax, len(indexes))
+			upTo, err := b.multiGet(ctx, id, indexes[start:end], found{f.out[start:end], f.seqs[start:end]}, lead)
+			if err != nil {
+				return err
+			}
+			for i := start; lead != nil && upTo < lead.Seq && i < end; i++ {
+				if f.out[i] == nil {
+					ask = append(ask, i)
+				}
+			}
+		}
+	} else {
+		ask = make([]int, len(indexes))
+		for i := range ask {
+			ask[i] = i
 		}
 	}
-	var ask []int
-	for i := range indexes {
-		if out[i] == nil || !direct {
-			ask = append(ask, i)
-		}
-	}
-	// Ask the leader, 8 at a time: for those still missing after the
-	// direct gets, else for every entry.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for _, i := range ask {
@@ -265,27 +290,34 @@ func (b *Bus) entriesOld(ctx context.Context, id string, indexes []int, f found,
 	return g.Wait()
 }
 
-// multiGet asks for the last message of the old layout's subject of the
-// entries at positions of indexes in one direct get and keeps each
-// entry's data at its place in f unless one stored before is there.
-func (b *Bus) multiGet(ctx context.Context, id string, indexes, positions []int, f found) error {
-	at := make(map[string][]int, len(positions))
-	subjects := make([]string, 0, len(positions))
-	for _, i := range positions {
-		subj := entrySubject(id, indexes[i])
+// multiGet asks for the last message of the old layout's subject of each
+// of indexes in one direct get, and of lead's subject when lead is not
+// nil, and keeps each entry's data at its place in f unless one stored
+// before is there. It returns the sequence the replica that answered had
+// stored up to (zero when it had none of the subjects).
+func (b *Bus) multiGet(ctx context.Context, id string, indexes []int, f found, lead *leaderAnswer) (uint64, error) {
+	at := make(map[string][]int, len(indexes))
+	subjects := make([]string, 0, len(indexes)+1)
+	for i, idx := range indexes {
+		subj := entrySubject(id, idx)
 		if _, ok := at[subj]; !ok {
 			subjects = append(subjects, subj)
 		}
 		at[subj] = append(at[subj], i)
 	}
+	if lead != nil {
+		if _, ok := at[lead.Subject]; !ok {
+			subjects = append(subjects, lead.Subject)
+		}
+	}
 	req, err := json.Marshal(map[string]any{"multi_last": subjects})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, _, err = b.directBatch(ctx, req, func(m *nats.Msg) {
+	end, err := b.directBatch(ctx, req, func(m *nats.Msg) {
 		for _, i := range at[m.Header.Get(jetstream.SubjectHeader)] {
 			f.keep(i, m.Data, msgSeq(m))
 		}
 	})
-	return err
+	return end.upTo, err
 }

@@ -162,6 +162,7 @@ func runScale(b *testing.B, n int) scaleRun {
 	var out scaleRun
 	var worst string // when the done count was furthest behind
 	var lastHeap float64
+	var liveAt string // when the live heap was largest
 	var dumped bool
 	for {
 		got, err := bus.Get(ctx, "", j.ID)
@@ -188,6 +189,7 @@ func runScale(b *testing.B, n int) scaleRun {
 		}
 		if live := heapLiveMB(); live > out.liveMB {
 			out.liveMB = live
+			liveAt = fmt.Sprintf("%v in: done %d", now.Sub(start).Round(time.Millisecond), got.Done)
 			if f := os.Getenv("MAILVERIFY_SCALE_HEAP"); f != "" && live > 1.2*lastHeap {
 				writeHeap(b, fmt.Sprintf("%s.%d.peak", f, n))
 				lastHeap = live
@@ -218,6 +220,7 @@ func runScale(b *testing.B, n int) scaleRun {
 	if worst != "" {
 		b.Logf("n=%d: furthest behind (%v) at %s", n, out.lag, worst)
 	}
+	b.Logf("n=%d: live heap largest (%.1f MB) at %s", n, out.liveMB, liveAt)
 	b.Logf("n=%d: peak %.1f MB, after %.1f MB, live heap %.1f MB, %.1f B/addr, %.0f addr/s, lag %v, end lag %v",
 		n, out.peakMB, out.afterMB, out.liveMB, out.bytesPerAddr, out.rate, out.lag, out.endLag)
 	return out
