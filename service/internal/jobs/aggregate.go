@@ -246,52 +246,6 @@ func (a *Aggregator) tailGone(ctx context.Context, r *reading, last uint64) bool
 	return true
 }
 
-// readAll passes on what it delivers; when Next fails, in is closed after
-// the error is put in readErr. stop ends the iterator and waits for the
-// reading goroutine.
-func readAll(it jetstream.MessagesContext) (in <-chan jetstream.Msg, readErr <-chan error, stop func()) {
-	msgs, errs := make(chan jetstream.Msg, aggBatch), make(chan error, 1)
-	quit, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		defer close(msgs)
-		for {
-			m, err := it.Next()
-			if err != nil {
-				errs <- err
-				return
-			}
-			select {
-			case msgs <- m:
-			case <-quit:
-				return
-			}
-		}
-	}()
-	return msgs, errs, func() {
-		close(quit)
-		it.Stop()
-		<-exited
-	}
-}
-
-// takeMore adds to first what is already waiting in in, up to aggBatch.
-func takeMore(in <-chan jetstream.Msg, first jetstream.Msg) []jetstream.Msg {
-	msgs := []jetstream.Msg{first}
-	for len(msgs) < aggBatch {
-		select {
-		case m, ok := <-in:
-			if !ok {
-				return msgs
-			}
-			msgs = append(msgs, m)
-		default:
-			return msgs
-		}
-	}
-	return msgs
-}
-
 func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {
 	byJob := map[string][]applied{}
 	var order []string
@@ -363,18 +317,42 @@ func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {
 			continue // expired or never stored
 		}
 		if err != nil {
+			if a.appliedAnyway(ctx, job, fresh) {
+				a.report(job, fresh, finished)
+			}
 			return err
 		}
-		if a.OnResult != nil {
-			for _, ap := range fresh {
-				a.OnResult(ap.status, ap.reason)
-			}
-		}
-		if finished && a.OnDone != nil {
-			a.OnDone(job)
-		}
+		a.report(job, fresh, finished)
 	}
 	return nil
+}
+
+// report tells the hooks about the results an update counted, and that
+// it finished the job.
+func (a *Aggregator) report(job string, fresh []applied, finished bool) {
+	if a.OnResult != nil {
+		for _, ap := range fresh {
+			a.OnResult(ap.status, ap.reason)
+		}
+	}
+	if finished && a.OnDone != nil {
+		a.OnDone(job)
+	}
+}
+
+// appliedAnyway reports whether an update of job that returned an error
+// was applied all the same: a stop cancelled it, or its answer timed out,
+// after the server had stored it. The next aggregator skips what it
+// counted (the record's Seq), so the hooks must hear of it now or never.
+// The record is read again on a context that ignores the stop.
+func (a *Aggregator) appliedAnyway(ctx context.Context, job string, fresh []applied) bool {
+	if len(fresh) == 0 {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	rec, _, err := a.Bus.load(cctx, job)
+	return err == nil && rec.Seq >= fresh[len(fresh)-1].seq
 }
 
 // jobOfSubject parses mv.result.<job>.<index>.
