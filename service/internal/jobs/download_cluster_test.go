@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mailverify/mailverify/verify"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -20,9 +21,7 @@ func TestClusterDownloadAsksTheLeaderByBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	servers := startCluster(t, 3)
-	b := openBus(t, Config{URL: servers[0].ClientURL(), Replicas: 3, Partitions: 2})
-	defer b.Close()
+	b, servers := clusterBus(t)
 	const n = 2 * multiGetMax // two batched gets of the old layout, 8 blocks
 	blocks, _ := revJob(t, b, n)
 	old, _ := revJob(t, b, n)
@@ -43,32 +42,15 @@ func TestClusterDownloadAsksTheLeaderByBatch(t *testing.T) {
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // the followers have applied them
-	watch, err := nats.Connect(servers[1].ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer watch.Close()
-	var leaderGets atomic.Int64
-	sub, err := watch.Subscribe("$JS.API.STREAM.MSG.GET."+ResultsStream, func(*nats.Msg) { leaderGets.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := watch.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
+	leader := watchLeaderGets(t, servers[1].ClientURL())
+	idx := allIndexes(n)
 	for _, id := range []string{blocks.ID, old.ID} {
-		leaderGets.Store(0)
+		leader.reset()
 		got, err := b.ResultsBatch(t.Context(), id, idx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = watch.Flush()
-		time.Sleep(100 * time.Millisecond)
-		if g, most := leaderGets.Load(), int64((n+resultBlock-1)/resultBlock+1); g > most {
+		if g, most := leader.count(), int64((n+resultBlock-1)/resultBlock+1); g > most {
 			t.Errorf("job %s: the download asked the leader %d times; want at most %d (one a block, one for the job)", id, g, most)
 		}
 		batched, each := revDownload(t, b, id, n)
@@ -81,14 +63,12 @@ func TestClusterDownloadAsksTheLeaderByBatch(t *testing.T) {
 	}
 	// The first result of a job past a sequence (a rebuild's start, the
 	// end of an export or a page) is the leader's answer too.
-	leaderGets.Store(0)
+	leader.reset()
 	first, err := b.firstSeq(t.Context(), jobResults(old.ID), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = watch.Flush()
-	time.Sleep(100 * time.Millisecond)
-	asked := leaderGets.Load()
+	asked := leader.count()
 	m, err := b.JS.Stream(t.Context(), ResultsStream)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +77,6 @@ func TestClusterDownloadAsksTheLeaderByBatch(t *testing.T) {
 	if err != nil || want1.Subject != entrySubject(old.ID, 1) || asked != 1 {
 		t.Errorf("the job's first result: %d (%v, %v), %d leader requests; want entry 1's, one", first, want1, err, asked)
 	}
-	_ = sub.Unsubscribe()
 }
 
 // status is the status of a stored result, "" for none.
@@ -111,4 +90,56 @@ func status(t *testing.T, raw []byte) string {
 		t.Fatalf("%s: %v", raw, err)
 	}
 	return r.Status
+}
+
+// clusterBus is a bus on a cluster of three servers, its streams on three
+// replicas.
+func clusterBus(t *testing.T) (*Bus, []*server.Server) {
+	t.Helper()
+	servers := startCluster(t, 3)
+	b := openBus(t, Config{URL: servers[0].ClientURL(), Replicas: 3, Partitions: 2})
+	t.Cleanup(b.Close)
+	return b, servers
+}
+
+// leaderWatch counts the requests that reach the results stream's leader
+// (direct gets, which any replica answers, do not).
+type leaderWatch struct {
+	nc   *nats.Conn
+	gets atomic.Int64
+}
+
+func watchLeaderGets(t *testing.T, url string) *leaderWatch {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	w := &leaderWatch{nc: nc}
+	if _, err := nc.Subscribe("$JS.API.STREAM.MSG.GET."+ResultsStream, func(*nats.Msg) { w.gets.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *leaderWatch) reset() { w.gets.Store(0) }
+
+// count is the requests seen since reset, once those in flight arrived.
+func (w *leaderWatch) count() int64 {
+	_ = w.nc.Flush()
+	time.Sleep(100 * time.Millisecond)
+	return w.gets.Load()
+}
+
+// allIndexes is 0, 1, ..., n-1.
+func allIndexes(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
