@@ -197,6 +197,7 @@ func (s *Session) ProbeWith(ctx context.Context, alone []string, addrs ...string
 	s.pendingAlone, s.pendingErrs = len(alone), len(alone)
 	// The last probe's transaction is the batch's.
 	s.inTx, s.txUTF8, s.txSent, s.txRcpts = true, false, 1, 0
+	s.txDomain = domainOf(alone[len(alone)-1])
 	res := s.Probe(ctx, addrs...)
 	ar := s.aloneRes
 	s.aloneRes, s.pendingAlone, s.pendingErrs = nil, 0, 0

@@ -199,8 +199,14 @@ func IsRecipientLimit(r Reply) bool {
 	if strings.Contains(t, "too many recipients from") {
 		return false
 	}
-	// Google takes one recipient domain per transaction: "451 4.3.0
-	// Multiple destination domains per transaction is unsupported".
 	return strings.Contains(t, "too many recipients") || strings.Contains(t, "recipient limit") ||
-		strings.Contains(t, "too many rcpt") || strings.Contains(t, "destination domains per transaction")
+		strings.Contains(t, "too many rcpt") || IsDomainLimit(r)
+}
+
+// IsDomainLimit reports whether r refuses a recipient because its domain
+// is not the transaction's: Google takes one recipient domain per
+// transaction ("451 4.3.0 Multiple destination domains per transaction
+// is unsupported").
+func IsDomainLimit(r Reply) bool {
+	return strings.Contains(replytext.Prose(r.Text()), "destination domains per transaction")
 }

@@ -46,6 +46,11 @@ type Session struct {
 	// perConn, when positive, is how many the server judges on one.
 	connRcpts, perConn int
 	noPipe             bool // replies fell out of step: no pipelining
+	// oneDomain: the server takes recipients of one domain per
+	// transaction (Quirks.OneDomainPerTx); txDomain is the open
+	// transaction's.
+	oneDomain bool
+	txDomain  string
 	// pendingRSET and pendingMail: commands queued to go with the next
 	// RCPT batch; txErr is why that batch's transaction failed.
 	pendingRSET, pendingMail bool

@@ -77,6 +77,9 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 			i++
 			continue
 		}
+		if s.oneDomain && s.inTx && s.txSent > 0 && domainOf(a) != s.txDomain {
+			s.txDone = true // one recipient domain per transaction
+		}
 		if err := s.transaction(ctx, utf8Needed); err != nil {
 			if s.broken && ctxerr.Of(ctx) == nil && tries[i] == 0 && (!isReply(err) || replyOf(err).Code == 421) {
 				tries[i]++
@@ -85,8 +88,12 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 			failRest(results[i:], OutcomeOf(err), replyOf(err), err)
 			break
 		}
-		// The batch: consecutive valid addresses of the same kind, within
-		// the transaction's room and the pipelining cap.
+		if s.txSent == 0 {
+			s.txDomain = domainOf(a)
+		}
+		// The batch: consecutive valid addresses of the same kind (and,
+		// where the server takes one, of the same domain), within the
+		// transaction's room and the pipelining cap.
 		n := 1
 		if _, ok := s.ext["PIPELINING"]; ok && !s.noPipe {
 			// Every reply may be an error: stay within the error budget.
@@ -96,7 +103,7 @@ func (s *Session) Probe(ctx context.Context, addrs ...string) []Result {
 			}
 			for n < room {
 				b := addrs[i+n]
-				if checkLine(b) != nil || b == "" || isASCII(b) == utf8Needed {
+				if checkLine(b) != nil || b == "" || isASCII(b) == utf8Needed || s.oneDomain && domainOf(b) != s.txDomain {
 					break
 				}
 				n++
@@ -205,7 +212,13 @@ func (s *Session) rcptBatch(ctx context.Context, addrs []string, results []Resul
 		case limit && s.txSent > 0:
 			// Too many recipients: the transaction is full. The rest of the
 			// batch got the same answer; retry them in a new transaction.
-			s.maxRcpt = max(s.txRcpts, 1)
+			// Google's limit is of domains, not recipients: the rest go
+			// in a transaction per domain (Probe).
+			if IsDomainLimit(r) {
+				s.oneDomain = true
+			} else {
+				s.maxRcpt = max(s.txRcpts, 1)
+			}
 			if !s.broken {
 				s.endTransaction(ctx)
 			}

@@ -91,16 +91,49 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 	return true
 }
 
+// addAll takes the jobs at places g of jobs when all of them fit, and
+// marks them taken.
+func (p *batchPlan) addAll(jobs []*job, g []int, taken []bool) bool {
+	t := *p
+	t.picked, t.probed, t.runs = slices.Clip(t.picked), slices.Clip(t.probed), slices.Clip(t.runs)
+	for _, i := range g {
+		if len(t.picked) >= batchSize || !t.add(jobs, i) {
+			return false
+		}
+	}
+	*p = t
+	for _, i := range g {
+		taken[i] = true
+	}
+	return true
+}
+
+// fit counts how many of the jobs at places g of jobs, in order, fit in
+// an empty plan like p.
+func (p batchPlan) fit(jobs []*job, g []int) int {
+	p.picked, p.probed, p.runs = nil, nil, nil
+	p.used, p.tx, p.trail = 0, 0, 0
+	n := 0
+	for _, i := range g {
+		if len(p.picked) >= batchSize || !p.add(jobs, i) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
 // take removes the next batch from q: the jobs one flush of room carries
 // (at least one, at most batchSize), counting the catch-all probe that
 // goes with the first job of a domain, and the probes to ask again;
 // r says how much. The
 // jobs' Timeout counts from since, the session's attempt. e.mu is held.
 //
-// Jobs go in queue order, each followed by the other jobs of its domain
-// (and host) queued within groupScan places: one trailing probe then
-// answers for them all, where a batch of as many domains would need one
-// each, and each probe is an RCPT the server's rate counts.
+// The jobs queued within groupScan places go by domain (and host), in
+// groupOrder's order, each domain's in chunks as large as a flush on a
+// new connection carries: one front and one canary (or trailing probe)
+// then answer for them all, where a batch of as many domains would need
+// them for each, and each is an RCPT the server's rate counts.
 func (e *engine) take(q *hostQueue, r flushRoom, since time.Time) ([]*job, []*hostRun) {
 	if len(q.jobs) == 0 && len(q.probes) == 0 {
 		return nil, nil
@@ -108,22 +141,36 @@ func (e *engine) take(q *hostQueue, r flushRoom, since time.Time) ([]*job, []*ho
 	p := &batchPlan{e: e, room: r.rcpts, spare: r.spare, inline: r.inline, fronts: r.fronts, burst: r.burst, txCap: orDefault(e.v.MaxRcpts, defaultMaxRcpts) - 1} // the batch rides in a transaction with a probe
 	scan := min(len(q.jobs), groupScan)
 	taken := make([]bool, scan)
-fill:
-	for i := 0; i < scan && len(p.picked) < batchSize; i++ {
-		if taken[i] {
-			continue
+	// Each domain's jobs go in chunks as large as a flush on a new
+	// connection carries: a chunk waits for a flush it fits whole, as
+	// every flush of a domain costs its front and canary (canary.go).
+	// Only where no chunk fits does the first go in part.
+	full := *p
+	full.room = max(r.rcpts, r.fresh)
+	var chunks [][]int
+	gs := e.groupOrder(q.jobs[:scan], r.spare, since)
+	if r.oneDomain {
+		gs = gs[:min(1, len(gs))]
+	}
+	for _, g := range gs {
+		n := max(1, full.fit(q.jobs, g))
+		for len(g) > 0 {
+			k := min(n, len(g))
+			chunks, g = append(chunks, g[:k]), g[k:]
 		}
-		if !p.add(q.jobs, i) {
+	}
+	for _, g := range chunks {
+		p.addAll(q.jobs, g, taken)
+		if len(p.picked) >= batchSize {
 			break
 		}
-		taken[i] = true
-		for k := i + 1; k < scan && len(p.picked) < batchSize; k++ {
-			if !taken[k] && q.jobs[k].run == q.jobs[i].run {
-				if !p.add(q.jobs, k) {
-					break fill
-				}
-				taken[k] = true
+	}
+	if len(p.picked) == 0 && len(chunks) > 0 {
+		for _, i := range chunks[0] {
+			if len(p.picked) >= batchSize || !p.add(q.jobs, i) {
+				break
 			}
+			taken[i] = true
 		}
 	}
 	batch := make([]*job, len(p.picked))
@@ -166,10 +213,15 @@ fill:
 // other sessions hold there).
 type flushRoom struct {
 	rcpts  int
+	fresh  int // rcpts on a new connection (Session.Room's fresh)
 	spare  bool
 	burst  int
 	inline bool // the canaries go in the batch's own flush (canary.go)
 	fronts bool // so does a random address of each domain at its front
+	// oneDomain: the server takes one recipient domain per transaction
+	// (smtpprobe.Quirks.OneDomainPerTx): the batch is of one domain, so
+	// that its front, canary and control share its transaction.
+	oneDomain bool
 }
 
 // refusalKinds is how a server refused recipients so far.
@@ -245,4 +297,58 @@ func trailsSize(ts []trail) int {
 		n += t.size()
 	}
 	return n
+}
+
+// maxHold is how long after it was read a job may wait in its queue
+// behind the jobs of denser domains (groupOrder).
+const maxHold = 30 * time.Second
+
+// groupOrder returns the places of jobs grouped by hostRun, in the order
+// take offers them to the next flush: in queue order, except where the
+// server's pace binds (spare): there the groups with the most jobs go
+// first. Each flush of a domain costs its front and canary (canary.go),
+// RCPTs the pace counts, and a domain with few jobs queued now has more
+// queued later, as the list is read: waiting, they go in fewer flushes,
+// while the server is kept busy with the others. Groups that do not wait
+// go first, in queue order: greylisting retries now due (unpark), and a
+// domain whose first job was read maxHold ago or more. e.mu is held.
+func (e *engine) groupOrder(jobs []*job, spare bool, now time.Time) [][]int {
+	gs := groupsOf(jobs)
+	if !spare {
+		return gs
+	}
+	urgent := func(g []int) bool { // by its first queued job
+		return now.Sub(jobs[g[0]].start) >= maxHold ||
+			slices.ContainsFunc(g, func(i int) bool { return jobs[i].greyRetried })
+	}
+	slices.SortStableFunc(gs, func(a, b []int) int {
+		ua, ub := urgent(a), urgent(b)
+		switch {
+		case ua && ub:
+			return 0
+		case ua:
+			return -1
+		case ub:
+			return 1
+		}
+		return len(b) - len(a)
+	})
+	return gs
+}
+
+// groupsOf returns the places of jobs grouped by hostRun, in the order of
+// each group's first job.
+func groupsOf(jobs []*job) [][]int {
+	at := map[*hostRun]int{}
+	var gs [][]int
+	for i, j := range jobs {
+		k, ok := at[j.run]
+		if !ok {
+			k = len(gs)
+			at[j.run] = k
+			gs = append(gs, nil)
+		}
+		gs[k] = append(gs[k], i)
+	}
+	return gs
 }

@@ -46,6 +46,7 @@ type bulkServer struct {
 	mu    sync.Mutex
 	times []time.Time    // when each RCPT arrived
 	asked map[string]int // RCPTs per address
+	log   []rcptSeen     // every RCPT: its connection, time and address
 }
 
 func newBulkWorld(seed uint64, domains, servers int, rtt, grey time.Duration, slowBusiest bool) *bulkWorld {
@@ -109,13 +110,14 @@ func (b *bulkServer) server(known, greyDomains map[string]bool, grey time.Durati
 	if stated {
 		text = fmt.Sprintf("Greylisted, try again in %d seconds", int(grey.Seconds()))
 	}
-	return &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(_ *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
+	return &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
 		a := rcptAddress(cmd.Arg)
 		_, domain, _ := cutAt(a)
 		now := time.Now()
 		b.mu.Lock()
 		b.times = append(b.times, now)
 		b.asked[a]++
+		b.log = append(b.log, rcptSeen{conn: c.Index, at: now, addr: a})
 		t0, seen := first[a]
 		if !seen && greyDomains[domain] {
 			first[a] = now
@@ -355,6 +357,9 @@ func benchBulk(b *testing.B, w *bulkWorld) {
 	b.ReportMetric(float64(total), "busiest-rcpts")
 	b.ReportMetric(float64(probes), "busiest-probes")
 	b.ReportMetric(float64(again), "busiest-asked-again")
+	pairs, carrying, _ := busy.domainFlushes(bulkRTT / 2)
+	b.ReportMetric(float64(carrying)/float64(busy.domains), "busiest-flushes/domain")
+	b.ReportMetric(float64(pairs-carrying), "busiest-probe-flushes")
 	lo, hi := busy.span(w.start)
 	b.ReportMetric(lo.Seconds(), "busiest-first-s")
 	b.ReportMetric(hi.Seconds(), "busiest-last-s")

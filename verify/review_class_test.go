@@ -211,6 +211,64 @@ func TestReviewClassSenderRefusedAtRcpt(t *testing.T) {
 	})
 }
 
+// FINDING V4 (wrong reason). Google's MX hosts refuse a second recipient
+// domain in one transaction: "451 4.3.0 Multiple destination domains per
+// transaction is unsupported." (https://github.com/dcposch/scramble/issues/88).
+// verify puts two domains of one host in one transaction; smtpprobe reads
+// the reply as TemporaryFailure, not a transaction limit
+// (IsRecipientLimit), so the second domain's addresses are never asked in
+// a transaction of their own: unknown/temporary_failure on every run.
+// Fixed: the session learns Quirks.OneDomainPerTx (a new transaction
+// where the domain changes), and take plans one domain a batch there.
+func TestReviewClassGoogleMultipleDomains(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		defer w.router.close()
+		host := w.add("first-gsuite.com", oneDomainPerTransaction())
+		w.res.MX["second-gsuite.com"] = []*net.MX{{Host: host, Pref: 10}}
+		addrs := []string{"jane@first-gsuite.com", "ghost@first-gsuite.com", "jane@second-gsuite.com", "ghost@second-gsuite.com"}
+		got := verifyAll(t, w.verifier(), addrs)
+		checkReview(t, got, []reviewWant{
+			{"jane@first-gsuite.com", "an existing mailbox", Deliverable, ReasonAccepted},
+			{"ghost@first-gsuite.com", "550 5.1.1 in a transaction of its own domain", Undeliverable, ReasonMailboxNotFound},
+			{"jane@second-gsuite.com", "an existing mailbox", Deliverable, ReasonAccepted},
+			{"ghost@second-gsuite.com", "550 5.1.1 in a transaction of its own domain", Undeliverable, ReasonMailboxNotFound},
+		})
+	})
+}
+
+// oneDomainPerTransaction is a Google-like MX: it accepts jane@ and
+// postmaster@, answers Gmail's 550 5.1.1 for other recipients, and refuses
+// any recipient whose domain is not the transaction's first one.
+func oneDomainPerTransaction() *testsmtp.Server {
+	var mu sync.Mutex
+	first := map[int]string{} // per connection: the transaction's domain
+	reset := func(c *testsmtp.Conn, code int, enh, text string) testsmtp.Reply {
+		mu.Lock()
+		delete(first, c.Index)
+		mu.Unlock()
+		return testsmtp.R(code, enh, text)
+	}
+	return &testsmtp.Server{Handlers: map[string]testsmtp.Handler{
+		"MAIL": func(c *testsmtp.Conn, _ testsmtp.Command) testsmtp.Reply { return reset(c, 250, "2.1.0", "OK") },
+		"RSET": func(c *testsmtp.Conn, _ testsmtp.Command) testsmtp.Reply { return reset(c, 250, "2.1.5", "Flushed") },
+		"RCPT": func(c *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
+			a := rcptAddress(cmd.Arg)
+			_, dom, _ := strings.Cut(a, "@")
+			mu.Lock()
+			f, ok := first[c.Index]
+			if !ok {
+				first[c.Index], f = dom, dom
+			}
+			mu.Unlock()
+			if f != dom {
+				return testsmtp.R(451, "4.3.0", "Multiple destination domains per transaction is unsupported.  Please try again.")
+			}
+			return janeAndPostmaster(reply(550, "5.1.1", "The email account that you tried to reach does not exist."))(c, cmd)
+		},
+	}}
+}
+
 // Passing guards: with the evidence that makes a generic refusal count
 // present (jane@ and postmaster@ accepted in the same flush, after the
 // refusal), these replies still never end undeliverable, and a RCPT 250

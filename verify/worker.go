@@ -132,8 +132,8 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 	}
 	now = e.v.egressCap(c.s, now) // egress.go
 	// The server's pace binds while its bucket is not full.
-	r := flushRoom{rcpts: now, spare: c.limiter.Tokens() < float64(c.limiter.Burst()), burst: c.pc.free(), inline: inlines(c),
-		fronts: c.s.Quirks().RcptsPerConnection == 0}
+	r := flushRoom{rcpts: now, fresh: e.v.egressCap(c.s, fresh), spare: c.limiter.Tokens() < float64(c.limiter.Burst()), burst: c.pc.free(), inline: inlines(c),
+		fronts: c.s.Quirks().RcptsPerConnection == 0, oneDomain: c.s.Quirks().OneDomainPerTx}
 	e.mu.Lock()
 	batch, probes := e.take(q, r, since)
 	e.mu.Unlock()
