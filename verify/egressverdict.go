@@ -169,6 +169,17 @@ func (v *Verifier) egressVerdict(j *job) {
 		r.RetryAfter = retryIn(j.eg.until)
 		return
 	}
+	if r.Reason == ReasonCannotVerify && j.run != nil && j.run.unasked != nil && j.out != nil && j.out.Outcome == smtpprobe.Accepted {
+		// Accepted, but the question that would prove it was not let
+		// out: the budget or a back-off, not the server, left it open.
+		ue := j.run.unasked
+		r.Status, r.Reason = Unknown, ReasonRateLimited
+		if ue.Blocked || ue.NoEgress {
+			r.Reason = ReasonBlocked
+		}
+		r.RetryAfter = retryIn(ue.Until)
+		return
+	}
 	if j.out == nil || j.out.Err == nil {
 		return
 	}

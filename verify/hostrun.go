@@ -2,11 +2,13 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
+	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/smtpprobe"
 )
@@ -43,8 +45,11 @@ type hostRun struct {
 	lastAccepted string              // the latest address of the domain it accepted (a control)
 	acceptedSet  map[string]struct{} // the domain's addresses it accepted (hostRun.acceptedBefore)
 	contradicted bool                // it accepted a random address after refusing one (hostRun.softLimit)
-	vague        bool                // it refused an address of the domain naming no reason
-	trailing     bool                // a trailing probe waits in the queue (hostQueue.probes)
+	// unasked: the egress layer refused the catch-all question (budget,
+	// back-off): the acceptances it was to prove end with it (egressVerdict).
+	unasked  *egress.UnavailableError
+	vague    bool // it refused an address of the domain naming no reason
+	trailing bool // a trailing probe waits in the queue (hostQueue.probes)
 
 	pending   int    // jobs queued, in flight or parked here
 	contacted bool   // a job of it was queued (the first goes first)
@@ -178,6 +183,9 @@ func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result, f flu
 		hr.softLimit(f, r) // the host has started to accept everyone
 	}
 	hr.probeAboutEgress(r)
+	if ue := (*egress.UnavailableError)(nil); errors.As(r.Err, &ue) {
+		hr.unasked = ue
+	}
 	switch r.Outcome {
 	case smtpprobe.ConnectionFailed, smtpprobe.Timeout, smtpprobe.ProtocolError:
 		hr.asked = false // the session failed, not the question: ask on the next
