@@ -183,6 +183,7 @@ func (hr *hostRun) catchAllAnswer(st catchall.Status, r *smtpprobe.Result, f flu
 		hr.softLimit(f, r) // the host has started to accept everyone
 	}
 	hr.probeAboutEgress(r)
+	hr.unasked = nil // a question let out since answers for itself
 	if ue := (*egress.UnavailableError)(nil); errors.As(r.Err, &ue) {
 		hr.unasked = ue
 	}
