@@ -174,6 +174,7 @@ func (e *engine) fileCanaries(f flush, cs []canary) {
 type front struct {
 	hr   *hostRun
 	addr string
+	pair bool // it completes the domain's front pair (positional.go)
 	res  smtpprobe.Result
 }
 
@@ -202,7 +203,15 @@ func (e *engine) fronts(c *conn, batch []*job, sameTx bool) []front {
 			open && hr.fronted(next) {
 			continue
 		}
-		fs = append(fs, front{hr: hr, addr: frontAddr(hr, likeOf(batch, hr))})
+		like := likeOf(batch, hr)
+		switch {
+		case !hr.pairDue():
+			fs = append(fs, front{hr: hr, addr: frontAddr(hr, like)})
+		case hr.leads: // its catch-all probe goes just before: the pair's first
+			fs = append(fs, front{hr: hr, addr: frontAddr(hr, like), pair: true})
+		default:
+			fs = append(fs, front{hr: hr, addr: frontAddr(hr, like)}, front{hr: hr, addr: frontAddr(hr, like), pair: true})
+		}
 	}
 	return fs
 }
@@ -243,7 +252,14 @@ func frontWires(fs []front) []string {
 // host accepts by place, or everyone, and the acceptances after it stay
 // unproven (hostRun.fronted). e.mu is held.
 func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) {
+	fileRandom(f, hr, r, false)
+}
+
+// fileRandom files a random address at the front of a flush; again: it is
+// hr.spell asked again, no fresh one (see hostRun.notePlace).
+func fileRandom(f flush, hr *hostRun, r *smtpprobe.Result, again bool) {
 	a, ok := f.answerOf(r, true)
+	a.again = again
 	hr.accepts(r)
 	switch {
 	case !ok:
@@ -267,7 +283,8 @@ func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) {
 const maxBlind = 32
 
 // frontSplits reports whether the error budget left on c's connection
-// would take a domain's front but not the batch's first address after it
+// would take a domain's front (or front pair) but not the batch's first
+// address after it
 // (now is Room's): both may be refused, and a reconnection between them
 // leaves the address unfronted, to be asked again. Without pipelining
 // Room says 1 whatever is left, and the session reconnects at MaxErrors
@@ -278,8 +295,14 @@ func (e *engine) frontSplits(c *conn, q *hostQueue, now int) bool {
 		return false
 	}
 	if pipelines(c.s) {
+		need := 2 // the front and the address
+		e.mu.Lock()
+		if len(q.jobs) > 0 {
+			need = q.jobs[0].run.frontCount() + 1
+		}
+		e.mu.Unlock()
 		_, fresh := c.s.Room()
-		return now < 2 && fresh >= 2
+		return now < need && fresh >= need
 	}
 	rcpts, refusals := c.s.TxRoom()
 	_, freshRefusals := c.s.FreshRoom()
@@ -310,7 +333,7 @@ func (hr *hostRun) accepts(r *smtpprobe.Result) {
 // (hostRun.fronted), so they stay unproven. Refused, the host judges it
 // anew, and it is asked no more. e.mu is held.
 func (hr *hostRun) fileSpell(f flush, r *smtpprobe.Result) {
-	fileFront(f, hr, r)
+	fileRandom(f, hr, r, true)
 	if r.Seq > 0 && judged(r.Outcome) {
 		hr.spell = ""
 	}

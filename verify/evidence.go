@@ -106,6 +106,8 @@ type answer struct {
 	piped bool
 	// fronted: set when an acceptance is filed, see hostRun.fronted.
 	fronted bool
+	// again: a random address asked again (hostRun.spell), no fresh one.
+	again bool
 }
 
 // A flush is one call on a session, seen from the engine's clock.
@@ -176,18 +178,26 @@ func refusal(o smtpprobe.Outcome) bool { return o == smtpprobe.Rejected || speci
 // that shows the server was not accepting everyone when it accepted a.
 func (a answer) refuted(r answer) bool {
 	if a.sameTx(r) {
-		if a.piped || r.piped {
-			// A later flush comes at least a round trip later, in which a
-			// spell of accepting everyone may have ended: only a refusal
-			// in the acceptance's own flush counts.
-			return r.seq > a.seq && a.flush == r.flush
-		}
-		// Without pipelining every command is a round trip of its own:
-		// consecutive RCPTs are as far apart as any two flushes, and only
-		// a wait for the pace (or the Detector) is a gap beyond that.
-		return r.seq > a.seq && (a.flush == r.flush || a.waits == r.waits)
+		return r.seq > a.seq && a.near(r)
 	}
 	return (a.perConn || r.perConn) && r.sent > a.got
+}
+
+// near reports whether a and b, answered in one transaction, are close
+// enough for one to prove something of the other. Where the server
+// pipelines, a later flush comes at least a round trip later, in which a
+// spell of accepting everyone may have ended: only the same flush is.
+// Without pipelining every command is a round trip of its own:
+// consecutive RCPTs are as far apart as any two flushes, and only a wait
+// for the pace (or the Detector) is a gap beyond that.
+func (a answer) near(b answer) bool {
+	if !a.sameTx(b) {
+		return false
+	}
+	if a.piped || b.piped {
+		return a.flush == b.flush
+	}
+	return a.flush == b.flush || a.waits == b.waits
 }
 
 // sameTx reports whether a and b were answered in one transaction of one
@@ -226,7 +236,7 @@ func (hr *hostRun) proven(j *job) bool {
 	if hr.consumer() {
 		return true
 	}
-	if !j.answered || hr.contradicted || hr.catchAllStatus() != catchall.No || !j.ans.fronted {
+	if !j.answered || hr.contradicted || hr.e.byPlace[hr.key] || hr.catchAllStatus() != catchall.No || !j.ans.fronted {
 		return false
 	}
 	for _, r := range hr.answers {
@@ -351,7 +361,7 @@ const maxAnswers = 256
 // been asked since j's acceptance.
 func (hr *hostRun) needsTrailer(j *job) bool {
 	return j.out.Outcome == smtpprobe.Accepted && !j.trailed && hr.catchAllStatus() != catchall.Yes &&
-		!hr.proven(j) && !hr.e.v.SkipCatchAll && !hr.e.v.eg.noCanary
+		!hr.proven(j) && !hr.e.v.SkipCatchAll && !hr.e.v.eg.noCanary && !hr.e.byPlace[hr.key]
 }
 
 // waitsForRefusal reports whether an acceptance of the domain waits for a

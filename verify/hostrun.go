@@ -41,6 +41,9 @@ type hostRun struct {
 	probeYes  bool            // ... or the random address
 	probeNo   bool            // it refused the random address in a way that counts
 	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
+	paired    bool            // a flush carried the domain's front pair (positional.go)
+	leads     bool            // its catch-all probe goes just before the flush planned now
+	placeSeen uint64          // the latest got of the answers hostRun.notePlace read
 
 	lastAccepted string              // the latest address of the domain it accepted (a control)
 	acceptedSet  map[string]struct{} // the domain's addresses it accepted (hostRun.acceptedBefore)
@@ -227,6 +230,7 @@ func (hr *hostRun) publish() {
 // nothing of the domain is left on this host, settles the rest. It
 // returns the jobs to send.
 func (hr *hostRun) afterBatch() []*job {
+	hr.notePlace()
 	hr.publish()
 	out := hr.e.takePendingSends()
 	if len(hr.parked) > 0 || hr.deferred {
@@ -356,6 +360,7 @@ func (hr *hostRun) settle(j *job) {
 		if st == catchall.No && !hr.proven(j) {
 			j.res.CatchAll = catchall.Unknown
 		}
+		hr.byPlace(j)
 	case smtpprobe.Rejected:
 		o := *j.out
 		o.Outcome = smtpprobe.Blocked

@@ -95,6 +95,7 @@ type engine struct {
 	domains   map[string]*domainState
 	refusals  map[string]refusalKinds // by server key: how it refuses
 	pmSeen    map[string]pmSeen       // by server key: postmaster@ controls answered
+	byPlace   map[string]bool         // by server key: it answers by place (positional.go)
 	queues    map[string]*hostQueue
 	live      int  // addresses read and not yet yielded
 	spilled   int  // ... of them out of the window (see spill)
@@ -142,6 +143,7 @@ func newEngine(ctx context.Context, v *Verifier) *engine {
 		domains:   map[string]*domainState{},
 		refusals:  map[string]refusalKinds{},
 		pmSeen:    map[string]pmSeen{},
+		byPlace:   map[string]bool{},
 		queues:    map[string]*hostQueue{},
 		allSent:   make(chan struct{}),
 	}

@@ -255,7 +255,16 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	}
 	// A random address of each domain goes at the front (canary.go,
 	// front), where the server pipelines or not.
+	var lead *hostRun // the domain whose catch-all probe shares the batch's transaction, just before it
+	if len(alone) > 0 && len(pend.Mine()) > 0 {
+		m := pend.Mine()
+		lead = spec[m[len(m)-1]]
+		lead.leads = true
+	}
 	fs, fresh := e.frontsOf(c, batch, len(wires)+2*distinctRuns(batch)-len(cans), len(alone) == 0)
+	if lead != nil {
+		lead.leads = false
+	}
 	e.mu.Unlock()
 	c.markProbes(frontWires(fs)...)
 	wires = append(frontWires(fs), wires...)
@@ -317,6 +326,9 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	e.mu.Lock()
 	for _, fr := range c.fronts {
 		fileFront(f, fr.hr, &fr.res) // before the batch's answers: it came first
+		if fr.pair && fr.res.Seq > 0 {
+			fr.hr.paired = true
+		}
 	}
 	c.fronts = nil
 	var runs []*hostRun
@@ -364,6 +376,9 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	}
 	c.compact(batch)
 	e.mu.Lock()
+	for _, hr := range runs {
+		hr.notePlace() // a server answering by place proves none of the batch's acceptances
+	}
 	var out []*job
 	for _, hr := range runs {
 		out = append(out, hr.afterBatch()...)
