@@ -23,8 +23,8 @@ type jobEgress struct {
 
 // aboutEgress rewrites an RCPT refusal whose reply is about the egress
 // (a block, a throttle: egress.Classify) or about the receiver's own
-// misconfiguration, so that it is never a verdict on the mailbox: blocked
-// or rate_limited, whatever its code said. Replies smtpprobe reads as
+// misconfiguration, so that it is never a verdict on the mailbox: blocked,
+// rate_limited or temporary_failure, whatever its code said. Replies smtpprobe reads as
 // mailbox answers (5.1.1, a generic 550) are rewritten too when their text
 // names the egress (a Spamhaus listing in a 550 5.1.1).
 func aboutEgress(r *smtpprobe.Result) {
@@ -33,16 +33,52 @@ func aboutEgress(r *smtpprobe.Result) {
 	}
 	switch r.Outcome {
 	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled, smtpprobe.MailboxFull, smtpprobe.Rejected, smtpprobe.DomainRejectsMail:
+	case smtpprobe.Blocked:
+		receiverFault(r)
+		return
 	default:
 		return // already no verdict on the mailbox
 	}
 	switch classifyResult(r).Verdict {
-	case egress.Blocked, egress.ReceiverMisconfigured:
+	case egress.Blocked:
 		r.Outcome = smtpprobe.Blocked
 	case egress.Throttled:
 		r.Outcome = smtpprobe.RateLimited
+	case egress.ReceiverMisconfigured:
+		receiverFault(r)
 	}
 }
+
+// receiverFault rewrites r, a refusal, where its reply tells of the
+// receiving server's own misconfiguration: not about us (reason blocked
+// says our IP or HELO is refused), the server refuses every sender until
+// it is mended: unknown/temporary_failure, with a ReceiverError.
+func receiverFault(r *smtpprobe.Result) {
+	if r.Reply == nil || r.Reply.Code < 400 {
+		return
+	}
+	if f := classifyResult(r); f.Verdict == egress.ReceiverMisconfigured {
+		r.Outcome = smtpprobe.TemporaryFailure
+		r.Err = &ReceiverError{Rule: f.Rule, Meaning: f.Meaning, Err: r.Err}
+	}
+}
+
+// ReceiverError is the error of an address whose server refused it for
+// its own fault (egress.ReceiverMisconfigured: a blocklist asked through a
+// public resolver, a dead blocklist, a failed lookup of its own): every
+// sender is refused alike until it is mended, so the address is
+// unknown/temporary_failure, and the egress is not marked.
+type ReceiverError struct {
+	Rule    string // the egress rule that matched the reply
+	Meaning string // what the reply means
+	Err     error  // the probe's own error, if any
+}
+
+func (e *ReceiverError) Error() string {
+	return "the receiving server is misconfigured (" + e.Rule + "): " + e.Meaning
+}
+
+func (e *ReceiverError) Unwrap() error { return e.Err }
 
 // classifyResult reads r's reply for what it says about the egress.
 func classifyResult(r *smtpprobe.Result) egress.Finding {

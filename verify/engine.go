@@ -178,6 +178,12 @@ func (v *Verifier) smtpVerdict(j *job) {
 		r.Status, r.Reason = Unknown, ReasonSMTPNotChecked
 		return
 	}
+	if o.Outcome == smtpprobe.Blocked && o.Seq == 0 {
+		// A banner, EHLO or MAIL refusal for the receiver's own fault.
+		c := *o
+		receiverFault(&c)
+		o = &c
+	}
 	r.Err = o.Err
 	if o.Reply != nil {
 		r.SMTP = &SMTPReply{Code: o.Reply.Code, EnhancedCode: o.Reply.Enhanced.String(), Message: o.Reply.Text(), Host: j.host}
