@@ -158,7 +158,16 @@ func (e *engine) endJob(j *job) []*job {
 	return append(out, hr.emit(j))
 }
 
-// expired is the result of a job whose deadline passed before an answer.
+// expired is the result of a job whose deadline passed before an answer:
+// a timeout, or, where an MX host of its domain was not tried because no
+// egress could reach it (hostRun.unreached), that failure (unknown/blocked
+// or rate_limited, with retry_after): its wait for an egress, not a
+// server, used up the time. A cluster moves or parks such an address; a
+// timeout it stores as the answer.
 func expired(j *job) *smtpprobe.Result {
+	if j.eg.unreached != nil {
+		j.host = j.eg.unreachedHost
+		return j.eg.unreached
+	}
 	return &smtpprobe.Result{Address: j.wire, Outcome: smtpprobe.Timeout, Err: errDeadline}
 }

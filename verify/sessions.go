@@ -46,9 +46,14 @@ func (e *engine) closeConn(c *conn) {
 }
 
 // openFailed files the batch with the failure to open the session: a
-// refusal, a connection or TLS failure. The jobs move on to their next MX
-// host where there is one.
-func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) {
+// refusal, a connection or TLS failure, or no egress within the jobs'
+// budget (an *egress.UnavailableError). The jobs move on to their next MX
+// host where there is one. It returns the jobs to send. e.mu is held, and
+// has been since the batch was taken: take gives the jobs their
+// deadlines, which a wait for an egress may have passed already, and the
+// deadline timer must not end them as timeouts before they are filed
+// with the failure that kept them waiting.
+func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) []*job {
 	out := smtpprobe.Result{Outcome: smtpprobe.OutcomeOf(err), Err: err}
 	var re *smtpprobe.ReplyError
 	if errors.As(err, &re) {
@@ -59,7 +64,6 @@ func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) {
 		results[k] = out
 		results[k].Address = j.wire
 	}
-	e.mu.Lock()
 	var sends []*job
 	for k, j := range batch {
 		hr := j.run
@@ -74,6 +78,5 @@ func (e *engine) openFailed(batch []*job, probes []*hostRun, err error) {
 	for _, hr := range probes {
 		sends = append(sends, hr.afterBatch()...) // the probe stays deferred: its schedule goes on
 	}
-	e.mu.Unlock()
-	e.sendAll(sends)
+	return sends
 }

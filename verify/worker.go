@@ -102,8 +102,9 @@ func (e *engine) step(q *hostQueue, c *conn) *conn {
 		if c, err = e.openConn(ctx, q); err != nil {
 			e.mu.Lock()
 			batch, probes := e.take(q, flushRoom{rcpts: batchSize, burst: batchSize}, since)
+			sends := e.openFailed(batch, probes, err) // under the same lock: see openFailed
 			e.mu.Unlock()
-			e.openFailed(batch, probes, err)
+			e.sendAll(sends)
 			return nil
 		}
 	}

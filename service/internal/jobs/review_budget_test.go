@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,6 +199,82 @@ func TestReviewTakeConflictVerdict(t *testing.T) {
 	// and load.
 	addr, r, took := lone(t, 8*time.Second, func(s *EgressStore) egress.Store { return takesConflict{s} })
 	rateLimitedBy(t, "with every Take losing its compare-and-set", addr, r, took, 12*time.Second)
+}
+
+// killable is the cluster's egress store of a process that can be
+// killed: from then on its calls fail (it renews nothing).
+type killable struct {
+	*EgressStore
+	dead atomic.Bool
+}
+
+func (s *killable) GetBudget(k egress.Key) (egress.Spending, uint64, error) {
+	if s.dead.Load() {
+		return egress.Spending{}, 0, errBudgetsDown
+	}
+	return s.EgressStore.GetBudget(k)
+}
+
+func (s *killable) PutBudget(k egress.Key, sp egress.Spending, rev uint64) (uint64, error) {
+	if s.dead.Load() {
+		return 0, errBudgetsDown
+	}
+	return s.EgressStore.PutBudget(k, sp, rev)
+}
+
+// TestReviewKilledHolderBlocksThenUnknown: a process holding the shared
+// egress's only Google session is killed with 12 s left on its hold.
+// Worker C (same egress, address Timeout 5 s, greylist budget 1 min)
+// gets a job of Google's: the session frees within the hold's 12 s, well
+// inside the task's budget, so each address should end right. On
+// 02b1e27 the router's refusal for a spent session count has no Until,
+// so the engine ends the address at its Timeout unknown/rate_limited
+// with retry_after 0, and park stores such a result at once (it waits
+// only for a retry_after): a killed worker's lease ends C's addresses
+// instead of delaying them. Until the verify engine filed a failed open
+// under the lock it took the batch with, it also failed under load: the
+// wait for the lease ended at the batch's deadline, take gave the jobs
+// that deadline (already past), and the deadline timer could end them
+// unknown/timeout before the lease's refusal (with its Until) was filed.
+func TestReviewKilledHolderBlocksThenUnknown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	ns := startNATS(t)
+	w := newEgressWorld(t, "")
+	g := w.domains("g", "gmail-smtp-in.l.google.com", 2)
+	p := budgetProfiles(t, `{"profiles": [
+	 {"provider": "default", "per_minute": 1000, "sessions": 4, "sources": {"per_minute": "test", "sessions": "test"}},
+	 {"provider": "google", "per_minute": 1000, "sessions": 1, "sources": {"per_minute": "test", "sessions": "test"}}]}`)
+	sched := startEgressNode(t, ns.ClientURL(), w.verifier(), false, 0)
+	store, err := sched.bus.NewEgressStore(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := &killable{EgressStore: store}
+	gb := &egress.Budgets{Profiles: p, Store: ghost, SessionTTL: 12 * time.Second}
+	if _, err := gb.Acquire(egress.Key{Egress: sharedEgress.ID(), Provider: "google"}); err != nil {
+		t.Fatal(err)
+	}
+	ghost.dead.Store(true) // killed holding it
+	killed := time.Now()
+	v := w.verifier(sharedEgress)
+	v.Profiles, v.Timeout = p, 5*time.Second
+	startEgressNode(t, ns.ClientURL(), v, true, time.Minute)
+	j, err := sched.bus.Submit(context.Background(), Spec{}, lines(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, sched.bus, j.ID, 90*time.Second)
+	got := allResults(t, sched.bus, j.ID, 50)
+	for i, a := range g {
+		r := got[i]
+		right := strings.HasPrefix(a, "jane@") && r.Status == verify.Deliverable || strings.HasPrefix(a, "nobody@") && r.Status == verify.Undeliverable
+		if !right {
+			t.Errorf("%s: %s/%s retry_after %v (%s), ended %v after the holder was killed; want the right verdict once its 12 s hold lapsed",
+				a, r.Status, r.Reason, time.Duration(r.RetryAfter), r.Error, time.Since(killed).Round(time.Second))
+		}
+	}
 }
 
 // TestBudgetKVServerClock: the cluster's budget store is a ClockedStore,
