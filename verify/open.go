@@ -14,8 +14,17 @@ import (
 func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog, pc *pacer) (s *smtpprobe.Session, addr string, release func(), err error) {
 	for _, ip := range h.Addrs {
 		addr = v.dialAddr(ip.String())
+		// The server's session slot (local) before the egress lease
+		// (cluster-wide where the store is shared): a lease held while
+		// this process waits for its own slot would keep a session from
+		// every other worker for nothing.
+		lim := v.server(addr).limit
+		if err = lim.sessions.Acquire(ctx, 1); err != nil {
+			return nil, addr, nil, err
+		}
 		lease, eg, lerr := v.leaseFor(ctx, h, addr) // egress.go
 		if lerr != nil {
+			lim.sessions.Release(1)
 			return nil, addr, nil, lerr
 		}
 		p := v.prober()
@@ -28,14 +37,9 @@ func (v *Verifier) open(ctx context.Context, h mx.Host, conv *convLog, pc *pacer
 			// other, such as one a server's reply names.
 			p.Transcript = &redactTo{w: v.tap}
 		}
-		lim := v.server(addr).limit
 		pc.lim = lim
 		p.Pace = pc.pace // every RCPT the server sees counts
 		v.dress(p, pc, lease, h, eg)
-		if err = lim.sessions.Acquire(ctx, 1); err != nil {
-			releaseLease(lease)
-			return nil, addr, nil, err
-		}
 		s, err = p.Open(ctx, h.Name, addr)
 		if err == nil {
 			return s, addr, v.bind(s, lease, h.Name, func() { lim.sessions.Release(1) }), nil
