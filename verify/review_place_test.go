@@ -28,6 +28,7 @@ type placeOpts struct {
 	grey     time.Duration // it greylists each address this long first (greylisted RCPTs do not count in a run)
 	capConn  int           // 452 after this many RCPTs a connection (capPerConn)
 	google   bool          // 451 4.3.0 to a second domain in a transaction
+	drop     bool          // 421 (and close) to the first RCPT of the first connection
 }
 
 // placeServer keeps a placeOpts server's runs, by connection.
@@ -37,6 +38,7 @@ type placeServer struct {
 	prev map[int]string // the domain of the connection's latest RCPT
 	run  map[int]int    // ... and its place in its domain's run
 	txd  map[int]string // the domain of its transaction's first RCPT
+	seen int            // RCPTs so far
 }
 
 func (p *placeServer) install(s *sharedServer) {
@@ -63,6 +65,9 @@ func (p *placeServer) rule(s *sharedServer, c *testsmtp.Conn, a string) testsmtp
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.seen++; p.o.drop && p.seen == 1 {
+		return testsmtp.R(421, "4.7.0", "Try again later, closing connection")
+	}
 	if f, ok := p.txd[c.Index]; p.o.google && ok && f != d {
 		return testsmtp.R(451, "4.3.0", "Multiple destination domains per transaction is unsupported.  Please try again.")
 	} else if !ok {
@@ -191,6 +196,23 @@ func TestReviewPlaceFindingGreylistedPair(t *testing.T) {
 // but inside its claim ("any k").
 func TestReviewPlaceFindingPerConnectionNoFront(t *testing.T) {
 	runPlace(t, "cap=3,k=1,rate=3", placeOpts{sizes: placeSizes[0], k: 1, rate: 3, capConn: 3})
+}
+
+// TestReviewPlaceFindingLeadProbeLost: the first domain's catch-all
+// probe, going alone just before its batch, is the pair's first (the
+// lead, worker.go serve). The server answers it 421 and closes; the
+// session sends the batch again on a new connection without it
+// (canary.go fronts' doc says so), and the front marked pair: true goes
+// alone at run place 1, judged. hostRun.paired is set, the next k list
+// addresses take the blind places, and the canary after them proves them.
+// The next domain's pair does mark the server, but after the first
+// domain's acceptances were settled: the mark does not reach back.
+func TestReviewPlaceFindingLeadProbeLost(t *testing.T) {
+	// Three domains of six: u2, which does not exist, takes a blind place
+	// whichever domain goes first (groupSizes shows it in some runs).
+	for _, k := range []int{3, 4} {
+		runPlace(t, fmt.Sprint("k=", k), placeOpts{sizes: placeSizes[2], k: k, rate: 1000, drop: true})
+	}
 }
 
 // TestReviewPlaceJudgeTwoBoundary: positional.go's stated limit: a
