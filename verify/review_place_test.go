@@ -155,10 +155,10 @@ func runPlace(t *testing.T, name string, o placeOpts) {
 
 // TestReviewPlaceFindingPairUnrefuted: the pair's second is accepted
 // blindly, as the fix expects, but no refusal that judges comes after it
-// near enough (answer.near) for notePlace: the batch fills the
-// transaction (MaxRcpts 3: the pair and one address, the canary after a
-// RSET), or, without pipelining, the canary goes in a transaction of its
-// own. hostRun.paired is set all the same (worker.go file: fr.res.Seq > 0),
+// near enough (answer.near) for notePlace: the batch fills its flush
+// (MaxRcpts 3: the pair and one address; the canary follows in a trailing
+// flush, and with pipelining only the same flush is near), or, without
+// pipelining, the canary goes in a transaction of its own. hostRun.paired is set all the same (worker.go file: fr.res.Seq > 0),
 // the server is never marked, and every later flush has one front, judged
 // at run place 1, with the blind places on the list's addresses and the
 // canary after them refused: proven.
