@@ -125,6 +125,10 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 			wires = append(wires, t.front)
 			c.markProbes(t.front)
 		}
+		if t.pair != "" {
+			wires = append(wires, t.pair)
+			c.markProbes(t.pair)
+		}
 		if t.spell != "" {
 			wires = append(wires, t.spell)
 			c.markProbes(t.spell)
@@ -146,7 +150,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	pr := make([]smtpprobe.Result, len(ts))
 	k := 0
 	for i, t := range ts {
-		pr[i] = res[k+boolInt(t.front != "")+boolInt(t.spell != "")+len(t.again)]
+		pr[i] = res[k+t.randoms()+len(t.again)]
 		k += t.size()
 	}
 	sts := e.v.detector.Learn(qs, pr)
@@ -156,7 +160,13 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	k = 0
 	for i, t := range ts {
 		if t.front != "" {
-			fileFront(f, t.hr, &res[k])
+			_, _ = fileFront(f, t.hr, &res[k])
+			k++
+		}
+		if t.pair != "" {
+			if a, ok := fileFront(f, t.hr, &res[k]); ok {
+				t.hr.pairAns = append(t.hr.pairAns, a) // decided in notePlace
+			}
 			k++
 		}
 		if t.spell != "" {
@@ -195,15 +205,16 @@ type trail struct {
 	first bool   // the probe answers the first catch-all question too
 	ctl   string // the control after it, or ""
 	// front: a random address of the domain before again (see front in
-	// canary.go), or "" where nothing is asked again.
-	front string
+	// canary.go), or "" where nothing is asked again; pair: the second of
+	// the front pair, right after it, while one is due (positional.go).
+	front, pair string
 	// spell: the random address of the domain the host accepted last
 	// (hostRun.spell), after the front, or "" (see fileSpell).
 	spell string
 }
 
 func (t trail) size() int {
-	n := len(t.again) + 1 + boolInt(t.front != "") + boolInt(t.spell != "")
+	n := len(t.again) + 1 + t.randoms()
 	if t.ctl != "" {
 		n++
 	}
@@ -233,18 +244,22 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 		}
 		if len(t.again) > 0 {
 			t.front = frontAddr(hr, likeOf(t.again, hr)) // the front and the probe may both be refused
-			t.spell = hr.spell                           // ... and this
+			if hr.pairDue() {
+				p := hr.pair(likeOf(t.again, hr))
+				t.front, t.pair = p[0], p[1]
+			}
+			t.spell = hr.spell // ... and this
 		}
 		if (used+t.size() > capacity || errs+t.errs() > refusals) && !perConn {
 			if len(ts) > 0 || !fresh {
 				continue
 			}
-			t.again = t.again[:max(0, capacity-2-boolInt(t.spell != "")-boolInt(t.ctl != ""))]
-			if refusals < 2+boolInt(t.spell != "") {
-				t.again = nil // no room for the front's refusal: nothing asked again
+			t.again = t.again[:max(0, capacity-1-t.randoms()-boolInt(t.ctl != ""))]
+			if refusals < 1+t.randoms() {
+				t.again = nil // no room for the fronts' refusals: nothing asked again
 			}
 			if len(t.again) == 0 {
-				t.front, t.spell = "", ""
+				t.front, t.pair, t.spell = "", "", ""
 			}
 		}
 		used, errs = used+t.size(), errs+t.errs()
@@ -253,9 +268,15 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 	return ts
 }
 
-// errs counts the refusals t may draw: its probe's, its front's and its
+// errs counts the refusals t may draw: its probe's, its fronts' and its
 // spell's.
-func (t trail) errs() int { return 1 + boolInt(t.front != "") + boolInt(t.spell != "") }
+func (t trail) errs() int { return 1 + t.randoms() }
+
+// randoms counts t's random addresses before the acceptances it asks
+// again: its front (and the pair's second), and its spell.
+func (t trail) randoms() int {
+	return boolInt(t.front != "") + boolInt(t.pair != "") + boolInt(t.spell != "")
+}
 
 func boolInt(b bool) int {
 	if b {

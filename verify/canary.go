@@ -203,15 +203,7 @@ func (e *engine) fronts(c *conn, batch []*job, sameTx bool) []front {
 			open && hr.fronted(next) {
 			continue
 		}
-		like := likeOf(batch, hr)
-		switch {
-		case !hr.pairDue():
-			fs = append(fs, front{hr: hr, addr: frontAddr(hr, like)})
-		case hr.leads: // its catch-all probe goes just before: the pair's first
-			fs = append(fs, front{hr: hr, addr: frontAddr(hr, like), pair: true})
-		default:
-			fs = append(fs, front{hr: hr, addr: frontAddr(hr, like)}, front{hr: hr, addr: frontAddr(hr, like), pair: true})
-		}
+		fs = append(fs, hr.frontsOf(likeOf(batch, hr))...)
 	}
 	return fs
 }
@@ -251,13 +243,13 @@ func frontWires(fs []front) []string {
 // accepted after it a soft limit begun); an acceptance says only that the
 // host accepts by place, or everyone, and the acceptances after it stay
 // unproven (hostRun.fronted). e.mu is held.
-func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) {
-	fileRandom(f, hr, r, false)
+func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) (answer, bool) {
+	return fileRandom(f, hr, r, false)
 }
 
 // fileRandom files a random address at the front of a flush; again: it is
 // hr.spell asked again, no fresh one (see hostRun.notePlace).
-func fileRandom(f flush, hr *hostRun, r *smtpprobe.Result, again bool) {
+func fileRandom(f flush, hr *hostRun, r *smtpprobe.Result, again bool) (answer, bool) {
 	a, ok := f.answerOf(r, true)
 	a.again = again
 	hr.accepts(r)
@@ -275,6 +267,7 @@ func fileRandom(f flush, hr *hostRun, r *smtpprobe.Result, again bool) {
 		}
 		hr.blind = append(hr.blind, a)
 	}
+	return a, ok
 }
 
 // maxBlind bounds the accepted fronts a hostRun keeps. One dropped could
@@ -333,7 +326,7 @@ func (hr *hostRun) accepts(r *smtpprobe.Result) {
 // (hostRun.fronted), so they stay unproven. Refused, the host judges it
 // anew, and it is asked no more. e.mu is held.
 func (hr *hostRun) fileSpell(f flush, r *smtpprobe.Result) {
-	fileRandom(f, hr, r, true)
+	_, _ = fileRandom(f, hr, r, true)
 	if r.Seq > 0 && judged(r.Outcome) {
 		hr.spell = ""
 	}

@@ -236,7 +236,8 @@ func (hr *hostRun) proven(j *job) bool {
 	if hr.consumer() {
 		return true
 	}
-	if !j.answered || hr.contradicted || hr.e.byPlace[hr.key] || hr.catchAllStatus() != catchall.No || !j.ans.fronted {
+	if !j.answered || hr.contradicted || hr.e.byPlace[hr.key] || hr.catchAllStatus() != catchall.No || !j.ans.fronted ||
+		!hr.paired && !j.ans.perConn {
 		return false
 	}
 	for _, r := range hr.answers {
@@ -264,7 +265,11 @@ func (hr *hostRun) proven(j *job) bool {
 // the front's answer (hr.blind keeps only the latest accepted fronts).
 func (hr *hostRun) fronted(a answer) bool {
 	if a.perConn {
-		return true
+		// No fronts there (they would take the few recipients it
+		// judges): an acceptance counts only as the first of its
+		// domain's run in its transaction, where a server judging the
+		// first recipient of each run judges it (hostRun.runBefore).
+		return !hr.runBefore(a)
 	}
 	before := func(f answer) bool { return f.sameTx(a) && f.seq < a.seq && (!a.piped || f.flush == a.flush) }
 	last, blind := 0, 0 // the latest judged answer before a, and random address accepted

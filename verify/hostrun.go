@@ -41,9 +41,12 @@ type hostRun struct {
 	probeYes  bool            // ... or the random address
 	probeNo   bool            // it refused the random address in a way that counts
 	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
-	paired    bool            // a flush carried the domain's front pair (positional.go)
-	leads     bool            // its catch-all probe goes just before the flush planned now
-	placeSeen uint64          // the latest got of the answers hostRun.notePlace read
+	// The front pair (positional.go): decided, the answers to decide,
+	// and the addresses to ask again (deferred).
+	paired    bool
+	pairAns   []answer
+	pairAddrs []string
+	placeSeen uint64 // the latest got of the answers hostRun.notePlace read
 
 	lastAccepted string              // the latest address of the domain it accepted (a control)
 	acceptedSet  map[string]struct{} // the domain's addresses it accepted (hostRun.acceptedBefore)

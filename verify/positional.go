@@ -18,10 +18,12 @@ import (
 // not (TestReviewGroupBlindAfterFront).
 //
 // Two things close it:
-//   - the first flush that carries a domain's addresses at a host puts two
-//     random addresses at its front, not one (the front pair): a server
-//     that lets through the recipients after one it judged accepts the
-//     second;
+//   - the flushes that carry a domain's addresses at a host put two random
+//     addresses at their front, not one (the front pair), until a pair
+//     decides: both refused in ways that judge, the second right after the
+//     first. A server that lets through the recipients after one it judged
+//     accepts the second. No acceptance of the domain at the host is
+//     proven before a pair has decided (hostRun.proven);
 //   - a fresh random address accepted between two refusals that judge, in
 //     one flush (answer.near), is a switch the spell model does not
 //     allow. From then on no acceptance at that server is proven
@@ -36,12 +38,83 @@ import (
 var errByPlace = errors.New("the server accepted a random address between two it refused in one flush: it answers by the recipient's place, not its mailbox, so no acceptance there is proven")
 
 // pairDue reports whether the domain's next flush at the host carries the
-// front pair: until one has been answered. e.mu is held.
+// front pair: until a pair has decided. e.mu is held.
 func (hr *hostRun) pairDue() bool { return !hr.paired }
 
 // frontCount is the number of random addresses the domain's next flush at
 // the host carries at its front. e.mu is held.
 func (hr *hostRun) frontCount() int { return 1 + boolInt(hr.pairDue()) }
+
+// frontsOf returns the domain's fronts for a flush: one random address,
+// or the pair while it is due. e.mu is held.
+func (hr *hostRun) frontsOf(like []string) []front {
+	if !hr.pairDue() {
+		return []front{{hr: hr, addr: frontAddr(hr, like)}}
+	}
+	p := hr.pair(like)
+	return []front{{hr: hr, addr: p[0]}, {hr: hr, addr: p[1], pair: true}}
+}
+
+// pair returns the addresses of the domain's next front pair: fresh, in
+// the shape of one of like, or, where the last pair was deferred
+// (greylisted), that pair again: fresh ones would be deferred again. e.mu
+// is held.
+func (hr *hostRun) pair(like []string) [2]string {
+	if len(hr.pairAddrs) == 2 {
+		return [2]string{hr.pairAddrs[0], hr.pairAddrs[1]}
+	}
+	return [2]string{frontAddr(hr, like), frontAddr(hr, like)}
+}
+
+// decidePairs reads the answers to the pair's seconds filed since the
+// last call. A pair decides once both its random addresses were refused
+// in ways that judge, the first right before the second, near it: the
+// server judged the recipient after one it judged. Accepted, the second
+// shows the server letting it through (notePlace marks it where a refusal
+// that judges follows near); deferred, the pair goes again as it was; and
+// with no random address right before it (the catch-all probe it was to
+// follow went unanswered), it decides nothing. Until a pair decides, no
+// acceptance of the domain at the host is proven (hostRun.proven). e.mu is
+// held.
+func (hr *hostRun) decidePairs() {
+	for _, p := range hr.pairAns {
+		p = hr.kept(p)
+		var r answer
+		ok := false
+		for _, x := range append(hr.answers, hr.blind...) {
+			if x.probe && x.seq == p.seq-1 && x.near(p) {
+				r, ok = x, true
+			}
+		}
+		switch {
+		case !ok:
+		case r.judges() && p.judges():
+			hr.paired, hr.pairAddrs = true, nil
+		case deferred(r.o) || deferred(p.o):
+			hr.pairAddrs = []string{r.rcpt, p.rcpt}
+		default:
+			hr.pairAddrs = nil
+		}
+	}
+	hr.pairAns = hr.pairAns[:0]
+}
+
+// kept returns a as hr.answers keeps it (a refusal an acceptance after it
+// made count is marked there), or a where it is not kept.
+func (hr *hostRun) kept(a answer) answer {
+	for _, x := range hr.answers {
+		if x.conn == a.conn && x.tx == a.tx && x.seq == a.seq {
+			return x
+		}
+	}
+	return a
+}
+
+// deferred reports whether o puts an answer off: a 4xx that says nothing
+// of the address yet.
+func deferred(o smtpprobe.Outcome) bool {
+	return o == smtpprobe.Greylisted || o == smtpprobe.RateLimited || o == smtpprobe.TemporaryFailure
+}
 
 // notePlace looks at the random addresses of the domain the host accepted
 // since it last looked: one with a refusal that judges before it and
@@ -50,6 +123,7 @@ func (hr *hostRun) frontCount() int { return 1 + boolInt(hr.pairDue()) }
 // address asked again (hostRun.spell) does not: a cache of answers
 // accepts it again. e.mu is held.
 func (hr *hostRun) notePlace() {
+	hr.decidePairs()
 	seen := hr.placeSeen
 	check := func(b answer) {
 		hr.placeSeen = max(hr.placeSeen, b.got)
@@ -86,4 +160,16 @@ func (hr *hostRun) byPlace(j *job) {
 		o.Err = errByPlace
 		j.out = &o
 	}
+}
+
+// runBefore reports whether an answer of the domain came right before a
+// in its transaction: a is not the first of its domain's run there.
+// e.mu is held.
+func (hr *hostRun) runBefore(a answer) bool {
+	for _, x := range append(hr.answers, hr.blind...) {
+		if x.sameTx(a) && x.seq == a.seq-1 {
+			return true
+		}
+	}
+	return false
 }

@@ -256,16 +256,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	}
 	// A random address of each domain goes at the front (canary.go,
 	// front), where the server pipelines or not.
-	var lead *hostRun // the domain whose catch-all probe shares the batch's transaction, just before it
-	if len(alone) > 0 && len(pend.Mine()) > 0 {
-		m := pend.Mine()
-		lead = spec[m[len(m)-1]]
-		lead.leads = true
-	}
 	fs, fresh := e.frontsOf(c, batch, len(wires)+2*distinctRuns(batch)-len(cans), len(alone) == 0)
-	if lead != nil {
-		lead.leads = false
-	}
 	e.mu.Unlock()
 	c.markProbes(frontWires(fs)...)
 	wires = append(frontWires(fs), wires...)
@@ -326,9 +317,9 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	tf := c.filing(batch)
 	e.mu.Lock()
 	for _, fr := range c.fronts {
-		fileFront(f, fr.hr, &fr.res) // before the batch's answers: it came first
-		if fr.pair && fr.res.Seq > 0 {
-			fr.hr.paired = true
+		a, ok := fileFront(f, fr.hr, &fr.res) // before the batch's answers: it came first
+		if fr.pair && ok {
+			fr.hr.pairAns = append(fr.hr.pairAns, a) // decided in notePlace
 		}
 	}
 	c.fronts = nil
@@ -364,6 +355,11 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 			runs = append(runs, hr)
 		}
 	}
+	for _, hr := range runs {
+		// Before anything is asked after: a pair decided, or a server
+		// answering by place, changes which acceptances are proven.
+		hr.notePlace()
+	}
 	e.mu.Unlock()
 	if ctx.Err() == nil {
 		e.askAfter(ctx, c, runs)
@@ -377,9 +373,6 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	}
 	c.compact(batch)
 	e.mu.Lock()
-	for _, hr := range runs {
-		hr.notePlace() // a server answering by place proves none of the batch's acceptances
-	}
 	var out []*job
 	for _, hr := range runs {
 		out = append(out, hr.afterBatch()...)
