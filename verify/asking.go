@@ -74,8 +74,10 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	room, _ := c.s.TxRoom()
 	fresh := room == 0
 	ts := e.trails(c, runs, perConn, fresh)
-	if !fresh && ts == nil {
-		fresh = true // nothing fits the open transaction: a new one
+	if !fresh && (ts == nil || slices.ContainsFunc(ts, func(t trail) bool { return t.pair != "" && t.hr.inTx(c) })) {
+		// Nothing fits the open transaction, or a front pair would sit
+		// inside a run of its domain there (hostRun.decidePairs): a new one.
+		fresh = true
 		ts = e.trails(c, runs, perConn, fresh)
 	}
 	if c.pc.short(trailsSize(ts)) {

@@ -50,9 +50,12 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 		txCost += trail
 		if p.fronts {
 			// Its random addresses at the front of the flush: RCPTs of the
-			// flush and its transaction that may be refused.
-			cost += hr.frontCount()
-			txCost += hr.frontCount()
+			// flush and its transaction that may be refused. A catch-all
+			// probe going alone just before them is the pair's first
+			// (positional.go).
+			fronts := hr.frontCount() - boolInt(first && hr.pairDue())
+			cost += fronts
+			txCost += fronts
 		}
 	}
 	// The flush and the trailing flush after it fit the server's burst

@@ -217,10 +217,18 @@ func (e *engine) fronts(c *conn, batch []*job, sameTx bool) []front {
 func (e *engine) frontsOf(c *conn, batch []*job, n int, mayFresh bool) ([]front, bool) {
 	room, _ := c.s.TxRoom()
 	fs := e.fronts(c, batch, room > 0)
-	if !mayFresh || room >= len(fs)+n {
+	if !mayFresh || room >= len(fs)+n && !pairInRun(c, fs) {
 		return fs, false
 	}
 	return e.fronts(c, batch, false), true
+}
+
+// pairInRun reports whether a pair of fs would follow recipients of its
+// domain in c's open transaction: inside a run, it tests places other
+// than the run's first (hostRun.decidePairs), so the batch goes in a
+// new transaction. e.mu is held.
+func pairInRun(c *conn, fs []front) bool {
+	return slices.ContainsFunc(fs, func(f front) bool { return f.pair && f.hr.inTx(c) })
 }
 
 // frontAddr draws a random address of hr's domain for the front of a

@@ -236,8 +236,7 @@ func (hr *hostRun) proven(j *job) bool {
 	if hr.consumer() {
 		return true
 	}
-	if !j.answered || hr.contradicted || hr.e.byPlace[hr.key] || hr.catchAllStatus() != catchall.No || !j.ans.fronted ||
-		!hr.paired && !j.ans.perConn {
+	if !j.answered || hr.contradicted || hr.e.byPlace[hr.key] || hr.catchAllStatus() != catchall.No || !j.ans.fronted {
 		return false
 	}
 	for _, r := range hr.answers {

@@ -42,10 +42,12 @@ type hostRun struct {
 	probeNo   bool            // it refused the random address in a way that counts
 	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
 	// The front pair (positional.go): decided, the answers to decide,
-	// and the addresses to ask again (deferred).
+	// the addresses of the next, and whether the domain's catch-all probe
+	// goes just before the flush planned now (its first).
 	paired    bool
 	pairAns   []answer
-	pairAddrs []string
+	nextPair  [2]string
+	leads     bool
 	placeSeen uint64 // the latest got of the answers hostRun.notePlace read
 
 	lastAccepted string              // the latest address of the domain it accepted (a control)

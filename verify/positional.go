@@ -2,6 +2,7 @@ package verify
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/mailverify/mailverify/smtpprobe"
 )
@@ -46,57 +47,86 @@ func (hr *hostRun) pairDue() bool { return !hr.paired }
 func (hr *hostRun) frontCount() int { return 1 + boolInt(hr.pairDue()) }
 
 // frontsOf returns the domain's fronts for a flush: one random address,
-// or the pair while it is due. e.mu is held.
+// or the pair while it is due. Where the domain's catch-all probe goes
+// just before the flush in its transaction, the probe is the pair's
+// first (hostRun.leads); lost to a reconnection or to pipelining out of
+// step, the run has one random address, and the pair decides nothing
+// (decidePairs). e.mu is held.
 func (hr *hostRun) frontsOf(like []string) []front {
 	if !hr.pairDue() {
 		return []front{{hr: hr, addr: frontAddr(hr, like)}}
 	}
 	p := hr.pair(like)
+	if hr.leads {
+		return []front{{hr: hr, addr: p[1], pair: true}}
+	}
 	return []front{{hr: hr, addr: p[0]}, {hr: hr, addr: p[1], pair: true}}
 }
 
-// pair returns the addresses of the domain's next front pair: fresh, in
-// the shape of one of like, or, where the last pair was deferred
-// (greylisted), that pair again: fresh ones would be deferred again. e.mu
-// is held.
+// pair returns the addresses of the domain's next front pair: drawn once,
+// in the shape of one of like, and kept until a pair is answered other
+// than deferred: a pair greylisted goes again as it was, where fresh
+// addresses would be deferred again. e.mu is held.
 func (hr *hostRun) pair(like []string) [2]string {
-	if len(hr.pairAddrs) == 2 {
-		return [2]string{hr.pairAddrs[0], hr.pairAddrs[1]}
+	if hr.nextPair[0] == "" {
+		hr.nextPair = [2]string{frontAddr(hr, like), frontAddr(hr, like)}
 	}
-	return [2]string{frontAddr(hr, like), frontAddr(hr, like)}
+	return hr.nextPair
 }
 
 // decidePairs reads the answers to the pair's seconds filed since the
-// last call. A pair decides once both its random addresses were refused
-// in ways that judge, the first right before the second, near it: the
-// server judged the recipient after one it judged. Accepted, the second
-// shows the server letting it through (notePlace marks it where a refusal
-// that judges follows near); deferred, the pair goes again as it was; and
-// with no random address right before it (the catch-all probe it was to
-// follow went unanswered), it decides nothing. Until a pair decides, no
+// last call. A pair decides once its second was refused in a way that
+// judges, near the start of the domain's run in its transaction, and
+// every recipient of the run before it was a random address refused so
+// too (the pair's first, and the catch-all probe where it went just
+// before): the server judged a recipient after the first of a run.
+// Accepted, the second shows the server letting it through (notePlace
+// marks it where a refusal that judges follows near); deferred, the pair
+// goes again as it was; inside a run of the domain's own addresses (a
+// trailing probe continuing the transaction), it tests places other
+// than the run's first, and decides nothing. Until a pair decides, no
 // acceptance of the domain at the host is proven (hostRun.proven). e.mu is
 // held.
 func (hr *hostRun) decidePairs() {
 	for _, p := range hr.pairAns {
 		p = hr.kept(p)
-		var r answer
-		ok := false
-		for _, x := range append(hr.answers, hr.blind...) {
-			if x.probe && x.seq == p.seq-1 && x.near(p) {
-				r, ok = x, true
-			}
-		}
+		run, deferredRun := hr.runTo(p)
 		switch {
-		case !ok:
-		case r.judges() && p.judges():
-			hr.paired, hr.pairAddrs = true, nil
-		case deferred(r.o) || deferred(p.o):
-			hr.pairAddrs = []string{r.rcpt, p.rcpt}
+		case deferredRun: // asked again as it was (hostRun.pair)
+		case len(run) >= 2 && judgedRandoms(run):
+			hr.paired, hr.nextPair = true, [2]string{}
 		default:
-			hr.pairAddrs = nil
+			hr.nextPair = [2]string{}
 		}
 	}
 	hr.pairAns = hr.pairAns[:0]
+}
+
+// runTo returns the answers of the domain's run in p's transaction up to
+// p, near it, and whether one of them was deferred. e.mu is held.
+func (hr *hostRun) runTo(p answer) (run []answer, deferredRun bool) {
+	all := append(slices.Clone(hr.answers), hr.blind...)
+	for seq := p.seq; ; seq-- {
+		i := slices.IndexFunc(all, func(x answer) bool { return x.seq == seq && x.sameTx(p) })
+		if i < 0 || !all[i].near(p) {
+			break
+		}
+		run = append(run, all[i])
+		deferredRun = deferredRun || deferred(all[i].o)
+	}
+	slices.Reverse(run)
+	return run, deferredRun
+}
+
+// judgedRandoms reports whether every answer of run is to a fresh random
+// address and a refusal that judges.
+func judgedRandoms(run []answer) bool {
+	for _, a := range run {
+		if !a.probe || a.again || !a.judges() {
+			return false
+		}
+	}
+	return true
 }
 
 // kept returns a as hr.answers keeps it (a refusal an acceptance after it
@@ -172,4 +202,11 @@ func (hr *hostRun) runBefore(a answer) bool {
 		}
 	}
 	return false
+}
+
+// inTx reports whether the host answered a recipient of the domain in c's
+// open transaction. e.mu is held.
+func (hr *hostRun) inTx(c *conn) bool {
+	in := func(x answer) bool { return x.conn == c.lastConn && x.tx == c.lastTx }
+	return slices.ContainsFunc(hr.answers, in) || slices.ContainsFunc(hr.blind, in)
 }

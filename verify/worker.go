@@ -256,7 +256,15 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	}
 	// A random address of each domain goes at the front (canary.go,
 	// front), where the server pipelines or not.
+	var lead *hostRun // the domain whose catch-all probe shares the batch's transaction, just before it
+	if m := pendMine(pend); len(alone) > 0 && len(m) > 0 {
+		lead = spec[m[len(m)-1]]
+		lead.leads = true
+	}
 	fs, fresh := e.frontsOf(c, batch, len(wires)+2*distinctRuns(batch)-len(cans), len(alone) == 0)
+	if lead != nil {
+		lead.leads = false
+	}
 	e.mu.Unlock()
 	c.markProbes(frontWires(fs)...)
 	wires = append(frontWires(fs), wires...)
@@ -379,4 +387,12 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 	}
 	e.mu.Unlock()
 	e.sendAll(out)
+}
+
+// pendMine is p.Mine(), nil without p.
+func pendMine(p *catchall.Pending) []int {
+	if p == nil {
+		return nil
+	}
+	return p.Mine()
 }
