@@ -122,3 +122,50 @@ func TestReviewGroupGreylistFoundLate(t *testing.T) {
 // connection (421 after them, then closes) and accepts the first k of
 // each connection blindly: a chunk sized for a new connection's flush
 // meets the connection's end, and its front, addresses and canary may
+
+// TestGroupOrderClasses: where groupOrder puts each group at a server
+// whose pace binds: greylisting retries due first, then groups that
+// waited maxHold (the longest waiting first, a recent flush of the run
+// counting as the start of its wait), then the densest first; where the
+// pace does not bind, retries first and the rest in queue order.
+func TestGroupOrderClasses(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	runs := map[string]*hostRun{}
+	var jobs []*job
+	add := func(d string, n int, read time.Duration, retried bool) {
+		if runs[d] == nil {
+			runs[d] = &hostRun{d: &domainState{name: d}}
+		}
+		for range n {
+			jobs = append(jobs, &job{run: runs[d], start: now.Add(-read), greyRetried: retried})
+		}
+	}
+	add("dense.com", 20, 5*time.Minute, false) // read long ago, flushed 2 s ago
+	add("old1.com", 1, 40*time.Second, false)  // waited 40 s
+	add("mid.com", 6, 10*time.Second, false)   // not old
+	add("old2.com", 2, 50*time.Second, false)  // waited 50 s
+	add("grey.com", 1, 3*time.Minute, true)    // a retry due
+	add("small.com", 1, 1*time.Second, false)  // not old
+	add("stale.com", 3, 4*time.Minute, false)  // flushed 35 s ago: waited 35 s
+	q := &hostQueue{served: map[*hostRun]time.Time{
+		runs["dense.com"]: now.Add(-2 * time.Second),
+		runs["stale.com"]: now.Add(-35 * time.Second),
+	}}
+	names := func(gs [][]int) []string {
+		var out []string
+		for _, g := range gs {
+			out = append(out, jobs[g[0]].run.d.name)
+		}
+		return out
+	}
+	gs, n := groupOrder(q, jobs, true, now)
+	want := []string{"grey.com", "old2.com", "old1.com", "stale.com", "dense.com", "mid.com", "small.com"}
+	if got := names(gs); !slices.Equal(got, want) || n != 4 {
+		t.Errorf("paced: %v, %d go now; want %v, 4", got, n, want)
+	}
+	gs, n = groupOrder(q, jobs, false, now)
+	want = []string{"grey.com", "dense.com", "old1.com", "mid.com", "old2.com", "small.com", "stale.com"}
+	if got := names(gs); !slices.Equal(got, want) || n != 1 {
+		t.Errorf("not paced: %v, %d go now; want %v, 1", got, n, want)
+	}
+}
