@@ -5,32 +5,39 @@ import (
 	"time"
 )
 
-// maxHold is how long the jobs of a domain at a server may wait in its
-// queue behind the jobs of denser domains (groupOrder): from when the
-// first of them was read, or from the domain's last flush at the server
-// when that came later.
+// maxHold is how long the jobs of a domain at a server wait in its queue
+// behind the jobs of denser domains (groupOrder) before they go ahead of
+// them: from when the first of them was read, or from the domain's last
+// flush at the server when that came later.
 const maxHold = 30 * time.Second
 
 // groupOrder returns the places of jobs (the first places of q) grouped
 // by hostRun, in the order take offers them to the next flush, and how
-// many of the first groups go now, in part where their first chunk does
-// not fit the flush whole (take):
+// many of the first groups go now: their first chunk in part where it
+// does not fit the flush whole (take). In order:
 //   - groups holding a greylisting retry now due (unpark), in queue order,
 //     so that a deep queue does not add its length to the greylisting
-//     wait;
+//     wait. They go now.
 //   - where the server's pace binds (spare), groups that waited maxHold
 //     or more, the longest waiting first. A group waits from when its
 //     first job was read, or from its run's last flush at the server
-//     when that came later (q.served): a domain that has flushes goes on
-//     by density, one that has none goes within maxHold and a flush of
-//     being read, unless groups that waited longer fill that flush.
+//     when that came later (q.served): a domain flushed within maxHold
+//     goes on by density. Their first chunks go whole, in the first
+//     flush with room for them (a chunk is what a fresh connection's
+//     flush carries): in part, a domain's jobs would go in more flushes,
+//     each with its front and canary (BulkPolite: 1.73 to 2.0 flushes per
+//     domain at the busiest server). A group that waited twice maxHold
+//     goes now.
+//   - the others: in queue order, except where the pace binds: there the
+//     groups with the most jobs go first. Each flush of a domain costs
+//     its front and canary (canary.go), RCPTs the pace counts, and a
+//     domain with few jobs queued now has more queued later, as the list
+//     is read: waiting, they go in fewer flushes, while the server is
+//     kept busy with the others.
 //
-// The other groups follow in queue order, except where the pace binds:
-// there the groups with the most jobs go first. Each flush of a domain
-// costs its front and canary (canary.go), RCPTs the pace counts, and a
-// domain with few jobs queued now has more queued later, as the list is
-// read: waiting, they go in fewer flushes, while the server is kept busy
-// with the others. e.mu is held.
+// So, unless groups that waited longer (or retries) fill the flushes, a
+// job is offered first within maxHold of being read and goes within
+// twice maxHold and a flush. e.mu is held.
 func groupOrder(q *hostQueue, jobs []*job, spare bool, now time.Time) ([][]int, int) {
 	gs := groupsOf(jobs)
 	type place struct {
@@ -51,7 +58,11 @@ func groupOrder(q *hostQueue, jobs []*job, spare bool, now time.Time) ([][]int, 
 		case spare && now.Sub(p.since) >= maxHold:
 			p.class = 1
 		}
-		n += boolInt(p.class < 2)
+		// A retry due goes now, in part if need be; so does a group that
+		// waited twice maxHold. Other old groups go first, but each
+		// first chunk whole: in part, a domain's addresses would go in
+		// more flushes, each with its front and canary.
+		n += boolInt(p.class == 0 || p.class == 1 && now.Sub(p.since) >= 2*maxHold)
 		ps[k] = p
 	}
 	slices.SortStableFunc(ps, func(a, b place) int {

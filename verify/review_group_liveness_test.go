@@ -126,8 +126,9 @@ func TestReviewGroupGreylistFoundLate(t *testing.T) {
 // TestGroupOrderClasses: where groupOrder puts each group at a server
 // whose pace binds: greylisting retries due first, then groups that
 // waited maxHold (the longest waiting first, a recent flush of the run
-// counting as the start of its wait), then the densest first; where the
-// pace does not bind, retries first and the rest in queue order.
+// counting as the start of its wait), then the densest first; the retries
+// and the groups that waited twice maxHold go now, in part if need be.
+// Where the pace does not bind: retries first, the rest in queue order.
 func TestGroupOrderClasses(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	runs := map[string]*hostRun{}
@@ -140,13 +141,14 @@ func TestGroupOrderClasses(t *testing.T) {
 			jobs = append(jobs, &job{run: runs[d], start: now.Add(-read), greyRetried: retried})
 		}
 	}
-	add("dense.com", 20, 5*time.Minute, false) // read long ago, flushed 2 s ago
-	add("old1.com", 1, 40*time.Second, false)  // waited 40 s
-	add("mid.com", 6, 10*time.Second, false)   // not old
-	add("old2.com", 2, 50*time.Second, false)  // waited 50 s
-	add("grey.com", 1, 3*time.Minute, true)    // a retry due
-	add("small.com", 1, 1*time.Second, false)  // not old
-	add("stale.com", 3, 4*time.Minute, false)  // flushed 35 s ago: waited 35 s
+	add("dense.com", 20, 5*time.Minute, false)   // read long ago, flushed 2 s ago
+	add("old1.com", 1, 40*time.Second, false)    // waited 40 s
+	add("mid.com", 6, 10*time.Second, false)     // not old
+	add("old2.com", 2, 50*time.Second, false)    // waited 50 s
+	add("grey.com", 1, 3*time.Minute, true)      // a retry due
+	add("small.com", 1, 1*time.Second, false)    // not old
+	add("stale.com", 3, 4*time.Minute, false)    // flushed 35 s ago: waited 35 s
+	add("ancient.com", 2, 70*time.Second, false) // waited twice maxHold and more
 	q := &hostQueue{served: map[*hostRun]time.Time{
 		runs["dense.com"]: now.Add(-2 * time.Second),
 		runs["stale.com"]: now.Add(-35 * time.Second),
@@ -159,12 +161,12 @@ func TestGroupOrderClasses(t *testing.T) {
 		return out
 	}
 	gs, n := groupOrder(q, jobs, true, now)
-	want := []string{"grey.com", "old2.com", "old1.com", "stale.com", "dense.com", "mid.com", "small.com"}
-	if got := names(gs); !slices.Equal(got, want) || n != 4 {
-		t.Errorf("paced: %v, %d go now; want %v, 4", got, n, want)
+	want := []string{"grey.com", "ancient.com", "old2.com", "old1.com", "stale.com", "dense.com", "mid.com", "small.com"}
+	if got := names(gs); !slices.Equal(got, want) || n != 2 {
+		t.Errorf("paced: %v, %d go now; want %v, 2", got, n, want)
 	}
 	gs, n = groupOrder(q, jobs, false, now)
-	want = []string{"grey.com", "dense.com", "old1.com", "mid.com", "old2.com", "small.com", "stale.com"}
+	want = []string{"grey.com", "dense.com", "old1.com", "mid.com", "old2.com", "small.com", "stale.com", "ancient.com"}
 	if got := names(gs); !slices.Equal(got, want) || n != 1 {
 		t.Errorf("not paced: %v, %d go now; want %v, 1", got, n, want)
 	}
