@@ -21,8 +21,8 @@ const maxHold = 30 * time.Second
 //   - where the server's pace binds (spare), groups that waited maxHold
 //     or more, the longest waiting first. A group waits from when its
 //     first job was read, or from its run's last flush at the server
-//     when that came later (q.served): a domain flushed within maxHold
-//     goes on by density. Their first chunks go whole, in the first
+//     when that came later (q.served; not where the host greylists the
+//     domain): a domain flushed within maxHold goes on by density. Their first chunks go whole, in the first
 //     flush with room for them (a chunk is what a fresh connection's
 //     flush carries): in part, a domain's jobs would go in more flushes,
 //     each with its front and canary (BulkPolite: 1.73 to 2.0 flushes per
@@ -49,8 +49,13 @@ func groupOrder(q *hostQueue, jobs []*job, spare bool, now time.Time) ([][]int, 
 	n := 0
 	for k, g := range gs {
 		p := place{g: g, class: 2, since: jobs[g[0]].start}
-		if f := q.served[jobs[g[0]].run]; f.After(p.since) {
-			p.since = f
+		if hr := jobs[g[0]].run; hr.greySince.IsZero() && q.served[hr].After(p.since) {
+			// Not where the host greylists the domain: the jobs there
+			// wait from when they were read, as enqueue puts them early,
+			// so that their greylisting wait overlaps the queue's work
+			// (a wait started anew at each flush left addresses
+			// greylisted at the end of GreylistMaxWait).
+			p.since = q.served[hr]
 		}
 		switch {
 		case slices.ContainsFunc(g, func(i int) bool { return jobs[i].greyRetried }):

@@ -126,9 +126,10 @@ func TestReviewGroupGreylistFoundLate(t *testing.T) {
 // TestGroupOrderClasses: where groupOrder puts each group at a server
 // whose pace binds: greylisting retries due first, then groups that
 // waited maxHold (the longest waiting first, a recent flush of the run
-// counting as the start of its wait), then the densest first; the retries
-// and the groups that waited twice maxHold go now, in part if need be.
-// Where the pace does not bind: retries first, the rest in queue order.
+// counting as the start of its wait, except where the host greylists
+// the domain), then the densest first; the retries and the groups that
+// waited twice maxHold go now, in part if need be. Where the pace does
+// not bind: retries first, the rest in queue order.
 func TestGroupOrderClasses(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	runs := map[string]*hostRun{}
@@ -149,9 +150,12 @@ func TestGroupOrderClasses(t *testing.T) {
 	add("small.com", 1, 1*time.Second, false)    // not old
 	add("stale.com", 3, 4*time.Minute, false)    // flushed 35 s ago: waited 35 s
 	add("ancient.com", 2, 70*time.Second, false) // waited twice maxHold and more
+	add("greyish.com", 4, 45*time.Second, false) // its host greylists it: waits from its reading
+	runs["greyish.com"].greySince = now.Add(-time.Minute)
 	q := &hostQueue{served: map[*hostRun]time.Time{
-		runs["dense.com"]: now.Add(-2 * time.Second),
-		runs["stale.com"]: now.Add(-35 * time.Second),
+		runs["dense.com"]:   now.Add(-2 * time.Second),
+		runs["stale.com"]:   now.Add(-35 * time.Second),
+		runs["greyish.com"]: now.Add(-time.Second),
 	}}
 	names := func(gs [][]int) []string {
 		var out []string
@@ -161,12 +165,12 @@ func TestGroupOrderClasses(t *testing.T) {
 		return out
 	}
 	gs, n := groupOrder(q, jobs, true, now)
-	want := []string{"grey.com", "ancient.com", "old2.com", "old1.com", "stale.com", "dense.com", "mid.com", "small.com"}
+	want := []string{"grey.com", "ancient.com", "old2.com", "greyish.com", "old1.com", "stale.com", "dense.com", "mid.com", "small.com"}
 	if got := names(gs); !slices.Equal(got, want) || n != 2 {
 		t.Errorf("paced: %v, %d go now; want %v, 2", got, n, want)
 	}
 	gs, n = groupOrder(q, jobs, false, now)
-	want = []string{"grey.com", "dense.com", "old1.com", "mid.com", "old2.com", "small.com", "stale.com", "ancient.com"}
+	want = []string{"grey.com", "dense.com", "old1.com", "mid.com", "old2.com", "small.com", "stale.com", "ancient.com", "greyish.com"}
 	if got := names(gs); !slices.Equal(got, want) || n != 1 {
 		t.Errorf("not paced: %v, %d go now; want %v, 1", got, n, want)
 	}
