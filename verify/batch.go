@@ -111,6 +111,17 @@ func (p *batchPlan) addAll(jobs []*job, g []int, taken []bool) bool {
 	return true
 }
 
+// addSome takes the jobs at places g of jobs, in order, as long as they
+// fit, and marks them taken.
+func (p *batchPlan) addSome(jobs []*job, g []int, taken []bool) {
+	for _, i := range g {
+		if len(p.picked) >= batchSize || !p.add(jobs, i) {
+			return
+		}
+		taken[i] = true
+	}
+}
+
 // fit counts how many of the jobs at places g of jobs, in order, fit in
 // an empty plan like p.
 func (p batchPlan) fit(jobs []*job, g []int) int {
@@ -151,30 +162,30 @@ func (e *engine) take(q *hostQueue, r flushRoom, since time.Time) ([]*job, []*ho
 	full := *p
 	full.room = max(r.rcpts, r.fresh)
 	var chunks [][]int
-	gs := e.groupOrder(q.jobs[:scan], r.spare, since)
+	gs, due := groupOrder(q, q.jobs[:scan], r.spare, since)
 	if r.oneDomain {
 		gs = gs[:min(1, len(gs))]
 	}
-	for _, g := range gs {
-		n := max(1, full.fit(q.jobs, g))
-		for len(g) > 0 {
-			k := min(n, len(g))
+	var urgent []bool // the first chunk of a group that waited long enough
+	for n, g := range gs {
+		k := max(1, full.fit(q.jobs, g))
+		for c := 0; len(g) > 0; c++ {
+			k := min(k, len(g))
 			chunks, g = append(chunks, g[:k]), g[k:]
+			urgent = append(urgent, c == 0 && n < due)
 		}
 	}
-	for _, g := range chunks {
-		p.addAll(q.jobs, g, taken)
+	for c, g := range chunks {
+		if !p.addAll(q.jobs, g, taken) && urgent[c] {
+			// It waited long enough (groupOrder): what fits goes now.
+			p.addSome(q.jobs, g, taken)
+		}
 		if len(p.picked) >= batchSize {
 			break
 		}
 	}
 	if len(p.picked) == 0 && len(chunks) > 0 {
-		for _, i := range chunks[0] {
-			if len(p.picked) >= batchSize || !p.add(q.jobs, i) {
-				break
-			}
-			taken[i] = true
-		}
+		p.addSome(q.jobs, chunks[0], taken)
 	}
 	batch := make([]*job, len(p.picked))
 	fresh := q.fresh
@@ -206,6 +217,7 @@ func (e *engine) take(q *hostQueue, r flushRoom, since time.Time) ([]*job, []*ho
 		j.at = atFlight
 		e.setDeadline(j, since)
 	}
+	q.flushed(p.runs, since)
 	return batch, probes
 }
 
@@ -300,58 +312,4 @@ func trailsSize(ts []trail) int {
 		n += t.size()
 	}
 	return n
-}
-
-// maxHold is how long after it was read a job may wait in its queue
-// behind the jobs of denser domains (groupOrder).
-const maxHold = 30 * time.Second
-
-// groupOrder returns the places of jobs grouped by hostRun, in the order
-// take offers them to the next flush: in queue order, except where the
-// server's pace binds (spare): there the groups with the most jobs go
-// first. Each flush of a domain costs its front and canary (canary.go),
-// RCPTs the pace counts, and a domain with few jobs queued now has more
-// queued later, as the list is read: waiting, they go in fewer flushes,
-// while the server is kept busy with the others. Groups that do not wait
-// go first, in queue order: greylisting retries now due (unpark), and a
-// domain whose first job was read maxHold ago or more. e.mu is held.
-func (e *engine) groupOrder(jobs []*job, spare bool, now time.Time) [][]int {
-	gs := groupsOf(jobs)
-	if !spare {
-		return gs
-	}
-	urgent := func(g []int) bool { // by its first queued job
-		return now.Sub(jobs[g[0]].start) >= maxHold ||
-			slices.ContainsFunc(g, func(i int) bool { return jobs[i].greyRetried })
-	}
-	slices.SortStableFunc(gs, func(a, b []int) int {
-		ua, ub := urgent(a), urgent(b)
-		switch {
-		case ua && ub:
-			return 0
-		case ua:
-			return -1
-		case ub:
-			return 1
-		}
-		return len(b) - len(a)
-	})
-	return gs
-}
-
-// groupsOf returns the places of jobs grouped by hostRun, in the order of
-// each group's first job.
-func groupsOf(jobs []*job) [][]int {
-	at := map[*hostRun]int{}
-	var gs [][]int
-	for i, j := range jobs {
-		k, ok := at[j.run]
-		if !ok {
-			k = len(gs)
-			at[j.run] = k
-			gs = append(gs, nil)
-		}
-		gs[k] = append(gs[k], i)
-	}
-	return gs
 }

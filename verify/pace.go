@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -41,9 +42,55 @@ const maxMarks = 64
 // holds counts the RCPTs held in a server's bucket for trailing flushes,
 // all sessions together: no session takes them but the one they are
 // held for.
+//
+// It also keeps the line of sessions whose flushes wait for the pace:
+// the first to wait goes first. Without it, a session waiting for a
+// large flush lost the bucket again and again to another session's
+// smaller flushes, whose tokens came sooner, and its batch (a sparse
+// domain's only address, a greylisting retry due) waited for minutes
+// (TestReviewGroupGreylistFoundLate).
 type holds struct {
-	mu sync.Mutex
-	n  int
+	mu    sync.Mutex
+	n     int
+	line  []*pacer      // sessions waiting for the pace, first come first
+	moved chan struct{} // closed when the line's head changes; nil for none yet
+}
+
+// first reports whether p may take tokens now: no other session waits
+// before it, or it takes only what it holds (its trailing flush, which
+// must not wait). h.mu is held.
+func (h *holds) first(p *pacer, k int) bool {
+	return k <= p.holding || len(h.line) == 0 || h.line[0] == p
+}
+
+// join puts p at the end of the line, unless it is in it. h.mu is held.
+func (h *holds) join(p *pacer) {
+	if !slices.Contains(h.line, p) {
+		h.line = append(h.line, p)
+	}
+}
+
+// leave takes p out of the line, and wakes the sessions waiting in it
+// when the head changes. h.mu is held.
+func (h *holds) leave(p *pacer) {
+	i := slices.Index(h.line, p)
+	if i < 0 {
+		return
+	}
+	h.line = slices.Delete(h.line, i, i+1)
+	if i == 0 && h.moved != nil {
+		close(h.moved)
+		h.moved = nil
+	}
+}
+
+// turn returns a channel closed when the line's head changes. h.mu is
+// held.
+func (h *holds) turn() <-chan struct{} {
+	if h.moved == nil {
+		h.moved = make(chan struct{})
+	}
+	return h.moved
 }
 
 func (p *pacer) pace(ctx context.Context, n int) error {
@@ -156,18 +203,20 @@ func (p *pacer) take(ctx context.Context, n, extra int) error {
 	return nil
 }
 
-// takeChunk is take for at most a burst of RCPTs.
+// takeChunk is take for at most a burst of RCPTs. Sessions that wait
+// take their turns in the order they began to wait (holds.line).
 func (p *pacer) takeChunk(ctx context.Context, k, x int) error {
 	l := p.lim
+	h := l.held
 	for {
-		h := l.held
 		h.mu.Lock()
 		now := time.Now()
 		tok := l.rcpts.TokensAt(now)
 		others := h.n - p.holding
-		if tok >= float64(k+x+others) && l.rcpts.AllowN(now, k) {
+		if h.first(p, k) && tok >= float64(k+x+others) && l.rcpts.AllowN(now, k) {
 			h.n += x - p.holding
 			p.holding = x
+			h.leave(p)
 			h.mu.Unlock()
 			return nil
 		}
@@ -177,6 +226,19 @@ func (p *pacer) takeChunk(ctx context.Context, k, x int) error {
 		h.n -= p.holding
 		p.holding = 0
 		others = h.n
+		h.join(p)
+		if h.line[0] != p {
+			// Another session waits before this one: its turn first.
+			turn := h.turn()
+			h.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				p.leaveLine()
+				return ctx.Err()
+			case <-turn:
+			}
+			continue
+		}
 		h.mu.Unlock()
 		wait := func(want int) time.Duration {
 			if want > l.rcpts.Burst() {
@@ -190,6 +252,8 @@ func (p *pacer) takeChunk(ctx context.Context, k, x int) error {
 				x = 0 // the room after it does not fit the deadline
 				continue
 			}
+			// It cannot go by its deadline: the sessions behind it go.
+			p.leaveLine()
 			<-ctx.Done()
 			return ctx.Err()
 		}
@@ -197,10 +261,19 @@ func (p *pacer) takeChunk(ctx context.Context, k, x int) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			p.leaveLine()
 			return ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// leaveLine takes p out of its server's line of waiting sessions.
+func (p *pacer) leaveLine() {
+	h := p.lim.held
+	h.mu.Lock()
+	h.leave(p)
+	h.mu.Unlock()
 }
 
 // short reports whether n RCPTs would wait for the pace now.

@@ -60,6 +60,10 @@ type hostQueue struct {
 	renew   bool       // the next batch goes on a fresh connection
 	signal  chan struct{}
 	fresh   int // the first jobs of new domains, at the front of jobs
+	// served is when each run last had jobs in a batch taken from the
+	// queue, within maxHold (see groupOrder).
+	served map[*hostRun]time.Time
+	kept   int // len(served) after it was last pruned (hostQueue.flushed)
 }
 
 // route files a prechecked job under its domain, starting the domain's

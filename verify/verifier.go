@@ -101,8 +101,13 @@ type Verifier struct {
 	// Addresses that wait (greylisted until their retry, or queued deep
 	// behind a server's own pace) leave the window, up to twice Window of
 	// them, so that they do not starve the servers that could go. Memory
-	// is bounded by three times Window addresses (about 1 KB each).
-	// Reading the input waits while the window is full.
+	// is bounded by three times Window addresses (about 1 KB each): at
+	// most Window in the window and twice Window out of it. Counted from
+	// the caller's side, from when in yields an address until the loop
+	// body gets its result, at most three times Window plus two are held:
+	// besides those, one read and waiting for the window, and one whose
+	// result is on its way to the loop body (its place in the window is
+	// free already). Reading the input waits while the window is full.
 	Window int
 
 	// GreylistDelay is the first wait before retrying a greylisted address
