@@ -100,12 +100,14 @@
 //     5.2.1, 5.2.2) that no acceptance of the domain followed (a harvest
 //     protection may say it of everyone). Any refusal whose text is about the
 //     egress (package egress's Classify: RBL listings, S3150, banned
-//     sending IP, PTR refusals) or about the receiver's own
-//     misconfiguration is blocked whatever its code; with Egresses, an
-//     address no egress could carry (all blocked for the provider) is
-//     blocked with retry_after.
+//     sending IP, PTR refusals) is blocked whatever its code; with
+//     Egresses, an address no egress could carry (all blocked for the
+//     provider) is blocked with retry_after.
 //   - temporary_failure: any other 4xx, and 5xx about the mail system
-//     rather than the mailbox (X.2.3, X.3.x, X.4.x, X.6.x).
+//     rather than the mailbox (X.2.3, X.3.x, X.4.x, X.6.x); and any
+//     refusal for the receiver's own misconfiguration (a blocklist asked
+//     through a public resolver, a dead blocklist), whatever its code and
+//     stage, with a *ReceiverError: it refuses every sender alike.
 //   - timeout, connection_failed, tls_error, protocol_error: the session
 //     did not get far enough to ask.
 //   - dns_error: SERVFAIL, DNS timeouts, a resolver that cannot be trusted.
