@@ -209,6 +209,17 @@
 // too: no order of commands rules it out, only asking again, and a spell
 // as short as one round trip would fool that the same way.
 //
+// Servers that answer by place (positional.go): one that judges the first
+// recipient of a domain's run and lets the next few through is caught by
+// the front pair (a domain's flushes start with two random addresses
+// until a pair has been refused at the start of a run) and marked where a
+// random address is accepted between two refused in one flush; none of
+// its acceptances is proven then. Still assumed: a server that judges the
+// first two recipients of a run (or more) before letting some through,
+// one that behaves otherwise on a domain's first flush than on later ones,
+// by place, and one whose catch-all probe, meant to be the pair's first,
+// goes unanswered (TestReviewPlaceFindingLeadProbeLost, open).
+//
 // Of the refusals: a harvest protection that refuses everyone in the
 // mailbox's words but still accepts postmaster@ (RFC 5321 asks servers
 // to accept it even when they block) would have specific refusals of a
