@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -284,7 +285,7 @@ func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {
 		}
 		var fresh []applied
 		var finished bool
-		_, err := a.Bus.update(ctx, job, func(rec *record) bool {
+		apply := func(rec *record) bool {
 			fresh, finished = fresh[:0], false
 			for _, ap := range byJob[job] {
 				if ap.seq > rec.Seq && !ap.copy {
@@ -312,12 +313,19 @@ func (a *Aggregator) apply(ctx context.Context, msgs []jetstream.Msg) error {
 				}
 			}
 			return true
-		})
+		}
+		_, err := a.Bus.update(ctx, job, apply)
 		if errors.Is(err, ErrNotFound) {
 			continue // expired or never stored
 		}
 		if err != nil {
-			if a.appliedAnyway(ctx, job, fresh) {
+			tried, done := slices.Clone(fresh), finished
+			if a.settle(ctx, job, apply) {
+				// fresh is empty where the update that failed here had
+				// landed after all: what it counted is reported.
+				if len(fresh) == 0 {
+					fresh, finished = tried, done
+				}
 				a.report(job, fresh, finished)
 			}
 			return err
@@ -340,19 +348,18 @@ func (a *Aggregator) report(job string, fresh []applied, finished bool) {
 	}
 }
 
-// appliedAnyway reports whether an update of job that returned an error
-// was applied all the same: a stop cancelled it, or its answer timed out,
-// after the server had stored it. The next aggregator skips what it
-// counted (the record's Seq), so the hooks must hear of it now or never.
-// The record is read again on a context that ignores the stop.
-func (a *Aggregator) appliedAnyway(ctx context.Context, job string, fresh []applied) bool {
-	if len(fresh) == 0 {
-		return false
-	}
+// settle makes sure of an update of job that returned an error (the
+// aggregator stopped, or the answer timed out): that update may have
+// landed, or may still land, being on its way. It applies again, past
+// the caller's cancellation for a bounded time: the record's revision
+// then moves, so the update on its way can no longer land (the store
+// compares revisions), or shows the results counted already. It reports
+// whether they are counted now. apply recomputes what is fresh.
+func (a *Aggregator) settle(ctx context.Context, job string, apply func(*record) bool) bool {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	rec, _, err := a.Bus.load(cctx, job)
-	return err == nil && rec.Seq >= fresh[len(fresh)-1].seq
+	_, err := a.Bus.update(cctx, job, apply)
+	return err == nil
 }
 
 // jobOfSubject parses mv.result.<job>.<index>.

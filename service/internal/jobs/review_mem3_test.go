@@ -184,7 +184,7 @@ func TestReviewMem3AggregatorKilledInTheWindow(t *testing.T) {
 	defer c.mu.Unlock()
 	for _, j := range jobs {
 		// Exactly once: a stop mid-update still reports what it counted
-		// (Aggregator.appliedAnyway; TestReviewMem3HooksLostOnStop).
+		// (Aggregator.settle; TestReviewMem3HooksLostOnStop).
 		if c.done[j.id] != 1 {
 			t.Errorf("job %s (%d entries): OnDone called %d times; want once", j.id, j.n, c.done[j.id])
 		}
