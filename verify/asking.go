@@ -245,10 +245,12 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 			}
 		}
 		if len(t.again) > 0 {
-			t.front = frontAddr(hr, likeOf(t.again, hr)) // the front and the probe may both be refused
-			if hr.pairDue() {
-				p := hr.pair(likeOf(t.again, hr))
+			// The front (or the pair) and the probe may all be refused.
+			if like := likeOf(t.again, hr); hr.pairDue() {
+				p := hr.pair(like)
 				t.front, t.pair = p[0], p[1]
+			} else {
+				t.front = frontAddr(hr, like)
 			}
 			t.spell = hr.spell // ... and this
 		}

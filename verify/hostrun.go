@@ -364,8 +364,8 @@ func (hr *hostRun) settle(j *job) {
 	case smtpprobe.Accepted:
 		if st == catchall.No && !hr.proven(j) {
 			j.res.CatchAll = catchall.Unknown
+			hr.byPlace(j) // why, where that is the cause
 		}
-		hr.byPlace(j)
 	case smtpprobe.Rejected:
 		o := *j.out
 		o.Outcome = smtpprobe.Blocked

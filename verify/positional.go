@@ -105,7 +105,7 @@ func (hr *hostRun) decidePairs() {
 // runTo returns the answers of the domain's run in p's transaction up to
 // p, near it, and whether one of them was deferred. e.mu is held.
 func (hr *hostRun) runTo(p answer) (run []answer, deferredRun bool) {
-	all := append(slices.Clone(hr.answers), hr.blind...)
+	all := hr.allAnswers()
 	for seq := p.seq; ; seq-- {
 		i := slices.IndexFunc(all, func(x answer) bool { return x.seq == seq && x.sameTx(p) })
 		if i < 0 || !all[i].near(p) {
@@ -182,10 +182,10 @@ func (hr *hostRun) notePlace() {
 	}
 }
 
-// byPlace gives j, accepted, the reason its acceptance is not proven where
-// the server answers by place. e.mu is held.
+// byPlace gives j, accepted and not proven, the reason where the server
+// answers by place. e.mu is held.
 func (hr *hostRun) byPlace(j *job) {
-	if j.out.Outcome == smtpprobe.Accepted && hr.e.byPlace[hr.key] {
+	if hr.e.byPlace[hr.key] {
 		o := *j.out
 		o.Err = errByPlace
 		j.out = &o
@@ -196,17 +196,18 @@ func (hr *hostRun) byPlace(j *job) {
 // in its transaction: a is not the first of its domain's run there.
 // e.mu is held.
 func (hr *hostRun) runBefore(a answer) bool {
-	for _, x := range append(hr.answers, hr.blind...) {
-		if x.sameTx(a) && x.seq == a.seq-1 {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(hr.allAnswers(), func(x answer) bool { return x.sameTx(a) && x.seq == a.seq-1 })
+}
+
+// allAnswers returns, in a slice of its own, the answers the host gave
+// about the domain: those kept (hr.answers) and the accepted fronts
+// (hr.blind). e.mu is held.
+func (hr *hostRun) allAnswers() []answer {
+	return slices.Concat(hr.answers, hr.blind)
 }
 
 // inTx reports whether the host answered a recipient of the domain in c's
 // open transaction. e.mu is held.
 func (hr *hostRun) inTx(c *conn) bool {
-	in := func(x answer) bool { return x.conn == c.lastConn && x.tx == c.lastTx }
-	return slices.ContainsFunc(hr.answers, in) || slices.ContainsFunc(hr.blind, in)
+	return slices.ContainsFunc(hr.allAnswers(), func(x answer) bool { return x.conn == c.lastConn && x.tx == c.lastTx })
 }
