@@ -119,6 +119,14 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	if len(ts) == 0 {
 		return
 	}
+	if !pipelines(c.s) {
+		// One command a flush: the room for them all is taken before the
+		// first, so no wait for the pace comes between the acceptances
+		// asked again and the probe (pacer.hold). A wait it makes comes
+		// before them all; the acceptances not asked again then stay
+		// unproven (answer.near), as reask above expected.
+		_ = c.pc.hold(ctx, trailsSize(ts))
+	}
 	probes := e.v.detector.ProbeAddrs(qs)
 	c.markProbes(probes...)
 	var wires []string

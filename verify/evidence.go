@@ -294,7 +294,7 @@ func (hr *hostRun) fronted(a answer) bool {
 // filed returns a, an answer of the host about a job of the domain, as it
 // is to be kept: an acceptance with whether it is fronted.
 func (hr *hostRun) filed(a answer) answer {
-	a.fronted = a.o == smtpprobe.Accepted && hr.fronted(a)
+	a.fronted = a.o == smtpprobe.Accepted && hr.fronted(a) && (a.perConn || hr.paired || hr.pairFronts(a))
 	return a
 }
 
@@ -322,6 +322,7 @@ func (hr *hostRun) consumer() bool {
 // wrong verdict), and memory stays bounded on a domain that streams for
 // ever.
 func (hr *hostRun) record(a answer) {
+	hr.noteFlip(a)
 	if len(hr.answers) >= maxAnswers {
 		hr.answers = append(hr.answers[:0], hr.answers[len(hr.answers)-maxAnswers/2:]...)
 	}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -288,5 +289,37 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 			a.hr.record(ans)
 		}
 		n++
+	}
+}
+
+// errFlipped is the error of an acceptance at a host that accepted an
+// address of the domain it had refused as having no mailbox.
+var errFlipped = errors.New("the server accepted an address of the domain it had refused as having no mailbox: its answers are not about the mailbox (a harvest protection sparing the recipients it accepted before), so no acceptance of the domain there is proven")
+
+// noteFlip notes the domain's addresses the host refused in the
+// mailbox's words (no such mailbox, disabled) and whether it then
+// accepted one. A server that said a mailbox does not exist and later
+// accepts it answers by something other than the mailbox: a harvest
+// protection whose spell refuses every new recipient and spares those it
+// accepted before, whose lies to our random addresses made a catch-all
+// domain look judged, and whose spared acceptances stand between its lies
+// (TestHarvestSparesAcceptedWithoutPipelining). From then on no
+// acceptance of the domain at the host is proven (hostRun.proven); those
+// given before stand. The set holds as many addresses as the domain's
+// jobs at most. e.mu is held.
+func (hr *hostRun) noteFlip(a answer) {
+	if a.probe || a.rcpt == "" {
+		return
+	}
+	switch a.o {
+	case smtpprobe.MailboxNotFound, smtpprobe.MailboxDisabled:
+		if hr.refusedSet == nil {
+			hr.refusedSet = make(map[string]struct{})
+		}
+		hr.refusedSet[a.rcpt] = struct{}{}
+	case smtpprobe.Accepted:
+		if _, ok := hr.refusedSet[a.rcpt]; ok {
+			hr.flipped, hr.contradicted = true, true
+		}
 	}
 }

@@ -52,7 +52,9 @@ type hostRun struct {
 
 	lastAccepted string              // the latest address of the domain it accepted (a control)
 	acceptedSet  map[string]struct{} // the domain's addresses it accepted (hostRun.acceptedBefore)
-	contradicted bool                // it accepted a random address after refusing one (hostRun.softLimit)
+	contradicted bool                // it accepted a random address after refusing one (hostRun.softLimit), or an address of the domain (hostRun.noteFlip)
+	refusedSet   map[string]struct{} // the domain's addresses it refused in the mailbox's words (hostRun.noteFlip)
+	flipped      bool                // it accepted one of them
 	// unasked: the egress layer refused the catch-all question (budget,
 	// back-off): the acceptances it was to prove end with it (egressVerdict).
 	unasked  *egress.UnavailableError

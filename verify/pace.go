@@ -213,9 +213,16 @@ func (p *pacer) takeChunk(ctx context.Context, k, x int) error {
 		now := time.Now()
 		tok := l.rcpts.TokensAt(now)
 		others := h.n - p.holding
-		if h.first(p, k) && tok >= float64(k+x+others) && l.rcpts.AllowN(now, k) {
-			h.n += x - p.holding
-			p.holding = x
+		turn := k
+		if k == 0 {
+			turn = x // a hold (pacer.hold) takes its turn like a flush
+		}
+		if h.first(p, turn) && tok >= float64(k+x+others) && l.rcpts.AllowN(now, k) {
+			// What it held beyond this flush stays held for the next
+			// (pacer.hold), until a wait or clear.
+			hold := max(x, p.holding-k)
+			h.n += hold - p.holding
+			p.holding = hold
 			h.leave(p)
 			h.mu.Unlock()
 			return nil
@@ -274,6 +281,26 @@ func (p *pacer) leaveLine() {
 	h.mu.Lock()
 	h.leave(p)
 	h.mu.Unlock()
+}
+
+// hold waits until the server's bucket has room for n RCPTs (a burst at
+// most) beside what other sessions hold, and holds it for this session's
+// next flushes: they then go with no wait between them, until they have
+// taken it or clear. Where the server does not pipeline, each command is
+// a flush of its own, and a trailing probe's random addresses, the
+// acceptances asked again and the probe go one by one: a wait between
+// them would leave them unproven (answer.near). A wait for the room
+// counts as one (gap).
+func (p *pacer) hold(ctx context.Context, n int) error {
+	if p.lim.rcpts == nil || n <= 0 {
+		return nil
+	}
+	start := time.Now()
+	err := p.takeChunk(ctx, 0, min(n, p.lim.rcpts.Burst()))
+	if time.Since(start) >= time.Millisecond {
+		p.gap()
+	}
+	return err
 }
 
 // short reports whether n RCPTs would wait for the pace now.

@@ -118,6 +118,34 @@ func (hr *hostRun) runTo(p answer) (run []answer, deferredRun bool) {
 	return run, deferredRun
 }
 
+// pairFronts reports whether a, an acceptance, came after a front pair
+// in its domain's run: the run up to a in its transaction (consecutive
+// recipients of the domain; where the server pipelines, in a's flush, as
+// hostRun.fronted reads fronts) opens with two random addresses the host
+// judged (the pair, or the catch-all probe and the pair's second). While
+// the pair is due, one judged random address fronts nothing: a server
+// that judges a run's first recipient and lets the next through judged
+// it, and the acceptances after it were let through. That is where the
+// catch-all probe that was to be the pair's first was lost (a
+// reconnection, pipelining out of step): the acceptances are asked again
+// behind a pair (engine.trails). e.mu is held.
+func (hr *hostRun) pairFronts(a answer) bool {
+	all := hr.allAnswers()
+	var run []answer // from a back to the run's first
+	for seq := a.seq - 1; ; seq-- {
+		i := slices.IndexFunc(all, func(x answer) bool { return x.seq == seq && x.sameTx(a) })
+		if i < 0 || a.piped && all[i].flush != a.flush {
+			break
+		}
+		run = append(run, all[i])
+	}
+	n := len(run)
+	return n >= 2 && freshRandom(run[n-1]) && freshRandom(run[n-2]) && judged(run[n-1].o) && judged(run[n-2].o)
+}
+
+// freshRandom reports whether a is an answer to a random address drawn afresh.
+func freshRandom(a answer) bool { return a.probe && !a.again }
+
 // judgedRandoms reports whether every answer of run is to a fresh random
 // address and a refusal that judges.
 func judgedRandoms(run []answer) bool {
@@ -183,13 +211,21 @@ func (hr *hostRun) notePlace() {
 }
 
 // byPlace gives j, accepted and not proven, the reason where the server
-// answers by place. e.mu is held.
+// answers by place, or accepted an address it said had no mailbox
+// (hostRun.noteFlip). e.mu is held.
 func (hr *hostRun) byPlace(j *job) {
-	if hr.e.byPlace[hr.key] {
-		o := *j.out
-		o.Err = errByPlace
-		j.out = &o
+	var err error
+	switch {
+	case hr.e.byPlace[hr.key]:
+		err = errByPlace
+	case hr.flipped:
+		err = errFlipped
+	default:
+		return
 	}
+	o := *j.out
+	o.Err = err
+	j.out = &o
 }
 
 // runBefore reports whether an answer of the domain came right before a

@@ -208,7 +208,7 @@ func TestReviewPlaceFindingPerConnectionNoFront(t *testing.T) {
 // The next domain's pair does mark the server, but after the first
 // domain's acceptances were settled: the mark does not reach back.
 func TestReviewPlaceFindingLeadProbeLost(t *testing.T) {
-	t.Skip("OPEN wrong-deliverable finding: a lead pair that lost its probe leaves its flush's acceptances fronted by one judged random address; unfronting them (tried) left acceptances at servers whose pipelining breaks unproven for good (TestBrokenPipelining). See the s35 closing note")
+	// t.Skip("OPEN wrong-deliverable finding: a lead pair that lost its probe leaves its flush's acceptances fronted by one judged random address; unfronting them (tried) left acceptances at servers whose pipelining breaks unproven for good (TestBrokenPipelining). See the s35 closing note")
 	// Three domains of six: u2, which does not exist, takes a blind place
 	// whichever domain goes first (groupSizes shows it in some runs).
 	for _, k := range []int{3, 4} {
