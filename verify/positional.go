@@ -30,13 +30,26 @@ import (
 //     allow. From then on no acceptance at that server is proven
 //     (hostRun.proven): they end unknown/cannot_verify, with errByPlace.
 //
-// The pair costs one RCPT per domain and host. A server that behaves
+// The pair costs one RCPT per domain and server address, once for the
+// Verifier while it remembers the server (both the pairs decided and the
+// marks are kept with its per-address state, servers.go). A server that behaves
 // otherwise on a domain's first flush than on later ones, by place, is
 // not caught by it; a test that finds one is welcome.
 
 // errByPlace is the error of an acceptance at a server seen to answer by
 // place.
 var errByPlace = errors.New("the server accepted a random address between two it refused in one flush: it answers by the recipient's place, not its mailbox, so no acceptance there is proven")
+
+// recall takes what earlier calls of the Verifier learned of the
+// domain's front pair at the host: a pair decided, the server answering
+// by place (Verifier.placeOf). e.mu is held.
+func (hr *hostRun) recall() {
+	paired, byPlace := hr.e.v.placeOf(hr.key, hr.d.name)
+	hr.paired = hr.paired || paired
+	if byPlace {
+		hr.e.byPlace[hr.key] = true
+	}
+}
 
 // pairDue reports whether the domain's next flush at the host carries the
 // front pair: until a pair has decided. e.mu is held.
@@ -95,6 +108,7 @@ func (hr *hostRun) decidePairs() {
 		case deferredRun: // asked again as it was (hostRun.pair)
 		case len(run) >= 2 && judgedRandoms(run):
 			hr.paired, hr.nextPair = true, [2]string{}
+			hr.e.v.notePaired(hr.key, hr.d.name)
 		default:
 			hr.nextPair = [2]string{}
 		}
@@ -198,6 +212,7 @@ func (hr *hostRun) notePlace() {
 		}
 		if before && after {
 			hr.e.byPlace[hr.key] = true
+			hr.e.v.noteByPlace(hr.key)
 		}
 	}
 	for _, b := range hr.blind {

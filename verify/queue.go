@@ -41,6 +41,7 @@ func (d *domainState) run(e *engine, n int) *hostRun {
 		h := d.hosts[n]
 		d.runs[n] = &hostRun{e: e, d: d, host: h, idx: n, last: n == len(d.hosts)-1,
 			key: net.JoinHostPort(h.Addrs[0].String(), e.v.port())}
+		d.runs[n].recall()
 	}
 	return d.runs[n]
 }

@@ -45,6 +45,52 @@ type hostState struct {
 	// greyDelay is the greylisting delay learned there: from the first
 	// greylisting of an address to the first retry it passed.
 	greyDelay time.Duration
+	// What the front pairs showed there (positional.go), kept across
+	// calls: the server answers by place, and the domains whose pair
+	// decided (at most maxPaired).
+	byPlace bool
+	paired  map[string]struct{}
+}
+
+// maxPaired bounds the domains a server address's state remembers a
+// decided pair for; past it the memory starts over (a pair more each).
+const maxPaired = 4096
+
+// placeOf returns what earlier calls learned at the server address of
+// the domain's front pair: whether it decided, and whether the server
+// answers by place. A Verify call for a domain seen before sends no pair
+// again (one RCPT each), and learns no mark again by its own pair.
+func (v *Verifier) placeOf(addr, domain string) (paired, byPlace bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if h, ok := v.hosts[addr]; ok {
+		_, paired = h.paired[domain]
+		return paired, h.byPlace
+	}
+	return false, false
+}
+
+// notePaired keeps that the domain's front pair decided at addr.
+func (v *Verifier) notePaired(addr, domain string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	h, ok := v.hosts[addr]
+	if !ok {
+		return
+	}
+	if h.paired == nil || len(h.paired) >= maxPaired {
+		h.paired = make(map[string]struct{})
+	}
+	h.paired[domain] = struct{}{}
+}
+
+// noteByPlace keeps that the server at addr answers by place.
+func (v *Verifier) noteByPlace(addr string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if h, ok := v.hosts[addr]; ok {
+		h.byPlace = true
+	}
 }
 
 // server returns the state of one mail server address, made on first use.
