@@ -133,28 +133,30 @@ func (hr *hostRun) runTo(p answer) (run []answer, deferredRun bool) {
 }
 
 // pairFronts reports whether a, an acceptance, came after a front pair
-// in its domain's run: the run up to a in its transaction (consecutive
-// recipients of the domain; where the server pipelines, in a's flush, as
-// hostRun.fronted reads fronts) opens with two random addresses the host
-// judged (the pair, or the catch-all probe and the pair's second). While
-// the pair is due, one judged random address fronts nothing: a server
-// that judges a run's first recipient and lets the next through judged
-// it, and the acceptances after it were let through. That is where the
-// catch-all probe that was to be the pair's first was lost (a
-// reconnection, pipelining out of step): the acceptances are asked again
-// behind a pair (engine.trails). e.mu is held.
+// in its transaction (where the server pipelines, in its flush, as
+// hostRun.fronted reads fronts): a run of the domain's recipients that
+// opens with two random addresses the host judged (the pair, or the
+// catch-all probe and the pair's second), in the same way decidePairs
+// reads it. The pair need not be in a's run: the flush puts every
+// domain's fronts before the batch, and what the pair shows is that the
+// server judged a recipient after the first of a run. While the pair is
+// due, one judged random address fronts nothing: a server that judges a
+// run's first recipient and lets the next through judged it, and let the
+// acceptances after it through. That is where the catch-all probe that
+// was to be the pair's first was lost (a reconnection, pipelining out of
+// step): the acceptances are asked again behind a pair (engine.trails).
+// e.mu is held.
 func (hr *hostRun) pairFronts(a answer) bool {
-	all := hr.allAnswers()
-	var run []answer // from a back to the run's first
-	for seq := a.seq - 1; ; seq-- {
-		i := slices.IndexFunc(all, func(x answer) bool { return x.seq == seq && x.sameTx(a) })
-		if i < 0 || a.piped && all[i].flush != a.flush {
-			break
+	for _, x := range hr.answers {
+		if !x.sameTx(a) || x.seq >= a.seq || a.piped && x.flush != a.flush || !freshRandom(x) || !judged(x.o) {
+			continue
 		}
-		run = append(run, all[i])
+		run, _ := hr.runTo(x)
+		if len(run) >= 2 && freshRandom(run[0]) && freshRandom(run[1]) && judged(run[0].o) && judged(run[1].o) {
+			return true
+		}
 	}
-	n := len(run)
-	return n >= 2 && freshRandom(run[n-1]) && freshRandom(run[n-2]) && judged(run[n-1].o) && judged(run[n-2].o)
+	return false
 }
 
 // freshRandom reports whether a is an answer to a random address drawn afresh.

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/mailverify/mailverify/catchall"
@@ -264,6 +265,9 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	fs, fresh := e.frontsOf(c, batch, len(wires)+2*distinctRuns(batch)-len(cans), len(alone) == 0)
 	if lead != nil {
 		lead.leads = false
+		// Its front (the pair's second) right after the probe, the pair's
+		// first: another domain's fronts between would end the probe's run.
+		slices.SortStableFunc(fs, func(a, b front) int { return boolInt(b.hr == lead) - boolInt(a.hr == lead) })
 	}
 	e.mu.Unlock()
 	c.markProbes(frontWires(fs)...)
