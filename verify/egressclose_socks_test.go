@@ -63,3 +63,23 @@ func TestHeldConnThroughSOCKS5(t *testing.T) {
 		t.Errorf("Close took %v; want the server's close (about 50 ms), not closeWait (%v)", took, closeWait)
 	}
 }
+
+// TestEgressThroughSOCKS5: a Verifier whose one egress is a SOCKS5 proxy
+// (its sessions' connections are heldConns over the proxy's) gives every
+// address of the world its right verdict through it. (The servers here
+// close after QUIT, which reaches the client through the proxy with or
+// without a half-close; TestHeldConnThroughSOCKS5 is the half-close's.)
+func TestEgressThroughSOCKS5(t *testing.T) {
+	p, err := testsocks.Start("127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback listener: %v", err)
+	}
+	defer p.Close()
+	w := newEgressWorld(t, "", sourceRule{})
+	v, _ := w.verifier(t, 0, generous)
+	v.Egresses = []egress.Egress{{Name: "proxy", Proxy: &url.URL{Scheme: "socks5", Host: p.Addr()}}}
+	res := w.check(t, v)
+	if n := w.right(res); n != len(w.addrs) {
+		t.Errorf("%d of %d right through the proxy:%s", n, len(w.addrs), brief(res))
+	}
+}
