@@ -49,6 +49,7 @@ var rules = map[string]rule{
 	"catchall":            {internal: []string{"smtpprobe"}, external: []string{"golang.org/x/net/publicsuffix"}},
 	"egress":              {internal: []string{"internal/replytext"}, external: []string{"golang.org/x/net/proxy"}},
 	"internal/testsmtp":   {},
+	"internal/testsocks":  {},
 	"internal/golden":     {},
 	"internal/testdns":    {external: []string{"github.com/miekg/dns"}},
 	"integration":         {},

@@ -220,7 +220,8 @@ func (e *Egress) DialContext(ctx context.Context, network, address string) (net.
 		pw, _ := e.Proxy.User.Password()
 		auth = &proxy.Auth{User: e.Proxy.User.Username(), Password: pw}
 	}
-	pd, err := proxy.SOCKS5("tcp", e.Proxy.Host, auth, d)
+	fwd := &proxyLeg{d: d}
+	pd, err := proxy.SOCKS5("tcp", e.Proxy.Host, auth, fwd)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProxy, err)
 	}
@@ -228,8 +229,48 @@ func (e *Egress) DialContext(ctx context.Context, network, address string) (net.
 	if !ok {
 		return nil, fmt.Errorf("%w: the SOCKS5 dialer cannot take a context", ErrProxy)
 	}
-	return cd.DialContext(ctx, network, address)
+	c, err := cd.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if fwd.tcp == nil { // not TCP to the proxy: nothing to half-close
+		return c, nil
+	}
+	return &proxyConn{Conn: c, tcp: fwd.tcp}, nil
 }
+
+// A proxyLeg dials the proxy for the SOCKS5 client and keeps the TCP
+// connection it made, which the client's connection hides.
+type proxyLeg struct {
+	d   *net.Dialer
+	tcp *net.TCPConn
+}
+
+func (p *proxyLeg) Dial(network, address string) (net.Conn, error) {
+	return p.DialContext(context.Background(), network, address)
+}
+
+func (p *proxyLeg) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := p.d.DialContext(ctx, network, address)
+	if tc, ok := c.(*net.TCPConn); ok {
+		p.tcp = tc
+	}
+	return c, err
+}
+
+// A proxyConn is a connection through a SOCKS5 proxy that can end its
+// stream: CloseWrite half-closes the TCP connection to the proxy, which
+// the proxy passes on to the server (the relay ends the server's stream
+// in turn; Dante, OpenSSH's -D and the like do), as a direct connection's
+// CloseWrite would. The SOCKS5 client's own connection type hides it.
+type proxyConn struct {
+	net.Conn
+	tcp *net.TCPConn
+}
+
+// CloseWrite ends our stream, so that the server sees its end through the
+// proxy and can close (see package verify's careful close).
+func (c *proxyConn) CloseWrite() error { return c.tcp.CloseWrite() }
 
 // reaches reports whether a direct dial from Source can reach address: the
 // same family, or a host name the resolver will decide on.

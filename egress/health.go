@@ -2,7 +2,6 @@ package egress
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -154,7 +153,7 @@ func (h *Health) Admit(k Key) (Admission, error) {
 func (h *Health) BackedOff(k Key) (bool, time.Time, error) {
 	r, _, err := h.store().Get(k)
 	if err != nil {
-		return false, time.Time{}, fmt.Errorf("egress: health of %s: %w", k, err)
+		return false, time.Time{}, storeError("health", k, err)
 	}
 	now := h.now()
 	switch {
@@ -279,7 +278,7 @@ func (h *Health) Snapshot() ([]Status, error) {
 // State returns k's record (the zero Record, StateHealthy, when none).
 func (h *Health) State(k Key) (Record, error) {
 	r, _, err := h.store().Get(k)
-	return r, err
+	return r, storeError("health", k, err)
 }
 
 // update runs fn on k's record under compare-and-set, retrying on
@@ -289,7 +288,7 @@ func (h *Health) update(k Key, fn func(r *Record, now time.Time) (*EgressEvent, 
 	for range 16 {
 		r, rev, err := st.Get(k)
 		if err != nil {
-			return fmt.Errorf("egress: health of %s: %w", k, err)
+			return storeError("health", k, err)
 		}
 		now := h.now()
 		ev, changed := fn(&r, now)
@@ -299,7 +298,7 @@ func (h *Health) update(k Key, fn func(r *Record, now time.Time) (*EgressEvent, 
 		if _, err := st.Put(k, r, rev); errors.Is(err, ErrConflict) {
 			continue
 		} else if err != nil {
-			return fmt.Errorf("egress: health of %s: %w", k, err)
+			return storeError("health", k, err)
 		}
 		if ev != nil && h.Hook != nil {
 			ev.Time, ev.Egress, ev.Provider = now, k.Egress, k.Provider
@@ -307,5 +306,5 @@ func (h *Health) update(k Key, fn func(r *Record, now time.Time) (*EgressEvent, 
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: %s", ErrStoreBusy, k)
+	return storeError("health", k, ErrStoreBusy)
 }

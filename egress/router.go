@@ -71,8 +71,11 @@ func (r *Router) Budgets() *Budgets { return r.budgets }
 // end unknown/rate_limited. Until is the earliest time one may be free
 // (zero when only a session's release can free one, or no egress serves
 // the provider). Sessions: some egress was refused for its sessions at
-// once, which may free before Until. Err: the budget store failed (out of
-// reach, or contended past its tries); Until is then StoreBackoff away.
+// once, which may free before Until. Err: the health or budget store
+// failed (a *StoreError: out of reach, timed out, or contended past its
+// tries); Until is then StoreBackoff away, and the addresses end
+// unknown/rate_limited with that retry_after (not blocked: nothing is
+// known against the egress).
 type UnavailableError struct {
 	Provider string
 	Blocked  bool
@@ -82,8 +85,8 @@ type UnavailableError struct {
 	Err      error
 }
 
-// StoreBackoff is how long an address refused because the budget store
-// failed is told to wait (its retry_after).
+// StoreBackoff is how long an address refused because the health or
+// budget store failed is told to wait (its retry_after).
 const StoreBackoff = 15 * time.Second
 
 // Unwrap returns the store's error.
@@ -95,7 +98,7 @@ func (e *UnavailableError) Error() string {
 	case e.NoEgress:
 		return "egress: no egress is allowed to serve " + e.Provider
 	case e.Err != nil:
-		what = "the budget store is unreachable for " + e.Provider + " (" + e.Err.Error() + ")"
+		what = "no egress can be used for " + e.Provider + " (" + e.Err.Error() + ")"
 	case e.Blocked:
 		what = "all egresses for " + e.Provider + " are blocked or backed off"
 	default:
@@ -151,7 +154,7 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 		var ee *ExhaustedError
 		switch {
 		case !errors.As(err, &ee):
-			storeErr = err
+			storeErr = err // a *StoreError
 		case ee.Window == "sessions":
 			sessions = true
 			later(ee.RetryAt)
@@ -164,19 +167,21 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 		k := Key{Egress: e.ID(), Provider: pk}
 		off, offUntil, err := r.health.BackedOff(k)
 		if err != nil {
-			return nil, err
+			// One health store serves every pair: the next egress's
+			// read would wait out the same timeout.
+			return nil, storeDown(pk, err)
 		}
 		if off {
 			later(offUntil)
 			continue
 		}
 		if err := r.budgets.Check(k, 1); err != nil {
-			refused(err)
+			refused(storeError("budget", k, err))
 			continue
 		}
 		adm, err := r.health.Admit(k)
 		if err != nil {
-			return nil, err
+			return nil, storeDown(pk, err)
 		}
 		if !adm.OK {
 			later(adm.Until)
@@ -184,7 +189,7 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 		}
 		release, lost, err := r.budgets.AcquireWatched(k)
 		if err != nil { // taken meanwhile by another session, or the store failed
-			refused(err)
+			refused(storeError("budget", k, err))
 			if adm.Probe {
 				_ = r.health.EndProbe(k)
 			}
@@ -202,6 +207,12 @@ func (r *Router) Route(provider, server string) (*Lease, error) {
 		storeErr = nil // another egress's refusal says when
 	}
 	return nil, &UnavailableError{Provider: pk, Blocked: blocked, Sessions: sessions, Until: until, Err: storeErr}
+}
+
+// storeDown is Route's refusal when the health store failed (err, a
+// *StoreError): no session on a pair whose back-off cannot be read.
+func storeDown(pk string, err error) *UnavailableError {
+	return &UnavailableError{Provider: pk, Until: time.Now().Add(StoreBackoff), Err: err}
 }
 
 // candidates lists the egresses allowed for provider: the sticky one
@@ -246,7 +257,7 @@ func (l *Lease) Take(n int) error {
 	}
 	err := l.r.budgets.Take(l.Key, n)
 	if err != nil && !errors.Is(err, ErrExhausted) {
-		return &UnavailableError{Provider: l.Key.Provider, Until: time.Now().Add(StoreBackoff), Err: err}
+		return storeDown(l.Key.Provider, storeError("budget", l.Key, err))
 	}
 	return err
 }

@@ -120,6 +120,46 @@ type Entry struct {
 // ErrConflict is a Store's answer to a Put whose revision is stale.
 var ErrConflict = errors.New("egress: store revision conflict")
 
+// A StoreError is a failure of the store behind Health ("health") or
+// Budgets ("budget") for one pair: a cluster's KV that timed out or is out
+// of reach, or a record other writers kept changing past every retry
+// (ErrStoreBusy, ErrConflict). It is a fact about the verifier's own
+// bookkeeping, neither about the egress nor about a mail server or a
+// mailbox. The Router turns it into an *UnavailableError with Err set and
+// Until StoreBackoff away: no session starts on a pair whose health or
+// budget cannot be read (a back-off or a budget is never overrun), and
+// package verify ends the address unknown/rate_limited with that
+// retry_after, which a cluster parks and tries again. errors.Is(err,
+// ErrStore) matches every StoreError; Unwrap gives the store's own error.
+type StoreError struct {
+	Store string // "health" or "budget"
+	Key   Key
+	Err   error
+}
+
+// ErrStore matches every *StoreError.
+var ErrStore = errors.New("egress: store failed")
+
+func (e *StoreError) Error() string {
+	return "egress: the " + e.Store + " store failed for " + e.Key.String() + ": " + e.Err.Error()
+}
+
+// Unwrap returns the store's error.
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrStore) hold.
+func (e *StoreError) Is(target error) bool { return target == ErrStore }
+
+// storeError wraps err, a failure of the what store for k, in a
+// *StoreError unless it is one already or a budget's refusal.
+func storeError(what string, k Key, err error) error {
+	var se *StoreError
+	if err == nil || errors.As(err, &se) || errors.Is(err, ErrExhausted) {
+		return err
+	}
+	return &StoreError{Store: what, Key: k, Err: err}
+}
+
 // MemStore is the in-memory Store; the zero value is ready.
 type MemStore struct {
 	mu  sync.Mutex

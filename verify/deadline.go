@@ -134,7 +134,7 @@ func (e *engine) endJob(j *job) []*job {
 			q.jobs = slices.DeleteFunc(q.jobs, func(x *job) bool { return x == j })
 		}
 		hr.pending--
-		j.out = expired(j)
+		j.out = e.expiredQueued(j, q) // egresswait.go
 	case atFlight:
 		// The session goes on for the batch's other jobs; file skips
 		// this one's answer.

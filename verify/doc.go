@@ -82,7 +82,10 @@
 //   - rate_limited: 421, 4.2.1, recipient limits (452/552 "too many
 //     recipients", X.5.3), rate texts, also on 5xx; and, with Egresses,
 //     every egress allowed for the provider out of budget (or throttled)
-//     past the address's budget, with retry_after from the earliest refill.
+//     past the address's budget, with retry_after from the earliest refill;
+//     and an egress store (EgressStore: health or budgets) that fails,
+//     with retry_after egress.StoreBackoff and Err an *egress.StoreError
+//     (no session starts whose back-off or budget cannot be read).
 //   - soft_limited: the host accepted the address, then accepted a random
 //     address of the domain after having refused one: it has started to
 //     accept everyone (a soft limit on the prober, seen by the canary,

@@ -25,6 +25,7 @@ type egressWire struct {
 	router *egress.Router // nil without Egresses
 	port25 atomic.Pointer[port25Watch]
 	leases sync.Map // *smtpprobe.Session → *sessionLease
+	waits  sync.Map // *hostQueue → *leaseWait: its worker waits for a lease (egresswait.go)
 	// noCanary, for BenchmarkCanaryCost only, sends no trailing probe:
 	// acceptances no refusal followed end unknown/cannot_verify.
 	noCanary bool
@@ -98,19 +99,26 @@ func (v *Verifier) egressID() string {
 // egress. Where every egress allowed is backed off or spent, it waits
 // within ctx for the earliest to come back (parked, like greylisting),
 // and past it returns the *egress.UnavailableError. Without a router it
-// returns nil.
-func (v *Verifier) lease(ctx context.Context, h mx.Host, addr string) (*egress.Lease, error) {
+// returns nil. While it waits, the queue's addresses whose deadlines pass
+// end with its refusal (see leaseWait).
+func (v *Verifier) lease(ctx context.Context, h mx.Host, addr string) (l *egress.Lease, err error) {
 	r := v.eg.router
 	if r == nil {
 		return nil, nil
 	}
+	var w *leaseWait
+	defer func() { v.endWait(ctx, w, l != nil) }()
 	provider := string(mx.ProviderOf(h.Name))
 	dl, ok := ctx.Deadline()
 	for {
-		l, err := r.Route(provider, addr)
+		l, err = r.Route(provider, addr)
 		var ue *egress.UnavailableError
-		if !errors.As(err, &ue) || ue.NoEgress || ue.Err != nil {
-			return l, err // a budget store that fails: retry_after, no poll
+		if !errors.As(err, &ue) {
+			return l, err
+		}
+		w = v.noteWait(ctx, w, ue)
+		if ue.NoEgress || ue.Err != nil {
+			return nil, err // a store that fails: retry_after, no poll
 		}
 		if !ok && !ue.Until.IsZero() { // no Timeout: wait for the first Until, no longer
 			dl, ok = ue.Until.Add(time.Second), true

@@ -21,6 +21,8 @@ type heldConn struct{ net.Conn }
 // closeWait bounds how long Close waits for the server to close its end.
 // After QUIT's reply the server closes at once (RFC 5321 section
 // 4.1.1.10); without QUIT our end of the stream (CloseWrite) tells it to.
+// A SOCKS5 egress's connection can end its stream too (the half-close
+// passes through the proxy; see egress.Egress.DialContext).
 const closeWait = time.Second
 
 func (c heldConn) Close() error {

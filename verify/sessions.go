@@ -19,7 +19,7 @@ func (e *engine) openConn(ctx context.Context, q *hostQueue) (*conn, error) {
 		conv = newConvLog(from)
 	}
 	pc := &pacer{}
-	s, addr, release, err := e.v.open(ctx, q.host, conv, pc)
+	s, addr, release, err := e.v.open(withLeaseWait(ctx, q), q.host, conv, pc)
 	if err != nil {
 		return nil, err
 	}
