@@ -83,3 +83,47 @@ func TestPaceHeldRoomSkipsTheLine(t *testing.T) {
 		<-done
 	})
 }
+
+// TestPaceHoldCoversEveryFlush: a trailing probe on a server that does not
+// pipeline goes one command a flush; hold takes the room for them all
+// before the first, so none of them waits (a wait between them would
+// leave the acceptances unproven, answer.near), and another session does
+// not take that room meanwhile. Before hold, the first command's take
+// gave back the room held, and the session behind took it.
+func TestPaceHoldCoversEveryFlush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v := &Verifier{PerHostRate: 1}
+		lim := v.newServerLimit()
+		trail, other := &pacer{lim: lim}, &pacer{lim: lim}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		if err := other.take(ctx, lim.rcpts.Burst()-4, 0); err != nil { // 4 tokens left
+			t.Fatal(err)
+		}
+		if err := trail.hold(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := other.take(ctx, 1, 0); err != nil { // waits for a token of its own
+				t.Error(err)
+			}
+		}()
+		synctest.Wait()
+		start := time.Now()
+		for range 4 {
+			if err := trail.pace(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("the held trail waited %v between its commands; want none", d)
+		}
+		if n := trail.count(); n != 0 {
+			t.Errorf("%d waits counted for the trail; want 0", n)
+		}
+		trail.clear()
+		<-done
+	})
+}
