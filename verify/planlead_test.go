@@ -19,7 +19,7 @@ func TestPlanCountsOneProbeAsPairFirst(t *testing.T) {
 		e := newEngine(t.Context(), &Verifier{})
 		key := "127.0.0.1:25"
 		e.refusals[key] = refusedNaming | refusedVaguely // new domains' probes go alone (trailsFirst)
-		e.pmSeen[key] = pmRefused                         // no postmaster@ control after the canaries
+		e.pmSeen[key] = pmRefused                        // no postmaster@ control after the canaries
 		var jobs []*job
 		for _, name := range []string{"a.com", "b.com"} {
 			d := &domainState{name: name}
