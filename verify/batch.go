@@ -20,6 +20,7 @@ type batchPlan struct {
 	spare       bool       // leave trailing probes a refusal of the error budget
 	inline      bool       // the canaries go in the batch's own flush
 	fronts      bool       // a random address of each domain goes at the front (canary.go)
+	led         bool       // a domain's catch-all probe is counted as its pair's first
 	burst       int        // RCPTs the batch and its trailing probes may take of the bucket
 	trail       int        // RCPTs of the trailing probes (and controls) that may follow
 	picked      []int      // places in the queue, in the order taken
@@ -52,10 +53,15 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 			// Its random addresses at the front of the flush: RCPTs of the
 			// flush and its transaction that may be refused. A catch-all
 			// probe going alone just before them is the pair's first
-			// (positional.go).
-			fronts := hr.frontCount() - boolInt(first && hr.pairDue())
+			// (positional.go): one domain's at most, the last probe of
+			// the batch's (engine.serve's lead), whose transaction the
+			// batch shares; the others go in transactions of their own
+			// before it, and their domains' fronts are the whole pair.
+			led := first && hr.pairDue() && !p.led
+			fronts := hr.frontCount() - boolInt(led)
 			cost += fronts
 			txCost += fronts
+			p.led = p.led || led
 		}
 	}
 	// The flush and the trailing flush after it fit the server's burst
@@ -126,7 +132,7 @@ func (p *batchPlan) addSome(jobs []*job, g []int, taken []bool) {
 // an empty plan like p.
 func (p batchPlan) fit(jobs []*job, g []int) int {
 	p.picked, p.probed, p.runs = nil, nil, nil
-	p.used, p.tx, p.trail = 0, 0, 0
+	p.used, p.tx, p.trail, p.led = 0, 0, 0, false
 	n := 0
 	for _, i := range g {
 		if len(p.picked) >= batchSize || !p.add(jobs, i) {

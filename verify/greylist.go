@@ -137,12 +137,89 @@ func (hr *hostRun) park() []*job {
 	if hr.sched == nil {
 		hr.sched = hr.e.v.newSchedule(hr.greySince, hr.stated, hr.e.v.greylisting(hr.key), hr.deadline())
 	}
-	at, ok := hr.sched.next()
-	if !ok || hr.e.ctx.Err() != nil {
+	if hr.e.ctx.Err() != nil {
 		return hr.giveUp()
 	}
+	// Each address waits GreylistMaxWait from its own first greylisting,
+	// not from the domain's: an address of a domain greylisting for long
+	// (its addresses read one after another, the domain never leaving the
+	// run) first greylisted near the domain's budget's end would be tried
+	// once, sooner than the server's delay, and end greylisted. Those whose
+	// own budget is over are settled; the schedule lasts as long as the
+	// latest of the others'.
+	now := time.Now()
+	out := hr.settleOver(now)
+	if len(hr.parked) == 0 && !hr.deferred {
+		return out
+	}
+	for _, j := range hr.parked {
+		if end := hr.jobEnd(j); end.After(hr.sched.end) {
+			hr.sched.end = end
+		}
+	}
+	at, ok := hr.sched.next()
+	if !ok {
+		return append(out, hr.giveUp()...)
+	}
+	for _, j := range hr.parked {
+		// The last try of an address whose budget ends before the
+		// schedule's next.
+		if end := hr.jobEnd(j); end.Before(at) && end.After(hr.sched.last) {
+			at = end
+		}
+	}
 	hr.arm(at)
-	return nil
+	return out
+}
+
+// jobEnd is the end of j's own greylisting budget: GreylistMaxWait from
+// its first greylisting, within the caller's deadline and its own, less
+// the reserve. e.mu is held.
+func (hr *hostRun) jobEnd(j *job) time.Time {
+	end := j.greyAt.Add(orDefault(hr.e.v.GreylistMaxWait, 6*time.Minute))
+	dl, _ := hr.e.ctx.Deadline()
+	if !j.deadline.IsZero() && (dl.IsZero() || j.deadline.Before(dl)) {
+		dl = j.deadline
+	}
+	if !dl.IsZero() && dl.Add(-reserve).Before(end) {
+		end = dl.Add(-reserve)
+	}
+	return end
+}
+
+// jobDue is when j, greylisted after the host's last try, is due on its
+// own: the first wait after its first greylisting, or its budget's end if
+// sooner. e.mu is held.
+func (hr *hostRun) jobDue(j *job, first time.Duration) time.Time {
+	if at, end := j.greyAt.Add(first), hr.jobEnd(j); at.Before(end) {
+		return at
+	}
+	return hr.jobEnd(j)
+}
+
+// settleOver settles greylisted the parked jobs whose own budget is over
+// at now (jobEnd): they had their last try. It returns what to send.
+// e.mu is held.
+func (hr *hostRun) settleOver(now time.Time) []*job {
+	keep := hr.parked[:0]
+	n := 0
+	for _, j := range hr.parked {
+		if now.Before(hr.jobEnd(j)) {
+			keep = append(keep, j)
+			continue
+		}
+		j.res.RetryAfter = Seconds(hr.sched.retryAfter(now))
+		hr.pending--
+		hr.decided = append(hr.decided, j)
+		j.at = atDecided
+		n++
+	}
+	clear(hr.parked[len(keep):])
+	hr.parked = keep
+	if n == 0 {
+		return nil
+	}
+	return hr.emitReady(hr.pending == 0 && !hr.deferred)
 }
 
 // arm plans the retry at at. Each timer carries its own number: one that
@@ -172,10 +249,10 @@ func (hr *hostRun) unpark(gen uint64) {
 	// (they came in later batches) would only be greylisted again: they
 	// wait for a timer of their own, unless this is the budget's last try.
 	first := hr.firstWait()
-	lastTry := !now.Before(hr.sched.end)
 	var jobs, wait []*job
 	for _, j := range hr.parked {
-		if lastTry || now.Sub(j.greyAt) >= first {
+		// Its own budget's last try (jobEnd) goes whatever the wait.
+		if !now.Before(hr.jobEnd(j)) || now.Sub(j.greyAt) >= first {
 			jobs = append(jobs, j)
 		} else {
 			wait = append(wait, j)
@@ -202,14 +279,11 @@ func (hr *hostRun) unpark(gen uint64) {
 		e.wake(q)
 	}
 	if len(wait) > 0 && hr.timer == nil {
-		at := wait[0].greyAt.Add(first)
+		at := hr.jobDue(wait[0], first)
 		for _, j := range wait {
-			if t := j.greyAt.Add(first); t.Before(at) {
+			if t := hr.jobDue(j, first); t.Before(at) {
 				at = t
 			}
-		}
-		if at.After(hr.sched.end) {
-			at = hr.sched.end
 		}
 		hr.arm(at)
 	}
