@@ -64,3 +64,64 @@ func TestReviewPaceFindingGreylistedPairSmallDomains(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewPaceHoldKeepsThePromise (a guard, green): pacer.hold holds
+// room for a trailing probe's commands on a server that does not
+// pipeline. With several sessions (PerHost 1, 2, 4), rates that make the
+// pace bind (2, 5, 20 a second) and MaxRcpts 3 or 10, the RCPTs still
+// keep to burst 10 + rate a second counted at the server, sessions to
+// PerHost, every address gets a result (no session waits for ever on
+// room another holds), and no verdict is wrong.
+func TestReviewPaceHoldKeepsThePromise(t *testing.T) {
+	for _, rate := range []float64{2, 5, 20} {
+		for _, perHost := range []int{1, 2, 4} {
+			for _, maxR := range []int{3, 10} {
+				t.Run(fmt.Sprintf("rate=%v,perHost=%d,maxRcpts=%d", rate, perHost, maxR), func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) { holdCase(t, rate, perHost, maxR) })
+				})
+			}
+		}
+	}
+}
+
+// holdCase verifies 8 domains of 3 addresses at one server without
+// PIPELINING and checks the pace, the sessions and the verdicts.
+func holdCase(t *testing.T, rate float64, perHost, maxR int) {
+	known := map[string]bool{}
+	rules := map[string]domainRule{}
+	var addrs []string
+	for d := range 8 {
+		dom := fmt.Sprintf("h%d.com", d)
+		rules[dom] = (*sharedServer).honestRule
+		for i := range 3 {
+			a := fmt.Sprintf("u%d@%s", i, dom)
+			known[a] = (i+d)%3 != 2
+			addrs = append(addrs, a)
+		}
+	}
+	w, s := reviewWorld(t, known, rules)
+	s.srv.Extensions = []string{"8BITMIME", "SIZE 10240000"}
+	s.srv.Latency = 20 * time.Millisecond
+	v := w.verifier()
+	v.PerHostRate, v.PerHost, v.MaxRcpts = rate, perHost, maxR
+	n, deliv := 0, 0
+	for _, r := range v.VerifyAll(t.Context(), addrs) {
+		n++
+		deliv += boolInt(r.Status == Deliverable)
+		if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
+			t.Errorf("%s: %s/%s, exists %v", r.Input, r.Status, r.Reason, known[r.Input])
+		}
+	}
+	if n != len(addrs) {
+		t.Errorf("%d results for %d addresses", n, len(addrs))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t.Logf("%d RCPTs for %d addresses, %d connections, %d deliverable", len(s.times), len(addrs), s.srv.Connections(), deliv)
+	if i, j, ok := overPace(s.times, rate); !ok {
+		t.Errorf("%d RCPTs in %v, the promise is at most 10 + %v/s", j-i+1, s.times[j].Sub(s.times[i]), rate)
+	}
+	if m := s.srv.MaxOpen(); m > perHost {
+		t.Errorf("%d connections open at once, PerHost is %d", m, perHost)
+	}
+}
