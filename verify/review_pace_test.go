@@ -138,9 +138,13 @@ func holdCase(t *testing.T, rate float64, perHost, maxR int) {
 // refuses in the mailbox's words every recipient new to it, existing
 // ones included. Wrong verdicts both ways: u2@all.com deliverable, and
 // existing mailboxes undeliverable/mailbox_not_found; at every rate
-// tried, with and without PIPELINING, and at 1431498 too.
+// tried, and at 1431498 too. Without PIPELINING every subtest fails
+// (76-79 of its 90 worlds in two runs), with it some (10-16 of 90). The
+// same server with a memory seeded by hand (existing addresses, or half
+// of a catch-all's) gave no wrong verdict in one call: what the
+// verifier's own earlier call had it accept matters.
 func TestReviewPaceFindingSparedAcrossCalls(t *testing.T) {
-	t.Skip("OPEN wrong-verdict finding (most worlds of every subtest, at 1431498 too): remove this skip and run go test -count=1 -run TestReviewPaceFindingSparedAcrossCalls ./verify")
+	t.Skip("OPEN wrong-verdict finding (without PIPELINING 76-79 of 90 worlds, with it 10-16 of 90; at 1431498 too): remove this skip and run go test -count=1 -run TestReviewPaceFindingSparedAcrossCalls ./verify")
 	for _, rate := range []float64{5, 1000, 1e9} {
 		for _, n := range []int{1, 2, 3} {
 			for _, noPipe := range []bool{false, true} {
