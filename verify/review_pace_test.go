@@ -235,3 +235,28 @@ func TestReviewPaceFlipCostsHarvestDeliverables(t *testing.T) {
 		t.Errorf("%d deliverables in 10 worlds (1431498: 156): the by-place and flip rules take right deliverables from a harvest-protected server", deliv)
 	}
 }
+
+// TestReviewPaceFindingGreylistedPairSlowPace: the greylisting server in
+// front of one that answers by place, exactly as
+// TestReviewPlaceFindingGreylistedPair (groupSizes, lying on dense.com,
+// k=2), which passes at its rate of 1000 a second. At a rate where the
+// pace waits (1 to 3 a second), a nonexistent address of dense.com ends
+// deliverable: rate 2, k=2 in 10 of 10 worlds; rate 2, k=3 in 5-7 of
+// 10; rate 1 in 1-4 of 10; at 1431498 too. Found with -pace.rate 2 over
+// the review tests. The same cause as
+// TestReviewPaceFindingGreylistedPairSmallDomains: with pairFronts
+// reading judges() instead of judged() (a scratch experiment, not a
+// fix: greylisted deliverables were lost) both pass.
+func TestReviewPaceFindingGreylistedPairSlowPace(t *testing.T) {
+	t.Skip("OPEN wrong-deliverable finding (rate 2, k=2: 10 of 10 worlds; at 1431498 too): remove this skip and run go test -count=1 -run TestReviewPaceFindingGreylistedPairSlowPace ./verify")
+	for _, rate := range []float64{1, 2, 3, 5, 10} {
+		for _, k := range []int{1, 2, 3} {
+			t.Run(fmt.Sprintf("rate=%v,k=%d", rate, k), func(t *testing.T) {
+				o := placeOpts{sizes: placeSizes[0], only: "dense.com", k: k, rate: rate, grey: 20 * time.Second}
+				if bad, wrong := placeTimes(t, o, 10); bad > 0 {
+					t.Errorf("%d of 10 worlds with nonexistent addresses deliverable: %v", bad, wrong)
+				}
+			})
+		}
+	}
+}
