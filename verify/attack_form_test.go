@@ -102,7 +102,9 @@ func runShapeWorld(t *testing.T, dom string) *shapeWorld {
 	}})
 	v := w.verifier()
 	v.PerHostRate = 1000
+	paced(v)
 	v.MaxRcpts = 5 // several batches, each with its canary
+	paced(v)
 	for _, r := range v.VerifyAll(t.Context(), sw.addrs) {
 		if r.Status == Deliverable && !sw.known[r.Input] || r.Status == Undeliverable && sw.known[r.Input] {
 			t.Errorf("%s (exists %v): %s/%s", r.Input, sw.known[r.Input], r.Status, r.Reason)

@@ -207,6 +207,7 @@ func TestHonestRefusalsKeepTheirVerdicts(t *testing.T) {
 			w, _ := reviewWorld(t, known, rules)
 			v := w.verifier()
 			v.PerHostRate = 1000
+			paced(v)
 			wantVerdicts(t, verifyAll(t, v, addrs), known)
 		})
 	})

@@ -57,6 +57,7 @@ func acceptFirstOfConnection(t *testing.T, k int) {
 		s.srv.HardErrorLimit = 6
 		v := w.verifier()
 		v.PerHostRate = 1000
+		paced(v)
 		for _, r := range v.VerifyAll(t.Context(), addrs) {
 			t.Logf("%s (exists %v): %s/%s", r.Input, known[r.Input], r.Status, r.Reason)
 			if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
@@ -95,6 +96,7 @@ func TestAcceptFirstOfDomainInTransaction(t *testing.T) {
 				w, _ := reviewWorld(t, known, map[string]domainRule{"pd1.com": perDom, "pd2.com": perDom})
 				v := w.verifier()
 				v.PerHostRate = 1000
+				paced(v)
 				for _, r := range v.VerifyAll(t.Context(), addrs) {
 					t.Logf("%s (exists %v): %s/%s", r.Input, known[r.Input], r.Status, r.Reason)
 					if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
@@ -126,6 +128,7 @@ func positional(t *testing.T, doms []string, n int, setup func(*sharedServer), b
 	w, s := reviewWorld(t, known, rules)
 	v := w.verifier()
 	v.PerHostRate = 1000
+	paced(v)
 	if setup != nil {
 		setup(s)
 	}

@@ -43,6 +43,7 @@ func TestFlushesFillTheErrorBudget(t *testing.T) {
 				w.add("big.com", srv)
 				v := w.verifier()
 				v.PerHost, v.PerHostRate = 1, tc.rate
+				paced(v)
 				got := verifyAll(t, v, addrs)
 				for i, a := range addrs {
 					want := ReasonMailboxNotFound

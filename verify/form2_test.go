@@ -96,6 +96,7 @@ func TestRandomAddressTakesTheFlushsShape(t *testing.T) {
 		}}
 		formServer(t, formWorld{dom: "sorted.com", locals: locals, exists: everyThirdMissing, setup: func(v *Verifier) {
 			v.MaxRcpts = 6
+			paced(v)
 		}}, srv)
 		mu.Lock()
 		defer mu.Unlock()

@@ -39,6 +39,7 @@ func TestMaxRcptsHoldsWithCanaries(t *testing.T) {
 				w, s := reviewWorld(t, known, rules)
 				v := w.verifier()
 				v.PerHostRate, v.MaxRcpts = 1000, maxR
+				paced(v)
 				for _, r := range v.VerifyAll(t.Context(), addrs) {
 					t.Logf("%s (exists %v): %s/%s", r.Input, known[r.Input], r.Status, r.Reason)
 					if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
@@ -88,6 +89,7 @@ func TestCanaryPaceManyDomains(t *testing.T) {
 				const rate = 5.0
 				v := w.verifier()
 				v.PerHostRate, v.PerHost = rate, 1
+				paced(v)
 				for _, r := range v.VerifyAll(t.Context(), addrs) {
 					if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
 						t.Errorf("%s: %s/%s, exists %v", r.Input, r.Status, r.Reason, known[r.Input])
@@ -172,6 +174,7 @@ func TestCanaryTarpitted(t *testing.T) {
 		}})
 		v := w.verifier()
 		v.PerHostRate, v.Timeout = 1000, time.Minute
+		paced(v)
 		start := time.Now()
 		for _, r := range v.VerifyAll(t.Context(), addrs) {
 			s.mu.Lock()

@@ -24,6 +24,7 @@ func canaryCase(t *testing.T, dom string, rule domainRule, setup func(*sharedSer
 	w, s := reviewWorld(t, known, map[string]domainRule{dom: rule})
 	v := w.verifier()
 	v.PerHostRate = 1000
+	paced(v)
 	if setup != nil {
 		setup(s, v)
 	}
@@ -174,6 +175,7 @@ func TestCatchAllForOneDomainInAMixedFlush(t *testing.T) {
 		})
 		v := w.verifier()
 		v.PerHostRate = 1000
+		paced(v)
 		for _, r := range v.VerifyAll(t.Context(), addrs) {
 			t.Logf("%s (exists %v): %s/%s", r.Input, known[r.Input], r.Status, r.Reason)
 			switch {

@@ -67,6 +67,7 @@ func TestReviewCanaryNeverAskedTwice(t *testing.T) {
 				formServer(t, formWorld{dom: "greyfresh.com", locals: locals, exists: everyThirdMissing, liar: maxRcpts > 0, setup: func(v *Verifier) {
 					v.GreylistMaxWait = 30 * time.Minute
 					v.MaxRcpts = maxRcpts
+					paced(v)
 				}}, srv)
 			})
 		})
@@ -177,6 +178,7 @@ func TestReviewCanaryFreshAfterCachedAcceptances(t *testing.T) {
 				}}
 				formServer(t, formWorld{dom: "cached.com", locals: locals, exists: everyThirdMissing, setup: func(v *Verifier) {
 					v.MaxRcpts = 5
+					paced(v)
 				}}, srv)
 			})
 		})

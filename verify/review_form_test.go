@@ -74,6 +74,7 @@ func formServer(t *testing.T, fw formWorld, srv *testsmtp.Server) {
 	w.add(fw.dom, srv)
 	v := w.verifier()
 	v.PerHostRate = 1000
+	paced(v)
 	if fw.setup != nil {
 		fw.setup(v)
 	}
@@ -232,6 +233,7 @@ func TestReviewCanaryShapeFromTheFirstAddresses(t *testing.T) {
 		}}
 		formServer(t, formWorld{dom: "sorted.com", locals: locals, exists: everyThirdMissing, setup: func(v *Verifier) {
 			v.MaxRcpts = 6
+			paced(v)
 		}}, srv)
 	})
 }

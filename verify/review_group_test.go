@@ -62,6 +62,7 @@ func groupCase(t *testing.T, rate float64, setup func(*sharedServer, *Verifier),
 	w, s := reviewWorld(t, known, rules)
 	v := w.verifier()
 	v.PerHostRate = rate
+	paced(v)
 	s.srv.Latency = 10 * time.Millisecond
 	if setup != nil {
 		setup(s, v)
@@ -192,6 +193,7 @@ func TestReviewGroupCancelled(t *testing.T) {
 		s.srv.Latency = 10 * time.Millisecond
 		v := w.verifier()
 		v.PerHostRate = 2
+		paced(v)
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -228,6 +230,7 @@ func TestReviewGroupSoundnessRateBound(t *testing.T) {
 				cfg := genConfig(rand.New(rand.NewPCG(seed, 7)))
 				v := cfg.verifier(sw)
 				v.PerHostRate = 1.5
+				paced(v)
 				ctx, cancel := context.WithTimeout(t.Context(), sw.budget)
 				defer cancel()
 				start := time.Now()
@@ -305,6 +308,7 @@ func TestReviewGroupOneDomainManyDomains(t *testing.T) {
 		}
 		v := w.verifier()
 		v.PerHostRate = 3
+		paced(v)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		start := time.Now()

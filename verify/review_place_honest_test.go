@@ -87,6 +87,7 @@ func placeHonestCase(t *testing.T, hm placeHonest, rate float64) (deliv, marked,
 	w, s := reviewWorld(t, known, rules)
 	v := w.verifier()
 	v.PerHostRate = rate
+	paced(v)
 	s.srv.Latency = 10 * time.Millisecond
 	if hm.latency > 0 {
 		s.srv.Latency = hm.latency

@@ -105,6 +105,7 @@ func placeCase(t *testing.T, o placeOpts) (wrong []string) {
 	s.srv.Latency = 10 * time.Millisecond
 	v := w.verifier()
 	v.PerHostRate, v.MaxRcpts, v.PerHost = o.rate, o.maxRcpts, o.perHost
+	paced(v)
 	if o.grey > 0 {
 		v.GreylistMaxWait = 3 * o.grey
 	}

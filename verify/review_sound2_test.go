@@ -67,6 +67,7 @@ func TestHarvestSparesAcceptedWithoutPipelining(t *testing.T) {
 						twoDomainCase(t, spareAccepted(n), func(s *sharedServer, v *Verifier) {
 							s.srv.Extensions = []string{"8BITMIME", "SIZE 10240000"}
 							v.PerHostRate = rate
+							paced(v)
 						})
 					})
 				}
@@ -108,6 +109,7 @@ func TestListPoisoningAfterTheContradiction(t *testing.T) {
 					w, _ := reviewWorld(t, known, map[string]domainRule{"poison.com": poisonRule(per)})
 					v := w.verifier()
 					v.PerHostRate = 1000
+					paced(v)
 					seen := false
 					for _, r := range v.VerifySeq(t.Context(), slicesAll(addrs)) {
 						if seen && r.Status == Deliverable {

@@ -97,6 +97,7 @@ func TestRefusalOnOneMXAcceptanceOnAnother(t *testing.T) {
 					w.addHost("mx2.com", "mx2.mx2.com", 20, bs.srv)
 					v := w.verifier()
 					v.PerHostRate = 1000
+					paced(v)
 					got := verifyAll(t, v, addrs)
 					for _, r := range got {
 						t.Logf("%s (exists %v): %s/%s catch_all=%v", r.Input, known[r.Input], r.Status, r.Reason, r.CatchAll)

@@ -31,6 +31,7 @@ func twoDomainCase(t *testing.T, rule func(s *sharedServer, c *testsmtp.Conn, a 
 	})
 	v := w.verifier()
 	v.PerHostRate = 1000
+	paced(v)
 	if setup != nil {
 		setup(s, v)
 	}

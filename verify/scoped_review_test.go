@@ -88,6 +88,7 @@ func TestTransactionCapIsNotEvidence(t *testing.T) {
 		w.add("cap.com", srv)
 		v := w.verifier()
 		v.MaxRcpts = 3
+		paced(v)
 		var addrs []string
 		for i := range 8 {
 			addrs = append(addrs, fmt.Sprintf("real%d@cap.com", i))

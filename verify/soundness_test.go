@@ -64,6 +64,7 @@ func (c runConfig) verifier(sw *soundWorld) *Verifier {
 	v.Resolver = sw.resolver()
 	v.GreylistMaxWait = 0
 	v.GreylistDelay, v.MaxRcpts, v.SkipCatchAll = c.GreylistDelay, c.MaxRcpts, c.SkipCatchAll
+	paced(v)
 	v.Concurrency, v.PerHost, v.Transcript, v.Window = c.Concurrency, c.PerHost, c.Transcript, c.Window
 	v.Timeout = c.Timeout
 	return v

@@ -32,7 +32,9 @@ func TestTrickledInputWaitsForCatchAllInFlight(t *testing.T) {
 	}
 	v := w.verifier()
 	v.MaxRcpts = 20
+	paced(v)
 	v.PerHostRate = 1000
+	paced(v)
 	in := func(yield func(string) bool) {
 		for i, a := range all {
 			if i%32 == 0 {

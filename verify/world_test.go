@@ -58,8 +58,10 @@ func (w *world) add(domain string, srv *testsmtp.Server) string {
 }
 
 func (w *world) verifier() *Verifier {
-	return &Verifier{Resolver: w.res, Dialer: w.router, AllowPrivate: true, HELO: "verifier.example.net",
+	v := &Verifier{Resolver: w.res, Dialer: w.router, AllowPrivate: true, HELO: "verifier.example.net",
 		GreylistMaxWait: time.Nanosecond, CommandTimeout: 5 * time.Second}
+	paced(v)
+	return v
 }
 
 func standardWorld() *world {
