@@ -223,9 +223,10 @@ func (hr *hostRun) catchAllStatus() catchall.Status {
 	return catchall.Unknown
 }
 
-// counts reports whether j's refusal is about its mailbox.
+// counts reports whether j's refusal is about its mailbox: not where the
+// host accepted an address it had refused (hostRun.noteFlip).
 func (hr *hostRun) counts(j *job) bool {
-	return j.answered && (j.counted || j.ans.counts())
+	return j.answered && !hr.flipped && (j.counted || j.ans.counts())
 }
 
 // proven reports whether j's acceptance is about its mailbox: the domain

@@ -304,8 +304,9 @@ var errFlipped = errors.New("the server accepted an address of the domain it had
 // accepted before, whose lies to our random addresses made a catch-all
 // domain look judged, and whose spared acceptances stand between its lies
 // (TestHarvestSparesAcceptedWithoutPipelining). From then on no
-// acceptance of the domain at the host is proven (hostRun.proven); those
-// given before stand. The set holds as many addresses as the domain's
+// acceptance of the domain at the host is proven (hostRun.proven), in
+// later calls of the Verifier too (hostRun.recall); those given before
+// stand. The set holds as many addresses as the domain's
 // jobs at most. e.mu is held.
 func (hr *hostRun) noteFlip(a answer) {
 	if a.probe || a.rcpt == "" {
@@ -318,8 +319,9 @@ func (hr *hostRun) noteFlip(a answer) {
 		}
 		hr.refusedSet[a.rcpt] = struct{}{}
 	case smtpprobe.Accepted:
-		if _, ok := hr.refusedSet[a.rcpt]; ok {
+		if _, ok := hr.refusedSet[a.rcpt]; ok && !hr.flipped {
 			hr.flipped, hr.contradicted = true, true
+			hr.e.v.noteDomain(hr.key, hr.d.name, domainFacts{flipped: true})
 		}
 	}
 }

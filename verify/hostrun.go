@@ -42,12 +42,13 @@ type hostRun struct {
 	probeNo   bool            // it refused the random address in a way that counts
 	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
 	// The front pair (positional.go): decided, the answers to decide,
-	// the addresses of the next, and whether the domain's catch-all probe
-	// goes just before the flush planned now (its first).
+	// the addresses of the next, and the address of the domain's
+	// catch-all probe where it goes just before the flush planned now
+	// (its first), or "".
 	paired    bool
 	pairAns   []answer
 	nextPair  [2]string
-	leads     bool
+	leads     string
 	placeSeen uint64 // the latest got of the answers hostRun.notePlace read
 
 	lastAccepted string              // the latest address of the domain it accepted (a control)

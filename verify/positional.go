@@ -40,12 +40,16 @@ import (
 // place.
 var errByPlace = errors.New("the server accepted a random address between two it refused in one flush: it answers by the recipient's place, not its mailbox, so no acceptance there is proven")
 
-// recall takes what earlier calls of the Verifier learned of the
-// domain's front pair at the host: a pair decided, the server answering
-// by place (Verifier.placeOf). e.mu is held.
+// recall takes what earlier calls of the Verifier learned of the domain
+// at the host: a pair decided, the host accepting an address it had
+// refused (noteFlip), the server answering by place (Verifier.placeOf).
+// e.mu is held.
 func (hr *hostRun) recall() {
-	paired, byPlace := hr.e.v.placeOf(hr.key, hr.d.name)
-	hr.paired = hr.paired || paired
+	f, byPlace := hr.e.v.placeOf(hr.key, hr.d.name)
+	hr.paired = hr.paired || f.paired
+	if f.flipped {
+		hr.flipped, hr.contradicted = true, true
+	}
 	if byPlace {
 		hr.e.byPlace[hr.key] = true
 	}
@@ -70,7 +74,11 @@ func (hr *hostRun) frontsOf(like []string) []front {
 		return []front{{hr: hr, addr: frontAddr(hr, like)}}
 	}
 	p := hr.pair(like)
-	if hr.leads {
+	if hr.leads != "" {
+		// The probe is the pair's first: deferred (greylisted), the pair
+		// goes again as the probe's address and its second, both asked
+		// before, where a first never asked would be greylisted anew.
+		hr.nextPair[0] = hr.leads
 		return []front{{hr: hr, addr: p[1], pair: true}}
 	}
 	return []front{{hr: hr, addr: p[0]}, {hr: hr, addr: p[1], pair: true}}
@@ -108,7 +116,7 @@ func (hr *hostRun) decidePairs() {
 		case deferredRun: // asked again as it was (hostRun.pair)
 		case len(run) >= 2 && judgedRandoms(run):
 			hr.paired, hr.nextPair = true, [2]string{}
-			hr.e.v.notePaired(hr.key, hr.d.name)
+			hr.e.v.noteDomain(hr.key, hr.d.name, domainFacts{paired: true})
 		default:
 			hr.nextPair = [2]string{}
 		}
@@ -148,11 +156,11 @@ func (hr *hostRun) runTo(p answer) (run []answer, deferredRun bool) {
 // e.mu is held.
 func (hr *hostRun) pairFronts(a answer) bool {
 	for _, x := range hr.answers {
-		if !x.sameTx(a) || x.seq >= a.seq || a.piped && x.flush != a.flush || !freshRandom(x) || !judged(x.o) {
+		if !x.sameTx(a) || x.seq >= a.seq || a.piped && x.flush != a.flush || !freshRandom(x) || !x.judges() {
 			continue
 		}
 		run, _ := hr.runTo(x)
-		if len(run) >= 2 && freshRandom(run[0]) && freshRandom(run[1]) && judged(run[0].o) && judged(run[1].o) {
+		if len(run) >= 2 && freshRandom(run[0]) && freshRandom(run[1]) && run[0].judges() && run[1].judges() {
 			return true
 		}
 	}

@@ -45,9 +45,11 @@ func placeTimes(t *testing.T, o placeOpts, n int) (bad int, wrong [][]string) {
 // address is accepted, so notePlace has nothing to mark; the acceptances
 // stand behind two random addresses of which one was greylisted, and
 // judged() counts a greylisting as judging (pairFronts reads it so, where
-// decidePairs calls the run deferred and decides nothing).
+// decidePairs calls the run deferred and decides nothing). Fixed: the
+// pair fronts only where both were refused in ways that judge, and a
+// lead probe's address goes again as the pair's first, so that the pair
+// asked again after the greylisting passes it.
 func TestReviewPaceFindingGreylistedPairSmallDomains(t *testing.T) {
-	t.Skip("OPEN wrong-deliverable finding (one-domain subtests 20 of 20 worlds, six domains 18-20 of 20, at 1431498 too): remove this skip and run go test -count=1 -run TestReviewPaceFindingGreylistedPairSmallDomains ./verify")
 	for _, rate := range []float64{3, 1000, 1e9} {
 		t.Run(fmt.Sprint("rate=", rate), func(t *testing.T) {
 			o := placeOpts{sizes: placeSizes[1], k: 3, rate: rate, grey: 20 * time.Second}
@@ -144,7 +146,7 @@ func holdCase(t *testing.T, rate float64, perHost, maxR int) {
 // of a catch-all's) gave no wrong verdict in one call: what the
 // verifier's own earlier call had it accept matters.
 func TestReviewPaceFindingSparedAcrossCalls(t *testing.T) {
-	t.Skip("OPEN wrong-verdict finding (without PIPELINING 76-79 of 90 worlds, with it 10-16 of 90; at 1431498 too): remove this skip and run go test -count=1 -run TestReviewPaceFindingSparedAcrossCalls ./verify")
+	t.Skip("known limit, stated in the package doc (a harvest protection that spares, per client across runs, the recipients it accepted from us before): no order of commands tells it from an honest server; with the same Verifier the flip memory (hostRun.recall) helps only where the first call saw the host accept an address it had refused. Remove this skip and run go test -count=1 -run TestReviewPaceFindingSparedAcrossCalls ./verify")
 	for _, rate := range []float64{5, 1000, 1e9} {
 		for _, n := range []int{1, 2, 3} {
 			for _, noPipe := range []bool{false, true} {
@@ -246,9 +248,9 @@ func TestReviewPaceFlipCostsHarvestDeliverables(t *testing.T) {
 // the review tests. The same cause as
 // TestReviewPaceFindingGreylistedPairSmallDomains: with pairFronts
 // reading judges() instead of judged() (a scratch experiment, not a
-// fix: greylisted deliverables were lost) both pass.
+// fix: greylisted deliverables were lost) both pass. Fixed so (see
+// TestReviewPaceFindingGreylistedPairSmallDomains).
 func TestReviewPaceFindingGreylistedPairSlowPace(t *testing.T) {
-	t.Skip("OPEN wrong-deliverable finding (rate 2, k=2: 10 of 10 worlds; at 1431498 too): remove this skip and run go test -count=1 -run TestReviewPaceFindingGreylistedPairSlowPace ./verify")
 	for _, rate := range []float64{1, 2, 3, 5, 10} {
 		for _, k := range []int{1, 2, 3} {
 			t.Run(fmt.Sprintf("rate=%v,k=%d", rate, k), func(t *testing.T) {

@@ -45,43 +45,48 @@ type hostState struct {
 	// greyDelay is the greylisting delay learned there: from the first
 	// greylisting of an address to the first retry it passed.
 	greyDelay time.Duration
-	// What the front pairs showed there (positional.go), kept across
-	// calls: the server answers by place, and the domains whose pair
-	// decided (at most maxPaired).
+	// What the evidence rules learned there of a domain, kept across
+	// calls (positional.go, harvest.go): the server answers by place,
+	// and per domain (at most maxPaired) whether its front pair decided
+	// and whether the host accepted an address it had refused.
 	byPlace bool
-	paired  map[string]struct{}
+	domains map[string]domainFacts
 }
 
-// maxPaired bounds the domains a server address's state remembers a
-// decided pair for; past it the memory starts over (a pair more each).
+// domainFacts is what a server address showed of one domain.
+type domainFacts struct{ paired, flipped bool }
+
+// maxPaired bounds the domains a server address's state remembers; past
+// it the memory starts over (a pair more each).
 const maxPaired = 4096
 
 // placeOf returns what earlier calls learned at the server address of
-// the domain's front pair: whether it decided, and whether the server
-// answers by place. A Verify call for a domain seen before sends no pair
-// again (one RCPT each), and learns no mark again by its own pair.
-func (v *Verifier) placeOf(addr, domain string) (paired, byPlace bool) {
+// the domain, and whether the server answers by place. A Verify call for
+// a domain seen before sends no pair again (one RCPT each), and learns no
+// mark again by its own pair.
+func (v *Verifier) placeOf(addr, domain string) (f domainFacts, byPlace bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if h, ok := v.hosts[addr]; ok {
-		_, paired = h.paired[domain]
-		return paired, h.byPlace
+		return h.domains[domain], h.byPlace
 	}
-	return false, false
+	return domainFacts{}, false
 }
 
-// notePaired keeps that the domain's front pair decided at addr.
-func (v *Verifier) notePaired(addr, domain string) {
+// noteDomain keeps what the server at addr showed of the domain (set
+// facts add to those kept).
+func (v *Verifier) noteDomain(addr, domain string, f domainFacts) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	h, ok := v.hosts[addr]
 	if !ok {
 		return
 	}
-	if h.paired == nil || len(h.paired) >= maxPaired {
-		h.paired = make(map[string]struct{})
+	if h.domains == nil || len(h.domains) >= maxPaired {
+		h.domains = make(map[string]domainFacts)
 	}
-	h.paired[domain] = struct{}{}
+	old := h.domains[domain]
+	h.domains[domain] = domainFacts{paired: old.paired || f.paired, flipped: old.flipped || f.flipped}
 }
 
 // noteByPlace keeps that the server at addr answers by place.

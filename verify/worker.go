@@ -260,11 +260,11 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	var lead *hostRun // the domain whose catch-all probe shares the batch's transaction, just before it
 	if m := pendMine(pend); len(alone) > 0 && len(m) > 0 {
 		lead = spec[m[len(m)-1]]
-		lead.leads = true
+		lead.leads = alone[len(alone)-1] // the last goes in the batch's transaction
 	}
 	fs, fresh := e.frontsOf(c, batch, len(wires)+2*distinctRuns(batch)-len(cans), len(alone) == 0)
 	if lead != nil {
-		lead.leads = false
+		lead.leads = ""
 		// Its front (the pair's second) right after the probe, the pair's
 		// first: another domain's fronts between would end the probe's run.
 		slices.SortStableFunc(fs, func(a, b front) int { return boolInt(b.hr == lead) - boolInt(a.hr == lead) })
