@@ -114,8 +114,9 @@ type Verifier struct {
 	// on a new session, when the server's reply states no delay of its own
 	// ("try again in 5 minutes", which is then waited out instead); each
 	// further retry waits twice as long, and one last retry comes at the
-	// end of the budget. Zero means 1 minute. GreylistMaxWait bounds the
-	// waiting from the first greylisting; zero means 6 minutes, which
+	// end of the budget. Zero means 1 minute. GreylistMaxWait bounds each
+	// address's waiting from its own first greylisting (a domain's later
+	// addresses get their own); zero means 6 minutes, which
 	// covers postgrey's default delay of 300s, and the caller's context
 	// (less 5s for the last session) may cut it shorter. Past it the
 	// verdict is unknown/greylisted with retry_after. A server address
