@@ -26,7 +26,10 @@ func (s hangHealth) Put(egress.Key, egress.Record, uint64) (uint64, error) {
 	<-s.release
 	return 0, errors.New("store: gave up")
 }
-func (s hangHealth) List() ([]egress.Entry, error) { <-s.release; return nil, errors.New("store: gave up") }
+func (s hangHealth) List() ([]egress.Entry, error) {
+	<-s.release
+	return nil, errors.New("store: gave up")
+}
 
 // TestReviewHangingHealthStore (rev-egress): a health store that hangs
 // must not hold an address past its deadline; the address ends unknown
