@@ -3,12 +3,14 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mailverify/mailverify/egress"
+	"github.com/mailverify/mailverify/internal/testsmtp"
 	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/smtpprobe"
 )
@@ -202,3 +204,44 @@ func TestReviewHangingHealthStoreCtx(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewStoreDownMidSoftLimit (rev-egress): the egress's server turns
+// to accepting everyone (a silent soft limit, or a catch-all) after
+// `after` RCPTs, and the health store fails from some point mid-run, or
+// every nth call: an acceptance whose trailing probe or control cannot be
+// asked (no session on a pair whose health cannot be read) must not end
+// deliverable, nor a refusal count without its control (w.check), and
+// every address comes back.
+func TestReviewStoreDownMidSoftLimit(t *testing.T) {
+	accept := testsmtpAccept()
+	for _, after := range []int{0, 2, 4} {
+		for _, tc := range []struct {
+			n      int64
+			downAt time.Duration
+		}{{0, 0}, {3, 0}, {5, 0}, {0, 20 * time.Millisecond}, {0, 50 * time.Millisecond}, {0, 100 * time.Millisecond}, {0, 200 * time.Millisecond}} {
+			name := fmt.Sprintf("after%d/every%d/down%v", after, tc.n, tc.downAt)
+			t.Run(name, func(t *testing.T) {
+				w := newEgressWorld(t, "127.0.0.2", sourceRule{rcpt: &accept, after: after})
+				v, _ := w.verifier(t, 1, generous)
+				v.Timeout = 5 * time.Second
+				hs := &flakyHealth{n: tc.n}
+				v.EgressStore = hs
+				if tc.downAt > 0 {
+					tm := time.AfterFunc(tc.downAt, func() { hs.down.Store(true) })
+					defer tm.Stop()
+				}
+				res := w.check(t, v)
+				counts := map[string]int{}
+				for a, r := range res {
+					counts[r.Status.String()+"/"+string(r.Reason)]++
+					if after == 0 && r.Status == Deliverable {
+						t.Errorf("%s: deliverable (%s) from a server that accepts everyone", a, r.Reason)
+					}
+				}
+				t.Logf("outcomes: %v", counts)
+			})
+		}
+	}
+}
+
+func testsmtpAccept() testsmtp.Reply { return testsmtp.R(250, "2.1.5", "Ok") }
