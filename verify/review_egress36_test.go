@@ -245,3 +245,41 @@ func TestReviewStoreDownMidSoftLimit(t *testing.T) {
 }
 
 func testsmtpAccept() testsmtp.Reply { return testsmtp.R(250, "2.1.5", "Ok") }
+
+// TestReviewLeaseNotesDoNotLeak (rev-egress): notes of waits over many
+// queues that ended without a lease go once stale (leaseWaitGrace), at
+// the next wait: the map holds at most the notes of the last second's
+// waits, not one per queue ever seen.
+func TestReviewLeaseNotesDoNotLeak(t *testing.T) {
+	const oneSession = `{"about": "test", "profiles": [
+ {"provider": "default", "per_minute": 100000, "sessions": 1, "sources": {"per_minute": "test", "sessions": "test"}}]}`
+	w := newEgressWorld(t, "", sourceRule{})
+	v, _ := w.verifier(t, 1, oneSession)
+	v.initEgress()
+	h := mx.Host{Name: "mx.pool-mail.com"}
+	l, err := v.lease(context.Background(), h, "127.0.3.1") // the one session, held throughout
+	if err != nil || l == nil {
+		t.Fatalf("lease: %v %v", l, err)
+	}
+	defer l.Release()
+	wait := func() {
+		ctx, cancel := context.WithTimeout(withLeaseWait(context.Background(), &hostQueue{}), 20*time.Millisecond)
+		defer cancel()
+		if _, err := v.lease(ctx, h, "127.0.3.1"); err == nil {
+			t.Fatal("a lease while the one session is held")
+		}
+	}
+	count := func() (n int) {
+		v.eg.waits.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	for range 100 {
+		wait()
+	}
+	t.Logf("%d notes right after 100 waits of distinct queues (all within leaseWaitGrace)", count())
+	time.Sleep(leaseWaitGrace + 100*time.Millisecond)
+	wait()
+	if n := count(); n != 1 {
+		t.Errorf("%d notes after every earlier wait went stale and one more wait; want 1", n)
+	}
+}
