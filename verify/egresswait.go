@@ -69,18 +69,19 @@ func (v *Verifier) noteWait(ctx context.Context, w *leaseWait, ue *egress.Unavai
 	return w
 }
 
-// endWait ends the wait noted in w: with a lease its note goes at once;
-// without one it stands for leaseWaitGrace.
+// endWait ends the wait noted in w: without a lease its note stands for
+// leaseWaitGrace; with one, the queue's note goes at once, whichever wait
+// left it (an earlier wait's, still in its grace, would end the queue's
+// addresses with a refusal no worker is waiting out).
 func (v *Verifier) endWait(ctx context.Context, w *leaseWait, leased bool) {
-	if w == nil {
+	if leased {
+		if q, _ := ctx.Value(leaseWaitKey{}).(*hostQueue); q != nil {
+			v.eg.waits.Delete(q)
+		}
 		return
 	}
-	if !leased {
+	if w != nil {
 		w.ended.Store(time.Now().UnixNano())
-		return
-	}
-	if q, _ := ctx.Value(leaseWaitKey{}).(*hostQueue); q != nil {
-		v.eg.waits.CompareAndDelete(q, w)
 	}
 }
 

@@ -134,7 +134,6 @@ func TestReviewFlakyHealthStore(t *testing.T) {
 // now, while a healthy egress serves the queue, ends with the old
 // refusal (rate_limited) instead of as expired (timeout).
 func TestReviewStaleLeaseNote(t *testing.T) {
-	t.Skip("OPEN (rev-egress F2): a note of a wait that ended without a lease is not cleared by the next lease granted at the first Route; reproduce: go test -race -count=1 -run TestReviewStaleLeaseNote -v ./verify/ with this Skip removed")
 	const oneSession = `{"about": "test", "profiles": [
  {"provider": "default", "per_minute": 1000, "sessions": 1, "sources": {"per_minute": "test", "sessions": "test"}}]}`
 	w := newEgressWorld(t, "", sourceRule{})
