@@ -24,8 +24,9 @@ import (
 type egressWire struct {
 	router *egress.Router // nil without Egresses
 	port25 atomic.Pointer[port25Watch]
-	leases sync.Map // *smtpprobe.Session → *sessionLease
-	waits  sync.Map // *hostQueue → *leaseWait: its worker waits for a lease (egresswait.go)
+	leases sync.Map     // *smtpprobe.Session → *sessionLease
+	waits  sync.Map     // *hostQueue → *leaseWait: its worker waits for a lease (egresswait.go)
+	hung   atomic.Int32 // routes given up on and not yet returned (Verifier.route)
 	// noCanary, for BenchmarkCanaryCost only, sends no trailing probe:
 	// acceptances no refusal followed end unknown/cannot_verify.
 	noCanary bool
@@ -111,7 +112,7 @@ func (v *Verifier) lease(ctx context.Context, h mx.Host, addr string) (l *egress
 	provider := string(mx.ProviderOf(h.Name))
 	dl, ok := ctx.Deadline()
 	for {
-		l, err = r.Route(provider, addr)
+		l, err = v.route(ctx, provider, addr)
 		var ue *egress.UnavailableError
 		if !errors.As(err, &ue) {
 			return l, err
@@ -139,6 +140,48 @@ func (v *Verifier) lease(ctx context.Context, h mx.Host, addr string) (l *egress
 		}
 	}
 }
+
+// route is the router's Route, given up when ctx ends first: the stores
+// behind the router take no context, and one that hangs (a cluster's KV
+// cut off) would hold the session's addresses past their deadlines and
+// the caller's cancellation (rev-egress F1). The store is then taken as
+// failed (retry_after StoreBackoff), at once for every route while a
+// call given up on has not returned; a lease granted after is released.
+func (v *Verifier) route(ctx context.Context, provider, addr string) (*egress.Lease, error) {
+	hung := func(err error) error {
+		return &egress.UnavailableError{Provider: provider, Until: time.Now().Add(egress.StoreBackoff),
+			Err: &egress.StoreError{Store: "health", Err: err}}
+	}
+	if v.eg.hung.Load() > 0 {
+		return nil, hung(errStoreHung)
+	}
+	type routed struct {
+		l   *egress.Lease
+		err error
+	}
+	ch := make(chan routed, 1)
+	go func() {
+		l, err := v.eg.router.Route(provider, addr)
+		ch <- routed{l, err}
+	}()
+	select {
+	case x := <-ch:
+		return x.l, x.err
+	case <-ctx.Done():
+		v.eg.hung.Add(1)
+		go func() {
+			defer v.eg.hung.Add(-1)
+			if x := <-ch; x.l != nil {
+				x.l.Release()
+			}
+		}()
+		return nil, hung(ctx.Err())
+	}
+}
+
+// errStoreHung is the cause of a route refused while an earlier one
+// waits for the store.
+var errStoreHung = errors.New("an earlier call to the egress store has not returned")
 
 // dress gives p the lease's egress: its dialer and identity, the budget
 // paced flush by flush beside the server's politeness (in pc), and a reader of
