@@ -12,7 +12,7 @@ import (
 )
 
 // reviewOpen runs the review's OPEN subtests (rev-egress).
-const reviewOpen = false
+const reviewOpen = true
 
 // TestReviewHealthKVGoneMidJob (rev-egress): the health bucket is deleted,
 // or the embedded NATS server stops, while a verifier is half-way through
