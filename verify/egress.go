@@ -30,6 +30,7 @@ type egressWire struct {
 	// noCanary, for BenchmarkCanaryCost only, sends no trailing probe:
 	// acceptances no refusal followed end unknown/cannot_verify.
 	noCanary bool
+	noInline bool // BenchmarkCanaryCost's "trailing": no canary in the batch's flush
 }
 
 // A sessionLease ties a session to the egress lease it runs on.

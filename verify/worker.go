@@ -219,7 +219,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	// round trip as the batch: the answer is wanted for nearly every
 	// domain, and asking later costs a round trip of its own.
 	e.mu.Lock()
-	inline := inlines(c)
+	inline := inlines(c) && !e.v.eg.noInline
 	spec := e.newRuns(batch)
 	var cans []canary
 	if inline {
