@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -120,6 +121,62 @@ func runTwoCalls(t *testing.T, fresh bool) {
 					synctest.Test(t, func(t *testing.T) {
 						if wrong := twoCallCase(t, o, fresh); len(wrong) > 0 {
 							t.Errorf("second call: %d nonexistent addresses deliverable: %v", len(wrong), wrong)
+						}
+					})
+				}
+			})
+		}
+	}
+}
+
+// twoMXCase is placeCase with each domain's two MX hosts (preferences 10
+// and 20) at the one server address; it returns the wrong deliverables.
+func twoMXCase(t *testing.T, o placeOpts) (wrong []string) {
+	t.Helper()
+	known, addrs := groupAddrs(o.sizes)
+	p := &placeServer{o: o}
+	rules := map[string]domainRule{}
+	for d := range o.sizes {
+		rules[d] = p.rule
+	}
+	w, s := reviewWorld(t, known, rules)
+	for d := range o.sizes {
+		w.res.MX[d] = append(w.res.MX[d], &net.MX{Host: "mx2." + d, Pref: 20})
+		w.res.IP["mx2."+d] = w.res.IP["mx."+d]
+	}
+	p.install(s)
+	s.srv.Latency = 10 * time.Millisecond
+	v := w.verifier()
+	v.PerHostRate, v.MaxRcpts, v.PerHost = o.rate, o.maxRcpts, o.perHost
+	paced(v)
+	if o.grey > 0 {
+		v.GreylistMaxWait = 3 * o.grey
+	}
+	for _, r := range v.VerifyAll(t.Context(), addrs) {
+		switch {
+		case r.Status == Deliverable && !known[r.Input]:
+			wrong = append(wrong, r.Input)
+		case r.Status == Undeliverable && known[r.Input]:
+			t.Errorf("%s: %s/%s", r.Input, r.Status, r.Reason)
+		}
+	}
+	return wrong
+}
+
+// TestReviewGreyTwoMXOneAddress (a guard): a domain's two MX hosts at
+// one server address that greylists in front of answering by place.
+func TestReviewGreyTwoMXOneAddress(t *testing.T) {
+	for _, k := range []int{1, 2, 4} {
+		for _, o := range []placeOpts{
+			{sizes: placeSizes[2], k: k, rate: 1000, grey: 20 * time.Second},
+			{sizes: placeSizes[1], k: k, rate: 1000, grey: 20 * time.Second, perHost: 4, drop: true},
+			{sizes: placeSizes[0], k: k, rate: 1000, noPipe: true, grey: 20 * time.Second},
+		} {
+			t.Run(fmt.Sprint("k=", k, ",perHost=", o.perHost, ",noPipe=", o.noPipe), func(t *testing.T) {
+				for range placeTries {
+					synctest.Test(t, func(t *testing.T) {
+						if wrong := twoMXCase(t, o); len(wrong) > 0 {
+							t.Errorf("%d nonexistent addresses deliverable: %v", len(wrong), wrong)
 						}
 					})
 				}
