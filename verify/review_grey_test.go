@@ -184,3 +184,38 @@ func TestReviewGreyTwoMXOneAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewGreyFindingSparesAccepted: spareAccepted's harvest
+// protection behind greylisting (450 to each address for 20 s after its
+// first RCPT, not counted by the protection), with and without
+// PIPELINING, at a pace that waits and one that never does. Every address
+// is greylisted first, so none was accepted before the protection's
+// spell: the retries of all.com's existing addresses get its 5.1.1 lies
+// and end undeliverable (with PIPELINING); without it, at a pace that
+// never waits, a nonexistent all.com address ends deliverable.
+func TestReviewGreyFindingSparesAccepted(t *testing.T) {
+	t.Skip("OPEN (rev-grey F2): a harvest protection behind greylisting: existing all.com mailboxes undeliverable, a nonexistent one deliverable; reproduce: go test -count=10 -v -run TestReviewGreyFindingSparesAccepted ./verify with this skip removed")
+	for _, n := range []int{1, 2, 3} {
+		for _, noPipe := range []bool{false, true} {
+			for _, rate := range []float64{1000, 1e9} {
+				t.Run(fmt.Sprint("n=", n, ",noPipe=", noPipe, ",rate=", rate), func(t *testing.T) {
+					spare := spareAccepted(n)
+					rule := func(s *sharedServer, c *testsmtp.Conn, a string, catchAll bool) testsmtp.Reply {
+						if time.Since(s.first[a]) < 20*time.Second {
+							return testsmtp.R(450, "4.2.0", "<"+a+">: Recipient address rejected: Greylisted")
+						}
+						return spare(s, c, a, catchAll)
+					}
+					synctest.Test(t, func(t *testing.T) {
+						twoDomainCase(t, rule, func(s *sharedServer, v *Verifier) {
+							v.PerHostRate, v.GreylistMaxWait = rate, time.Minute
+							if noPipe {
+								s.srv.Extensions = []string{"8BITMIME", "SIZE 10240000"}
+							}
+						})
+					})
+				})
+			}
+		}
+	}
+}
