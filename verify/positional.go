@@ -30,9 +30,9 @@ import (
 //     allow. From then on no acceptance at that server is proven
 //     (hostRun.proven): they end unknown/cannot_verify, with errByPlace.
 //
-// The pair costs one RCPT per domain and server address, once for the
-// Verifier while it remembers the server (both the pairs decided and the
-// marks are kept with its per-address state, servers.go). A server that behaves
+// The pair costs one RCPT per domain and server address in each call
+// (the marks, not the pairs decided, are kept with the Verifier's
+// per-address state, servers.go). A server that behaves
 // otherwise on a domain's first flush than on later ones, by place, is
 // not caught by it; a test that finds one is welcome.
 
@@ -41,12 +41,15 @@ import (
 var errByPlace = errors.New("the server accepted a random address between two it refused in one flush: it answers by the recipient's place, not its mailbox, so no acceptance there is proven")
 
 // recall takes what earlier calls of the Verifier learned of the domain
-// at the host: a pair decided, the host accepting an address it had
-// refused (noteFlip), the server answering by place (Verifier.placeOf).
+// at the host: the host accepting an address it had refused (noteFlip),
+// the server answering by place (Verifier.placeOf).
 // e.mu is held.
 func (hr *hostRun) recall() {
+	// A pair decided in an earlier call is not taken: a server that
+	// answered honestly then may answer by place now, and only a pair of
+	// this call shows it does not (TestReviewGreyFindingPairedAcrossCalls).
+	// What is taken makes verdicts only less definite.
 	f, byPlace := hr.e.v.placeOf(hr.key, hr.d.name)
-	hr.paired = hr.paired || f.paired
 	if f.flipped {
 		hr.flipped, hr.contradicted = true, true
 	}
@@ -116,7 +119,6 @@ func (hr *hostRun) decidePairs() {
 		case deferredRun: // asked again as it was (hostRun.pair)
 		case len(run) >= 2 && judgedRandoms(run):
 			hr.paired, hr.nextPair = true, [2]string{}
-			hr.e.v.noteDomain(hr.key, hr.d.name, domainFacts{paired: true})
 		default:
 			hr.nextPair = [2]string{}
 		}

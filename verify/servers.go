@@ -47,23 +47,22 @@ type hostState struct {
 	greyDelay time.Duration
 	// What the evidence rules learned there of a domain, kept across
 	// calls (positional.go, harvest.go): the server answers by place,
-	// and per domain (at most maxPaired) whether its front pair decided
-	// and whether the host accepted an address it had refused.
+	// and per domain (at most maxPaired) whether the host accepted an
+	// address it had refused.
 	byPlace bool
 	domains map[string]domainFacts
 }
 
 // domainFacts is what a server address showed of one domain.
-type domainFacts struct{ paired, flipped bool }
+type domainFacts struct{ flipped bool }
 
 // maxPaired bounds the domains a server address's state remembers; past
 // it the memory starts over (a pair more each).
 const maxPaired = 4096
 
 // placeOf returns what earlier calls learned at the server address of
-// the domain, and whether the server answers by place. A Verify call for
-// a domain seen before sends no pair again (one RCPT each), and learns no
-// mark again by its own pair.
+// the domain, and whether the server answers by place: a later call
+// proves nothing there either.
 func (v *Verifier) placeOf(addr, domain string) (f domainFacts, byPlace bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -86,7 +85,7 @@ func (v *Verifier) noteDomain(addr, domain string, f domainFacts) {
 		h.domains = make(map[string]domainFacts)
 	}
 	old := h.domains[domain]
-	h.domains[domain] = domainFacts{paired: old.paired || f.paired, flipped: old.flipped || f.flipped}
+	h.domains[domain] = domainFacts{flipped: old.flipped || f.flipped}
 }
 
 // noteByPlace keeps that the server at addr answers by place.
