@@ -218,19 +218,21 @@
 // until a pair has been refused at the start of a run) and marked where a
 // random address is accepted between two refused in one flush; none of
 // its acceptances is proven then. While no pair has decided, an
-// acceptance needs two refused random addresses at the start of its run
-// (one whose catch-all probe, meant to be the pair's first, went
-// unanswered is asked again behind a pair). A decided pair and the mark
-// are kept with the Verifier's state of the server address, so a later
-// call sends no pair for the domain and proves nothing at a marked
-// server. Still assumed: a server that judges the first two recipients
+// acceptance needs a pair in its transaction (its flush where the server
+// pipelines): two random addresses refused, in ways that judge, at the
+// start of a run (one whose catch-all probe, meant to be the pair's
+// first, went unanswered is asked again behind a pair). The mark is kept
+// with the Verifier's state of the server address, so a later call
+// proves nothing at a marked server; each call sends its own pair (a
+// server may answer otherwise now). Still assumed: a server that judges the first two recipients
 // of a run (or more) before letting some through, and one that behaves
 // otherwise on a domain's first flush than on later ones, by place.
 //
 // A host that accepts an address it refused as having no mailbox (a
 // harvest protection that spares the recipients it accepted before, and
 // lied to our random addresses) proves no acceptance of the domain from
-// then on (hostRun.noteFlip).
+// then on, and no refusal of it counts (hostRun.noteFlip); the Verifier
+// remembers it per server address.
 //
 // Of the refusals: a harvest protection that refuses everyone in the
 // mailbox's words but still accepts postmaster@ (RFC 5321 asks servers
