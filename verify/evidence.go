@@ -4,6 +4,7 @@ import (
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/smtpprobe"
+	"slices"
 )
 
 // Evidence is scoped to the connection and the moment that gave it.
@@ -327,6 +328,7 @@ func (hr *hostRun) record(a answer) {
 	if len(hr.answers) >= maxAnswers {
 		hr.answers = append(hr.answers[:0], hr.answers[len(hr.answers)-maxAnswers/2:]...)
 	}
+	askedBefore := hr.randomAskedBefore(a)
 	switch a.o {
 	case smtpprobe.Accepted:
 		hr.accepted = true
@@ -334,8 +336,10 @@ func (hr *hostRun) record(a answer) {
 		// An address the host accepted before is what a protection that
 		// spares its known recipients keeps accepting: accepted again, it
 		// makes no specific refusal count (postmaster@ does, see
-		// postmasterAnswer).
-		again := hr.acceptedBefore(a)
+		// postmasterAnswer). So is a random address asked before (the
+		// Detector's, a kept pair's): it may have been accepted where
+		// this run did not see it.
+		again := hr.acceptedBefore(a) || askedBefore
 		for i, r := range hr.answers {
 			if refusal(r.o) && r.before(a) && !(again && specific(r.o)) {
 				hr.answers[i].counted = true
@@ -358,6 +362,27 @@ func (hr *hostRun) record(a answer) {
 	}
 	hr.answers = append(hr.answers, a)
 }
+
+// randomAskedBefore reports whether a is an answer to a random address
+// the host was asked before (the Detector's probe address, asked again;
+// a front pair asked again after a greylisting), and notes it. The
+// latest maxRandAsked are kept. e.mu is held.
+func (hr *hostRun) randomAskedBefore(a answer) bool {
+	if !a.probe || a.rcpt == "" {
+		return false
+	}
+	if slices.Contains(hr.randAsked, a.rcpt) {
+		return true
+	}
+	if len(hr.randAsked) >= maxRandAsked {
+		hr.randAsked = hr.randAsked[1:]
+	}
+	hr.randAsked = append(hr.randAsked, a.rcpt)
+	return false
+}
+
+// maxRandAsked bounds the random addresses a hostRun remembers asking.
+const maxRandAsked = 16
 
 // maxAnswers bounds the answers a hostRun keeps.
 const maxAnswers = 256
