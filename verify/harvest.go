@@ -321,7 +321,7 @@ func (hr *hostRun) noteFlip(a answer) {
 	case smtpprobe.Accepted:
 		if _, ok := hr.refusedSet[a.rcpt]; ok && !hr.flipped {
 			hr.flipped, hr.contradicted = true, true
-			hr.e.v.noteDomain(hr.key, hr.d.name, domainFacts{flipped: true})
+			hr.e.v.noteFlipped(hr.key, hr.d.name)
 		}
 	}
 }

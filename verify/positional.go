@@ -49,8 +49,8 @@ func (hr *hostRun) recall() {
 	// answered honestly then may answer by place now, and only a pair of
 	// this call shows it does not (TestReviewGreyFindingPairedAcrossCalls).
 	// What is taken makes verdicts only less definite.
-	f, byPlace := hr.e.v.placeOf(hr.key, hr.d.name)
-	if f.flipped {
+	flipped, byPlace := hr.e.v.placeOf(hr.key, hr.d.name)
+	if flipped {
 		hr.flipped, hr.contradicted = true, true
 	}
 	if byPlace {

@@ -45,47 +45,44 @@ type hostState struct {
 	// greyDelay is the greylisting delay learned there: from the first
 	// greylisting of an address to the first retry it passed.
 	greyDelay time.Duration
-	// What the evidence rules learned there of a domain, kept across
-	// calls (positional.go, harvest.go): the server answers by place,
-	// and per domain (at most maxPaired) whether the host accepted an
-	// address it had refused.
+	// What the evidence rules learned there, kept across calls
+	// (positional.go, harvest.go): the server answers by place, and the
+	// domains (at most maxFlipped) of which the host accepted an address
+	// it had refused.
 	byPlace bool
-	domains map[string]domainFacts
+	flipped map[string]struct{}
 }
 
-// domainFacts is what a server address showed of one domain.
-type domainFacts struct{ flipped bool }
+// maxFlipped bounds the domains a server address's state remembers as
+// flipped; past it the memory starts over (a later call learns it again).
+const maxFlipped = 4096
 
-// maxPaired bounds the domains a server address's state remembers; past
-// it the memory starts over (a pair more each).
-const maxPaired = 4096
-
-// placeOf returns what earlier calls learned at the server address of
-// the domain, and whether the server answers by place: a later call
-// proves nothing there either.
-func (v *Verifier) placeOf(addr, domain string) (f domainFacts, byPlace bool) {
+// placeOf returns what earlier calls learned at the server address: the
+// host accepted an address of the domain it had refused, and the server
+// answers by place. A later call proves nothing there either.
+func (v *Verifier) placeOf(addr, domain string) (flipped, byPlace bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if h, ok := v.hosts[addr]; ok {
-		return h.domains[domain], h.byPlace
+		_, flipped = h.flipped[domain]
+		return flipped, h.byPlace
 	}
-	return domainFacts{}, false
+	return false, false
 }
 
-// noteDomain keeps what the server at addr showed of the domain (set
-// facts add to those kept).
-func (v *Verifier) noteDomain(addr, domain string, f domainFacts) {
+// noteFlipped keeps that the host at addr accepted an address of the
+// domain it had refused.
+func (v *Verifier) noteFlipped(addr, domain string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	h, ok := v.hosts[addr]
 	if !ok {
 		return
 	}
-	if h.domains == nil || len(h.domains) >= maxPaired {
-		h.domains = make(map[string]domainFacts)
+	if h.flipped == nil || len(h.flipped) >= maxFlipped {
+		h.flipped = make(map[string]struct{})
 	}
-	old := h.domains[domain]
-	h.domains[domain] = domainFacts{flipped: old.flipped || f.flipped}
+	h.flipped[domain] = struct{}{}
 }
 
 // noteByPlace keeps that the server at addr answers by place.
