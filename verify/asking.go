@@ -258,7 +258,7 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 				p := hr.pair(like)
 				t.front, t.pair = p[0], p[1]
 			} else {
-				t.front = frontAddr(hr, like)
+				t.front = hr.front(like)
 			}
 			t.spell = hr.spell // ... and this
 		}

@@ -233,7 +233,9 @@ func TestFrontedRule(t *testing.T) {
 	}{
 		{"front refused in the flush", []answer{at(4, 2, smtpprobe.MailboxNotFound)}, nil, 0, acc, true},
 		{"a refusal naming no reason", []answer{at(4, 2, smtpprobe.Rejected)}, nil, 0, acc, true},
-		{"a greylisted front", []answer{at(4, 2, smtpprobe.Greylisted)}, nil, 0, acc, true},
+		{"a greylisted front", []answer{at(4, 2, smtpprobe.Greylisted)}, nil, 0, acc, false},
+		{"a greylisted front, then one refused", []answer{at(3, 2, smtpprobe.Greylisted), at(4, 2, smtpprobe.MailboxNotFound)}, nil, 0, acc, true},
+		{"a refused front, then one greylisted", []answer{at(3, 2, smtpprobe.MailboxNotFound), at(4, 2, smtpprobe.Greylisted)}, nil, 0, acc, true},
 		{"nothing before it", nil, nil, 0, acc, false},
 		{"a refusal after it only", []answer{at(6, 2, smtpprobe.MailboxNotFound)}, nil, 0, acc, false},
 		{"front accepted", nil, []answer{at(4, 2, smtpprobe.Accepted)}, 0, acc, false},

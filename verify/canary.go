@@ -238,6 +238,28 @@ func frontAddr(hr *hostRun, like []string) string {
 	return catchall.RandomLocalPart(hr.question(like...).Like) + "@" + hr.d.name
 }
 
+// front returns the address of the domain's next front (one, not a
+// pair). A deferral says nothing of whether the server judges
+// (hostRun.fronted): behind a greylisting, a server may be accepting
+// everyone. A greylisting server defers every random address drawn
+// afresh, and a flush asking again the addresses it deferred would
+// carry a front it defers: so at a host that deferred a front, the
+// front is the latest one it refused in the mailbox's words (asked
+// again: a greylisting lets it through), or else the one it deferred,
+// until answered. Elsewhere each front is drawn afresh (frontAddr). A
+// front asked again that is accepted reads as a random address accepted
+// (the domain catch-all there), never as a server answering by place
+// (hostRun.notePlace). e.mu is held.
+func (hr *hostRun) front(like []string) string {
+	switch {
+	case hr.frontsDeferred && hr.judgedFront != "":
+		return hr.judgedFront
+	case hr.greyFront != "":
+		return hr.greyFront
+	}
+	return frontAddr(hr, like)
+}
+
 func frontWires(fs []front) []string {
 	w := make([]string, len(fs))
 	for i, f := range fs {
@@ -252,7 +274,25 @@ func frontWires(fs []front) []string {
 // host accepts by place, or everyone, and the acceptances after it stay
 // unproven (hostRun.fronted). e.mu is held.
 func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) (answer, bool) {
-	return fileRandom(f, hr, r, false)
+	again := r.Address != "" && r.Address == hr.judgedFront
+	switch {
+	case r.Seq == 0:
+	case deferred(r.Outcome):
+		hr.frontsDeferred = true
+		if !again {
+			hr.greyFront = r.Address
+		}
+	default:
+		if r.Address == hr.greyFront {
+			hr.greyFront = ""
+		}
+		if r.Outcome == smtpprobe.MailboxNotFound || r.Outcome == smtpprobe.MailboxDisabled {
+			hr.judgedFront = r.Address
+		} else if again {
+			hr.judgedFront = ""
+		}
+	}
+	return fileRandom(f, hr, r, again)
 }
 
 // fileRandom files a random address at the front of a flush; again: it is

@@ -257,7 +257,8 @@ func (hr *hostRun) proven(j *job) bool {
 // a domain's run blindly and judges the rest refuses the canary after
 // them, and only a refusal before them in every one of those scopes shows
 // they were judged: the random address at the front of the flush
-// (canary.go) gives it. A random address accepted (a front, kept in
+// (canary.go) gives it, refused; deferred, it shows nothing, and is
+// asked again as the next front (hostRun.front). A random address accepted (a front, kept in
 // hr.blind, or a probe) shows the host accepting blindly at that point. A server that judges only the
 // first recipients of a connection is compared across connections
 // (answer.refuted).
@@ -277,7 +278,7 @@ func (hr *hostRun) fronted(a answer) bool {
 	for _, f := range hr.answers {
 		switch {
 		case !before(f):
-		case judged(f.o):
+		case judged(f.o) && !deferred(f.o):
 			if f.got > hr.blindCut { // else a front accepted after it may be forgotten
 				last = max(last, f.seq)
 			}
@@ -300,9 +301,13 @@ func (hr *hostRun) filed(a answer) answer {
 	return a
 }
 
-// judged reports whether o, a reply to a random address at the front of a
-// flush, shows the host was not accepting everyone there: anything but an
-// acceptance. A greylisting (a new address each time) counts too.
+// judged reports whether o, a reply to a random address, is kept with the
+// domain's answers (hr.answers) rather than with the accepted fronts
+// (hr.blind): anything but an acceptance. A deferral (greylisting) is kept
+// but fronts nothing (hostRun.fronted): behind it, the server may be
+// accepting everyone (TestReviewGreyFindingSparesAccepted, where a
+// greylisted front stood before an acceptance of a catch-all domain whose
+// harvest protection's lies had made it look judged).
 func judged(o smtpprobe.Outcome) bool {
 	return o != smtpprobe.Accepted && o != smtpprobe.CannotVerify
 }

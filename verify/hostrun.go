@@ -41,6 +41,12 @@ type hostRun struct {
 	probeYes  bool            // ... or the random address
 	probeNo   bool            // it refused the random address in a way that counts
 	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
+	// Fronts at a host that defers random addresses (hostRun.front):
+	// whether it deferred one, the front it deferred last (until
+	// answered), and the latest front it refused in the mailbox's words.
+	frontsDeferred bool
+	greyFront      string
+	judgedFront    string
 	// The front pair (positional.go): decided, the answers to decide,
 	// the addresses of the next, and the address of the domain's
 	// catch-all probe where it goes just before the flush planned now

@@ -74,7 +74,7 @@ func (hr *hostRun) frontCount() int { return 1 + boolInt(hr.pairDue()) }
 // (decidePairs). e.mu is held.
 func (hr *hostRun) frontsOf(like []string) []front {
 	if !hr.pairDue() {
-		return []front{{hr: hr, addr: frontAddr(hr, like)}}
+		return []front{{hr: hr, addr: hr.front(like)}}
 	}
 	p := hr.pair(like)
 	if hr.leads != "" {

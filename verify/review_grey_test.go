@@ -193,7 +193,6 @@ func TestReviewGreyTwoMXOneAddress(t *testing.T) {
 // and end undeliverable (with PIPELINING); without it, at a pace that
 // never waits, a nonexistent all.com address ends deliverable.
 func TestReviewGreyFindingSparesAccepted(t *testing.T) {
-	t.Skip("OPEN (rev-grey F2, narrowed): the wrong undeliverables are fixed (hostRun.randomAskedBefore); left: without PIPELINING at a pace that never waits, a nonexistent all.com address deliverable (n=1: 1 of 4 runs). Reproduce: remove this skip, go test -count=4 -run TestReviewGreyFindingSparesAccepted ./verify")
 	for _, n := range []int{1, 2, 3} {
 		for _, noPipe := range []bool{false, true} {
 			for _, rate := range []float64{1000, 1e9} {

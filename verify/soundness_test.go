@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -70,9 +71,23 @@ func (c runConfig) verifier(sw *soundWorld) *Verifier {
 	return v
 }
 
+// verdicts tallies the definite verdicts TestSoundness gave (the VerifyAll
+// phase's), for what a change of the evidence rules costs: it logs them.
+var verdicts struct {
+	sync.Mutex
+	deliverable, undeliverable, addrs int
+}
+
 // checkResult reports a result that breaks the oracle.
 func (sw *soundWorld) checkResult(t *testing.T, seed uint64, c runConfig, phase, a string, r Result) {
 	t.Helper()
+	if phase == "VerifyAll" {
+		verdicts.Lock()
+		verdicts.addrs++
+		verdicts.deliverable += boolInt(r.Status == Deliverable)
+		verdicts.undeliverable += boolInt(r.Status == Undeliverable)
+		verdicts.Unlock()
+	}
 	switch {
 	case !sw.exists[a] && r.Status == Deliverable:
 		t.Errorf("seed %d (%s): %s does not exist but is deliverable/%s (%+v, catch_all %v)\nworld: %s\nconfig: %+v", seed, phase, a, r.Reason, r.SMTP, r.CatchAll, strings.Join(sw.desc, "; "), c)
@@ -217,6 +232,9 @@ func TestSoundness(t *testing.T) {
 	if len(failed) > 0 {
 		t.Errorf("%d worlds with violations: seeds %v", len(failed), failed)
 	}
+	verdicts.Lock()
+	defer verdicts.Unlock()
+	t.Logf("%d worlds, %d addresses: %d deliverable, %d undeliverable", n, verdicts.addrs, verdicts.deliverable, verdicts.undeliverable)
 }
 
 func FuzzSoundness(f *testing.F) {
