@@ -132,7 +132,7 @@ var ErrConflict = errors.New("egress: store revision conflict")
 // retry_after, which a cluster parks and tries again. errors.Is(err,
 // ErrStore) matches every StoreError; Unwrap gives the store's own error.
 type StoreError struct {
-	Store string // "health" or "budget"
+	Store string // "health" or "budget"; "health or budget" where a call was given up on before either answered
 	Key   Key
 	Err   error
 }

@@ -148,10 +148,16 @@ func (v *Verifier) lease(ctx context.Context, h mx.Host, addr string) (l *egress
 // the caller's cancellation (rev-egress F1). The store is then taken as
 // failed (retry_after StoreBackoff), at once for every route while a
 // call given up on has not returned; a lease granted after is released.
+// Which of the router's stores held it is not known: the error says
+// either. A ctx that has ended already routes nothing and returns its
+// error: no store was waited for.
 func (v *Verifier) route(ctx context.Context, provider, addr string) (*egress.Lease, error) {
 	hung := func(err error) error {
 		return &egress.UnavailableError{Provider: provider, Until: time.Now().Add(egress.StoreBackoff),
-			Err: &egress.StoreError{Store: "health", Err: err}}
+			Err: &egress.StoreError{Store: "health or budget", Err: err}}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if v.eg.hung.Load() > 0 {
 		return nil, hung(errStoreHung)

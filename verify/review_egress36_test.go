@@ -283,3 +283,51 @@ func TestReviewLeaseNotesDoNotLeak(t *testing.T) {
 		t.Errorf("%d notes after every earlier wait went stale and one more wait; want 1", n)
 	}
 }
+
+// countHang is hangHealth that counts its calls.
+type countHang struct {
+	hangHealth
+	calls *atomic.Int64
+}
+
+func (s countHang) Get(k egress.Key) (egress.Record, uint64, error) {
+	s.calls.Add(1)
+	return s.hangHealth.Get(k)
+}
+
+// TestRouteGivesUpOnHungStore: Verifier.route with a ctx that has ended
+// already asks no store and returns the ctx's error (no store was waited
+// for); with one that ends while the store hangs, it returns a
+// StoreError naming either store (which one held it is not known), and
+// routes after it fail at once while that call has not returned.
+func TestRouteGivesUpOnHungStore(t *testing.T) {
+	w := newEgressWorld(t, "", sourceRule{})
+	v, _ := w.verifier(t, 2, generous)
+	calls := &atomic.Int64{}
+	hs := countHang{hangHealth{release: make(chan struct{})}, calls}
+	var once sync.Once
+	stop := func() { once.Do(func() { close(hs.release) }) }
+	t.Cleanup(stop)
+	v.EgressStore = hs
+	v.init()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := v.route(done, "other", "127.0.0.1:25"); !errors.Is(err, context.Canceled) || errors.Is(err, egress.ErrStore) {
+		t.Errorf("route with its ctx ended: %v; want context.Canceled, no store error", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("route with its ctx ended asked the store %d times", n)
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	_, err := v.route(ctx, "other", "127.0.0.1:25")
+	var se *egress.StoreError
+	if !errors.As(err, &se) || se.Store != "health or budget" {
+		t.Fatalf("route while the store hangs: %v; want a StoreError of the health or budget store", err)
+	}
+	start := time.Now()
+	if _, err := v.route(context.Background(), "other", "127.0.0.1:25"); !errors.Is(err, egress.ErrStore) || time.Since(start) > time.Second {
+		t.Errorf("route while an earlier call hangs: %v after %v; want a store error at once", err, time.Since(start))
+	}
+	stop()
+}
