@@ -225,7 +225,7 @@ func TestReviewPlaceFindingLeadProbeLost(t *testing.T) {
 // blindly. The pair is refused (both judged), the list's third and later
 // addresses take the blind places, and the canary after them is refused.
 func TestReviewPlaceJudgeTwoBoundary(t *testing.T) {
-	t.Skip("known limit (positional.go): a server that judges two recipients of a run first, then accepts blindly, is not caught; see /work/notes/rev-place.md")
+	t.Skip("known limit (positional.go): a server that judges two recipients of a run first, then accepts blindly, is not caught (a fixed number of fronts is beaten by one more judged recipient)")
 	for _, k := range []int{2, 3} {
 		runPlace(t, fmt.Sprint("k=", k), placeOpts{sizes: placeSizes[0], judge: 2, k: k, rate: 1000})
 	}
