@@ -293,7 +293,8 @@
 // acceptances again after the host accepted a random address of the
 // domain asks that address again too, after its front, and, accepted
 // again, it proves nothing (hostRun.spell). Only a random address the
-// server deferred (a 4xx, as greylisting does) is asked again otherwise,
+// server deferred (a 4xx, as greylisting does), and at such a server a
+// front it refused (see below), is asked again otherwise,
 // by a probe that goes with addresses of its domain the server deferred
 // too, on their retry (or after acceptances, a trailing probe): a
 // greylisting server lets it through with them, where a new one would be
@@ -322,8 +323,16 @@
 // recipient after them: one that accepts blindly some later recipients
 // (every other one, those after the first refusal) and judges the random
 // addresses around them would still pass. A front answered with a
-// temporary failure (a greylisting: it is drawn afresh each time) counts
-// as judged.
+// temporary failure (a greylisting) fronts nothing: behind it the server
+// may be accepting everyone (a catch-all whose harvest protection's lies
+// made it look judged, TestReviewGreyFindingSparesAccepted). At a host
+// that deferred a front, the front is the latest one it refused in the
+// mailbox's words, asked again (a greylisting lets it through), or else
+// the one it deferred, until answered (hostRun.front); accepted, a front
+// asked again reads as the domain catch-all there. A server that
+// remembers the random addresses it refused, and refuses them again
+// while it accepts everyone else, is met by the canary after the
+// acceptances, which is not such an address.
 //
 // # Egresses
 //
