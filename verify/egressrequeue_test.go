@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailverify/mailverify/egress"
 	"github.com/mailverify/mailverify/internal/testsmtp"
 )
 
@@ -23,35 +22,13 @@ import (
 // itself ends, and not unknown/timeout, which a cluster stores as the
 // answer. No address is ever given a wrong verdict.
 func TestEgressRequeuedWaitIsRateLimited(t *testing.T) {
-	const oneSession = `{"about": "test", "profiles": [
- {"provider": "default", "per_minute": 1000, "sessions": 4, "sources": {"per_minute": "test", "sessions": "test"}},
- {"provider": "google", "per_minute": 1000, "sessions": 1, "sources": {"per_minute": "test", "sessions": "test"}}]}`
 	throttle := testsmtp.R(421, "4.7.28", "Our system has detected an unusual rate of unsolicited mail originating from your IP address.")
 	throttle.Delay = 150 * time.Millisecond
 	w := newEgressWorld(t, "127.0.0.2", sourceRule{rcpt: &throttle})
 	w.res.MX["pool-mail.com"] = []*net.MX{{Host: "gmail-smtp-in.l.google.com", Pref: 5}}
 	w.res.IP["gmail-smtp-in.l.google.com"] = []netip.Addr{netip.MustParseAddr("127.0.3.1")}
-	v, _ := w.verifier(t, 2, oneSession)
+	v, _ := w.verifier(t, 2, googleOneSession)
 	v.Timeout = time.Second
-	store := &sharedStore{}
-	v.EgressStore = store
-	ghost := &killedStore{BudgetStore: &store.MemBudgetStore}
-	gb := &egress.Budgets{Profiles: v.Profiles, Store: ghost, SessionTTL: 3 * time.Second}
-	if _, err := gb.Acquire(egress.Key{Egress: v.Egresses[1].ID(), Provider: "google"}); err != nil {
-		t.Fatal(err)
-	}
-	ghost.dead.Store(true)
-	limited := 0
-	for a, r := range w.check(t, v) {
-		switch {
-		case r.Status == Unknown && r.Reason == ReasonRateLimited && r.RetryAfter > 0:
-			limited++
-		case r.Status == Unknown:
-			t.Errorf("%s: %s/%s retry_after %v (%s); want unknown/rate_limited with retry_after: its time went waiting for an egress",
-				a, r.Status, r.Reason, time.Duration(r.RetryAfter), r.Error)
-		}
-	}
-	if limited == 0 {
-		t.Error("no address waited for the held session")
-	}
+	holdGoogleSession(t, v, 1)
+	wantRateLimited(t, w, v, "its time went waiting for an egress")
 }

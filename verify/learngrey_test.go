@@ -3,12 +3,9 @@ package verify
 import (
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/mailverify/mailverify/internal/testsmtp"
 )
 
 // TestGreylistDelayLearned: a server greylists each address for 150 s and
@@ -19,23 +16,7 @@ import (
 // first retry: two RCPTs, not three.
 func TestGreylistDelayLearned(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		first := map[string]time.Time{}
-		asked := map[string]int{}
-		srv := &testsmtp.Server{Handlers: map[string]testsmtp.Handler{"RCPT": func(_ *testsmtp.Conn, cmd testsmtp.Command) testsmtp.Reply {
-			a := rcptAddress(cmd.Arg)
-			mu.Lock()
-			defer mu.Unlock()
-			asked[a]++
-			t0, ok := first[a]
-			if !ok {
-				first[a], t0 = time.Now(), time.Now()
-			}
-			if time.Since(t0) < 150*time.Second {
-				return testsmtp.R(450, "4.7.1", "Greylisted, please come back later")
-			}
-			return testsmtp.R(250, "2.1.5", "Ok")
-		}}}
+		srv, asked := greyServer(150*time.Second, "jane@one.com", "joe@two.com")
 		w := newWorld()
 		defer w.router.close()
 		w.add("one.com", srv)
@@ -47,16 +28,16 @@ func TestGreylistDelayLearned(t *testing.T) {
 
 		start := time.Now()
 		r, _ := v.Verify(t.Context(), "jane@one.com")
-		if r.Reason == ReasonGreylisted || asked["jane@one.com"] != 3 {
-			t.Fatalf("first address: %v/%v after %d RCPTs, want it through at the third", r.Status, r.Reason, asked["jane@one.com"])
+		if r.Reason == ReasonGreylisted || asked("jane@one.com") != 3 {
+			t.Fatalf("first address: %v/%v after %d RCPTs, want it through at the third", r.Status, r.Reason, asked("jane@one.com"))
 		}
 		if el := time.Since(start); el < 3*time.Minute || el > 4*time.Minute {
 			t.Errorf("first address through after %v, want 3 min", el)
 		}
 		start = time.Now()
 		r, _ = v.Verify(t.Context(), "joe@two.com")
-		if r.Reason == ReasonGreylisted || asked["joe@two.com"] != 2 {
-			t.Errorf("second address: %v/%v after %d RCPTs, want it through at its first retry", r.Status, r.Reason, asked["joe@two.com"])
+		if r.Reason == ReasonGreylisted || asked("joe@two.com") != 2 {
+			t.Errorf("second address: %v/%v after %d RCPTs, want it through at its first retry", r.Status, r.Reason, asked("joe@two.com"))
 		}
 		if el := time.Since(start); el < 150*time.Second || el > 3*time.Minute+10*time.Second {
 			t.Errorf("second address through after %v, want the learned delay", el)

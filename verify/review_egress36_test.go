@@ -65,6 +65,21 @@ func TestReviewHangingHealthStore(t *testing.T) {
 	}
 }
 
+// flakyVerifier is w's verifier with sessions per egress, a Timeout of
+// 5 s and a flakyHealth store failing every nth call, and every call
+// from downAt on (0: never).
+func (w *egressWorld) flakyVerifier(t *testing.T, sessions int, n int64, downAt time.Duration) *Verifier {
+	v, _ := w.verifier(t, sessions, generous)
+	v.Timeout = 5 * time.Second
+	hs := &flakyHealth{n: n}
+	v.EgressStore = hs
+	if downAt > 0 {
+		tm := time.AfterFunc(downAt, func() { hs.down.Store(true) })
+		t.Cleanup(func() { tm.Stop() })
+	}
+	return v
+}
+
 // flakyHealth fails every nth call, and every call once down is set.
 type flakyHealth struct {
 	egress.MemStore
@@ -103,14 +118,7 @@ func TestReviewFlakyHealthStore(t *testing.T) {
 	}{{"every3rd", 3, 0}, {"every2nd", 2, 0}, {"down-after-30ms", 0, 30 * time.Millisecond}, {"down-after-150ms", 0, 150 * time.Millisecond}} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newEgressWorld(t, "", sourceRule{})
-			v, _ := w.verifier(t, 2, generous)
-			v.Timeout = 5 * time.Second
-			hs := &flakyHealth{n: tc.n}
-			v.EgressStore = hs
-			if tc.downAt > 0 {
-				tm := time.AfterFunc(tc.downAt, func() { hs.down.Store(true) })
-				defer tm.Stop()
-			}
+			v := w.flakyVerifier(t, 2, tc.n, tc.downAt)
 			res := w.check(t, v)
 			counts := map[string]int{}
 			for a, r := range res {
@@ -222,14 +230,7 @@ func TestReviewStoreDownMidSoftLimit(t *testing.T) {
 			name := fmt.Sprintf("after%d/every%d/down%v", after, tc.n, tc.downAt)
 			t.Run(name, func(t *testing.T) {
 				w := newEgressWorld(t, "127.0.0.2", sourceRule{rcpt: &accept, after: after})
-				v, _ := w.verifier(t, 1, generous)
-				v.Timeout = 5 * time.Second
-				hs := &flakyHealth{n: tc.n}
-				v.EgressStore = hs
-				if tc.downAt > 0 {
-					tm := time.AfterFunc(tc.downAt, func() { hs.down.Store(true) })
-					defer tm.Stop()
-				}
+				v := w.flakyVerifier(t, 1, tc.n, tc.downAt)
 				res := w.check(t, v)
 				counts := map[string]int{}
 				for a, r := range res {

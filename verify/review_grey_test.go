@@ -56,14 +56,7 @@ func twoCallCase(t *testing.T, o placeOpts, fresh bool) (wrong []string) {
 		}
 	}
 	w, s := reviewWorld(t, known, rules)
-	p.install(s)
-	s.srv.Latency = 10 * time.Millisecond
-	v := w.verifier()
-	v.PerHostRate, v.MaxRcpts, v.PerHost = o.rate, o.maxRcpts, o.perHost
-	paced(v)
-	if o.grey > 0 {
-		v.GreylistMaxWait = 3 * o.grey
-	}
+	v := p.verifier(w, s)
 	for call := range 2 {
 		if call == 1 {
 			p.mu.Lock()
@@ -143,14 +136,7 @@ func twoMXCase(t *testing.T, o placeOpts) (wrong []string) {
 		w.res.MX[d] = append(w.res.MX[d], &net.MX{Host: "mx2." + d, Pref: 20})
 		w.res.IP["mx2."+d] = w.res.IP["mx."+d]
 	}
-	p.install(s)
-	s.srv.Latency = 10 * time.Millisecond
-	v := w.verifier()
-	v.PerHostRate, v.MaxRcpts, v.PerHost = o.rate, o.maxRcpts, o.perHost
-	paced(v)
-	if o.grey > 0 {
-		v.GreylistMaxWait = 3 * o.grey
-	}
+	v := p.verifier(w, s)
 	for _, r := range v.VerifyAll(t.Context(), addrs) {
 		switch {
 		case r.Status == Deliverable && !known[r.Input]:

@@ -58,6 +58,21 @@ func (p *placeServer) install(s *sharedServer) {
 	}
 }
 
+// verifier installs p on s (10 ms a reply) and returns w's Verifier at
+// p's rate, MaxRcpts and PerHost (paced), waiting for greylisting three
+// times its delay.
+func (p *placeServer) verifier(w *world, s *sharedServer) *Verifier {
+	p.install(s)
+	s.srv.Latency = 10 * time.Millisecond
+	v := w.verifier()
+	v.PerHostRate, v.MaxRcpts, v.PerHost = p.o.rate, p.o.maxRcpts, p.o.perHost
+	paced(v)
+	if p.o.grey > 0 {
+		v.GreylistMaxWait = 3 * p.o.grey
+	}
+	return v
+}
+
 func (p *placeServer) rule(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
 	_, d, _ := strings.Cut(a, "@")
 	if p.o.grey > 0 && time.Since(s.first[a]) < p.o.grey {
@@ -101,14 +116,7 @@ func placeCase(t *testing.T, o placeOpts) (wrong []string) {
 		}
 	}
 	w, s := reviewWorld(t, known, rules)
-	p.install(s)
-	s.srv.Latency = 10 * time.Millisecond
-	v := w.verifier()
-	v.PerHostRate, v.MaxRcpts, v.PerHost = o.rate, o.maxRcpts, o.perHost
-	paced(v)
-	if o.grey > 0 {
-		v.GreylistMaxWait = 3 * o.grey
-	}
+	v := p.verifier(w, s)
 	n := 0
 	for _, r := range v.VerifyAll(t.Context(), addrs) {
 		n++
