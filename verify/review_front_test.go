@@ -29,6 +29,9 @@ type cacheOpts struct {
 	// probeAtGrey: the cache learns an address's answer when it first
 	// defers it (verify(8)'s probe runs while the client waits).
 	probeAtGrey bool
+	// limit: an address refused limit times already is deferred (a rate
+	// limit per recipient) instead of refused again; 0: none.
+	limit int
 }
 
 // negCacheServer answers one domain: in phase 1 it greylists each
@@ -41,7 +44,9 @@ type negCacheServer struct {
 	o      cacheOpts
 	phase2 bool
 	inTx   map[int]int // conn index: recipients of its transaction past the cache
-	log    []string
+	// deliverable counts the definite deliverables of the last case.
+	deliverable int
+	log         []string
 }
 
 func (n *negCacheServer) rule(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
@@ -56,7 +61,11 @@ func (n *negCacheServer) answer(s *sharedServer, c *testsmtp.Conn, a string) tes
 	if strings.HasPrefix(a, "postmaster@") {
 		return testsmtp.R(250, "2.1.5", "Ok")
 	}
+	if n.o.limit > 0 && s.count["refused "+a] >= n.o.limit {
+		return testsmtp.R(450, "4.7.1", "<"+a+">: Recipient address rejected: Rate limit exceeded, slow down")
+	}
 	if s.count["neg "+a] > 0 {
+		s.count["refused "+a]++
 		return s.honest(a) // from the cache: 5.1.1
 	}
 	grey := 20 * time.Second
@@ -78,6 +87,7 @@ func (n *negCacheServer) answer(s *sharedServer, c *testsmtp.Conn, a string) tes
 	r := s.honest(a)
 	if r.Code == 550 {
 		s.count["neg "+a]++
+		s.count["refused "+a]++
 	}
 	return r
 }
@@ -85,7 +95,7 @@ func (n *negCacheServer) answer(s *sharedServer, c *testsmtp.Conn, a string) tes
 // negCacheCase verifies u0..u11@honest.com (every third one has no
 // mailbox) as one stream: u0..u5 in phase 1, then, after release, phase
 // 2 begins and u6..u11 follow. It returns the wrong definite verdicts.
-func negCacheCase(t *testing.T, o cacheOpts, release time.Duration) (wrong []string) {
+func negCacheCase(t *testing.T, o cacheOpts, release time.Duration) (wrong []string, deliverable int) {
 	t.Helper()
 	known, addrs := everyThird(12, "honest.com")
 	known["hold@honest.com"] = true
@@ -121,8 +131,10 @@ func negCacheCase(t *testing.T, o cacheOpts, release time.Duration) (wrong []str
 		close(rel)
 	}()
 	got := 0
+	n.deliverable = 0
 	for _, r := range v.VerifySeq(t.Context(), twoPhase(addrs[:7], addrs[7:], rel)) {
 		got++
+		n.deliverable += boolInt(r.Status == Deliverable)
 		if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
 			wrong = append(wrong, fmt.Sprintf("%s %s/%s", r.Input, r.Status, r.Reason))
 		}
@@ -138,7 +150,7 @@ func negCacheCase(t *testing.T, o cacheOpts, release time.Duration) (wrong []str
 		t.Logf("the server's RCPTs:\n%s", strings.Join(n.log, "\n"))
 		n.mu.Unlock()
 	}
-	return wrong
+	return wrong, n.deliverable
 }
 
 // runNegCache runs negCacheCase tries times for each of os, with phase 2
@@ -150,7 +162,7 @@ func runNegCache(t *testing.T, tries int, os ...cacheOpts) {
 			bad := 0
 			for range tries {
 				synctest.Test(t, func(t *testing.T) {
-					if w := negCacheCase(t, o, 3*time.Minute); len(w) > 0 {
+					if w, _ := negCacheCase(t, o, 3*time.Minute); len(w) > 0 {
 						bad++
 						t.Logf("wrong: %v", w)
 					}
@@ -218,4 +230,33 @@ func TestReviewFrontNegCacheGuards(t *testing.T) {
 		cacheOpts{k: 1, maxRcpts: 2},
 		cacheOpts{spell: true, probeAtGrey: true}, cacheOpts{spell: true, probeAtGrey: true, greyBoth: true},
 		cacheOpts{spell: true, probeAtGrey: true, maxRcpts: 2}, cacheOpts{k: 1, probeAtGrey: true, greyBoth: true})
+}
+
+// TestReviewFrontFindingRateLimitedFront (rev-front F3, OPEN, liveness):
+// the reused front is one address asked in every flush (a dozen times in
+// a second without PIPELINING). A server that rate-limits a recipient
+// asked too often (limit 2: from its third refusal on, 450 4.7.1 "Rate
+// limit exceeded") defers it from then on; deferred and asked again, it
+// stays the front (fileFront keeps judgedFront), so no acceptance behind
+// it is fronted. With limit 2, 35 of the 45 existing addresses of 5 runs
+// end deliverable with PIPELINING, 25 of 45 without (in a run without:
+// u1, u3, u4 cannot_verify, hold@ greylisted); at 7dfca3d (fresh fronts)
+// 45 of 45, with and without PIPELINING. No wrong verdict either way.
+func TestReviewFrontFindingRateLimitedFront(t *testing.T) {
+	t.Skip("OPEN (rev-front F3): a reused front that the server rate-limits fronts nothing for the rest of the run; 7 (5 without PIPELINING) of 9 existing addresses deliverable, 9 at 7dfca3d. Reproduce: remove this skip, go test -count=1 -run TestReviewFrontFindingRateLimitedFront ./verify")
+	for _, o := range []cacheOpts{{limit: 2}, {limit: 2, noPipe: true}} {
+		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) {
+			for range 5 {
+				synctest.Test(t, func(t *testing.T) {
+					w, d := negCacheCase(t, o, 3*time.Minute)
+					if len(w) > 0 {
+						t.Errorf("wrong: %v", w)
+					}
+					if d < 9 {
+						t.Errorf("%d of 9 existing addresses deliverable (9 at 7dfca3d)", d)
+					}
+				})
+			}
+		})
+	}
 }
