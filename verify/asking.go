@@ -190,7 +190,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 			if r := res[k]; r.Seq > 0 && !e.aboutTheEgress(&r) {
 				j.out, j.host = &r, t.hr.host.Name
 				j.ans, j.answered = f.answerOf(&r, false)
-				j.ans = t.hr.filed(j.ans)
+				j.ans = t.hr.filed(j)
 				t.hr.record(j.ans)
 			}
 			k++
@@ -247,7 +247,7 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 	for _, hr := range runs {
 		t := trail{hr: hr, first: !hr.asked, ctl: hr.control()}
 		for _, j := range hr.decided {
-			if j.out.Outcome == smtpprobe.Accepted && j.answered && j.rebrackets < maxRebrackets && !hr.proven(j) && !perConn && !j.ans.perConn &&
+			if j.out.Outcome == smtpprobe.Accepted && j.answered && j.rebrackets < maxRebrackets && !hr.proven(j) && !perConn && !j.ans.perConn && !hr.awaitsFront(j) &&
 				(fresh || j.ans.piped || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx || j.ans.waits != c.pc.count() || c.reask || !j.ans.fronted) {
 				t.again = append(t.again, j)
 			}

@@ -189,7 +189,10 @@ type front struct {
 // (answer.refuted), none goes for a domain the host judged earlier in the
 // open transaction (sameTx: the batch continues it) and accepted no random
 // address of after: a server counting per connection, transaction or
-// domain in a transaction was judging already. e.mu is held.
+// domain in a transaction was judging already; nor for a domain whose
+// random address drawn afresh the host deferred in it, with none of the
+// batch's addresses of the domain asked before (hostRun.deferringNew).
+// e.mu is held.
 func (e *engine) fronts(c *conn, batch []*job, sameTx bool) []front {
 	if c.s.Quirks().RcptsPerConnection > 0 {
 		return nil
@@ -200,7 +203,7 @@ func (e *engine) fronts(c *conn, batch []*job, sameTx bool) []front {
 	for _, j := range batch {
 		hr := j.run
 		if !e.trailerDue(hr) || slices.ContainsFunc(fs, func(f front) bool { return f.hr == hr }) ||
-			open && hr.fronted(next) {
+			open && (hr.fronted(next) || hr.deferringNew(c, batch)) {
 			continue
 		}
 		fs = append(fs, hr.frontsOf(likeOf(batch, hr))...)
@@ -238,28 +241,6 @@ func frontAddr(hr *hostRun, like []string) string {
 	return catchall.RandomLocalPart(hr.question(like...).Like) + "@" + hr.d.name
 }
 
-// front returns the address of the domain's next front (one, not a
-// pair). A deferral says nothing of whether the server judges
-// (hostRun.fronted): behind a greylisting, a server may be accepting
-// everyone. A greylisting server defers every random address drawn
-// afresh, and a flush asking again the addresses it deferred would
-// carry a front it defers: so at a host that deferred a front, the
-// front is the latest one it refused in the mailbox's words (asked
-// again: a greylisting lets it through), or else the one it deferred,
-// until answered. Elsewhere each front is drawn afresh (frontAddr). A
-// front asked again that is accepted reads as a random address accepted
-// (the domain catch-all there), never as a server answering by place
-// (hostRun.notePlace). e.mu is held.
-func (hr *hostRun) front(like []string) string {
-	switch {
-	case hr.frontsDeferred && hr.judgedFront != "":
-		return hr.judgedFront
-	case hr.greyFront != "":
-		return hr.greyFront
-	}
-	return frontAddr(hr, like)
-}
-
 func frontWires(fs []front) []string {
 	w := make([]string, len(fs))
 	for i, f := range fs {
@@ -274,32 +255,22 @@ func frontWires(fs []front) []string {
 // host accepts by place, or everyone, and the acceptances after it stay
 // unproven (hostRun.fronted). e.mu is held.
 func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) (answer, bool) {
-	again := r.Address != "" && r.Address == hr.judgedFront
-	switch {
-	case r.Seq == 0:
-	case deferred(r.Outcome):
-		hr.frontsDeferred = true
-		if !again {
-			hr.greyFront = r.Address
-		}
-	default:
-		if r.Address == hr.greyFront {
-			hr.greyFront = ""
-		}
-		if r.Outcome == smtpprobe.MailboxNotFound || r.Outcome == smtpprobe.MailboxDisabled {
-			hr.judgedFront = r.Address
-		} else if again {
-			hr.judgedFront = ""
-		}
-	}
-	return fileRandom(f, hr, r, again)
+	return fileRandom(f, hr, r, randomMark{heldTick: hr.noteFront(f, r)})
 }
 
-// fileRandom files a random address at the front of a flush; again: it is
-// hr.spell asked again, no fresh one (see hostRun.notePlace).
-func fileRandom(f flush, hr *hostRun, r *smtpprobe.Result, again bool) (answer, bool) {
+// A randomMark says how a random address was asked: again, hr.spell asked
+// again (see hostRun.notePlace); heldTick, a held front's first deferral
+// (heldFront), zero for one drawn afresh.
+type randomMark struct {
+	again    bool
+	heldTick uint64
+}
+
+// fileRandom files a random address at the front of a flush, asked as m
+// says.
+func fileRandom(f flush, hr *hostRun, r *smtpprobe.Result, m randomMark) (answer, bool) {
 	a, ok := f.answerOf(r, true)
-	a.again = again
+	a.again, a.heldTick = m.again, m.heldTick
 	hr.accepts(r)
 	switch {
 	case !ok:
@@ -374,7 +345,7 @@ func (hr *hostRun) accepts(r *smtpprobe.Result) {
 // (hostRun.fronted), so they stay unproven. Refused, the host judges it
 // anew, and it is asked no more. e.mu is held.
 func (hr *hostRun) fileSpell(f flush, r *smtpprobe.Result) {
-	_, _ = fileRandom(f, hr, r, true)
+	_, _ = fileRandom(f, hr, r, randomMark{again: true})
 	if r.Seq > 0 && judged(r.Outcome) {
 		hr.spell = ""
 	}

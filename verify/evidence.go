@@ -109,6 +109,10 @@ type answer struct {
 	fronted bool
 	// again: a random address asked again (hostRun.spell), no fresh one.
 	again bool
+	// heldTick: a held front's first deferral (heldfront.go), 0 for a
+	// random address drawn afresh; greyTick: the first deferral of a
+	// job's address at the host, 0 for none.
+	heldTick, greyTick uint64
 }
 
 // A flush is one call on a session, seen from the engine's clock.
@@ -278,10 +282,11 @@ func (hr *hostRun) fronted(a answer) bool {
 	for _, f := range hr.answers {
 		switch {
 		case !before(f):
-		case judged(f.o) && !deferred(f.o):
+		case judged(f.o) && !deferred(f.o) && f.frontsFor(a):
 			if f.got > hr.blindCut { // else a front accepted after it may be forgotten
 				last = max(last, f.seq)
 			}
+		case judged(f.o): // deferred, or a held front that may not front a: neither
 		case f.probe:
 			blind = max(blind, f.seq)
 		}
@@ -294,9 +299,11 @@ func (hr *hostRun) fronted(a answer) bool {
 	return last > blind
 }
 
-// filed returns a, an answer of the host about a job of the domain, as it
-// is to be kept: an acceptance with whether it is fronted.
-func (hr *hostRun) filed(a answer) answer {
+// filed returns j's answer from the host as it is to be kept: an
+// acceptance with whether it is fronted.
+func (hr *hostRun) filed(j *job) answer {
+	a := j.ans
+	a.greyTick = j.greyTick
 	a.fronted = a.o == smtpprobe.Accepted && hr.fronted(a) && (a.perConn || hr.paired || hr.pairFronts(a))
 	return a
 }
@@ -407,7 +414,7 @@ func (hr *hostRun) waitsForRefusal() bool {
 		return false
 	}
 	for _, j := range hr.decided {
-		if j.out.Outcome == smtpprobe.Accepted && hr.catchAllStatus() != catchall.Yes && !hr.proven(j) {
+		if j.out.Outcome == smtpprobe.Accepted && hr.catchAllStatus() != catchall.Yes && !hr.proven(j) && !hr.awaitsFront(j) {
 			return true
 		}
 	}

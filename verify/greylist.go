@@ -158,6 +158,13 @@ func (hr *hostRun) park() []*job {
 		}
 	}
 	at, ok := hr.sched.next()
+	hr.schedAt = at // the greylisted wait for it (hostRun.jobDue)
+	if !ok {
+		hr.schedAt = hr.sched.end
+	}
+	if fa, fok := hr.frontParked(); fok && (!ok || fa.Before(at)) {
+		at, ok = fa, true // an acceptance waits for a held front (heldfront.go)
+	}
 	if !ok {
 		return append(out, hr.giveUp()...)
 	}
@@ -187,14 +194,25 @@ func (hr *hostRun) jobEnd(j *job) time.Time {
 	return end
 }
 
-// jobDue is when j, greylisted after the host's last try, is due on its
-// own: the first wait after its first greylisting, or its budget's end if
-// sooner. e.mu is held.
+// jobDue is when j, parked, is due: the first wait after its first
+// greylisting, and no sooner than the host's scheduled try (greylisted)
+// or its held front (an acceptance waiting for one, parkForFronts), or
+// its budget's end if sooner. A greylisted address asked again before
+// the schedule's try would fail a try and double the wait (schedule.failed).
+// e.mu is held.
 func (hr *hostRun) jobDue(j *job, first time.Duration) time.Time {
-	if at, end := j.greyAt.Add(first), hr.jobEnd(j); at.Before(end) {
+	at, end := j.greyAt.Add(first), hr.jobEnd(j)
+	wait := hr.schedAt
+	if !j.frontAt.IsZero() {
+		wait = j.frontAt
+	}
+	if wait.After(at) {
+		at = wait
+	}
+	if at.Before(end) {
 		return at
 	}
-	return hr.jobEnd(j)
+	return end
 }
 
 // settleOver settles greylisted the parked jobs whose own budget is over
@@ -252,7 +270,7 @@ func (hr *hostRun) unpark(gen uint64) {
 	var jobs, wait []*job
 	for _, j := range hr.parked {
 		// Its own budget's last try (jobEnd) goes whatever the wait.
-		if !now.Before(hr.jobEnd(j)) || now.Sub(j.greyAt) >= first {
+		if !now.Before(hr.jobDue(j, first)) {
 			jobs = append(jobs, j)
 		} else {
 			wait = append(wait, j)
@@ -262,7 +280,9 @@ func (hr *hostRun) unpark(gen uint64) {
 	e.v.logger().LogAttrs(e.ctx, slog.LevelDebug, "greylist retry", slog.String("domain", hr.d.name),
 		slog.String("host", hr.host.Name), slog.Int("addresses", len(jobs)))
 	if len(jobs) > 0 || hr.deferred {
-		hr.sched.tried(now)
+		if hr.deferred || slices.ContainsFunc(jobs, func(j *job) bool { return j.frontAt.IsZero() }) {
+			hr.sched.tried(now) // not for acceptances that waited for a held front only
+		}
 		hr.retryDue = hr.deferred
 		// Due now: they go before the work queued meanwhile (after the
 		// first addresses of new domains), so that a deep queue does not

@@ -41,12 +41,8 @@ type hostRun struct {
 	probeYes  bool            // ... or the random address
 	probeNo   bool            // it refused the random address in a way that counts
 	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
-	// Fronts at a host that defers random addresses (hostRun.front):
-	// whether it deferred one, the front it deferred last (until
-	// answered), and the latest front it refused in the mailbox's words.
-	frontsDeferred bool
-	greyFront      string
-	judgedFront    string
+	held      []heldFront     // fronts it deferred, to ask again (heldfront.go)
+	schedAt   time.Time       // the greylisting schedule's next try as last planned (hostRun.jobDue)
 	// The front pair (positional.go): decided, the answers to decide,
 	// the addresses of the next, and the address of the domain's
 	// catch-all probe where it goes just before the flush planned now
@@ -100,7 +96,7 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 			hr.sched.failed()
 		}
 		if j.greyAt.IsZero() {
-			j.greyAt = time.Now()
+			j.greyAt, j.greyTick = time.Now(), j.ans.sent
 		}
 		hr.parked = append(hr.parked, j)
 		j.at = atParked
@@ -158,7 +154,7 @@ func (hr *hostRun) wantsCatchAll() bool {
 		return hr.retryDue // a greylisted probe waits for its retry
 	case hr.asked:
 		for _, j := range hr.decided {
-			if hr.needsTrailer(j) {
+			if hr.needsTrailer(j) && !hr.awaitsFront(j) {
 				return true
 			}
 		}
@@ -246,6 +242,7 @@ func (hr *hostRun) publish() {
 // returns the jobs to send.
 func (hr *hostRun) afterBatch() []*job {
 	hr.notePlace()
+	hr.parkForFronts()
 	hr.publish()
 	out := hr.e.takePendingSends()
 	if len(hr.parked) > 0 || hr.deferred {

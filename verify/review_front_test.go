@@ -11,7 +11,7 @@ import (
 	"github.com/mailverify/mailverify/internal/testsmtp"
 )
 
-// The review of 492a8c6 (rev-front, /work/notes/rev-front.md): at a host
+// The review of 492a8c6 (rev-front): at a host
 // that deferred a front, the next front is the latest front it refused in
 // the mailbox's words, asked again (hostRun.front). A server that keeps
 // the refusals it gave (a negative cache: Postfix's verify(8), Exim's
@@ -175,7 +175,8 @@ func runNegCache(t *testing.T, tries int, os ...cacheOpts) {
 	}
 }
 
-// TestReviewFrontFindingNegCacheBlindFirst (rev-front F1, OPEN): from
+// TestReviewFrontFindingNegCacheBlindFirst (rev-front F1, fixed: a front
+// the host answered is never asked again as a front, heldfront.go): from
 // phase 2 on, the server lets the first k recipients of a transaction
 // that are not in its negative cache through unchecked (the front's own
 // threat: blind acceptances first, judged ones after), and still refuses
@@ -191,11 +192,11 @@ func runNegCache(t *testing.T, tries int, os ...cacheOpts) {
 // (the greyBoth set-up fails there too, 10 of 10: its fresh front is
 // greylisted, which 7dfca3d counted as judging).
 func TestReviewFrontFindingNegCacheBlindFirst(t *testing.T) {
-	t.Skip("OPEN (rev-front F1): a reused front answered from a negative cache fronts blind acceptances; u11@honest.com deliverable, 10 of 10. Reproduce: remove this skip, go test -count=1 -run TestReviewFrontFindingNegCacheBlindFirst ./verify")
 	runNegCache(t, 10, cacheOpts{k: 1}, cacheOpts{k: 2}, cacheOpts{k: 3}, cacheOpts{k: 1, perHost: 3}, cacheOpts{k: 2, greyBoth: true})
 }
 
-// TestReviewFrontFindingNegCacheSpell (rev-front F2, OPEN): the soft
+// TestReviewFrontFindingNegCacheSpell (rev-front F2, fixed: a held front
+// fronts only addresses first deferred no later than it): the soft
 // limit of doc.go (a spell of accepting everyone) behind a cache that
 // learns each address's answer while it greylists it (Postfix's
 // reject_unverified_recipient: verify(8) probes while the client is
@@ -210,7 +211,6 @@ func TestReviewFrontFindingNegCacheBlindFirst(t *testing.T) {
 // the same, 10 of 10. At 7dfca3d the fresh front is accepted by the
 // spell: 0 of 10.
 func TestReviewFrontFindingNegCacheSpell(t *testing.T) {
-	t.Skip("OPEN (rev-front F2): a soft limit behind a negative cache passes the reused front and the kept canary; u8@, u11@honest.com deliverable, 10 of 10. Reproduce: remove this skip, go test -count=1 -run TestReviewFrontFindingNegCacheSpell ./verify")
 	runNegCache(t, 10, cacheOpts{spell: true, probeAtGrey: true, noPipe: true}, cacheOpts{k: 1, probeAtGrey: true, noPipe: true})
 }
 
@@ -232,7 +232,9 @@ func TestReviewFrontNegCacheGuards(t *testing.T) {
 		cacheOpts{spell: true, probeAtGrey: true, maxRcpts: 2}, cacheOpts{k: 1, probeAtGrey: true, greyBoth: true})
 }
 
-// TestReviewFrontFindingRateLimitedFront (rev-front F3, OPEN, liveness):
+// TestReviewFrontFindingRateLimitedFront (rev-front F3, liveness, fixed:
+// a held front is asked again only once the host's wait has passed, and
+// dropped after maxFrontTries deferrals):
 // the reused front is one address asked in every flush (a dozen times in
 // a second without PIPELINING). A server that rate-limits a recipient
 // asked too often (limit 2: from its third refusal on, 450 4.7.1 "Rate
@@ -243,7 +245,6 @@ func TestReviewFrontNegCacheGuards(t *testing.T) {
 // u1, u3, u4 cannot_verify, hold@ greylisted); at 7dfca3d (fresh fronts)
 // 45 of 45, with and without PIPELINING. No wrong verdict either way.
 func TestReviewFrontFindingRateLimitedFront(t *testing.T) {
-	t.Skip("OPEN (rev-front F3): a reused front that the server rate-limits fronts nothing for the rest of the run; 7 (5 without PIPELINING) of 9 existing addresses deliverable, 9 at 7dfca3d. Reproduce: remove this skip, go test -count=1 -run TestReviewFrontFindingRateLimitedFront ./verify")
 	for _, o := range []cacheOpts{{limit: 2}, {limit: 2, noPipe: true}} {
 		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) {
 			for range 5 {

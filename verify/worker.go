@@ -352,7 +352,7 @@ func (e *engine) file(ctx context.Context, f flush, batch []*job, results []smtp
 		}
 		j.out, j.host = &r, hr.host.Name
 		j.ans, j.answered = f.answerOf(&r, false)
-		j.ans = hr.filed(j.ans)
+		j.ans = hr.filed(j)
 		if tf != nil {
 			j.res.Transcript = tf.transcript(j.wire)
 		}
