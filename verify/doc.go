@@ -293,8 +293,8 @@
 // acceptances again after the host accepted a random address of the
 // domain asks that address again too, after its front, and, accepted
 // again, it proves nothing (hostRun.spell). Only a random address the
-// server deferred (a 4xx, as greylisting does), and at such a server a
-// front it refused (see below), is asked again otherwise,
+// server deferred (a 4xx, as greylisting does), a canary or a front
+// (see below), is asked again otherwise,
 // by a probe that goes with addresses of its domain the server deferred
 // too, on their retry (or after acceptances, a trailing probe): a
 // greylisting server lets it through with them, where a new one would be
@@ -325,14 +325,15 @@
 // addresses around them would still pass. A front answered with a
 // temporary failure (a greylisting) fronts nothing: behind it the server
 // may be accepting everyone (a catch-all whose harvest protection's lies
-// made it look judged, TestReviewGreyFindingSparesAccepted). At a host
-// that deferred a front, the front is the latest one it refused in the
-// mailbox's words, asked again (a greylisting lets it through), or else
-// the one it deferred, until answered (hostRun.front); accepted, a front
-// asked again reads as the domain catch-all there. A server that
-// remembers the random addresses it refused, and refuses them again
-// while it accepts everyone else, is met by the canary after the
-// acceptances, which is not such an address.
+// made it look judged, TestReviewGreyFindingSparesAccepted). A front the
+// host deferred is held and asked again as the front of a later flush
+// once the host's greylisting wait has passed; it fronts only addresses
+// the host first deferred no later than it (what a server learned of it
+// while deferring, it learned of them), and an acceptance behind a
+// deferred front waits, parked, for such a held front to come due. A
+// front the host answered is never asked again as a front: a negative
+// cache would refuse it again while the server accepts everyone else
+// (heldfront.go, rev-front).
 //
 // # Egresses
 //
