@@ -98,8 +98,9 @@ func pairCacheCase(t *testing.T, o cacheOpts) {
 // resets neither greyAt nor greyTick). At the backup, a held front
 // deferred there after that tick fronts the address (answer.frontsFor),
 // though the backup never deferred it, and so learned nothing of it
-// while deferring, and awaitsFront even parks the acceptance to wait for
-// that front. d.com has MX A (pref 10) and B (pref 20), two servers. A
+// while deferring (and frontDue, reading the same tick, may park an
+// acceptance there to wait for such a front). d.com has MX A (pref 10)
+// and B (pref 20), two servers. A
 // greylists every address (stating its delay), answers u0@ and u3@ 451
 // 4.3.0 at once and u2@ (no mailbox) 451 once its greylisting is over:
 // each goes on to B. B answers honestly until 65 s; from 65 s to 140 s
