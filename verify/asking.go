@@ -247,7 +247,7 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 	for _, hr := range runs {
 		t := trail{hr: hr, first: !hr.asked, ctl: hr.control()}
 		for _, j := range hr.decided {
-			if j.out.Outcome == smtpprobe.Accepted && j.answered && j.rebrackets < maxRebrackets && !hr.proven(j) && !perConn && !j.ans.perConn && !hr.awaitsFront(j) &&
+			if j.out.Outcome == smtpprobe.Accepted && j.answered && j.rebrackets < maxRebrackets && !hr.proven(j) && !perConn && !j.ans.perConn &&
 				(fresh || j.ans.piped || j.ans.conn != c.lastConn || j.ans.tx != c.lastTx || j.ans.waits != c.pc.count() || c.reask || !j.ans.fronted) {
 				t.again = append(t.again, j)
 			}
@@ -258,7 +258,7 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 				p := hr.pair(like)
 				t.front, t.pair = p[0], p[1]
 			} else {
-				t.front = hr.front(like)
+				t.front = hr.front(like, t.again)
 			}
 			t.spell = hr.spell // ... and this
 		}

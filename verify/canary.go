@@ -189,10 +189,7 @@ type front struct {
 // (answer.refuted), none goes for a domain the host judged earlier in the
 // open transaction (sameTx: the batch continues it) and accepted no random
 // address of after: a server counting per connection, transaction or
-// domain in a transaction was judging already; nor for a domain whose
-// random address drawn afresh the host deferred in it, with none of the
-// batch's addresses of the domain asked before (hostRun.deferringNew).
-// e.mu is held.
+// domain in a transaction was judging already. e.mu is held.
 func (e *engine) fronts(c *conn, batch []*job, sameTx bool) []front {
 	if c.s.Quirks().RcptsPerConnection > 0 {
 		return nil
@@ -203,10 +200,10 @@ func (e *engine) fronts(c *conn, batch []*job, sameTx bool) []front {
 	for _, j := range batch {
 		hr := j.run
 		if !e.trailerDue(hr) || slices.ContainsFunc(fs, func(f front) bool { return f.hr == hr }) ||
-			open && (hr.fronted(next) || hr.deferringNew(c, batch)) {
+			open && hr.fronted(next) {
 			continue
 		}
-		fs = append(fs, hr.frontsOf(likeOf(batch, hr))...)
+		fs = append(fs, hr.frontsOf(likeOf(batch, hr), batch)...)
 	}
 	return fs
 }

@@ -326,14 +326,15 @@
 // temporary failure (a greylisting) fronts nothing: behind it the server
 // may be accepting everyone (a catch-all whose harvest protection's lies
 // made it look judged, TestReviewGreyFindingSparesAccepted). A front the
-// host deferred is held and asked again as the front of a later flush
-// once the host's greylisting wait has passed; it fronts only addresses
-// the host first deferred no later than it (what a server learned of it
-// while deferring, it learned of them), and an acceptance behind a
-// deferred front waits, parked, for such a held front to come due. A
+// host deferred (and a deferred front pair) is held and asked again once
+// the host's greylisting delay has passed, with the retry of the
+// addresses deferred with it, which waits for it (heldfront.go); it
+// fronts only addresses the host was first asked no later than it was
+// first deferred (a server that learns answers while it defers could
+// refuse it from memory while it accepts everyone it has not learned). A
 // front the host answered is never asked again as a front: a negative
 // cache would refuse it again while the server accepts everyone else
-// (heldfront.go, rev-front).
+// (rev-front, rev-front2).
 //
 // # Egresses
 //

@@ -34,8 +34,9 @@ type job struct {
 	run      *hostRun  // the (domain, host) the job is at
 	deadline time.Time // Timeout from its first SMTP attempt; zero for none
 	greyAt   time.Time // when it was first greylisted
-	greyTick uint64    // ... the engine's tick before that flush (0: unanswered)
-	frontAt  time.Time // parked for a held front due then (heldfront.go)
+	// firstTick: the engine's tick before the flush that first asked it
+	// at its host (answer.frontsFor); 0 before
+	firstTick uint64
 	// greyRetried: it was retried after greylisting at least once
 	greyRetried bool
 

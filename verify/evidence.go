@@ -110,9 +110,9 @@ type answer struct {
 	// again: a random address asked again (hostRun.spell), no fresh one.
 	again bool
 	// heldTick: a held front's first deferral (heldfront.go), 0 for a
-	// random address drawn afresh; greyTick: the first deferral of a
-	// job's address at the host, 0 for none.
-	heldTick, greyTick uint64
+	// random address drawn afresh; firstTick: a job's address's first ask
+	// at the host.
+	heldTick, firstTick uint64
 }
 
 // A flush is one call on a session, seen from the engine's clock.
@@ -303,8 +303,12 @@ func (hr *hostRun) fronted(a answer) bool {
 // acceptance with whether it is fronted.
 func (hr *hostRun) filed(j *job) answer {
 	a := j.ans
-	a.greyTick = j.greyTick
+	if j.firstTick == 0 {
+		j.firstTick = a.sent // its first ask at this host (reroute clears it)
+	}
+	a.firstTick = j.firstTick
 	a.fronted = a.o == smtpprobe.Accepted && hr.fronted(a) && (a.perConn || hr.paired || hr.pairFronts(a))
+
 	return a
 }
 
@@ -414,7 +418,7 @@ func (hr *hostRun) waitsForRefusal() bool {
 		return false
 	}
 	for _, j := range hr.decided {
-		if j.out.Outcome == smtpprobe.Accepted && hr.catchAllStatus() != catchall.Yes && !hr.proven(j) && !hr.awaitsFront(j) {
+		if j.out.Outcome == smtpprobe.Accepted && hr.catchAllStatus() != catchall.Yes && !hr.proven(j) {
 			return true
 		}
 	}

@@ -162,9 +162,6 @@ func (hr *hostRun) park() []*job {
 	if !ok {
 		hr.schedAt = hr.sched.end
 	}
-	if fa, fok := hr.frontParked(); fok && (!ok || fa.Before(at)) {
-		at, ok = fa, true // an acceptance waits for a held front (heldfront.go)
-	}
 	if !ok {
 		return append(out, hr.giveUp()...)
 	}
@@ -194,20 +191,18 @@ func (hr *hostRun) jobEnd(j *job) time.Time {
 	return end
 }
 
-// jobDue is when j, parked, is due: the first wait after its first
-// greylisting, and no sooner than the host's scheduled try (greylisted)
-// or its held front (an acceptance waiting for one, parkForFronts), or
-// its budget's end if sooner. A greylisted address asked again before
-// the schedule's try would fail a try and double the wait (schedule.failed).
-// e.mu is held.
+// jobDue is when j, greylisted, is due: the first wait after its first
+// greylisting, and no sooner than the host's scheduled try (one asked
+// before it would fail a try and double the wait, schedule.failed) nor,
+// at a host that defers random addresses, than a held front that may
+// front it (hostRun.coverDue); or its budget's end if sooner. e.mu is
+// held.
 func (hr *hostRun) jobDue(j *job, first time.Duration) time.Time {
 	at, end := j.greyAt.Add(first), hr.jobEnd(j)
-	wait := hr.schedAt
-	if !j.frontAt.IsZero() {
-		wait = j.frontAt
-	}
-	if wait.After(at) {
-		at = wait
+	for _, t := range []time.Time{hr.schedAt, hr.coverDue(j)} {
+		if t.After(at) {
+			at = t
+		}
 	}
 	if at.Before(end) {
 		return at
@@ -280,9 +275,7 @@ func (hr *hostRun) unpark(gen uint64) {
 	e.v.logger().LogAttrs(e.ctx, slog.LevelDebug, "greylist retry", slog.String("domain", hr.d.name),
 		slog.String("host", hr.host.Name), slog.Int("addresses", len(jobs)))
 	if len(jobs) > 0 || hr.deferred {
-		if hr.deferred || slices.ContainsFunc(jobs, func(j *job) bool { return j.frontAt.IsZero() }) {
-			hr.sched.tried(now) // not for acceptances that waited for a held front only
-		}
+		hr.sched.tried(now)
 		hr.retryDue = hr.deferred
 		// Due now: they go before the work queued meanwhile (after the
 		// first addresses of new domains), so that a deep queue does not

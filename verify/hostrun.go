@@ -42,7 +42,9 @@ type hostRun struct {
 	probeNo   bool            // it refused the random address in a way that counts
 	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
 	held      []heldFront     // fronts it deferred, to ask again (heldfront.go)
-	schedAt   time.Time       // the greylisting schedule's next try as last planned (hostRun.jobDue)
+	pairAt    time.Time       // the front pair's first deferral, and its tick (0: none)
+	pairTick  uint64
+	schedAt   time.Time // the greylisting schedule's next try as last planned (hostRun.jobDue)
 	// The front pair (positional.go): decided, the answers to decide,
 	// the addresses of the next, and the address of the domain's
 	// catch-all probe where it goes just before the flush planned now
@@ -96,7 +98,7 @@ func (hr *hostRun) file(ctx context.Context, j *job) {
 			hr.sched.failed()
 		}
 		if j.greyAt.IsZero() {
-			j.greyAt, j.greyTick = time.Now(), j.ans.sent
+			j.greyAt = time.Now()
 		}
 		hr.parked = append(hr.parked, j)
 		j.at = atParked
@@ -126,6 +128,7 @@ func (hr *hostRun) reroute(j *job) {
 		o := *j.out
 		j.earlier = &o
 	}
+	j.firstTick = 0 // an ask at this host says nothing of the next (answer.frontsFor)
 	next := hr.d.run(hr.e, hr.idx+1)
 	hr.e.pendingSends = append(hr.e.pendingSends, hr.e.enqueue(next, j)...)
 }
@@ -154,7 +157,7 @@ func (hr *hostRun) wantsCatchAll() bool {
 		return hr.retryDue // a greylisted probe waits for its retry
 	case hr.asked:
 		for _, j := range hr.decided {
-			if hr.needsTrailer(j) && !hr.awaitsFront(j) {
+			if hr.needsTrailer(j) {
 				return true
 			}
 		}
@@ -242,7 +245,6 @@ func (hr *hostRun) publish() {
 // returns the jobs to send.
 func (hr *hostRun) afterBatch() []*job {
 	hr.notePlace()
-	hr.parkForFronts()
 	hr.publish()
 	out := hr.e.takePendingSends()
 	if len(hr.parked) > 0 || hr.deferred {

@@ -63,8 +63,11 @@ func (hr *hostRun) recall() {
 func (hr *hostRun) pairDue() bool { return !hr.paired }
 
 // frontCount is the number of random addresses the domain's next flush at
-// the host carries at its front. e.mu is held.
-func (hr *hostRun) frontCount() int { return 1 + boolInt(hr.pairDue()) }
+// the host may carry at its front (a held front and one drawn afresh, see
+// hostRun.singleFronts). e.mu is held.
+func (hr *hostRun) frontCount() int {
+	return 1 + boolInt(hr.pairDue() || slices.ContainsFunc(hr.held, func(h heldFront) bool { return !h.done }))
+}
 
 // frontsOf returns the domain's fronts for a flush: one random address,
 // or the pair while it is due. Where the domain's catch-all probe goes
@@ -72,9 +75,13 @@ func (hr *hostRun) frontCount() int { return 1 + boolInt(hr.pairDue()) }
 // first (hostRun.leads); lost to a reconnection or to pipelining out of
 // step, the run has one random address, and the pair decides nothing
 // (decidePairs). e.mu is held.
-func (hr *hostRun) frontsOf(like []string) []front {
-	if !hr.pairDue() {
-		return []front{{hr: hr, addr: hr.front(like)}}
+func (hr *hostRun) frontsOf(like []string, batch []*job) []front {
+	if !hr.pairDue() || hr.pairWaits() {
+		var fs []front
+		for _, a := range hr.singleFronts(like, batch) {
+			fs = append(fs, front{hr: hr, addr: a})
+		}
+		return fs
 	}
 	p := hr.pair(like)
 	if hr.leads != "" {
@@ -118,9 +125,9 @@ func (hr *hostRun) decidePairs() {
 		switch {
 		case deferredRun: // asked again as it was (hostRun.pair)
 		case len(run) >= 2 && judgedRandoms(run):
-			hr.paired, hr.nextPair = true, [2]string{}
+			hr.paired, hr.nextPair, hr.pairTick = true, [2]string{}, 0
 		default:
-			hr.nextPair = [2]string{}
+			hr.nextPair, hr.pairTick = [2]string{}, 0
 		}
 	}
 	hr.pairAns = hr.pairAns[:0]
@@ -162,7 +169,8 @@ func (hr *hostRun) pairFronts(a answer) bool {
 			continue
 		}
 		run, _ := hr.runTo(x)
-		if len(run) >= 2 && freshRandom(run[0]) && freshRandom(run[1]) && run[0].judges() && run[1].judges() {
+		if len(run) >= 2 && freshRandom(run[0]) && freshRandom(run[1]) && run[0].judges() && run[1].judges() &&
+			run[0].frontsFor(a) && run[1].frontsFor(a) {
 			return true
 		}
 	}

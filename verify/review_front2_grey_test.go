@@ -79,8 +79,9 @@ func greylistAll(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
 	return s.honest(a)
 }
 
-// TestReviewFront2FindingGreyDeadline (OPEN, liveness: deliverables
-// lost vs 7dfca3d): an honest server that greylists each address for
+// TestReviewFront2FindingGreyDeadline (liveness: deliverables lost vs
+// 7dfca3d; with PIPELINING fixed, without it OPEN, see the skip; the
+// table below is of 51f5810): an honest server that greylists each address for
 // 20 s. An acceptance behind a deferred front waits, parked, for a held
 // front to come due (hostRun.parkForFronts), a whole greylisting wait
 // (60 s, GreylistDelay) after the front was first deferred, and each
@@ -103,10 +104,12 @@ func greylistAll(s *sharedServer, _ *testsmtp.Conn, a string) testsmtp.Reply {
 // skip, go test -count=1 -run TestReviewFront2FindingGreyDeadline -v
 // ./verify
 func TestReviewFront2FindingGreyDeadline(t *testing.T) {
-	t.Skip("OPEN (rev-front2 F3): acceptances parked for held fronts miss a Timeout that 7dfca3d's greylisting retry fit in; without PIPELINING, Timeout 100s: 3 of 8 existing addresses deliverable (8 at 7dfca3d). Reproduce: remove this skip, go test -count=1 -run TestReviewFront2FindingGreyDeadline -v ./verify")
 	for _, noPipe := range []bool{false, true} {
 		for _, to := range []time.Duration{100 * time.Second, 130 * time.Second, 160 * time.Second} {
 			t.Run(fmt.Sprintf("noPipe=%v,timeout=%v", noPipe, to), func(t *testing.T) {
+				if noPipe {
+					t.Skip("OPEN (cost): without PIPELINING 7 of 8 existing addresses deliverable in 8 of 15 runs (100 s: 3 of 5, 130 s: 4 of 5, 160 s: 1 of 5), 8 of 8 in the others; 8 at 7dfca3d. Reproduce: remove this skip, go test -count=5 -run TestReviewFront2FindingGreyDeadline ./verify")
+				}
 				synctest.Test(t, func(t *testing.T) {
 					g := greyCase(t, greylistAll, noPipe, to)
 					t.Logf("took %v: %v", g.took, g.statuses)

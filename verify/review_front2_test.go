@@ -20,7 +20,8 @@ import (
 // memory, while a soft limit lets the first k other recipients of a
 // transaction through) and honest greylisting.
 
-// TestReviewFront2FindingPairFromCache (OPEN, soundness; fails at
+// TestReviewFront2FindingPairFromCache (fixed: a pair asked again after a
+// deferral fronts as a held front does, answer.frontsFor; soundness; failed at
 // 7dfca3d too): the front pair is kept out of the held fronts
 // (hostRun.noteFront) and, deferred, "goes again as it was"
 // (hostRun.pair), and an answer to it fronts any acceptance
@@ -40,7 +41,6 @@ import (
 // Reproduce: remove the skip, go test -count=1 -run
 // TestReviewFront2FindingPairFromCache -v ./verify
 func TestReviewFront2FindingPairFromCache(t *testing.T) {
-	t.Skip("OPEN (rev-front2 F1): a deferred front pair asked again as it was is answered from a negative cache and fronts a blind acceptance; u5@honest.com deliverable in 6 of 6 set-ups (4 of 6 at 7dfca3d). Reproduce: remove this skip, go test -count=1 -run TestReviewFront2FindingPairFromCache -v ./verify")
 	for _, k := range []int{1, 2, 3} {
 		for _, noPipe := range []bool{false, true} {
 			t.Run(fmt.Sprintf("k=%d,noPipe=%v", k, noPipe), func(t *testing.T) {
@@ -91,7 +91,8 @@ func pairCacheCase(t *testing.T, o cacheOpts) {
 	}
 }
 
-// TestReviewFront2FindingBackupMXGreyTick (OPEN, soundness; green at
+// TestReviewFront2FindingBackupMXGreyTick (fixed: reroute clears the
+// address's first ask, job.firstTick; soundness; green at
 // 7dfca3d): a job's greyTick (its first deferral, engine.go) is not of
 // the host: it is set at the first host that greylisted the address and
 // kept when the job moves to the domain's next MX (hostRun.reroute
@@ -116,7 +117,6 @@ func pairCacheCase(t *testing.T, o cacheOpts) {
 // place. Reproduce: remove the skip, go test -count=1 -run
 // TestReviewFront2FindingBackupMXGreyTick -v ./verify
 func TestReviewFront2FindingBackupMXGreyTick(t *testing.T) {
-	t.Skip("OPEN (rev-front2 F2): a job's greyTick from the primary MX lets a held front of the backup MX front it; u2@d.com deliverable in 9 of 12 set-ups (0 at 7dfca3d). Reproduce: remove this skip, go test -count=1 -run TestReviewFront2FindingBackupMXGreyTick -v ./verify")
 	known := map[string]bool{"u0@d.com": true, "u1@d.com": true, "u2@d.com": false, "u3@d.com": true}
 	seq := func(yield func(string) bool) {
 		for _, a := range []string{"u0@d.com", "u1@d.com", "u2@d.com"} {
