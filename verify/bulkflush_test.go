@@ -10,6 +10,7 @@ type rcptSeen struct {
 	conn int
 	at   time.Time
 	addr string
+	code int // the server's reply
 }
 
 // domainFlushes counts, as the server saw them, the (flush, domain) pairs

@@ -31,7 +31,8 @@ type bulkWorld struct {
 	servers []*bulkServer
 	addrs   []string // shuffled
 	grey    time.Duration
-	start   time.Time // of the run
+	start   time.Time       // of the run
+	greying map[string]bool // the domains that greylist
 }
 
 // bulkServer is one server address and what it saw.
@@ -57,6 +58,7 @@ func newBulkWorld(seed uint64, domains, servers int, rtt, grey time.Duration, sl
 		dial: &countingDialer{routes: map[string]*testsmtp.Server{}}, grey: grey}
 	known := map[string]bool{}
 	greyDomains := map[string]bool{}
+	w.greying = greyDomains
 	for s := range servers {
 		b := &bulkServer{ip: netip.AddrFrom4([4]byte{127, 30, byte(s / 256), byte(s % 256)})}
 		w.servers = append(w.servers, b)
@@ -115,22 +117,23 @@ func (b *bulkServer) server(known, greyDomains map[string]bool, grey time.Durati
 		_, domain, _ := cutAt(a)
 		now := time.Now()
 		b.mu.Lock()
+		defer b.mu.Unlock()
 		b.times = append(b.times, now)
 		b.asked[a]++
-		b.log = append(b.log, rcptSeen{conn: c.Index, at: now, addr: a})
 		t0, seen := first[a]
 		if !seen && greyDomains[domain] {
 			first[a] = now
 			t0 = now
 		}
-		b.mu.Unlock()
-		if greyDomains[domain] && now.Sub(t0) < grey {
-			return testsmtp.R(450, "4.2.0", text)
+		r := testsmtp.R(550, "5.1.1", "User unknown")
+		switch {
+		case greyDomains[domain] && now.Sub(t0) < grey:
+			r = testsmtp.R(450, "4.2.0", text)
+		case known[a]:
+			r = testsmtp.R(250, "2.1.5", "Ok")
 		}
-		if known[a] {
-			return testsmtp.R(250, "2.1.5", "Ok")
-		}
-		return testsmtp.R(550, "5.1.1", "User unknown")
+		b.log = append(b.log, rcptSeen{conn: c.Index, at: now, addr: a, code: r.Code})
+		return r
 	}}}
 }
 
@@ -360,6 +363,14 @@ func benchBulk(b *testing.B, w *bulkWorld) {
 	pairs, carrying, _ := busy.domainFlushes(bulkRTT / 2)
 	b.ReportMetric(float64(carrying)/float64(busy.domains), "busiest-flushes/domain")
 	b.ReportMetric(float64(pairs-carrying), "busiest-probe-flushes")
+	kinds, why := busy.rcptBreakdown(bulkRTT/2, w.index(), bulkWindow, bulkDump())
+	b.ReportMetric(float64(kinds[kindPair]+kinds[kindFront]), "busiest-fronts")
+	b.ReportMetric(float64(kinds[kindCanary]+kinds[kindAlone]), "busiest-canaries+alone")
+	b.ReportMetric(float64(kinds[kindCtlPM]+kinds[kindCtlAcc]), "busiest-controls")
+	b.Logf("busiest server's RCPTs by kind: %s", formatBreakdown(kinds, why))
+	floor, floorFlushes := w.ruleFloor(busy)
+	b.ReportMetric(float64(floor), "busiest-rcpts-rule-floor")
+	b.ReportMetric(float64(floorFlushes)/float64(busy.domains), "busiest-flushes/domain-floor")
 	lo, hi := busy.span(w.start)
 	b.ReportMetric(lo.Seconds(), "busiest-first-s")
 	b.ReportMetric(hi.Seconds(), "busiest-last-s")
