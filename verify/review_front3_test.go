@@ -344,3 +344,30 @@ func TestReviewFront3FindingCachedRetryFronts(t *testing.T) {
 	}
 	t.Logf("%d of %d set-ups wrong", bad, all)
 }
+
+// TestReviewFront3SingleCallsGuard (a guard): multiCase with one Verify
+// call per address, in order.
+func TestReviewFront3SingleCallsGuard(t *testing.T) {
+	bad, all := 0, 0
+	for _, k := range []int{1, 2, 3} {
+		for _, pag := range []bool{false, true} {
+			for _, noPipe := range []bool{false, true} {
+				for _, p2 := range []int{1, 2, 4} {
+					o := multiOpts{cacheOpts: cacheOpts{k: k, probeAtGrey: pag, noPipe: noPipe}, doms: 1, phase2At: p2, single: true}
+					all++
+					t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) {
+						synctest.Test(t, func(t *testing.T) {
+							w, d := multiCase(t, o, 6)
+							t.Logf("deliverable %d", d)
+							if len(w) > 0 {
+								bad++
+								t.Errorf("wrong: %v (deliverable %d)", w, d)
+							}
+						})
+					})
+				}
+			}
+		}
+	}
+	t.Logf("%d of %d set-ups wrong", bad, all)
+}
