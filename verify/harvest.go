@@ -274,6 +274,7 @@ func (e *engine) sandwich(ctx context.Context, c *conn, runs []*hostRun) {
 				r := res[n]
 				j.out = &r
 				j.ans, j.answered = f.answerOf(&r, false)
+				j.ans = a.hr.filed(j) // asked again: it fronts only what was asked before it (answer.frontsFor)
 				a.hr.record(j.ans)
 				if e.aboutTheEgress(&r) && a.hr.againElsewhere(j) {
 					// A throttle or block of the egress says nothing of the

@@ -200,13 +200,21 @@ func (hr *hostRun) coverDue(j *job) time.Time {
 
 // frontsFor reports whether f, a judged answer before the acceptance a,
 // may front it: one drawn afresh may; one asked again after a deferral
-// only where a's address was first asked at the host no later than the
-// front was first deferred. A server that learns a recipient's answer
+// (a held front, the pair, or a list address asked again) only where a's
+// address was first asked at the host no later than it was first asked. A server that learns a recipient's answer
 // while it defers it, and later accepts everyone it has not learned,
 // refuses such a front from memory; an address asked no later than it
 // was learned too where deferred, and judged where answered at once (a
 // server judging then learned a refusal of the front, one accepting
 // everyone an acceptance, which fronts nothing).
 func (f answer) frontsFor(a answer) bool {
-	return f.heldTick == 0 || a.firstTick != 0 && a.firstTick <= f.heldTick
+	switch {
+	case f.heldTick != 0:
+		return a.firstTick != 0 && a.firstTick <= f.heldTick
+	case !f.probe && f.firstTick != 0 && f.firstTick < f.sent:
+		// A list address asked again (a greylisting retry) may be
+		// answered from the same memory (rev-front3).
+		return a.firstTick != 0 && a.firstTick <= f.firstTick
+	}
+	return true
 }

@@ -301,7 +301,9 @@ func TestReviewFront3PhasesPipelinedGuard(t *testing.T) {
 	t.Logf("%d of %d set-ups wrong", bad, all)
 }
 
-// TestReviewFront3FindingCachedRetryFronts (OPEN, soundness; fails at
+// TestReviewFront3FindingCachedRetryFronts (fixed: a list address asked
+// again fronts only addresses first asked no later than it, answer.frontsFor,
+// and a sandwich's answers are filed so; soundness; failed at
 // 7dfca3d too): a list address asked again after a deferral is answered
 // from a negative cache and fronts a blind acceptance. The held fronts'
 // bound (answer.frontsFor) is on random addresses only; in
@@ -329,7 +331,6 @@ func TestReviewFront3PhasesPipelinedGuard(t *testing.T) {
 // test -count=1 -run TestReviewFront3FindingCachedRetryFronts -v
 // ./verify
 func TestReviewFront3FindingCachedRetryFronts(t *testing.T) {
-	t.Skip("OPEN: a list address asked again after a deferral, refused from a negative cache, fronts a blind acceptance (u6@abc.com deliverable: without PIPELINING 7 of 24 set-ups, 8 at 7dfca3d; with PIPELINING 7 of 7, 7 at 7dfca3d). Reproduce: remove this skip, go test -count=1 -run TestReviewFront3FindingCachedRetryFronts -v ./verify")
 	var os []abcOpts
 	for _, sp := range []int{5, 15, 40} {
 		for late := 100080 * time.Millisecond; late <= 100220*time.Millisecond; late += 20 * time.Millisecond {
