@@ -222,3 +222,29 @@ func TestReviewFront4FindingRetryCanaryProves(t *testing.T) {
 	}
 	runLead(t, os)
 }
+
+// TestReviewFront4HeldOverflowGuard (a guard, green here and at
+// 7dfca3d): attack (c) in part. leadCase with greylisting in phase C too
+// (each new address deferred 20 s or 70 s after its first RCPT), 27
+// addresses one by one (0.3, 1 or 3 s apart), k = 1..3, judgeFirst 0 or
+// 1, with and without PIPELINING: many more fronts deferred at the host
+// than maxHeldFronts (117 distinct random addresses deferred in the two
+// k=1,jf=1,noPipe,1 s set-ups), so held fronts are dropped while
+// retries wait. 0 of 72 set-ups wrong here, 0 of 72 at 7dfca3d. Not
+// reached: a held front deferred maxFrontTries times (each is deferred
+// once here).
+func TestReviewFront4HeldOverflowGuard(t *testing.T) {
+	var os []leadOpts
+	for _, noPipe := range []bool{false, true} {
+		for _, k := range []int{1, 2, 3} {
+			for _, sp := range []time.Duration{300 * time.Millisecond, time.Second, 3 * time.Second} {
+				for _, gf := range []time.Duration{20 * time.Second, 70 * time.Second} {
+					for _, jf := range []int{0, 1} {
+						os = append(os, leadOpts{c: 30 * time.Second, k: k, noPipe: noPipe, first: 3, late: 40 * time.Second, n: 30, spacing: sp, missing: -1, greyFor: gf, judgeFirst: jf})
+					}
+				}
+			}
+		}
+	}
+	runLead(t, os)
+}
