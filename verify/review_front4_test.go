@@ -201,8 +201,8 @@ func TestReviewFront4LeadPipelinedGuard(t *testing.T) {
 // cache). One case (k = 1, judgeFirst 1, PIPELINING, spacing 3 ms, late
 // 60.03 s), c2: fresh front 550 (judged), u8@ 250 (blind), u0..u2@ 550
 // (cache), canary 550 (cache): u8@lead.com (no mailbox)
-// deliverable/accepted (u5@ in other set-ups). 160 to 164 of 1116
-// set-ups here (53 of 558 with PIPELINING, 107 to 111 of 558 without);
+// deliverable/accepted (u5@ in other set-ups). 160 to 166 of 1116
+// set-ups here (in the two runs split by mode: 53 of 558 with PIPELINING, 107 and 111 of 558 without);
 // 208 of 1116 at 7dfca3d (64 with, 144 without). Two things seem to hold it up (not isolated):
 // the pair decided by answers asked again, and a refusal asked again (the
 // Retry canary, answer.refuted/hostRun.proven) proving an acceptance of
