@@ -1,10 +1,11 @@
 package verify
 
 import (
+	"slices"
+
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/smtpprobe"
-	"slices"
 )
 
 // Evidence is scoped to the connection and the moment that gave it.
@@ -261,10 +262,12 @@ func (hr *hostRun) proven(j *job) bool {
 // a domain's run blindly and judges the rest refuses the canary after
 // them, and only a refusal before them in every one of those scopes shows
 // they were judged: the random address at the front of the flush
-// (canary.go) gives it, refused; deferred, it shows nothing, and is
-// asked again as the next front (hostRun.front). A random address accepted (a front, kept in
-// hr.blind, or a probe) shows the host accepting blindly at that point. A server that judges only the
-// first recipients of a connection is compared across connections
+// (canary.go) gives it, refused; deferred, it shows nothing (a held
+// front asked again later does, heldfront.go), and one asked again fronts
+// only what was asked no later (answer.frontsFor). A random address
+// accepted (a front, kept in hr.blind, or a probe) shows the host
+// accepting blindly at that point. A server that judges only the first
+// recipients of a connection is compared across connections
 // (answer.refuted).
 //
 // It is decided when the acceptance is filed, in the same hold of e.mu as
@@ -308,7 +311,6 @@ func (hr *hostRun) filed(j *job) answer {
 	}
 	a.firstTick = j.firstTick
 	a.fronted = a.o == smtpprobe.Accepted && hr.fronted(a) && (a.perConn || hr.paired || hr.pairFronts(a))
-
 	return a
 }
 

@@ -158,13 +158,10 @@ func (hr *hostRun) park() []*job {
 		}
 	}
 	at, ok := hr.sched.next()
-	hr.schedAt = at // the greylisted wait for it (hostRun.jobDue)
-	if !ok {
-		hr.schedAt = hr.sched.end
-	}
 	if !ok {
 		return append(out, hr.giveUp()...)
 	}
+	hr.schedAt = at // greylisted addresses wait for it (hostRun.jobDue)
 	for _, j := range hr.parked {
 		// The last try of an address whose budget ends before the
 		// schedule's next.

@@ -28,12 +28,13 @@ import (
 // its cache) refuses it again from memory while it accepts everyone it
 // has not learned (rev-front F2). So a front asked again after a
 // deferral fronts only acceptances of addresses the host was first asked
-// no later than it was first deferred (answer.frontsFor). A front the host refused or accepted is never asked again as
-// a front (rev-front F1: a refused one, asked again, was answered from a
-// negative cache in the place of blind acceptances). A held front
-// deferred maxFrontTries times is dropped (rev-front F3: a rate limit on
-// a recipient asked often).
-//
+// no later than it was first deferred (answer.frontsFor). A front the
+// host refused or accepted is never asked again as a front (rev-front
+// F1: a refused one, asked again, was answered from a negative cache in
+// the place of blind acceptances). A held front deferred maxFrontTries
+// times is dropped (rev-front F3: a rate limit on a recipient asked
+// often).
+
 // A heldFront is a front the host deferred.
 type heldFront struct {
 	addr  string
@@ -49,16 +50,12 @@ const (
 )
 
 // front returns the address of the domain's next front (one, not a
-// pair) for jobs: where they are all asked at the host before, a held
-// front due for them (dueFront); otherwise, or with none due, one drawn
-// afresh (frontAddr), which fronts addresses asked for the first time
-// where a held one would not (answer.frontsFor). Planning a flush may
-// call it more than once. e.mu is held.
+// pair) for jobs: a held front due where they are all asked at the host
+// before, or else one drawn afresh (the last of singleFronts). Planning
+// a flush may call it more than once. e.mu is held.
 func (hr *hostRun) front(like []string, jobs []*job) string {
-	if i := hr.dueFront(jobs); i >= 0 && !slices.ContainsFunc(jobs, func(j *job) bool { return j.run == hr && j.firstTick == 0 }) {
-		return hr.held[i].addr
-	}
-	return frontAddr(hr, like)
+	fs := hr.singleFronts(like, jobs)
+	return fs[len(fs)-1]
 }
 
 // singleFronts returns the addresses of the domain's fronts (no pair)
@@ -201,12 +198,13 @@ func (hr *hostRun) coverDue(j *job) time.Time {
 // frontsFor reports whether f, a judged answer before the acceptance a,
 // may front it: one drawn afresh may; one asked again after a deferral
 // (a held front, the pair, or a list address asked again) only where a's
-// address was first asked at the host no later than it was first asked. A server that learns a recipient's answer
-// while it defers it, and later accepts everyone it has not learned,
-// refuses such a front from memory; an address asked no later than it
-// was learned too where deferred, and judged where answered at once (a
-// server judging then learned a refusal of the front, one accepting
-// everyone an acceptance, which fronts nothing).
+// address was first asked at the host no later than it was first asked.
+// A server that learns a recipient's answer while it defers it, and
+// later accepts everyone it has not learned, refuses such a front from
+// memory; an address asked no later than it was learned too where
+// deferred, and judged where answered at once (a server judging then
+// learned a refusal of the front, one accepting everyone an acceptance,
+// which fronts nothing).
 func (f answer) frontsFor(a answer) bool {
 	switch {
 	case f.heldTick != 0:

@@ -217,21 +217,7 @@ func abcCase(t *testing.T, o abcOpts) (wrong []string, deliverable int) {
 		log = append(log, fmt.Sprintf("%s c%d %s %d", time.Now().Format("04:05.000"), c.Index, a, r.Code))
 		return r
 	}
-	w, s := reviewWorld(t, known, map[string]domainRule{"abc.com": rule})
-	s.srv.Latency = 10 * time.Millisecond
-	reset := func(c *testsmtp.Conn, _ testsmtp.Command) testsmtp.Reply {
-		s.mu.Lock()
-		inTx[c.Index] = 0
-		s.mu.Unlock()
-		return testsmtp.R(250, "2.1.0", "Ok")
-	}
-	s.srv.Handlers["MAIL"], s.srv.Handlers["RSET"] = reset, reset
-	if o.noPipe {
-		s.srv.Extensions = []string{"8BITMIME", "SIZE 10240000"}
-	}
-	v := w.verifier()
-	v.PerHostRate, v.GreylistMaxWait = 1000, 6*time.Minute
-	paced(v)
+	s, v := txCountWorld(t, known, "abc.com", rule, inTx, o.noPipe)
 	seq := func(yield func(string) bool) {
 		for i, a := range addrs {
 			switch i {
@@ -380,4 +366,27 @@ func checkMulti(t *testing.T, o multiOpts, size int) bool {
 		})
 	})
 	return ok
+}
+
+// txCountWorld puts domain, answered by rule, on a review world's server
+// (10 ms a reply, PIPELINING unless noPipe) whose MAIL and RSET zero
+// inTx[conn] under s.mu, and returns it with a Verifier at 1000 RCPT/s
+// waiting up to 6 minutes for greylisting.
+func txCountWorld(t *testing.T, known map[string]bool, domain string, rule domainRule, inTx map[int]int, noPipe bool) (*sharedServer, *Verifier) {
+	w, s := reviewWorld(t, known, map[string]domainRule{domain: rule})
+	s.srv.Latency = 10 * time.Millisecond
+	reset := func(c *testsmtp.Conn, _ testsmtp.Command) testsmtp.Reply {
+		s.mu.Lock()
+		inTx[c.Index] = 0
+		s.mu.Unlock()
+		return testsmtp.R(250, "2.1.0", "Ok")
+	}
+	s.srv.Handlers["MAIL"], s.srv.Handlers["RSET"] = reset, reset
+	if noPipe {
+		s.srv.Extensions = []string{"8BITMIME", "SIZE 10240000"}
+	}
+	v := w.verifier()
+	v.PerHostRate, v.GreylistMaxWait = 1000, 6*time.Minute
+	paced(v)
+	return s, v
 }

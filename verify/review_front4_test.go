@@ -79,21 +79,7 @@ func leadCase(t *testing.T, o leadOpts) (wrong []string, deliverable int) {
 		log = append(log, fmt.Sprintf("%s c%d %s %d", time.Now().Format("04:05.000"), c.Index, a, r.Code))
 		return r
 	}
-	w, s := reviewWorld(t, known, map[string]domainRule{"lead.com": rule})
-	s.srv.Latency = 10 * time.Millisecond
-	reset := func(c *testsmtp.Conn, _ testsmtp.Command) testsmtp.Reply {
-		s.mu.Lock()
-		inTx[c.Index] = 0
-		s.mu.Unlock()
-		return testsmtp.R(250, "2.1.0", "Ok")
-	}
-	s.srv.Handlers["MAIL"], s.srv.Handlers["RSET"] = reset, reset
-	if o.noPipe {
-		s.srv.Extensions = []string{"8BITMIME", "SIZE 10240000"}
-	}
-	v := w.verifier()
-	v.PerHostRate, v.GreylistMaxWait = 1000, 6*time.Minute
-	paced(v)
+	s, v := txCountWorld(t, known, "lead.com", rule, inTx, o.noPipe)
 	seq := func(yield func(string) bool) {
 		for i, a := range addrs {
 			switch {
