@@ -346,7 +346,7 @@ func (hr *hostRun) record(a answer) {
 	if len(hr.answers) >= maxAnswers {
 		hr.answers = append(hr.answers[:0], hr.answers[len(hr.answers)-maxAnswers/2:]...)
 	}
-	askedBefore := hr.randomAskedBefore(a)
+	askedBefore := hr.randomAskedBefore(&a)
 	switch a.o {
 	case smtpprobe.Accepted:
 		hr.accepted = true
@@ -383,20 +383,34 @@ func (hr *hostRun) record(a answer) {
 
 // randomAskedBefore reports whether a is an answer to a random address
 // the host was asked before (the Detector's probe address, asked again;
-// a front pair asked again after a greylisting), and notes it. The
-// latest maxRandAsked are kept. e.mu is held.
-func (hr *hostRun) randomAskedBefore(a answer) bool {
+// a front pair or a canary asked again after a greylisting), and notes
+// it; asked before, a is given its first ask's tick as heldTick where it
+// has none: a server that learned its answer while deferring it answers
+// from memory, so it fronts only what was first asked no later
+// (answer.frontsFor; rev-front4 F1). The latest maxRandAsked are kept. e.mu is
+// held.
+func (hr *hostRun) randomAskedBefore(a *answer) bool {
 	if !a.probe || a.rcpt == "" {
 		return false
 	}
-	if slices.Contains(hr.randAsked, a.rcpt) {
+	if i := slices.IndexFunc(hr.randAsked, func(r randAsk) bool { return r.rcpt == a.rcpt }); i >= 0 {
+		if a.heldTick == 0 {
+			a.heldTick = hr.randAsked[i].tick
+		}
 		return true
 	}
 	if len(hr.randAsked) >= maxRandAsked {
 		hr.randAsked = hr.randAsked[1:]
 	}
-	hr.randAsked = append(hr.randAsked, a.rcpt)
+	hr.randAsked = append(hr.randAsked, randAsk{a.rcpt, a.sent})
 	return false
+}
+
+// A randAsk is a random address the host was asked, and the tick of the
+// flush that first asked it.
+type randAsk struct {
+	rcpt string
+	tick uint64
 }
 
 // maxRandAsked bounds the random addresses a hostRun remembers asking.

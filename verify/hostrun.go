@@ -57,7 +57,7 @@ type hostRun struct {
 
 	lastAccepted string              // the latest address of the domain it accepted (a control)
 	acceptedSet  map[string]struct{} // the domain's addresses it accepted (hostRun.acceptedBefore)
-	randAsked    []string            // the latest random addresses it was asked (hostRun.randomAskedBefore)
+	randAsked    []randAsk           // the latest random addresses it was asked (hostRun.randomAskedBefore)
 	contradicted bool                // it accepted a random address after refusing one (hostRun.softLimit), or an address of the domain (hostRun.noteFlip)
 	refusedSet   map[string]struct{} // the domain's addresses it refused in the mailbox's words (hostRun.noteFlip)
 	flipped      bool                // it accepted one of them

@@ -141,8 +141,8 @@ func runLead(t *testing.T, os []leadOpts) int {
 	return bad
 }
 
-// TestReviewFront4FindingProbeAgainFronts (OPEN, soundness; fails at
-// 7dfca3d too): the Detector's probe address, deferred and learned at
+// TestReviewFront4FindingProbeAgainFronts (fixed; failed at 7dfca3d
+// too): the Detector's probe address, deferred and learned at
 // 0 s, asked again after the greylisting delay, is answered from the
 // server's negative cache and fronts a blind acceptance of an address
 // first asked about 60 s later. hostRun.catchAllAnswer files the probe's
@@ -156,13 +156,14 @@ func runLead(t *testing.T, os []leadOpts) int {
 // u4@ 250 (blind), the held canary 550 (cache), u4@ 250 (blind), the probe
 // again 550 (cache), u8@ 250 (blind, first asked at 60.07 s), fresh canary
 // 550 (judged): u8@lead.com (no mailbox) deliverable/accepted. u5@ in other
-// set-ups. 22 or 23 of 279 set-ups here (3 runs); 105 or 106 of 279 at
-// 7dfca3d. With PIPELINING see TestReviewFront4LeadPipelinedGuard.
-// Reproduce: remove the skip, go test -count=1 -run
+// set-ups. 22 or 23 of 279 set-ups at 899b02a (3 runs); 105 or 106 of
+// 279 at 7dfca3d. Fixed: the probe asked again is given its first ask's
+// tick (hostRun.randomAskedBefore), and fronts only addresses first
+// asked no later (answer.frontsFor). With PIPELINING see
+// TestReviewFront4LeadPipelinedGuard. go test -count=1 -run
 // TestReviewFront4FindingProbeAgainFronts -v ./verify (-front4.log for
 // every case's RCPTs).
 func TestReviewFront4FindingProbeAgainFronts(t *testing.T) {
-	t.Skip("OPEN: the Detector's probe asked again (answered from a negative cache) fronts a blind acceptance of an address first asked later: u8@lead.com deliverable in 22 of 279 set-ups; remove this skip and run -run TestReviewFront4FindingProbeAgainFronts -v")
 	runLead(t, leadSetups(true))
 }
 
@@ -173,40 +174,50 @@ func TestReviewFront4LeadPipelinedGuard(t *testing.T) {
 	runLead(t, leadSetups(false))
 }
 
-// TestReviewFront4FindingRetryCanaryProves (OPEN, soundness; fails at
-// 7dfca3d too): attack (b). leadCase where phase C judges the first
-// judgeFirst (1 or 2) recipients of a transaction past the cache and
-// lets the next k through (the pair's own threat, positional.go), k =
-// 1..3, with and without PIPELINING. The pair decides at the retry from
-// two answers of the negative cache (the probe leading it, and its
-// second, both deferred and learned at 0 s), which say nothing of the
-// places after the first. A later flush carries a fresh front, judged
-// honestly (place 1), a new address accepted blindly (place 2), and
-// behind it the first group's cached refusals and the Retry canary
-// (the Detector's canary deferred at 0 s, asked again, 550 from the
-// cache). One case (k = 1, judgeFirst 1, PIPELINING, spacing 3 ms, late
-// 60.03 s), c2: fresh front 550 (judged), u8@ 250 (blind), u0..u2@ 550
-// (cache), canary 550 (cache): u8@lead.com (no mailbox)
-// deliverable/accepted (u5@ in other set-ups). 160 to 166 of 1116
-// set-ups here (in the two runs split by mode: 53 of 558 with PIPELINING, 107 and 111 of 558 without);
-// 208 of 1116 at 7dfca3d (64 with, 144 without). Two things seem to hold it up (not isolated):
-// the pair decided by answers asked again, and a refusal asked again (the
-// Retry canary, answer.refuted/hostRun.proven) proving an acceptance of
-// an address first asked after its first ask. Reproduce: remove the
-// skip, go test -count=1 -run TestReviewFront4FindingRetryCanaryProves
-// -v ./verify
+// TestReviewFront4FindingRetryCanaryProves (OPEN; fails at 7dfca3d
+// too): attack (b). leadCase where phase C judges the first judgeFirst
+// recipients of a connection past the cache and lets the next k through
+// (the pair's own threat, positional.go), k = 1..3, with and without
+// PIPELINING. The pair decided at the retry from two answers of the
+// negative cache (the probe leading it, and its second, both deferred
+// and learned at 0 s), which say nothing of the places after the first.
+// A later flush carried a fresh front, judged honestly (place 1), a new
+// address accepted blindly (place 2), and behind it the first group's
+// cached refusals and the Retry canary (the Detector's canary deferred
+// at 0 s, asked again, 550 from the cache). One case (k = 1, judgeFirst
+// 1, PIPELINING, spacing 3 ms, late 60.03 s), c2: fresh front 550
+// (judged), u8@ 250 (blind), u0..u2@ 550 (cache), canary 550 (cache):
+// u8@lead.com (no mailbox) deliverable/accepted. 160 to 166 of 1116
+// set-ups at 899b02a, 208 at 7dfca3d; with judgeFirst 1 alone, 114 of
+// 558 at f4 (the probe asked again bounded). A fix needs a pair asked
+// again to decide only for addresses first asked no later, and a
+// refusal asked again to refute only those (tried: 0 of 558, but greylisting hosts
+// then lose deliverables, TestGreyLateAddressGetsItsBudget: each flush
+// of first asks would need a pair of its own, held like the fronts).
+//
+// judgeFirst 2 is positional.go's stated limit (a fresh pair at the
+// first two places is judged, and the blind third place is what the
+// pair cannot see: TestReviewPlaceJudgeTwoBoundary); its set-ups are
+// counted in a skipped subtest.
 func TestReviewFront4FindingRetryCanaryProves(t *testing.T) {
-	t.Skip("OPEN: a pair decided from a negative cache and a Retry canary refused from it prove a blind acceptance: u8@lead.com deliverable in 160 of 1116 set-ups; remove this skip and run -run TestReviewFront4FindingRetryCanaryProves -v")
-	var os []leadOpts
-	for _, noPipe := range []bool{false, true} {
-		for _, jf := range []int{1, 2} {
+	setups := func(jf int) []leadOpts {
+		var os []leadOpts
+		for _, noPipe := range []bool{false, true} {
 			for _, o := range leadSetups(noPipe) {
 				o.judgeFirst = jf
 				os = append(os, o)
 			}
 		}
+		return os
 	}
-	runLead(t, os)
+	t.Run("judgeFirst=1", func(t *testing.T) {
+		t.Skip("OPEN: a pair decided from a negative cache and a Retry canary refused from it prove a blind acceptance: u5@ or u8@lead.com deliverable in 114 of 558 set-ups; remove this skip and run -run TestReviewFront4FindingRetryCanaryProves -v")
+		runLead(t, setups(1))
+	})
+	t.Run("judgeFirst=2", func(t *testing.T) {
+		t.Skip("stated limit (positional.go, TestReviewPlaceJudgeTwoBoundary): 38 of 558 set-ups wrong at f4; remove this skip to count them")
+		runLead(t, setups(2))
+	})
 }
 
 // TestReviewFront4HeldOverflowGuard (a guard, green here and at
