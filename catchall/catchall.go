@@ -197,11 +197,15 @@ func (d *Detector) Learn(qs []Question, rs []smtpprobe.Result) []Status {
 // it is asked to judge by its form. It is not kept. Retry says that the
 // probe goes with addresses the server deferred before (a greylisting
 // retry): the random address of the question it deferred first goes
-// again with them instead of a new one.
+// again with them instead of a new one: Prefer where it is one of those
+// (a caller may know which it deferred with them: a server that learns
+// answers while it defers them answers alike what it deferred together),
+// else the oldest.
 type Question struct {
 	Domain, Host string
 	Like         string
 	Retry        bool
+	Prefer       string
 }
 
 // CheckMany answers several questions on one session to their host, as

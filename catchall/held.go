@@ -13,26 +13,40 @@ import (
 // goes with addresses the server deferred (q.Retry), the address of the
 // question it deferred first, if any: a greylisting server (keyed on the
 // sender, recipient and client triplet, and on when it first saw them)
-// lets it through with them, where a new one would be deferred anew.
-// d.mu is held.
+// lets it through with them, where a new one would be deferred anew (see
+// Question.Prefer for which). d.mu is held.
 func (d *Detector) probeAddress(q Question) string {
 	k := key{q.Domain, q.Host}
 	if hs := d.probes[k]; q.Retry && len(hs) > 0 {
+		i := max(0, slices.IndexFunc(hs, func(h held) bool { return h.addr == q.Prefer }))
+		h := hs[i]
 		if len(hs) == 1 {
 			delete(d.probes, k)
 		} else {
-			d.probes[k] = hs[1:]
+			d.probes[k] = slices.Delete(hs, i, i+1)
 		}
 		if d.lent == nil || len(d.lent) >= maxEntries {
 			d.lent = make(map[string]time.Time)
 		}
-		d.lent[hs[0].addr] = hs[0].since
-		return hs[0].addr
+		d.lent[h.addr] = h.since
+		return h.addr
 	}
 	if q.Like == "" {
 		return RandomLocalPart() + "@" + q.Domain
 	}
 	return RandomLocalPart(q.Like) + "@" + q.Domain
+}
+
+// Lent reports whether addr, given out by ProbeAddrs or Begin for a
+// Retry question and not yet answered there (Learn, Finish), is one a
+// server deferred before: the caller may not know when it was first
+// asked, and a server that learns the answers it defers may answer it
+// from memory.
+func (d *Detector) Lent(addr string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.lent[addr]
+	return ok
 }
 
 // held is a random address the server deferred, since when.

@@ -42,7 +42,7 @@ func (e *engine) askAfter(ctx context.Context, c *conn, runs []*hostRun) {
 	e.mu.Lock()
 	f := flush{c: c, sent: e.tick()}
 	e.mu.Unlock()
-	sts, rs, cr := e.askCatchAll(ctx, c.s, ask, ctl)
+	sts, rs, cr := e.askCatchAll(ctx, f, ask, ctl)
 	for _, r := range rs {
 		if r != nil {
 			c.markProbes(r.Address)
@@ -96,6 +96,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	for i, t := range ts {
 		qs[i] = t.hr.question(likeOf(t.again, t.hr)...)
 		qs[i].Retry = true // after acceptances: a random address deferred before is due
+		qs[i].Prefer = t.hr.askedSince(t.again)
 		for _, j := range t.again {
 			j.rebrackets++
 		}
@@ -128,6 +129,11 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 		_ = c.pc.hold(ctx, trailsSize(ts))
 	}
 	probes := e.v.detector.ProbeAddrs(qs)
+	e.mu.Lock()
+	for i, t := range ts {
+		e.noteSent(t.hr, probes[i], f.sent)
+	}
+	e.mu.Unlock()
 	c.markProbes(probes...)
 	var wires []string
 	for i, t := range ts {
@@ -254,11 +260,13 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 		}
 		if len(t.again) > 0 {
 			// The front (or the pair) and the probe may all be refused.
-			if like := likeOf(t.again, hr); hr.pairDue() {
-				p := hr.pair(like)
-				t.front, t.pair = p[0], p[1]
-			} else {
-				t.front = hr.front(like, t.again)
+			// They are asked before (a held front or pair, or the pair
+			// asked again, may front them), so the fronts are one, or a
+			// pair (hostRun.heldFronts).
+			fs := hr.frontsOf(likeOf(t.again, hr), t.again)
+			t.front = fs[0].addr
+			if len(fs) > 1 {
+				t.pair = fs[1].addr
 			}
 			t.spell = hr.spell // ... and this
 		}
@@ -297,14 +305,15 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// askCatchAll asks the catch-all questions of several domains on one
-// session, their probes together in one round trip where the server
-// pipelines. A first question may be answered from the Detector's cache;
+// askCatchAll asks the catch-all questions of several domains in flush f
+// (on its session), their probes together in one round trip where the
+// server pipelines. A first question may be answered from the Detector's cache;
 // a question asked again (a trailing probe) is probed now. A question
 // with a control (ctl[i] not "") goes in a transaction of its own, the
 // control right after the probe; its result is returned in the third
 // slice. It runs without e.mu.
-func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*hostRun, ctl []string) ([]catchall.Status, []*smtpprobe.Result, []*smtpprobe.Result) {
+func (e *engine) askCatchAll(ctx context.Context, f flush, runs []*hostRun, ctl []string) ([]catchall.Status, []*smtpprobe.Result, []*smtpprobe.Result) {
+	s := f.c.s
 	sts := make([]catchall.Status, len(runs))
 	rs := make([]*smtpprobe.Result, len(runs))
 	cr := make([]*smtpprobe.Result, len(runs))
@@ -329,6 +338,11 @@ func (e *engine) askCatchAll(ctx context.Context, s *smtpprobe.Session, runs []*
 	p := e.v.detector.Begin(first)
 	addrs := append(p.Addrs(), e.v.detector.ProbeAddrs(again)...)
 	at := append(mine(p, atFirst), atAgain...)
+	e.mu.Lock()
+	for k, a := range addrs {
+		e.noteSent(runs[at[k]], a, f.sent)
+	}
+	e.mu.Unlock()
 	res := e.probeWithControls(ctx, s, addrs, at, ctl, cr)
 	n := len(p.Addrs())
 	fsts, frs := p.Finish(ctx, res[:n])

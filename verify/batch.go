@@ -26,6 +26,14 @@ type batchPlan struct {
 	picked      []int      // places in the queue, in the order taken
 	probed      []*hostRun // runs whose catch-all probe goes with the batch
 	runs        []*hostRun // runs in the batch
+	fronted     []frontKey // the fronts counted: per run, for addresses asked before and for the others
+}
+
+// A frontKey is one run's fronts for the addresses of a batch asked at
+// the host before (again), or for the others (hostRun.heldFronts).
+type frontKey struct {
+	hr    *hostRun
+	again bool
 }
 
 // add takes the job at place i of jobs when it fits (the first always
@@ -49,19 +57,26 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 			trail = 1 + boolInt(hr.flushControlDue())
 		}
 		txCost += trail
-		if p.fronts {
-			// Its random addresses at the front of the flush: RCPTs of the
-			// flush and its transaction that may be refused. A catch-all
-			// probe going alone just before them is the pair's first
-			// (positional.go): one domain's at most, the last probe of
-			// the batch's (engine.serve's lead), whose transaction the
-			// batch shares; the others go in transactions of their own
-			// before it, and their domains' fronts are the whole pair.
-			led := first && hr.pairDue() && !p.led
-			fronts := hr.frontCount() - boolInt(led)
+	}
+	var fk frontKey
+	if p.fronts && p.e.trailerDue(hr) {
+		// Its random addresses at the front of the flush: RCPTs of the
+		// flush and its transaction that may be refused: a pair, or
+		// one, for the addresses asked at the host before, and as many
+		// for the others (hostRun.heldFronts). A catch-all probe going
+		// alone just before them is the pair's first (positional.go):
+		// one domain's at most, the last probe of the batch's
+		// (engine.serve's lead), whose transaction the batch shares; the
+		// others go in transactions of their own before it, and their
+		// domains' fronts are the whole pair.
+		if fk = (frontKey{hr, jobs[i].firstTick != 0}); !slices.Contains(p.fronted, fk) {
+			led := first && !fk.again && hr.pairDue() && !p.led
+			fronts := 1 + boolInt(hr.pairDue()) - boolInt(led)
 			cost += fronts
 			txCost += fronts
 			p.led = p.led || led
+		} else {
+			fk.hr = nil
 		}
 	}
 	// The flush and the trailing flush after it fit the server's burst
@@ -95,6 +110,9 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 	if newRun {
 		p.runs = append(p.runs, hr)
 	}
+	if fk.hr != nil {
+		p.fronted = append(p.fronted, fk)
+	}
 	p.used, p.tx, p.trail = p.used+cost, p.tx+txCost, p.trail+trail
 	p.picked = append(p.picked, i)
 	return true
@@ -104,7 +122,7 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 // marks them taken.
 func (p *batchPlan) addAll(jobs []*job, g []int, taken []bool) bool {
 	t := *p
-	t.picked, t.probed, t.runs = slices.Clip(t.picked), slices.Clip(t.probed), slices.Clip(t.runs)
+	t.picked, t.probed, t.runs, t.fronted = slices.Clip(t.picked), slices.Clip(t.probed), slices.Clip(t.runs), slices.Clip(t.fronted)
 	for _, i := range g {
 		if len(t.picked) >= batchSize || !t.add(jobs, i) {
 			return false

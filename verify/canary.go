@@ -17,15 +17,16 @@ import (
 // the acceptances before it in that flush (answer.refuted); an acceptance
 // means the host accepts everyone (catch-all, or a soft limit begun).
 type canary struct {
-	hr    *hostRun
-	first bool     // it answers the domain's first catch-all question too
-	retry bool     // the batch asks again addresses of the domain the host deferred
-	ctl   string   // the control after it, or ""
-	addr  string   // the random address
-	like  []string // its models: the batch's local parts of the domain
-	res   smtpprobe.Result
-	cres  smtpprobe.Result // the control's
-	st    catchall.Status
+	hr     *hostRun
+	first  bool     // it answers the domain's first catch-all question too
+	retry  bool     // the batch asks again addresses of the domain the host deferred
+	prefer string   // the random address to ask again with them (hostRun.askedSince)
+	ctl    string   // the control after it, or ""
+	addr   string   // the random address
+	like   []string // its models: the batch's local parts of the domain
+	res    smtpprobe.Result
+	cres   smtpprobe.Result // the control's
+	st     catchall.Status
 }
 
 // inlines reports whether c's batches carry their canaries in their own
@@ -47,7 +48,7 @@ func (e *engine) canaries(batch []*job) []canary {
 			continue
 		}
 		retry := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.greyRetried })
-		cs = append(cs, canary{hr: hr, first: !hr.asked && !hr.asking, retry: retry, ctl: hr.control(), like: likeOf(batch, hr)})
+		cs = append(cs, canary{hr: hr, first: !hr.asked && !hr.asking, retry: retry, prefer: hr.askedSince(batch), ctl: hr.control(), like: likeOf(batch, hr)})
 	}
 	return cs
 }
@@ -61,11 +62,17 @@ func containsRun(cs []canary, hr *hostRun) bool {
 	return false
 }
 
-// canaryWires draws the canaries' random addresses and returns them, with
+// canaryWires draws the canaries' random addresses for flush f and
+// returns them, with
 // their controls, in the order they go after the batch.
-func (e *engine) canaryWires(cs []canary) []string {
+func (e *engine) canaryWires(cs []canary, f flush) []string {
 	qs := canaryQuestions(cs)
 	addrs := e.v.detector.ProbeAddrs(qs)
+	e.mu.Lock()
+	for i, c := range cs {
+		e.noteSent(c.hr, addrs[i], f.sent)
+	}
+	e.mu.Unlock()
 	var wires []string
 	for i := range cs {
 		cs[i].addr = addrs[i]
@@ -116,7 +123,7 @@ func canaryQuestions(cs []canary) []catchall.Question {
 	qs := make([]catchall.Question, len(cs))
 	for i, c := range cs {
 		qs[i] = c.hr.question(c.like...)
-		qs[i].Retry = c.retry
+		qs[i].Retry, qs[i].Prefer = c.retry, c.prefer
 	}
 	return qs
 }

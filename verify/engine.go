@@ -37,8 +37,10 @@ type job struct {
 	// firstTick: the engine's tick before the flush that first asked it
 	// at its host (answer.frontsFor); 0 before
 	firstTick uint64
-	// greyRetried: it was retried after greylisting at least once
+	// greyRetried: it was retried after greylisting at least once;
+	// retriedAt: when its latest retry was due (hostRun.jobDue)
 	greyRetried bool
+	retriedAt   time.Time
 
 	ans        answer // where the host's answer stood (see evidence.go)
 	answered   bool   // ... when a RCPT reply came

@@ -1,8 +1,6 @@
 package verify
 
 import (
-	"slices"
-
 	"github.com/mailverify/mailverify/catchall"
 	"github.com/mailverify/mailverify/mx"
 	"github.com/mailverify/mailverify/smtpprobe"
@@ -247,7 +245,7 @@ func (hr *hostRun) proven(j *job) bool {
 		return false
 	}
 	for _, r := range hr.answers {
-		if r.judges() && j.ans.refuted(r) {
+		if r.judges() && j.ans.refuted(r) && r.frontsFor(j.ans) {
 			return true
 		}
 	}
@@ -310,7 +308,7 @@ func (hr *hostRun) filed(j *job) answer {
 		j.firstTick = a.sent // its first ask at this host (reroute clears it)
 	}
 	a.firstTick = j.firstTick
-	a.fronted = a.o == smtpprobe.Accepted && hr.fronted(a) && (a.perConn || hr.paired || hr.pairFronts(a))
+	a.fronted = a.o == smtpprobe.Accepted && hr.fronted(a) && (a.perConn || hr.pairedFor(a) || hr.pairFronts(a))
 	return a
 }
 
@@ -380,41 +378,6 @@ func (hr *hostRun) record(a answer) {
 	}
 	hr.answers = append(hr.answers, a)
 }
-
-// randomAskedBefore reports whether a is an answer to a random address
-// the host was asked before (the Detector's probe address, asked again;
-// a front pair or a canary asked again after a greylisting), and notes
-// it; asked before, a is given its first ask's tick as heldTick where it
-// has none: a server that learned its answer while deferring it answers
-// from memory, so it fronts only what was first asked no later
-// (answer.frontsFor; rev-front4 F1). The latest maxRandAsked are kept. e.mu is
-// held.
-func (hr *hostRun) randomAskedBefore(a *answer) bool {
-	if !a.probe || a.rcpt == "" {
-		return false
-	}
-	if i := slices.IndexFunc(hr.randAsked, func(r randAsk) bool { return r.rcpt == a.rcpt }); i >= 0 {
-		if a.heldTick == 0 {
-			a.heldTick = hr.randAsked[i].tick
-		}
-		return true
-	}
-	if len(hr.randAsked) >= maxRandAsked {
-		hr.randAsked = hr.randAsked[1:]
-	}
-	hr.randAsked = append(hr.randAsked, randAsk{a.rcpt, a.sent})
-	return false
-}
-
-// A randAsk is a random address the host was asked, and the tick of the
-// flush that first asked it.
-type randAsk struct {
-	rcpt string
-	tick uint64
-}
-
-// maxRandAsked bounds the random addresses a hostRun remembers asking.
-const maxRandAsked = 16
 
 // maxAnswers bounds the answers a hostRun keeps.
 const maxAnswers = 256

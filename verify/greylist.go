@@ -175,7 +175,9 @@ func (hr *hostRun) park() []*job {
 
 // jobEnd is the end of j's own greylisting budget: GreylistMaxWait from
 // its first greylisting, within the caller's deadline and its own, less
-// the reserve. e.mu is held.
+// the reserve; or its latest retry, where that came on the heels of the
+// end (as the schedule's last try would not, schedule.next): that was its
+// last. e.mu is held.
 func (hr *hostRun) jobEnd(j *job) time.Time {
 	end := j.greyAt.Add(orDefault(hr.e.v.GreylistMaxWait, 6*time.Minute))
 	dl, _ := hr.e.ctx.Deadline()
@@ -184,6 +186,9 @@ func (hr *hostRun) jobEnd(j *job) time.Time {
 	}
 	if !dl.IsZero() && dl.Add(-reserve).Before(end) {
 		end = dl.Add(-reserve)
+	}
+	if !j.retriedAt.IsZero() && hr.sched != nil && end.Sub(j.retriedAt) < hr.sched.delay/4 {
+		return j.retriedAt
 	}
 	return end
 }
@@ -196,7 +201,11 @@ func (hr *hostRun) jobEnd(j *job) time.Time {
 // held.
 func (hr *hostRun) jobDue(j *job, first time.Duration) time.Time {
 	at, end := j.greyAt.Add(first), hr.jobEnd(j)
-	for _, t := range []time.Time{hr.schedAt, hr.coverDue(j)} {
+	var again time.Time // a retry deferred again waits the schedule's wait from it
+	if !j.retriedAt.IsZero() && hr.sched != nil {
+		again = j.retriedAt.Add(hr.sched.delay)
+	}
+	for _, t := range []time.Time{hr.schedAt, hr.coverDue(j), again} {
 		if t.After(at) {
 			at = t
 		}
@@ -281,7 +290,7 @@ func (hr *hostRun) unpark(gen uint64) {
 		q.fresh = min(q.fresh, len(q.jobs))
 		q.jobs = slices.Insert(q.jobs, q.fresh, jobs...)
 		for _, j := range jobs {
-			j.at, j.greyRetried = atQueue, true
+			j.at, j.greyRetried, j.retriedAt = atQueue, true, now
 		}
 		if hr.deferred && len(jobs) == 0 {
 			q.probes = append(q.probes, hr)

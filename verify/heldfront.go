@@ -18,8 +18,10 @@ import (
 // host's greylisting delay has passed since (hostRun.frontWait): the
 // greylisting lets it through as it lets the retried addresses through.
 // A front pair the host deferred waits the same before it goes again
-// (hostRun.pairWaits); meanwhile a flush carries one front drawn afresh.
-// A retry of deferred addresses waits, parked, until such a front is
+// (hostRun.pairWaits); meanwhile a flush carries fronts drawn afresh: a
+// pair while no pair has decided for every address, held as a pair
+// where deferred (hostRun.heldFronts). A retry of deferred addresses
+// waits, parked, until such a front (a pair, where the pair is due) is
 // due (hostRun.coverDue), so that their first acceptance is fronted.
 //
 // A random address asked again is not drawn afresh, and a server may
@@ -34,14 +36,26 @@ import (
 // the place of blind acceptances). A held front deferred maxFrontTries
 // times is dropped (rev-front F3: a rate limit on a recipient asked
 // often).
+//
+// The same holds for every random address asked again (the Detector's
+// probe or canary, the pair): it fronts and refutes only addresses
+// first asked no later than it (hostRun.randomAskedBefore), and a pair
+// asked again decides only for those (hostRun.pairedFor, rev-front4).
+// So a pair deferred and asked again decides for the addresses deferred
+// with it, and each flush of first asks at such a host carries a pair
+// of its own.
 
-// A heldFront is a front the host deferred.
+// A heldFront is a front the host deferred. Where no pair has decided
+// for every address (hostRun.pairedFor), a flush's fronts drawn afresh
+// are a pair, held as two: the first with its mate, the second marked.
 type heldFront struct {
-	addr  string
-	at    time.Time // when it was first deferred
-	tick  uint64    // the engine's tick before the flush that first deferred it
-	tries int       // times it was deferred
-	done  bool      // answered, or deferred maxFrontTries times: not asked again
+	addr   string
+	mate   string    // the second of the pair this is the first of, or ""
+	second bool      // the second of a pair: asked only after its first
+	at     time.Time // when it was first deferred
+	tick   uint64    // the engine's tick before the flush that first deferred it
+	tries  int       // times it was deferred
+	done   bool      // answered, or deferred maxFrontTries times: not asked again
 }
 
 const (
@@ -49,38 +63,57 @@ const (
 	maxFrontTries = 3
 )
 
-// front returns the address of the domain's next front (one, not a
-// pair) for jobs: a held front due where they are all asked at the host
-// before, or else one drawn afresh (the last of singleFronts). Planning
-// a flush may call it more than once. e.mu is held.
-func (hr *hostRun) front(like []string, jobs []*job) string {
-	fs := hr.singleFronts(like, jobs)
-	return fs[len(fs)-1]
-}
-
-// singleFronts returns the addresses of the domain's fronts (no pair)
-// for a batch: a held front due where the batch asks again addresses
-// asked at the host before, and one drawn afresh where it asks others
-// too, or where no held front is due. e.mu is held.
-func (hr *hostRun) singleFronts(like []string, batch []*job) []string {
-	i := hr.dueFront(batch)
+// heldFronts returns the domain's fronts for a batch where its pair
+// (hostRun.nextPair) does not go: a held front due where the batch asks
+// again addresses asked at the host before (a held pair where the pair
+// is due and one is), and fronts drawn afresh where it asks others too,
+// or where nothing held is due: a pair where the pair is due (the
+// waiting one decides only for addresses first asked no later than it,
+// hostRun.pairedFor), kept in hr.drawn until the host answers it, one
+// front otherwise. e.mu is held.
+func (hr *hostRun) heldFronts(like []string, batch []*job) []front {
+	i := hr.dueFront(batch, hr.pairDue())
 	again := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.firstTick != 0 })
 	first := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.firstTick == 0 })
-	switch {
-	case i < 0 || !again:
-		return []string{frontAddr(hr, like)}
-	case first:
-		return []string{hr.held[i].addr, frontAddr(hr, like)}
+	if i < 0 && again {
+		// None due yet (a retry split from its first batch goes before
+		// what was held for it): one held for them may pass already,
+		// where one drawn afresh would be deferred.
+		i = hr.nextHeld(batch, hr.pairDue())
 	}
-	return []string{hr.held[i].addr}
+	var fs []front
+	if i >= 0 && again {
+		h := hr.held[i]
+		fs = append(fs, front{hr: hr, addr: h.addr})
+		if h.mate != "" && hr.pairDue() {
+			fs = append(fs, front{hr: hr, addr: h.mate, pair: true})
+		}
+		if !first {
+			return fs
+		}
+	}
+	if !hr.pairDue() {
+		return append(fs, front{hr: hr, addr: frontAddr(hr, like)})
+	}
+	p := [2]string{hr.leads, frontAddr(hr, like)}
+	if p[0] == "" {
+		p[0] = frontAddr(hr, like)
+		fs = append(fs, front{hr: hr, addr: p[0]})
+	} // else the catch-all probe going just before is its first (frontsOf)
+	if len(hr.drawn) >= maxHeldFronts {
+		hr.drawn = hr.drawn[1:]
+	}
+	hr.drawn = append(hr.drawn, p)
+	return append(fs, front{hr: hr, addr: p[1], pair: true})
 }
 
 // dueFront returns the index of the held front deferred last among those
 // not done that are due, or -1: whose wait (hostRun.frontWait) has
 // passed, or that were deferred no later than an address of jobs the
 // host greylisted (its retry is due, so is the front: the wait, learned
-// meanwhile, may have grown). e.mu is held.
-func (hr *hostRun) dueFront(jobs []*job) int {
+// meanwhile, may have grown). The second of a pair is not one; with
+// pairs, a held pair is preferred. e.mu is held.
+func (hr *hostRun) dueFront(jobs []*job, pairs bool) int {
 	var grey time.Time
 	for _, j := range jobs {
 		if j.run == hr && !j.greyAt.IsZero() && (grey.IsZero() || j.greyAt.Before(grey)) {
@@ -88,9 +121,45 @@ func (hr *hostRun) dueFront(jobs []*job) int {
 		}
 	}
 	wait, pick := hr.frontWait(), -1
+	better := func(h, than heldFront) bool {
+		if pairs && (h.mate != "") != (than.mate != "") {
+			return h.mate != ""
+		}
+		return h.tick > than.tick
+	}
 	for i, h := range hr.held {
 		due := time.Since(h.at) >= wait || !grey.IsZero() && !h.at.After(grey)
-		if !h.done && due && (pick < 0 || h.tick > hr.held[pick].tick) {
+		if !h.done && !h.second && due && (pick < 0 || better(h, hr.held[pick])) {
+			pick = i
+		}
+	}
+	return pick
+}
+
+// isFront reports whether addr is one of the domain's fronts held, or
+// its pair. e.mu is held.
+func (hr *hostRun) isFront(addr string) bool {
+	return addr == hr.nextPair[0] || addr == hr.nextPair[1] || slices.ContainsFunc(hr.held, func(h heldFront) bool { return h.addr == addr })
+}
+
+// nextHeld returns the index of the held front, not done, first deferred
+// no earlier than every address of jobs at the host was first asked (so
+// it may front them, answer.frontsFor), that comes due first, or -1;
+// with pairs, a held pair is preferred. e.mu is held.
+func (hr *hostRun) nextHeld(jobs []*job, pairs bool) int {
+	var last uint64
+	for _, j := range jobs {
+		if j.run == hr {
+			last = max(last, j.firstTick)
+		}
+	}
+	pick := -1
+	for i, h := range hr.held {
+		if h.done || h.second || h.tick < last {
+			continue
+		}
+		if pick < 0 || pairs && h.mate != "" && hr.held[pick].mate == "" ||
+			(!pairs || (h.mate != "") == (hr.held[pick].mate != "")) && h.at.Before(hr.held[pick].at) {
 			pick = i
 		}
 	}
@@ -121,6 +190,24 @@ func (hr *hostRun) noteFront(f flush, r *smtpprobe.Result) uint64 {
 		}
 		return h.tick
 	}
+	h := heldFront{addr: r.Address, at: time.Now(), tick: f.sent, tries: 1}
+	if k := slices.IndexFunc(hr.drawn, func(p [2]string) bool { return p[0] == r.Address || p[1] == r.Address }); k >= 0 {
+		p := hr.drawn[k]
+		h.mate, h.second = p[1], p[1] == r.Address
+		if h.second || r.Seq == 0 || !deferred(r.Outcome) {
+			hr.drawn = slices.Delete(hr.drawn, k, k+1) // answered, or its second: no mate to look for
+		}
+		if h.second {
+			h.mate = ""
+			i := slices.IndexFunc(hr.held, func(x heldFront) bool { return x.mate == r.Address })
+			switch {
+			case i < 0:
+				return 0 // its first was answered: it goes alone no more
+			case r.Seq == 0 || !deferred(r.Outcome):
+				hr.held[i].mate = "" // answered: its first is held alone
+			}
+		}
+	}
 	if r.Seq == 0 || !deferred(r.Outcome) {
 		return 0
 	}
@@ -128,7 +215,7 @@ func (hr *hostRun) noteFront(f flush, r *smtpprobe.Result) uint64 {
 		i := max(slices.IndexFunc(hr.held, func(h heldFront) bool { return h.done }), 0)
 		hr.held = slices.Delete(hr.held, i, i+1)
 	}
-	hr.held = append(hr.held, heldFront{addr: r.Address, at: time.Now(), tick: f.sent, tries: 1})
+	hr.held = append(hr.held, h)
 	return 0
 }
 
@@ -167,6 +254,8 @@ func (hr *hostRun) pairWaits() bool {
 // gets). e.mu is held.
 func (hr *hostRun) coverDue(j *job) time.Time {
 	wait, now := hr.frontWait(), time.Now()
+	// Where no pair has decided for j, only a pair covers it.
+	pairs := hr.pairDue() && !hr.pairedFor(answer{firstTick: max(j.firstTick, 1)})
 	var due time.Time
 	consider := func(tick uint64, at time.Time) bool {
 		if tick < j.firstTick {
@@ -188,7 +277,7 @@ func (hr *hostRun) coverDue(j *job) time.Time {
 		return time.Time{}
 	}
 	for _, h := range hr.held {
-		if !h.done && consider(h.tick, h.at) {
+		if !h.done && !h.second && (!pairs || h.mate != "") && consider(h.tick, h.at) {
 			return time.Time{}
 		}
 	}

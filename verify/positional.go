@@ -66,7 +66,8 @@ func (hr *hostRun) pairDue() bool { return !hr.paired }
 // the host may carry at its front (a held front and one drawn afresh, see
 // hostRun.singleFronts). e.mu is held.
 func (hr *hostRun) frontCount() int {
-	return 1 + boolInt(hr.pairDue() || slices.ContainsFunc(hr.held, func(h heldFront) bool { return !h.done }))
+	held := slices.ContainsFunc(hr.held, func(h heldFront) bool { return !h.done && !h.second })
+	return (1 + boolInt(hr.pairDue())) * (1 + boolInt(held))
 }
 
 // frontsOf returns the domain's fronts for a flush: one random address,
@@ -76,12 +77,12 @@ func (hr *hostRun) frontCount() int {
 // step, the run has one random address, and the pair decides nothing
 // (decidePairs). e.mu is held.
 func (hr *hostRun) frontsOf(like []string, batch []*job) []front {
-	if !hr.pairDue() || hr.pairWaits() {
-		var fs []front
-		for _, a := range hr.singleFronts(like, batch) {
-			fs = append(fs, front{hr: hr, addr: a})
-		}
-		return fs
+	if !hr.pairDue() || hr.pairWaits() || slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.firstTick > hr.pairTick }) {
+		// Addresses asked before go behind what was held for them: the
+		// pair, asked again, decides only for addresses first asked no
+		// later than it (pairedFor), and one drawn afresh is deferred
+		// where they were.
+		return hr.heldFronts(like, batch)
 	}
 	p := hr.pair(like)
 	if hr.leads != "" {
@@ -123,10 +124,19 @@ func (hr *hostRun) decidePairs() {
 		p = hr.kept(p)
 		run, deferredRun := hr.runTo(p)
 		switch {
-		case deferredRun: // asked again as it was (hostRun.pair)
+		case deferredRun: // asked again as it was (hostRun.pair, heldFronts)
+			continue
 		case len(run) >= 2 && judgedRandoms(run):
-			hr.paired, hr.nextPair, hr.pairTick = true, [2]string{}, 0
-		default:
+			if b := runBound(run); b != 0 {
+				// Asked again: answered from a memory of the server's,
+				// it shows it judging only what was first asked no later
+				// (answer.frontsFor); a pair drawn afresh goes next.
+				hr.pairBound = max(hr.pairBound, b)
+			} else {
+				hr.paired = true
+			}
+		}
+		if hr.paired || p.rcpt == hr.nextPair[1] {
 			hr.nextPair, hr.pairTick = [2]string{}, 0
 		}
 	}
@@ -175,6 +185,25 @@ func (hr *hostRun) pairFronts(a answer) bool {
 		}
 	}
 	return false
+}
+
+// runBound returns the earliest first ask of the answers of run that
+// were asked again (answer.heldTick), 0 where none was.
+func runBound(run []answer) uint64 {
+	var b uint64
+	for _, a := range run {
+		if a.heldTick != 0 && (b == 0 || a.heldTick < b) {
+			b = a.heldTick
+		}
+	}
+	return b
+}
+
+// pairedFor reports whether a pair decided for a, an acceptance: one
+// drawn afresh for any, one asked again for addresses first asked no
+// later than it (decidePairs). e.mu is held.
+func (hr *hostRun) pairedFor(a answer) bool {
+	return hr.paired || a.firstTick != 0 && a.firstTick <= hr.pairBound
 }
 
 // freshRandom reports whether a is an answer to a random address drawn afresh.

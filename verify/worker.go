@@ -230,7 +230,7 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	// On a server that pipelines, the canaries go at the end of the
 	// batch's own flush (take left them room): a refusal in that flush
 	// proves the acceptances before it (see answer.refuted).
-	wires = append(wires, e.canaryWires(cans)...)
+	wires = append(wires, e.canaryWires(cans, f)...)
 	e.mu.Lock()
 	ctls := e.controls(inline, batch, cans)
 	e.mu.Unlock()
@@ -252,6 +252,9 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 	// pace comes between the batch and them (see answer.waits), and no
 	// other session takes that room meanwhile.
 	e.mu.Lock()
+	for i, a := range alone {
+		e.noteSent(spec[pend.Mine()[i]], a, f.sent)
+	}
 	if cans == nil {
 		c.pc.prepay(e.trailerRcpts(batch))
 	}

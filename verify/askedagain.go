@@ -1,0 +1,111 @@
+package verify
+
+import "slices"
+
+// Random addresses asked again.
+//
+// A random address is drawn afresh for each question, but some are asked
+// again: a front or a pair the host deferred (heldfront.go), the
+// Detector's probe or canary it deferred (catchall.Question.Retry). A
+// server may answer such an address from memory (one that learns the
+// answers it defers), so its answer speaks only for addresses first
+// asked no later than it (answer.frontsFor). hostRun.randAsked keeps,
+// for the random addresses of a (domain, host), when each was first
+// asked.
+
+// randomAskedBefore reports whether a is an answer to a random address
+// the host was asked before (the Detector's probe address, asked again;
+// a front pair or a canary asked again after a greylisting), and notes
+// it; asked before, a is given its first ask's tick as heldTick where it
+// has none: a server that learned its answer while deferring it answers
+// from memory, so it fronts and refutes only what was first asked no
+// later (answer.frontsFor, hostRun.proven; rev-front4). The Detector's
+// addresses are noted when sent (engine.noteSent), the others when
+// answered. e.mu is held.
+func (hr *hostRun) randomAskedBefore(a *answer) bool {
+	if !a.probe || a.rcpt == "" {
+		return false
+	}
+	i := slices.IndexFunc(hr.randAsked, func(r randAsk) bool { return r.rcpt == a.rcpt })
+	if i < 0 {
+		hr.noteRandom(randAsk{rcpt: a.rcpt, tick: a.sent, deferred: deferred(a.o), answered: true})
+		return false
+	}
+	r := &hr.randAsked[i]
+	before := r.answered || r.resent
+	r.answered, r.deferred = true, deferred(a.o)
+	if before && a.heldTick == 0 {
+		a.heldTick = r.tick
+	}
+	return before
+}
+
+// noteSent notes addr, a random address of the Detector's for hr's
+// domain, sent in the flush of tick: one it gave out again that this
+// run has not sent (catchall.Detector.Lent) was first asked in an
+// earlier run, before any flush of this one (elsewhereTick), so it
+// fronts and refutes nothing here (answer.frontsFor); one sent again
+// before an answer came may have reached the server the first time. e.mu
+// is held.
+func (e *engine) noteSent(hr *hostRun, addr string, tick uint64) {
+	i := slices.IndexFunc(hr.randAsked, func(r randAsk) bool { return r.rcpt == addr })
+	switch {
+	case i >= 0:
+		hr.randAsked[i].resent = hr.randAsked[i].resent || !hr.randAsked[i].answered
+	case e.v.detector.Lent(addr):
+		hr.noteRandom(randAsk{rcpt: addr, tick: elsewhereTick, deferred: true, answered: true})
+	default:
+		hr.noteRandom(randAsk{rcpt: addr, tick: tick})
+	}
+}
+
+// elsewhereTick is the tick of a random address first asked before this
+// run (engine.noteSent): the engine's clock starts after it.
+const elsewhereTick = 1
+
+// noteRandom keeps r in hr.randAsked. Where maxRandAsked are kept, the
+// oldest answered for good goes first: only one deferred is asked again
+// (a held front, the pair, the Detector's), and one forgotten would be
+// taken for one drawn afresh. e.mu is held.
+func (hr *hostRun) noteRandom(r randAsk) {
+	if len(hr.randAsked) >= maxRandAsked {
+		i := max(0, slices.IndexFunc(hr.randAsked, func(r randAsk) bool { return r.answered && !r.deferred }))
+		hr.randAsked = slices.Delete(hr.randAsked, i, i+1)
+	}
+	hr.randAsked = append(hr.randAsked, r)
+}
+
+// A randAsk is a random address the host was asked: the tick of the
+// flush that first asked it, whether its latest answer deferred it,
+// whether an answer came, and whether it was sent again before one did.
+type randAsk struct {
+	rcpt                       string
+	tick                       uint64
+	deferred, answered, resent bool
+}
+
+// maxRandAsked bounds the random addresses a hostRun remembers asking:
+// more than it may ask again (maxHeldFronts held fronts and as many
+// pairs drawn, the pair, the Detector's maxHeld).
+const maxRandAsked = 64
+
+// askedSince returns the random address the host deferred, asked
+// first among those it was asked no earlier than the latest first ask
+// there of the jobs of js, other than a front (heldfront.go), or "":
+// asked again with them, a random address proves their acceptances only
+// where it was first asked no earlier (answer.frontsFor), so the
+// Detector is asked for it (catchall.Question.Prefer). e.mu is held.
+func (hr *hostRun) askedSince(js []*job) string {
+	var last uint64
+	for _, j := range js {
+		if j.run == hr {
+			last = max(last, j.firstTick)
+		}
+	}
+	for _, r := range hr.randAsked { // in the order first asked
+		if last != 0 && r.tick >= last && r.deferred && !hr.isFront(r.rcpt) {
+			return r.rcpt
+		}
+	}
+	return ""
+}
