@@ -174,7 +174,7 @@ func TestReviewFront4LeadPipelinedGuard(t *testing.T) {
 	runLead(t, leadSetups(false))
 }
 
-// TestReviewFront4FindingRetryCanaryProves (OPEN; fails at 7dfca3d
+// TestReviewFront4FindingRetryCanaryProves (fixed; failed at 7dfca3d
 // too): attack (b). leadCase where phase C judges the first judgeFirst
 // recipients of a connection past the cache and lets the next k through
 // (the pair's own threat, positional.go), k = 1..3, with and without
@@ -188,12 +188,12 @@ func TestReviewFront4LeadPipelinedGuard(t *testing.T) {
 // 1, PIPELINING, spacing 3 ms, late 60.03 s), c2: fresh front 550
 // (judged), u8@ 250 (blind), u0..u2@ 550 (cache), canary 550 (cache):
 // u8@lead.com (no mailbox) deliverable/accepted. 160 to 166 of 1116
-// set-ups at 899b02a, 208 at 7dfca3d; with judgeFirst 1 alone, 114 of
-// 558 at f4 (the probe asked again bounded). A fix needs a pair asked
-// again to decide only for addresses first asked no later, and a
-// refusal asked again to refute only those (tried: 0 of 558, but greylisting hosts
-// then lose deliverables, TestGreyLateAddressGetsItsBudget: each flush
-// of first asks would need a pair of its own, held like the fronts).
+// set-ups at 899b02a (judgeFirst 1 and 2), 208 at 7dfca3d; judgeFirst 1
+// alone, 114 of 558 at 49cd6c8. Fixed (0 of 558): a random address
+// asked again refutes only addresses first asked no later than it
+// (hostRun.proven), and a pair asked again decides only for those
+// (hostRun.pairedFor); a flush of later first asks carries a pair of its
+// own (hostRun.heldFronts).
 //
 // judgeFirst 2 is positional.go's stated limit (a fresh pair at the
 // first two places is judged, and the blind third place is what the
@@ -212,7 +212,7 @@ func TestReviewFront4FindingRetryCanaryProves(t *testing.T) {
 	}
 	runLead(t, setups(1))
 	t.Run("judgeFirst=2", func(t *testing.T) {
-		t.Skip("stated limit (positional.go, TestReviewPlaceJudgeTwoBoundary): 38 of 558 set-ups wrong at f4; remove this skip to count them")
+		t.Skip("stated limit (positional.go, TestReviewPlaceJudgeTwoBoundary): 116 of 558 set-ups wrong here (38 at 49cd6c8: a pair drawn for each flush of first asks takes both places judged more often); remove this skip to count them")
 		runLead(t, setups(2))
 	})
 }
