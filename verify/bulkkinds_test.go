@@ -260,3 +260,14 @@ func (w *bulkWorld) ruleFloor(b *bulkServer) (rcpts, flushes int) {
 	}
 	return rcpts, flushes
 }
+
+// floorBound is bound with the busiest server's RCPTs floor (its
+// ruleFloor) instead of its needed; the other servers' stay needed.
+func (w *bulkWorld) floorBound(rate float64, conc int, busiest *bulkServer, floor int) time.Duration {
+	return w.boundOf(rate, conc, func(b *bulkServer) int {
+		if b == busiest {
+			return floor
+		}
+		return b.needed()
+	})
+}
