@@ -239,8 +239,10 @@ const flushRcpts = 9
 // with the front pair and a canary (which answers the catch-all
 // question), the others with one front and a canary; a greylisting
 // domain's twice (the first contact, deferred, and its retry, with the
-// same random addresses). Controls are not counted: the world refuses
-// postmaster@, and the engine stops asking it there.
+// same random addresses), each of them with a pair (a pair asked again
+// decides only for the addresses deferred with it, hostRun.pairedFor).
+// Controls are not counted: the world refuses postmaster@, and the
+// engine stops asking it there.
 func (w *bulkWorld) ruleFloor(b *bulkServer) (rcpts, flushes int) {
 	size := map[string]int{}
 	for _, a := range w.addrs {
@@ -253,7 +255,8 @@ func (w *bulkWorld) ruleFloor(b *bulkServer) (rcpts, flushes int) {
 		f := 1 + (max(0, n-(flushRcpts-3))+flushRcpts-3)/(flushRcpts-2)
 		r := n + 3 + 2*(f-1)
 		if w.greying[d] {
-			f, r = 2*f, 2*r
+			f = (n + flushRcpts - 4) / (flushRcpts - 3)
+			f, r = 2*f, 2*(n+3*f)
 		}
 		flushes += f
 		rcpts += r
