@@ -1,0 +1,104 @@
+package verify
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Liveness and cost of fd65056 at an honest greylisting server: every
+// address (random ones too) deferred for greyFor after its first RCPT,
+// then answered honestly.
+
+// TestReviewF4HonestGreyLiveness: n addresses of lead.com (every third
+// has no mailbox), the first 3 at once and the rest spacing apart from
+// 5 s on, greylisted 60, 120 or 300 s (GreylistMaxWait 6 min), with and
+// without PIPELINING. Every mailbox should come out deliverable and
+// every other undeliverable; it logs, per set-up, the RCPTs sent and
+// when the last result came.
+//
+// OPEN (liveness; short at 9efb417 too): 22 of 24 set-ups short here
+// and at 9efb417; 145 of 468 right verdicts in 4348 RCPTs here, 106 of
+// 468 in 4975 at 9efb417. Better in all but a 60 s greylisting, where
+// it is worse: without PIPELINING, 30 addresses, 0 and 2 of 30 right
+// (9efb417: 19 and 17), 9 addresses 3 of 9 (6); with PIPELINING, 30
+// addresses, 15 and 16 of 30 (20 and 20). In the first (spacing 100 ms)
+// u1@ and u2@ (first asked at 0 s) are accepted at 67.46 s behind their
+// held pair (550 550) but the refusal that is to prove them is a canary
+// drawn afresh (deferred), asked again 0.1 s later and deferred again;
+// they are not asked again and end unknown/cannot_verify (10 others
+// unknown/blocked). Reproduce: remove the skip, go test -count=1 -run
+// TestReviewF4HonestGreyLiveness -v ./verify (-args -front4.log for the
+// RCPTs).
+func TestReviewF4HonestGreyLiveness(t *testing.T) {
+	t.Skip("OPEN: honest greylisting server: 22 of 24 set-ups short (145 of 468 right; 9efb417 106), and worse than 9efb417 at 60 s greylisting (0 of 30 right where it had 19); go test -count=1 -run TestReviewF4HonestGreyLiveness -v ./verify")
+	bad, rcpts := 0, 0
+	for _, noPipe := range []bool{false, true} {
+		for _, grey := range []time.Duration{60 * time.Second, 120 * time.Second, 300 * time.Second} {
+			for _, n := range []int{9, 30} {
+				for _, sp := range []time.Duration{100 * time.Millisecond, 2 * time.Second} {
+					o := learnOpts{leadOpts: leadOpts{noPipe: noPipe, first: 3, late: 5 * time.Second, n: n, spacing: sp, missing: 0, greyFor: grey}, learnFrom: time.Hour}
+					t.Run(fmt.Sprintf("noPipe=%v,grey=%v,n=%d,sp=%v", noPipe, grey, n, sp), func(t *testing.T) {
+						synctest.Test(t, func(t *testing.T) {
+							got, sent, took := honestGreyCase(t, o)
+							rcpts += sent
+							t.Logf("%d of %d right, %d RCPTs, last result at %v", got, n, sent, took)
+							if got < n {
+								bad++
+								t.Errorf("%d of %d addresses without their right verdict", n-got, n)
+							}
+						})
+					})
+				}
+			}
+		}
+	}
+	t.Logf("%d of 24 set-ups short, %d RCPTs in all", bad, rcpts)
+}
+
+// honestGreyCase runs learnCase's server honest but for greylisting and
+// returns the addresses given their right definite verdict, the RCPTs the
+// server saw and when the last result came.
+func honestGreyCase(t *testing.T, o learnOpts) (right, rcpts int, took time.Duration) {
+	known, addrs := map[string]bool{}, []string{}
+	for i := range o.n {
+		a := fmt.Sprintf("u%d@lead.com", i)
+		known[a] = i%3 != o.missing
+		addrs = append(addrs, a)
+	}
+	start := time.Now()
+	rule, inTx, log := learnRule(o)
+	s, v := txCountWorld(t, known, "lead.com", rule, inTx, o.noPipe)
+	seq := func(yield func(string) bool) {
+		for i, a := range addrs {
+			switch {
+			case i == o.first:
+				time.Sleep(o.late)
+			case i > o.first:
+				time.Sleep(o.spacing)
+			}
+			if !yield(a) {
+				return
+			}
+		}
+	}
+	for _, r := range v.VerifySeq(t.Context(), seq) {
+		if r.Status == Deliverable && known[r.Input] || r.Status == Undeliverable && !known[r.Input] {
+			right++
+		} else if testing.Verbose() {
+			t.Logf("%s: %s/%s", r.Input, r.Status, r.Reason)
+		}
+		took = time.Since(start)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if *front4Log && testing.Verbose() {
+		t.Logf("the server's RCPTs:\n%s", strings.Join(*log, "\n"))
+	}
+	for _, l := range *log {
+		rcpts += boolInt(!strings.Contains(l, "postmaster@"))
+	}
+	return right, rcpts, took
+}
