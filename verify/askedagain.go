@@ -89,21 +89,17 @@ type randAsk struct {
 // pairs drawn, the pair, the Detector's maxHeld).
 const maxRandAsked = 64
 
-// askedSince returns the random address the host deferred, asked
-// first among those it was asked no earlier than the latest first ask
-// there of the jobs of js, other than a front (heldfront.go), or "":
-// asked again with them, a random address proves their acceptances only
-// where it was first asked no earlier (answer.frontsFor), so the
-// Detector is asked for it (catchall.Question.Prefer). e.mu is held.
+// askedSince returns the random address the host deferred, asked first
+// among those asked in the flush that first asked there the jobs of js
+// asked before (the latest such flush), other than a front
+// (heldfront.go), or "": asked again with them, a random address proves
+// their acceptances only where it was first asked with them
+// (answer.frontsFor), so the Detector is asked for it
+// (catchall.Question.Prefer). e.mu is held.
 func (hr *hostRun) askedSince(js []*job) string {
-	var last uint64
-	for _, j := range js {
-		if j.run == hr {
-			last = max(last, j.firstTick)
-		}
-	}
+	t := retriedTick(js, hr)
 	for _, r := range hr.randAsked { // in the order first asked
-		if last != 0 && r.tick >= last && r.deferred && !hr.isFront(r.rcpt) {
+		if t != 0 && r.tick == t && r.deferred && !hr.isFront(r.rcpt) {
 			return r.rcpt
 		}
 	}

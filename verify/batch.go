@@ -26,14 +26,16 @@ type batchPlan struct {
 	picked      []int      // places in the queue, in the order taken
 	probed      []*hostRun // runs whose catch-all probe goes with the batch
 	runs        []*hostRun // runs in the batch
-	fronted     []frontKey // the fronts counted: per run, for addresses asked before and for the others
+	groups      []group    // per run, the addresses asked at the host before (of one flush) and the others
 }
 
-// A frontKey is one run's fronts for the addresses of a batch asked at
-// the host before (again), or for the others (hostRun.heldFronts).
-type frontKey struct {
-	hr    *hostRun
-	again bool
+// A group is one run's addresses in a batch that were first asked at the
+// host in the flush of tick (0: not asked there before). A batch asks
+// again the addresses of one flush of a run at most: only what was held
+// for them fronts them (hostRun.heldFronts).
+type group struct {
+	hr   *hostRun
+	tick uint64
 }
 
 // add takes the job at place i of jobs when it fits (the first always
@@ -41,6 +43,11 @@ type frontKey struct {
 // probe (and control) needs in the transaction.
 func (p *batchPlan) add(jobs []*job, i int) bool {
 	hr, cost, txCost, trail := jobs[i].run, 1, 1, 0
+	g := group{hr, jobs[i].firstTick}
+	newGroup := !slices.Contains(p.groups, g)
+	if newGroup && g.tick != 0 && slices.ContainsFunc(p.groups, func(x group) bool { return x.hr == hr && x.tick != 0 }) {
+		return false // another flush's addresses asked again: a batch of their own
+	}
 	first := p.e.probeDue(hr) && !slices.Contains(p.probed, hr)
 	if first {
 		cost++
@@ -58,8 +65,7 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 		}
 		txCost += trail
 	}
-	var fk frontKey
-	if p.fronts && p.e.trailerDue(hr) {
+	if newGroup && p.fronts && p.e.trailerDue(hr) {
 		// Its random addresses at the front of the flush: RCPTs of the
 		// flush and its transaction that may be refused: a pair, or
 		// one, for the addresses asked at the host before, and as many
@@ -69,15 +75,11 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 		// (engine.serve's lead), whose transaction the batch shares; the
 		// others go in transactions of their own before it, and their
 		// domains' fronts are the whole pair.
-		if fk = (frontKey{hr, jobs[i].firstTick != 0}); !slices.Contains(p.fronted, fk) {
-			led := first && !fk.again && hr.pairDue() && !p.led
-			fronts := 1 + boolInt(hr.pairDue()) - boolInt(led)
-			cost += fronts
-			txCost += fronts
-			p.led = p.led || led
-		} else {
-			fk.hr = nil
-		}
+		led := first && g.tick == 0 && hr.pairDue() && !p.led
+		fronts := 1 + boolInt(hr.pairDue()) - boolInt(led)
+		cost += fronts
+		txCost += fronts
+		p.led = p.led || led
 	}
 	// The flush and the trailing flush after it fit the server's burst
 	// together: the trailing probes go at once, with no wait for the pace
@@ -110,8 +112,8 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 	if newRun {
 		p.runs = append(p.runs, hr)
 	}
-	if fk.hr != nil {
-		p.fronted = append(p.fronted, fk)
+	if newGroup {
+		p.groups = append(p.groups, g)
 	}
 	p.used, p.tx, p.trail = p.used+cost, p.tx+txCost, p.trail+trail
 	p.picked = append(p.picked, i)
@@ -122,7 +124,7 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 // marks them taken.
 func (p *batchPlan) addAll(jobs []*job, g []int, taken []bool) bool {
 	t := *p
-	t.picked, t.probed, t.runs, t.fronted = slices.Clip(t.picked), slices.Clip(t.probed), slices.Clip(t.runs), slices.Clip(t.fronted)
+	t.picked, t.probed, t.runs, t.groups = slices.Clip(t.picked), slices.Clip(t.probed), slices.Clip(t.runs), slices.Clip(t.groups)
 	for _, i := range g {
 		if len(t.picked) >= batchSize || !t.add(jobs, i) {
 			return false
@@ -149,7 +151,7 @@ func (p *batchPlan) addSome(jobs []*job, g []int, taken []bool) {
 // fit counts how many of the jobs at places g of jobs, in order, fit in
 // an empty plan like p.
 func (p batchPlan) fit(jobs []*job, g []int) int {
-	p.picked, p.probed, p.runs = nil, nil, nil
+	p.picked, p.probed, p.runs, p.groups = nil, nil, nil, nil
 	p.used, p.tx, p.trail, p.led = 0, 0, 0, false
 	n := 0
 	for _, i := range g {

@@ -59,30 +59,23 @@ type heldFront struct {
 }
 
 const (
-	maxHeldFronts = 8 // kept per (domain, host), done ones included
+	maxHeldFronts = 32 // kept per (domain, host), done ones included
 	maxFrontTries = 3
 )
 
 // heldFronts returns the domain's fronts for a batch where its pair
-// (hostRun.nextPair) does not go: a held front due where the batch asks
-// again addresses asked at the host before (a held pair where the pair
-// is due and one is), and fronts drawn afresh where it asks others too,
-// or where nothing held is due: a pair where the pair is due (the
-// waiting one decides only for addresses first asked no later than it,
-// hostRun.pairedFor), kept in hr.drawn until the host answers it, one
-// front otherwise. e.mu is held.
+// (hostRun.nextPair) does not go: the front held for the addresses the
+// batch asks again (those first asked at the host in one flush, batch.go:
+// a held front or pair first deferred in that flush, heldFor), and fronts
+// drawn afresh where it asks others too, or where nothing is held for
+// them: a pair where the pair is due (a pair asked again decides only for
+// addresses first asked with it, hostRun.pairedFor), kept in hr.drawn
+// until the host answers it, one front otherwise. e.mu is held.
 func (hr *hostRun) heldFronts(like []string, batch []*job) []front {
-	i := hr.dueFront(batch, hr.pairDue())
-	again := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.firstTick != 0 })
+	t := retriedTick(batch, hr)
 	first := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.firstTick == 0 })
-	if i < 0 && again {
-		// None due yet (a retry split from its first batch goes before
-		// what was held for it): one held for them may pass already,
-		// where one drawn afresh would be deferred.
-		i = hr.nextHeld(batch, hr.pairDue())
-	}
 	var fs []front
-	if i >= 0 && again {
+	if i := hr.heldFor(t); i >= 0 {
 		h := hr.held[i]
 		fs = append(fs, front{hr: hr, addr: h.addr})
 		if h.mate != "" && hr.pairDue() {
@@ -107,29 +100,36 @@ func (hr *hostRun) heldFronts(like []string, batch []*job) []front {
 	return append(fs, front{hr: hr, addr: p[1], pair: true})
 }
 
-// dueFront returns the index of the held front deferred last among those
-// not done that are due, or -1: whose wait (hostRun.frontWait) has
-// passed, or that were deferred no later than an address of jobs the
-// host greylisted (its retry is due, so is the front: the wait, learned
-// meanwhile, may have grown). The second of a pair is not one; with
-// pairs, a held pair is preferred. e.mu is held.
-func (hr *hostRun) dueFront(jobs []*job, pairs bool) int {
-	var grey time.Time
-	for _, j := range jobs {
-		if j.run == hr && !j.greyAt.IsZero() && (grey.IsZero() || j.greyAt.Before(grey)) {
-			grey = j.greyAt
+// retriedTick returns the tick of the flush that first asked at hr the
+// addresses of js asked there before (the latest, where there are
+// several), or 0 where none was.
+func retriedTick(js []*job, hr *hostRun) uint64 {
+	var t uint64
+	for _, j := range js {
+		if j.run == hr {
+			t = max(t, j.firstTick)
 		}
+	}
+	return t
+}
+
+// heldFor returns the index of the held front, not done, first deferred
+// in the flush of tick t (only it may front the addresses first asked
+// there, answer.frontsFor), or -1: a pair where the pair is due and one
+// is held, then one whose wait (hostRun.frontWait) has passed; one not
+// due yet (a retry split from its first batch goes before what was held
+// for it) may pass already, where one drawn afresh would be deferred.
+// The second of a pair is not one. e.mu is held.
+func (hr *hostRun) heldFor(t uint64) int {
+	if t == 0 {
+		return -1
 	}
 	wait, pick := hr.frontWait(), -1
-	better := func(h, than heldFront) bool {
-		if pairs && (h.mate != "") != (than.mate != "") {
-			return h.mate != ""
-		}
-		return h.tick > than.tick
+	rank := func(h heldFront) int {
+		return 2*boolInt(hr.pairDue() && h.mate != "") + boolInt(time.Since(h.at) >= wait)
 	}
 	for i, h := range hr.held {
-		due := time.Since(h.at) >= wait || !grey.IsZero() && !h.at.After(grey)
-		if !h.done && !h.second && due && (pick < 0 || better(h, hr.held[pick])) {
+		if !h.done && !h.second && h.tick == t && (pick < 0 || rank(h) > rank(hr.held[pick])) {
 			pick = i
 		}
 	}
@@ -140,30 +140,6 @@ func (hr *hostRun) dueFront(jobs []*job, pairs bool) int {
 // its pair. e.mu is held.
 func (hr *hostRun) isFront(addr string) bool {
 	return addr == hr.nextPair[0] || addr == hr.nextPair[1] || slices.ContainsFunc(hr.held, func(h heldFront) bool { return h.addr == addr })
-}
-
-// nextHeld returns the index of the held front, not done, first deferred
-// no earlier than every address of jobs at the host was first asked (so
-// it may front them, answer.frontsFor), that comes due first, or -1;
-// with pairs, a held pair is preferred. e.mu is held.
-func (hr *hostRun) nextHeld(jobs []*job, pairs bool) int {
-	var last uint64
-	for _, j := range jobs {
-		if j.run == hr {
-			last = max(last, j.firstTick)
-		}
-	}
-	pick := -1
-	for i, h := range hr.held {
-		if h.done || h.second || h.tick < last {
-			continue
-		}
-		if pick < 0 || pairs && h.mate != "" && hr.held[pick].mate == "" ||
-			(!pairs || (h.mate != "") == (hr.held[pick].mate != "")) && h.at.Before(hr.held[pick].at) {
-			pick = i
-		}
-	}
-	return pick
 }
 
 // noteFront keeps the answer r to a front of the host, and returns the
@@ -249,7 +225,7 @@ func (hr *hostRun) pairWaits() bool {
 
 // coverDue returns when a front that may front a retry of j comes due
 // at a host that defers random addresses (a held front, or the pair,
-// first deferred no later than j, answer.frontsFor): zero where one is
+// first deferred with j, answer.frontsFor): zero where one is
 // due now or none will be (nothing held: the retry goes behind what it
 // gets). e.mu is held.
 func (hr *hostRun) coverDue(j *job) time.Time {
@@ -258,7 +234,7 @@ func (hr *hostRun) coverDue(j *job) time.Time {
 	pairs := hr.pairDue() && !hr.pairedFor(answer{firstTick: max(j.firstTick, 1)})
 	var due time.Time
 	consider := func(tick uint64, at time.Time) bool {
-		if tick < j.firstTick {
+		if tick != j.firstTick {
 			return false
 		}
 		if !at.After(j.greyAt) {
@@ -285,23 +261,26 @@ func (hr *hostRun) coverDue(j *job) time.Time {
 }
 
 // frontsFor reports whether f, a judged answer before the acceptance a,
-// may front it: one drawn afresh may; one asked again after a deferral
-// (a held front, the pair, or a list address asked again) only where a's
-// address was first asked at the host no later than it was first asked.
-// A server that learns a recipient's answer while it defers it, and
-// later accepts everyone it has not learned, refuses such a front from
-// memory; an address asked no later than it was learned too where
-// deferred, and judged where answered at once (a server judging then
-// learned a refusal of the front, one accepting everyone an acceptance,
-// which fronts nothing).
+// may front (or, after it, refute) it: one drawn afresh may; one asked
+// again after a deferral (a held front, the pair, the Detector's
+// address, or a list address asked again) only where a's address was
+// first asked at the host in the flush that first asked it. A server
+// that learns a recipient's answer while it defers it, and later accepts
+// everyone it has not learned, refuses such a front from memory; an
+// address deferred with it was learned with it, and forgotten with it,
+// where one asked earlier may not have been (learning begun late, a
+// cache that forgets: rev-f4 F1) nor one asked later (rev-front4).
+// Stated limit: a boundary of the server's memory that falls inside one
+// flush (learning begun, or an expiry, between two of its RCPTs) can
+// split an address from the random addresses deferred with it.
 func (f answer) frontsFor(a answer) bool {
 	switch {
 	case f.heldTick != 0:
-		return a.firstTick != 0 && a.firstTick <= f.heldTick
+		return a.firstTick == f.heldTick
 	case !f.probe && f.firstTick != 0 && f.firstTick < f.sent:
 		// A list address asked again (a greylisting retry) may be
 		// answered from the same memory (rev-front3).
-		return a.firstTick != 0 && a.firstTick <= f.firstTick
+		return a.firstTick == f.firstTick
 	}
 	return true
 }

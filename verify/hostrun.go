@@ -50,7 +50,7 @@ type hostRun struct {
 	// catch-all probe where it goes just before the flush planned now
 	// (its first), or "".
 	paired    bool
-	pairBound uint64      // a pair asked again decided for addresses first asked no later (hostRun.pairedFor)
+	pairTicks []uint64    // flushes whose first asks a pair asked again decided for (hostRun.pairedFor)
 	drawn     [][2]string // pairs drawn afresh for heldFronts, until the host answers them
 	pairAns   []answer
 	nextPair  [2]string

@@ -77,11 +77,11 @@ func (hr *hostRun) frontCount() int {
 // step, the run has one random address, and the pair decides nothing
 // (decidePairs). e.mu is held.
 func (hr *hostRun) frontsOf(like []string, batch []*job) []front {
-	if !hr.pairDue() || hr.pairWaits() || slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.firstTick > hr.pairTick }) {
+	if !hr.pairDue() || hr.pairWaits() || slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.firstTick != 0 && j.firstTick != hr.pairTick }) {
 		// Addresses asked before go behind what was held for them: the
-		// pair, asked again, decides only for addresses first asked no
-		// later than it (pairedFor), and one drawn afresh is deferred
-		// where they were.
+		// pair, asked again, decides only for addresses first asked with
+		// it (pairedFor), and one drawn afresh is deferred where they
+		// were.
 		return hr.heldFronts(like, batch)
 	}
 	p := hr.pair(like)
@@ -127,13 +127,15 @@ func (hr *hostRun) decidePairs() {
 		case deferredRun: // asked again as it was (hostRun.pair, heldFronts)
 			continue
 		case len(run) >= 2 && judgedRandoms(run):
-			if b := runBound(run); b != 0 {
-				// Asked again: answered from a memory of the server's,
-				// it shows it judging only what was first asked no later
-				// (answer.frontsFor); a pair drawn afresh goes next.
-				hr.pairBound = max(hr.pairBound, b)
-			} else {
+			switch t := p.heldTick; {
+			case !anyAgain(run):
 				hr.paired = true
+			case t != 0 && run[len(run)-2].heldTick == t:
+				// Asked again, the pair may be answered from a memory of
+				// the server's: it decides only for the addresses first
+				// asked with it (answer.frontsFor); a pair drawn afresh
+				// goes next.
+				hr.notePairTick(t)
 			}
 		}
 		if hr.paired || p.rcpt == hr.nextPair[1] {
@@ -187,23 +189,34 @@ func (hr *hostRun) pairFronts(a answer) bool {
 	return false
 }
 
-// runBound returns the earliest first ask of the answers of run that
-// were asked again (answer.heldTick), 0 where none was.
-func runBound(run []answer) uint64 {
-	var b uint64
-	for _, a := range run {
-		if a.heldTick != 0 && (b == 0 || a.heldTick < b) {
-			b = a.heldTick
-		}
-	}
-	return b
+// anyAgain reports whether an answer of run is to a random address
+// asked again (answer.heldTick).
+func anyAgain(run []answer) bool {
+	return slices.ContainsFunc(run, func(a answer) bool { return a.heldTick != 0 })
 }
 
+// notePairTick notes that a pair asked again decided for the addresses
+// first asked in the flush of tick t. The latest maxPairTicks are kept:
+// one forgotten leaves acceptances unproven, never a wrong verdict. e.mu
+// is held.
+func (hr *hostRun) notePairTick(t uint64) {
+	if slices.Contains(hr.pairTicks, t) {
+		return
+	}
+	if len(hr.pairTicks) >= maxPairTicks {
+		hr.pairTicks = hr.pairTicks[1:]
+	}
+	hr.pairTicks = append(hr.pairTicks, t)
+}
+
+// maxPairTicks bounds hostRun.pairTicks.
+const maxPairTicks = 16
+
 // pairedFor reports whether a pair decided for a, an acceptance: one
-// drawn afresh for any, one asked again for addresses first asked no
-// later than it (decidePairs). e.mu is held.
+// drawn afresh for any, one asked again for addresses first asked with
+// it (decidePairs). e.mu is held.
 func (hr *hostRun) pairedFor(a answer) bool {
-	return hr.paired || a.firstTick != 0 && a.firstTick <= hr.pairBound
+	return hr.paired || a.firstTick != 0 && slices.Contains(hr.pairTicks, a.firstTick)
 }
 
 // freshRandom reports whether a is an answer to a random address drawn afresh.

@@ -90,7 +90,7 @@ func runLearn(t *testing.T, os []learnOpts) (bad, deliverable int) {
 	return bad, deliverable
 }
 
-// TestReviewF4LearnLate (OPEN, soundness; green at 9efb417): the
+// TestReviewF4LearnLate (fixed; green at 9efb417): the
 // server learns only the deferrals from learnFrom (10 s) on: u0..u2@
 // (u0@ has no mailbox) deferred at 0 s unlearned, the later group and
 // its fronts deferred (learned) from 20 s; phase C from 60 s lets the
@@ -106,11 +106,12 @@ func runLearn(t *testing.T, os []learnOpts) (bad, deliverable int) {
 // mailbox) deliverable/accepted. 12 of 72 set-ups wrong (3 runs, all
 // judgeFirst 1 without PIPELINING), 84 deliverable; 0 of 72 and 0
 // deliverable at 9efb417. A pair's memory speaks for what the server
-// learned, not for what was first asked before it. Reproduce: remove
-// the skip, go test -count=1 -run TestReviewF4LearnLate -v ./verify
-// (-args -front4.log for every case's RCPTs).
+// learned, not for what was first asked before it. Fixed: an answer
+// asked again speaks only for addresses first asked in the flush that
+// first asked it (answer.frontsFor, hostRun.pairedFor): 0 of 72. go test
+// -count=1 -run TestReviewF4LearnLate -v ./verify (-args -front4.log for
+// every case's RCPTs).
 func TestReviewF4LearnLate(t *testing.T) {
-	t.Skip("OPEN: a held pair asked again, refused from a memory begun after an address's first deferral, decides for it (pairBound): 12 of 72 set-ups wrong, 0 at 9efb417; go test -count=1 -run TestReviewF4LearnLate -v ./verify")
 	runLearn(t, learnSetups(10*time.Second))
 }
 
@@ -139,7 +140,8 @@ func learnSetups(learnFrom time.Duration) []learnOpts {
 	return os
 }
 
-// TestReviewF4NegCacheExpiry (OPEN, soundness; green at 9efb417): the
+// TestReviewF4NegCacheExpiry (fixed as TestReviewF4LearnLate; green at
+// 9efb417): the
 // claim's own server (it learns every deferral, phase C from 60 s lets
 // the first k past the cache through) with a negative cache that
 // forgets a refusal 50 s after learning it (an expiry, or an LRU): u0@
@@ -148,10 +150,9 @@ func learnSetups(learnFrom time.Duration) []learnOpts {
 // pair decides for u0@ as in TestReviewF4LearnLate, and u0@lead.com
 // comes out deliverable/accepted. 12 of 72 set-ups wrong (3 runs, all
 // judgeFirst 1 without PIPELINING), 30 deliverable; 0 of 72 and 0
-// deliverable at 9efb417. Reproduce: remove the skip, go test -count=1
-// -run TestReviewF4NegCacheExpiry -v ./verify
+// deliverable at 9efb417; 0 of 72 now. go test -count=1 -run
+// TestReviewF4NegCacheExpiry -v ./verify
 func TestReviewF4NegCacheExpiry(t *testing.T) {
-	t.Skip("OPEN: a held pair refused from a negative cache decides for an address the cache forgot (pairBound): 12 of 72 set-ups wrong, 0 at 9efb417; go test -count=1 -run TestReviewF4NegCacheExpiry -v ./verify")
 	os := learnSetups(0)
 	for i := range os {
 		os[i].negTTL = 50 * time.Second
