@@ -9,7 +9,8 @@ import "slices"
 // Detector's probe or canary it deferred (catchall.Question.Retry). A
 // server may answer such an address from memory (one that learns the
 // answers it defers), so its answer speaks only for addresses first
-// asked no later than it (answer.frontsFor). hostRun.randAsked keeps,
+// asked in the flush that first asked it (answer.frontsFor): learned
+// with it, and forgotten with it. hostRun.randAsked keeps,
 // for the random addresses of a (domain, host), when each was first
 // asked.
 
@@ -18,8 +19,8 @@ import "slices"
 // a front pair or a canary asked again after a greylisting), and notes
 // it; asked before, a is given its first ask's tick as heldTick where it
 // has none: a server that learned its answer while deferring it answers
-// from memory, so it fronts and refutes only what was first asked no
-// later (answer.frontsFor, hostRun.proven; rev-front4). The Detector's
+// from memory, so it fronts and refutes only what was first asked with
+// it (answer.frontsFor, hostRun.proven; rev-front4, rev-f4). The Detector's
 // addresses are noted when sent (engine.noteSent), the others when
 // answered. e.mu is held.
 func (hr *hostRun) randomAskedBefore(a *answer) bool {

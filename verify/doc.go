@@ -329,9 +329,10 @@
 // host deferred (and a deferred front pair) is held and asked again once
 // the host's greylisting delay has passed, with the retry of the
 // addresses deferred with it, which waits for it (heldfront.go); it
-// fronts only addresses the host was first asked no later than it was
-// first deferred (a server that learns answers while it defers could
-// refuse it from memory while it accepts everyone it has not learned). A
+// fronts only addresses the host was first asked in the flush that first
+// deferred it (a server that learns answers while it defers could
+// refuse it from memory while it accepts everyone it has not learned,
+// or forgotten). A
 // front the host answered is never asked again as a front: a negative
 // cache would refuse it again while the server accepts everyone else
 // (rev-front, rev-front2).

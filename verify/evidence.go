@@ -262,7 +262,7 @@ func (hr *hostRun) proven(j *job) bool {
 // they were judged: the random address at the front of the flush
 // (canary.go) gives it, refused; deferred, it shows nothing (a held
 // front asked again later does, heldfront.go), and one asked again fronts
-// only what was asked no later (answer.frontsFor). A random address
+// only what was first asked with it (answer.frontsFor). A random address
 // accepted (a front, kept in hr.blind, or a probe) shows the host
 // accepting blindly at that point. A server that judges only the first
 // recipients of a connection is compared across connections

@@ -30,7 +30,7 @@ import (
 // its cache) refuses it again from memory while it accepts everyone it
 // has not learned (rev-front F2). So a front asked again after a
 // deferral fronts only acceptances of addresses the host was first asked
-// no later than it was first deferred (answer.frontsFor). A front the
+// in the flush that first deferred it (answer.frontsFor). A front the
 // host refused or accepted is never asked again as a front (rev-front
 // F1: a refused one, asked again, was answered from a negative cache in
 // the place of blind acceptances). A held front deferred maxFrontTries
@@ -39,8 +39,8 @@ import (
 //
 // The same holds for every random address asked again (the Detector's
 // probe or canary, the pair): it fronts and refutes only addresses
-// first asked no later than it (hostRun.randomAskedBefore), and a pair
-// asked again decides only for those (hostRun.pairedFor, rev-front4).
+// first asked with it (hostRun.randomAskedBefore), and a pair asked
+// again decides only for those (hostRun.pairedFor; rev-front4, rev-f4).
 // So a pair deferred and asked again decides for the addresses deferred
 // with it, and each flush of first asks at such a host carries a pair
 // of its own.
