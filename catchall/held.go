@@ -56,7 +56,7 @@ type held struct {
 }
 
 // maxHeld bounds the deferred addresses kept per question.
-const maxHeld = 8
+const maxHeld = 32
 
 // settle keeps the address of r, a probe of k answered st, for a later
 // probe of k if the server deferred it (a 4xx, or no answer), with when

@@ -88,7 +88,7 @@ type randAsk struct {
 // maxRandAsked bounds the random addresses a hostRun remembers asking:
 // more than it may ask again (maxHeldFronts held fronts and as many
 // pairs drawn, the pair, the Detector's maxHeld).
-const maxRandAsked = 64
+const maxRandAsked = 512
 
 // askedSince returns the random address the host deferred, asked first
 // among those asked in the flush that first asked there the jobs of js

@@ -85,12 +85,14 @@ func (s *schedule) tried(now time.Time) {
 }
 
 // failed doubles the next wait: a retry was greylisted again, so the
-// server's delay is longer than the wait. One try doubles it once,
-// however many of its addresses come back greylisted. (Addresses first
+// server's delay is longer than the wait. One round of tries doubles it
+// once, however many of its addresses come back greylisted: the tries
+// within half a wait of the one that doubled it (the addresses of each
+// first flush go in a retry of their own, batch.go). (Addresses first
 // greylisted after the host's first try, retried by timers of their own,
 // double nothing while their first wait passes.)
 func (s *schedule) failed() {
-	if !s.doubled.Equal(s.last) {
+	if s.doubled.IsZero() || s.last.Sub(s.doubled) >= s.delay/4 {
 		s.delay, s.doubled = 2*s.delay, s.last
 	}
 }

@@ -59,7 +59,7 @@ type heldFront struct {
 }
 
 const (
-	maxHeldFronts = 32 // kept per (domain, host), done ones included
+	maxHeldFronts = 256 // kept per (domain, host), done ones included
 	maxFrontTries = 3
 )
 

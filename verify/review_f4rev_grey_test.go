@@ -19,21 +19,20 @@ import (
 // every other undeliverable; it logs, per set-up, the RCPTs sent and
 // when the last result came.
 //
-// OPEN (liveness; short at 9efb417 too): 22 of 24 set-ups short here
-// and at 9efb417; 145 of 468 right verdicts in 4348 RCPTs here, 106 of
-// 468 in 4975 at 9efb417. Better in all but a 60 s greylisting, where
-// it is worse: without PIPELINING, 30 addresses, 0 and 2 of 30 right
-// (9efb417: 19 and 17), 9 addresses 3 of 9 (6); with PIPELINING, 30
-// addresses, 15 and 16 of 30 (20 and 20). In the first (spacing 100 ms)
-// u1@ and u2@ (first asked at 0 s) are accepted at 67.46 s behind their
-// held pair (550 550) but the refusal that is to prove them is a canary
-// drawn afresh (deferred), asked again 0.1 s later and deferred again;
-// they are not asked again and end unknown/cannot_verify (10 others
-// unknown/blocked). Reproduce: remove the skip, go test -count=1 -run
-// TestReviewF4HonestGreyLiveness -v ./verify (-args -front4.log for the
-// RCPTs).
+// Found at fd65056 (liveness; short at 9efb417 too): 22 of 24 set-ups
+// short; 145 of 468 right verdicts in 4348 RCPTs, 106 of 468 in 4975 at
+// 9efb417. With PIPELINING fixed (234 of 234 right, the 12 set-ups
+// asserted): the schedule's wait doubles once per round of retries, not
+// once per retry (the addresses of each first flush go in a retry of
+// their own), and the held fronts, the random addresses remembered and
+// the Detector's deferred probes are kept in numbers a trickled domain
+// needs (maxHeldFronts, maxRandAsked, catchall's maxHeld). Without
+// PIPELINING OPEN (the noPipe subtests' skip): 9 of 234 right (a retry's
+// acceptances need a refusal after them from a random address deferred
+// in their first flush, and without PIPELINING none goes after them
+// there). go test -count=1 -run TestReviewF4HonestGreyLiveness -v
+// ./verify (-args -front4.log for the RCPTs).
 func TestReviewF4HonestGreyLiveness(t *testing.T) {
-	t.Skip("OPEN: honest greylisting server: 22 of 24 set-ups short (145 of 468 right; 9efb417 106), and worse than 9efb417 at 60 s greylisting (0 of 30 right where it had 19); go test -count=1 -run TestReviewF4HonestGreyLiveness -v ./verify")
 	bad, rcpts := 0, 0
 	for _, noPipe := range []bool{false, true} {
 		for _, grey := range []time.Duration{60 * time.Second, 120 * time.Second, 300 * time.Second} {
@@ -41,6 +40,9 @@ func TestReviewF4HonestGreyLiveness(t *testing.T) {
 				for _, sp := range []time.Duration{100 * time.Millisecond, 2 * time.Second} {
 					o := learnOpts{leadOpts: leadOpts{noPipe: noPipe, first: 3, late: 5 * time.Second, n: n, spacing: sp, missing: 0, greyFor: grey}, learnFrom: time.Hour}
 					t.Run(fmt.Sprintf("noPipe=%v,grey=%v,n=%d,sp=%v", noPipe, grey, n, sp), func(t *testing.T) {
+						if noPipe {
+							t.Skip("OPEN (cost): without PIPELINING 9 of 234 right verdicts in the 12 set-ups (0 to 3 of each); remove this skip to count them")
+						}
 						synctest.Test(t, func(t *testing.T) {
 							got, sent, took := honestGreyCase(t, o)
 							rcpts += sent
@@ -55,7 +57,7 @@ func TestReviewF4HonestGreyLiveness(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d of 24 set-ups short, %d RCPTs in all", bad, rcpts)
+	t.Logf("%d set-ups short, %d RCPTs in all", bad, rcpts)
 }
 
 // honestGreyCase runs learnCase's server honest but for greylisting and
