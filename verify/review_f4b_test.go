@@ -186,7 +186,7 @@ func memSetups(nodes, lru int) []memOpts {
 // skip, go test -count=3 -run 'TestReviewF4bNodeMemory$' -v ./verify
 // (-args -front4.log for the RCPTs, node in parentheses).
 func TestReviewF4bNodeMemory(t *testing.T) {
-	t.Skip("OPEN: a first-ask flush spanning a reconnection (no PIPELINING, error budget) puts the pair and the address on different nodes of a load-balanced server; the held pair refused from one node's memory decides for an address that node never learned: 0-3 of 96 wrong per run here, 6 of 96 at 9efb417; go test -count=3 -run 'TestReviewF4bNodeMemory$' -v ./verify")
+	//SKIP t.Skip("OPEN: a first-ask flush spanning a reconnection (no PIPELINING, error budget) puts the pair and the address on different nodes of a load-balanced server; the held pair refused from one node's memory decides for an address that node never learned: 0-3 of 96 wrong per run here, 6 of 96 at 9efb417; go test -count=3 -run 'TestReviewF4bNodeMemory$' -v ./verify")
 	for _, n := range []int{2, 3} {
 		t.Run(fmt.Sprint("nodes=", n), func(t *testing.T) { runMem(t, memSetups(n, 0)) })
 	}
@@ -222,7 +222,7 @@ func TestReviewF4bLRUMemory(t *testing.T) {
 // skip, go test -count=1 -run 'TestReviewF4bHonestGreyPipelined$' -v
 // ./verify (-args -front4.log for the RCPTs).
 func TestReviewF4bHonestGreyPipelined(t *testing.T) {
-	t.Skip("OPEN: honest greylisting with PIPELINING: 42 of 234 right in 5866 RCPTs here, 58 in 2298 at 9efb417, 125 in 1813 at 935cc28; go test -count=1 -run 'TestReviewF4bHonestGreyPipelined$' -v ./verify")
+	//SKIP t.Skip("OPEN: honest greylisting with PIPELINING: 42 of 234 right in 5866 RCPTs here, 58 in 2298 at 9efb417, 125 in 1813 at 935cc28; go test -count=1 -run 'TestReviewF4bHonestGreyPipelined$' -v ./verify")
 	right, rcpts, all := 0, 0, 0
 	for _, grey := range []time.Duration{60 * time.Second, 120 * time.Second, 300 * time.Second} {
 		for _, n := range []int{9, 30} {
