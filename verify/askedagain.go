@@ -17,7 +17,7 @@ import "slices"
 // randomAskedBefore reports whether a is an answer to a random address
 // the host was asked before (the Detector's probe address, asked again;
 // a front pair or a canary asked again after a greylisting), and notes
-// it; asked before, a is given its first ask's tick as heldTick where it
+// it; asked before, a is given where it was first asked as held where it
 // has none: a server that learned its answer while deferring it answers
 // from memory, so it fronts and refutes only what was first asked with
 // it (answer.frontsFor, hostRun.proven; rev-front4, rev-f4). The Detector's
@@ -29,14 +29,17 @@ func (hr *hostRun) randomAskedBefore(a *answer) bool {
 	}
 	i := slices.IndexFunc(hr.randAsked, func(r randAsk) bool { return r.rcpt == a.rcpt })
 	if i < 0 {
-		hr.noteRandom(randAsk{rcpt: a.rcpt, tick: a.sent, deferred: deferred(a.o), answered: true})
+		hr.noteRandom(randAsk{rcpt: a.rcpt, ask: askKey{a.sent, a.conn}, deferred: deferred(a.o), answered: true})
 		return false
 	}
 	r := &hr.randAsked[i]
 	before := r.answered || r.resent
+	if !before {
+		r.ask.conn = a.conn // noted when sent: where it went is known now
+	}
 	r.answered, r.deferred = true, deferred(a.o)
-	if before && a.heldTick == 0 {
-		a.heldTick = r.tick
+	if before && a.held.tick == 0 {
+		a.held = r.ask
 	}
 	return before
 }
@@ -54,9 +57,9 @@ func (e *engine) noteSent(hr *hostRun, addr string, tick uint64) {
 	case i >= 0:
 		hr.randAsked[i].resent = hr.randAsked[i].resent || !hr.randAsked[i].answered
 	case e.v.detector.Lent(addr):
-		hr.noteRandom(randAsk{rcpt: addr, tick: elsewhereTick, deferred: true, answered: true})
+		hr.noteRandom(randAsk{rcpt: addr, ask: askKey{tick: elsewhereTick}, deferred: true, answered: true})
 	default:
-		hr.noteRandom(randAsk{rcpt: addr, tick: tick})
+		hr.noteRandom(randAsk{rcpt: addr, ask: askKey{tick: tick}})
 	}
 }
 
@@ -76,13 +79,25 @@ func (hr *hostRun) noteRandom(r randAsk) {
 	hr.randAsked = append(hr.randAsked, r)
 }
 
-// A randAsk is a random address the host was asked: the tick of the
-// flush that first asked it, whether its latest answer deferred it,
-// whether an answer came, and whether it was sent again before one did.
+// A randAsk is a random address the host was asked: the flush that
+// first asked it (its connection once an answer came), whether its latest
+// answer deferred it, whether an answer came, and whether it was sent
+// again before one did.
 type randAsk struct {
 	rcpt                       string
-	tick                       uint64
+	ask                        askKey
 	deferred, answered, resent bool
+}
+
+// An askKey is where an address was first asked at a host: the engine's
+// tick of the flush, and the connection it went on. Addresses first
+// asked in one flush on one connection reached the same server at the
+// same moment (a load balancer's nodes keep memories of their own,
+// rev-f4b), so what the server remembers of one it remembers of the
+// others. The zero key is none.
+type askKey struct {
+	tick uint64
+	conn connID
 }
 
 // maxRandAsked bounds the random addresses a hostRun remembers asking:
@@ -98,9 +113,9 @@ const maxRandAsked = 512
 // (answer.frontsFor), so the Detector is asked for it
 // (catchall.Question.Prefer). e.mu is held.
 func (hr *hostRun) askedSince(js []*job) string {
-	t := retriedTick(js, hr)
+	k := retriedAsk(js, hr)
 	for _, r := range hr.randAsked { // in the order first asked
-		if t != 0 && r.tick == t && r.deferred && !hr.isFront(r.rcpt) {
+		if k.tick != 0 && r.ask == k && r.deferred && !hr.isFront(r.rcpt) {
 			return r.rcpt
 		}
 	}

@@ -30,12 +30,12 @@ type batchPlan struct {
 }
 
 // A group is one run's addresses in a batch that were first asked at the
-// host in the flush of tick (0: not asked there before). A batch asks
+// host where first says (zero: not asked there before). A batch asks
 // again the addresses of one flush of a run at most: only what was held
 // for them fronts them (hostRun.heldFronts).
 type group struct {
-	hr   *hostRun
-	tick uint64
+	hr    *hostRun
+	first askKey
 }
 
 // add takes the job at place i of jobs when it fits (the first always
@@ -43,9 +43,9 @@ type group struct {
 // probe (and control) needs in the transaction.
 func (p *batchPlan) add(jobs []*job, i int) bool {
 	hr, cost, txCost, trail := jobs[i].run, 1, 1, 0
-	g := group{hr, jobs[i].firstTick}
+	g := group{hr, jobs[i].first}
 	newGroup := !slices.Contains(p.groups, g)
-	if newGroup && g.tick != 0 && slices.ContainsFunc(p.groups, func(x group) bool { return x.hr == hr && x.tick != 0 }) {
+	if newGroup && g.first.tick != 0 && slices.ContainsFunc(p.groups, func(x group) bool { return x.hr == hr && x.first.tick != 0 }) {
 		return false // another flush's addresses asked again: a batch of their own
 	}
 	first := p.e.probeDue(hr) && !slices.Contains(p.probed, hr)
@@ -75,7 +75,7 @@ func (p *batchPlan) add(jobs []*job, i int) bool {
 		// (engine.serve's lead), whose transaction the batch shares; the
 		// others go in transactions of their own before it, and their
 		// domains' fronts are the whole pair.
-		led := first && g.tick == 0 && hr.pairDue() && !p.led
+		led := first && g.first.tick == 0 && hr.pairDue() && !p.led
 		fronts := 1 + boolInt(hr.pairDue()) - boolInt(led)
 		cost += fronts
 		txCost += fronts

@@ -259,22 +259,22 @@ func frontWires(fs []front) []string {
 // host accepts by place, or everyone, and the acceptances after it stay
 // unproven (hostRun.fronted). e.mu is held.
 func fileFront(f flush, hr *hostRun, r *smtpprobe.Result) (answer, bool) {
-	return fileRandom(f, hr, r, randomMark{heldTick: hr.noteFront(f, r)})
+	return fileRandom(f, hr, r, randomMark{held: hr.noteFront(f, r)})
 }
 
 // A randomMark says how a random address was asked: again, hr.spell asked
-// again (see hostRun.notePlace); heldTick, a held front's first deferral
-// (heldFront), zero for one drawn afresh.
+// again (see hostRun.notePlace); held, where a held front (or the pair)
+// was first deferred (heldFront), zero for one drawn afresh.
 type randomMark struct {
-	again    bool
-	heldTick uint64
+	again bool
+	held  askKey
 }
 
 // fileRandom files a random address at the front of a flush, asked as m
 // says.
 func fileRandom(f flush, hr *hostRun, r *smtpprobe.Result, m randomMark) (answer, bool) {
 	a, ok := f.answerOf(r, true)
-	a.again, a.heldTick = m.again, m.heldTick
+	a.again, a.held = m.again, m.held
 	hr.accepts(r)
 	switch {
 	case !ok:

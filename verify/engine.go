@@ -34,9 +34,9 @@ type job struct {
 	run      *hostRun  // the (domain, host) the job is at
 	deadline time.Time // Timeout from its first SMTP attempt; zero for none
 	greyAt   time.Time // when it was first greylisted
-	// firstTick: the engine's tick before the flush that first asked it
-	// at its host (answer.frontsFor); 0 before
-	firstTick uint64
+	// first: the flush (the engine's tick before it) and connection that
+	// first asked it at its host (answer.frontsFor); zero before
+	first askKey
 	// greyRetried: it was retried after greylisting at least once;
 	// retriedAt: when its latest retry was due (hostRun.jobDue)
 	greyRetried bool

@@ -108,10 +108,10 @@ type answer struct {
 	fronted bool
 	// again: a random address asked again (hostRun.spell), no fresh one.
 	again bool
-	// heldTick: a held front's first deferral (heldfront.go), 0 for a
-	// random address drawn afresh; firstTick: a job's address's first ask
-	// at the host.
-	heldTick, firstTick uint64
+	// held: where a random address asked again was first asked
+	// (askedagain.go), zero for one drawn afresh; first: where a job's
+	// address was first asked at the host.
+	held, first askKey
 }
 
 // A flush is one call on a session, seen from the engine's clock.
@@ -304,10 +304,10 @@ func (hr *hostRun) fronted(a answer) bool {
 // acceptance with whether it is fronted.
 func (hr *hostRun) filed(j *job) answer {
 	a := j.ans
-	if j.firstTick == 0 {
-		j.firstTick = a.sent // its first ask at this host (reroute clears it)
+	if j.first.tick == 0 {
+		j.first = askKey{a.sent, a.conn} // its first ask at this host (reroute clears it)
 	}
-	a.firstTick = j.firstTick
+	a.first = j.first
 	a.fronted = a.o == smtpprobe.Accepted && hr.fronted(a) && (a.perConn || hr.pairedFor(a) || hr.pairFronts(a))
 	return a
 }

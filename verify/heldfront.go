@@ -53,7 +53,7 @@ type heldFront struct {
 	mate   string    // the second of the pair this is the first of, or ""
 	second bool      // the second of a pair: asked only after its first
 	at     time.Time // when it was first deferred
-	tick   uint64    // the engine's tick before the flush that first deferred it
+	ask    askKey    // the flush (and connection) that first deferred it
 	tries  int       // times it was deferred
 	done   bool      // answered, or deferred maxFrontTries times: not asked again
 }
@@ -72,10 +72,10 @@ const (
 // addresses first asked with it, hostRun.pairedFor), kept in hr.drawn
 // until the host answers it, one front otherwise. e.mu is held.
 func (hr *hostRun) heldFronts(like []string, batch []*job) []front {
-	t := retriedTick(batch, hr)
-	first := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.firstTick == 0 })
+	k := retriedAsk(batch, hr)
+	first := slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.first.tick == 0 })
 	var fs []front
-	if i := hr.heldFor(t); i >= 0 {
+	if i := hr.heldFor(k); i >= 0 {
 		h := hr.held[i]
 		fs = append(fs, front{hr: hr, addr: h.addr})
 		if h.mate != "" && hr.pairDue() {
@@ -100,28 +100,28 @@ func (hr *hostRun) heldFronts(like []string, batch []*job) []front {
 	return append(fs, front{hr: hr, addr: p[1], pair: true})
 }
 
-// retriedTick returns the tick of the flush that first asked at hr the
-// addresses of js asked there before (the latest, where there are
-// several), or 0 where none was.
-func retriedTick(js []*job, hr *hostRun) uint64 {
-	var t uint64
+// retriedAsk returns where the addresses of js asked at hr before were
+// first asked there (the latest, where there are several), or zero
+// where none was.
+func retriedAsk(js []*job, hr *hostRun) askKey {
+	var k askKey
 	for _, j := range js {
-		if j.run == hr {
-			t = max(t, j.firstTick)
+		if j.run == hr && j.first.tick > k.tick {
+			k = j.first
 		}
 	}
-	return t
+	return k
 }
 
 // heldFor returns the index of the held front, not done, first deferred
-// in the flush of tick t (only it may front the addresses first asked
-// there, answer.frontsFor), or -1: a pair where the pair is due and one
+// where k says (only it may front the addresses first asked there,
+// answer.frontsFor), or -1: a pair where the pair is due and one
 // is held, then one whose wait (hostRun.frontWait) has passed; one not
 // due yet (a retry split from its first batch goes before what was held
 // for it) may pass already, where one drawn afresh would be deferred.
 // The second of a pair is not one. e.mu is held.
-func (hr *hostRun) heldFor(t uint64) int {
-	if t == 0 {
+func (hr *hostRun) heldFor(k askKey) int {
+	if k.tick == 0 {
 		return -1
 	}
 	wait, pick := hr.frontWait(), -1
@@ -129,7 +129,7 @@ func (hr *hostRun) heldFor(t uint64) int {
 		return 2*boolInt(hr.pairDue() && h.mate != "") + boolInt(time.Since(h.at) >= wait)
 	}
 	for i, h := range hr.held {
-		if !h.done && !h.second && h.tick == t && (pick < 0 || rank(h) > rank(hr.held[pick])) {
+		if !h.done && !h.second && h.ask == k && (pick < 0 || rank(h) > rank(hr.held[pick])) {
 			pick = i
 		}
 	}
@@ -142,15 +142,16 @@ func (hr *hostRun) isFront(addr string) bool {
 	return addr == hr.nextPair[0] || addr == hr.nextPair[1] || slices.ContainsFunc(hr.held, func(h heldFront) bool { return h.addr == addr })
 }
 
-// noteFront keeps the answer r to a front of the host, and returns the
-// tick of its first deferral where it was asked again after one (a held
-// front, or the pair asked again): zero for one drawn afresh. e.mu is
-// held.
-func (hr *hostRun) noteFront(f flush, r *smtpprobe.Result) uint64 {
+// noteFront keeps the answer r to a front of the host, and returns
+// where it was first deferred where it was asked again after that (a
+// held front, or the pair asked again): zero for one drawn afresh. e.mu
+// is held.
+func (hr *hostRun) noteFront(f flush, r *smtpprobe.Result) askKey {
+	here := askKey{f.sent, connID{f.c.id, r.Conn}}
 	if r.Address != "" && (r.Address == hr.nextPair[0] || r.Address == hr.nextPair[1]) {
-		prev := hr.pairTick
-		if r.Seq > 0 && deferred(r.Outcome) && prev == 0 {
-			hr.pairAt, hr.pairTick = time.Now(), f.sent
+		prev := hr.pairAsk
+		if r.Seq > 0 && deferred(r.Outcome) && prev.tick == 0 {
+			hr.pairAt, hr.pairAsk = time.Now(), here
 		}
 		return prev
 	}
@@ -164,9 +165,9 @@ func (hr *hostRun) noteFront(f flush, r *smtpprobe.Result) uint64 {
 		default:
 			h.done = true
 		}
-		return h.tick
+		return h.ask
 	}
-	h := heldFront{addr: r.Address, at: time.Now(), tick: f.sent, tries: 1}
+	h := heldFront{addr: r.Address, at: time.Now(), ask: here, tries: 1}
 	if k := slices.IndexFunc(hr.drawn, func(p [2]string) bool { return p[0] == r.Address || p[1] == r.Address }); k >= 0 {
 		p := hr.drawn[k]
 		h.mate, h.second = p[1], p[1] == r.Address
@@ -178,21 +179,21 @@ func (hr *hostRun) noteFront(f flush, r *smtpprobe.Result) uint64 {
 			i := slices.IndexFunc(hr.held, func(x heldFront) bool { return x.mate == r.Address })
 			switch {
 			case i < 0:
-				return 0 // its first was answered: it goes alone no more
+				return askKey{} // its first was answered: it goes alone no more
 			case r.Seq == 0 || !deferred(r.Outcome):
 				hr.held[i].mate = "" // answered: its first is held alone
 			}
 		}
 	}
 	if r.Seq == 0 || !deferred(r.Outcome) {
-		return 0
+		return askKey{}
 	}
 	if len(hr.held) >= maxHeldFronts {
 		i := max(slices.IndexFunc(hr.held, func(h heldFront) bool { return h.done }), 0)
 		hr.held = slices.Delete(hr.held, i, i+1)
 	}
 	hr.held = append(hr.held, h)
-	return 0
+	return askKey{}
 }
 
 // frontWait is how long after its first deferral a held front (or the
@@ -220,7 +221,7 @@ func (hr *hostRun) frontWait() time.Duration {
 // later addresses it would decide there and leave the retry a front the
 // host defers. e.mu is held.
 func (hr *hostRun) pairWaits() bool {
-	return hr.pairTick != 0 && hr.leads == "" && time.Since(hr.pairAt) < hr.frontWait()
+	return hr.pairAsk.tick != 0 && hr.leads == "" && time.Since(hr.pairAt) < hr.frontWait()
 }
 
 // coverDue returns when a front that may front a retry of j comes due
@@ -231,10 +232,10 @@ func (hr *hostRun) pairWaits() bool {
 func (hr *hostRun) coverDue(j *job) time.Time {
 	wait, now := hr.frontWait(), time.Now()
 	// Where no pair has decided for j, only a pair covers it.
-	pairs := hr.pairDue() && !hr.pairedFor(answer{firstTick: max(j.firstTick, 1)})
+	pairs := hr.pairDue() && !hr.pairedFor(answer{first: j.first})
 	var due time.Time
-	consider := func(tick uint64, at time.Time) bool {
-		if tick != j.firstTick {
+	consider := func(k askKey, at time.Time) bool {
+		if k != j.first {
 			return false
 		}
 		if !at.After(j.greyAt) {
@@ -249,11 +250,11 @@ func (hr *hostRun) coverDue(j *job) time.Time {
 		}
 		return false
 	}
-	if hr.pairDue() && hr.pairTick != 0 && hr.leads == "" && consider(hr.pairTick, hr.pairAt) {
+	if hr.pairDue() && hr.pairAsk.tick != 0 && hr.leads == "" && consider(hr.pairAsk, hr.pairAt) {
 		return time.Time{}
 	}
 	for _, h := range hr.held {
-		if !h.done && !h.second && (!pairs || h.mate != "") && consider(h.tick, h.at) {
+		if !h.done && !h.second && (!pairs || h.mate != "") && consider(h.ask, h.at) {
 			return time.Time{}
 		}
 	}
@@ -275,12 +276,12 @@ func (hr *hostRun) coverDue(j *job) time.Time {
 // split an address from the random addresses deferred with it.
 func (f answer) frontsFor(a answer) bool {
 	switch {
-	case f.heldTick != 0:
-		return a.firstTick == f.heldTick
-	case !f.probe && f.firstTick != 0 && f.firstTick < f.sent:
+	case f.held.tick != 0:
+		return a.first == f.held
+	case !f.probe && f.first.tick != 0 && f.first.tick < f.sent:
 		// A list address asked again (a greylisting retry) may be
 		// answered from the same memory (rev-front3).
-		return a.firstTick == f.firstTick
+		return a.first == f.first
 	}
 	return true
 }

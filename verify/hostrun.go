@@ -42,15 +42,15 @@ type hostRun struct {
 	probeNo   bool            // it refused the random address in a way that counts
 	spell     string          // the latest random address it accepted, unless refused since (fileSpell)
 	held      []heldFront     // fronts it deferred, to ask again (heldfront.go)
-	pairAt    time.Time       // the front pair's first deferral, and its tick (0: none)
-	pairTick  uint64
+	pairAt    time.Time       // the front pair's first deferral, and where (zero: none)
+	pairAsk   askKey
 	schedAt   time.Time // the greylisting schedule's next try as last planned (hostRun.jobDue)
 	// The front pair (positional.go): decided, the answers to decide,
 	// the addresses of the next, and the address of the domain's
 	// catch-all probe where it goes just before the flush planned now
 	// (its first), or "".
 	paired    bool
-	pairTicks []uint64    // flushes whose first asks a pair asked again decided for (hostRun.pairedFor)
+	pairAsks  []askKey    // flushes whose first asks a pair asked again decided for (hostRun.pairedFor)
 	drawn     [][2]string // pairs drawn afresh for heldFronts, until the host answers them
 	pairAns   []answer
 	nextPair  [2]string
@@ -130,7 +130,7 @@ func (hr *hostRun) reroute(j *job) {
 		o := *j.out
 		j.earlier = &o
 	}
-	j.firstTick = 0 // an ask at this host says nothing of the next (answer.frontsFor)
+	j.first = askKey{} // an ask at this host says nothing of the next (answer.frontsFor)
 	next := hr.d.run(hr.e, hr.idx+1)
 	hr.e.pendingSends = append(hr.e.pendingSends, hr.e.enqueue(next, j)...)
 }

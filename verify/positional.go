@@ -77,7 +77,7 @@ func (hr *hostRun) frontCount() int {
 // step, the run has one random address, and the pair decides nothing
 // (decidePairs). e.mu is held.
 func (hr *hostRun) frontsOf(like []string, batch []*job) []front {
-	if !hr.pairDue() || hr.pairWaits() || slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.firstTick != 0 && j.firstTick != hr.pairTick }) {
+	if !hr.pairDue() || hr.pairWaits() || slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.first.tick != 0 && j.first != hr.pairAsk }) {
 		// Addresses asked before go behind what was held for them: the
 		// pair, asked again, decides only for addresses first asked with
 		// it (pairedFor), and one drawn afresh is deferred where they
@@ -127,19 +127,19 @@ func (hr *hostRun) decidePairs() {
 		case deferredRun: // asked again as it was (hostRun.pair, heldFronts)
 			continue
 		case len(run) >= 2 && judgedRandoms(run):
-			switch t := p.heldTick; {
+			switch k := p.held; {
 			case !anyAgain(run):
 				hr.paired = true
-			case t != 0 && run[len(run)-2].heldTick == t:
+			case k.tick != 0 && run[len(run)-2].held == k:
 				// Asked again, the pair may be answered from a memory of
 				// the server's: it decides only for the addresses first
 				// asked with it (answer.frontsFor); a pair drawn afresh
 				// goes next.
-				hr.notePairTick(t)
+				hr.notePairAsk(k)
 			}
 		}
 		if hr.paired || p.rcpt == hr.nextPair[1] {
-			hr.nextPair, hr.pairTick = [2]string{}, 0
+			hr.nextPair, hr.pairAsk = [2]string{}, askKey{}
 		}
 	}
 	hr.pairAns = hr.pairAns[:0]
@@ -190,33 +190,33 @@ func (hr *hostRun) pairFronts(a answer) bool {
 }
 
 // anyAgain reports whether an answer of run is to a random address
-// asked again (answer.heldTick).
+// asked again (answer.held).
 func anyAgain(run []answer) bool {
-	return slices.ContainsFunc(run, func(a answer) bool { return a.heldTick != 0 })
+	return slices.ContainsFunc(run, func(a answer) bool { return a.held.tick != 0 })
 }
 
-// notePairTick notes that a pair asked again decided for the addresses
-// first asked in the flush of tick t. The latest maxPairTicks are kept:
-// one forgotten leaves acceptances unproven, never a wrong verdict. e.mu
-// is held.
-func (hr *hostRun) notePairTick(t uint64) {
-	if slices.Contains(hr.pairTicks, t) {
+// notePairAsk notes that a pair asked again decided for the addresses
+// first asked where k says. The latest maxPairAsks are kept: one
+// forgotten leaves acceptances unproven, never a wrong verdict. e.mu is
+// held.
+func (hr *hostRun) notePairAsk(k askKey) {
+	if slices.Contains(hr.pairAsks, k) {
 		return
 	}
-	if len(hr.pairTicks) >= maxPairTicks {
-		hr.pairTicks = hr.pairTicks[1:]
+	if len(hr.pairAsks) >= maxPairAsks {
+		hr.pairAsks = hr.pairAsks[1:]
 	}
-	hr.pairTicks = append(hr.pairTicks, t)
+	hr.pairAsks = append(hr.pairAsks, k)
 }
 
-// maxPairTicks bounds hostRun.pairTicks.
-const maxPairTicks = 16
+// maxPairAsks bounds hostRun.pairAsks.
+const maxPairAsks = 64
 
 // pairedFor reports whether a pair decided for a, an acceptance: one
 // drawn afresh for any, one asked again for addresses first asked with
 // it (decidePairs). e.mu is held.
 func (hr *hostRun) pairedFor(a answer) bool {
-	return hr.paired || a.firstTick != 0 && slices.Contains(hr.pairTicks, a.firstTick)
+	return hr.paired || a.first.tick != 0 && slices.Contains(hr.pairAsks, a.first)
 }
 
 // freshRandom reports whether a is an answer to a random address drawn afresh.
