@@ -59,14 +59,18 @@ type held struct {
 const maxHeld = 32
 
 // settle keeps the address of r, a probe of k answered st, for a later
-// probe of k if the server deferred it (a 4xx, or no answer), with when
-// it was first deferred (a greylisting server counts from then). An
-// address answered for good is not asked again. d.mu is held.
+// probe of k if the server deferred it (a 4xx; or no answer, to one
+// deferred before), with when it was first deferred (a greylisting
+// server counts from then). An address answered for good is not asked
+// again, nor one sent afresh that no reply came to: the server may not
+// have seen it, and where it did, when is not known (a caller that
+// learns from what it asks again needs to know, Question.Prefer). d.mu
+// is held.
 func (d *Detector) settle(k key, r *smtpprobe.Result, st Status) {
 	since, lent := d.lent[r.Address]
 	delete(d.lent, r.Address)
-	if st != Unknown || r.Address == "" || r.Reply != nil && r.Reply.Code/100 != 4 {
-		return // answered, not sent, or refused for good: a new one next time
+	if st != Unknown || r.Address == "" || r.Reply != nil && r.Reply.Code/100 != 4 || r.Reply == nil && !lent {
+		return // answered, not sent, refused for good, or lost: a new one next time
 	}
 	if !lent {
 		since = d.clock()

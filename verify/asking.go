@@ -94,6 +94,7 @@ func (e *engine) askTrailing(ctx context.Context, c *conn, runs []*hostRun) {
 	}
 	qs := make([]catchall.Question, len(ts))
 	for i, t := range ts {
+		t.hr.sendsPair(t.pair)
 		qs[i] = t.hr.question(likeOf(t.again, t.hr)...)
 		qs[i].Retry = true // after acceptances: a random address deferred before is due
 		qs[i].Prefer = t.hr.askedSince(t.again)

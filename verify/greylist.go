@@ -134,7 +134,12 @@ func (hr *hostRun) deadline() time.Time {
 // returns the jobs to send. e.mu is held.
 func (hr *hostRun) park() []*job {
 	if hr.timer != nil {
-		return nil // a retry is planned already
+		// A retry is planned already; those whose own budget is over
+		// had their last try (hostRun.jobEnd).
+		if hr.sched == nil {
+			return nil
+		}
+		return hr.settleOver(time.Now())
 	}
 	if hr.sched == nil {
 		hr.sched = hr.e.v.newSchedule(hr.greySince, hr.stated, hr.e.v.greylisting(hr.key), hr.deadline())

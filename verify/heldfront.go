@@ -149,6 +149,7 @@ func (hr *hostRun) isFront(addr string) bool {
 func (hr *hostRun) noteFront(f flush, r *smtpprobe.Result) askKey {
 	here := askKey{f.sent, connID{f.c.id, r.Conn}}
 	if r.Address != "" && (r.Address == hr.nextPair[0] || r.Address == hr.nextPair[1]) {
+		hr.pairOut = hr.pairOut && r.Address != hr.nextPair[1]
 		prev := hr.pairAsk
 		if r.Seq > 0 && deferred(r.Outcome) && prev.tick == 0 {
 			hr.pairAt, hr.pairAsk = time.Now(), here

@@ -54,6 +54,7 @@ type hostRun struct {
 	drawn     [][2]string // pairs drawn afresh for heldFronts, until the host answers them
 	pairAns   []answer
 	nextPair  [2]string
+	pairOut   bool // the pair is in a flush whose answers are not filed yet (sendsPair)
 	leads     string
 	placeSeen uint64 // the latest got of the answers hostRun.notePlace read
 

@@ -77,11 +77,12 @@ func (hr *hostRun) frontCount() int {
 // step, the run has one random address, and the pair decides nothing
 // (decidePairs). e.mu is held.
 func (hr *hostRun) frontsOf(like []string, batch []*job) []front {
-	if !hr.pairDue() || hr.pairWaits() || slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.first.tick != 0 && j.first != hr.pairAsk }) {
+	if !hr.pairDue() || hr.pairWaits() || hr.pairOut || slices.ContainsFunc(batch, func(j *job) bool { return j.run == hr && j.first.tick != 0 && j.first != hr.pairAsk }) {
 		// Addresses asked before go behind what was held for them: the
 		// pair, asked again, decides only for addresses first asked with
 		// it (pairedFor), and one drawn afresh is deferred where they
-		// were.
+		// were. Nor does the pair go in a second flush before the first
+		// is answered: asked again, it would front nothing there.
 		return hr.heldFronts(like, batch)
 	}
 	p := hr.pair(like)
@@ -93,6 +94,15 @@ func (hr *hostRun) frontsOf(like []string, batch []*job) []front {
 		return []front{{hr: hr, addr: p[1], pair: true}}
 	}
 	return []front{{hr: hr, addr: p[0]}, {hr: hr, addr: p[1], pair: true}}
+}
+
+// sendsPair notes that addr, a front about to be sent, is the second of
+// the domain's pair: it is out until its answer is filed (noteFront).
+// e.mu is held.
+func (hr *hostRun) sendsPair(addr string) {
+	if addr != "" && addr == hr.nextPair[1] {
+		hr.pairOut = true
+	}
 }
 
 // pair returns the addresses of the domain's next front pair: drawn once,
@@ -139,7 +149,7 @@ func (hr *hostRun) decidePairs() {
 			}
 		}
 		if hr.paired || p.rcpt == hr.nextPair[1] {
-			hr.nextPair, hr.pairAsk = [2]string{}, askKey{}
+			hr.nextPair, hr.pairAsk, hr.pairOut = [2]string{}, askKey{}, false
 		}
 	}
 	hr.pairAns = hr.pairAns[:0]

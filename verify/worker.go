@@ -272,6 +272,9 @@ func (e *engine) serve(c *conn, batch []*job, probes []*hostRun) *conn {
 		// first: another domain's fronts between would end the probe's run.
 		slices.SortStableFunc(fs, func(a, b front) int { return boolInt(b.hr == lead) - boolInt(a.hr == lead) })
 	}
+	for _, f := range fs {
+		f.hr.sendsPair(f.addr)
+	}
 	e.mu.Unlock()
 	c.markProbes(frontWires(fs)...)
 	wires = append(frontWires(fs), wires...)
