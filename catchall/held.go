@@ -37,18 +37,6 @@ func (d *Detector) probeAddress(q Question) string {
 	return RandomLocalPart(q.Like) + "@" + q.Domain
 }
 
-// Lent reports whether addr, given out by ProbeAddrs or Begin for a
-// Retry question and not yet answered there (Learn, Finish), is one a
-// server deferred before: the caller may not know when it was first
-// asked, and a server that learns the answers it defers may answer it
-// from memory.
-func (d *Detector) Lent(addr string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, ok := d.lent[addr]
-	return ok
-}
-
 // held is a random address the server deferred, since when.
 type held struct {
 	addr  string

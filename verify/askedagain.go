@@ -45,27 +45,21 @@ func (hr *hostRun) randomAskedBefore(a *answer) bool {
 }
 
 // noteSent notes addr, a random address of the Detector's for hr's
-// domain, sent in the flush of tick: one it gave out again that this
-// run has not sent (catchall.Detector.Lent) was first asked in an
-// earlier run, before any flush of this one (elsewhereTick), so it
-// fronts and refutes nothing here (answer.frontsFor); one sent again
-// before an answer came may have reached the server the first time. e.mu
-// is held.
+// domain, sent in the flush of tick; one sent again before an answer
+// came may have reached the server the first time. One the Detector
+// gives again that this run never sent was deferred in an earlier call
+// (a greylisted address sent back to the bus and verified anew): where
+// it was first asked is not known here, and it is taken as first asked
+// now, as the addresses of the earlier call asked again with it are
+// (job.first is per call): a stated limit. e.mu is held.
 func (e *engine) noteSent(hr *hostRun, addr string, tick uint64) {
 	i := slices.IndexFunc(hr.randAsked, func(r randAsk) bool { return r.rcpt == addr })
-	switch {
-	case i >= 0:
+	if i >= 0 {
 		hr.randAsked[i].resent = hr.randAsked[i].resent || !hr.randAsked[i].answered
-	case e.v.detector.Lent(addr):
-		hr.noteRandom(randAsk{rcpt: addr, ask: askKey{tick: elsewhereTick}, deferred: true, answered: true})
-	default:
-		hr.noteRandom(randAsk{rcpt: addr, ask: askKey{tick: tick}})
+		return
 	}
+	hr.noteRandom(randAsk{rcpt: addr, ask: askKey{tick: tick}})
 }
-
-// elsewhereTick is the tick of a random address first asked before this
-// run (engine.noteSent): the engine's clock starts after it.
-const elsewhereTick = 1
 
 // noteRandom keeps r in hr.randAsked. Where maxRandAsked are kept, the
 // oldest answered for good goes first: only one deferred is asked again

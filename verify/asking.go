@@ -264,7 +264,7 @@ func (e *engine) trails(c *conn, runs []*hostRun, perConn, fresh bool) []trail {
 			// They are asked before (a held front or pair, or the pair
 			// asked again, may front them), so the fronts are one, or a
 			// pair (hostRun.heldFronts).
-			fs := hr.frontsOf(likeOf(t.again, hr), t.again)
+			fs := hr.trailFronts(likeOf(t.again, hr), t.again)
 			t.front = fs[0].addr
 			if len(fs) > 1 {
 				t.pair = fs[1].addr

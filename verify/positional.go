@@ -96,6 +96,19 @@ func (hr *hostRun) frontsOf(like []string, batch []*job) []front {
 	return []front{{hr: hr, addr: p[0]}, {hr: hr, addr: p[1], pair: true}}
 }
 
+// trailFronts returns the fronts of acceptances asked again (a trailing
+// probe, asking.go): those of frontsOf, except that the pair deferred
+// with them goes now, its wait (pairWaits) or not: it is the one pair
+// that decides for them, and they are asked again now or not at all.
+// e.mu is held.
+func (hr *hostRun) trailFronts(like []string, again []*job) []front {
+	if hr.pairDue() && !hr.pairOut && hr.leads == "" && hr.pairAsk.tick != 0 && retriedAsk(again, hr) == hr.pairAsk {
+		p := hr.pair(like)
+		return []front{{hr: hr, addr: p[0]}, {hr: hr, addr: p[1], pair: true}}
+	}
+	return hr.frontsOf(like, again)
+}
+
 // sendsPair notes that addr, a front about to be sent, is the second of
 // the domain's pair: it is out until its answer is filed (noteFront).
 // e.mu is held.

@@ -136,7 +136,7 @@ func (e *engine) takePendingSends() []*job {
 func newEngine(ctx context.Context, v *Verifier) *engine {
 	conc := int64(orDefault(v.Concurrency, defaultConcurrency))
 	e := &engine{
-		v: v, ctx: ctx, out: make(chan indexed), clock: elsewhereTick,
+		v: v, ctx: ctx, out: make(chan indexed),
 		window:    semaphore.NewWeighted(int64(orDefault(v.Window, defaultWindow))),
 		dns:       semaphore.NewWeighted(2 * conc),
 		freeSlots: int(conc),
