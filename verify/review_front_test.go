@@ -248,7 +248,7 @@ func TestReviewFrontFindingRateLimitedFront(t *testing.T) {
 	for _, o := range []cacheOpts{{limit: 2}, {limit: 2, noPipe: true}} {
 		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) {
 			if o.noPipe {
-				t.Skip("OPEN (cost): without PIPELINING 3 of 9 existing addresses deliverable in 10 of 10 worlds here, 5 of 9 at fd65056 (9efb417: 7 in 5 of 10, 9 in the others; 9 at 7dfca3d); with it 9 of 9. Reproduce: remove this skip, go test -count=5 -run TestReviewFrontFindingRateLimitedFront ./verify")
+				t.Skip("OPEN (cost): without PIPELINING 5 of 9 existing addresses deliverable in 10 of 10 worlds at d4a6220 (3 of 9 at 67eecb5, 5 of 9 at fd65056) (9efb417: 7 in 5 of 10, 9 in the others; 9 at 7dfca3d); with it 9 of 9. Reproduce: remove this skip, go test -count=5 -run TestReviewFrontFindingRateLimitedFront ./verify")
 			}
 			for range 5 {
 				synctest.Test(t, func(t *testing.T) {
