@@ -84,61 +84,18 @@ func memRule(o memOpts) (domainRule, map[int]int, *[]string) {
 
 // memCase is learnCase with memRule's server.
 func memCase(t *testing.T, o memOpts) (wrong []string, deliverable int) {
-	known, addrs := map[string]bool{}, []string{}
-	for i := range o.n {
-		a := fmt.Sprintf("u%d@lead.com", i)
-		known[a] = i%3 != o.missing
-		addrs = append(addrs, a)
-	}
+	known, addrs := leadAddrs(o.leadOpts)
 	rule, inTx, log := memRule(o)
 	s, v := txCountWorld(t, known, "lead.com", rule, inTx, o.noPipe)
-	seq := func(yield func(string) bool) {
-		for i, a := range addrs {
-			switch {
-			case i == o.first:
-				time.Sleep(o.late)
-			case i > o.first:
-				time.Sleep(o.spacing)
-			}
-			if !yield(a) {
-				return
-			}
-		}
-	}
-	for _, r := range v.VerifySeq(t.Context(), seq) {
-		deliverable += boolInt(r.Status == Deliverable)
-		if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
-			wrong = append(wrong, fmt.Sprintf("%s %s/%s", r.Input, r.Status, r.Reason))
-		}
-		if *front4Log && testing.Verbose() {
-			t.Logf("%s (exists %v): %s/%s catch_all=%v", r.Input, known[r.Input], r.Status, r.Reason, r.CatchAll)
-		}
-	}
-	if (len(wrong) > 0 || *front4Log) && testing.Verbose() {
-		s.mu.Lock()
-		t.Logf("wrong %v; the server's RCPTs:\n%s", wrong, strings.Join(*log, "\n"))
-		s.mu.Unlock()
-	}
-	return wrong, deliverable
+	return leadVerdicts(t, v, leadSeq(o.leadOpts, addrs), known, s, log)
 }
 
 // runMem runs memCase for each of os and returns the set-ups wrong and
 // the deliverables in all.
 func runMem(t *testing.T, os []memOpts) (bad, deliverable int) {
-	for _, o := range os {
-		t.Run(fmt.Sprintf("k=%d,jf=%d,noPipe=%v,first=%d,sp=%v,late=%v,nodes=%d,lru=%d", o.k, o.judgeFirst, o.noPipe, o.first, o.spacing, o.late, o.nodes, o.lru), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w, d := memCase(t, o)
-				deliverable += d
-				if len(w) > 0 {
-					bad++
-					t.Errorf("wrong: %v (deliverable %d)", w, d)
-				}
-			})
-		})
-	}
-	t.Logf("%d of %d set-ups wrong, %d deliverable", bad, len(os), deliverable)
-	return bad, deliverable
+	return runCases(t, os, func(o memOpts) string {
+		return fmt.Sprintf("k=%d,jf=%d,noPipe=%v,first=%d,sp=%v,late=%v,nodes=%d,lru=%d", o.k, o.judgeFirst, o.noPipe, o.first, o.spacing, o.late, o.nodes, o.lru)
+	}, memCase)
 }
 
 // memSetups: first addresses at once (many: the first flush draws more

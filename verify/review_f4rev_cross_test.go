@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 )
 
@@ -28,12 +27,7 @@ type crossOpts struct {
 // call on the same Verifier from o.at2, o.spacing apart. It returns the
 // wrong definite verdicts of either call.
 func crossCase(t *testing.T, o crossOpts) (wrong []string, deliverable int) {
-	known, addrs := map[string]bool{}, []string{}
-	for i := range o.n {
-		a := fmt.Sprintf("u%d@lead.com", i)
-		known[a] = i%3 != o.missing
-		addrs = append(addrs, a)
-	}
+	known, addrs := leadAddrs(o.leadOpts)
 	start := time.Now()
 	rule, inTx, log := learnRule(o.learnOpts)
 	s, v := txCountWorld(t, known, "lead.com", rule, inTx, o.noPipe)
@@ -88,20 +82,9 @@ func crossCase(t *testing.T, o crossOpts) (wrong []string, deliverable int) {
 
 // runCross runs crossCase for each of os and returns the set-ups wrong.
 func runCross(t *testing.T, os []crossOpts) (bad, deliverable int) {
-	for _, o := range os {
-		t.Run(fmt.Sprintf("k=%d,jf=%d,noPipe=%v,sp=%v,stop1=%v,at2=%v,grey=%v,conc=%v", o.k, o.judgeFirst, o.noPipe, o.spacing, o.stop1, o.at2, o.greyFor, o.concurrent), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w, d := crossCase(t, o)
-				deliverable += d
-				if len(w) > 0 {
-					bad++
-					t.Errorf("wrong: %v (deliverable %d)", w, d)
-				}
-			})
-		})
-	}
-	t.Logf("%d of %d set-ups wrong, %d deliverable", bad, len(os), deliverable)
-	return bad, deliverable
+	return runCases(t, os, func(o crossOpts) string {
+		return fmt.Sprintf("k=%d,jf=%d,noPipe=%v,sp=%v,stop1=%v,at2=%v,grey=%v,conc=%v", o.k, o.judgeFirst, o.noPipe, o.spacing, o.stop1, o.at2, o.greyFor, o.concurrent)
+	}, crossCase)
 }
 
 // crossSetups: phase C from 60 s (the first k past the cache through,

@@ -64,29 +64,11 @@ func TestReviewF4HonestGreyLiveness(t *testing.T) {
 // returns the addresses given their right definite verdict, the RCPTs the
 // server saw and when the last result came.
 func honestGreyCase(t *testing.T, o learnOpts) (right, rcpts int, took time.Duration) {
-	known, addrs := map[string]bool{}, []string{}
-	for i := range o.n {
-		a := fmt.Sprintf("u%d@lead.com", i)
-		known[a] = i%3 != o.missing
-		addrs = append(addrs, a)
-	}
+	known, addrs := leadAddrs(o.leadOpts)
 	start := time.Now()
 	rule, inTx, log := learnRule(o)
 	s, v := txCountWorld(t, known, "lead.com", rule, inTx, o.noPipe)
-	seq := func(yield func(string) bool) {
-		for i, a := range addrs {
-			switch {
-			case i == o.first:
-				time.Sleep(o.late)
-			case i > o.first:
-				time.Sleep(o.spacing)
-			}
-			if !yield(a) {
-				return
-			}
-		}
-	}
-	for _, r := range v.VerifySeq(t.Context(), seq) {
+	for _, r := range v.VerifySeq(t.Context(), leadSeq(o.leadOpts, addrs)) {
 		if r.Status == Deliverable && known[r.Input] || r.Status == Undeliverable && !known[r.Input] {
 			right++
 		} else if testing.Verbose() {

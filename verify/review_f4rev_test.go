@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/mailverify/mailverify/internal/testsmtp"
@@ -30,64 +29,18 @@ type learnOpts struct {
 // was turned on) between an address's first deferral and a random
 // address's. It returns the wrong definite verdicts.
 func learnCase(t *testing.T, o learnOpts) (wrong []string, deliverable int) {
-	known, addrs := map[string]bool{}, []string{}
-	for i := range o.n {
-		a := fmt.Sprintf("u%d@lead.com", i)
-		known[a] = i%3 != o.missing
-		if o.missing < 0 {
-			known[a] = i >= o.first && i%3 != 2
-		}
-		addrs = append(addrs, a)
-	}
+	known, addrs := leadAddrs(o.leadOpts)
 	rule, inTx, log := learnRule(o)
 	s, v := txCountWorld(t, known, "lead.com", rule, inTx, o.noPipe)
-	seq := func(yield func(string) bool) {
-		for i, a := range addrs {
-			switch {
-			case i == o.first:
-				time.Sleep(o.late)
-			case i > o.first:
-				time.Sleep(o.spacing)
-			}
-			if !yield(a) {
-				return
-			}
-		}
-	}
-	for _, r := range v.VerifySeq(t.Context(), seq) {
-		deliverable += boolInt(r.Status == Deliverable)
-		if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
-			wrong = append(wrong, fmt.Sprintf("%s %s/%s", r.Input, r.Status, r.Reason))
-		}
-		if *front4Log && testing.Verbose() {
-			t.Logf("%s (exists %v): %s/%s catch_all=%v", r.Input, known[r.Input], r.Status, r.Reason, r.CatchAll)
-		}
-	}
-	if (len(wrong) > 0 || *front4Log) && testing.Verbose() {
-		s.mu.Lock()
-		t.Logf("wrong %v; the server's RCPTs:\n%s", wrong, strings.Join(*log, "\n"))
-		s.mu.Unlock()
-	}
-	return wrong, deliverable
+	return leadVerdicts(t, v, leadSeq(o.leadOpts, addrs), known, s, log)
 }
 
 // runLearn runs learnCase for each of os and returns the set-ups wrong
 // and the deliverables in all.
 func runLearn(t *testing.T, os []learnOpts) (bad, deliverable int) {
-	for _, o := range os {
-		t.Run(fmt.Sprintf("k=%d,jf=%d,noPipe=%v,sp=%v,late=%v,learn=%v,ttl=%v", o.k, o.judgeFirst, o.noPipe, o.spacing, o.late, o.learnFrom, o.negTTL), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w, d := learnCase(t, o)
-				deliverable += d
-				if len(w) > 0 {
-					bad++
-					t.Errorf("wrong: %v (deliverable %d)", w, d)
-				}
-			})
-		})
-	}
-	t.Logf("%d of %d set-ups wrong, %d deliverable", bad, len(os), deliverable)
-	return bad, deliverable
+	return runCases(t, os, func(o learnOpts) string {
+		return fmt.Sprintf("k=%d,jf=%d,noPipe=%v,sp=%v,late=%v,learn=%v,ttl=%v", o.k, o.judgeFirst, o.noPipe, o.spacing, o.late, o.learnFrom, o.negTTL)
+	}, learnCase)
 }
 
 // TestReviewF4LearnLate (fixed; green at 9efb417): the

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/mailverify/mailverify/internal/testsmtp"
@@ -47,15 +46,7 @@ type leadOpts struct {
 // transaction past the cache through and answers the rest honestly,
 // keeping every refusal. It returns the wrong definite verdicts.
 func leadCase(t *testing.T, o leadOpts) (wrong []string, deliverable int) {
-	known, addrs := map[string]bool{}, []string{}
-	for i := range o.n {
-		a := fmt.Sprintf("u%d@lead.com", i)
-		known[a] = i%3 != o.missing
-		if o.missing < 0 {
-			known[a] = i >= o.first && i%3 != 2
-		}
-		addrs = append(addrs, a)
-	}
+	known, addrs := leadAddrs(o)
 	var log []string
 	start, neg, inTx := time.Now(), map[string]bool{}, map[int]int{}
 	rule := func(s *sharedServer, c *testsmtp.Conn, a string) testsmtp.Reply {
@@ -80,34 +71,7 @@ func leadCase(t *testing.T, o leadOpts) (wrong []string, deliverable int) {
 		return r
 	}
 	s, v := txCountWorld(t, known, "lead.com", rule, inTx, o.noPipe)
-	seq := func(yield func(string) bool) {
-		for i, a := range addrs {
-			switch {
-			case i == o.first:
-				time.Sleep(o.late)
-			case i > o.first:
-				time.Sleep(o.spacing)
-			}
-			if !yield(a) {
-				return
-			}
-		}
-	}
-	for _, r := range v.VerifySeq(t.Context(), seq) {
-		deliverable += boolInt(r.Status == Deliverable)
-		if r.Status == Deliverable && !known[r.Input] || r.Status == Undeliverable && known[r.Input] {
-			wrong = append(wrong, fmt.Sprintf("%s %s/%s", r.Input, r.Status, r.Reason))
-		}
-		if *front4Log && testing.Verbose() {
-			t.Logf("%s (exists %v): %s/%s catch_all=%v", r.Input, known[r.Input], r.Status, r.Reason, r.CatchAll)
-		}
-	}
-	if (len(wrong) > 0 || *front4Log) && testing.Verbose() {
-		s.mu.Lock()
-		t.Logf("wrong %v; the server's RCPTs:\n%s", wrong, strings.Join(log, "\n"))
-		s.mu.Unlock()
-	}
-	return wrong, deliverable
+	return leadVerdicts(t, v, leadSeq(o, addrs), known, s, &log)
 }
 
 // leadSetups are the set-ups of TestReviewFront4FindingProbeAgainFronts:
@@ -126,18 +90,9 @@ func leadSetups(noPipe bool) []leadOpts {
 
 // runLead runs leadCase for each of os and returns the set-ups wrong.
 func runLead(t *testing.T, os []leadOpts) int {
-	bad := 0
-	for _, o := range os {
-		t.Run(fmt.Sprintf("k=%d,jf=%d,noPipe=%v,spacing=%v,late=%v", o.k, o.judgeFirst, o.noPipe, o.spacing, o.late), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				if w, d := leadCase(t, o); len(w) > 0 {
-					bad++
-					t.Errorf("wrong: %v (deliverable %d)", w, d)
-				}
-			})
-		})
-	}
-	t.Logf("%d of %d set-ups wrong", bad, len(os))
+	bad, _ := runCases(t, os, func(o leadOpts) string {
+		return fmt.Sprintf("k=%d,jf=%d,noPipe=%v,spacing=%v,late=%v", o.k, o.judgeFirst, o.noPipe, o.spacing, o.late)
+	}, leadCase)
 	return bad
 }
 
